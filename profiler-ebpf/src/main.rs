@@ -1,0 +1,20 @@
+//! clprof's kernel side: uprobes on Go map-assign functions that fold every write into per-line
+//! and per-object statistics, and send a sample of the writes (with user stacks) to userspace.
+#![no_std]
+#![no_main]
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
+
+mod fold;
+mod map_assign;
+mod maps;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,53 @@
+//! The BPF maps shared with userspace; names and capacities come from `profiler_common`.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
+};
+use profiler_common::{
+    Counter, LineKey, LineStats, ObjectKey, ObjectStats, TargetConfig, ASSIGN_KINDS,
+    EVENTS_RING_BYTES, MAX_LINES, MAX_OBJECTS, MAX_STACKS, MAX_TARGETS,
+};
+
+#[map]
+pub static TARGETS: HashMap<u32, TargetConfig> = HashMap::with_max_entries(MAX_TARGETS, 0);
+
+#[map]
+pub static LINES: LruHashMap<LineKey, LineStats> = LruHashMap::with_max_entries(MAX_LINES, 0);
+
+#[map]
+pub static OBJECTS: LruHashMap<ObjectKey, ObjectStats> =
+    LruHashMap::with_max_entries(MAX_OBJECTS, 0);
+
+#[map]
+pub static STACKS: StackTrace = StackTrace::with_max_entries(MAX_STACKS, 0);
+
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
+
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
+
+#[map]
+pub static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_TARGETS * ASSIGN_KINDS, 0);
+
+const COUNTERS_LEN: u32 = profiler_common::COUNTERS;
+
+/// Adds one to a per-CPU counter and returns this CPU's new value (0 if the slot is missing).
+#[inline(always)]
+pub fn bump(counter: Counter) -> u64 {
+    bump_index(&COUNTERS, counter as u32)
+}
+
+/// Adds one to `array[index]` on this CPU and returns the new value.
+#[inline(always)]
+pub fn bump_index(array: &PerCpuArray<u64>, index: u32) -> u64 {
+    match array.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, only this CPU touches it while the program runs (no preemption).
+        Some(slot) => unsafe {
+            *slot += 1;
+            *slot
+        },
+        None => 0,
+    }
+}
