@@ -8,7 +8,8 @@ use std::{env, fs, path::PathBuf};
 use anyhow::{anyhow, Context as _};
 
 fn pinned_nightly(toolchain_file: &str) -> anyhow::Result<String> {
-    let text = fs::read_to_string(toolchain_file).with_context(|| format!("reading {toolchain_file}"))?;
+    let text =
+        fs::read_to_string(toolchain_file).with_context(|| format!("reading {toolchain_file}"))?;
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("channel"))
         .filter_map(|rest| rest.split('"').nth(1))

@@ -50,7 +50,7 @@ pub const PROGRAM_MAP_ASSIGN: &str = "go_map_assign";
 
 /// Which Go map-assign function a probe sits on; part of the attach cookie.
 #[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AssignKind {
     /// `runtime.mapassign` (any key type).
     Generic = 0,
@@ -260,6 +260,7 @@ pub const fn line_of(addr: u64) -> u64 {
     addr & !(CACHE_LINE_BYTES - 1)
 }
 
+pub mod fold;
 
 #[cfg(test)]
 mod tests {

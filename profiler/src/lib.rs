@@ -1,1 +1,18 @@
 //! clprof: find the cache lines that threads fight over, in live Go processes, with eBPF.
+//!
+//! Data flow: [`target`] (which process, which functions, which layout) → [`attach`] (uprobes,
+//! kernel-side folding per cache line) → [`collect`] (tokio) → [`fold`] + [`symbolize`] →
+//! [`render`].
+
+pub mod attach;
+pub mod cli;
+pub mod collect;
+pub mod fold;
+pub mod launch;
+pub mod preflight;
+pub mod probes;
+pub mod record;
+pub mod render;
+pub mod report;
+pub mod symbolize;
+pub mod target;

@@ -1,1 +1,38 @@
-fn main() {}
+//! `clprof` command-line entry: parse, set up logging, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use clprof::cli::{Cli, Command};
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLPROF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Record(args) => clprof::record::run(args, cli.verbose > 0, cli.quiet).await,
+        Command::Probes(args) => clprof::probes::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clprof: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Command-line interface (clap).
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// clprof: find the cache lines that threads fight over, in live Go processes, with eBPF.
+#[derive(Debug, Parser)]
+#[command(name = "clprof", version, about, long_about = None)]
+pub struct Cli {
+    /// More logging on stderr (-v: debug, including the eBPF side's logs; -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress output on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Profile running processes (--pid) or a command (-- CMD ARGS) and report contended lines.
+    Record(RecordArgs),
+    /// Show what would be probed in a process: Go version, map layout, map-assign functions.
+    Probes(ProbesArgs),
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// perf-c2c-like table.
+    Text,
+    /// Schema clprof/1.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Process to profile (repeat for several).
+    #[arg(short, long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// How long to record (e.g. 10s, 500ms, 2m).
+    #[arg(short, long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the JSON report to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
+    /// Lines to show in the text table.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Sample one map write in N (per CPU) with its user stack.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sample_every: u32,
+    /// Command to start and profile (after --).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbesArgs {
+    /// Process to inspect.
+    #[arg(short, long = "pid", value_name = "PID", required = true)]
+    pub pids: Vec<u32>,
+}

@@ -1,0 +1,180 @@
+//! Collection while recording: drains the sampled-event ring buffer as it fills (tokio `AsyncFd`),
+//! forwards the eBPF side's logs into `tracing`, shows live counters on stderr, and decides when
+//! to stop (duration over, Ctrl-C / SIGTERM, targets gone).
+
+use std::{
+    collections::HashMap,
+    io::{IsTerminal as _, Write as _},
+    time::{Duration, Instant},
+};
+
+use aya::maps::{MapData, RingBuf};
+use profiler_common::SampleEvent;
+use tokio::{
+    io::unix::AsyncFd,
+    signal::unix::{signal, SignalKind},
+};
+
+use crate::{attach::Probes, target};
+
+/// Why recording ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The requested duration elapsed.
+    Duration,
+    /// SIGINT or SIGTERM.
+    Signal(&'static str),
+    /// Every target exited.
+    TargetsExited,
+}
+
+/// Sampled events folded by everything that tells them apart for reporting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SampleKey {
+    pub pid: u32,
+    pub kind: u32,
+    pub object: u64,
+    pub lines: [u64; 2],
+    pub return_addr: u64,
+    pub stack_id: i64,
+}
+
+impl From<&SampleEvent> for SampleKey {
+    fn from(e: &SampleEvent) -> Self {
+        SampleKey {
+            pid: e.pid,
+            kind: e.kind,
+            object: e.object,
+            lines: e.lines,
+            return_addr: e.return_addr,
+            stack_id: e.stack_id,
+        }
+    }
+}
+
+/// What collection produced.
+pub struct Collected {
+    /// Folded samples and their counts.
+    pub samples: HashMap<SampleKey, u64>,
+    pub stop: StopReason,
+    /// How long probes were attached.
+    pub elapsed: Duration,
+    /// Targets that exited, with the time into the recording when that was noticed.
+    pub exited: HashMap<u32, Duration>,
+}
+
+/// Settings of one collection run.
+pub struct CollectOptions {
+    pub duration: Duration,
+    /// Show a live countdown on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+type Logger = aya_log::EbpfLogger<&'static dyn log::Log>;
+
+/// Runs until the duration elapses, a signal arrives or every target has exited, then detaches
+/// the probes.
+pub async fn collect(
+    probes: &mut Probes,
+    events: RingBuf<MapData>,
+    logger: Option<Logger>,
+    options: &CollectOptions,
+) -> std::io::Result<Collected> {
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + options.duration;
+    // SAFETY: both own their fd (a BPF ring buffer map) and keep it open and unchanged for as
+    // long as the AsyncFd owns them.
+    let mut events = unsafe { AsyncFd::register(events) }?;
+    let mut logger = match logger {
+        Some(l) => Some(unsafe { AsyncFd::register(l) }?),
+        None => None,
+    };
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let progress = options.progress && std::io::stderr().is_terminal();
+    let pids: Vec<u32> = probes.targets().iter().map(|t| t.pid).collect();
+    let mut exited: HashMap<u32, Duration> = HashMap::new();
+    let mut samples: HashMap<SampleKey, u64> = HashMap::new();
+
+    let stop = loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break StopReason::Duration,
+            _ = sigint.recv() => break StopReason::Signal("SIGINT"),
+            _ = sigterm.recv() => break StopReason::Signal("SIGTERM"),
+            guard = events.readable_mut() => {
+                let mut guard = guard?;
+                drain(guard.get_inner_mut(), &mut samples);
+                guard.clear_ready();
+            }
+            guard = async { logger.as_mut().expect("guarded by the if").readable_mut().await }, if logger.is_some() => {
+                let mut guard = guard?;
+                guard.get_inner_mut().flush();
+                guard.clear_ready();
+            }
+            _ = tick.tick() => {
+                for &pid in &pids {
+                    if !exited.contains_key(&pid) && !target::is_alive(pid) {
+                        tracing::info!(pid, "target exited");
+                        exited.insert(pid, start.elapsed());
+                    }
+                }
+                if progress {
+                    show_progress(probes, deadline, &samples);
+                }
+                if !pids.is_empty() && exited.len() == pids.len() {
+                    break StopReason::TargetsExited;
+                }
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+    // Detach first so the last drain sees every event that will ever be sampled.
+    probes.detach_all();
+    drain(events.get_mut(), &mut samples);
+    if let Some(logger) = logger.as_mut() {
+        logger.get_mut().flush();
+    }
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    Ok(Collected {
+        samples,
+        stop,
+        elapsed,
+        exited,
+    })
+}
+
+fn drain(ring: &mut RingBuf<MapData>, samples: &mut HashMap<SampleKey, u64>) {
+    while let Some(item) = ring.next() {
+        if item.len() < std::mem::size_of::<SampleEvent>() {
+            continue;
+        }
+        // SAFETY: the kernel wrote a whole SampleEvent (repr(C), any bit pattern valid); the
+        // ring buffer gives 8-byte aligned records.
+        let event: SampleEvent = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
+        *samples.entry(SampleKey::from(&event)).or_default() += 1;
+    }
+}
+
+fn show_progress(
+    probes: &Probes,
+    deadline: tokio::time::Instant,
+    samples: &HashMap<SampleKey, u64>,
+) {
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let Ok(c) = probes.counters() else { return };
+    use profiler_common::Counter::*;
+    let sampled: u64 = samples.values().sum();
+    eprint!(
+        "\r\x1b[2Kclprof: recording {} target(s), {:>4.1}s left, {} events, {} sampled, drops: ringbuf {} map-full {}",
+        probes.targets().len(),
+        left.as_secs_f64(),
+        c.get(Events),
+        sampled,
+        c.get(RingbufDrops),
+        c.get(MapFull),
+    );
+    let _ = std::io::stderr().flush();
+}

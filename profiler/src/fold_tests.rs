@@ -1,0 +1,173 @@
+use super::*;
+use crate::target::{FieldInfo, LayoutFlavor, LayoutSource};
+
+fn field(name: &str, offset: u64, size: u64) -> FieldInfo {
+    FieldInfo {
+        name: name.to_owned(),
+        offset,
+        size,
+    }
+}
+
+fn classic() -> MapLayout {
+    let fields = vec![
+        field("count", 0, 8),
+        field("flags", 8, 1),
+        field("B", 9, 1),
+        field("noverflow", 10, 2),
+        field("hash0", 12, 4),
+        field("buckets", 16, 8),
+        field("oldbuckets", 24, 8),
+        field("nevacuate", 32, 8),
+        field("extra", 40, 8),
+    ];
+    MapLayout {
+        flavor: LayoutFlavor::Classic,
+        source: LayoutSource::BuiltinTable,
+        type_name: "runtime.hmap".to_owned(),
+        header_size: 48,
+        written: [field("flags", 8, 1), field("count", 0, 8)],
+        fields,
+    }
+}
+
+fn line_stats(writes: u64, transfers: u64, tids: &[u32], cpus: &[u32]) -> LineStats {
+    let mut s = LineStats {
+        writes,
+        transfers,
+        ..Default::default()
+    };
+    for (i, &t) in tids.iter().enumerate() {
+        s.writers.tids[i] = t;
+    }
+    for &c in cpus {
+        s.writers.cpus[(c / 64) as usize] |= 1 << (c % 64);
+    }
+    s
+}
+
+fn object(pid: u32, addr: u64, writes: u64, tids: &[u32]) -> (ObjectKey, ObjectStats) {
+    let mut s = ObjectStats {
+        writes,
+        kind: AssignKind::Fast64 as u32,
+        ..Default::default()
+    };
+    for (i, &t) in tids.iter().enumerate() {
+        s.writers.tids[i] = t;
+    }
+    (ObjectKey { pid, _pad: 0, addr }, s)
+}
+
+fn key(pid: u32, line: u64) -> LineKey {
+    LineKey { pid, _pad: 0, line }
+}
+
+#[test]
+fn two_map_headers_in_one_line_are_both_listed_with_their_fields() {
+    // Headers at 0x1000 and 0x1030 (48 bytes apart, as Go's allocator places them).
+    let snapshot = KernelSnapshot {
+        lines: vec![(key(7, 0x1000), line_stats(100, 60, &[11, 12], &[0, 1]))],
+        objects: vec![object(7, 0x1000, 50, &[11]), object(7, 0x1030, 50, &[12])],
+    };
+    let layouts = HashMap::from([(7, classic())]);
+    let lines = fold_lines(&snapshot, &layouts, &[], 5);
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(line.line, "0x1000");
+    assert_eq!((line.threads, line.cpus, line.transfers), (2, 2, 60));
+    assert_eq!(line.objects.len(), 2);
+    let a = &line.objects[0];
+    assert_eq!(a.addr, "0x1000");
+    assert_eq!(a.fields.len(), 9, "whole first header is in the line");
+    assert_eq!(a.written_fields, vec!["flags", "count"]);
+    let b = &line.objects[1];
+    assert_eq!(b.addr, "0x1030");
+    // 0x1030..0x1040 holds count (0..8) and flags..hash0 (8..16) of the second header.
+    assert_eq!(b.fields, vec!["count", "flags", "B", "noverflow", "hash0"]);
+    assert_eq!(b.written_fields, vec!["flags", "count"]);
+    assert_eq!(b.assign.as_deref(), Some("runtime.mapassign_fast64"));
+}
+
+#[test]
+fn header_tail_in_next_line_lists_only_unwritten_fields() {
+    let snapshot = KernelSnapshot {
+        lines: vec![(key(7, 0x1040), line_stats(5, 0, &[11], &[0]))],
+        objects: vec![object(7, 0x1030, 5, &[11])],
+    };
+    let lines = fold_lines(&snapshot, &HashMap::from([(7, classic())]), &[], 5);
+    let objs = &lines[0].objects;
+    assert_eq!(objs.len(), 1);
+    assert_eq!(
+        objs[0].fields,
+        vec!["buckets", "oldbuckets", "nevacuate", "extra"]
+    );
+    assert!(objs[0].written_fields.is_empty());
+}
+
+#[test]
+fn lines_rank_by_transfers_then_writes() {
+    let snapshot = KernelSnapshot {
+        lines: vec![
+            (key(1, 0x40), line_stats(1000, 0, &[1], &[0])),
+            (key(1, 0x80), line_stats(10, 5, &[1, 2], &[0, 1])),
+            (key(1, 0xc0), line_stats(20, 5, &[1, 2], &[0, 1])),
+        ],
+        objects: vec![],
+    };
+    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5);
+    let order: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+    assert_eq!(order, vec!["0xc0", "0x80", "0x40"]);
+}
+
+#[test]
+fn samples_count_per_line_and_rank_callers() {
+    let worker = Frame {
+        function: "main.worker".into(),
+        file: Some("/src/main.go".into()),
+        line: Some(42),
+    };
+    let other = Frame {
+        function: "main.other".into(),
+        file: None,
+        line: None,
+    };
+    let s = |lines: [u64; 2], caller: &Frame| FoldedSample {
+        pid: 3,
+        lines,
+        caller: Some(caller.clone()),
+        count: 1,
+    };
+    let samples = vec![
+        s([0x40, 0], &worker),
+        s([0x40, 0x80], &worker),
+        s([0x40, 0], &other),
+        s([0x80, 0], &other),
+    ];
+    let snapshot = KernelSnapshot {
+        lines: vec![
+            (key(3, 0x40), line_stats(9, 1, &[1], &[0])),
+            (key(3, 0x80), line_stats(9, 0, &[1], &[0])),
+        ],
+        objects: vec![],
+    };
+    let lines = fold_lines(&snapshot, &HashMap::new(), &samples, 5);
+    assert_eq!(lines[0].line, "0x40");
+    assert_eq!(lines[0].samples, 3);
+    assert_eq!(lines[0].top_frames[0].function, "main.worker");
+    assert_eq!(lines[0].top_frames[0].samples, 2);
+    assert_eq!(lines[0].top_frames[0].line, Some(42));
+    assert_eq!(lines[1].samples, 2);
+    assert_eq!(lines[1].top_frames.len(), 2);
+}
+
+#[test]
+fn unmeasured_metrics_are_null_not_zero() {
+    let snapshot = KernelSnapshot {
+        lines: vec![(key(1, 0x40), line_stats(1, 0, &[1], &[0]))],
+        objects: vec![],
+    };
+    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5);
+    let json = serde_json::to_value(&lines[0]).expect("serialize");
+    assert!(json["growth_writes"].is_null());
+    assert!(json["l1_miss_samples"].is_null());
+}

@@ -1,0 +1,122 @@
+//! `clprof record -- CMD ARGS`: starts the command held just before `exec`, so probes are in
+//! place before its first instruction, then lets it go.
+
+use std::{
+    ffi::OsString,
+    os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use tokio::process::{Child, Command};
+
+/// Errors starting the command.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("command not found: {0} (give a path or put it on PATH)")]
+    NotFound(String),
+    #[error("cannot start {path}: {source}")]
+    Spawn {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create a pipe: {0}")]
+    Pipe(#[source] std::io::Error),
+}
+
+/// Finds `program` the way a shell would: as given when it contains a slash, else on PATH.
+pub fn resolve_program(program: &str) -> Result<PathBuf, LaunchError> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(LaunchError::NotFound(program.to_owned()))
+        };
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path_var)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+        .ok_or_else(|| LaunchError::NotFound(program.to_owned()))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A started command waiting, before `exec`, for [`Held::release`].
+pub struct Held {
+    pub child: Child,
+    pub pid: u32,
+    release: Option<OwnedFd>,
+}
+
+/// Forks and holds the child before `exec` of `path` with `args`.
+pub fn spawn_held(path: &Path, args: &[OsString]) -> Result<Held, LaunchError> {
+    let mut fds = [0i32; 2];
+    // SAFETY: plain pipe2 on a local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(LaunchError::Pipe(std::io::Error::last_os_error()));
+    }
+    // SAFETY: pipe2 just returned these two fresh descriptors; each is owned once.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_fd, write_fd) = (read_end.as_raw_fd(), write_end.as_raw_fd());
+    let mut command = Command::new(path);
+    command.args(args).kill_on_drop(false);
+    // SAFETY: only async-signal-safe calls (close, read, _exit) run between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // Drop the child's copy of the write end, so the read sees EOF if clprof dies.
+            libc::close(write_fd);
+            let mut byte = 0u8;
+            let n = libc::read(read_fd, (&raw mut byte).cast(), 1);
+            if n != 1 {
+                libc::_exit(127);
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().map_err(|source| LaunchError::Spawn {
+        path: path.display().to_string(),
+        source,
+    })?;
+    drop(read_end);
+    let pid = child.id().unwrap_or(0);
+    Ok(Held {
+        child,
+        pid,
+        release: Some(write_end),
+    })
+}
+
+impl Held {
+    /// Lets the child `exec`.
+    pub fn release(&mut self) -> std::io::Result<()> {
+        if let Some(fd) = self.release.take() {
+            let mut file = std::fs::File::from(fd);
+            std::io::Write::write_all(&mut file, b"x")?;
+        }
+        Ok(())
+    }
+
+    /// Stops the child if it still runs (SIGTERM, then SIGKILL after `grace`) and reaps it.
+    pub async fn finish(mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        // SAFETY: signalling our own child, which has not been reaped (try_wait said so).
+        unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+        match tokio::time::timeout(grace, self.child.wait()).await {
+            Ok(status) => status.ok(),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                self.child.wait().await.ok()
+            }
+        }
+    }
+}

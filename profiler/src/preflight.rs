@@ -1,0 +1,77 @@
+//! Checks that fail early with one clear line instead of a kernel errno later.
+
+use std::path::Path;
+
+/// Why clprof cannot profile on this machine or as this user.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PreflightError {
+    #[error("clprof must run as root: it loads eBPF programs and uprobes (try: sudo clprof ...)")]
+    NotRoot,
+    #[error("this kernel has no uprobe support ({0} is missing): a kernel built with CONFIG_UPROBE_EVENTS=y is needed")]
+    NoUprobes(String),
+}
+
+/// Fails unless the effective user is root.
+pub fn require_root() -> Result<(), PreflightError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        Ok(())
+    } else {
+        Err(PreflightError::NotRoot)
+    }
+}
+
+/// Fails unless the kernel registers the `uprobe` perf PMU under `sysfs` (normally `/sys`).
+pub fn require_uprobes(sysfs: &Path) -> Result<(), PreflightError> {
+    let pmu = sysfs.join("bus/event_source/devices/uprobe/type");
+    if pmu.exists() {
+        Ok(())
+    } else {
+        Err(PreflightError::NoUprobes(pmu.display().to_string()))
+    }
+}
+
+/// Whether the CPU's hardware PMU is exposed (absent in most VMs): x86 registers it as `cpu`, or
+/// `cpu_core`/`cpu_atom` on hybrid parts.
+pub fn pmu_available(sysfs: &Path) -> bool {
+    ["cpu", "cpu_core", "cpu_atom"].iter().any(|d| {
+        sysfs
+            .join("bus/event_source/devices")
+            .join(d)
+            .join("type")
+            .exists()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_without_uprobe_pmu_is_refused_with_the_config_option() {
+        let sysfs = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(sysfs.path().join("bus/event_source/devices/software"))
+            .expect("mkdir");
+        let err = require_uprobes(sysfs.path()).expect_err("must refuse");
+        assert!(err.to_string().contains("CONFIG_UPROBE_EVENTS"), "{err}");
+        let uprobe = sysfs.path().join("bus/event_source/devices/uprobe");
+        std::fs::create_dir_all(&uprobe).expect("mkdir");
+        std::fs::write(uprobe.join("type"), "8\n").expect("write");
+        assert_eq!(require_uprobes(sysfs.path()), Ok(()));
+    }
+
+    #[test]
+    fn pmu_is_detected_from_the_cpu_event_source() {
+        let sysfs = tempfile::tempdir().expect("tempdir");
+        assert!(!pmu_available(sysfs.path()));
+        let cpu = sysfs.path().join("bus/event_source/devices/cpu");
+        std::fs::create_dir_all(&cpu).expect("mkdir");
+        std::fs::write(cpu.join("type"), "4\n").expect("write");
+        assert!(pmu_available(sysfs.path()));
+    }
+
+    #[test]
+    fn this_machine_has_uprobes() {
+        assert_eq!(require_uprobes(Path::new("/sys")), Ok(()));
+    }
+}

@@ -1,0 +1,321 @@
+//! Reading the map header struct out of a Go binary's DWARF.
+//!
+//! The Go linker (cmd/link/internal/ld/dwarf.go) writes every named Go type as a
+//! `DW_TAG_structure_type` (plus a `DW_TAG_typedef` of the same name) with `DW_AT_byte_size`;
+//! members carry `DW_AT_data_member_location` as a constant and `DW_AT_type` references that may
+//! point into another compilation unit. Debug sections are compressed (`SHF_COMPRESSED` since
+//! Go 1.20's linker in practice, `.zdebug_*` before); `object` handles both.
+
+use std::borrow::Cow;
+
+use gimli::{AttributeValue, EndianSlice, Reader, RunTimeEndian, UnitOffset};
+use object::{Object, ObjectSection};
+
+use super::layout::{CLASSIC_TYPE, SWISS_TYPE};
+use super::FieldInfo;
+
+type R<'d> = EndianSlice<'d, RunTimeEndian>;
+
+/// A struct type found in DWARF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DwarfStruct {
+    pub name: String,
+    pub byte_size: u64,
+    /// Members in DIE order.
+    pub fields: Vec<FieldInfo>,
+}
+
+/// Sections the type lookup needs; the others (line tables, locations: most of the bytes) are
+/// not decompressed.
+fn needed(id: gimli::SectionId) -> bool {
+    use gimli::SectionId::*;
+    matches!(id, DebugInfo | DebugAbbrev | DebugStr | DebugLineStr)
+}
+
+/// Finds `runtime.hmap` and `internal/runtime/maps.Map` in the DWARF of `obj`. An empty list
+/// when the binary has no DWARF (`-ldflags=-w`); an error when the DWARF is malformed.
+pub(crate) fn find_map_types<'a, Rd: object::ReadRef<'a>>(
+    obj: &object::File<'a, Rd>,
+) -> Result<Vec<DwarfStruct>, String> {
+    if obj.section_by_name(".debug_info").is_none() {
+        return Ok(Vec::new());
+    }
+    let endian = if obj.is_little_endian() {
+        RunTimeEndian::Little
+    } else {
+        RunTimeEndian::Big
+    };
+    let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'a, [u8]>, String> {
+        if !needed(id) {
+            return Ok(Cow::Borrowed(&[]));
+        }
+        // section_by_name also finds ".zdebug_*" for ".debug_*" names.
+        match obj.section_by_name(id.name()) {
+            Some(s) => s
+                .uncompressed_data()
+                .map_err(|e| format!("{}: {e}", id.name())),
+            None => Ok(Cow::Borrowed(&[])),
+        }
+    })?;
+    let dwarf = sections.borrow(|s| EndianSlice::new(s, endian));
+    find_structs(&dwarf, &[CLASSIC_TYPE, SWISS_TYPE]).map_err(|e| format!("DWARF: {e}"))
+}
+
+/// A unit header with its abbreviations. `gimli::Unit` is not used because building one also
+/// parses the unit's line program, and `.debug_line` is deliberately not loaded.
+struct UnitAbbrevs<'d> {
+    header: gimli::UnitHeader<R<'d>>,
+    abbrevs: std::sync::Arc<gimli::Abbreviations>,
+}
+
+/// A name attribute as a string. Go writes names inline (`DW_FORM_string`); `.debug_str` and
+/// `.debug_line_str` references are handled for other producers.
+fn attr_str(dwarf: &gimli::Dwarf<R<'_>>, v: AttributeValue<R<'_>>) -> Option<String> {
+    let r = match v {
+        AttributeValue::String(r) => r,
+        AttributeValue::DebugStrRef(o) => dwarf.debug_str.get_str(o).ok()?,
+        AttributeValue::DebugLineStrRef(o) => dwarf.debug_line_str.get_str(o).ok()?,
+        _ => return None,
+    };
+    Some(r.to_string_lossy().into_owned())
+}
+
+fn find_structs(dwarf: &gimli::Dwarf<R<'_>>, wanted: &[&str]) -> gimli::Result<Vec<DwarfStruct>> {
+    let mut units = Vec::new();
+    let mut headers = dwarf.units();
+    while let Some(header) = headers.next()? {
+        let abbrevs = dwarf.abbreviations(&header)?;
+        units.push(UnitAbbrevs { header, abbrevs });
+    }
+    let mut found: Vec<DwarfStruct> = Vec::new();
+    for (idx, unit) in units.iter().enumerate() {
+        let mut entries = unit.header.entries(&unit.abbrevs);
+        while let Some((_, entry)) = entries.next_dfs()? {
+            if entry.tag() != gimli::DW_TAG_structure_type {
+                continue;
+            }
+            let Some(name) = entry
+                .attr_value(gimli::DW_AT_name)?
+                .and_then(|v| attr_str(dwarf, v))
+            else {
+                continue;
+            };
+            if !wanted.contains(&name.as_str()) || found.iter().any(|s| s.name == name) {
+                continue;
+            }
+            let Some(byte_size) = entry
+                .attr_value(gimli::DW_AT_byte_size)?
+                .and_then(|v| v.udata_value())
+            else {
+                continue;
+            };
+            let fields = members(dwarf, &units, idx, entry.offset(), byte_size)?;
+            tracing::trace!(%name, byte_size, fields = fields.len(), "found map header in DWARF");
+            found.push(DwarfStruct {
+                name,
+                byte_size,
+                fields,
+            });
+            if found.len() == wanted.len() {
+                return Ok(found);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The `DW_TAG_member` children of the struct at `offset`, with their sizes.
+fn members(
+    dwarf: &gimli::Dwarf<R<'_>>,
+    units: &[UnitAbbrevs<'_>],
+    idx: usize,
+    offset: UnitOffset,
+    byte_size: u64,
+) -> gimli::Result<Vec<FieldInfo>> {
+    let unit = &units[idx];
+    let mut tree = unit.header.entries_tree(&unit.abbrevs, Some(offset))?;
+    let root = tree.root()?;
+    let mut children = root.children();
+    let mut raw: Vec<(String, u64, Option<u64>)> = Vec::new();
+    while let Some(child) = children.next()? {
+        let e = child.entry();
+        if e.tag() != gimli::DW_TAG_member {
+            continue;
+        }
+        let name = e
+            .attr_value(gimli::DW_AT_name)?
+            .and_then(|v| attr_str(dwarf, v))
+            .unwrap_or_default();
+        let Some(off) = e
+            .attr_value(gimli::DW_AT_data_member_location)?
+            .and_then(member_offset)
+        else {
+            tracing::debug!(%name, "member without a constant location; skipped");
+            continue;
+        };
+        let size = match e.attr_value(gimli::DW_AT_type)? {
+            Some(t) => type_size(units, idx, t, 0),
+            None => None,
+        };
+        raw.push((name, off, size));
+    }
+    // Members whose type size is unknown extend to the next member (or the struct end).
+    let mut offsets: Vec<u64> = raw.iter().map(|r| r.1).collect();
+    offsets.sort_unstable();
+    Ok(raw
+        .into_iter()
+        .map(|(name, offset, size)| {
+            let size = size.unwrap_or_else(|| {
+                let next = offsets
+                    .iter()
+                    .copied()
+                    .find(|&o| o > offset)
+                    .unwrap_or(byte_size);
+                next.saturating_sub(offset)
+            });
+            FieldInfo { name, offset, size }
+        })
+        .collect())
+}
+
+/// `DW_AT_data_member_location`: a constant (what Go writes), or a DWARF 2 style
+/// `DW_OP_plus_uconst N` expression.
+fn member_offset(v: AttributeValue<R<'_>>) -> Option<u64> {
+    if let Some(c) = v.udata_value() {
+        return Some(c);
+    }
+    let AttributeValue::Exprloc(expr) = v else {
+        return None;
+    };
+    let mut r = expr.0;
+    (r.read_u8().ok()? == gimli::DW_OP_plus_uconst.0).then(|| r.read_uleb128().ok())?
+}
+
+/// Most typedef / const hops followed to reach a sized type (Go needs one or two).
+const MAX_TYPE_HOPS: u32 = 16;
+
+/// Byte size of the type `t` refers to: its `DW_AT_byte_size`, the address size for pointers,
+/// following typedef/const/volatile chains.
+fn type_size(
+    units: &[UnitAbbrevs<'_>],
+    idx: usize,
+    t: AttributeValue<R<'_>>,
+    hops: u32,
+) -> Option<u64> {
+    if hops > MAX_TYPE_HOPS {
+        return None;
+    }
+    let (idx, off) = resolve_ref(units, idx, t)?;
+    let unit = &units[idx];
+    let entry = unit.header.entry(&unit.abbrevs, off).ok()?;
+    if let Some(size) = entry
+        .attr_value(gimli::DW_AT_byte_size)
+        .ok()?
+        .and_then(|v| v.udata_value())
+    {
+        return Some(size);
+    }
+    match entry.tag() {
+        gimli::DW_TAG_pointer_type | gimli::DW_TAG_reference_type => {
+            Some(u64::from(unit.header.encoding().address_size))
+        }
+        gimli::DW_TAG_typedef | gimli::DW_TAG_const_type | gimli::DW_TAG_volatile_type => {
+            let next = entry.attr_value(gimli::DW_AT_type).ok()??;
+            type_size(units, idx, next, hops + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The unit index and unit offset a type reference points at; `DW_FORM_ref_addr` references
+/// (section offsets) may land in another unit.
+fn resolve_ref(
+    units: &[UnitAbbrevs<'_>],
+    idx: usize,
+    t: AttributeValue<R<'_>>,
+) -> Option<(usize, UnitOffset)> {
+    match t {
+        AttributeValue::UnitRef(off) => Some((idx, off)),
+        AttributeValue::DebugInfoRef(off) => units
+            .iter()
+            .enumerate()
+            .find_map(|(i, u)| off.to_unit_offset(&u.header).map(|o| (i, o))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{go_program, GoBuild};
+    use super::*;
+
+    fn structs_of(build: GoBuild) -> Vec<DwarfStruct> {
+        let data = std::fs::read(go_program(build)).unwrap();
+        let obj = object::File::parse(&*data).unwrap();
+        find_map_types(&obj).expect("DWARF parses")
+    }
+
+    fn field(s: &DwarfStruct, name: &str) -> (u64, u64) {
+        let f = s
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        (f.offset, f.size)
+    }
+
+    #[test]
+    fn go_old_hmap() {
+        let found = structs_of(GoBuild::OldDwarf);
+        let hmap = found
+            .iter()
+            .find(|s| s.name == CLASSIC_TYPE)
+            .expect("runtime.hmap in DWARF");
+        assert!(found.iter().all(|s| s.name != SWISS_TYPE));
+        assert_eq!(hmap.byte_size, 48);
+        assert_eq!(field(hmap, "count"), (0, 8));
+        assert_eq!(field(hmap, "flags"), (8, 1));
+        assert_eq!(field(hmap, "noverflow"), (10, 2));
+        assert_eq!(field(hmap, "buckets"), (16, 8));
+        assert_eq!(field(hmap, "extra"), (40, 8));
+        assert_eq!(hmap.fields.len(), 9);
+    }
+
+    #[test]
+    fn go_new_swiss_map() {
+        let found = structs_of(GoBuild::NewDwarf);
+        let m = found
+            .iter()
+            .find(|s| s.name == SWISS_TYPE)
+            .expect("maps.Map in DWARF");
+        assert_eq!(m.byte_size, 48);
+        assert_eq!(field(m, "used"), (0, 8));
+        assert_eq!(field(m, "dirPtr"), (16, 8));
+        assert_eq!(field(m, "writing"), (34, 1));
+        assert_eq!(field(m, "clearSeq"), (40, 8));
+    }
+
+    #[test]
+    fn stripped_dwarf_is_empty() {
+        assert!(structs_of(GoBuild::NewNoDwarf).is_empty());
+        assert!(structs_of(GoBuild::OldNoDwarf).is_empty());
+    }
+
+    #[test]
+    fn member_offset_forms() {
+        assert_eq!(member_offset(AttributeValue::Udata(34)), Some(34));
+        assert_eq!(member_offset(AttributeValue::Data1(8)), Some(8));
+        let expr = [gimli::DW_OP_plus_uconst.0, 0x96, 0x01];
+        let v = AttributeValue::Exprloc(gimli::Expression(EndianSlice::new(
+            &expr,
+            RunTimeEndian::Little,
+        )));
+        assert_eq!(member_offset(v), Some(150));
+        let bad = [gimli::DW_OP_lit0.0];
+        let v = AttributeValue::Exprloc(gimli::Expression(EndianSlice::new(
+            &bad,
+            RunTimeEndian::Little,
+        )));
+        assert_eq!(member_offset(v), None);
+    }
+}

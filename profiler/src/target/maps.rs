@@ -1,0 +1,302 @@
+//! The load bias of a PIE executable, from `/proc/PID/maps`.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::gobinary::{read_load_segments, LoadSegment};
+use super::procfs::{read_exe_link, DELETED_SUFFIX};
+use super::{GoBinary, TargetError};
+
+/// Offset to add to a file virtual address of `binary` to get its address in process `pid`:
+/// runtime address = file vaddr + bias. Always 0 for non-PIE executables (`ET_EXEC` is loaded at
+/// its link addresses), without reading `/proc`.
+pub fn load_bias(pid: u32, binary: &GoBinary) -> Result<u64, TargetError> {
+    if !binary.is_pie {
+        return Ok(0);
+    }
+    let exe_link = PathBuf::from(format!("/proc/{pid}/exe"));
+    // Identify the executable's mappings by inode: the file we read and what the process runs
+    // are normally the same inode; the path is a last resort (overlayfs can report other inodes).
+    let mut idents = Vec::new();
+    for p in [binary.path.as_path(), exe_link.as_path()] {
+        if let Ok(md) = std::fs::metadata(p) {
+            let ident = FileIdent {
+                dev: Some(split_dev(md.dev())),
+                ino: md.ino(),
+            };
+            if !idents.contains(&ident) {
+                idents.push(ident);
+            }
+        }
+    }
+    let exe_path = read_exe_link(pid).ok();
+    let maps_path = PathBuf::from(format!("/proc/{pid}/maps"));
+    let maps = std::fs::read_to_string(&maps_path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => TargetError::NoSuchPid { pid },
+        _ => TargetError::io(&maps_path, e),
+    })?;
+    let segments = match read_load_segments(&binary.path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %e, "program headers from /proc/PID/exe instead");
+            read_load_segments(&exe_link)?
+        }
+    };
+    compute_load_bias(&maps, &idents, exe_path.as_deref(), &segments).ok_or_else(|| {
+        TargetError::NotMapped {
+            pid,
+            path: exe_path.unwrap_or_else(|| binary.path.clone()),
+        }
+    })
+}
+
+/// Device and inode of a file, as `/proc/PID/maps` shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileIdent {
+    /// (major, minor); `None` matches any device.
+    pub dev: Option<(u32, u32)>,
+    pub ino: u64,
+}
+
+/// Splits a Linux `dev_t` the way glibc's `major()`/`minor()` do.
+fn split_dev(dev: u64) -> (u32, u32) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+/// One line of `/proc/PID/maps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MapsEntry {
+    pub start: u64,
+    pub end: u64,
+    pub perms: String,
+    pub offset: u64,
+    pub dev: (u32, u32),
+    pub inode: u64,
+    /// Path with " (deleted)" removed; empty for anonymous mappings.
+    pub path: String,
+    pub deleted: bool,
+}
+
+/// Parses `/proc/PID/maps` text; lines that do not parse are skipped.
+/// Format (fs/proc/task_mmu.c show_map_vma): `start-end perms offset major:minor inode   path`.
+pub(crate) fn parse_maps(text: &str) -> Vec<MapsEntry> {
+    text.lines().filter_map(parse_maps_line).collect()
+}
+
+fn parse_maps_line(line: &str) -> Option<MapsEntry> {
+    let mut rest = line.trim_start();
+    let mut field = || -> Option<&str> {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (f, r) = rest.split_at(end);
+        rest = r.trim_start();
+        (!f.is_empty()).then_some(f)
+    };
+    let range = field()?;
+    let perms = field()?.to_string();
+    let offset = u64::from_str_radix(field()?, 16).ok()?;
+    let dev = field()?;
+    let inode = field()?.parse().ok()?;
+    // The path is everything after the inode and may contain spaces.
+    let path = rest.trim_end();
+    let (start, end) = range.split_once('-')?;
+    let (major, minor) = dev.split_once(':')?;
+    let (path, deleted) = match path.strip_suffix(DELETED_SUFFIX) {
+        Some(p) => (p.to_string(), true),
+        None => (path.to_string(), false),
+    };
+    Some(MapsEntry {
+        start: u64::from_str_radix(start, 16).ok()?,
+        end: u64::from_str_radix(end, 16).ok()?,
+        perms,
+        offset,
+        dev: (
+            u32::from_str_radix(major, 16).ok()?,
+            u32::from_str_radix(minor, 16).ok()?,
+        ),
+        inode,
+        path,
+        deleted,
+    })
+}
+
+/// The load bias from maps text: among the executable's mappings (matched by device and inode,
+/// then by inode alone, then by path) take the one with the lowest file offset, find the
+/// `PT_LOAD` segment holding that offset, and return
+/// `start - (p_vaddr - p_offset + map_offset)`.
+pub(crate) fn compute_load_bias(
+    maps: &str,
+    idents: &[FileIdent],
+    exe_path: Option<&Path>,
+    segments: &[LoadSegment],
+) -> Option<u64> {
+    let entries = parse_maps(maps);
+    let by_dev_ino: Vec<&MapsEntry> = entries
+        .iter()
+        .filter(|e| e.inode != 0)
+        .filter(|e| {
+            idents
+                .iter()
+                .any(|i| i.ino == e.inode && i.dev.is_none_or(|d| d == e.dev))
+        })
+        .collect();
+    let by_ino: Vec<&MapsEntry> = entries
+        .iter()
+        .filter(|e| e.inode != 0 && idents.iter().any(|i| i.ino == e.inode))
+        .collect();
+    let by_path: Vec<&MapsEntry> = match exe_path.and_then(Path::to_str) {
+        Some(p) => entries.iter().filter(|e| e.path == p).collect(),
+        None => Vec::new(),
+    };
+    let candidates = [by_dev_ino, by_ino, by_path]
+        .into_iter()
+        .find(|c| !c.is_empty())?;
+    let first = candidates.into_iter().min_by_key(|e| e.offset)?;
+    let seg = segments
+        .iter()
+        .find(|s| {
+            first.offset >= s.offset && first.offset < s.offset.saturating_add(s.filesz.max(1))
+        })
+        .or_else(|| {
+            // The kernel maps from the page-aligned offset below p_offset.
+            segments.iter().find(|s| first.offset == s.offset & !0xfff)
+        })?;
+    let file_base = seg
+        .vaddr
+        .wrapping_sub(seg.offset)
+        .wrapping_add(first.offset);
+    Some(first.start.wrapping_sub(file_base))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A Go PIE (-buildmode=pie): PT_LOADs at vaddr 0x400000.., loaded at 0x5612_3400_0000.
+    const PIE_MAPS: &str = "\
+561234000000-56123409b000 r-xp 00000000 fd:01 1234567                    /srv/app/my server (deleted)
+56123409b000-561234170000 r--p 0009b000 fd:01 1234567                    /srv/app/my server (deleted)
+561234170000-561234193000 rw-p 00170000 fd:01 1234567                    /srv/app/my server (deleted)
+561234193000-5612341d3000 rw-p 00000000 00:00 0 
+7f0000000000-7f0000021000 rw-p 00000000 00:00 0                          [heap]
+7f1000000000-7f1000028000 r--p 00000000 fd:01 777                        /usr/lib/x86_64-linux-gnu/libc.so.6
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+";
+
+    fn go_pie_segments() -> Vec<LoadSegment> {
+        vec![
+            LoadSegment {
+                offset: 0,
+                vaddr: 0x400000,
+                filesz: 0x9abb0,
+                memsz: 0x9abb0,
+            },
+            LoadSegment {
+                offset: 0x9b000,
+                vaddr: 0x49b000,
+                filesz: 0xd4d18,
+                memsz: 0xd4d18,
+            },
+            LoadSegment {
+                offset: 0x170000,
+                vaddr: 0x570000,
+                filesz: 0x22ae0,
+                memsz: 0x22ae0,
+            },
+        ]
+    }
+
+    #[test]
+    fn dev_numbers() {
+        assert_eq!(split_dev(0xfd01), (0xfd, 1));
+        // Large minors: glibc's encoding puts bits above 8 at bit 20.
+        assert_eq!(split_dev((0x12 << 8) | 0x34 | (0x5 << 20)), (0x12, 0x534));
+    }
+
+    #[test]
+    fn parses_maps_lines() {
+        let e = parse_maps(PIE_MAPS);
+        assert_eq!(e.len(), 7);
+        assert_eq!(e[0].start, 0x5612_3400_0000);
+        assert_eq!(e[0].end, 0x5612_3409_b000);
+        assert_eq!(e[0].perms, "r-xp");
+        assert_eq!(e[1].offset, 0x9b000);
+        assert_eq!(e[0].dev, (0xfd, 1));
+        assert_eq!(e[0].inode, 1234567);
+        assert_eq!(e[0].path, "/srv/app/my server");
+        assert!(e[0].deleted);
+        assert_eq!(e[3].path, "");
+        assert_eq!(e[4].path, "[heap]");
+        assert!(!e[5].deleted);
+        assert!(parse_maps("garbage\n1-2 r\n\n").is_empty());
+    }
+
+    #[test]
+    fn pie_bias_by_inode() {
+        let ident = [FileIdent {
+            dev: Some((0xfd, 1)),
+            ino: 1234567,
+        }];
+        let bias = compute_load_bias(PIE_MAPS, &ident, None, &go_pie_segments()).unwrap();
+        assert_eq!(bias, 0x5612_3400_0000 - 0x400000);
+        // runtime.mapassign_fast64 at file vaddr 0x407400 lands in the r-x mapping.
+        assert_eq!(0x407400 + bias, 0x5612_3400_7400);
+    }
+
+    #[test]
+    fn pie_bias_falls_back_to_inode_then_path() {
+        // Other device numbers (overlayfs): inode alone still matches.
+        let ident = [FileIdent {
+            dev: Some((0, 99)),
+            ino: 1234567,
+        }];
+        let bias = compute_load_bias(PIE_MAPS, &ident, None, &go_pie_segments());
+        assert_eq!(bias, Some(0x5612_3400_0000 - 0x400000));
+        // No inode match: the path (deleted suffix stripped) does.
+        let ident = [FileIdent { dev: None, ino: 5 }];
+        let path = Path::new("/srv/app/my server");
+        let bias = compute_load_bias(PIE_MAPS, &ident, Some(path), &go_pie_segments());
+        assert_eq!(bias, Some(0x5612_3400_0000 - 0x400000));
+        // Nothing matches.
+        assert_eq!(
+            compute_load_bias(PIE_MAPS, &ident, None, &go_pie_segments()),
+            None
+        );
+        assert_eq!(
+            compute_load_bias("", &ident, Some(path), &go_pie_segments()),
+            None
+        );
+    }
+
+    #[test]
+    fn pie_bias_with_first_mapping_not_at_offset_zero() {
+        // A C-style PIE whose vaddr 0 segment was not mapped executable first and a first
+        // mapping at a non-zero offset with vaddr != offset.
+        let maps = "\
+55550000a000-55550000c000 r-xp 00001000 08:02 42 /bin/x
+55550000c000-55550000d000 r--p 00003000 08:02 42 /bin/x
+";
+        let segs = [
+            LoadSegment {
+                offset: 0x1000,
+                vaddr: 0x2000,
+                filesz: 0x2000,
+                memsz: 0x2000,
+            },
+            LoadSegment {
+                offset: 0x3000,
+                vaddr: 0x5000,
+                filesz: 0x800,
+                memsz: 0x800,
+            },
+        ];
+        let ident = [FileIdent {
+            dev: Some((8, 2)),
+            ino: 42,
+        }];
+        let bias = compute_load_bias(maps, &ident, None, &segs).unwrap();
+        // vaddr 0x2000 (file offset 0x1000) is at 0x55550000a000.
+        assert_eq!(0x2000 + bias, 0x5555_0000_a000);
+    }
+}

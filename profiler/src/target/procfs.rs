@@ -1,0 +1,125 @@
+//! What `/proc` says about a process: liveness, threads, its executable.
+
+use std::path::{Path, PathBuf};
+
+use super::TargetError;
+
+/// Suffix the kernel appends to `/proc/PID/exe` and `/proc/PID/maps` paths of unlinked files.
+pub(crate) const DELETED_SUFFIX: &str = " (deleted)";
+
+/// True when `/proc/PID` exists and the process is not a zombie (state `Z` in `/proc/PID/stat`).
+pub fn is_alive(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(parse_stat_state(&stat), Some('Z') | Some('X') | None),
+        Err(_) => false,
+    }
+}
+
+/// The state letter of a `/proc/PID/stat` line. The command name (field 2) is in parentheses and
+/// may itself contain spaces and ')', so the state is the first field after the *last* ')'.
+fn parse_stat_state(stat: &str) -> Option<char> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().next()?.chars().next()
+}
+
+/// Number of threads of the process, from the `Threads:` line of `/proc/PID/status`.
+pub fn thread_count(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_status_threads(&status)
+}
+
+/// The thread group (process) id of `pid`, from `Tgid:` in `/proc/PID/status`. Differs from
+/// `pid` when `pid` names a non-leader thread (its `/proc/TID` exists but is not listed).
+pub(crate) fn tgid_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_field(&status, "Tgid:")
+}
+
+fn parse_status_threads(status: &str) -> Option<u32> {
+    status_field(status, "Threads:")
+}
+
+fn status_field(status: &str, key: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads `/proc/PID/exe` and removes the " (deleted)" suffix of unlinked executables.
+pub(crate) fn read_exe_link(pid: u32) -> Result<PathBuf, TargetError> {
+    let link = PathBuf::from(format!("/proc/{pid}/exe"));
+    match std::fs::read_link(&link) {
+        Ok(target) => Ok(strip_deleted(target)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // The link of a kernel thread (or a process past exit_mm) reads as ENOENT while
+            // /proc/PID itself is still there.
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                Err(TargetError::NoExecutable { pid })
+            } else {
+                Err(TargetError::NoSuchPid { pid })
+            }
+        }
+        Err(e) => Err(TargetError::io(&link, e)),
+    }
+}
+
+fn strip_deleted(path: PathBuf) -> PathBuf {
+    match path.to_str().and_then(|s| s.strip_suffix(DELETED_SUFFIX)) {
+        Some(s) => PathBuf::from(s),
+        None => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_and_status_parsing() {
+        assert_eq!(parse_stat_state("123 (a) b) c) S 1 2 3"), Some('S'));
+        assert_eq!(parse_stat_state("9 (zz) Z 1"), Some('Z'));
+        assert_eq!(parse_stat_state("no paren"), None);
+        assert_eq!(
+            parse_status_threads("Name:\tx\nThreads:\t17\nX: 1\n"),
+            Some(17)
+        );
+        assert_eq!(parse_status_threads("Name:\tx\n"), None);
+        assert_eq!(status_field("Tgid:\t42\nPid:\t43\n", "Tgid:"), Some(42));
+        assert_eq!(
+            strip_deleted("/a/b (deleted)".into()),
+            PathBuf::from("/a/b")
+        );
+        assert_eq!(strip_deleted("/a/b".into()), PathBuf::from("/a/b"));
+    }
+
+    #[test]
+    fn liveness_of_self_and_zombies() {
+        assert!(is_alive(std::process::id()));
+        assert!(thread_count(std::process::id()).unwrap_or(0) >= 1);
+        assert!(!is_alive(0));
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        // Not reaped yet: once it exits it is a zombie, which is not alive.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while is_alive(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child {pid} did not exit"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "zombie still has /proc entry"
+        );
+        child.wait().unwrap();
+        assert!(!is_alive(pid));
+        assert_eq!(thread_count(pid), None);
+    }
+}

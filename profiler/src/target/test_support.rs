@@ -1,0 +1,223 @@
+//! Test helpers: a small Go program built once per test binary with each Go toolchain, and a
+//! child process running it.
+//!
+//! Toolchains come from `CLPROF_GO_NEW` (default `go` on PATH) and `CLPROF_GO_OLD` (default
+//! `/usr/lib/go-1.19/bin/go`). A missing toolchain fails the test with a message saying so.
+
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+/// Uses every `runtime.mapassign*` variant: int → fast64, int32 → fast32, string → faststr,
+/// pointer → fast64ptr, struct → generic. With `sleep`, prints "ready" and sleeps.
+const MAIN_GO: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+type point struct{ x, y int }
+
+var sink int
+
+func main() {
+	m64 := map[int]int{}
+	m32 := map[int32]int{}
+	ms := map[string]int{}
+	mp := map[*point]int{}
+	mg := map[point]int{}
+	for i := 0; i < 100; i++ {
+		p := &point{i, i}
+		m64[i] = i
+		m32[int32(i)] = i
+		ms[fmt.Sprint(i)] = i
+		mp[p] = i
+		mg[*p] = i
+	}
+	sink = len(m64) + len(m32) + len(ms) + len(mp) + len(mg)
+	if len(os.Args) > 1 && os.Args[1] == "sleep" {
+		fmt.Println("ready")
+		time.Sleep(time.Hour)
+	}
+}
+"#;
+
+const GO_MOD: &str = "module clproftest\n\ngo 1.19\n";
+
+/// The test program, built with one toolchain and set of flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GoBuild {
+    /// `CLPROF_GO_NEW` (Go 1.27: swiss maps), with DWARF.
+    NewDwarf,
+    /// `CLPROF_GO_NEW`, `-ldflags=-w` (no DWARF).
+    NewNoDwarf,
+    /// `CLPROF_GO_NEW`, `-buildmode=pie`.
+    NewPie,
+    /// `CLPROF_GO_OLD` (Go 1.19: classic maps), with DWARF.
+    OldDwarf,
+    /// `CLPROF_GO_OLD`, `-ldflags=-w`.
+    OldNoDwarf,
+}
+
+impl GoBuild {
+    const ALL: [GoBuild; 5] = [
+        GoBuild::NewDwarf,
+        GoBuild::NewNoDwarf,
+        GoBuild::NewPie,
+        GoBuild::OldDwarf,
+        GoBuild::OldNoDwarf,
+    ];
+
+    fn toolchain(self) -> (&'static str, PathBuf) {
+        match self {
+            GoBuild::NewDwarf | GoBuild::NewNoDwarf | GoBuild::NewPie => {
+                ("CLPROF_GO_NEW", PathBuf::from("go"))
+            }
+            GoBuild::OldDwarf | GoBuild::OldNoDwarf => {
+                ("CLPROF_GO_OLD", PathBuf::from("/usr/lib/go-1.19/bin/go"))
+            }
+        }
+    }
+
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            GoBuild::NewDwarf | GoBuild::OldDwarf => &[],
+            GoBuild::NewNoDwarf | GoBuild::OldNoDwarf => &["-ldflags=-w"],
+            GoBuild::NewPie => &["-buildmode=pie"],
+        }
+    }
+}
+
+/// Path of the test program built as `build`; built on first use in this test binary. Outputs
+/// are kept under the temp dir, keyed by source, toolchain version and flags, so a rerun with
+/// the same toolchain reuses them.
+pub(crate) fn go_program(build: GoBuild) -> PathBuf {
+    static BUILT: [OnceLock<PathBuf>; 5] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
+    let i = GoBuild::ALL.iter().position(|b| *b == build).unwrap_or(0);
+    BUILT[i].get_or_init(|| build_go(build)).clone()
+}
+
+fn go_env<'c>(cmd: &'c mut Command, cache: &Path) -> &'c mut Command {
+    cmd.env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .env("GO111MODULE", "on")
+        .env("GOENV", "off")
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", cache)
+        .env("GOPATH", cache.join("gopath"))
+        .env("HOME", cache.join("home"))
+}
+
+fn build_go(build: GoBuild) -> PathBuf {
+    let (var, default) = build.toolchain();
+    let go = std::env::var_os(var).map(PathBuf::from).unwrap_or(default);
+    let cache = PathBuf::from("/tmp/clprof-gocache");
+    let version = match go_env(&mut Command::new(&go), &cache)
+        .arg("version")
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        Ok(out) => panic!(
+            "Go toolchain {} ({var}) failed to run `go version`: {}",
+            go.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!(
+            "Go toolchain {} not found ({e}); install it or set {var} to a go binary",
+            go.display()
+        ),
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (MAIN_GO, GO_MOD, &version, build.flags()).hash(&mut h);
+    let dir = std::env::temp_dir()
+        .join("clprof-target-tests")
+        .join(format!("{build:?}-{:016x}", h.finish()));
+    let out = dir.join("prog");
+    if out.is_file() {
+        return out;
+    }
+    let src = dir.join(format!("src-{}", std::process::id()));
+    std::fs::create_dir_all(&src).expect("create Go source dir");
+    std::fs::write(src.join("go.mod"), GO_MOD).expect("write go.mod");
+    std::fs::write(src.join("main.go"), MAIN_GO).expect("write main.go");
+    let tmp_out = dir.join(format!("prog.tmp-{}", std::process::id()));
+    let result = go_env(&mut Command::new(&go), &cache)
+        .current_dir(&src)
+        .arg("build")
+        .args(build.flags())
+        .arg("-o")
+        .arg(&tmp_out)
+        .arg(".")
+        .output()
+        .unwrap_or_else(|e| panic!("running {} build: {e}", go.display()));
+    assert!(
+        result.status.success(),
+        "{version} build {:?} failed:\n{}",
+        build.flags(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    // Rename is atomic: concurrent test processes each build and the last one wins.
+    std::fs::rename(&tmp_out, &out).expect("move built program into place");
+    let _ = std::fs::remove_dir_all(&src);
+    out
+}
+
+/// A running copy of the test program (started with `sleep`), killed on drop.
+pub(crate) struct SleepingChild {
+    child: Child,
+}
+
+impl SleepingChild {
+    /// Starts `path sleep` and waits for it to print "ready".
+    pub(crate) fn spawn(path: &Path) -> SleepingChild {
+        let mut tries = 0;
+        let mut child = loop {
+            match Command::new(path)
+                .arg("sleep")
+                .stdout(Stdio::piped())
+                .spawn()
+            {
+                Ok(c) => break c,
+                // ETXTBSY: another test thread forked while a freshly written copy was open.
+                Err(e) if e.raw_os_error() == Some(26) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("cannot start {}: {e}", path.display()),
+            }
+        };
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read child stdout");
+        assert_eq!(line.trim(), "ready", "test program did not start");
+        SleepingChild { child }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills and reaps the child.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SleepingChild {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

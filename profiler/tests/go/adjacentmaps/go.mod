@@ -1,0 +1,3 @@
+module clproftest/adjacentmaps
+
+go 1.19

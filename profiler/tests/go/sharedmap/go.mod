@@ -1,0 +1,3 @@
+module clproftest/sharedmap
+
+go 1.19

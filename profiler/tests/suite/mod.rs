@@ -1,0 +1,4 @@
+mod cli_errors;
+mod go;
+mod record;
+mod support;

@@ -1,0 +1,259 @@
+//! `clprof record` against live Go programs, with both Go toolchains.
+
+use std::time::Duration;
+
+use super::{
+    go::{program, Go},
+    support::*,
+};
+
+fn u64_of(v: &serde_json::Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {v}"))
+}
+
+fn check_target(report: &serde_json::Value, pid: u32, go: Go) {
+    assert_eq!(report["schema"], "clprof/1");
+    let target = &report["targets"][0];
+    assert_eq!(target["pid"], pid);
+    assert_eq!(target["map_layout"], go.layout(), "{target}");
+    assert!(
+        target["go_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(go.version_prefix())),
+        "{target}"
+    );
+    assert_eq!(report["sources"]["perf"], "none");
+    assert!(u64_of(report, "events") > 0, "no events recorded: {report}");
+}
+
+fn shared_map_line_ranks_first_with_two_threads(go: Go) {
+    let prog = Program::start(&program("sharedmap", go), &["60s"]);
+    let map = prog.addresses()[0];
+    let report = record_json(prog.pid(), 3);
+    check_target(&report, prog.pid(), go);
+    let first = &report["lines"][0];
+    let objects: Vec<&str> = first["objects"]
+        .as_array()
+        .expect("objects array")
+        .iter()
+        .filter_map(|o| o["addr"].as_str())
+        .collect();
+    assert!(
+        objects.contains(&format!("{map:#x}").as_str()),
+        "shared map {map:#x} not in the first line: {first}"
+    );
+    assert_eq!(first["threads"], 2, "{first}");
+    assert!(u64_of(first, "transfers") > 0, "{first}");
+    assert!(u64_of(first, "samples") > 0, "{first}");
+    let frames = first["top_frames"].as_array().expect("top_frames");
+    assert!(
+        frames.iter().any(|f| f["function"] == "main.worker"),
+        "main.worker not among the writers' frames: {first}"
+    );
+}
+
+#[test]
+fn shared_map_line_ranks_first_with_two_threads_go119() {
+    shared_map_line_ranks_first_with_two_threads(Go::Old);
+}
+
+#[test]
+fn shared_map_line_ranks_first_with_two_threads_go127() {
+    shared_map_line_ranks_first_with_two_threads(Go::New);
+}
+
+fn map_written_by_one_thread_has_one_thread(go: Go) {
+    let prog = Program::start(&program("singlewriter", go), &["60s"]);
+    let map = prog.addresses()[0];
+    let report = record_json(prog.pid(), 2);
+    check_target(&report, prog.pid(), go);
+    let line = line_with_object(&report, map)
+        .unwrap_or_else(|| panic!("no line holds map {map:#x}: {report}"));
+    assert_eq!(line["threads"], 1, "{line}");
+    assert!(u64_of(line, "writes") > 0, "{line}");
+}
+
+#[test]
+fn map_written_by_one_thread_has_one_thread_go119() {
+    map_written_by_one_thread_has_one_thread(Go::Old);
+}
+
+#[test]
+fn map_written_by_one_thread_has_one_thread_go127() {
+    map_written_by_one_thread_has_one_thread(Go::New);
+}
+
+fn two_map_headers_sharing_a_line_show_up_together(go: Go) {
+    let prog = Program::start(&program("adjacentmaps", go), &["60s"]);
+    let addrs = prog.addresses();
+    let (a, b) = (addrs[0], addrs[1]);
+    assert_eq!(
+        a / 64,
+        b / 64,
+        "the program promised one line: {}",
+        prog.banner
+    );
+    let report = record_json(prog.pid(), 3);
+    check_target(&report, prog.pid(), go);
+    let line =
+        line_with_object(&report, b).unwrap_or_else(|| panic!("no line holds {b:#x}: {report}"));
+    assert_eq!(line["line"], format!("{:#x}", a & !63), "{line}");
+    let objects = line["objects"].as_array().expect("objects");
+    let find = |addr: u64| {
+        objects
+            .iter()
+            .find(|o| o["addr"] == format!("{addr:#x}").as_str())
+            .unwrap_or_else(|| panic!("{addr:#x} missing from {line}"))
+    };
+    for addr in [a, b] {
+        let o = find(addr);
+        assert_eq!(o["writers"], 1, "each map has its own writer: {o}");
+        assert!(
+            !o["written_fields"]
+                .as_array()
+                .expect("written_fields")
+                .is_empty(),
+            "{o}"
+        );
+    }
+    assert_eq!(line["threads"], 2, "{line}");
+    assert!(u64_of(line, "transfers") > 0, "{line}");
+    assert_eq!(
+        report["lines"][0]["line"], line["line"],
+        "false-shared line ranks first"
+    );
+}
+
+#[test]
+fn two_map_headers_sharing_a_line_show_up_together_go119() {
+    two_map_headers_sharing_a_line_show_up_together(Go::Old);
+}
+
+#[test]
+fn two_map_headers_sharing_a_line_show_up_together_go127() {
+    two_map_headers_sharing_a_line_show_up_together(Go::New);
+}
+
+#[test]
+fn launched_command_is_profiled_from_its_start() {
+    let path = program("sharedmap", Go::New);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let out = run_ok(
+        clprof()
+            .args([
+                "record",
+                "--quiet",
+                "--duration",
+                "2s",
+                "--format",
+                "json",
+                "-o",
+            ])
+            .arg(&json)
+            .arg("--")
+            .arg(&path)
+            .arg("30s"),
+    );
+    assert!(
+        out.stdout.starts_with(b"map 0x"),
+        "the program's own output passes through"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report file")).expect("valid JSON");
+    let first = &report["lines"][0];
+    assert_eq!(first["threads"], 2, "{first}");
+    assert!(u64_of(&report, "events") > 0);
+}
+
+#[test]
+fn target_exiting_mid_record_yields_a_report_with_a_notice() {
+    let prog = Program::start(&program("sharedmap", Go::Old), &["1s"]);
+    let started = std::time::Instant::now();
+    let report = record_json(prog.pid(), 20);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "recording did not stop when the target exited"
+    );
+    assert_eq!(report["targets"][0]["exited"], true);
+    let notices = report["notices"].to_string();
+    assert!(notices.contains("exited"), "{notices}");
+    assert!(
+        u64_of(&report, "events") > 0,
+        "what was seen before the exit is reported"
+    );
+    assert!(!report["lines"].as_array().expect("lines").is_empty());
+}
+
+#[test]
+fn sigint_detaches_and_writes_a_partial_report() {
+    let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("partial.json");
+    let mut clprof = clprof()
+        .args([
+            "record",
+            "--quiet",
+            "--pid",
+            &prog.pid().to_string(),
+            "--duration",
+            "60s",
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(&json)
+        .spawn()
+        .expect("start clprof");
+    assert!(
+        eventually(Duration::from_secs(10), clprof_program_loaded),
+        "probes never loaded"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(clprof.id() as i32, libc::SIGINT) };
+    let status = clprof.wait().expect("wait clprof");
+    assert!(status.success(), "clprof exit after SIGINT: {status}");
+    assert!(
+        !clprof_program_loaded(),
+        "probe program still loaded after exit"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("partial report written"))
+            .expect("JSON");
+    assert!(
+        report["notices"].to_string().contains("SIGINT"),
+        "{}",
+        report["notices"]
+    );
+    assert!(u64_of(&report, "events") > 0);
+}
+
+#[test]
+fn sigkill_leaves_no_probe_behind() {
+    let prog = Program::start(&program("sharedmap", Go::Old), &["60s"]);
+    let mut clprof = clprof()
+        .args([
+            "record",
+            "--quiet",
+            "--pid",
+            &prog.pid().to_string(),
+            "--duration",
+            "60s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start clprof");
+    assert!(
+        eventually(Duration::from_secs(10), clprof_program_loaded),
+        "probes never loaded"
+    );
+    clprof.kill().expect("SIGKILL clprof");
+    clprof.wait().expect("reap clprof");
+    assert!(
+        eventually(Duration::from_secs(5), || !clprof_program_loaded()),
+        "a probe program outlived clprof"
+    );
+}

@@ -1,0 +1,124 @@
+//! Running clprof and the Go programs.
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The clprof binary under test.
+pub fn clprof() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_clprof"))
+}
+
+/// A running Go test program, killed on drop.
+pub struct Program {
+    pub child: Child,
+    /// The first line it printed (addresses of its maps).
+    pub banner: String,
+}
+
+impl Program {
+    /// Starts `path` with `args` and waits for its first output line.
+    pub fn start(path: &Path, args: &[&str]) -> Program {
+        let mut child = Command::new(path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut banner = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut banner)
+            .expect("reading the program's first line");
+        assert!(!banner.is_empty(), "{} printed nothing", path.display());
+        Program { child, banner }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Hex addresses printed in the banner (`map 0x…` / `maps 0x… 0x…`).
+    pub fn addresses(&self) -> Vec<u64> {
+        self.banner
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("0x"))
+            .map(|h| u64::from_str_radix(h, 16).expect("hex address in banner"))
+            .collect()
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs clprof to completion and returns its output, panicking with its stderr if it failed.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("running clprof");
+    assert!(
+        out.status.success(),
+        "clprof failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Records `pid` for `secs` seconds and returns the JSON report.
+pub fn record_json(pid: u32, secs: u32) -> serde_json::Value {
+    let out = run_ok(clprof().args([
+        "record",
+        "--quiet",
+        "--pid",
+        &pid.to_string(),
+        "--duration",
+        &format!("{secs}s"),
+        "--format",
+        "json",
+        "--sample-every",
+        "16",
+    ]));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "clprof printed invalid JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Whether a BPF program named `go_map_assign` (clprof's) is loaded anywhere on the system.
+pub fn clprof_program_loaded() -> bool {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .any(|p| p.name_as_str() == Some(profiler_common::PROGRAM_MAP_ASSIGN))
+}
+
+/// Waits up to `limit` for `cond`.
+pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+/// The line entry whose objects include `addr`.
+pub fn line_with_object<'a>(
+    report: &'a serde_json::Value,
+    addr: u64,
+) -> Option<&'a serde_json::Value> {
+    let want = format!("{addr:#x}");
+    report["lines"].as_array()?.iter().find(|l| {
+        l["objects"]
+            .as_array()
+            .is_some_and(|objs| objs.iter().any(|o| o["addr"] == want.as_str()))
+    })
+}
