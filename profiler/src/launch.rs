@@ -1,4 +1,4 @@
-//! `clprof record -- CMD ARGS`: starts the command held just before `exec`, so probes are in
+//! `clprof record -- CMD ARGS`: starts the command held just before its `exec`, so probes are in
 //! place before its first instruction, then lets it go.
 
 use std::{
@@ -55,7 +55,12 @@ pub struct Held {
     release: Option<OwnedFd>,
 }
 
-/// Forks and holds the child before `exec` of `path` with `args`.
+/// The fd on which the holding shell waits for the go-ahead.
+const HOLD_FD: i32 = 3;
+
+/// Starts `path` with `args` held before its `exec`: a shell waits on a pipe, then `exec`s the
+/// program in place, so the pid (which the probes are scoped to) stays the same. A plain
+/// `Command` cannot block in `pre_exec`: `spawn` itself waits for the `exec`.
 pub fn spawn_held(path: &Path, args: &[OsString]) -> Result<Held, LaunchError> {
     let mut fds = [0i32; 2];
     // SAFETY: plain pipe2 on a local array.
@@ -65,18 +70,22 @@ pub fn spawn_held(path: &Path, args: &[OsString]) -> Result<Held, LaunchError> {
     // SAFETY: pipe2 just returned these two fresh descriptors; each is owned once.
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let (read_fd, write_fd) = (read_end.as_raw_fd(), write_end.as_raw_fd());
-    let mut command = Command::new(path);
-    command.args(args).kill_on_drop(false);
-    // SAFETY: only async-signal-safe calls (close, read, _exit) run between fork and exec.
+    let read_fd = read_end.as_raw_fd();
+    let mut command = Command::new("/bin/sh");
+    // `read` gets EOF (and the shell exits 127) if clprof dies before releasing it.
+    command
+        .arg("-c")
+        .arg(format!(
+            "read -r _ <&{HOLD_FD} || exit 127; exec {HOLD_FD}<&-; exec \"$0\" \"$@\""
+        ))
+        .arg(path)
+        .args(args)
+        .kill_on_drop(false);
+    // SAFETY: dup2 is async-signal-safe; it runs between fork and exec only.
     unsafe {
         command.pre_exec(move || {
-            // Drop the child's copy of the write end, so the read sees EOF if clprof dies.
-            libc::close(write_fd);
-            let mut byte = 0u8;
-            let n = libc::read(read_fd, (&raw mut byte).cast(), 1);
-            if n != 1 {
-                libc::_exit(127);
+            if libc::dup2(read_fd, HOLD_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
@@ -99,7 +108,7 @@ impl Held {
     pub fn release(&mut self) -> std::io::Result<()> {
         if let Some(fd) = self.release.take() {
             let mut file = std::fs::File::from(fd);
-            std::io::Write::write_all(&mut file, b"x")?;
+            std::io::Write::write_all(&mut file, b"go\n")?;
         }
         Ok(())
     }
