@@ -148,3 +148,178 @@ pub fn hex(addr: u64) -> String {
 pub fn parse_hex(s: &str) -> Option<u64> {
     u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn sample() -> Report {
+        Report {
+            schema: SCHEMA.to_owned(),
+            started_at: "2026-11-22T03:00:00Z".to_owned(),
+            duration_s: 5.0,
+            targets: vec![TargetInfo {
+                pid: 42,
+                exe: "/srv/app".to_owned(),
+                go_version: Some("go1.27.3".to_owned()),
+                map_layout: Some("swiss".to_owned()),
+                layout_source: Some("dwarf".to_owned()),
+                exited: false,
+            }],
+            sources: Sources {
+                uprobes: vec![UprobeSource {
+                    binary: "/srv/app".to_owned(),
+                    symbol: "runtime.mapassign_fast64".to_owned(),
+                    hits: 10,
+                }],
+                perf: "none".to_owned(),
+                pmu_available: false,
+                overhead_budget_pct: 100.0,
+                probe_active_fraction: 1.0,
+            },
+            drops: Drops::default(),
+            events: 10,
+            samples: 1,
+            lines: vec![LineReport {
+                line: hex(0xc000014140),
+                pid: 42,
+                writes: 10,
+                samples: 1,
+                threads: 2,
+                threads_exact: true,
+                cpus: 2,
+                transfers: 4,
+                growth_writes: None,
+                concurrent_writers: None,
+                l1_miss_samples: None,
+                objects: vec![ObjectReport {
+                    kind: "go-map".to_owned(),
+                    addr: hex(0xc000014150),
+                    fields: vec!["used".to_owned()],
+                    written_fields: vec!["used".to_owned()],
+                    writes: 10,
+                    writers: 2,
+                    assign: Some("runtime.mapassign_fast64".to_owned()),
+                }],
+                top_frames: vec![FrameReport {
+                    function: "main.worker".to_owned(),
+                    file: Some("/src/main.go".to_owned()),
+                    line: Some(31),
+                    samples: 1,
+                }],
+            }],
+            notices: vec![],
+        }
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        k.sort_unstable();
+        k
+    }
+
+    #[test]
+    fn json_has_every_field_of_the_clprof_1_schema() {
+        let v = serde_json::to_value(sample()).expect("serialize");
+        assert_eq!(v["schema"], "clprof/1");
+        assert_eq!(
+            keys(&v),
+            [
+                "drops",
+                "duration_s",
+                "events",
+                "lines",
+                "notices",
+                "samples",
+                "schema",
+                "sources",
+                "started_at",
+                "targets"
+            ]
+        );
+        assert_eq!(
+            keys(&v["targets"][0]),
+            [
+                "exe",
+                "exited",
+                "go_version",
+                "layout_source",
+                "map_layout",
+                "pid"
+            ]
+        );
+        assert_eq!(
+            keys(&v["sources"]),
+            [
+                "overhead_budget_pct",
+                "perf",
+                "pmu_available",
+                "probe_active_fraction",
+                "uprobes"
+            ]
+        );
+        assert_eq!(
+            keys(&v["sources"]["uprobes"][0]),
+            ["binary", "hits", "symbol"]
+        );
+        assert_eq!(keys(&v["drops"]), ["map_full", "ringbuf", "stacks"]);
+        let line = &v["lines"][0];
+        assert_eq!(
+            keys(line),
+            [
+                "concurrent_writers",
+                "cpus",
+                "growth_writes",
+                "l1_miss_samples",
+                "line",
+                "objects",
+                "pid",
+                "samples",
+                "threads",
+                "threads_exact",
+                "top_frames",
+                "transfers",
+                "writes"
+            ]
+        );
+        assert_eq!(line["line"], "0xc000014140");
+        assert!(line["growth_writes"].is_null());
+        assert_eq!(
+            keys(&line["objects"][0]),
+            [
+                "addr",
+                "assign",
+                "fields",
+                "kind",
+                "writers",
+                "writes",
+                "written_fields"
+            ]
+        );
+        assert_eq!(
+            keys(&line["top_frames"][0]),
+            ["file", "function", "line", "samples"]
+        );
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let report = sample();
+        let text = serde_json::to_string(&report).expect("serialize");
+        let back: Report = serde_json::from_str(&text).expect("deserialize");
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn hex_addresses_parse_back() {
+        assert_eq!(parse_hex(&hex(0xc000014140)), Some(0xc000014140));
+        assert_eq!(parse_hex("c000"), None);
+        assert_eq!(parse_hex("0xzz"), None);
+    }
+}

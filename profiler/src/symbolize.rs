@@ -41,7 +41,24 @@ pub enum SymbolizeError {
 /// Symbolizer for one binary.
 pub struct Symbolizer {
     loader: addr2line::Loader,
+    /// Executable sections (start, end); addresses outside them are unknown by definition (the
+    /// symbol table would otherwise answer with the nearest symbol below anything).
+    text: Vec<(u64, u64)>,
     cache: HashMap<u64, Vec<Frame>>,
+}
+
+fn text_ranges(path: &Path) -> Vec<(u64, u64)> {
+    use object::{Object as _, ObjectSection as _, SectionKind};
+    let Ok(data) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return Vec::new();
+    };
+    file.sections()
+        .filter(|s| s.kind() == SectionKind::Text)
+        .map(|s| (s.address(), s.address() + s.size()))
+        .collect()
 }
 
 impl Symbolizer {
@@ -53,6 +70,7 @@ impl Symbolizer {
         })?;
         Ok(Symbolizer {
             loader,
+            text: text_ranges(path),
             cache: HashMap::new(),
         })
     }
@@ -60,14 +78,21 @@ impl Symbolizer {
     /// Frames for the file-relative address `addr` (runtime address minus load bias), innermost
     /// first. Unknown addresses give one frame named by the address.
     pub fn frames(&mut self, addr: u64) -> &[Frame] {
-        let loader = &self.loader;
+        let (loader, text) = (&self.loader, &self.text);
         self.cache
             .entry(addr)
-            .or_insert_with(|| lookup(loader, addr))
+            .or_insert_with(|| lookup(loader, text, addr))
     }
 }
 
-fn lookup(loader: &addr2line::Loader, addr: u64) -> Vec<Frame> {
+fn lookup(loader: &addr2line::Loader, text: &[(u64, u64)], addr: u64) -> Vec<Frame> {
+    // Outside code, DWARF can still "match": linkers leave discarded functions at address 0.
+    if !text
+        .iter()
+        .any(|&(start, end)| (start..end).contains(&addr))
+    {
+        return vec![Frame::unknown(addr)];
+    }
     let mut out = Vec::new();
     if let Ok(mut frames) = loader.find_frames(addr) {
         while let Ok(Some(frame)) = frames.next() {
@@ -87,7 +112,10 @@ fn lookup(loader: &addr2line::Loader, addr: u64) -> Vec<Frame> {
             });
         }
     }
-    if out.is_empty() {
+    let in_text = text
+        .iter()
+        .any(|&(start, end)| (start..end).contains(&addr));
+    if out.is_empty() && in_text {
         match loader.find_symbol(addr) {
             Some(name) => out.push(Frame {
                 function: name.to_owned(),

@@ -268,9 +268,11 @@ mod tests {
         // Ourselves: a Rust test binary has no Go map functions.
         let err = resolve_pid(std::process::id()).unwrap_err();
         assert!(matches!(err, TargetError::NoMapFunctions { .. }), "{err}");
-        assert!(err
-            .to_string()
-            .contains(&format!("/proc/{}/exe", std::process::id())));
+        let exe = std::env::current_exe().expect("current_exe");
+        assert!(
+            err.to_string().contains(&exe.display().to_string()),
+            "names the executable, not the /proc link: {err}"
+        );
     }
 
     #[test]

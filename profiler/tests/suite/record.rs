@@ -257,3 +257,36 @@ fn sigkill_leaves_no_probe_behind() {
         "a probe program outlived clprof"
     );
 }
+
+#[test]
+fn several_pids_are_recorded_at_once() {
+    let shared = Program::start(&program("sharedmap", Go::Old), &["60s"]);
+    let single = Program::start(&program("singlewriter", Go::New), &["60s"]);
+    let out = run_ok(clprof().args([
+        "record",
+        "--quiet",
+        "--duration",
+        "2s",
+        "--format",
+        "json",
+        "--pid",
+        &shared.pid().to_string(),
+        "--pid",
+        &single.pid().to_string(),
+    ]));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let pids: Vec<u64> = report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(|t| t["pid"].as_u64())
+        .collect();
+    assert_eq!(pids, vec![shared.pid() as u64, single.pid() as u64]);
+    let shared_line = line_with_object(&report, shared.addresses()[0]).expect("shared map line");
+    assert_eq!(shared_line["pid"], shared.pid());
+    assert_eq!(shared_line["threads"], 2);
+    let single_line =
+        line_with_object(&report, single.addresses()[0]).expect("single-writer map line");
+    assert_eq!(single_line["pid"], single.pid());
+    assert_eq!(single_line["threads"], 1);
+}
