@@ -4,7 +4,7 @@
 
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
-use aya_ebpf::bindings::BPF_NOEXIST;
+use aya_ebpf::{bindings::BPF_NOEXIST, maps::LruHashMap};
 pub use profiler_common::fold::Write;
 use profiler_common::{
     fold::{record_line_write, record_object_write},
@@ -22,6 +22,36 @@ fn atomic_add(counter: &mut u64, n: u64) {
     unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(counter, n) };
 }
 
+/// The value under `key`, inserted from `fresh` when absent (counting `created`); None when the
+/// map could not store it (counted as `MapFull`).
+#[inline(always)]
+fn entry<K, V>(
+    map: &LruHashMap<K, V>,
+    key: &K,
+    fresh: impl FnOnce() -> V,
+    created: Counter,
+) -> Option<*mut V> {
+    if let Some(p) = map.get_ptr_mut(key) {
+        return Some(p);
+    }
+    match map.insert(key, fresh(), BPF_NOEXIST as u64) {
+        Ok(()) => {
+            bump(created);
+        }
+        // Another CPU inserted it first.
+        Err(e) if e == -EEXIST => {}
+        Err(_) => {
+            bump(Counter::MapFull);
+            return None;
+        }
+    }
+    let p = map.get_ptr_mut(key);
+    if p.is_none() {
+        bump(Counter::MapFull);
+    }
+    p
+}
+
 /// Charges `write` to the line at `line`; returns false when the line could not be stored.
 #[inline(always)]
 pub fn write_line(write: &Write, line: u64) -> bool {
@@ -30,35 +60,18 @@ pub fn write_line(write: &Write, line: u64) -> bool {
         _pad: 0,
         line,
     };
-    let stats = match LINES.get_ptr_mut(&key) {
-        Some(p) => p,
-        None => {
-            let fresh = LineStats {
-                first_ns: write.now_ns,
-                ..LineStats::default()
-            };
-            match LINES.insert(&key, &fresh, BPF_NOEXIST as u64) {
-                Ok(()) => {
-                    bump(Counter::LinesCreated);
-                }
-                Err(e) if e == -EEXIST => {}
-                Err(_) => {
-                    bump(Counter::MapFull);
-                    return false;
-                }
-            }
-            match LINES.get_ptr_mut(&key) {
-                Some(p) => p,
-                None => {
-                    bump(Counter::MapFull);
-                    return false;
-                }
-            }
-        }
+    let fresh = || LineStats {
+        first_ns: write.now_ns,
+        ..LineStats::default()
     };
-    // SAFETY: a live map value; concurrent writers are tolerated as described in the module docs.
-    record_line_write(unsafe { &mut *stats }, write, atomic_add);
-    true
+    match entry(&LINES, &key, fresh, Counter::LinesCreated) {
+        // SAFETY: a live map value; concurrent writers are tolerated (see profiler_common::fold).
+        Some(stats) => {
+            record_line_write(unsafe { &mut *stats }, write, atomic_add);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Charges `write` to the object at `addr`, written through a probe of `kind`.
@@ -69,32 +82,12 @@ pub fn write_object(write: &Write, addr: u64, kind: u32) {
         _pad: 0,
         addr,
     };
-    let stats = match OBJECTS.get_ptr_mut(&key) {
-        Some(p) => p,
-        None => {
-            let fresh = ObjectStats {
-                kind,
-                ..ObjectStats::default()
-            };
-            match OBJECTS.insert(&key, &fresh, BPF_NOEXIST as u64) {
-                Ok(()) => {
-                    bump(Counter::ObjectsCreated);
-                }
-                Err(e) if e == -EEXIST => {}
-                Err(_) => {
-                    bump(Counter::MapFull);
-                    return;
-                }
-            }
-            match OBJECTS.get_ptr_mut(&key) {
-                Some(p) => p,
-                None => {
-                    bump(Counter::MapFull);
-                    return;
-                }
-            }
-        }
+    let fresh = || ObjectStats {
+        kind,
+        ..ObjectStats::default()
     };
-    // SAFETY: as in `write_line`.
-    record_object_write(unsafe { &mut *stats }, write, kind, atomic_add);
+    if let Some(stats) = entry(&OBJECTS, &key, fresh, Counter::ObjectsCreated) {
+        // SAFETY: as in `write_line`.
+        record_object_write(unsafe { &mut *stats }, write, kind, atomic_add);
+    }
 }

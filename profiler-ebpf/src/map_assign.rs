@@ -36,8 +36,8 @@ pub fn go_map_assign(ctx: ProbeContext) -> u32 {
 fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
-    // SAFETY: read-only lookup; the value is copied out before any await point (there are none).
-    let Some(config) = (unsafe { TARGETS.get(&pid) }) else {
+    // SAFETY: read-only lookup; the value is copied out at once.
+    let Some(config) = (unsafe { TARGETS.get(pid) }) else {
         return Ok(());
     };
     let config: TargetConfig = *config;
@@ -80,7 +80,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     }
     write_object(&write, map, kind);
 
-    if config.sample_every != 0 && events % config.sample_every as u64 == 0 {
+    if config.sample_every != 0 && events.is_multiple_of(config.sample_every as u64) {
         sample(ctx, &write, kind, map, lines, sp);
     }
     Ok(())

@@ -32,22 +32,34 @@ pub enum AttachError {
     #[error(
         "the kernel refused clprof's eBPF programs: {0} (a kernel >= 5.15 with BTF is needed)"
     )]
-    Load(#[source] aya::EbpfError),
+    Load(#[source] Box<aya::EbpfError>),
     #[error("eBPF object has no {0}")]
     Missing(&'static str),
     #[error("eBPF program: {0}")]
-    Program(#[from] aya::programs::ProgramError),
+    Program(#[source] Box<aya::programs::ProgramError>),
     #[error("eBPF map: {0}")]
-    Map(#[from] aya::maps::MapError),
+    Map(#[source] Box<aya::maps::MapError>),
     #[error("cannot attach a uprobe to {symbol} in {path}: {source}")]
     Attach {
         symbol: String,
         path: String,
         #[source]
-        source: aya::programs::ProgramError,
+        source: Box<aya::programs::ProgramError>,
     },
     #[error("too many targets: at most {MAX_TARGETS} processes at once")]
     TooManyTargets,
+}
+
+impl From<aya::programs::ProgramError> for AttachError {
+    fn from(e: aya::programs::ProgramError) -> Self {
+        AttachError::Program(Box::new(e))
+    }
+}
+
+impl From<aya::maps::MapError> for AttachError {
+    fn from(e: aya::maps::MapError) -> Self {
+        AttachError::Map(Box::new(e))
+    }
 }
 
 /// Sum over CPUs of every [`Counter`].
@@ -84,7 +96,7 @@ impl Probes {
         let mut ebpf = EbpfLoader::new()
             .override_global("AYA_LOG_LEVEL", &level, false)
             .load(EBPF_OBJECT)
-            .map_err(AttachError::Load)?;
+            .map_err(|e| AttachError::Load(Box::new(e)))?;
         let program: &mut UProbe = ebpf
             .program_mut(PROGRAM_MAP_ASSIGN)
             .ok_or(AttachError::Missing(PROGRAM_MAP_ASSIGN))?
@@ -158,7 +170,7 @@ impl Probes {
                 .map_err(|source| AttachError::Attach {
                     symbol: func.symbol.clone(),
                     path: attach_path.display().to_string(),
-                    source,
+                    source: Box::new(source),
                 })?;
             self.links.push(link);
             tracing::debug!(pid, symbol = %func.symbol, offset = func.file_offset, "uprobe attached");

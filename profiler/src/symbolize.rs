@@ -147,7 +147,7 @@ mod tests {
     fn return_addresses_are_looked_up_one_byte_back() {
         assert_eq!(lookup_addr(0x401000, 0, 0), 0x401000);
         assert_eq!(lookup_addr(0x401000, 0, 1), 0x400fff);
-        assert_eq!(lookup_addr(0x55550000_1000, 0x55550000_0000, 2), 0xfff);
+        assert_eq!(lookup_addr(0x5555_0000_1000, 0x5555_0000_0000, 2), 0xfff);
     }
 
     #[test]

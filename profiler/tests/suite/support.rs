@@ -111,10 +111,7 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// The line entry whose objects include `addr`.
-pub fn line_with_object<'a>(
-    report: &'a serde_json::Value,
-    addr: u64,
-) -> Option<&'a serde_json::Value> {
+pub fn line_with_object(report: &serde_json::Value, addr: u64) -> Option<&serde_json::Value> {
     let want = format!("{addr:#x}");
     report["lines"].as_array()?.iter().find(|l| {
         l["objects"]
