@@ -47,20 +47,34 @@ fn out_dir() -> PathBuf {
 
 /// Path of test program `name` built with `go`, building it on first use.
 pub fn program(name: &str, go: Go) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<(String, Go), PathBuf>>> = OnceLock::new();
+    program_with(name, go, &[])
+}
+
+/// Like [`program`], with extra `go build` flags (e.g. `-buildmode=pie`).
+pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
+    type Built = HashMap<(String, Go, Vec<String>), PathBuf>;
+    static BUILT: OnceLock<Mutex<Built>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = built.get(&(name.to_owned(), go)) {
+    let key = (
+        name.to_owned(),
+        go,
+        flags.iter().map(|f| f.to_string()).collect(),
+    );
+    if let Some(p) = built.get(&key) {
         return p.clone();
     }
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/go")
         .join(name);
-    let out = out_dir().join(format!("{go:?}")).join(name);
+    let variant = flags.join("").replace(['-', '='], "");
+    let out = out_dir().join(format!("{go:?}{variant}")).join(name);
     let cache = out_dir().join("gocache");
     let go_bin = go.binary();
     let status = Command::new(&go_bin)
-        .args(["build", "-o"])
+        .arg("build")
+        .args(flags)
+        .arg("-o")
         .arg(&out)
         .arg(".")
         .current_dir(&src)
@@ -82,6 +96,6 @@ pub fn program(name: &str, go: Go) -> PathBuf {
         "building {name} with {} failed",
         go_bin.display()
     );
-    built.insert((name.to_owned(), go), out.clone());
+    built.insert(key, out.clone());
     out
 }

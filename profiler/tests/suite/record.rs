@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{
-    go::{program, Go},
+    go::{program, program_with, Go},
     support::*,
 };
 
@@ -289,4 +289,39 @@ fn several_pids_are_recorded_at_once() {
         line_with_object(&report, single.addresses()[0]).expect("single-writer map line");
     assert_eq!(single_line["pid"], single.pid());
     assert_eq!(single_line["threads"], 1);
+}
+
+#[test]
+fn pie_binary_stacks_symbolize_through_the_load_bias() {
+    let path = program_with("sharedmap", Go::New, &["-buildmode=pie"]);
+    let prog = Program::start(&path, &["60s"]);
+    let report = record_json(prog.pid(), 2);
+    let line = line_with_object(&report, prog.addresses()[0]).expect("shared map line");
+    let frames = line["top_frames"].as_array().expect("top_frames");
+    assert!(
+        frames.iter().any(|f| f["function"] == "main.worker"
+            && f["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("sharedmap/main.go"))),
+        "PIE stacks not symbolized: {line}"
+    );
+}
+
+#[test]
+fn deleted_executable_is_still_profiled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("doomed");
+    std::fs::copy(program("singlewriter", Go::Old), &copy).expect("copy program");
+    let prog = Program::start(&copy, &["60s"]);
+    std::fs::remove_file(&copy).expect("delete the running executable");
+    let report = record_json(prog.pid(), 2);
+    assert_eq!(report["targets"][0]["exe"], copy.display().to_string());
+    let line = line_with_object(&report, prog.addresses()[0]).expect("map line");
+    assert_eq!(line["threads"], 1, "{line}");
+    assert!(
+        line["top_frames"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["function"] == "main.main")),
+        "stacks of the deleted binary are symbolized: {line}"
+    );
 }
