@@ -56,9 +56,12 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let started_at = chrono::Utc::now();
     let mut probes = Probes::load(verbose)?;
     for (attach_path, _, pid, binary) in &recorded {
-        probes
-            .attach(*pid, attach_path, binary, args.sample_every)
-            .with_context(|| format!("profiling pid {pid}"))?;
+        if let Err(e) = probes.attach(*pid, attach_path, binary, args.sample_every) {
+            if !target::is_alive(*pid) {
+                bail!("pid {pid} exited before its probes were attached");
+            }
+            return Err(anyhow::Error::new(e).context(format!("profiling pid {pid}")));
+        }
     }
     let mut held = None;
     if let Some((path, binary)) = &program {

@@ -1,1 +1,70 @@
-fn main() {}
+//! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|lint>`.
+
+mod bootstrap;
+mod build;
+mod demo;
+mod lint;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "clprof project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install the pinned nightly, bpf-linker, Go 1.27 and Go 1.19 (idempotent, quick when present).
+    Setup,
+    /// Setup, then build the workspace.
+    Build {
+        #[arg(long)]
+        release: bool,
+    },
+    /// Setup, build release clprof and copy its embedded eBPF object to target/bpf/clprof.bpf.o.
+    BuildEbpf,
+    /// Setup, build everything and run all tests (as root: the integration tests load eBPF).
+    Test,
+    /// Setup, build release clprof and the demo Go workload, and profile it (as root).
+    Demo {
+        /// How long to record (and run the workload): e.g. 5s, 500ms, 1m.
+        #[arg(long, default_value = "5s")]
+        duration: String,
+    },
+    /// rustfmt check and clippy (-D warnings) for the workspace and profiler-ebpf.
+    Lint,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.task) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line per cause, no backtrace: these errors say what to do.
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(task: Task) -> Result<()> {
+    util::prepend_cargo_bin_to_path()?;
+    match task {
+        Task::Setup => bootstrap::setup().map(drop),
+        Task::Build { release } => build::build(release),
+        Task::BuildEbpf => build::build_ebpf(),
+        Task::Test => test::test(),
+        Task::Demo { duration } => demo::demo(&duration),
+        Task::Lint => lint::lint(),
+    }
+}

@@ -170,7 +170,7 @@ fn launched_command_is_profiled_from_its_start() {
 
 #[test]
 fn target_exiting_mid_record_yields_a_report_with_a_notice() {
-    let prog = Program::start(&program("sharedmap", Go::Old), &["1s"]);
+    let prog = Program::start(&program("sharedmap", Go::Old), &["3s"]);
     let started = std::time::Instant::now();
     let report = record_json(prog.pid(), 20);
     assert!(

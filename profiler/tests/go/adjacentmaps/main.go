@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -30,8 +31,9 @@ func pair() (map[int32]int, map[int32]int) {
 	panic("no two map headers in one line")
 }
 
-func writer(m map[int32]int, stop <-chan struct{}) {
+func writer(m map[int32]int, cpu int, stop <-chan struct{}) {
 	runtime.LockOSThread()
+	pinToCPU(cpu)
 	for i := int32(0); ; i++ {
 		select {
 		case <-stop:
@@ -52,8 +54,17 @@ func main() {
 	a, b := pair()
 	fmt.Printf("maps %#x %#x\n", header(a), header(b))
 	stop := make(chan struct{})
-	go writer(a, stop)
-	go writer(b, stop)
+	go writer(a, 0, stop)
+	go writer(b, 1, stop)
 	time.Sleep(d)
 	close(stop)
+}
+
+// pinToCPU binds the calling OS thread to one CPU, so two writers surely run on two CPUs and
+// their writes move the line between caches (the scenario under test), whatever else runs.
+func pinToCPU(cpu int) {
+	var mask [16]uint64
+	cpu %= runtime.NumCPU()
+	mask[cpu/64] |= 1 << (cpu % 64)
+	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask)))
 }

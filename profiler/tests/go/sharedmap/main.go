@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -21,6 +22,7 @@ func header(m map[int]int) uintptr { return *(*uintptr)(unsafe.Pointer(&m)) }
 func worker(id int, stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	runtime.LockOSThread()
+	pinToCPU(id)
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -50,4 +52,13 @@ func main() {
 	time.Sleep(d)
 	close(stop)
 	wg.Wait()
+}
+
+// pinToCPU binds the calling OS thread to one CPU, so two writers surely run on two CPUs and
+// their writes move the line between caches (the scenario under test), whatever else runs.
+func pinToCPU(cpu int) {
+	var mask [16]uint64
+	cpu %= runtime.NumCPU()
+	mask[cpu/64] |= 1 << (cpu % 64)
+	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask)))
 }

@@ -1,0 +1,3 @@
+module clprofdemo
+
+go 1.19

@@ -1,0 +1,49 @@
+//! `cargo xtask test`: the project's test command (also what `.ci/run` calls).
+//!
+//! Builds every target (the debug `clprof` embeds the real eBPF object), then runs the whole
+//! workspace's tests (`profiler`, `profiler-common`, `xtask`) one at a time: the integration tests
+//! load eBPF programs and profile Go processes built with both Go toolchains.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::{
+    bootstrap,
+    build::cargo_with_ebpf,
+    util::{self, run},
+};
+
+pub fn test() -> Result<()> {
+    if !util::is_root()? {
+        bail!("cargo xtask test must run as root: the integration tests load eBPF");
+    }
+    let start = Instant::now();
+    let tools = bootstrap::setup()?;
+
+    run(cargo_with_ebpf().args(["build", "--workspace", "--all-targets"]))?;
+
+    let clprof = util::target_dir().join("debug/clprof");
+    println!("CLPROF_GO_NEW={}", tools.go_new.display());
+    println!("CLPROF_GO_OLD={}", tools.go_old.display());
+    println!("CLPROF_BIN={}", clprof.display());
+    run(cargo_with_ebpf()
+        .args([
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--",
+            "--test-threads=1",
+        ])
+        .env("CLPROF_GO_NEW", &tools.go_new)
+        .env("CLPROF_GO_OLD", &tools.go_old)
+        .env("CLPROF_BIN", &clprof))
+    .context("tests failed")?;
+
+    println!(
+        "test: all passed in {:.0}s (setup {:.1}s)",
+        start.elapsed().as_secs_f64(),
+        tools.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
