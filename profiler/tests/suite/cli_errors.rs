@@ -85,3 +85,34 @@ fn nothing_to_profile_is_explained() {
     let out = clprof().arg("record").output().expect("run clprof");
     assert_fails_with(out, "give --pid PID or -- CMD ARGS");
 }
+
+#[test]
+fn probes_lists_every_map_assign_function_and_the_layout() {
+    use super::{
+        go::{program, Go},
+        support::Program,
+    };
+    let prog = Program::start(&program("sharedmap", Go::Old), &["30s"]);
+    let out = clprof()
+        .args(["probes", "--pid", &prog.pid().to_string()])
+        .output()
+        .expect("run clprof probes");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(text.contains("go1.19"), "{text}");
+    assert!(text.contains("runtime.hmap"), "{text}");
+    assert!(
+        text.contains("assign writes flags @8 and count @0"),
+        "{text}"
+    );
+    let probed = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("probe runtime.mapassign"))
+        .count();
+    let missing = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("not probed"))
+        .count();
+    assert_eq!(probed + missing, 5, "{text}");
+    assert!(text.contains("probe runtime.mapassign_fast64 "), "{text}");
+}
