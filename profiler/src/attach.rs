@@ -194,6 +194,10 @@ impl Probes {
         }
     }
 
+    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, AttachError> {
+        self.ebpf.map(name).ok_or(AttachError::Missing(name))
+    }
+
     /// The probed targets, in attach order.
     pub fn targets(&self) -> &[ProbedTarget] {
         &self.targets
@@ -201,11 +205,8 @@ impl Probes {
 
     /// Per-CPU counters summed.
     pub fn counters(&self) -> Result<Counters, AttachError> {
-        let array: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
-            self.ebpf
-                .map(map_names::COUNTERS)
-                .ok_or(AttachError::Missing(map_names::COUNTERS))?,
-        )?;
+        let array: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(self.map(map_names::COUNTERS)?)?;
         let mut out = Counters::default();
         for (i, slot) in out.0.iter_mut().enumerate() {
             *slot = array.get(&(i as u32), 0)?.iter().sum();
@@ -215,11 +216,7 @@ impl Probes {
 
     /// Hits per (target slot, assign kind).
     pub fn hits(&self) -> Result<HashMap<(u32, AssignKind), u64>, AttachError> {
-        let array: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
-            self.ebpf
-                .map(map_names::HITS)
-                .ok_or(AttachError::Missing(map_names::HITS))?,
-        )?;
+        let array: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(self.map(map_names::HITS)?)?;
         let mut out = HashMap::new();
         for target in &self.targets {
             for kind in AssignKind::ALL {
@@ -231,18 +228,12 @@ impl Probes {
         Ok(out)
     }
 
-    /// Number of entries now in the line map (to count LRU evictions).
+    /// The line and object maps as they are now.
     pub fn snapshot(&self) -> Result<KernelSnapshot, AttachError> {
-        let lines: BpfHashMap<&MapData, LineKey, LineStats> = BpfHashMap::try_from(
-            self.ebpf
-                .map(map_names::LINES)
-                .ok_or(AttachError::Missing(map_names::LINES))?,
-        )?;
-        let objects: BpfHashMap<&MapData, ObjectKey, ObjectStats> = BpfHashMap::try_from(
-            self.ebpf
-                .map(map_names::OBJECTS)
-                .ok_or(AttachError::Missing(map_names::OBJECTS))?,
-        )?;
+        let lines: BpfHashMap<&MapData, LineKey, LineStats> =
+            BpfHashMap::try_from(self.map(map_names::LINES)?)?;
+        let objects: BpfHashMap<&MapData, ObjectKey, ObjectStats> =
+            BpfHashMap::try_from(self.map(map_names::OBJECTS)?)?;
         // Entries can be evicted while iterating; skip the ones that vanish.
         Ok(KernelSnapshot {
             lines: lines.iter().filter_map(Result::ok).collect(),

@@ -99,3 +99,23 @@ pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
     built.insert(key, out.clone());
     out
 }
+
+/// For `fn name(go: Go)`, defines the tests `name::go119` and `name::go127`.
+macro_rules! test_both_go_versions {
+    ($name:ident) => {
+        mod $name {
+            use super::super::go::Go;
+
+            #[test]
+            fn go119() {
+                super::$name(Go::Old);
+            }
+
+            #[test]
+            fn go127() {
+                super::$name(Go::New);
+            }
+        }
+    };
+}
+pub(crate) use test_both_go_versions;

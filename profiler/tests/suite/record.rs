@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{
-    go::{program, program_with, Go},
+    go::{program, program_with, test_both_go_versions, Go},
     support::*,
 };
 
@@ -54,15 +54,7 @@ fn shared_map_line_ranks_first_with_two_threads(go: Go) {
     );
 }
 
-#[test]
-fn shared_map_line_ranks_first_with_two_threads_go119() {
-    shared_map_line_ranks_first_with_two_threads(Go::Old);
-}
-
-#[test]
-fn shared_map_line_ranks_first_with_two_threads_go127() {
-    shared_map_line_ranks_first_with_two_threads(Go::New);
-}
+test_both_go_versions!(shared_map_line_ranks_first_with_two_threads);
 
 fn map_written_by_one_thread_has_one_thread(go: Go) {
     let prog = Program::start(&program("singlewriter", go), &["60s"]);
@@ -75,15 +67,7 @@ fn map_written_by_one_thread_has_one_thread(go: Go) {
     assert!(u64_of(line, "writes") > 0, "{line}");
 }
 
-#[test]
-fn map_written_by_one_thread_has_one_thread_go119() {
-    map_written_by_one_thread_has_one_thread(Go::Old);
-}
-
-#[test]
-fn map_written_by_one_thread_has_one_thread_go127() {
-    map_written_by_one_thread_has_one_thread(Go::New);
-}
+test_both_go_versions!(map_written_by_one_thread_has_one_thread);
 
 fn two_map_headers_sharing_a_line_show_up_together(go: Go) {
     let prog = Program::start(&program("adjacentmaps", go), &["60s"]);
@@ -126,15 +110,7 @@ fn two_map_headers_sharing_a_line_show_up_together(go: Go) {
     );
 }
 
-#[test]
-fn two_map_headers_sharing_a_line_show_up_together_go119() {
-    two_map_headers_sharing_a_line_show_up_together(Go::Old);
-}
-
-#[test]
-fn two_map_headers_sharing_a_line_show_up_together_go127() {
-    two_map_headers_sharing_a_line_show_up_together(Go::New);
-}
+test_both_go_versions!(two_map_headers_sharing_a_line_show_up_together);
 
 #[test]
 fn launched_command_is_profiled_from_its_start() {
