@@ -19,6 +19,10 @@ pub struct Write {
     pub cpu: u32,
     /// Monotonic time of the write (ns since boot).
     pub now_ns: u64,
+    /// 1 when the assign started while its map was growing (or grew it), else 0.
+    pub growth: u32,
+    /// 1 when the assign found another writer inside the same map, else 0.
+    pub concurrent: u32,
 }
 
 /// Adds `tid` and `cpu` to a writer set.
@@ -63,6 +67,12 @@ pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut
     if stats.last_tid != 0 && stats.last_tid != write.tid {
         add(&mut stats.thread_switches, 1);
     }
+    if write.growth != 0 {
+        add(&mut stats.growth_writes, 1);
+    }
+    if write.concurrent != 0 {
+        add(&mut stats.concurrent_writers, 1);
+    }
     stats.last_cpu_plus1 = cpu_plus1;
     stats.last_tid = write.tid;
     stats.last_ns = write.now_ns;
@@ -78,6 +88,12 @@ pub fn record_object_write(
     add: impl Fn(&mut u64, u64),
 ) {
     add(&mut stats.writes, 1);
+    if write.growth != 0 {
+        add(&mut stats.growth_writes, 1);
+    }
+    if write.concurrent != 0 {
+        add(&mut stats.concurrent_writers, 1);
+    }
     stats.kind = kind;
     note_writer(&mut stats.writers, write.tid, write.cpu);
 }
@@ -113,6 +129,8 @@ mod tests {
             tid,
             cpu,
             now_ns: 0,
+            growth: 0,
+            concurrent: 0,
         }
     }
 
@@ -170,6 +188,32 @@ mod tests {
         let stats = replay(&[(1, 255), (1, 300), (1, 4000)]);
         assert_eq!(stats.writers.cpu_count(), 1);
         assert_eq!(stats.writers.cpus[3], 1 << 63);
+    }
+
+    #[test]
+    fn growth_and_concurrent_writes_are_counted_with_the_write() {
+        let mut stats = LineStats::default();
+        let mut obj = ObjectStats::default();
+        let racing = Write {
+            concurrent: 1,
+            ..write(7, 0)
+        };
+        let growing = Write {
+            growth: 1,
+            ..write(8, 1)
+        };
+        for w in [&racing, &growing, &write(7, 0)] {
+            record_line_write(&mut stats, w, plain_add);
+            record_object_write(&mut obj, w, 0, plain_add);
+        }
+        assert_eq!(
+            (stats.writes, stats.growth_writes, stats.concurrent_writers),
+            (3, 1, 1)
+        );
+        assert_eq!(
+            (obj.writes, obj.growth_writes, obj.concurrent_writers),
+            (3, 1, 1)
+        );
     }
 
     #[test]

@@ -26,6 +26,16 @@ pub const TRACKED_TIDS: usize = 8;
 pub const TRACKED_CPUS: u32 = 256;
 /// Written header fields charged per assign (classic: `flags`, `count`; swiss: `writing`, `used`).
 pub const WRITTEN_FIELDS: usize = 2;
+/// Capacity of the `HITS` array: probe sites (one per attached function, any target).
+pub const MAX_PROBES: u32 = 4_095;
+/// Probe id meaning "count no hits" (RET sites, growth functions).
+pub const NO_PROBE_ID: u32 = MAX_PROBES;
+/// Assigns in flight at once (entry seen, RET not yet), per goroutine.
+pub const MAX_INFLIGHT: u32 = 16_384;
+/// "No such field" in [`TargetConfig`] offsets.
+pub const NO_FIELD: u16 = u16::MAX;
+/// Buckets of a [`LatencyHist`]: two per power of two of nanoseconds, up to 2^32 ns.
+pub const LATENCY_BUCKETS: usize = 64;
 
 /// Names of the BPF maps, as declared in `profiler-ebpf`.
 pub mod map_names {
@@ -41,12 +51,24 @@ pub mod map_names {
     pub const EVENTS: &str = "EVENTS";
     /// `PerCpuArray<u64>` indexed by [`super::Counter`].
     pub const COUNTERS: &str = "COUNTERS";
-    /// `PerCpuArray<u64>` of probe hits, indexed by `slot * ASSIGN_KINDS + kind`.
+    /// `PerCpuArray<u64>` of probe hits, indexed by probe id (see [`super::Cookie`]).
     pub const HITS: &str = "HITS";
+    /// `LruHashMap<InflightKey, Inflight>`: assigns between entry and RET.
+    pub const INFLIGHT: &str = "INFLIGHT";
+    /// `LruHashMap<ObjectKey, MapWriter>`: the last thread that entered an assign on a map.
+    pub const MAP_WRITERS: &str = "MAP_WRITERS";
+    /// `LruHashMap<ObjectKey, LatencyHist>`: entry-to-return latency per map.
+    pub const LATENCY: &str = "LATENCY";
 }
 
-/// Name of the uprobe program attached to every Go map-assign function.
+/// Name of the uprobe program attached to every Go map-assign function's entry.
 pub const PROGRAM_MAP_ASSIGN: &str = "go_map_assign";
+/// Name of the uprobe program attached to every RET instruction of the map-assign functions.
+pub const PROGRAM_MAP_ASSIGN_RET: &str = "go_map_assign_ret";
+/// Name of the uprobe program attached to the Go runtime's map growth functions.
+pub const PROGRAM_MAP_GROW: &str = "go_map_grow";
+/// Name of the uprobe program for `--probe BIN:SYMBOL:REG[+OFF]`.
+pub const PROGRAM_CUSTOM: &str = "custom_probe";
 
 /// Which Go map-assign function a probe sits on; part of the attach cookie.
 #[repr(u32)]
@@ -89,14 +111,74 @@ impl AssignKind {
     }
 }
 
-/// Packs an attach cookie: bits 0..8 the [`AssignKind`], bits 8..16 the target slot.
-pub const fn cookie(kind: AssignKind, slot: u32) -> u64 {
-    (kind as u64) | ((slot as u64 & 0xff) << 8)
+/// Kind of a custom probe in a cookie (after the [`AssignKind`] values).
+pub const CUSTOM_KIND: u32 = ASSIGN_KINDS;
+
+/// What a probe's attach cookie tells its program: bits 0..8 the kind ([`AssignKind`] or
+/// [`CUSTOM_KIND`]), 8..20 the probe id (index in `HITS`), 20..28 the register (custom probes,
+/// see [`Register`]), 32..64 the signed byte offset added to it (custom probes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cookie {
+    /// Probe kind.
+    pub kind: u32,
+    /// Index in `HITS`, or [`NO_PROBE_ID`].
+    pub probe_id: u32,
+    /// Register holding the written pointer (custom probes).
+    pub register: u32,
+    /// Offset added to the register (bytes; custom probes).
+    pub offset: i32,
 }
 
-/// Unpacks a cookie made by [`cookie`] into (kind, slot).
-pub const fn cookie_parts(cookie: u64) -> (u32, u32) {
-    ((cookie & 0xff) as u32, ((cookie >> 8) & 0xff) as u32)
+impl Cookie {
+    /// A cookie for a map-assign site.
+    pub const fn assign(kind: AssignKind, probe_id: u32) -> Self {
+        Cookie {
+            kind: kind as u32,
+            probe_id,
+            register: 0,
+            offset: 0,
+        }
+    }
+
+    /// Packs into the 64-bit cookie.
+    pub const fn pack(self) -> u64 {
+        (self.kind as u64 & 0xff)
+            | ((self.probe_id as u64 & 0xfff) << 8)
+            | ((self.register as u64 & 0xff) << 20)
+            | ((self.offset as u32 as u64) << 32)
+    }
+
+    /// Unpacks a cookie made by [`Cookie::pack`].
+    pub const fn unpack(cookie: u64) -> Self {
+        Cookie {
+            kind: (cookie & 0xff) as u32,
+            probe_id: ((cookie >> 8) & 0xfff) as u32,
+            register: ((cookie >> 20) & 0xff) as u32,
+            offset: (cookie >> 32) as u32 as i32,
+        }
+    }
+}
+
+/// Registers a custom probe can read, by index (x86-64).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Register {
+    Rax = 0,
+    Rbx = 1,
+    Rcx = 2,
+    Rdx = 3,
+    Rsi = 4,
+    Rdi = 5,
+    Rbp = 6,
+    Rsp = 7,
+    R8 = 8,
+    R9 = 9,
+    R10 = 10,
+    R11 = 11,
+    R12 = 12,
+    R13 = 13,
+    R14 = 14,
+    R15 = 15,
 }
 
 /// Indices into the `COUNTERS` per-CPU array.
@@ -119,10 +201,14 @@ pub enum Counter {
     Samples = 6,
     /// Hits whose map pointer was null (assign to a nil map panics in Go).
     NullMaps = 7,
+    /// RET hits with no matching entry (entry evicted, or the assign began before attaching).
+    UnmatchedReturns = 8,
+    /// Entries that could not be remembered for their RET (`INFLIGHT` insert failed).
+    InflightDrops = 9,
 }
 
 /// Number of [`Counter`] values.
-pub const COUNTERS: u32 = 8;
+pub const COUNTERS: u32 = 10;
 
 /// Per-target configuration written by userspace into `TARGETS`, keyed by tgid.
 #[repr(C)]
@@ -134,10 +220,19 @@ pub struct TargetConfig {
     pub field_size: [u16; WRITTEN_FIELDS],
     /// Send one event in this many through the ring buffer (per CPU); 0 disables sampling.
     pub sample_every: u32,
-    /// Slot of this target in the `HITS` array (0..MAX_TARGETS).
-    pub slot: u32,
+    /// Offset of the header's writer flag (classic `flags`, swiss `writing`), or [`NO_FIELD`].
+    pub writing_offset: u16,
+    /// Bits of the writer flag that mean "a writer is inside" (classic hashWriting = 4).
+    pub writing_mask: u8,
+    /// Explicit padding; always 0.
+    pub _pad: u8,
+    /// Offset of the pointer that is non-nil while the map grows (classic `oldbuckets`), or
+    /// [`NO_FIELD`] (swiss maps grow inside one assign; see the growth probes).
+    pub growth_offset: u16,
+    /// Explicit padding; always 0.
+    pub _pad2: u16,
 }
-const _: () = assert!(size_of::<TargetConfig>() == 16);
+const _: () = assert!(size_of::<TargetConfig>() == 20);
 
 /// Key of `LINES`: one 64-byte line in one process.
 #[repr(C)]
@@ -177,6 +272,10 @@ pub struct LineStats {
     pub transfers: u64,
     /// Writes from a thread other than the previous writer (count).
     pub thread_switches: u64,
+    /// Assigns that started while their map was growing, or that grew it (count).
+    pub growth_writes: u64,
+    /// Assigns that found another writer inside the same map (count).
+    pub concurrent_writers: u64,
     /// Monotonic time of the first write (ns since boot).
     pub first_ns: u64,
     /// Monotonic time of the last write (ns since boot).
@@ -188,7 +287,7 @@ pub struct LineStats {
     /// Distinct writers.
     pub writers: Writers,
 }
-const _: () = assert!(size_of::<LineStats>() == 120);
+const _: () = assert!(size_of::<LineStats>() == 136);
 
 /// Key of `OBJECTS`: one written object (a Go map header) in one process.
 #[repr(C)]
@@ -203,20 +302,148 @@ pub struct ObjectKey {
 }
 const _: () = assert!(size_of::<ObjectKey>() == 16);
 
+/// [`ObjectStats::object_kind`]: a Go map header.
+pub const OBJECT_GO_MAP: u32 = 0;
+/// [`ObjectStats::object_kind`]: a value slot returned by a map assign.
+pub const OBJECT_GO_MAP_SLOT: u32 = 1;
+/// [`ObjectStats::object_kind`]: a pointer named by `--probe`.
+pub const OBJECT_CUSTOM: u32 = 2;
+
 /// Value of `OBJECTS`: writes to one object.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ObjectStats {
-    /// Assigns to this object (count).
+    /// Writes to this object (count).
     pub writes: u64,
-    /// [`AssignKind`] of the probe that last wrote this object.
+    /// Assigns that started while the map was growing, or that grew it (count).
+    pub growth_writes: u64,
+    /// Assigns that found another writer inside the map (count).
+    pub concurrent_writers: u64,
+    /// Go map type descriptor (RAX at the assign), 0 when unknown.
+    pub type_addr: u64,
+    /// For slots: the map header the slot belongs to; else 0.
+    pub owner: u64,
+    /// [`AssignKind`] (or [`CUSTOM_KIND`]) of the probe that last wrote this object.
     pub kind: u32,
-    /// Explicit padding; always 0.
-    pub _pad: u32,
+    /// [`OBJECT_GO_MAP`], [`OBJECT_GO_MAP_SLOT`] or [`OBJECT_CUSTOM`].
+    pub object_kind: u32,
     /// Distinct writers.
     pub writers: Writers,
 }
-const _: () = assert!(size_of::<ObjectStats>() == 88);
+const _: () = assert!(size_of::<ObjectStats>() == 120);
+
+/// Key of `INFLIGHT`: one goroutine of one process. Go keeps the running goroutine's `g` in R14
+/// (ABIInternal), which survives stack moves and goroutine migration between threads.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct InflightKey {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Explicit padding; always 0.
+    pub _pad: u32,
+    /// The goroutine's `g` pointer.
+    pub g: u64,
+}
+const _: () = assert!(size_of::<InflightKey>() == 16);
+
+/// Value of `INFLIGHT`: an assign between its entry and its RET.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Inflight {
+    /// Map header address.
+    pub map: u64,
+    /// Monotonic time of the entry (ns since boot).
+    pub start_ns: u64,
+    /// Header lines the entry charged (0 = none).
+    pub lines: [u64; WRITTEN_FIELDS],
+    /// Stack id of the entry when it was sampled, else negative.
+    pub stack_id: i64,
+    /// The caller's return address when sampled, else 0.
+    pub return_addr: u64,
+    /// [`AssignKind`] of the entry probe.
+    pub kind: u32,
+    /// Nonzero once a growth function ran inside this assign.
+    pub grew: u32,
+}
+const _: () = assert!(size_of::<Inflight>() == 56);
+
+/// Value of `MAP_WRITERS`: who last entered an assign on a map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapWriter {
+    /// Thread id.
+    pub tid: u32,
+    /// Explicit padding; always 0.
+    pub _pad: u32,
+    /// Stack id of that entry when it was sampled, else negative.
+    pub stack_id: i64,
+}
+const _: () = assert!(size_of::<MapWriter>() == 16);
+
+/// Value of `LATENCY`: entry-to-return times of one map's assigns, bucketed by [`latency_bucket`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatencyHist {
+    /// Assign counts per bucket.
+    pub buckets: [u32; LATENCY_BUCKETS],
+}
+const _: () = assert!(size_of::<LatencyHist>() == 256);
+
+impl Default for LatencyHist {
+    fn default() -> Self {
+        LatencyHist {
+            buckets: [0; LATENCY_BUCKETS],
+        }
+    }
+}
+
+/// Bucket of a latency of `ns` nanoseconds: two per power of two (the octave and whether the
+/// next bit is set), so a bucket's bounds are within a factor of 1.5 of each other.
+#[inline(always)]
+pub fn latency_bucket(ns: u64) -> usize {
+    if ns < 2 {
+        return ns as usize;
+    }
+    // floor(log2(ns)) by binary search: the BPF target has no count-leading-zeros instruction.
+    let mut log = 0u32;
+    let mut v = ns;
+    let mut shift = 32u32;
+    while shift > 0 {
+        if v >> shift != 0 {
+            v >>= shift;
+            log += shift;
+        }
+        shift /= 2;
+    }
+    let half = (ns >> (log - 1)) & 1;
+    let bucket = 2 * log as usize + half as usize;
+    if bucket >= LATENCY_BUCKETS {
+        LATENCY_BUCKETS - 1
+    } else {
+        bucket
+    }
+}
+
+/// The largest latency (ns) that falls in `bucket`.
+pub fn latency_bucket_upper(bucket: usize) -> u64 {
+    if bucket < 2 {
+        return bucket as u64;
+    }
+    let log = (bucket / 2) as u32;
+    let base = 1u64 << log;
+    if bucket.is_multiple_of(2) {
+        base + (base >> 1) - 1
+    } else {
+        (base << 1) - 1
+    }
+}
+
+/// [`SampleEvent::flags`]: the entry saw another writer inside the map.
+pub const SAMPLE_CONCURRENT: u32 = 1;
+/// [`SampleEvent::flags`]: a RET-site event charging the value slot's line.
+pub const SAMPLE_SLOT: u32 = 2;
+/// [`SampleEvent::flags`]: a custom probe.
+pub const SAMPLE_CUSTOM: u32 = 4;
 
 /// A sampled assign, sent through `EVENTS`.
 #[repr(C)]
@@ -241,8 +468,14 @@ pub struct SampleEvent {
     pub return_addr: u64,
     /// Id in `STACKS` of the user stack, or negative errno when it could not be stored.
     pub stack_id: i64,
+    /// `SAMPLE_*` bits.
+    pub flags: u32,
+    /// With [`SAMPLE_CONCURRENT`]: the thread already inside the map's write, else 0.
+    pub other_tid: u32,
+    /// With [`SAMPLE_CONCURRENT`]: that thread's entry stack when it was sampled, else negative.
+    pub other_stack_id: i64,
 }
-const _: () = assert!(size_of::<SampleEvent>() == 64);
+const _: () = assert!(size_of::<SampleEvent>() == 80);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -253,6 +486,10 @@ mod pod {
     unsafe impl aya::Pod for super::ObjectKey {}
     unsafe impl aya::Pod for super::ObjectStats {}
     unsafe impl aya::Pod for super::SampleEvent {}
+    unsafe impl aya::Pod for super::InflightKey {}
+    unsafe impl aya::Pod for super::Inflight {}
+    unsafe impl aya::Pod for super::MapWriter {}
+    unsafe impl aya::Pod for super::LatencyHist {}
 }
 
 /// The 64-byte line holding `addr`.
@@ -275,11 +512,56 @@ mod tests {
     }
 
     #[test]
-    fn cookie_round_trips_kind_and_slot() {
-        for kind in AssignKind::ALL {
-            for slot in [0, 1, 63] {
-                assert_eq!(cookie_parts(cookie(kind, slot)), (kind as u32, slot));
+    fn cookie_round_trips_every_field() {
+        for kind in [0, 4, CUSTOM_KIND] {
+            for probe_id in [0, 1, NO_PROBE_ID] {
+                for (register, offset) in [(0, 0), (5, 16), (15, -8), (3, i32::MAX), (1, i32::MIN)]
+                {
+                    let c = Cookie {
+                        kind,
+                        probe_id,
+                        register,
+                        offset,
+                    };
+                    assert_eq!(Cookie::unpack(c.pack()), c);
+                }
             }
         }
+    }
+
+    #[test]
+    fn latency_buckets_are_monotonic_and_bounded() {
+        let mut prev = 0;
+        for ns in [
+            0u64,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            100,
+            1000,
+            1500,
+            3000,
+            1 << 31,
+            1 << 40,
+            u64::MAX,
+        ] {
+            let b = latency_bucket(ns);
+            assert!(b >= prev, "{ns} -> {b} after {prev}");
+            assert!(b < LATENCY_BUCKETS);
+            if b < LATENCY_BUCKETS - 1 {
+                assert!(ns <= latency_bucket_upper(b), "{ns} above bucket {b}");
+                if b > 0 {
+                    assert!(ns > latency_bucket_upper(b - 1), "{ns} below bucket {b}");
+                }
+            }
+            prev = b;
+        }
+        assert_eq!(latency_bucket(3000), latency_bucket(2900));
+        assert_ne!(latency_bucket(3000), latency_bucket(2000));
     }
 }

@@ -16,7 +16,7 @@ use crate::maps::{bump, LINES, OBJECTS};
 const EEXIST: i32 = 17;
 
 #[inline(always)]
-fn atomic_add(counter: &mut u64, n: u64) {
+pub fn atomic_add(counter: &mut u64, n: u64) {
     // SAFETY: `counter` points into a BPF map value, valid and 8-byte aligned. The result is
     // unused, so this is the classic BPF_XADD every kernel supports.
     unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(counter, n) };
@@ -74,20 +74,58 @@ pub fn write_line(write: &Write, line: u64) -> bool {
     }
 }
 
-/// Charges `write` to the object at `addr`, written through a probe of `kind`.
+/// What an object is, for [`write_object`].
+pub struct ObjectId {
+    /// Address of its first byte.
+    pub addr: u64,
+    /// Probe kind ([`profiler_common::AssignKind`] or custom).
+    pub kind: u32,
+    /// `OBJECT_*` constant.
+    pub object_kind: u32,
+    /// Go map type descriptor, 0 when unknown.
+    pub type_addr: u64,
+    /// For slots: the owning map header.
+    pub owner: u64,
+}
+
+/// Charges `write` to an object.
 #[inline(always)]
-pub fn write_object(write: &Write, addr: u64, kind: u32) {
+pub fn write_object(write: &Write, id: &ObjectId) {
     let key = ObjectKey {
         pid: write.pid,
         _pad: 0,
-        addr,
+        addr: id.addr,
     };
+    let kind = id.kind;
     let fresh = || ObjectStats {
         kind,
+        object_kind: id.object_kind,
+        type_addr: id.type_addr,
+        owner: id.owner,
         ..ObjectStats::default()
     };
     if let Some(stats) = entry(&OBJECTS, &key, fresh, Counter::ObjectsCreated) {
         // SAFETY: as in `write_line`.
         record_object_write(unsafe { &mut *stats }, write, kind, atomic_add);
+    }
+}
+
+/// Adds one growth write to the stats of `line`, when it is stored.
+#[inline(always)]
+pub fn add_line_growth(pid: u32, line: u64) {
+    let key = LineKey { pid, _pad: 0, line };
+    if let Some(stats) = LINES.get_ptr_mut(key) {
+        // SAFETY: a live map value.
+        atomic_add(unsafe { &mut (*stats).growth_writes }, 1);
+    }
+}
+
+/// Adds one growth write to the stats of the object at `addr`, when it is stored.
+#[inline(always)]
+pub fn add_object_growth(pid: u32, addr: u64) {
+    let key = ObjectKey { pid, _pad: 0, addr };
+    if let Some(stats) = OBJECTS.get_ptr_mut(key) {
+        // SAFETY: a live map value.
+        atomic_add(unsafe { &mut (*stats).growth_writes }, 1);
     }
 }

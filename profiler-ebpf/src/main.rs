@@ -5,9 +5,13 @@
 #![feature(core_intrinsics)]
 #![allow(internal_features)]
 
+mod custom;
 mod fold;
 mod map_assign;
+mod map_grow;
+mod map_return;
 mod maps;
+mod sample;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -1,28 +1,36 @@
-//! The uprobe on Go's map-assign functions (`runtime.mapassign*`).
+//! The uprobe at the entry of Go's map-assign functions (`runtime.mapassign*`).
 //!
-//! Go's register ABI (ABIInternal, amd64) passes arguments in RAX, RBX, RCX, RDI, ...: the map
-//! type in RAX and the map header pointer in RBX. The assign writes fixed header fields (classic
-//! `hmap.flags`/`count`, swiss `Map.writing`/`used`) whose offsets userspace puts in
-//! `TargetConfig`; each write is charged to the lines holding those fields.
+//! Go's register ABI (ABIInternal, amd64) passes arguments in RAX, RBX, RCX, ...: the map type
+//! in RAX and the map header pointer in RBX; R14 holds the running goroutine (`g`). The assign
+//! writes fixed header fields (classic `hmap.flags`/`count`, swiss `Map.writing`/`used`) whose
+//! offsets userspace puts in `TargetConfig`; each write is charged to the lines holding them.
+//! Reading the header first tells whether the map is growing (classic `oldbuckets != nil`) or
+//! another writer is inside it (the writer flag already set: the race behind Go's "concurrent
+//! map writes").
+//!
+//! When a goroutine's stack must grow, the function's prologue calls `runtime.morestack`, which
+//! copies the stack and restarts the function from its first instruction: this probe then fires
+//! twice for one assign (counted twice; the second entry replaces the first in `INFLIGHT`).
 
 use aya_ebpf::{
-    bindings::BPF_F_USER_STACK,
     helpers::{
         bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
         bpf_ktime_get_ns, bpf_probe_read_user,
     },
     macros::uprobe,
-    programs::{tracing::StackIdContext, ProbeContext},
+    programs::ProbeContext,
     EbpfContext,
 };
 use aya_log_ebpf::debug;
 use profiler_common::{
-    cookie_parts, line_of, Counter, SampleEvent, TargetConfig, ASSIGN_KINDS, WRITTEN_FIELDS,
+    fold::Write, line_of, Cookie, Counter, Inflight, InflightKey, MapWriter, ObjectKey,
+    TargetConfig, NO_FIELD, OBJECT_GO_MAP, SAMPLE_CONCURRENT, WRITTEN_FIELDS,
 };
 
 use crate::{
-    fold::{write_line, write_object, Write},
-    maps::{bump, bump_index, EVENTS, HITS, STACKS, TARGETS},
+    fold::{write_line, write_object, ObjectId},
+    maps::{bump, bump_index, HITS, INFLIGHT, MAP_WRITERS, TARGETS},
+    sample::{return_address, send, user_stack, SampleInfo},
 };
 
 #[uprobe]
@@ -31,6 +39,26 @@ pub fn go_map_assign(ctx: ProbeContext) -> u32 {
         Ok(()) => 0,
         Err(()) => 1,
     }
+}
+
+/// Reads the header byte at `map + offset`; 0 when absent or unreadable.
+#[inline(always)]
+fn header_u8(map: u64, offset: u16) -> u8 {
+    if offset == NO_FIELD {
+        return 0;
+    }
+    // SAFETY: reads target memory through the checked helper; failure gives 0.
+    unsafe { bpf_probe_read_user((map + offset as u64) as *const u8) }.unwrap_or(0)
+}
+
+/// Reads the header word at `map + offset`; 0 when absent or unreadable.
+#[inline(always)]
+fn header_u64(map: u64, offset: u16) -> u64 {
+    if offset == NO_FIELD {
+        return 0;
+    }
+    // SAFETY: reads target memory through the checked helper; failure gives 0.
+    unsafe { bpf_probe_read_user((map + offset as u64) as *const u64) }.unwrap_or(0)
 }
 
 fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
@@ -42,17 +70,25 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let config: TargetConfig = *config;
     // SAFETY: the helper only reads the attach cookie of the running program.
-    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
-    let (kind, slot) = cookie_parts(cookie);
+    let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
     let events = bump(Counter::Events);
-    bump_index(&HITS, slot * ASSIGN_KINDS + kind);
+    bump_index(&HITS, cookie.probe_id);
 
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
-    let (map, sp) = unsafe { ((*ctx.regs).rbx, (*ctx.regs).rsp) };
+    let (map, map_type, g, sp) = unsafe {
+        (
+            (*ctx.regs).rbx,
+            (*ctx.regs).rax,
+            (*ctx.regs).r14,
+            (*ctx.regs).rsp,
+        )
+    };
     if map == 0 {
         bump(Counter::NullMaps);
         return Ok(());
     }
+    let writing = header_u8(map, config.writing_offset) & config.writing_mask != 0;
+    let growing = header_u64(map, config.growth_offset) != 0;
     let write = Write {
         pid,
         tid: pid_tgid as u32,
@@ -60,6 +96,8 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         cpu: unsafe { bpf_get_smp_processor_id() },
         // SAFETY: helper without side effects.
         now_ns: unsafe { bpf_ktime_get_ns() },
+        growth: growing as u32,
+        concurrent: writing as u32,
     };
 
     // Go's header fields are naturally aligned and at most 8 bytes, so none straddles two lines.
@@ -78,40 +116,62 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
             debug!(ctx, "line {:x} of pid {} not stored", line, pid);
         }
     }
-    write_object(&write, map, kind);
+    let object = ObjectId {
+        addr: map,
+        kind: cookie.kind,
+        object_kind: OBJECT_GO_MAP,
+        type_addr: map_type,
+        owner: 0,
+    };
+    write_object(&write, &object);
 
-    if config.sample_every != 0 && events.is_multiple_of(config.sample_every as u64) {
-        sample(ctx, &write, kind, map, lines, sp);
+    let map_key = ObjectKey {
+        pid,
+        _pad: 0,
+        addr: map,
+    };
+    // SAFETY: read-only lookup, copied out at once.
+    let other = if writing {
+        unsafe { MAP_WRITERS.get(map_key) }.copied()
+    } else {
+        None
+    };
+    // Every race is sampled; other writes one in `sample_every`.
+    let sampled =
+        writing || (config.sample_every != 0 && events.is_multiple_of(config.sample_every as u64));
+    let (mut stack_id, mut return_addr) = (-1i64, 0u64);
+    if sampled {
+        stack_id = user_stack(ctx);
+        return_addr = return_address(sp);
+        let info = SampleInfo {
+            kind: cookie.kind,
+            object: map,
+            lines,
+            flags: if writing { SAMPLE_CONCURRENT } else { 0 },
+            other_tid: other.map_or(0, |o| o.tid),
+            other_stack_id: other.map_or(-1, |o| o.stack_id),
+        };
+        send(&write, &info, stack_id, return_addr);
+    }
+    let writer = MapWriter {
+        tid: write.tid,
+        _pad: 0,
+        stack_id,
+    };
+    let _ = MAP_WRITERS.insert(map_key, writer, 0);
+    let inflight = Inflight {
+        map,
+        start_ns: write.now_ns,
+        lines,
+        stack_id,
+        return_addr,
+        kind: cookie.kind,
+        // Already counted as a growth write at entry: the return must not count it again.
+        grew: if growing { 2 } else { 0 },
+    };
+    let key = InflightKey { pid, _pad: 0, g };
+    if INFLIGHT.insert(key, inflight, 0).is_err() {
+        bump(Counter::InflightDrops);
     }
     Ok(())
-}
-
-#[inline(always)]
-fn sample(ctx: &ProbeContext, write: &Write, kind: u32, map: u64, lines: [u64; 2], sp: u64) {
-    let Some(mut entry) = EVENTS.reserve::<SampleEvent>(0) else {
-        bump(Counter::RingbufDrops);
-        return;
-    };
-    let stack_id = match ctx.get_stackid(&STACKS, BPF_F_USER_STACK as u64) {
-        Ok(id) => id,
-        Err(e) => {
-            bump(Counter::StackDrops);
-            e as i64
-        }
-    };
-    // SAFETY: `sp` is the target thread's stack pointer; a failed read leaves 0.
-    let return_addr = unsafe { bpf_probe_read_user(sp as *const u64) }.unwrap_or(0);
-    entry.write(SampleEvent {
-        ktime_ns: write.now_ns,
-        pid: write.pid,
-        tid: write.tid,
-        cpu: write.cpu,
-        kind,
-        object: map,
-        lines,
-        return_addr,
-        stack_id,
-    });
-    entry.submit(0);
-    bump(Counter::Samples);
 }

@@ -5,8 +5,9 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use profiler_common::{
-    Counter, LineKey, LineStats, ObjectKey, ObjectStats, TargetConfig, ASSIGN_KINDS,
-    EVENTS_RING_BYTES, MAX_LINES, MAX_OBJECTS, MAX_STACKS, MAX_TARGETS,
+    Counter, Inflight, InflightKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
+    ObjectStats, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT, MAX_LINES, MAX_OBJECTS, MAX_PROBES,
+    MAX_STACKS, MAX_TARGETS,
 };
 
 #[map]
@@ -29,7 +30,24 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
 
 #[map]
-pub static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_TARGETS * ASSIGN_KINDS, 0);
+pub static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_PROBES, 0);
+
+#[map]
+pub static INFLIGHT: LruHashMap<InflightKey, Inflight> =
+    LruHashMap::with_max_entries(MAX_INFLIGHT, 0);
+
+#[map]
+pub static MAP_WRITERS: LruHashMap<ObjectKey, MapWriter> =
+    LruHashMap::with_max_entries(MAX_OBJECTS, 0);
+
+#[map]
+pub static LATENCY: LruHashMap<ObjectKey, LatencyHist> =
+    LruHashMap::with_max_entries(MAX_OBJECTS, 0);
+
+/// One all-zero histogram: the template new `LATENCY` entries are inserted from (a 256-byte
+/// value does not belong on the 512-byte BPF stack).
+#[map]
+pub static ZERO_HIST: PerCpuArray<LatencyHist> = PerCpuArray::with_max_entries(1, 0);
 
 const COUNTERS_LEN: u32 = profiler_common::COUNTERS;
 

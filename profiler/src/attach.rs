@@ -1,13 +1,13 @@
-//! Loads the embedded eBPF object, tells the kernel side about each target, attaches the uprobes,
-//! and reads the kernel's folded state back.
+//! Loads the embedded eBPF object, tells the kernel side about each target, and attaches the
+//! uprobes: map-assign entries and RET sites, growth functions, custom probes.
 //!
 //! Everything is owned by this process (program, link and map fds); nothing is pinned, so the
 //! kernel removes every probe when clprof exits, however it exits.
 
-use std::{collections::HashMap, num::NonZeroU32, path::Path};
+use std::{num::NonZeroU32, path::Path};
 
 use aya::{
-    maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf, StackTraceMap},
+    maps::{HashMap as BpfHashMap, MapData},
     programs::{
         uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
         UProbe,
@@ -15,14 +15,21 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
-    cookie, map_names, AssignKind, Counter, LineKey, LineStats, ObjectKey, ObjectStats,
-    TargetConfig, ASSIGN_KINDS, COUNTERS, MAX_TARGETS, PROGRAM_MAP_ASSIGN,
+    map_names, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES, MAX_TARGETS, NO_FIELD, NO_PROBE_ID,
+    PROGRAM_CUSTOM, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW,
 };
 
-use crate::{fold::KernelSnapshot, target::GoBinary};
+use crate::{probe_spec::CustomProbe, target::GoBinary, target::MapLayout};
 
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler"));
+
+const PROGRAMS: [&str; 4] = [
+    PROGRAM_MAP_ASSIGN,
+    PROGRAM_MAP_ASSIGN_RET,
+    PROGRAM_MAP_GROW,
+    PROGRAM_CUSTOM,
+];
 
 /// Errors loading or attaching the probes.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +53,12 @@ pub enum AttachError {
         #[source]
         source: Box<aya::programs::ProgramError>,
     },
+    #[error("the kernel cannot put a uprobe on {symbol} in {path}: its first instruction cannot be single-stepped out of line (e.g. LOCK-prefixed); probe a caller instead")]
+    Unprobeable { symbol: String, path: String },
     #[error("too many targets: at most {MAX_TARGETS} processes at once")]
     TooManyTargets,
+    #[error("too many probe sites: at most {MAX_PROBES}")]
+    TooManyProbes,
 }
 
 impl From<aya::programs::ProgramError> for AttachError {
@@ -62,27 +73,41 @@ impl From<aya::maps::MapError> for AttachError {
     }
 }
 
-/// Sum over CPUs of every [`Counter`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters(pub [u64; COUNTERS as usize]);
-
-impl Counters {
-    pub fn get(&self, c: Counter) -> u64 {
-        self.0[c as usize]
-    }
-}
-
-/// A probed process.
-pub struct ProbedTarget {
+/// A probed function whose hits are counted (index = probe id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSite {
     pub pid: u32,
-    pub slot: u32,
+    /// The binary as the user knows it.
+    pub binary: String,
+    pub symbol: String,
 }
 
 /// Loaded programs and their attachments.
 pub struct Probes {
-    ebpf: Ebpf,
-    links: Vec<UProbeLinkId>,
-    targets: Vec<ProbedTarget>,
+    pub(crate) ebpf: Ebpf,
+    links: Vec<(&'static str, UProbeLinkId)>,
+    pids: Vec<u32>,
+    pub(crate) sites: Vec<ProbeSite>,
+}
+
+/// The kernel-side configuration for a target; `layout` is None for processes without Go map
+/// probes (custom probes only).
+pub fn target_config(layout: Option<&MapLayout>, sample_every: u32) -> TargetConfig {
+    let mut config = TargetConfig {
+        sample_every,
+        writing_offset: NO_FIELD,
+        growth_offset: NO_FIELD,
+        ..TargetConfig::default()
+    };
+    if let Some(layout) = layout {
+        let [w0, w1] = &layout.written;
+        config.field_offset = [w0.offset as u16, w1.offset as u16];
+        config.field_size = [w0.size as u16, w1.size as u16];
+        config.writing_offset = layout.writing.offset as u16;
+        config.writing_mask = layout.writing_mask;
+        config.growth_offset = layout.growth.as_ref().map_or(NO_FIELD, |f| f.offset as u16);
+    }
+    config
 }
 
 impl Probes {
@@ -97,15 +122,18 @@ impl Probes {
             .override_global("AYA_LOG_LEVEL", &level, false)
             .load(EBPF_OBJECT)
             .map_err(|e| AttachError::Load(Box::new(e)))?;
-        let program: &mut UProbe = ebpf
-            .program_mut(PROGRAM_MAP_ASSIGN)
-            .ok_or(AttachError::Missing(PROGRAM_MAP_ASSIGN))?
-            .try_into()?;
-        program.load()?;
+        for name in PROGRAMS {
+            let program: &mut UProbe = ebpf
+                .program_mut(name)
+                .ok_or(AttachError::Missing(name))?
+                .try_into()?;
+            program.load()?;
+        }
         Ok(Probes {
             ebpf,
             links: Vec::new(),
-            targets: Vec::new(),
+            pids: Vec::new(),
+            sites: Vec::new(),
         })
     }
 
@@ -114,138 +142,162 @@ impl Probes {
         aya_log::EbpfLogger::init(&mut self.ebpf).ok()
     }
 
-    /// Takes the sampled-event ring buffer.
-    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, AttachError> {
-        let map = self
-            .ebpf
-            .take_map(map_names::EVENTS)
-            .ok_or(AttachError::Missing(map_names::EVENTS))?;
-        Ok(RingBuf::try_from(map)?)
-    }
-
-    /// Registers `pid` with the kernel side and attaches every map-assign probe of `binary` at
-    /// `attach_path`, scoped to `pid`. `sample_every` picks one event in N for stack sampling.
-    pub fn attach(
-        &mut self,
-        pid: u32,
-        attach_path: &Path,
-        binary: &GoBinary,
-        sample_every: u32,
-    ) -> Result<(), AttachError> {
-        let slot = self.targets.len() as u32;
-        if slot >= MAX_TARGETS {
+    /// Registers `pid` with the kernel side.
+    pub fn add_target(&mut self, pid: u32, config: TargetConfig) -> Result<(), AttachError> {
+        if self.pids.len() as u32 >= MAX_TARGETS {
             return Err(AttachError::TooManyTargets);
         }
-        let [w0, w1] = &binary.layout.written;
-        let config = TargetConfig {
-            field_offset: [w0.offset as u16, w1.offset as u16],
-            field_size: [w0.size as u16, w1.size as u16],
-            sample_every,
-            slot,
-        };
-        {
-            let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(
-                self.ebpf
-                    .map_mut(map_names::TARGETS)
-                    .ok_or(AttachError::Missing(map_names::TARGETS))?,
-            )?;
-            targets.insert(pid, config, 0)?;
-        }
-        let program: &mut UProbe = self
+        let map = self
             .ebpf
-            .program_mut(PROGRAM_MAP_ASSIGN)
-            .ok_or(AttachError::Missing(PROGRAM_MAP_ASSIGN))?
+            .map_mut(map_names::TARGETS)
+            .ok_or(AttachError::Missing(map_names::TARGETS))?;
+        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(map)?;
+        targets.insert(pid, config, 0)?;
+        self.pids.push(pid);
+        Ok(())
+    }
+
+    fn new_site(&mut self, pid: u32, binary: &str, symbol: &str) -> Result<u32, AttachError> {
+        let id = self.sites.len() as u32;
+        if id >= MAX_PROBES {
+            return Err(AttachError::TooManyProbes);
+        }
+        self.sites.push(ProbeSite {
+            pid,
+            binary: binary.to_owned(),
+            symbol: symbol.to_owned(),
+        });
+        Ok(id)
+    }
+
+    fn attach_at(
+        &mut self,
+        program: &'static str,
+        path: &Path,
+        pid: u32,
+        file_offset: u64,
+        cookie: Cookie,
+        symbol: &str,
+    ) -> Result<(), AttachError> {
+        let prog: &mut UProbe = self
+            .ebpf
+            .program_mut(program)
+            .ok_or(AttachError::Missing(program))?
             .try_into()?;
         let scope = match NonZeroU32::new(pid) {
             Some(pid) => UProbeScope::OneProcess(pid),
             None => UProbeScope::AllProcesses,
         };
-        for func in &binary.assign_funcs {
-            let point = UProbeAttachPoint {
-                location: UProbeAttachLocation::AbsoluteOffset(func.file_offset),
-                cookie: Some(cookie(func.kind, slot)),
-            };
-            let link = program
-                .attach(point, attach_path, scope)
-                .map_err(|source| AttachError::Attach {
-                    symbol: func.symbol.clone(),
-                    path: attach_path.display().to_string(),
+        let point = UProbeAttachPoint {
+            location: UProbeAttachLocation::AbsoluteOffset(file_offset),
+            cookie: Some(cookie.pack()),
+        };
+        /// ENOTSUPP: `arch_uprobe_analyze_insn` refused the instruction.
+        const ENOTSUPP: &str = "os error 524";
+        let link = prog.attach(point, path, scope).map_err(|source| {
+            let (symbol, path) = (symbol.to_owned(), path.display().to_string());
+            if format!("{source:?}").contains(ENOTSUPP) {
+                AttachError::Unprobeable { symbol, path }
+            } else {
+                AttachError::Attach {
+                    symbol,
+                    path,
                     source: Box::new(source),
-                })?;
-            self.links.push(link);
-            tracing::debug!(pid, symbol = %func.symbol, offset = func.file_offset, "uprobe attached");
-        }
-        self.targets.push(ProbedTarget { pid, slot });
+                }
+            }
+        })?;
+        self.links.push((program, link));
+        tracing::debug!(pid, program, symbol, file_offset, "uprobe attached");
         Ok(())
+    }
+
+    /// Attaches the Go map probes of `binary` (entries, RET sites, growth functions) at
+    /// `attach_path`, scoped to `pid`; `exe` names the binary in reports.
+    pub fn attach_go(
+        &mut self,
+        pid: u32,
+        attach_path: &Path,
+        exe: &str,
+        binary: &GoBinary,
+    ) -> Result<(), AttachError> {
+        for func in &binary.assign_funcs {
+            let id = self.new_site(pid, exe, &func.symbol)?;
+            let entry = Cookie::assign(func.kind, id);
+            self.attach_at(
+                PROGRAM_MAP_ASSIGN,
+                attach_path,
+                pid,
+                func.file_offset,
+                entry,
+                &func.symbol,
+            )?;
+            let ret = Cookie::assign(func.kind, NO_PROBE_ID);
+            for &offset in &func.ret_offsets {
+                self.attach_at(
+                    PROGRAM_MAP_ASSIGN_RET,
+                    attach_path,
+                    pid,
+                    offset,
+                    ret,
+                    &func.symbol,
+                )?;
+            }
+        }
+        for grow in &binary.growth_funcs {
+            let cookie = Cookie::unpack(0);
+            self.attach_at(
+                PROGRAM_MAP_GROW,
+                attach_path,
+                pid,
+                grow.file_offset,
+                cookie,
+                &grow.symbol,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Attaches a custom probe on `site` (a function of `probe.binary`), scoped to `pid`.
+    pub fn attach_custom(
+        &mut self,
+        pid: u32,
+        probe: &CustomProbe,
+        site: &crate::target::ProbeSite,
+    ) -> Result<(), AttachError> {
+        let id = self.new_site(pid, &probe.binary.display().to_string(), &probe.symbol)?;
+        let cookie = Cookie {
+            kind: CUSTOM_KIND,
+            probe_id: id,
+            register: probe.register as u32,
+            offset: probe.offset,
+        };
+        self.attach_at(
+            PROGRAM_CUSTOM,
+            &probe.binary,
+            pid,
+            site.file_offset,
+            cookie,
+            &probe.symbol,
+        )
     }
 
     /// Detaches every probe; the maps stay readable.
     pub fn detach_all(&mut self) {
-        if let Some(Ok(program)) = self
-            .ebpf
-            .program_mut(PROGRAM_MAP_ASSIGN)
-            .map(<&mut UProbe>::try_from)
-        {
-            for link in self.links.drain(..) {
-                if let Err(e) = program.detach(link) {
-                    tracing::warn!("detaching a uprobe: {e}");
-                }
+        for (program, link) in self.links.drain(..) {
+            let detached = self
+                .ebpf
+                .program_mut(program)
+                .ok_or(AttachError::Missing(program))
+                .and_then(|p| <&mut UProbe>::try_from(p).map_err(AttachError::from))
+                .and_then(|p| p.detach(link).map_err(AttachError::from));
+            if let Err(e) = detached {
+                tracing::warn!("detaching a uprobe: {e}");
             }
         }
     }
 
-    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, AttachError> {
-        self.ebpf.map(name).ok_or(AttachError::Missing(name))
-    }
-
-    /// The probed targets, in attach order.
-    pub fn targets(&self) -> &[ProbedTarget] {
-        &self.targets
-    }
-
-    /// Per-CPU counters summed.
-    pub fn counters(&self) -> Result<Counters, AttachError> {
-        let array: PerCpuArray<&MapData, u64> =
-            PerCpuArray::try_from(self.map(map_names::COUNTERS)?)?;
-        let mut out = Counters::default();
-        for (i, slot) in out.0.iter_mut().enumerate() {
-            *slot = array.get(&(i as u32), 0)?.iter().sum();
-        }
-        Ok(out)
-    }
-
-    /// Hits per (target slot, assign kind).
-    pub fn hits(&self) -> Result<HashMap<(u32, AssignKind), u64>, AttachError> {
-        let array: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(self.map(map_names::HITS)?)?;
-        let mut out = HashMap::new();
-        for target in &self.targets {
-            for kind in AssignKind::ALL {
-                let index = target.slot * ASSIGN_KINDS + kind as u32;
-                let hits: u64 = array.get(&index, 0)?.iter().sum();
-                out.insert((target.slot, kind), hits);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The line and object maps as they are now.
-    pub fn snapshot(&self) -> Result<KernelSnapshot, AttachError> {
-        let lines: BpfHashMap<&MapData, LineKey, LineStats> =
-            BpfHashMap::try_from(self.map(map_names::LINES)?)?;
-        let objects: BpfHashMap<&MapData, ObjectKey, ObjectStats> =
-            BpfHashMap::try_from(self.map(map_names::OBJECTS)?)?;
-        // Entries can be evicted while iterating; skip the ones that vanish.
-        Ok(KernelSnapshot {
-            lines: lines.iter().filter_map(Result::ok).collect(),
-            objects: objects.iter().filter_map(Result::ok).collect(),
-        })
-    }
-
-    /// The user stack stored under `id`, outermost frame last.
-    pub fn stack(&self, id: u32) -> Option<Vec<u64>> {
-        let map = self.ebpf.map(map_names::STACKS)?;
-        let stacks: StackTraceMap<&MapData> = StackTraceMap::try_from(map).ok()?;
-        let trace = stacks.get(&id, 0).ok()?;
-        Some(trace.frames().iter().map(|f| f.ip).collect())
+    /// The probed processes, in the order they were added.
+    pub fn pids(&self) -> &[u32] {
+        &self.pids
     }
 }

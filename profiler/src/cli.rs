@@ -55,6 +55,10 @@ pub struct RecordArgs {
     /// Lines to show in the text table.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// What to probe: `go` (Go map assigns; the default) and/or BIN:SYMBOL:REG[+OFF] (any
+    /// function: the pointer in REG, plus OFF bytes, is the written object). Repeatable.
+    #[arg(long = "probe", value_name = "go|BIN:SYMBOL:REG[+OFF]")]
+    pub probes: Vec<crate::probe_spec::ProbeSpec>,
     /// Sample one map write in N (per CPU) with its user stack.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub sample_every: u32,

@@ -9,7 +9,7 @@ use std::{
 };
 
 use aya::maps::{MapData, RingBuf};
-use profiler_common::SampleEvent;
+use profiler_common::{SampleEvent, SAMPLE_CONCURRENT, SAMPLE_SLOT};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{signal, SignalKind},
@@ -37,10 +37,17 @@ pub struct SampleKey {
     pub lines: [u64; 2],
     pub return_addr: u64,
     pub stack_id: i64,
+    /// `SAMPLE_*` bits.
+    pub flags: u32,
+    /// For races: who entered and who was inside.
+    pub tid: u32,
+    pub other_tid: u32,
+    pub other_stack_id: i64,
 }
 
 impl From<&SampleEvent> for SampleKey {
     fn from(e: &SampleEvent) -> Self {
+        let race = e.flags & SAMPLE_CONCURRENT != 0;
         SampleKey {
             pid: e.pid,
             kind: e.kind,
@@ -48,14 +55,24 @@ impl From<&SampleEvent> for SampleKey {
             lines: e.lines,
             return_addr: e.return_addr,
             stack_id: e.stack_id,
+            flags: e.flags,
+            // Thread ids matter only for races; elsewhere they would split identical samples.
+            tid: if race { e.tid } else { 0 },
+            other_tid: e.other_tid,
+            other_stack_id: e.other_stack_id,
         }
     }
 }
+
+/// The earliest sampled write of an object: (time, stack id, return address).
+pub type FirstSample = (u64, i64, u64);
 
 /// What collection produced.
 pub struct Collected {
     /// Folded samples and their counts.
     pub samples: HashMap<SampleKey, u64>,
+    /// Per (pid, object): its earliest sampled write.
+    pub first: HashMap<(u32, u64), FirstSample>,
     pub stop: StopReason,
     /// How long probes were attached.
     pub elapsed: Duration,
@@ -93,9 +110,9 @@ pub async fn collect(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let progress = options.progress && std::io::stderr().is_terminal();
-    let pids: Vec<u32> = probes.targets().iter().map(|t| t.pid).collect();
+    let pids: Vec<u32> = probes.pids().to_vec();
     let mut exited: HashMap<u32, Duration> = HashMap::new();
-    let mut samples: HashMap<SampleKey, u64> = HashMap::new();
+    let mut samples = Samples::default();
 
     let stop = loop {
         tokio::select! {
@@ -104,7 +121,7 @@ pub async fn collect(
             _ = sigterm.recv() => break StopReason::Signal("SIGTERM"),
             guard = events.readable_mut() => {
                 let mut guard = guard?;
-                drain(guard.get_inner_mut(), &mut samples);
+                samples.drain(guard.get_inner_mut());
                 guard.clear_ready();
             }
             guard = async { logger.as_mut().expect("guarded by the if").readable_mut().await }, if logger.is_some() => {
@@ -120,7 +137,7 @@ pub async fn collect(
                     }
                 }
                 if progress {
-                    show_progress(probes, deadline, &samples);
+                    show_progress(probes, deadline, samples.total);
                 }
                 if !pids.is_empty() && exited.len() == pids.len() {
                     break StopReason::TargetsExited;
@@ -131,7 +148,7 @@ pub async fn collect(
     let elapsed = start.elapsed();
     // Detach first so the last drain sees every event that will ever be sampled.
     probes.detach_all();
-    drain(events.get_mut(), &mut samples);
+    samples.drain(events.get_mut());
     if let Some(logger) = logger.as_mut() {
         logger.get_mut().flush();
     }
@@ -139,37 +156,58 @@ pub async fn collect(
         eprint!("\r\x1b[2K");
     }
     Ok(Collected {
-        samples,
+        samples: samples.folded,
+        first: samples.first,
         stop,
         elapsed,
         exited,
     })
 }
 
-fn drain(ring: &mut RingBuf<MapData>, samples: &mut HashMap<SampleKey, u64>) {
-    while let Some(item) = ring.next() {
-        if item.len() < std::mem::size_of::<SampleEvent>() {
-            continue;
+/// Samples folded as they arrive.
+#[derive(Default)]
+struct Samples {
+    folded: HashMap<SampleKey, u64>,
+    first: HashMap<(u32, u64), FirstSample>,
+    total: u64,
+}
+
+impl Samples {
+    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+        while let Some(item) = ring.next() {
+            if item.len() < std::mem::size_of::<SampleEvent>() {
+                continue;
+            }
+            // SAFETY: the kernel wrote a whole SampleEvent (repr(C), any bit pattern valid).
+            let event: SampleEvent = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
+            self.add(&event);
         }
-        // SAFETY: the kernel wrote a whole SampleEvent (repr(C), any bit pattern valid); the
-        // ring buffer gives 8-byte aligned records.
-        let event: SampleEvent = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
-        *samples.entry(SampleKey::from(&event)).or_default() += 1;
+    }
+
+    fn add(&mut self, event: &SampleEvent) {
+        self.total += 1;
+        *self.folded.entry(SampleKey::from(event)).or_default() += 1;
+        if event.flags & SAMPLE_SLOT == 0 && event.stack_id >= 0 {
+            let first = (event.ktime_ns, event.stack_id, event.return_addr);
+            self.first
+                .entry((event.pid, event.object))
+                .and_modify(|f| {
+                    if first.0 < f.0 {
+                        *f = first;
+                    }
+                })
+                .or_insert(first);
+        }
     }
 }
 
-fn show_progress(
-    probes: &Probes,
-    deadline: tokio::time::Instant,
-    samples: &HashMap<SampleKey, u64>,
-) {
+fn show_progress(probes: &Probes, deadline: tokio::time::Instant, sampled: u64) {
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     let Ok(c) = probes.counters() else { return };
     use profiler_common::Counter::*;
-    let sampled: u64 = samples.values().sum();
     eprint!(
         "\r\x1b[2Kclprof: recording {} target(s), {:>4.1}s left, {} events, {} sampled, drops: ringbuf {} map-full {}",
-        probes.targets().len(),
+        probes.pids().len(),
         left.as_secs_f64(),
         c.get(Events),
         sampled,

@@ -1,12 +1,15 @@
 //! Userspace folding: joins the kernel's per-line and per-object stats with the map layouts and
-//! the sampled stacks into ranked [`LineReport`]s.
+//! the sampled stacks into ranked [`LineReport`]s and [`MapReport`]s.
 
 use std::collections::{BTreeMap, HashMap};
 
-use profiler_common::{AssignKind, LineKey, LineStats, ObjectKey, ObjectStats, CACHE_LINE_BYTES};
+use profiler_common::{
+    latency_bucket_upper, AssignKind, LatencyHist, LineKey, LineStats, ObjectKey, ObjectStats,
+    CACHE_LINE_BYTES, OBJECT_CUSTOM, OBJECT_GO_MAP, OBJECT_GO_MAP_SLOT,
+};
 
 use crate::{
-    report::{hex, FrameReport, LineReport, ObjectReport},
+    report::{hex, FrameReport, LatencyReport, LineReport, MapReport, ObjectReport, RaceReport},
     symbolize::Frame,
     target::MapLayout,
 };
@@ -16,6 +19,7 @@ use crate::{
 pub struct KernelSnapshot {
     pub lines: Vec<(LineKey, LineStats)>,
     pub objects: Vec<(ObjectKey, ObjectStats)>,
+    pub latency: HashMap<ObjectKey, LatencyHist>,
 }
 
 /// A sampled write, reduced to what ranking needs.
@@ -30,6 +34,13 @@ pub struct FoldedSample {
     pub count: u64,
 }
 
+/// What the kernel cannot know about a process: its map layout.
+#[derive(Clone, Debug, Default)]
+pub struct ProcessInfo {
+    /// None for processes probed with custom probes only.
+    pub layout: Option<MapLayout>,
+}
+
 /// Orders lines as the schema requires: transfers, then writes, descending; ties by address.
 pub fn rank(lines: &mut [LineReport]) {
     lines.sort_by(|a, b| {
@@ -41,10 +52,10 @@ pub fn rank(lines: &mut [LineReport]) {
     });
 }
 
-/// Builds the ranked line reports. `layouts` gives each pid's map header layout.
+/// Builds the ranked line reports.
 pub fn fold_lines(
     snapshot: &KernelSnapshot,
-    layouts: &HashMap<u32, MapLayout>,
+    processes: &HashMap<u32, ProcessInfo>,
     samples: &[FoldedSample],
     max_frames: usize,
 ) -> Vec<LineReport> {
@@ -55,15 +66,17 @@ pub fn fold_lines(
         .iter()
         .filter(|(_, s)| s.writes > 0)
         .map(|(key, stats)| {
-            let layout = layouts.get(&key.pid);
-            let line_objects = match (layout, objects.get(&key.pid)) {
-                (Some(layout), Some(objs)) => objects_in_line(key.line, objs, layout),
-                _ => Vec::new(),
-            };
+            let layout = processes.get(&key.pid).and_then(|p| p.layout.as_ref());
+            let line_objects = objects
+                .get(&key.pid)
+                .map(|objs| objects_in_line(key.line, objs, layout))
+                .unwrap_or_default();
             let (samples, top_frames) = match frames.get(&(key.pid, key.line)) {
                 Some((n, by_frame)) => (*n, top(by_frame, max_frames)),
                 None => (0, Vec::new()),
             };
+            // Growth and races are measured only through the Go map probes.
+            let go = layout.is_some();
             LineReport {
                 line: hex(key.line),
                 pid: key.pid,
@@ -73,8 +86,8 @@ pub fn fold_lines(
                 threads_exact: stats.writers.tids_exact(),
                 cpus: stats.writers.cpu_count(),
                 transfers: stats.transfers,
-                growth_writes: None,
-                concurrent_writers: None,
+                growth_writes: go.then_some(stats.growth_writes),
+                concurrent_writers: go.then_some(stats.concurrent_writers),
                 l1_miss_samples: None,
                 objects: line_objects,
                 top_frames,
@@ -95,43 +108,57 @@ fn objects_by_pid(objects: &[(ObjectKey, ObjectStats)]) -> HashMap<u32, ObjectsB
     by_pid
 }
 
-/// Objects whose header overlaps `[line, line + 64)`, with the fields that lie in it.
+/// Name of the probe kind in a cookie / object.
+pub fn assign_symbol(kind: u32) -> Option<&'static str> {
+    AssignKind::ALL.get(kind as usize).map(|k| k.symbol())
+}
+
+/// Objects overlapping `[line, line + 64)`: map headers (by their layout), value slots and
+/// custom objects (by their first byte), with the fields that lie in the line.
 fn objects_in_line(
     line: u64,
     objects: &ObjectsByAddr<'_>,
-    layout: &MapLayout,
+    layout: Option<&MapLayout>,
 ) -> Vec<ObjectReport> {
     let end = line + CACHE_LINE_BYTES;
-    let first = line.saturating_sub(layout.header_size.saturating_sub(1));
+    let reach = layout.map_or(0, |l| l.header_size.saturating_sub(1));
     objects
-        .range(first..end)
+        .range(line.saturating_sub(reach)..end)
         .filter_map(|(&addr, stats)| {
-            let in_line = |off: u64, size: u64| addr + off < end && addr + off + size.max(1) > line;
-            let fields: Vec<String> = layout
-                .fields
-                .iter()
-                .filter(|f| in_line(f.offset, f.size))
-                .map(|f| f.name.clone())
-                .collect();
-            if fields.is_empty() {
-                return None;
-            }
-            let written_fields = layout
-                .written
-                .iter()
-                .filter(|f| in_line(f.offset, f.size))
-                .map(|f| f.name.clone())
-                .collect();
+            let (kind, fields, written_fields, owner) = match stats.object_kind {
+                OBJECT_GO_MAP => {
+                    let layout = layout?;
+                    let in_line =
+                        |off: u64, size: u64| addr + off < end && addr + off + size.max(1) > line;
+                    let names = |fields: &[crate::target::FieldInfo]| -> Vec<String> {
+                        fields
+                            .iter()
+                            .filter(|f| in_line(f.offset, f.size))
+                            .map(|f| f.name.clone())
+                            .collect()
+                    };
+                    let fields = names(&layout.fields);
+                    if fields.is_empty() {
+                        return None;
+                    }
+                    ("go-map", fields, names(&layout.written), None)
+                }
+                OBJECT_GO_MAP_SLOT if addr >= line => {
+                    let value = vec!["value".to_owned()];
+                    ("go-map-slot", value.clone(), value, Some(hex(stats.owner)))
+                }
+                OBJECT_CUSTOM if addr >= line => ("custom", Vec::new(), Vec::new(), None),
+                _ => return None,
+            };
             Some(ObjectReport {
-                kind: "go-map".to_owned(),
+                kind: kind.to_owned(),
                 addr: hex(addr),
                 fields,
                 written_fields,
                 writes: stats.writes,
                 writers: stats.writers.thread_count(),
-                assign: AssignKind::ALL
-                    .get(stats.kind as usize)
-                    .map(|k| k.symbol().to_owned()),
+                assign: assign_symbol(stats.kind).map(str::to_owned),
+                owner,
             })
         })
         .collect()
@@ -156,12 +183,7 @@ fn frames_by_line(samples: &[FoldedSample]) -> HashMap<(u32, u64), (u64, FrameCo
 fn top(counts: &FrameCounts, n: usize) -> Vec<FrameReport> {
     let mut frames: Vec<FrameReport> = counts
         .iter()
-        .map(|(f, &samples)| FrameReport {
-            function: f.function.clone(),
-            file: f.file.clone(),
-            line: f.line,
-            samples,
-        })
+        .map(|(f, &samples)| frame_report(f, samples))
         .collect();
     frames.sort_by(|a, b| {
         b.samples
@@ -171,6 +193,109 @@ fn top(counts: &FrameCounts, n: usize) -> Vec<FrameReport> {
     });
     frames.truncate(n);
     frames
+}
+
+/// A frame as reports carry it.
+pub fn frame_report(f: &Frame, samples: u64) -> FrameReport {
+    FrameReport {
+        function: f.function.clone(),
+        file: f.file.clone(),
+        line: f.line,
+        samples,
+    }
+}
+
+/// p50/p99 of a latency histogram (bucket upper bounds), None when empty.
+pub fn percentiles(hist: &LatencyHist) -> Option<LatencyReport> {
+    let count: u64 = hist.buckets.iter().map(|&c| c as u64).sum();
+    if count == 0 {
+        return None;
+    }
+    let at = |q: f64| {
+        let rank = ((q * count as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (bucket, &c) in hist.buckets.iter().enumerate() {
+            seen += c as u64;
+            if seen >= rank {
+                return latency_bucket_upper(bucket);
+            }
+        }
+        latency_bucket_upper(hist.buckets.len() - 1)
+    };
+    Some(LatencyReport {
+        count,
+        p50_ns: at(0.50),
+        p99_ns: at(0.99),
+    })
+}
+
+/// What userspace learned about one map besides the kernel's counts.
+#[derive(Clone, Debug, Default)]
+pub struct MapExtras {
+    pub go_type: Option<String>,
+    pub first_assign: Vec<Frame>,
+    pub races: Vec<RaceReport>,
+}
+
+/// Builds the per-map reports (Go map headers only).
+pub fn fold_maps(
+    snapshot: &KernelSnapshot,
+    processes: &HashMap<u32, ProcessInfo>,
+    extras: &HashMap<(u32, u64), MapExtras>,
+) -> Vec<MapReport> {
+    let mut out: Vec<MapReport> = snapshot
+        .objects
+        .iter()
+        .filter(|(_, s)| s.object_kind == OBJECT_GO_MAP)
+        .map(|(key, stats)| {
+            let extra = extras
+                .get(&(key.pid, key.addr))
+                .cloned()
+                .unwrap_or_default();
+            let mut lines: Vec<String> = processes
+                .get(&key.pid)
+                .and_then(|p| p.layout.as_ref())
+                .map(|l| {
+                    l.written
+                        .iter()
+                        .map(|f| hex(profiler_common::line_of(key.addr + f.offset)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            lines.dedup();
+            let assign = assign_symbol(stats.kind).unwrap_or("?");
+            MapReport {
+                pid: key.pid,
+                addr: hex(key.addr),
+                go_type: extra.go_type,
+                key_kind: assign
+                    .strip_prefix("runtime.mapassign_")
+                    .unwrap_or("generic")
+                    .to_owned(),
+                assign: assign.to_owned(),
+                writes: stats.writes,
+                writers: stats.writers.thread_count(),
+                growth_writes: stats.growth_writes,
+                concurrent_writers: stats.concurrent_writers,
+                lines,
+                latency: snapshot.latency.get(key).and_then(percentiles),
+                first_assign: extra
+                    .first_assign
+                    .iter()
+                    .map(|f| frame_report(f, 1))
+                    .collect(),
+                races: extra.races,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.concurrent_writers
+            .cmp(&a.concurrent_writers)
+            .then(b.growth_writes.cmp(&a.growth_writes))
+            .then(b.writes.cmp(&a.writes))
+            .then(a.addr.cmp(&b.addr))
+    });
+    out
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ fn classic() -> MapLayout {
         type_name: "runtime.hmap".to_owned(),
         header_size: 48,
         written: [field("flags", 8, 1), field("count", 0, 8)],
+        writing: field("flags", 8, 1),
+        writing_mask: 4,
+        growth: Some(field("oldbuckets", 24, 8)),
         fields,
     }
 }
@@ -66,10 +69,16 @@ fn key(pid: u32, line: u64) -> LineKey {
 fn two_map_headers_in_one_line_are_both_listed_with_their_fields() {
     // Headers at 0x1000 and 0x1030 (48 bytes apart, as Go's allocator places them).
     let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
         lines: vec![(key(7, 0x1000), line_stats(100, 60, &[11, 12], &[0, 1]))],
         objects: vec![object(7, 0x1000, 50, &[11]), object(7, 0x1030, 50, &[12])],
     };
-    let layouts = HashMap::from([(7, classic())]);
+    let layouts = HashMap::from([(
+        7,
+        ProcessInfo {
+            layout: Some(classic()),
+        },
+    )]);
     let lines = fold_lines(&snapshot, &layouts, &[], 5);
     assert_eq!(lines.len(), 1);
     let line = &lines[0];
@@ -91,10 +100,21 @@ fn two_map_headers_in_one_line_are_both_listed_with_their_fields() {
 #[test]
 fn header_tail_in_next_line_lists_only_unwritten_fields() {
     let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
         lines: vec![(key(7, 0x1040), line_stats(5, 0, &[11], &[0]))],
         objects: vec![object(7, 0x1030, 5, &[11])],
     };
-    let lines = fold_lines(&snapshot, &HashMap::from([(7, classic())]), &[], 5);
+    let lines = fold_lines(
+        &snapshot,
+        &HashMap::from([(
+            7,
+            ProcessInfo {
+                layout: Some(classic()),
+            },
+        )]),
+        &[],
+        5,
+    );
     let objs = &lines[0].objects;
     assert_eq!(objs.len(), 1);
     assert_eq!(
@@ -107,6 +127,7 @@ fn header_tail_in_next_line_lists_only_unwritten_fields() {
 #[test]
 fn lines_rank_by_transfers_then_writes() {
     let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
         lines: vec![
             (key(1, 0x40), line_stats(1000, 0, &[1], &[0])),
             (key(1, 0x80), line_stats(10, 5, &[1, 2], &[0, 1])),
@@ -144,6 +165,7 @@ fn samples_count_per_line_and_rank_callers() {
         s([0x80, 0], &other),
     ];
     let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
         lines: vec![
             (key(3, 0x40), line_stats(9, 1, &[1], &[0])),
             (key(3, 0x80), line_stats(9, 0, &[1], &[0])),
@@ -163,6 +185,7 @@ fn samples_count_per_line_and_rank_callers() {
 #[test]
 fn unmeasured_metrics_are_null_not_zero() {
     let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
         lines: vec![(key(1, 0x40), line_stats(1, 0, &[1], &[0]))],
         objects: vec![],
     };
@@ -170,4 +193,69 @@ fn unmeasured_metrics_are_null_not_zero() {
     let json = serde_json::to_value(&lines[0]).expect("serialize");
     assert!(json["growth_writes"].is_null());
     assert!(json["l1_miss_samples"].is_null());
+}
+
+#[test]
+fn value_slots_are_listed_in_their_line_with_their_map() {
+    let mut slot = object(7, 0x2008, 3, &[11, 12]);
+    slot.1.object_kind = OBJECT_GO_MAP_SLOT;
+    slot.1.owner = 0x1000;
+    let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
+        lines: vec![(key(7, 0x2000), line_stats(3, 2, &[11, 12], &[0, 1]))],
+        objects: vec![object(7, 0x1000, 50, &[11]), slot],
+    };
+    let processes = HashMap::from([(
+        7,
+        ProcessInfo {
+            layout: Some(classic()),
+        },
+    )]);
+    let lines = fold_lines(&snapshot, &processes, &[], 5);
+    let objs = &lines[0].objects;
+    assert_eq!(objs.len(), 1, "the header is two lines away: {objs:?}");
+    assert_eq!(objs[0].kind, "go-map-slot");
+    assert_eq!(objs[0].owner.as_deref(), Some("0x1000"));
+    assert_eq!(objs[0].writers, 2);
+    assert_eq!(lines[0].growth_writes, Some(0), "measured for Go targets");
+}
+
+#[test]
+fn latency_percentiles_come_from_bucket_upper_bounds() {
+    let mut hist = LatencyHist::default();
+    assert!(percentiles(&hist).is_none());
+    hist.buckets[profiler_common::latency_bucket(1000)] = 98;
+    hist.buckets[profiler_common::latency_bucket(100_000)] = 2;
+    let p = percentiles(&hist).expect("non-empty");
+    assert_eq!(p.count, 100);
+    assert!(p.p50_ns >= 1000 && p.p50_ns < 1536, "{p:?}");
+    assert!(p.p99_ns >= 100_000 && p.p99_ns < 150_000, "{p:?}");
+}
+
+#[test]
+fn maps_rank_races_first_and_name_their_key_kind() {
+    let mut racy = object(7, 0x1000, 10, &[11, 12]);
+    racy.1.concurrent_writers = 3;
+    let calm = object(7, 0x2000, 1000, &[11]);
+    let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
+        lines: vec![],
+        objects: vec![calm, racy],
+    };
+    let processes = HashMap::from([(
+        7,
+        ProcessInfo {
+            layout: Some(classic()),
+        },
+    )]);
+    let maps = fold_maps(&snapshot, &processes, &HashMap::new());
+    assert_eq!(maps[0].addr, "0x1000");
+    assert_eq!(maps[0].concurrent_writers, 3);
+    assert_eq!(maps[0].key_kind, "fast64");
+    assert_eq!(
+        maps[0].lines,
+        vec!["0x1000"],
+        "flags and count share the header's line"
+    );
+    assert!(maps[0].latency.is_none());
 }

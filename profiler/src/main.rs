@@ -31,7 +31,19 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("clprof: error: {e:#}");
+            // Kernel verifier logs and the like are many lines: keep each cause's first line on
+            // stderr, the whole chain in the debug log.
+            tracing::debug!("{e:?}");
+            let mut parts: Vec<String> = Vec::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                let first = text.lines().next().unwrap_or("").to_owned();
+                // Messages that already embed their source would repeat it.
+                if !parts.last().is_some_and(|p| p.contains(&first)) {
+                    parts.push(first);
+                }
+            }
+            eprintln!("clprof: error: {}", parts.join(": "));
             ExitCode::FAILURE
         }
     }

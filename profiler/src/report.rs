@@ -27,6 +27,8 @@ pub struct Report {
     pub samples: u64,
     /// Contended lines, by `transfers` then `writes`, descending.
     pub lines: Vec<LineReport>,
+    /// Every written Go map, by `concurrent_writers`, `growth_writes`, then `writes`, descending.
+    pub maps: Vec<MapReport>,
     /// Things the reader should know (target exited early, interrupted, ...).
     pub notices: Vec<String>,
 }
@@ -126,8 +128,61 @@ pub struct ObjectReport {
     pub writes: u64,
     /// Distinct threads writing this object.
     pub writers: u32,
-    /// Map-assign function used (`runtime.mapassign_fast64`, ...).
+    /// Map-assign function used (`runtime.mapassign_fast64`, ...); the probed symbol for custom.
     pub assign: Option<String>,
+    /// For `go-map-slot`: the map header the slot belongs to.
+    pub owner: Option<String>,
+}
+
+/// One written Go map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapReport {
+    pub pid: u32,
+    /// Header address (hex).
+    pub addr: String,
+    /// Go type from DWARF (`map[int]int`), null when unknown.
+    pub go_type: Option<String>,
+    /// Key handling of its assign function: `generic`, `fast32`, `fast64`, `fast64ptr`, `faststr`.
+    pub key_kind: String,
+    /// Map-assign function.
+    pub assign: String,
+    pub writes: u64,
+    /// Distinct writer threads.
+    pub writers: u32,
+    /// Assigns that started while the map was growing (classic) or that grew it (swiss).
+    pub growth_writes: u64,
+    /// Assigns that found another writer inside the map.
+    pub concurrent_writers: u64,
+    /// Lines holding the header fields an assign writes (hex).
+    pub lines: Vec<String>,
+    /// Entry-to-return latency of its assigns; null without RET probes.
+    pub latency: Option<LatencyReport>,
+    /// Where the map was first written when that was sampled (caller frames, innermost first):
+    /// usually where it was made, or close by.
+    pub first_assign: Vec<FrameReport>,
+    /// Sampled races (first ones): the thread that entered and the one already inside.
+    pub races: Vec<RaceReport>,
+}
+
+/// Latency percentiles from the kernel's histogram (bucket upper bounds, so within +50%).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyReport {
+    /// Assigns measured.
+    pub count: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+}
+
+/// A sampled concurrent write: `tid` entered while `other_tid` was inside a write of the map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaceReport {
+    pub tid: u32,
+    /// Null when the writer inside could not be identified.
+    pub other_tid: Option<u32>,
+    /// The entering thread's caller frames (innermost first).
+    pub frames: Vec<FrameReport>,
+    /// The inside thread's caller frames, when its entry was sampled.
+    pub other_frames: Vec<FrameReport>,
 }
 
 /// A source location and how many samples it accounts for.
@@ -201,12 +256,37 @@ mod tests {
                     writes: 10,
                     writers: 2,
                     assign: Some("runtime.mapassign_fast64".to_owned()),
+                    owner: None,
                 }],
                 top_frames: vec![FrameReport {
                     function: "main.worker".to_owned(),
                     file: Some("/src/main.go".to_owned()),
                     line: Some(31),
                     samples: 1,
+                }],
+            }],
+            maps: vec![MapReport {
+                pid: 42,
+                addr: hex(0xc000014150),
+                go_type: Some("map[int]int".to_owned()),
+                key_kind: "fast64".to_owned(),
+                assign: "runtime.mapassign_fast64".to_owned(),
+                writes: 10,
+                writers: 2,
+                growth_writes: 1,
+                concurrent_writers: 1,
+                lines: vec![hex(0xc000014140)],
+                latency: Some(LatencyReport {
+                    count: 10,
+                    p50_ns: 1023,
+                    p99_ns: 4095,
+                }),
+                first_assign: vec![],
+                races: vec![RaceReport {
+                    tid: 7,
+                    other_tid: Some(8),
+                    frames: vec![],
+                    other_frames: vec![],
                 }],
             }],
             notices: vec![],
@@ -235,6 +315,7 @@ mod tests {
                 "duration_s",
                 "events",
                 "lines",
+                "maps",
                 "notices",
                 "samples",
                 "schema",
@@ -297,10 +378,35 @@ mod tests {
                 "assign",
                 "fields",
                 "kind",
+                "owner",
                 "writers",
                 "writes",
                 "written_fields"
             ]
+        );
+        let map = &v["maps"][0];
+        assert_eq!(
+            keys(map),
+            [
+                "addr",
+                "assign",
+                "concurrent_writers",
+                "first_assign",
+                "go_type",
+                "growth_writes",
+                "key_kind",
+                "latency",
+                "lines",
+                "pid",
+                "races",
+                "writers",
+                "writes"
+            ]
+        );
+        assert_eq!(keys(&map["latency"]), ["count", "p50_ns", "p99_ns"]);
+        assert_eq!(
+            keys(&map["races"][0]),
+            ["frames", "other_frames", "other_tid", "tid"]
         );
         assert_eq!(
             keys(&line["top_frames"][0]),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{LineReport, Report};
+use crate::report::{FrameReport, LineReport, Report};
 
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
@@ -76,8 +76,18 @@ pub fn table(report: &Report, top: usize) -> String {
     } else {
         let _ = writeln!(
             s,
-            "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>6} {:>7} {:>4} {:>8}",
-            "#", "LINE", "PID", "WRITES", "TRANSFERS", "XFER%", "THREADS", "CPUS", "SAMPLES"
+            "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>6} {:>7} {:>4} {:>8} {:>8} {:>8}",
+            "#",
+            "LINE",
+            "PID",
+            "WRITES",
+            "TRANSFERS",
+            "XFER%",
+            "THREADS",
+            "CPUS",
+            "SAMPLES",
+            "GROWING",
+            "RACING"
         );
         for (rank, line) in report.lines.iter().take(top).enumerate() {
             line_rows(&mut s, rank + 1, line);
@@ -89,6 +99,10 @@ pub fn table(report: &Report, top: usize) -> String {
                 report.lines.len() - top
             );
         }
+    }
+    if !report.maps.is_empty() {
+        let _ = writeln!(s);
+        maps_section(&mut s, report, top);
     }
     for notice in &report.notices {
         let _ = writeln!(s, "notice: {notice}");
@@ -107,9 +121,10 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     } else {
         format!(">{}", line.threads)
     };
+    let opt = |v: Option<u64>| v.map_or("-".to_owned(), thousands);
     let _ = writeln!(
         s,
-        "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>5.1}% {:>7} {:>4} {:>8}",
+        "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>5.1}% {:>7} {:>4} {:>8} {:>8} {:>8}",
         rank,
         line.line,
         line.pid,
@@ -118,9 +133,31 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
         pct,
         threads,
         line.cpus,
-        thousands(line.samples)
+        thousands(line.samples),
+        opt(line.growth_writes),
+        opt(line.concurrent_writers)
     );
-    for o in &line.objects {
+    // Value slots: one row per owning map (a line can hold several slots of it).
+    let mut slots: Vec<(&str, usize, u64, u32)> = Vec::new();
+    for o in line.objects.iter().filter(|o| o.owner.is_some()) {
+        let owner = o.owner.as_deref().unwrap_or("?");
+        match slots.iter_mut().find(|s| s.0 == owner) {
+            Some(s) => {
+                s.1 += 1;
+                s.2 += o.writes;
+                s.3 = s.3.max(o.writers);
+            }
+            None => slots.push((owner, 1, o.writes, o.writers)),
+        }
+    }
+    for (owner, n, writes, writers) in slots {
+        let _ = writeln!(
+            s,
+            "       go-map-slot x{n} (values of map {owner})  {} writes, up to {writers} thread(s) per slot",
+            thousands(writes)
+        );
+    }
+    for o in line.objects.iter().filter(|o| o.owner.is_none()) {
         let written = if o.written_fields.is_empty() {
             "none of its written fields here".to_owned()
         } else {
@@ -150,6 +187,66 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             _ => "?".to_owned(),
         };
         let _ = writeln!(s, "       {share:>5.1}%  {}  {loc}", f.function);
+    }
+}
+
+fn frame_text(f: &FrameReport) -> String {
+    match (&f.file, f.line) {
+        (Some(file), Some(l)) => format!("{} ({file}:{l})", f.function),
+        _ => f.function.clone(),
+    }
+}
+
+/// The maps: type, key kind, growth, races (with both threads) and assign latency.
+fn maps_section(s: &mut String, report: &Report, top: usize) {
+    let _ = writeln!(
+        s,
+        "{:<16} {:>7} {:<22} {:<9} {:>10} {:>7} {:>8} {:>8} {:>9} {:>9}",
+        "MAP", "PID", "TYPE", "KEYS", "WRITES", "THREADS", "GROWING", "RACING", "P50", "P99"
+    );
+    let ns = |v: u64| format!("{:.1}us", v as f64 / 1000.0);
+    for m in report.maps.iter().take(top) {
+        let (p50, p99) = m
+            .latency
+            .as_ref()
+            .map_or(("-".to_owned(), "-".to_owned()), |l| {
+                (ns(l.p50_ns), ns(l.p99_ns))
+            });
+        let _ = writeln!(
+            s,
+            "{:<16} {:>7} {:<22} {:<9} {:>10} {:>7} {:>8} {:>8} {:>9} {:>9}",
+            m.addr,
+            m.pid,
+            m.go_type.as_deref().unwrap_or("?"),
+            m.key_kind,
+            thousands(m.writes),
+            m.writers,
+            thousands(m.growth_writes),
+            thousands(m.concurrent_writers),
+            p50,
+            p99
+        );
+        if let Some(f) = m.first_assign.first() {
+            let _ = writeln!(s, "       first written at {}", frame_text(f));
+        }
+        for r in &m.races {
+            let other = r
+                .other_tid
+                .map_or("another thread".to_owned(), |t| format!("tid {t}"));
+            let at = r.frames.first().map_or("?".to_owned(), frame_text);
+            let other_at = r
+                .other_frames
+                .first()
+                .map_or("(not sampled)".to_owned(), frame_text);
+            let _ = writeln!(
+                s,
+                "       race: tid {} at {at} entered while {other} was inside, at {other_at}",
+                r.tid
+            );
+        }
+    }
+    if report.maps.len() > top {
+        let _ = writeln!(s, "... {} more map(s)", report.maps.len() - top);
     }
 }
 

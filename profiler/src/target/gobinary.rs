@@ -1,16 +1,18 @@
-//! Reading a Go executable: ELF header, the `runtime.mapassign*` symbols, and the pieces from
-//! [`super::buildinfo`] and [`super::layout`]. Results are cached per file identity.
+//! Reading a Go executable: the `runtime.mapassign*` symbols and their RET sites, the map growth
+//! functions, and the pieces from [`super::buildinfo`], [`super::layout`] and
+//! [`super::map_types`]. Results are cached per file identity.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use object::{Object, ObjectKind, ObjectSection, ObjectSegment, ObjectSymbol, ReadCache};
+use object::{Object, ObjectKind, ObjectSection, ObjectSymbol};
 use profiler_common::AssignKind;
 
-use super::{buildinfo, layout, MapLayout, TargetError};
+use super::elf::{self, ProbeSite};
+use super::{buildinfo, disasm, layout, layout_dwarf, map_types};
+use super::{LayoutFlavor, MapLayout, TargetError};
 
 /// A Go executable, as far as clprof cares.
 #[derive(Clone, Debug)]
@@ -28,6 +30,14 @@ pub struct GoBinary {
     pub assign_funcs: Vec<AssignFunc>,
     /// Hex of the GNU build id note, else the Go build id string, else `None`.
     pub build_id: Option<String>,
+    /// The functions that grow a map during an assign, those of [`GROWTH_FUNCS`] for the
+    /// binary's flavor that it links, in that order; may be empty.
+    pub growth_funcs: Vec<ProbeSite>,
+    /// Runtime type descriptor address (file vaddr, before any load bias) → Go type name, for
+    /// every map type in the DWARF (e.g. "map[string]int"). An assign gets its map type as
+    /// the first argument (RAX). Empty without DWARF; types the DWARF does not describe (maps
+    /// only in optimized locals) are missing, see [`super::map_types`].
+    pub map_types: HashMap<u64, String>,
 }
 
 impl GoBinary {
@@ -50,7 +60,32 @@ pub struct AssignFunc {
     pub size: u64,
     /// Offset of the first instruction in the file: what uprobes attach at.
     pub file_offset: u64,
+    /// File offsets of every `ret` / `ret imm16` in `[vaddr, vaddr + size)`, ascending: where
+    /// uprobes stand in for uretprobes (see [`super::disasm`]). Empty when the function could
+    /// not be disassembled (a warning is logged).
+    pub ret_offsets: Vec<u64>,
 }
+
+/// The functions that grow a map inside an assign, per flavor.
+///
+/// Swiss (internal/runtime/maps): growth is done at once by the assign that runs out of room:
+/// `(*Map).growToSmall` (first group of a small map) and `(*Map).growToTable` (small map to a
+/// full table), map.go; `(*table).rehash`, which replaces a full table with one twice as big
+/// (`grow`) or splits it in two (`split`), table.go — `grow` and `split` are only called from
+/// `rehash`, so probing `rehash` sees both. Classic (runtime/map.go): `hashGrow` allocates the new buckets and sets
+/// `oldbuckets`; evacuation then proceeds incrementally in later writes (`growWork`).
+pub const GROWTH_FUNCS: [(LayoutFlavor, &str); 4] = [
+    (LayoutFlavor::Swiss, "internal/runtime/maps.(*table).rehash"),
+    (
+        LayoutFlavor::Swiss,
+        "internal/runtime/maps.(*Map).growToTable",
+    ),
+    (
+        LayoutFlavor::Swiss,
+        "internal/runtime/maps.(*Map).growToSmall",
+    ),
+    (LayoutFlavor::Classic, "runtime.hashGrow"),
+];
 
 /// Symbols of the swiss map implementation. Only Go 1.24+ with swiss maps (the default; the
 /// only choice from 1.26) links methods of `internal/runtime/maps.Map`, which the swiss
@@ -99,68 +134,46 @@ pub(crate) fn inspect_binary_shared(path: &Path) -> Result<Arc<GoBinary>, Target
     Ok(binary)
 }
 
-fn open(path: &Path) -> Result<ReadCache<File>, TargetError> {
-    let file = File::open(path).map_err(|e| TargetError::io(path, e))?;
-    Ok(ReadCache::new(file))
-}
-
-fn parse<'a>(
-    path: &Path,
-    data: &'a ReadCache<File>,
-) -> Result<object::File<'a, &'a ReadCache<File>>, TargetError> {
-    let obj = object::File::parse(data).map_err(|e| TargetError::NotElf {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    if obj.format() != object::BinaryFormat::Elf {
-        return Err(TargetError::NotElf {
-            path: path.to_path_buf(),
-            reason: format!("it is a {:?} file", obj.format()),
-        });
-    }
-    if !obj.is_64() {
-        return Err(TargetError::Unsupported {
-            path: path.to_path_buf(),
-            what: "32-bit ELF".into(),
-        });
-    }
-    Ok(obj)
-}
-
 fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
-    let data = open(path)?;
-    let obj = parse(path, &data)?;
+    let data = elf::open(path)?;
+    let obj = elf::parse(path, &data)?;
     let is_pie = obj.kind() == ObjectKind::Dynamic;
 
     let mut assign_funcs = Vec::new();
+    let mut growth: Vec<(usize, ProbeSite)> = Vec::new();
     let mut has_swiss_symbols = false;
     for sym in obj.symbols() {
         let Ok(name) = sym.name() else { continue };
         if name.starts_with(SWISS_SYMBOL_PREFIX) {
             has_swiss_symbols = true;
+        }
+        if !sym.is_definition() {
+            continue;
+        }
+        if let Some(i) = GROWTH_FUNCS.iter().position(|(_, n)| *n == name) {
+            if !growth.iter().any(|(j, _)| *j == i) {
+                growth.extend(elf::site_of(&obj, &sym).map(|site| (i, site)));
+            }
             continue;
         }
         let Some(kind) = AssignKind::ALL.into_iter().find(|k| k.symbol() == name) else {
             continue;
         };
-        if !sym.is_definition() || assign_funcs.iter().any(|f: &AssignFunc| f.kind == kind) {
+        if assign_funcs.iter().any(|f: &AssignFunc| f.kind == kind) {
             continue;
         }
-        let vaddr = sym.address();
-        match file_offset_of(&obj, sym.section_index(), vaddr) {
-            Some(file_offset) => assign_funcs.push(AssignFunc {
-                kind,
-                symbol: name.to_string(),
-                vaddr,
-                size: sym.size(),
-                file_offset,
-            }),
-            None => tracing::warn!(
-                symbol = name,
-                vaddr,
-                "symbol is in no file-backed section; not probed"
-            ),
-        }
+        let Some(site) = elf::site_of(&obj, &sym) else {
+            continue;
+        };
+        let ret_offsets = ret_offsets(&obj, &sym, site.file_offset);
+        assign_funcs.push(AssignFunc {
+            kind,
+            symbol: site.symbol,
+            vaddr: site.vaddr,
+            size: sym.size(),
+            file_offset: site.file_offset,
+            ret_offsets,
+        });
     }
     if assign_funcs.is_empty() {
         return Err(TargetError::NoMapFunctions {
@@ -171,7 +184,24 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
 
     let go_version = buildinfo::go_version(&obj);
     let build_id = buildinfo::build_id(&obj);
-    let layout = layout::resolve_layout(&obj, path, go_version.as_deref(), has_swiss_symbols)?;
+    let dwarf = layout_dwarf::scan(&obj);
+    let structs = dwarf.as_ref().map(|d| d.structs.as_slice());
+    let layout = layout::resolve_layout(
+        structs.map_err(String::as_str),
+        path,
+        go_version.as_deref(),
+        has_swiss_symbols,
+    )?;
+    growth.sort_by_key(|(i, _)| *i);
+    let growth_funcs: Vec<ProbeSite> = growth
+        .into_iter()
+        .filter(|(i, _)| GROWTH_FUNCS[*i].0 == layout.flavor)
+        .map(|(_, site)| site)
+        .collect();
+    let map_types = match &dwarf {
+        Ok(d) => map_types::descriptor_addresses(&obj, &d.map_types),
+        Err(_) => HashMap::new(),
+    };
     tracing::debug!(
         path = %path.display(),
         go_version = go_version.as_deref().unwrap_or("unknown"),
@@ -179,6 +209,8 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         flavor = ?layout.flavor,
         source = ?layout.source,
         funcs = assign_funcs.len(),
+        growth_funcs = growth_funcs.len(),
+        map_types = map_types.len(),
         "inspected Go binary"
     );
     Ok(GoBinary {
@@ -188,188 +220,40 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         layout,
         assign_funcs,
         build_id,
+        growth_funcs,
+        map_types,
     })
 }
 
-/// File offset of `vaddr`: `vaddr - section.address + section file offset`, using the symbol's
-/// section when it holds `vaddr`, else any section that does.
-fn file_offset_of<'a, R: object::ReadRef<'a>>(
+/// File offsets of the RETs of the function `sym` whose entry is at `file_offset`. The function
+/// lies in one section, so an instruction's file offset is `file_offset + (its vaddr - entry)`.
+fn ret_offsets<'a, R: object::ReadRef<'a>>(
     obj: &object::File<'a, R>,
-    index: Option<object::SectionIndex>,
-    vaddr: u64,
-) -> Option<u64> {
-    let holds = |s: &object::Section<'a, '_, R>| {
-        s.address() <= vaddr
-            && vaddr < s.address().saturating_add(s.size())
-            && s.file_range().is_some()
-    };
-    let section = index
+    sym: &object::Symbol<'a, '_, R>,
+    file_offset: u64,
+) -> Vec<u64> {
+    let (vaddr, size) = (sym.address(), sym.size());
+    let code = sym
+        .section_index()
         .and_then(|i| obj.section_by_index(i).ok())
-        .filter(|s| holds(s))
-        .or_else(|| obj.sections().find(|s| holds(s)))?;
-    let (offset, _) = section.file_range()?;
-    Some(vaddr - section.address() + offset)
-}
-
-/// A `PT_LOAD` program header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct LoadSegment {
-    pub offset: u64,
-    pub vaddr: u64,
-    pub filesz: u64,
-    pub memsz: u64,
-}
-
-/// The `PT_LOAD` segments of the ELF file at `path` (reads only the headers).
-pub(crate) fn read_load_segments(path: &Path) -> Result<Vec<LoadSegment>, TargetError> {
-    let data = open(path)?;
-    let obj = parse(path, &data)?;
-    Ok(obj
-        .segments()
-        .map(|s| {
-            let (offset, filesz) = s.file_range();
-            LoadSegment {
-                offset,
-                vaddr: s.address(),
-                filesz,
-                memsz: s.size(),
-            }
-        })
-        .collect())
+        .and_then(|s| s.data_range(vaddr, size).ok().flatten());
+    let result = match code {
+        Some(code) if size > 0 => disasm::ret_addresses(code, vaddr).map_err(|e| e.to_string()),
+        _ => Err(format!("no code bytes for {size} bytes at {vaddr:#x}")),
+    };
+    match result {
+        Ok(rets) => rets.iter().map(|r| file_offset + (r - vaddr)).collect(),
+        Err(reason) => {
+            tracing::warn!(
+                symbol = sym.name().unwrap_or("?"),
+                %reason,
+                "cannot find the function's RET instructions; its returns are not probed"
+            );
+            Vec::new()
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::test_support::{go_program, GoBuild};
-    use super::*;
-    use crate::target::LayoutFlavor;
-
-    /// The bytes at `file_offset` in the file equal the section bytes at `vaddr`.
-    fn check_offsets(path: &Path, bin: &GoBinary) {
-        let bytes = std::fs::read(path).unwrap();
-        let obj = object::File::parse(&*bytes).unwrap();
-        for f in &bin.assign_funcs {
-            let text = obj
-                .sections()
-                .find(|s| s.address() <= f.vaddr && f.vaddr < s.address() + s.size())
-                .expect("section of function");
-            let data = text.data().unwrap();
-            let at = (f.vaddr - text.address()) as usize;
-            let n = (f.size as usize).min(64);
-            assert!(n >= 16, "{} has size {}", f.symbol, f.size);
-            let off = f.file_offset as usize;
-            assert_eq!(&bytes[off..off + n], &data[at..at + n], "{}", f.symbol);
-        }
-    }
-
-    fn check_all_funcs(bin: &GoBinary) {
-        let kinds: Vec<AssignKind> = bin.assign_funcs.iter().map(|f| f.kind).collect();
-        assert_eq!(kinds, AssignKind::ALL.to_vec());
-        for f in &bin.assign_funcs {
-            assert_eq!(f.symbol, f.kind.symbol());
-            assert!(f.size > 0 && f.vaddr > 0);
-        }
-        assert!(bin.assign_func(AssignKind::Fast64).is_some());
-    }
-
-    #[test]
-    fn go_new_binary() {
-        let path = go_program(GoBuild::NewDwarf);
-        let bin = inspect_binary(&path).expect("inspect Go 1.27 binary");
-        let v = bin.go_version.as_deref().expect("go version");
-        assert!(v.starts_with("go1.27"), "{v}");
-        assert!(!bin.is_pie);
-        assert_eq!(bin.layout.flavor, LayoutFlavor::Swiss);
-        check_all_funcs(&bin);
-        check_offsets(&path, &bin);
-        let id = bin.build_id.as_deref().expect("build id");
-        assert_eq!(id.len(), 40, "GNU build id is 20 bytes of SHA-1: {id}");
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-    }
-
-    #[test]
-    fn go_old_binary() {
-        let path = go_program(GoBuild::OldDwarf);
-        let bin = inspect_binary(&path).expect("inspect Go 1.19 binary");
-        let v = bin.go_version.as_deref().expect("go version");
-        assert!(v.starts_with("go1.19"), "{v}");
-        assert_eq!(bin.layout.flavor, LayoutFlavor::Classic);
-        check_all_funcs(&bin);
-        check_offsets(&path, &bin);
-        // Go 1.19 writes only the Go build id note ("actionID/contentID" parts).
-        let id = bin.build_id.as_deref().expect("build id");
-        assert!(id.contains('/'), "{id}");
-    }
-
-    #[test]
-    fn pie_binary_and_its_load_bias() {
-        let path = go_program(GoBuild::NewPie);
-        let bin = inspect_binary(&path).expect("inspect PIE");
-        assert!(bin.is_pie);
-        check_all_funcs(&bin);
-        check_offsets(&path, &bin);
-        let mut child = super::super::test_support::SleepingChild::spawn(&path);
-        let target = super::super::resolve_pid(child.pid()).expect("resolve PIE process");
-        let bias = super::super::load_bias(child.pid(), &target.binary).expect("load bias");
-        assert_ne!(bias, 0);
-        assert_eq!(bias % 4096, 0);
-        // The code the process runs at vaddr + bias is the code in the file at file_offset.
-        let file = std::fs::read(&path).unwrap();
-        let mem = std::fs::File::open(format!("/proc/{}/mem", child.pid())).unwrap();
-        for f in &bin.assign_funcs {
-            let mut buf = [0u8; 32];
-            std::os::unix::fs::FileExt::read_exact_at(&mem, &mut buf, f.vaddr + bias).unwrap();
-            let off = f.file_offset as usize;
-            assert_eq!(&buf[..], &file[off..off + 32], "{}", f.symbol);
-        }
-        child.kill();
-    }
-
-    #[test]
-    fn non_go_elf_has_no_map_functions() {
-        let path = Path::new("/bin/true");
-        match inspect_binary(path) {
-            Err(e @ TargetError::NoMapFunctions { .. }) => {
-                assert!(e.to_string().contains("/bin/true"), "{e}");
-            }
-            other => panic!("expected NoMapFunctions, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn bad_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = dir.path().join("notes.txt");
-        std::fs::write(&text, b"hello, not an ELF file").unwrap();
-        let err = inspect_binary(&text).unwrap_err();
-        assert!(matches!(err, TargetError::NotElf { .. }), "{err}");
-        assert!(err.to_string().contains("notes.txt"));
-        // A truncated ELF: header only.
-        let trunc = dir.path().join("trunc");
-        let head = std::fs::read("/bin/true").unwrap();
-        std::fs::write(&trunc, &head[..100]).unwrap();
-        assert!(matches!(
-            inspect_binary(&trunc),
-            Err(TargetError::NotElf { .. })
-        ));
-        let missing = dir.path().join("missing");
-        let err = inspect_binary(&missing).unwrap_err();
-        assert!(matches!(err, TargetError::Io { .. }), "{err}");
-        assert!(err.to_string().contains("missing"));
-    }
-
-    #[test]
-    fn cache_returns_same_result_under_another_path() {
-        let path = go_program(GoBuild::NewDwarf);
-        let a = inspect_binary_shared(&path).unwrap();
-        let b = inspect_binary_shared(&path).unwrap();
-        assert!(Arc::ptr_eq(&a, &b));
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&path, &link).unwrap();
-        let c = inspect_binary_shared(&link).unwrap();
-        assert_eq!(c.path, link);
-        assert_eq!(c.assign_funcs, a.assign_funcs);
-        assert_eq!(c.layout, a.layout);
-    }
-}
+#[path = "gobinary_tests.rs"]
+mod tests;

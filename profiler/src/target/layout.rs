@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::buildinfo::parse_go_version;
-use super::{layout_dwarf, TargetError};
+use super::layout_dwarf::DwarfStruct;
+use super::TargetError;
 
 /// Which Go map implementation a binary uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -35,7 +36,35 @@ impl LayoutFlavor {
             LayoutFlavor::Swiss => ["writing", "used"],
         }
     }
+
+    /// The field that says a writer is inside an assign, and the bits of it that do.
+    ///
+    /// Classic: bit `hashWriting` (4) of `hmap.flags` (runtime/map.go; map_noswiss.go in
+    /// 1.24/1.25); the other bits are iterator and same-size-grow state. Swiss: `Map.writing`,
+    /// toggled with `^= 1` by each writer (internal/runtime/maps/map.go), so with racing writers
+    /// any nonzero value means one is inside: mask 0xff.
+    pub fn writing_field(self) -> (&'static str, u8) {
+        match self {
+            LayoutFlavor::Classic => ("flags", HASH_WRITING),
+            LayoutFlavor::Swiss => ("writing", 0xff),
+        }
+    }
+
+    /// The field that is set while the map grows, if the flavor has one.
+    ///
+    /// Classic: `hmap.oldbuckets`, non-nil from `hashGrow` until evacuation finishes
+    /// (runtime/map.go `(*hmap).growing`). Swiss maps grow all at once inside the assign that
+    /// overflows (internal/runtime/maps/table.go `rehash`), so no field marks a growth.
+    pub fn growth_name(self) -> Option<&'static str> {
+        match self {
+            LayoutFlavor::Classic => Some("oldbuckets"),
+            LayoutFlavor::Swiss => None,
+        }
+    }
 }
+
+/// `hashWriting` in runtime/map.go: "a goroutine is writing to the map".
+pub const HASH_WRITING: u8 = 4;
 
 /// Where a [`MapLayout`] came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +101,14 @@ pub struct MapLayout {
     pub fields: Vec<FieldInfo>,
     /// Classic: [flags, count]; swiss: [writing, used] — the fields an assign writes.
     pub written: [FieldInfo; 2],
+    /// The field a writer marks while inside an assign: classic `flags`, swiss `writing`.
+    pub writing: FieldInfo,
+    /// The bits of [`Self::writing`] that mean "a writer is inside": classic `hashWriting` (4),
+    /// swiss 0xff (any nonzero value). See [`LayoutFlavor::writing_field`].
+    pub writing_mask: u8,
+    /// The field that is nonzero while the map grows: classic `oldbuckets`; `None` for swiss
+    /// maps (or when the DWARF lacks it). See [`LayoutFlavor::growth_name`].
+    pub growth: Option<FieldInfo>,
 }
 
 impl MapLayout {
@@ -87,8 +124,9 @@ impl MapLayout {
         self.fields.iter().find(|f| f.name == name)
     }
 
-    /// Builds a layout from the header's fields; `None` when a written field is missing.
-    pub(crate) fn from_fields(
+    /// Builds a layout from the header's fields; `None` when a written field (or the writing
+    /// field) is missing.
+    pub fn from_fields(
         flavor: LayoutFlavor,
         source: LayoutSource,
         header_size: u64,
@@ -98,6 +136,9 @@ impl MapLayout {
         let [a, b] = flavor.written_names();
         let find = |n: &str| fields.iter().find(|f| f.name == n).cloned();
         let written = [find(a)?, find(b)?];
+        let (writing_name, writing_mask) = flavor.writing_field();
+        let writing = find(writing_name)?;
+        let growth = flavor.growth_name().and_then(find);
         Some(MapLayout {
             flavor,
             source,
@@ -105,6 +146,9 @@ impl MapLayout {
             header_size,
             fields,
             written,
+            writing,
+            writing_mask,
+            growth,
         })
     }
 }
@@ -187,15 +231,17 @@ pub(crate) fn builtin(flavor: LayoutFlavor, version: (u32, u32)) -> Option<MapLa
 
 /// The layout of the binary's map header: from DWARF when it has the type, else the built-in
 /// table for its Go version, else [`TargetError::UnknownLayout`].
-pub(crate) fn resolve_layout<'a, R: object::ReadRef<'a>>(
-    obj: &object::File<'a, R>,
+///
+/// `dwarf` is the map header structs [`super::layout_dwarf::scan`] found, or why it failed.
+pub(crate) fn resolve_layout(
+    dwarf: Result<&[DwarfStruct], &str>,
     path: &Path,
     go_version: Option<&str>,
     has_swiss_symbols: bool,
 ) -> Result<MapLayout, TargetError> {
     let version = go_version.and_then(parse_go_version);
     let flavor = choose_flavor(version, has_swiss_symbols);
-    match layout_dwarf::find_map_types(obj) {
+    match dwarf {
         Ok(found) => {
             let other = match flavor {
                 LayoutFlavor::Classic => LayoutFlavor::Swiss,
@@ -247,129 +293,5 @@ pub(crate) fn resolve_layout<'a, R: object::ReadRef<'a>>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::inspect_binary;
-    use super::super::test_support::{go_program, GoBuild};
-    use super::*;
-
-    #[test]
-    fn flavor_choice() {
-        assert_eq!(choose_flavor(Some((1, 19)), false), LayoutFlavor::Classic);
-        assert_eq!(choose_flavor(Some((1, 23)), false), LayoutFlavor::Classic);
-        // 1.24/1.25 without swiss symbols: GOEXPERIMENT=noswissmap.
-        assert_eq!(choose_flavor(Some((1, 24)), false), LayoutFlavor::Classic);
-        assert_eq!(choose_flavor(Some((1, 24)), true), LayoutFlavor::Swiss);
-        assert_eq!(choose_flavor(Some((1, 27)), false), LayoutFlavor::Swiss);
-        assert_eq!(choose_flavor(None, true), LayoutFlavor::Swiss);
-        assert_eq!(choose_flavor(None, false), LayoutFlavor::Classic);
-    }
-
-    #[test]
-    fn builtin_tables() {
-        let classic = builtin(LayoutFlavor::Classic, (1, 21)).unwrap();
-        assert_eq!(classic.type_name, "runtime.hmap");
-        assert_eq!(classic.written[0], f("flags", 8, 1));
-        assert_eq!(classic.written[1], f("count", 0, 8));
-        assert_eq!(classic.field_at(9).unwrap().name, "B");
-        assert_eq!(classic.field_at(15).unwrap().name, "hash0");
-        assert_eq!(classic.field_at(47).unwrap().name, "extra");
-        assert_eq!(classic.field_at(48), None);
-        let swiss = builtin(LayoutFlavor::Swiss, (1, 27)).unwrap();
-        assert_eq!(swiss.written[0], f("writing", 34, 1));
-        assert_eq!(swiss.written[1], f("used", 0, 8));
-        assert_eq!(swiss.field_at(36), None, "padding");
-        assert_eq!(swiss.field("clearSeq").unwrap().offset, 40);
-        assert_eq!(
-            builtin(LayoutFlavor::Swiss, (1, 24)).unwrap().field_at(35),
-            None
-        );
-        assert!(builtin(LayoutFlavor::Classic, (1, 25)).is_some());
-        assert!(builtin(LayoutFlavor::Classic, (1, 26)).is_none());
-        assert!(builtin(LayoutFlavor::Swiss, (1, 23)).is_none());
-        assert!(builtin(LayoutFlavor::Classic, (1, 18)).is_none());
-        assert!(builtin(LayoutFlavor::Swiss, (1, 28)).is_none());
-        assert!(builtin(LayoutFlavor::Swiss, (2, 0)).is_none());
-        for l in [classic, swiss] {
-            assert_eq!(l.header_size, 48);
-            assert!(l
-                .fields
-                .windows(2)
-                .all(|w| w[0].offset + w[0].size <= w[1].offset));
-        }
-    }
-
-    /// DWARF layout of the `with` build, built-in layout of the `without` (-ldflags=-w) build.
-    fn dwarf_and_builtin(with: GoBuild, without: GoBuild) -> (MapLayout, MapLayout) {
-        let a = inspect_binary(&go_program(with))
-            .expect("inspect DWARF build")
-            .layout;
-        let b = inspect_binary(&go_program(without))
-            .expect("inspect -w build")
-            .layout;
-        assert_eq!(a.source, LayoutSource::Dwarf);
-        assert_eq!(b.source, LayoutSource::BuiltinTable);
-        (a, b)
-    }
-
-    fn assert_same_but_source(dwarf: &MapLayout, table: &MapLayout) {
-        assert_eq!(dwarf.flavor, table.flavor);
-        assert_eq!(dwarf.type_name, table.type_name);
-        assert_eq!(dwarf.header_size, table.header_size);
-        assert_eq!(dwarf.written, table.written);
-        assert_eq!(
-            dwarf.fields, table.fields,
-            "built-in table differs from DWARF"
-        );
-    }
-
-    #[test]
-    fn go_old_classic_dwarf_matches_table() {
-        let (dwarf, table) = dwarf_and_builtin(GoBuild::OldDwarf, GoBuild::OldNoDwarf);
-        assert_eq!(dwarf.flavor, LayoutFlavor::Classic);
-        assert_eq!(dwarf.type_name, "runtime.hmap");
-        assert_eq!(dwarf.header_size, 48);
-        assert_eq!(dwarf.written, [f("flags", 8, 1), f("count", 0, 8)]);
-        assert_same_but_source(&dwarf, &table);
-    }
-
-    #[test]
-    fn go_new_swiss_dwarf_matches_table() {
-        let (dwarf, table) = dwarf_and_builtin(GoBuild::NewDwarf, GoBuild::NewNoDwarf);
-        assert_eq!(dwarf.flavor, LayoutFlavor::Swiss);
-        assert_eq!(dwarf.type_name, "internal/runtime/maps.Map");
-        assert_eq!(dwarf.header_size, 48);
-        assert_eq!(dwarf.written, [f("writing", 34, 1), f("used", 0, 8)]);
-        assert_same_but_source(&dwarf, &table);
-    }
-
-    #[test]
-    fn no_dwarf_and_no_version_is_unknown_layout() {
-        let path = go_program(GoBuild::NewNoDwarf);
-        let data = std::fs::read(&path).unwrap();
-        let obj = object::File::parse(&*data).unwrap();
-        let err = resolve_layout(&obj, &path, None, true).unwrap_err();
-        assert!(matches!(err, TargetError::UnknownLayout { .. }), "{err}");
-        assert!(err.to_string().contains("-ldflags=-w"), "{err}");
-        // A version past the table is unknown too.
-        let err = resolve_layout(&obj, &path, Some("go1.99.0"), true).unwrap_err();
-        assert!(err.to_string().contains("go1.99.0"), "{err}");
-        // With DWARF the version does not matter.
-        let path = go_program(GoBuild::NewDwarf);
-        let data = std::fs::read(&path).unwrap();
-        let obj = object::File::parse(&*data).unwrap();
-        let layout = resolve_layout(&obj, &path, None, true).unwrap();
-        assert_eq!(layout.source, LayoutSource::Dwarf);
-    }
-
-    #[test]
-    fn serde_names() {
-        assert_eq!(
-            serde_json::to_string(&LayoutFlavor::Swiss).unwrap(),
-            "\"swiss\""
-        );
-        assert_eq!(
-            serde_json::to_string(&LayoutFlavor::Classic).unwrap(),
-            "\"classic\""
-        );
-    }
-}
+#[path = "layout_tests.rs"]
+mod tests;

@@ -1,4 +1,4 @@
-//! Reading the map header struct out of a Go binary's DWARF.
+//! Reading the map header struct and the map types out of a Go binary's DWARF.
 //!
 //! The Go linker (cmd/link/internal/ld/dwarf.go) writes every named Go type as a
 //! `DW_TAG_structure_type` (plus a `DW_TAG_typedef` of the same name) with `DW_AT_byte_size`;
@@ -12,9 +12,11 @@ use gimli::{AttributeValue, EndianSlice, Reader, RunTimeEndian, UnitOffset};
 use object::{Object, ObjectSection};
 
 use super::layout::{CLASSIC_TYPE, SWISS_TYPE};
+use super::map_types::{self, MapTypeRef};
 use super::FieldInfo;
 
-type R<'d> = EndianSlice<'d, RunTimeEndian>;
+/// The reader all DWARF parsing in this module uses: sections fully in memory.
+pub(crate) type R<'d> = EndianSlice<'d, RunTimeEndian>;
 
 /// A struct type found in DWARF.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,13 +34,23 @@ fn needed(id: gimli::SectionId) -> bool {
     matches!(id, DebugInfo | DebugAbbrev | DebugStr | DebugLineStr)
 }
 
-/// Finds `runtime.hmap` and `internal/runtime/maps.Map` in the DWARF of `obj`. An empty list
-/// when the binary has no DWARF (`-ldflags=-w`); an error when the DWARF is malformed.
-pub(crate) fn find_map_types<'a, Rd: object::ReadRef<'a>>(
+/// What the one pass over `.debug_info` finds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DwarfTypes {
+    /// `runtime.hmap` and/or `internal/runtime/maps.Map`, as far as described.
+    pub structs: Vec<DwarfStruct>,
+    /// Every map type with a runtime type descriptor, in DIE order.
+    pub map_types: Vec<MapTypeRef>,
+}
+
+/// Reads the map header structs ([`CLASSIC_TYPE`], [`SWISS_TYPE`]) and the map types out of the
+/// DWARF of `obj`, in one pass over `.debug_info`. Empty when the binary has no DWARF
+/// (`-ldflags=-w`); an error when the DWARF is malformed.
+pub(crate) fn scan<'a, Rd: object::ReadRef<'a>>(
     obj: &object::File<'a, Rd>,
-) -> Result<Vec<DwarfStruct>, String> {
+) -> Result<DwarfTypes, String> {
     if obj.section_by_name(".debug_info").is_none() {
-        return Ok(Vec::new());
+        return Ok(DwarfTypes::default());
     }
     let endian = if obj.is_little_endian() {
         RunTimeEndian::Little
@@ -58,7 +70,7 @@ pub(crate) fn find_map_types<'a, Rd: object::ReadRef<'a>>(
         }
     })?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, endian));
-    find_structs(&dwarf, &[CLASSIC_TYPE, SWISS_TYPE]).map_err(|e| format!("DWARF: {e}"))
+    scan_units(&dwarf, &[CLASSIC_TYPE, SWISS_TYPE]).map_err(|e| format!("DWARF: {e}"))
 }
 
 /// A unit header with its abbreviations. `gimli::Unit` is not used because building one also
@@ -70,7 +82,7 @@ struct UnitAbbrevs<'d> {
 
 /// A name attribute as a string. Go writes names inline (`DW_FORM_string`); `.debug_str` and
 /// `.debug_line_str` references are handled for other producers.
-fn attr_str(dwarf: &gimli::Dwarf<R<'_>>, v: AttributeValue<R<'_>>) -> Option<String> {
+pub(crate) fn attr_str(dwarf: &gimli::Dwarf<R<'_>>, v: AttributeValue<R<'_>>) -> Option<String> {
     let r = match v {
         AttributeValue::String(r) => r,
         AttributeValue::DebugStrRef(o) => dwarf.debug_str.get_str(o).ok()?,
@@ -80,19 +92,27 @@ fn attr_str(dwarf: &gimli::Dwarf<R<'_>>, v: AttributeValue<R<'_>>) -> Option<Str
     Some(r.to_string_lossy().into_owned())
 }
 
-fn find_structs(dwarf: &gimli::Dwarf<R<'_>>, wanted: &[&str]) -> gimli::Result<Vec<DwarfStruct>> {
+fn scan_units(dwarf: &gimli::Dwarf<R<'_>>, wanted: &[&str]) -> gimli::Result<DwarfTypes> {
     let mut units = Vec::new();
     let mut headers = dwarf.units();
     while let Some(header) = headers.next()? {
         let abbrevs = dwarf.abbreviations(&header)?;
         units.push(UnitAbbrevs { header, abbrevs });
     }
-    let mut found: Vec<DwarfStruct> = Vec::new();
+    let mut found = DwarfTypes::default();
     for (idx, unit) in units.iter().enumerate() {
         let mut entries = unit.header.entries(&unit.abbrevs);
         while let Some((_, entry)) = entries.next_dfs()? {
-            if entry.tag() != gimli::DW_TAG_structure_type {
-                continue;
+            match entry.tag() {
+                gimli::DW_TAG_structure_type => {}
+                // Go writes map types as typedefs (cmd/internal/dwarf DW_ABRV_MAPTYPE).
+                gimli::DW_TAG_typedef => {
+                    found
+                        .map_types
+                        .extend(map_types::map_type_ref(dwarf, entry)?);
+                    continue;
+                }
+                _ => continue,
             }
             let Some(name) = entry
                 .attr_value(gimli::DW_AT_name)?
@@ -100,7 +120,7 @@ fn find_structs(dwarf: &gimli::Dwarf<R<'_>>, wanted: &[&str]) -> gimli::Result<V
             else {
                 continue;
             };
-            if !wanted.contains(&name.as_str()) || found.iter().any(|s| s.name == name) {
+            if !wanted.contains(&name.as_str()) || found.structs.iter().any(|s| s.name == name) {
                 continue;
             }
             let Some(byte_size) = entry
@@ -111,14 +131,11 @@ fn find_structs(dwarf: &gimli::Dwarf<R<'_>>, wanted: &[&str]) -> gimli::Result<V
             };
             let fields = members(dwarf, &units, idx, entry.offset(), byte_size)?;
             tracing::trace!(%name, byte_size, fields = fields.len(), "found map header in DWARF");
-            found.push(DwarfStruct {
+            found.structs.push(DwarfStruct {
                 name,
                 byte_size,
                 fields,
             });
-            if found.len() == wanted.len() {
-                return Ok(found);
-            }
         }
     }
     Ok(found)
@@ -252,7 +269,7 @@ mod tests {
     fn structs_of(build: GoBuild) -> Vec<DwarfStruct> {
         let data = std::fs::read(go_program(build)).unwrap();
         let obj = object::File::parse(&*data).unwrap();
-        find_map_types(&obj).expect("DWARF parses")
+        scan(&obj).expect("DWARF parses").structs
     }
 
     fn field(s: &DwarfStruct, name: &str) -> (u64, u64) {

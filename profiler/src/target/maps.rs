@@ -3,7 +3,9 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::gobinary::{read_load_segments, LoadSegment};
+use object::{Object, ObjectKind};
+
+use super::elf::{self, read_load_segments, LoadSegment};
 use super::procfs::{read_exe_link, DELETED_SUFFIX};
 use super::{GoBinary, TargetError};
 
@@ -15,10 +17,50 @@ pub fn load_bias(pid: u32, binary: &GoBinary) -> Result<u64, TargetError> {
         return Ok(0);
     }
     let exe_link = PathBuf::from(format!("/proc/{pid}/exe"));
-    // Identify the executable's mappings by inode: the file we read and what the process runs
-    // are normally the same inode; the path is a last resort (overlayfs can report other inodes).
+    let segments = match read_load_segments(&binary.path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %e, "program headers from /proc/PID/exe instead");
+            read_load_segments(&exe_link)?
+        }
+    };
+    let exe_path = read_exe_link(pid).ok();
+    let files = [binary.path.as_path(), exe_link.as_path()];
+    bias_in_maps(pid, &files, exe_path, &segments, &binary.path)
+}
+
+/// [`load_bias`] for any ELF file mapped by `pid` (a C program, a Go program without map
+/// functions, or a shared library): the bias of the mapping of `path`, 0 when `path` is not
+/// position independent.
+pub fn load_bias_of(pid: u32, path: &Path) -> Result<u64, TargetError> {
+    let data = elf::open(path)?;
+    let obj = elf::parse(path, &data)?;
+    if obj.kind() != ObjectKind::Dynamic {
+        return Ok(0);
+    }
+    let segments = elf::load_segments(&obj);
+    // The path /proc/PID/maps shows: the link's target for /proc/PID/exe, else the real path.
+    let shown = if path == Path::new(&format!("/proc/{pid}/exe")) {
+        read_exe_link(pid).ok()
+    } else {
+        std::fs::canonicalize(path).ok()
+    };
+    bias_in_maps(pid, &[path], shown, &segments, path)
+}
+
+/// The load bias of the file known as `files` (same inode) or shown as `shown` in
+/// `/proc/PID/maps`, with program headers `segments`; `display` names it in errors.
+fn bias_in_maps(
+    pid: u32,
+    files: &[&Path],
+    shown: Option<PathBuf>,
+    segments: &[LoadSegment],
+    display: &Path,
+) -> Result<u64, TargetError> {
+    // Identify the file's mappings by inode: the file we read and what the process maps are
+    // normally the same inode; the path is a last resort (overlayfs can report other inodes).
     let mut idents = Vec::new();
-    for p in [binary.path.as_path(), exe_link.as_path()] {
+    for p in files {
         if let Ok(md) = std::fs::metadata(p) {
             let ident = FileIdent {
                 dev: Some(split_dev(md.dev())),
@@ -29,23 +71,15 @@ pub fn load_bias(pid: u32, binary: &GoBinary) -> Result<u64, TargetError> {
             }
         }
     }
-    let exe_path = read_exe_link(pid).ok();
     let maps_path = PathBuf::from(format!("/proc/{pid}/maps"));
     let maps = std::fs::read_to_string(&maps_path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => TargetError::NoSuchPid { pid },
         _ => TargetError::io(&maps_path, e),
     })?;
-    let segments = match read_load_segments(&binary.path) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!(error = %e, "program headers from /proc/PID/exe instead");
-            read_load_segments(&exe_link)?
-        }
-    };
-    compute_load_bias(&maps, &idents, exe_path.as_deref(), &segments).ok_or_else(|| {
+    compute_load_bias(&maps, &idents, shown.as_deref(), segments).ok_or_else(|| {
         TargetError::NotMapped {
             pid,
-            path: exe_path.unwrap_or_else(|| binary.path.clone()),
+            path: shown.unwrap_or_else(|| display.to_path_buf()),
         }
     })
 }
@@ -298,5 +332,32 @@ mod tests {
         let bias = compute_load_bias(maps, &ident, None, &segs).unwrap();
         // vaddr 0x2000 (file offset 0x1000) is at 0x55550000a000.
         assert_eq!(0x2000 + bias, 0x5555_0000_a000);
+    }
+
+    #[test]
+    fn load_bias_of_a_c_pie_process() {
+        use super::super::test_support::{c_program, SleepingChild};
+        let dir = tempfile::tempdir().unwrap();
+        let bin = c_program(dir.path(), "cpie", &["-pie", "-fPIE"]);
+        let site = super::super::find_symbol(&bin, "counter_add").unwrap();
+        // SleepingChild waits for "ready": spawn can return before execve has mapped the new
+        // image (the vfork parent resumes once the child has dropped the old mm).
+        let child = SleepingChild::spawn(&bin);
+        let pid = child.pid();
+        let bias = load_bias_of(pid, &bin).unwrap_or_else(|e| panic!("bias by path: {e}"));
+        assert_ne!(bias, 0, "PIE is relocated");
+        assert_eq!(bias % 4096, 0);
+        let link = PathBuf::from(format!("/proc/{pid}/exe"));
+        assert_eq!(load_bias_of(pid, &link).expect("bias by /proc link"), bias);
+        // The code the process runs at vaddr + bias is the code in the file at file_offset.
+        let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+        let mut code = [0u8; 16];
+        std::os::unix::fs::FileExt::read_exact_at(&mem, &mut code, site.vaddr + bias).unwrap();
+        let file = std::fs::read(&bin).unwrap();
+        let off = site.file_offset as usize;
+        assert_eq!(&code[..], &file[off..off + 16]);
+        // A non-PIE executable needs no bias and no /proc access.
+        let fixed = c_program(dir.path(), "cexec", &["-no-pie"]);
+        assert_eq!(load_bias_of(u32::MAX, &fixed).unwrap(), 0);
     }
 }

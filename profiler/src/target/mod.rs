@@ -1,18 +1,28 @@
-//! Finding what to probe in a Go process: its executable, the map-assign functions in it, where
-//! they are loaded, and the layout of the Go map header those functions write.
+//! Finding what to probe in a Go process: its executable, the map-assign functions in it (entry
+//! and RET sites), the functions that grow maps, where they are loaded, the layout of the Go map
+//! header those functions write, and the names of the map types. Also plain processes and
+//! function symbols of any ELF executable, for custom probes on non-Go programs.
 //!
 //! The pieces:
-//! - [`procfs`]: `/proc/PID/{exe,stat,status}`; [`maps`]: the load bias of a PIE executable.
-//! - [`gobinary`]: ELF parsing, the `runtime.mapassign*` symbols, the per-binary cache.
+//! - [`procfs`]: `/proc/PID/{exe,stat,status}`; [`process`]: any process as a target;
+//!   [`maps`]: the load bias of a PIE executable.
+//! - [`elf`]: ELF parsing, function symbols and their file offsets ([`find_symbol`]).
+//! - [`gobinary`]: the `runtime.mapassign*` and growth symbols, the per-binary cache;
+//!   [`disasm`]: RET instructions by linear sweep.
 //! - [`buildinfo`]: the Go version (`.go.buildinfo`) and build ids.
 //! - [`layout`]: the map header layout (classic `runtime.hmap` or swiss `internal/runtime/maps.Map`),
 //!   from DWARF ([`layout_dwarf`]) or a built-in table when the binary has no DWARF.
+//! - [`map_types`]: map type names by runtime type descriptor address, from the same DWARF pass.
 
 mod buildinfo;
+mod disasm;
+mod elf;
 mod gobinary;
 mod layout;
 mod layout_dwarf;
+mod map_types;
 mod maps;
+mod process;
 mod procfs;
 #[cfg(test)]
 mod test_support;
@@ -20,9 +30,11 @@ mod test_support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use gobinary::{inspect_binary, AssignFunc, GoBinary};
-pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout};
-pub use maps::load_bias;
+pub use elf::{find_symbol, ProbeSite};
+pub use gobinary::{inspect_binary, AssignFunc, GoBinary, GROWTH_FUNCS};
+pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};
+pub use maps::{load_bias, load_bias_of};
+pub use process::{resolve_process, Process};
 pub use procfs::{is_alive, thread_count};
 
 /// Why a process or binary cannot be profiled. Each message is one line that says what to do.
@@ -44,7 +56,7 @@ pub enum TargetError {
     },
     /// The process has no executable (kernel thread, or a process that is exiting).
     #[error(
-        "pid {pid} has no executable (kernel thread or exiting process; pick a Go program's pid)"
+        "pid {pid} has no executable (kernel thread or exiting process; pick a running program's pid)"
     )]
     NoExecutable {
         /// The pid asked for.
@@ -102,6 +114,17 @@ pub enum TargetError {
         /// The Go version found in the binary, if any.
         go_version: Option<String>,
     },
+    /// A function symbol asked for by name is in neither symbol table.
+    #[error(
+        "symbol {symbol} not found in {} (is it exported or is the binary stripped?)",
+        .path.display()
+    )]
+    SymbolNotFound {
+        /// The symbol looked for.
+        symbol: String,
+        /// The executable searched.
+        path: PathBuf,
+    },
     /// The executable's mappings are not in `/proc/PID/maps`.
     #[error(
         "cannot find {} in /proc/{pid}/maps (did the process exit or exec another program?)",
@@ -144,20 +167,14 @@ pub struct Target {
     pub binary: Arc<GoBinary>,
 }
 
-/// Resolves a pid to a [`Target`]: checks the process exists, reads its executable link, and
-/// inspects the executable through `/proc/PID/exe`.
+/// Resolves a pid to a [`Target`]: [`resolve_process`], then inspects the executable through
+/// `/proc/PID/exe`.
 pub fn resolve_pid(pid: u32) -> Result<Target, TargetError> {
-    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    // pid 0 has no /proc entry but "/proc/0" could never exist anyway; checked for clarity.
-    if pid == 0 || !proc_dir.exists() {
-        return Err(TargetError::NoSuchPid { pid });
-    }
-    // uprobes filter on the tgid; a thread id would never match.
-    if let Some(tgid) = procfs::tgid_of(pid).filter(|&t| t != pid) {
-        return Err(TargetError::NotAProcess { pid, tgid });
-    }
-    let exe = procfs::read_exe_link(pid)?;
-    let attach_path = proc_dir.join("exe");
+    let Process {
+        pid,
+        exe,
+        attach_path,
+    } = resolve_process(pid)?;
     let binary = gobinary::inspect_binary_shared(&attach_path).map_err(|e| match e {
         // Name the executable the user knows, not the /proc link.
         TargetError::NoMapFunctions { .. } => TargetError::NoMapFunctions { path: exe.clone() },
@@ -292,6 +309,10 @@ mod tests {
                 pid: 1,
                 path: "/x".into(),
             },
+            TargetError::SymbolNotFound {
+                symbol: "counter_add".into(),
+                path: "./server".into(),
+            },
             TargetError::io(
                 Path::new("/x"),
                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
@@ -310,6 +331,10 @@ mod tests {
             errs[1].to_string(),
             "no Go map functions in /usr/bin/x (is it a Go program? stripped binaries without a symbol table are not supported)"
         );
-        assert!(matches!(errs[4], TargetError::PermissionDenied { .. }));
+        assert_eq!(
+            errs[4].to_string(),
+            "symbol counter_add not found in ./server (is it exported or is the binary stripped?)"
+        );
+        assert!(matches!(errs[5], TargetError::PermissionDenied { .. }));
     }
 }

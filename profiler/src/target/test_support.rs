@@ -11,7 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 /// Uses every `runtime.mapassign*` variant: int → fast64, int32 → fast32, string → faststr,
-/// pointer → fast64ptr, struct → generic. With `sleep`, prints "ready" and sleeps.
+/// pointer → fast64ptr, struct → generic. `m64` and `msi` are package variables so that their
+/// map types are in the DWARF: Go 1.27 writes no variable DIE for these locals (they live in
+/// registers), and an unreferenced type gets no type DIE (see map_types.rs). With `sleep`,
+/// prints "ready" and sleeps.
 const MAIN_GO: &str = r#"package main
 
 import (
@@ -24,8 +27,12 @@ type point struct{ x, y int }
 
 var sink int
 
+var (
+	m64 = map[int]int{}
+	msi = map[string]int32{}
+)
+
 func main() {
-	m64 := map[int]int{}
 	m32 := map[int32]int{}
 	ms := map[string]int{}
 	mp := map[*point]int{}
@@ -37,8 +44,9 @@ func main() {
 		ms[fmt.Sprint(i)] = i
 		mp[p] = i
 		mg[*p] = i
+		msi[fmt.Sprint(i)] = int32(i)
 	}
-	sink = len(m64) + len(m32) + len(ms) + len(mp) + len(mg)
+	sink = len(m64) + len(m32) + len(ms) + len(mp) + len(mg) + len(msi)
 	if len(os.Args) > 1 && os.Args[1] == "sleep" {
 		fmt.Println("ready")
 		time.Sleep(time.Hour)
@@ -220,4 +228,49 @@ impl Drop for SleepingChild {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A C program: `counter_add` is a non-static function; with an argument it prints "ready" and
+/// sleeps (so [`SleepingChild`] can run it).
+const COUNTER_C: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+
+int total;
+
+__attribute__((noinline)) int counter_add(int x) {
+    total += x;
+    return total;
+}
+
+int main(int argc, char **argv) {
+    (void)argv;
+    if (argc > 1) {
+        puts("ready");
+        fflush(stdout);
+        pause();
+    }
+    return counter_add(argc) > 100;
+}
+"#;
+
+/// Builds the C test program with `gcc -O1 -g` plus `extra` flags into `dir/name`.
+pub(crate) fn c_program(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, COUNTER_C).expect("write C source");
+    let out = dir.join(name);
+    let result = Command::new("gcc")
+        .args(["-O1", "-g"])
+        .args(extra)
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| panic!("gcc not found ({e}); install gcc to run this test"));
+    assert!(
+        result.status.success(),
+        "gcc failed:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    out
 }

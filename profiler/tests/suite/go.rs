@@ -119,3 +119,27 @@ macro_rules! test_both_go_versions {
     };
 }
 pub(crate) use test_both_go_versions;
+
+/// The C test program `name` (`tests/c/<name>.c`), built with gcc on first use.
+pub fn c_program(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(name) {
+        return p.clone();
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(format!("{name}.c"));
+    let out = out_dir().join("c").join(name);
+    std::fs::create_dir_all(out_dir().join("c")).expect("create the C output directory");
+    let status = Command::new("gcc")
+        .args(["-O1", "-g", "-pthread", "-Wall", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run gcc to build {name} ({e})"));
+    assert!(status.success(), "building {name} with gcc failed");
+    built.insert(name.to_owned(), out.clone());
+    out
+}

@@ -1,4 +1,5 @@
 mod cli_errors;
 mod go;
 mod record;
+mod semantics;
 mod support;

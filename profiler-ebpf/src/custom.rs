@@ -1,0 +1,98 @@
+//! `--probe BIN:SYMBOL:REG[+OFF]`: a uprobe on any function that treats `REG + OFF` as the
+//! address being written (objects of kind custom).
+
+use aya_ebpf::{
+    bindings::pt_regs,
+    helpers::{
+        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
+        bpf_ktime_get_ns, bpf_probe_read_kernel,
+    },
+    macros::uprobe,
+    programs::ProbeContext,
+    EbpfContext,
+};
+use profiler_common::{
+    fold::Write, line_of, Cookie, Counter, OBJECT_CUSTOM, SAMPLE_CUSTOM, WRITTEN_FIELDS,
+};
+
+use crate::{
+    fold::{write_line, write_object, ObjectId},
+    maps::{bump, bump_index, HITS, TARGETS},
+    sample::{return_address, send, user_stack, SampleInfo},
+};
+
+#[uprobe]
+pub fn custom_probe(ctx: ProbeContext) -> u32 {
+    match try_custom_probe(&ctx) {
+        Ok(()) => 0,
+        Err(()) => 1,
+    }
+}
+
+/// The register numbered as `profiler_common::Register`. The verifier rejects loads from the
+/// context at a computed offset, so the registers are copied out first and indexed on the stack.
+#[inline(always)]
+fn register(regs: &pt_regs, index: u32) -> u64 {
+    let values = [
+        regs.rax, regs.rbx, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.rbp, regs.rsp, regs.r8,
+        regs.r9, regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15,
+    ];
+    values[(index & 15) as usize]
+}
+
+fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let pid = (pid_tgid >> 32) as u32;
+    // SAFETY: read-only lookup; the value is copied out at once.
+    let Some(sample_every) = (unsafe { TARGETS.get(pid) }).map(|c| c.sample_every) else {
+        return Ok(());
+    };
+    // SAFETY: the helper only reads the attach cookie of the running program.
+    let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
+    let events = bump(Counter::Events);
+    bump_index(&HITS, cookie.probe_id);
+    // SAFETY: copies the probe's pt_regs (kernel memory) to the stack.
+    let regs: pt_regs = unsafe { bpf_probe_read_kernel(ctx.regs) }.map_err(|_| ())?;
+    let regs = &regs;
+    let base = register(regs, cookie.register);
+    if base == 0 {
+        bump(Counter::NullMaps);
+        return Ok(());
+    }
+    let addr = base.wrapping_add(cookie.offset as i64 as u64);
+    let write = Write {
+        pid,
+        tid: pid_tgid as u32,
+        // SAFETY: helper without side effects.
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        // SAFETY: helper without side effects.
+        now_ns: unsafe { bpf_ktime_get_ns() },
+        growth: 0,
+        concurrent: 0,
+    };
+    let line = line_of(addr);
+    let mut lines = [0u64; WRITTEN_FIELDS];
+    if write_line(&write, line) {
+        lines[0] = line;
+    }
+    let object = ObjectId {
+        addr,
+        kind: cookie.kind,
+        object_kind: OBJECT_CUSTOM,
+        type_addr: 0,
+        owner: 0,
+    };
+    write_object(&write, &object);
+    if sample_every != 0 && events.is_multiple_of(sample_every as u64) {
+        let info = SampleInfo {
+            kind: cookie.kind,
+            object: addr,
+            lines,
+            flags: SAMPLE_CUSTOM,
+            other_tid: 0,
+            other_stack_id: -1,
+        };
+        send(&write, &info, user_stack(ctx), return_address(regs.rsp));
+    }
+    Ok(())
+}

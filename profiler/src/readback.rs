@@ -1,0 +1,87 @@
+//! Reading the kernel side's state back: counters, probe hits, folded stats, stacks.
+
+use std::collections::HashMap;
+
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf, StackTraceMap};
+use profiler_common::{
+    map_names, Counter, LatencyHist, LineKey, LineStats, ObjectKey, ObjectStats, COUNTERS,
+};
+
+use crate::{
+    attach::{AttachError, ProbeSite, Probes},
+    fold::KernelSnapshot,
+};
+
+/// Sum over CPUs of every [`Counter`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters(pub [u64; COUNTERS as usize]);
+
+impl Counters {
+    pub fn get(&self, c: Counter) -> u64 {
+        self.0[c as usize]
+    }
+}
+
+impl Probes {
+    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, AttachError> {
+        self.ebpf.map(name).ok_or(AttachError::Missing(name))
+    }
+
+    /// Takes the sampled-event ring buffer.
+    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, AttachError> {
+        let map = self
+            .ebpf
+            .take_map(map_names::EVENTS)
+            .ok_or(AttachError::Missing(map_names::EVENTS))?;
+        Ok(RingBuf::try_from(map)?)
+    }
+
+    /// Per-CPU counters summed.
+    pub fn counters(&self) -> Result<Counters, AttachError> {
+        let array: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(self.map(map_names::COUNTERS)?)?;
+        let mut out = Counters::default();
+        for (i, slot) in out.0.iter_mut().enumerate() {
+            *slot = array.get(&(i as u32), 0)?.iter().sum();
+        }
+        Ok(out)
+    }
+
+    /// Hits of every counted probe site.
+    pub fn hits(&self) -> Result<Vec<(ProbeSite, u64)>, AttachError> {
+        let array: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(self.map(map_names::HITS)?)?;
+        let mut out = Vec::with_capacity(self.sites.len());
+        for (id, site) in self.sites.iter().enumerate() {
+            let hits: u64 = array.get(&(id as u32), 0)?.iter().sum();
+            out.push((site.clone(), hits));
+        }
+        Ok(out)
+    }
+
+    /// The folded maps as they are now.
+    pub fn snapshot(&self) -> Result<KernelSnapshot, AttachError> {
+        let lines: BpfHashMap<&MapData, LineKey, LineStats> =
+            BpfHashMap::try_from(self.map(map_names::LINES)?)?;
+        let objects: BpfHashMap<&MapData, ObjectKey, ObjectStats> =
+            BpfHashMap::try_from(self.map(map_names::OBJECTS)?)?;
+        let latency: BpfHashMap<&MapData, ObjectKey, LatencyHist> =
+            BpfHashMap::try_from(self.map(map_names::LATENCY)?)?;
+        // Entries can be evicted while iterating; skip the ones that vanish.
+        Ok(KernelSnapshot {
+            lines: lines.iter().filter_map(Result::ok).collect(),
+            objects: objects.iter().filter_map(Result::ok).collect(),
+            latency: latency
+                .iter()
+                .filter_map(Result::ok)
+                .collect::<HashMap<_, _>>(),
+        })
+    }
+
+    /// The user stack stored under `id`, innermost frame first.
+    pub fn stack(&self, id: u32) -> Option<Vec<u64>> {
+        let stacks: StackTraceMap<&MapData> =
+            StackTraceMap::try_from(self.map(map_names::STACKS).ok()?).ok()?;
+        let trace = stacks.get(&id, 0).ok()?;
+        Some(trace.frames().iter().map(|f| f.ip).collect())
+    }
+}

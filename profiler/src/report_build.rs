@@ -1,0 +1,294 @@
+//! Building the [`Report`] at the end of a recording: kernel state + samples + symbols.
+
+use std::{collections::HashMap, path::Path};
+
+use profiler_common::{Counter, SAMPLE_CONCURRENT, SAMPLE_SLOT};
+
+use crate::{
+    attach::Probes,
+    collect::{Collected, SampleKey, StopReason},
+    fold::{self, FoldedSample, KernelSnapshot, MapExtras, ProcessInfo},
+    preflight,
+    readback::Counters,
+    record::Recorded,
+    report::{Drops, RaceReport, Report, Sources, TargetInfo, UprobeSource, SCHEMA},
+    symbolize::{lookup_addr, Frame, Symbolizer},
+    target::{LayoutFlavor, LayoutSource},
+};
+
+/// Frames per line in reports.
+const TOP_FRAMES: usize = 5;
+/// Caller frames kept for a map's first assign and for races.
+const STACK_FRAMES: usize = 6;
+/// Races kept per map.
+const RACES_PER_MAP: usize = 5;
+
+pub fn build(
+    probes: &Probes,
+    targets: &mut [Recorded],
+    collected: &Collected,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Report> {
+    let snapshot = probes.snapshot()?;
+    let counters = probes.counters()?;
+    let processes: HashMap<u32, ProcessInfo> = targets
+        .iter()
+        .map(|t| {
+            let layout = t.binary.as_ref().map(|b| b.layout.clone());
+            (t.pid, ProcessInfo { layout })
+        })
+        .collect();
+    let mut stacks = Stacks::new(probes, targets);
+    let samples: Vec<FoldedSample> = collected
+        .samples
+        .iter()
+        .map(|(key, &count)| FoldedSample {
+            pid: key.pid,
+            lines: key.lines,
+            caller: stacks
+                .callers(key.pid, key.stack_id, key.return_addr, 1)
+                .into_iter()
+                .next(),
+            count,
+        })
+        .collect();
+    let extras = map_extras(&mut stacks, &snapshot, collected);
+    let lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES);
+    let maps = fold::fold_maps(&snapshot, &processes, &extras);
+
+    let mut uprobes: Vec<UprobeSource> = Vec::new();
+    for (site, hits) in probes.hits()? {
+        match uprobes
+            .iter_mut()
+            .find(|u| u.binary == site.binary && u.symbol == site.symbol)
+        {
+            Some(u) => u.hits += hits,
+            None => uprobes.push(UprobeSource {
+                binary: site.binary,
+                symbol: site.symbol,
+                hits,
+            }),
+        }
+    }
+    let pmu = preflight::pmu_available(Path::new("/sys"));
+    let events = counters.get(Counter::Events);
+    Ok(Report {
+        schema: SCHEMA.to_owned(),
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        duration_s: collected.elapsed.as_secs_f64(),
+        targets: targets.iter().map(|t| target_info(t, collected)).collect(),
+        sources: Sources {
+            uprobes,
+            perf: "none".to_owned(),
+            pmu_available: pmu,
+            overhead_budget_pct: 100.0,
+            probe_active_fraction: 1.0,
+        },
+        drops: drops(&counters, &snapshot),
+        events,
+        samples: counters.get(Counter::Samples),
+        lines,
+        maps,
+        notices: notices(collected, pmu, events),
+    })
+}
+
+fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
+    let layout = t.binary.as_ref().map(|b| &b.layout);
+    TargetInfo {
+        pid: t.pid,
+        exe: t.exe.clone(),
+        go_version: t.binary.as_ref().and_then(|b| b.go_version.clone()),
+        map_layout: layout.map(|l| {
+            match l.flavor {
+                LayoutFlavor::Classic => "classic",
+                LayoutFlavor::Swiss => "swiss",
+            }
+            .to_owned()
+        }),
+        layout_source: layout.map(|l| {
+            match l.source {
+                LayoutSource::Dwarf => "dwarf",
+                LayoutSource::BuiltinTable => "builtin-table",
+            }
+            .to_owned()
+        }),
+        exited: collected.exited.contains_key(&t.pid),
+    }
+}
+
+fn notices(collected: &Collected, pmu: bool, events: u64) -> Vec<String> {
+    let mut notices = Vec::new();
+    let secs = collected.elapsed.as_secs_f64();
+    match &collected.stop {
+        StopReason::Duration => {}
+        StopReason::Signal(name) => notices.push(format!(
+            "interrupted by {name} after {secs:.1}s: partial report"
+        )),
+        StopReason::TargetsExited => notices.push(format!(
+            "every target exited; recording stopped after {secs:.1}s"
+        )),
+    }
+    let mut exited: Vec<_> = collected.exited.iter().collect();
+    exited.sort();
+    for (pid, at) in exited {
+        notices.push(format!(
+            "pid {pid} exited {:.1}s into the recording: the report holds what was seen until then",
+            at.as_secs_f64()
+        ));
+    }
+    if !pmu {
+        notices.push(
+            "no hardware PMU on this machine: no L1-miss sampling; contention is measured from map-assign uprobes only".to_owned(),
+        );
+    }
+    if events == 0 {
+        notices.push("no probed writes were seen: is the target writing Go maps?".to_owned());
+    }
+    notices
+}
+
+/// Losses: failed inserts plus entries the LRU maps evicted (created minus still present).
+fn drops(counters: &Counters, snapshot: &KernelSnapshot) -> Drops {
+    let evicted_lines = counters
+        .get(Counter::LinesCreated)
+        .saturating_sub(snapshot.lines.len() as u64);
+    let evicted_objects = counters
+        .get(Counter::ObjectsCreated)
+        .saturating_sub(snapshot.objects.len() as u64);
+    Drops {
+        ringbuf: counters.get(Counter::RingbufDrops),
+        map_full: counters.get(Counter::MapFull) + evicted_lines + evicted_objects,
+        stacks: counters.get(Counter::StackDrops),
+    }
+}
+
+/// First assigns, races and Go types of the maps.
+fn map_extras(
+    stacks: &mut Stacks<'_, '_>,
+    snapshot: &KernelSnapshot,
+    collected: &Collected,
+) -> HashMap<(u32, u64), MapExtras> {
+    let mut extras: HashMap<(u32, u64), MapExtras> = HashMap::new();
+    for (key, stats) in &snapshot.objects {
+        if stats.object_kind != profiler_common::OBJECT_GO_MAP {
+            continue;
+        }
+        let entry = extras.entry((key.pid, key.addr)).or_default();
+        entry.go_type = stacks.type_name(key.pid, stats.type_addr);
+        if let Some(&(_, stack_id, ret)) = collected.first.get(&(key.pid, key.addr)) {
+            entry.first_assign = stacks.callers(key.pid, stack_id, ret, STACK_FRAMES);
+        }
+    }
+    let mut races: Vec<&SampleKey> = collected
+        .samples
+        .keys()
+        .filter(|k| k.flags & SAMPLE_CONCURRENT != 0 && k.flags & SAMPLE_SLOT == 0)
+        .collect();
+    races.sort_by_key(|k| (k.pid, k.object, k.tid, k.other_tid, k.stack_id));
+    for race in races {
+        let entry = extras.entry((race.pid, race.object)).or_default();
+        if entry.races.len() >= RACES_PER_MAP {
+            continue;
+        }
+        let to_reports =
+            |frames: Vec<Frame>| frames.iter().map(|f| fold::frame_report(f, 1)).collect();
+        entry.races.push(RaceReport {
+            tid: race.tid,
+            other_tid: (race.other_tid != 0).then_some(race.other_tid),
+            frames: to_reports(stacks.callers(
+                race.pid,
+                race.stack_id,
+                race.return_addr,
+                STACK_FRAMES,
+            )),
+            other_frames: to_reports(stacks.callers(
+                race.pid,
+                race.other_stack_id,
+                0,
+                STACK_FRAMES,
+            )),
+        });
+    }
+    extras
+}
+
+/// Stack symbolization for one report: stack ids → caller frames, with caches.
+struct Stacks<'p, 't> {
+    probes: &'p Probes,
+    targets: &'t mut [Recorded],
+    raw: HashMap<i64, Option<Vec<u64>>>,
+}
+
+impl<'p, 't> Stacks<'p, 't> {
+    fn new(probes: &'p Probes, targets: &'t mut [Recorded]) -> Self {
+        Stacks {
+            probes,
+            targets,
+            raw: HashMap::new(),
+        }
+    }
+
+    fn type_name(&self, pid: u32, type_addr: u64) -> Option<String> {
+        let t = self.targets.iter().find(|t| t.pid == pid)?;
+        let binary = t.binary.as_ref()?;
+        let addr = type_addr.checked_sub(t.bias.unwrap_or(0))?;
+        binary.map_types.get(&addr).cloned()
+    }
+
+    /// Up to `max` frames of the code that called the probed function, innermost first: the
+    /// return address's frames (when read), then the stack's frames, skipping the probed
+    /// runtime functions themselves.
+    fn callers(&mut self, pid: u32, stack_id: i64, return_addr: u64, max: usize) -> Vec<Frame> {
+        let probes = self.probes;
+        let raw = self
+            .raw
+            .entry(stack_id)
+            .or_insert_with(|| u32::try_from(stack_id).ok().and_then(|id| probes.stack(id)))
+            .clone();
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
+            return Vec::new();
+        };
+        let bias = t.bias.unwrap_or(0);
+        let Some(sym) = t.symbolizer.as_mut() else {
+            return Vec::new();
+        };
+        // Frame 0 is the probed function; the return address (read at its entry) is frame 1,
+        // which frame-pointer unwinding at the first instruction skips.
+        let mut addrs: Vec<(u64, usize)> = Vec::new();
+        let stack = raw.unwrap_or_default();
+        if let Some(&ip) = stack.first() {
+            addrs.push((ip, 0));
+        }
+        if return_addr != 0 {
+            addrs.push((return_addr, 1));
+        }
+        addrs.extend(stack.iter().skip(1).map(|&ip| (ip, 2)));
+        caller_frames(sym, bias, &addrs, max)
+    }
+}
+
+fn is_probed_frame(f: &Frame) -> bool {
+    f.function.contains("mapassign")
+}
+
+fn caller_frames(
+    sym: &mut Symbolizer,
+    bias: u64,
+    addrs: &[(u64, usize)],
+    max: usize,
+) -> Vec<Frame> {
+    let mut out = Vec::new();
+    for &(ip, depth) in addrs {
+        for f in sym.frames(lookup_addr(ip, bias, depth)) {
+            if out.is_empty() && (depth == 0 || is_probed_frame(f)) {
+                continue;
+            }
+            out.push(f.clone());
+            if out.len() >= max {
+                return out;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,225 @@
+//! ELF helpers for any executable (Go or not): opening and checking the file, function symbols
+//! and the file offsets uprobes attach at, and the `PT_LOAD` segments.
+
+use std::fs::File;
+use std::path::Path;
+
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ReadCache, SymbolKind};
+
+use super::TargetError;
+
+/// A function entry a uprobe can attach at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProbeSite {
+    /// Symbol name, e.g. "runtime.hashGrow" or "counter_add".
+    pub symbol: String,
+    /// Virtual address in the file (before any load bias).
+    pub vaddr: u64,
+    /// Offset of the first instruction in the file: what uprobes attach at.
+    pub file_offset: u64,
+}
+
+/// Finds the function `symbol` in the ELF file at `path`: first in the symbol table (`.symtab`),
+/// then in the dynamic symbol table (`.dynsym`, which survives `strip` for exported functions).
+/// Only defined function symbols count.
+pub fn find_symbol(path: &Path, symbol: &str) -> Result<ProbeSite, TargetError> {
+    let data = open(path)?;
+    let obj = parse(path, &data)?;
+    function_site(&obj, symbol).ok_or_else(|| TargetError::SymbolNotFound {
+        symbol: symbol.to_string(),
+        path: path.to_path_buf(),
+    })
+}
+
+/// The defined function `symbol` of `obj` (symtab first, then dynsym), where it is file-backed.
+pub(crate) fn function_site<'a, R: object::ReadRef<'a>>(
+    obj: &object::File<'a, R>,
+    symbol: &str,
+) -> Option<ProbeSite> {
+    obj.symbols()
+        .chain(obj.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.is_definition())
+        .filter(|s| s.name() == Ok(symbol))
+        .find_map(|s| site_of(obj, &s))
+}
+
+/// The probe site of a symbol; `None` (with a warning) when no file-backed section holds it.
+pub(crate) fn site_of<'a, R: object::ReadRef<'a>>(
+    obj: &object::File<'a, R>,
+    sym: &object::Symbol<'a, '_, R>,
+) -> Option<ProbeSite> {
+    let name = sym.name().ok()?;
+    let vaddr = sym.address();
+    let Some(file_offset) = file_offset_of(obj, sym.section_index(), vaddr) else {
+        tracing::warn!(
+            symbol = name,
+            vaddr,
+            "symbol is in no file-backed section; not probed"
+        );
+        return None;
+    };
+    Some(ProbeSite {
+        symbol: name.to_string(),
+        vaddr,
+        file_offset,
+    })
+}
+
+/// Opens `path` for lazy, cached reads (executables can be large; only headers, symbols and a
+/// few sections are read).
+pub(crate) fn open(path: &Path) -> Result<ReadCache<File>, TargetError> {
+    let file = File::open(path).map_err(|e| TargetError::io(path, e))?;
+    Ok(ReadCache::new(file))
+}
+
+/// Parses `data` as a 64-bit ELF file.
+pub(crate) fn parse<'a>(
+    path: &Path,
+    data: &'a ReadCache<File>,
+) -> Result<object::File<'a, &'a ReadCache<File>>, TargetError> {
+    let obj = object::File::parse(data).map_err(|e| TargetError::NotElf {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if obj.format() != object::BinaryFormat::Elf {
+        return Err(TargetError::NotElf {
+            path: path.to_path_buf(),
+            reason: format!("it is a {:?} file", obj.format()),
+        });
+    }
+    if !obj.is_64() {
+        return Err(TargetError::Unsupported {
+            path: path.to_path_buf(),
+            what: "32-bit ELF".into(),
+        });
+    }
+    Ok(obj)
+}
+
+/// File offset of `vaddr`: `vaddr - section.address + section file offset`, using the symbol's
+/// section when it holds `vaddr`, else any section that does.
+pub(crate) fn file_offset_of<'a, R: object::ReadRef<'a>>(
+    obj: &object::File<'a, R>,
+    index: Option<object::SectionIndex>,
+    vaddr: u64,
+) -> Option<u64> {
+    let holds = |s: &object::Section<'a, '_, R>| {
+        s.address() <= vaddr
+            && vaddr < s.address().saturating_add(s.size())
+            && s.file_range().is_some()
+    };
+    let section = index
+        .and_then(|i| obj.section_by_index(i).ok())
+        .filter(|s| holds(s))
+        .or_else(|| obj.sections().find(|s| holds(s)))?;
+    let (offset, _) = section.file_range()?;
+    Some(vaddr - section.address() + offset)
+}
+
+/// A `PT_LOAD` program header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LoadSegment {
+    pub offset: u64,
+    pub vaddr: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+}
+
+/// The `PT_LOAD` segments of the ELF file at `path` (reads only the headers).
+pub(crate) fn read_load_segments(path: &Path) -> Result<Vec<LoadSegment>, TargetError> {
+    let data = open(path)?;
+    let obj = parse(path, &data)?;
+    Ok(load_segments(&obj))
+}
+
+/// The `PT_LOAD` segments of `obj`.
+pub(crate) fn load_segments<'a, R: object::ReadRef<'a>>(
+    obj: &object::File<'a, R>,
+) -> Vec<LoadSegment> {
+    obj.segments()
+        .map(|s| {
+            let (offset, filesz) = s.file_range();
+            LoadSegment {
+                offset,
+                vaddr: s.address(),
+                filesz,
+                memsz: s.size(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::c_program as build_c;
+    use super::*;
+
+    /// The file bytes at `site.file_offset` are the section bytes at `site.vaddr`.
+    fn check_site(path: &Path, site: &ProbeSite) {
+        let bytes = std::fs::read(path).unwrap();
+        let obj = object::File::parse(&*bytes).unwrap();
+        let text = obj
+            .sections()
+            .find(|s| s.address() <= site.vaddr && site.vaddr < s.address() + s.size())
+            .expect("section of the function");
+        let at = (site.vaddr - text.address()) as usize;
+        let off = site.file_offset as usize;
+        assert_eq!(&bytes[off..off + 8], &text.data().unwrap()[at..at + 8]);
+    }
+
+    #[test]
+    fn find_symbol_in_c_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = build_c(dir.path(), "server", &[]);
+        let site = find_symbol(&bin, "counter_add").expect("counter_add in symtab");
+        assert_eq!(site.symbol, "counter_add");
+        assert!(site.vaddr > 0 && site.file_offset > 0);
+        check_site(&bin, &site);
+        // A data symbol is not a function.
+        assert!(matches!(
+            find_symbol(&bin, "total"),
+            Err(TargetError::SymbolNotFound { .. })
+        ));
+        let err = find_symbol(&bin, "counter_sub").unwrap_err();
+        assert!(matches!(err, TargetError::SymbolNotFound { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "symbol counter_sub not found in {} (is it exported or is the binary stripped?)",
+                bin.display()
+            )
+        );
+    }
+
+    #[test]
+    fn find_symbol_in_dynsym_of_stripped_program() {
+        let dir = tempfile::tempdir().unwrap();
+        // -rdynamic exports counter_add in .dynsym; -s drops .symtab.
+        let bin = build_c(dir.path(), "stripped", &["-rdynamic", "-s"]);
+        let obj_bytes = std::fs::read(&bin).unwrap();
+        let obj = object::File::parse(&*obj_bytes).unwrap();
+        assert!(
+            obj.section_by_name(".symtab").is_none(),
+            "binary is stripped"
+        );
+        let site = find_symbol(&bin, "counter_add").expect("counter_add in dynsym");
+        check_site(&bin, &site);
+        // Undefined dynamic symbols (libc imports) are not definitions.
+        assert!(find_symbol(&bin, "__libc_start_main").is_err());
+    }
+
+    #[test]
+    fn find_symbol_on_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "not ELF").unwrap();
+        assert!(matches!(
+            find_symbol(&text, "main"),
+            Err(TargetError::NotElf { .. })
+        ));
+        assert!(matches!(
+            find_symbol(&dir.path().join("missing"), "main"),
+            Err(TargetError::Io { .. })
+        ));
+    }
+}

@@ -1,0 +1,85 @@
+//! Any running process (Go or not) as a probe target: its pid checked, its executable found.
+
+use std::path::PathBuf;
+
+use super::{procfs, TargetError};
+
+/// A running process and the executable uprobes attach to, with no Go-specific inspection
+/// (custom probes on C programs use this; Go targets build on it, see [`super::resolve_pid`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// What /proc/PID/exe points to, " (deleted)" suffix removed; for display.
+    pub exe: PathBuf,
+    /// Path the kernel can open for uprobes and we can read: "/proc/PID/exe" (works for deleted
+    /// files and other mount namespaces).
+    pub attach_path: PathBuf,
+}
+
+/// Resolves a pid to a [`Process`]: checks that it exists, that it is a process and not one of
+/// its threads, and reads its executable link.
+pub fn resolve_process(pid: u32) -> Result<Process, TargetError> {
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    // pid 0 has no /proc entry but "/proc/0" could never exist anyway; checked for clarity.
+    if pid == 0 || !proc_dir.exists() {
+        return Err(TargetError::NoSuchPid { pid });
+    }
+    // uprobes filter on the tgid; a thread id would never match.
+    if let Some(tgid) = procfs::tgid_of(pid).filter(|&t| t != pid) {
+        return Err(TargetError::NotAProcess { pid, tgid });
+    }
+    let exe = procfs::read_exe_link(pid)?;
+    Ok(Process {
+        pid,
+        exe,
+        attach_path: proc_dir.join("exe"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_non_go_process() {
+        use super::super::test_support::{c_program, SleepingChild};
+        let dir = tempfile::tempdir().unwrap();
+        let bin = c_program(dir.path(), "cprog", &[]);
+        let mut child = SleepingChild::spawn(&bin);
+        let pid = child.pid();
+        let p = resolve_process(pid).expect("resolve a C program");
+        assert_eq!(p.pid, pid);
+        assert_eq!(p.attach_path, PathBuf::from(format!("/proc/{pid}/exe")));
+        assert_eq!(p.exe, std::fs::canonicalize(&bin).unwrap());
+        // resolve_pid needs Go map functions; resolve_process does not.
+        assert!(matches!(
+            super::super::resolve_pid(pid),
+            Err(TargetError::NoMapFunctions { .. })
+        ));
+        child.kill();
+        assert!(matches!(
+            resolve_process(pid),
+            Err(TargetError::NoSuchPid { .. })
+        ));
+        assert!(matches!(
+            resolve_process(0),
+            Err(TargetError::NoSuchPid { pid: 0 })
+        ));
+    }
+
+    #[test]
+    fn kernel_thread_has_no_executable() {
+        // kthreadd is pid 2 on Linux; in a pid namespace it may not be visible.
+        let Ok(comm) = std::fs::read_to_string("/proc/2/comm") else {
+            return;
+        };
+        if comm.trim() != "kthreadd" {
+            return;
+        }
+        assert!(matches!(
+            resolve_process(2),
+            Err(TargetError::NoExecutable { pid: 2 }) | Err(TargetError::PermissionDenied { .. })
+        ));
+    }
+}

@@ -1,0 +1,3 @@
+module clproftest/growmap
+
+go 1.19

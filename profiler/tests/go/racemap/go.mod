@@ -1,0 +1,3 @@
+module clproftest/racemap
+
+go 1.19

@@ -1,0 +1,3 @@
+module clproftest/slotmap
+
+go 1.19

@@ -1,0 +1,240 @@
+//! Go map semantics (growth, races, value slots, latency) and custom probes on C code.
+
+use super::{
+    go::{c_program, program, test_both_go_versions, Go},
+    support::*,
+};
+
+fn u64_of(v: &serde_json::Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {v}"))
+}
+
+fn array<'a>(v: &'a serde_json::Value, field: &str) -> &'a Vec<serde_json::Value> {
+    v[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("{field} is not an array in {v}"))
+}
+
+fn map_growth_is_counted_on_its_lines(go: Go) {
+    let prog = Program::start(&program("growmap", go), &["60s"]);
+    let report = record_json(prog.pid(), 3);
+    let grown = array(&report, "maps")
+        .iter()
+        .filter(|m| u64_of(m, "growth_writes") > 0)
+        .count();
+    assert!(grown > 0, "no map with growth writes: {}", report["maps"]);
+    let line = array(&report, "lines")
+        .iter()
+        .find(|l| u64_of(l, "growth_writes") > 0)
+        .unwrap_or_else(|| panic!("no line with growth writes: {report}"));
+    assert!(
+        array(line, "objects").iter().any(|o| o["kind"] == "go-map"),
+        "{line}"
+    );
+}
+test_both_go_versions!(map_growth_is_counted_on_its_lines);
+
+/// Runs the racy program under clprof (it may die within milliseconds of Go's own check, so it
+/// is launched with probes in place before its first instruction) and returns the report.
+fn record_race(go: Go) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("race.json");
+    let out = clprof()
+        .args([
+            "record",
+            "--quiet",
+            "--duration",
+            "5s",
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(&json)
+        .arg("--")
+        .arg(program("racemap", go))
+        .arg("2s")
+        .output()
+        .expect("run clprof");
+    assert!(
+        out.status.success(),
+        "clprof failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON")
+}
+
+fn unlocked_writers_are_seen_racing(go: Go) {
+    // Whether a race is seen before the runtime kills the program is timing: Go's check can
+    // also fire at the end of a write, where the entry probe has nothing to see. A few runs
+    // make a miss on every one of them vanishingly unlikely.
+    let mut report = record_race(go);
+    for _ in 0..7 {
+        let seen = array(&report, "maps")
+            .iter()
+            .any(|m| u64_of(m, "concurrent_writers") > 0);
+        if seen {
+            break;
+        }
+        report = record_race(go);
+    }
+    let map = array(&report, "maps")
+        .iter()
+        .find(|m| u64_of(m, "concurrent_writers") > 0)
+        .unwrap_or_else(|| panic!("no map with concurrent writers: {}", report["maps"]));
+    let race = &array(map, "races")[0];
+    assert!(u64_of(race, "tid") > 0, "{race}");
+    assert_ne!(race["other_tid"], race["tid"], "{race}");
+    assert!(
+        array(race, "frames")
+            .iter()
+            .any(|f| f["function"] == "main.writer"),
+        "{race}"
+    );
+    let line = array(&report, "lines")
+        .iter()
+        .find(|l| l["concurrent_writers"].as_u64().is_some_and(|n| n > 0))
+        .unwrap_or_else(|| panic!("no line with concurrent writers: {report}"));
+    assert!(u64_of(line, "writes") > 0);
+}
+test_both_go_versions!(unlocked_writers_are_seen_racing);
+
+/// The largest `threads` among lines that hold a value slot.
+fn max_slot_line_threads(report: &serde_json::Value) -> u64 {
+    array(report, "lines")
+        .iter()
+        .filter(|l| {
+            array(l, "objects")
+                .iter()
+                .any(|o| o["kind"] == "go-map-slot")
+        })
+        .map(|l| u64_of(l, "threads"))
+        .max()
+        .unwrap_or_else(|| panic!("no slot lines at all: {report}"))
+}
+
+fn shared_value_slots_show_two_threads_disjoint_ones_do_not(go: Go) {
+    let same = Program::start(&program("slotmap", go), &["60s", "same"]);
+    let report = record_json(same.pid(), 2);
+    drop(same);
+    assert_eq!(
+        max_slot_line_threads(&report),
+        2,
+        "same keys: a slot line written by both"
+    );
+    let map = array(&report, "maps")
+        .iter()
+        .max_by_key(|m| u64_of(m, "writes"))
+        .unwrap_or_else(|| panic!("no maps: {report}"));
+    let latency = &map["latency"];
+    assert!(u64_of(latency, "count") > 0, "{map}");
+    assert!(u64_of(latency, "p50_ns") > 0, "{map}");
+    assert!(
+        u64_of(latency, "p99_ns") >= u64_of(latency, "p50_ns"),
+        "{map}"
+    );
+
+    let disjoint = Program::start(&program("slotmap", go), &["60s", "disjoint"]);
+    let report = record_json(disjoint.pid(), 2);
+    assert_eq!(
+        max_slot_line_threads(&report),
+        1,
+        "disjoint keys: every slot line has one writer"
+    );
+}
+test_both_go_versions!(shared_value_slots_show_two_threads_disjoint_ones_do_not);
+
+fn maps_are_identified(go: Go) {
+    let prog = Program::start(&program("sharedmap", go), &["60s"]);
+    let addr = format!("{:#x}", prog.addresses()[0]);
+    let report = record_json(prog.pid(), 2);
+    let map = array(&report, "maps")
+        .iter()
+        .find(|m| m["addr"] == addr.as_str())
+        .unwrap_or_else(|| panic!("map {addr} missing: {}", report["maps"]));
+    assert_eq!(map["go_type"], "map[int]int", "{map}");
+    assert_eq!(map["key_kind"], "fast64", "{map}");
+    assert_eq!(map["writers"], 2, "{map}");
+    assert!(
+        array(map, "first_assign")
+            .iter()
+            .any(|f| f["function"] == "main.worker"),
+        "{map}"
+    );
+}
+test_both_go_versions!(maps_are_identified);
+
+#[test]
+fn custom_probe_on_a_c_function_finds_false_sharing() {
+    let bin = c_program("counters");
+    let prog = Program::start(&bin, &["60"]);
+    let addrs = prog.addresses();
+    let spec = format!("{}:counter_add:rdi", bin.display());
+    let out = run_ok(clprof().args([
+        "record",
+        "--quiet",
+        "--duration",
+        "2s",
+        "--format",
+        "json",
+        "--probe",
+        &spec,
+        "--pid",
+        &prog.pid().to_string(),
+    ]));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(report["targets"][0]["go_version"].is_null());
+    let line = line_with_object(&report, addrs[0]).unwrap_or_else(|| panic!("{report}"));
+    let objects = array(line, "objects");
+    for addr in &addrs {
+        let o = objects
+            .iter()
+            .find(|o| o["addr"] == format!("{addr:#x}").as_str())
+            .unwrap_or_else(|| panic!("{addr:#x} missing: {line}"));
+        assert_eq!(o["kind"], "custom");
+        assert_eq!(o["writers"], 1, "{o}");
+    }
+    assert_eq!(line["threads"], 2, "{line}");
+    assert!(u64_of(line, "transfers") > 0, "{line}");
+    assert!(
+        line["growth_writes"].is_null(),
+        "not measured for custom probes"
+    );
+    assert!(
+        array(line, "top_frames")
+            .iter()
+            .any(|f| f["function"] == "worker"),
+        "{line}"
+    );
+}
+
+#[test]
+fn bad_probe_spec_is_refused_with_the_grammar() {
+    let out = clprof()
+        .args([
+            "record",
+            "--pid",
+            "1",
+            "--probe",
+            "./server:counter_add:xmm0",
+        ])
+        .output()
+        .expect("run clprof");
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("BIN:SYMBOL:REG"), "{err}");
+}
+
+#[test]
+fn missing_probe_symbol_is_named() {
+    let bin = c_program("counters");
+    let spec = format!("{}:no_such_function:rdi", bin.display());
+    let out = clprof()
+        .args(["record", "--probe", &spec, "--pid", "1"])
+        .output()
+        .expect("run clprof");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no_such_function"), "{err}");
+}
