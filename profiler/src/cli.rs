@@ -4,6 +4,8 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::probe_spec::ProbeSpec;
+
 /// clprof: find the cache lines that threads fight over, in live Go processes, with eBPF.
 #[derive(Debug, Parser)]
 #[command(name = "clprof", version, about, long_about = None)]
@@ -58,7 +60,7 @@ pub struct RecordArgs {
     /// What to probe: `go` (Go map assigns; the default) and/or BIN:SYMBOL:REG[+OFF] (any
     /// function: the pointer in REG, plus OFF bytes, is the written object). Repeatable.
     #[arg(long = "probe", value_name = "go|BIN:SYMBOL:REG[+OFF]")]
-    pub probes: Vec<crate::probe_spec::ProbeSpec>,
+    pub probes: Vec<ProbeSpec>,
     /// Sample one map write in N (per CPU) with its user stack.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub sample_every: u32,
@@ -72,4 +74,7 @@ pub struct ProbesArgs {
     /// Process to inspect.
     #[arg(short, long = "pid", value_name = "PID", required = true)]
     pub pids: Vec<u32>,
+    /// Custom probes to check too (BIN:SYMBOL:REG[+OFF]).
+    #[arg(long = "probe", value_name = "BIN:SYMBOL:REG[+OFF]")]
+    pub probes: Vec<ProbeSpec>,
 }

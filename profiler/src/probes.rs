@@ -2,50 +2,111 @@
 
 use std::fmt::Write as _;
 
-use crate::{cli::ProbesArgs, target};
+use crate::{
+    cli::ProbesArgs,
+    probe_spec::ProbeSpec,
+    target::{self, GoBinary, TargetError},
+};
 
 pub fn run(args: &ProbesArgs) -> anyhow::Result<()> {
     let mut out = String::new();
     for &pid in &args.pids {
-        let t = target::resolve_pid(pid)?;
-        let b = &t.binary;
-        let _ = writeln!(out, "pid {pid}: {}", t.exe.display());
-        let _ = writeln!(
-            out,
-            "  go version: {}",
-            b.go_version
-                .as_deref()
-                .unwrap_or("unknown (no .go.buildinfo)")
-        );
-        let _ = writeln!(
-            out,
-            "  map layout: {:?} {} ({} bytes, from {:?}); assign writes {} @{} and {} @{}",
-            b.layout.flavor,
-            b.layout.type_name,
-            b.layout.header_size,
-            b.layout.source,
-            b.layout.written[0].name,
-            b.layout.written[0].offset,
-            b.layout.written[1].name,
-            b.layout.written[1].offset,
-        );
-        for f in &b.assign_funcs {
-            let _ = writeln!(
-                out,
-                "  probe {:<32} vaddr {:#x} file offset {:#x} ({} bytes)",
-                f.symbol, f.vaddr, f.file_offset, f.size
-            );
+        let process = target::resolve_process(pid)?;
+        let _ = writeln!(out, "pid {pid}: {}", process.exe.display());
+        match target::resolve_pid(pid) {
+            Ok(t) => go_probes(&mut out, &t.binary),
+            Err(e @ TargetError::NoMapFunctions { .. }) => {
+                let _ = writeln!(out, "  go map probes: none ({e})");
+            }
+            Err(e) => return Err(e.into()),
         }
-        for kind in profiler_common::AssignKind::ALL {
-            if !b.assign_funcs.iter().any(|f| f.kind == kind) {
-                let _ = writeln!(
-                    out,
-                    "  not probed {}: not in the symbol table (not linked in)",
-                    kind.symbol()
-                );
+        for spec in &args.probes {
+            if let ProbeSpec::Custom(c) = spec {
+                match target::find_symbol(&c.binary, &c.symbol) {
+                    Ok(site) => {
+                        let _ = writeln!(
+                            out,
+                            "  probe {c}: vaddr {:#x} file offset {:#x}",
+                            site.vaddr, site.file_offset
+                        );
+                    }
+                    Err(e) => {
+                        let _ = writeln!(out, "  not probed {c}: {e}");
+                    }
+                }
             }
         }
     }
     print!("{out}");
     Ok(())
+}
+
+fn go_probes(out: &mut String, b: &GoBinary) {
+    let _ = writeln!(
+        out,
+        "  go version: {}",
+        b.go_version
+            .as_deref()
+            .unwrap_or("unknown (no .go.buildinfo)")
+    );
+    let l = &b.layout;
+    let _ = writeln!(
+        out,
+        "  map layout: {:?} {} ({} bytes, from {:?}); assign writes {} @{} and {} @{}",
+        l.flavor,
+        l.type_name,
+        l.header_size,
+        l.source,
+        l.written[0].name,
+        l.written[0].offset,
+        l.written[1].name,
+        l.written[1].offset,
+    );
+    let growth = l.growth.as_ref().map_or_else(
+        || "grows inside one assign (growth functions below)".to_owned(),
+        |g| format!("growing while {} @{} is non-nil", g.name, g.offset),
+    );
+    let _ = writeln!(
+        out,
+        "  writer flag: {} @{} mask {:#x}; {growth}",
+        l.writing.name, l.writing.offset, l.writing_mask
+    );
+    for f in &b.assign_funcs {
+        let _ = writeln!(
+            out,
+            "  probe {:<32} vaddr {:#x} file offset {:#x} ({} bytes), {} RET site(s)",
+            f.symbol,
+            f.vaddr,
+            f.file_offset,
+            f.size,
+            f.ret_offsets.len()
+        );
+        if f.ret_offsets.is_empty() {
+            let _ = writeln!(
+                out,
+                "    no RET sites: value slots and latency are not measured for it (disassembly failed)"
+            );
+        }
+    }
+    for kind in profiler_common::AssignKind::ALL {
+        if !b.assign_funcs.iter().any(|f| f.kind == kind) {
+            let _ = writeln!(
+                out,
+                "  not probed {}: not in the symbol table (not linked in)",
+                kind.symbol()
+            );
+        }
+    }
+    for g in &b.growth_funcs {
+        let _ = writeln!(
+            out,
+            "  growth probe {:<32} file offset {:#x}",
+            g.symbol, g.file_offset
+        );
+    }
+    if !b.map_types.is_empty() {
+        let mut names: Vec<&str> = b.map_types.values().map(String::as_str).collect();
+        names.sort_unstable();
+        let _ = writeln!(out, "  map types in DWARF: {}", names.join(", "));
+    }
 }
