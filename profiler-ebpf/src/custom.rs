@@ -3,20 +3,15 @@
 
 use aya_ebpf::{
     bindings::pt_regs,
-    helpers::{
-        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
-        bpf_ktime_get_ns, bpf_probe_read_kernel,
-    },
+    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_probe_read_kernel},
     macros::uprobe,
     programs::ProbeContext,
     EbpfContext,
 };
-use profiler_common::{
-    fold::Write, line_of, Cookie, Counter, OBJECT_CUSTOM, SAMPLE_CUSTOM, WRITTEN_FIELDS,
-};
+use profiler_common::{line_of, Cookie, Counter, OBJECT_CUSTOM, SAMPLE_CUSTOM, WRITTEN_FIELDS};
 
 use crate::{
-    fold::{write_line, write_object, ObjectId},
+    fold::{current_write, write_line, write_object, ObjectId},
     maps::{bump, bump_index, HITS, TARGETS},
     sample::{return_address, send, user_stack, SampleInfo},
 };
@@ -60,16 +55,7 @@ fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
         return Ok(());
     }
     let addr = base.wrapping_add(cookie.offset as i64 as u64);
-    let write = Write {
-        pid,
-        tid: pid_tgid as u32,
-        // SAFETY: helper without side effects.
-        cpu: unsafe { bpf_get_smp_processor_id() },
-        // SAFETY: helper without side effects.
-        now_ns: unsafe { bpf_ktime_get_ns() },
-        growth: 0,
-        concurrent: 0,
-    };
+    let write = current_write(pid_tgid, false, false);
     let line = line_of(addr);
     let mut lines = [0u64; WRITTEN_FIELDS];
     if write_line(&write, line) {

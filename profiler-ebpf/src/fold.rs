@@ -4,7 +4,11 @@
 
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
-use aya_ebpf::{bindings::BPF_NOEXIST, maps::LruHashMap};
+use aya_ebpf::{
+    bindings::BPF_NOEXIST,
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    maps::LruHashMap,
+};
 pub use profiler_common::fold::Write;
 use profiler_common::{
     fold::{record_line_write, record_object_write},
@@ -20,6 +24,21 @@ pub fn atomic_add(counter: &mut u64, n: u64) {
     // SAFETY: `counter` points into a BPF map value, valid and 8-byte aligned. The result is
     // unused, so this is the classic BPF_XADD every kernel supports.
     unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(counter, n) };
+}
+
+/// The write the current thread is making now.
+#[inline(always)]
+pub fn current_write(pid_tgid: u64, growth: bool, concurrent: bool) -> Write {
+    Write {
+        pid: (pid_tgid >> 32) as u32,
+        tid: pid_tgid as u32,
+        // SAFETY: helper without side effects.
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        // SAFETY: helper without side effects.
+        now_ns: unsafe { bpf_ktime_get_ns() },
+        growth: growth as u32,
+        concurrent: concurrent as u32,
+    }
 }
 
 /// The value under `key`, inserted from `fresh` when absent (counting `created`); None when the

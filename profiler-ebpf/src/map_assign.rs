@@ -13,22 +13,19 @@
 //! twice for one assign (counted twice; the second entry replaces the first in `INFLIGHT`).
 
 use aya_ebpf::{
-    helpers::{
-        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
-        bpf_ktime_get_ns, bpf_probe_read_user,
-    },
+    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_probe_read_user},
     macros::uprobe,
     programs::ProbeContext,
     EbpfContext,
 };
 use aya_log_ebpf::debug;
 use profiler_common::{
-    fold::Write, line_of, Cookie, Counter, Inflight, InflightKey, MapWriter, ObjectKey,
-    TargetConfig, NO_FIELD, OBJECT_GO_MAP, SAMPLE_CONCURRENT, WRITTEN_FIELDS,
+    line_of, Cookie, Counter, Inflight, InflightKey, MapWriter, ObjectKey, TargetConfig, NO_FIELD,
+    OBJECT_GO_MAP, SAMPLE_CONCURRENT, WRITTEN_FIELDS,
 };
 
 use crate::{
-    fold::{write_line, write_object, ObjectId},
+    fold::{current_write, write_line, write_object, ObjectId},
     maps::{bump, bump_index, HITS, INFLIGHT, MAP_WRITERS, TARGETS},
     sample::{return_address, send, user_stack, SampleInfo},
 };
@@ -89,16 +86,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     }
     let writing = header_u8(map, config.writing_offset) & config.writing_mask != 0;
     let growing = header_u64(map, config.growth_offset) != 0;
-    let write = Write {
-        pid,
-        tid: pid_tgid as u32,
-        // SAFETY: helper without side effects.
-        cpu: unsafe { bpf_get_smp_processor_id() },
-        // SAFETY: helper without side effects.
-        now_ns: unsafe { bpf_ktime_get_ns() },
-        growth: growing as u32,
-        concurrent: writing as u32,
-    };
+    let write = current_write(pid_tgid, growing, writing);
 
     // Go's header fields are naturally aligned and at most 8 bytes, so none straddles two lines.
     let mut lines = [0u64; WRITTEN_FIELDS];

@@ -8,18 +8,14 @@
 
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
-use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
-    macros::uprobe,
-    programs::ProbeContext,
-};
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::uprobe, programs::ProbeContext};
 use profiler_common::{
-    fold::Write, latency_bucket, line_of, Counter, Inflight, InflightKey, ObjectKey,
-    OBJECT_GO_MAP_SLOT, SAMPLE_SLOT, WRITTEN_FIELDS,
+    latency_bucket, line_of, Counter, Inflight, InflightKey, ObjectKey, OBJECT_GO_MAP_SLOT,
+    SAMPLE_SLOT, WRITTEN_FIELDS,
 };
 
 use crate::{
-    fold::{add_line_growth, add_object_growth, write_line, write_object, ObjectId},
+    fold::{add_line_growth, add_object_growth, current_write, write_line, write_object, ObjectId},
     maps::{bump, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST},
     sample::{send, SampleInfo},
 };
@@ -49,16 +45,7 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let _ = INFLIGHT.remove(key);
     let inflight: Inflight = inflight;
-    let write = Write {
-        pid,
-        tid: pid_tgid as u32,
-        // SAFETY: helper without side effects.
-        cpu: unsafe { bpf_get_smp_processor_id() },
-        // SAFETY: helper without side effects.
-        now_ns: unsafe { bpf_ktime_get_ns() },
-        growth: 0,
-        concurrent: 0,
-    };
+    let write = current_write(pid_tgid, false, false);
     let map_key = ObjectKey {
         pid,
         _pad: 0,

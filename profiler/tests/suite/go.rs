@@ -64,9 +64,9 @@ pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
     if let Some(p) = built.get(&key) {
         return p.clone();
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/go")
-        .join(name);
+    // One Go module (tests/go) holds every program, as a main package per directory, and the
+    // helpers they share (testkit).
+    let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go");
     let variant = flags.join("").replace(['-', '='], "");
     let out = out_dir().join(format!("{go:?}{variant}")).join(name);
     let cache = out_dir().join("gocache");
@@ -76,8 +76,8 @@ pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
         .args(flags)
         .arg("-o")
         .arg(&out)
-        .arg(".")
-        .current_dir(&src)
+        .arg(format!("./{name}"))
+        .current_dir(&module)
         .env("GOCACHE", &cache)
         .env("GOPATH", out_dir().join("gopath"))
         .env("HOME", out_dir())

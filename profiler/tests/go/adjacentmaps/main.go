@@ -4,16 +4,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"clproftest/testkit"
 )
 
 var keep []map[int32]int
-
-func header(m map[int32]int) uintptr { return *(*uintptr)(unsafe.Pointer(&m)) }
 
 // pair allocates map headers until two consecutive ones start in the same 64-byte line (Go's
 // allocator hands out 48-byte headers back to back).
@@ -23,7 +20,7 @@ func pair() (map[int32]int, map[int32]int) {
 	for i := 0; i < 100000; i++ {
 		next := make(map[int32]int)
 		keep = append(keep, next)
-		if header(prev)/64 == header(next)/64 {
+		if testkit.Header(prev)/64 == testkit.Header(next)/64 {
 			return prev, next
 		}
 		prev = next
@@ -33,7 +30,7 @@ func pair() (map[int32]int, map[int32]int) {
 
 func writer(m map[int32]int, cpu int, stop <-chan struct{}) {
 	runtime.LockOSThread()
-	pinToCPU(cpu)
+	testkit.PinToCPU(cpu)
 	for i := int32(0); ; i++ {
 		select {
 		case <-stop:
@@ -45,26 +42,12 @@ func writer(m map[int32]int, cpu int, stop <-chan struct{}) {
 }
 
 func main() {
-	d := 60 * time.Second
-	if len(os.Args) > 1 {
-		if v, err := time.ParseDuration(os.Args[1]); err == nil {
-			d = v
-		}
-	}
+	d := testkit.Duration()
 	a, b := pair()
-	fmt.Printf("maps %#x %#x\n", header(a), header(b))
+	fmt.Printf("maps %#x %#x\n", testkit.Header(a), testkit.Header(b))
 	stop := make(chan struct{})
 	go writer(a, 0, stop)
 	go writer(b, 1, stop)
 	time.Sleep(d)
 	close(stop)
-}
-
-// pinToCPU binds the calling OS thread to one CPU, so two writers surely run on two CPUs and
-// their writes move the line between caches (the scenario under test), whatever else runs.
-func pinToCPU(cpu int) {
-	var mask [16]uint64
-	cpu %= runtime.NumCPU()
-	mask[cpu/64] |= 1 << (cpu % 64)
-	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask)))
 }

@@ -4,12 +4,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"clproftest/testkit"
 )
 
 var (
@@ -20,7 +19,7 @@ var (
 
 func worker(id int, stop <-chan struct{}) {
 	runtime.LockOSThread()
-	pinToCPU(id)
+	testkit.PinToCPU(id)
 	for {
 		select {
 		case <-stop:
@@ -38,32 +37,10 @@ func worker(id int, stop <-chan struct{}) {
 }
 
 func main() {
-	fmt.Printf("map %#x\n", header(grow))
+	fmt.Printf("map %#x\n", testkit.Header(grow))
 	stop := make(chan struct{})
 	go worker(0, stop)
 	go worker(1, stop)
-	time.Sleep(duration())
+	time.Sleep(testkit.Duration())
 	close(stop)
-}
-
-// pinToCPU binds the calling OS thread to one CPU, so two writers surely run on two CPUs.
-func pinToCPU(cpu int) {
-	var mask [16]uint64
-	cpu %= runtime.NumCPU()
-	mask[cpu/64] |= 1 << (cpu % 64)
-	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask)))
-}
-
-func header(m interface{}) uintptr {
-	type eface struct{ typ, data unsafe.Pointer }
-	return uintptr((*eface)(unsafe.Pointer(&m)).data)
-}
-
-func duration() time.Duration {
-	if len(os.Args) > 1 {
-		if d, err := time.ParseDuration(os.Args[1]); err == nil {
-			return d
-		}
-	}
-	return 60 * time.Second
 }

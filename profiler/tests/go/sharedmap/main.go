@@ -4,12 +4,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"clproftest/testkit"
 )
 
 var (
@@ -17,12 +16,10 @@ var (
 	shared = make(map[int]int)
 )
 
-func header(m map[int]int) uintptr { return *(*uintptr)(unsafe.Pointer(&m)) }
-
 func worker(id int, stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	runtime.LockOSThread()
-	pinToCPU(id)
+	testkit.PinToCPU(id)
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -36,13 +33,8 @@ func worker(id int, stop <-chan struct{}, wg *sync.WaitGroup) {
 }
 
 func main() {
-	d := 60 * time.Second
-	if len(os.Args) > 1 {
-		if v, err := time.ParseDuration(os.Args[1]); err == nil {
-			d = v
-		}
-	}
-	fmt.Printf("map %#x\n", header(shared))
+	d := testkit.Duration()
+	fmt.Printf("map %#x\n", testkit.Header(shared))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for id := 0; id < 2; id++ {
@@ -52,13 +44,4 @@ func main() {
 	time.Sleep(d)
 	close(stop)
 	wg.Wait()
-}
-
-// pinToCPU binds the calling OS thread to one CPU, so two writers surely run on two CPUs and
-// their writes move the line between caches (the scenario under test), whatever else runs.
-func pinToCPU(cpu int) {
-	var mask [16]uint64
-	cpu %= runtime.NumCPU()
-	mask[cpu/64] |= 1 << (cpu % 64)
-	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask)))
 }

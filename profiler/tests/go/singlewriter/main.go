@@ -3,24 +3,17 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"time"
-	"unsafe"
+
+	"clproftest/testkit"
 )
 
 var private = make(map[int]int)
 
-func header(m map[int]int) uintptr { return *(*uintptr)(unsafe.Pointer(&m)) }
-
 func main() {
-	d := 60 * time.Second
-	if len(os.Args) > 1 {
-		if v, err := time.ParseDuration(os.Args[1]); err == nil {
-			d = v
-		}
-	}
-	fmt.Printf("map %#x\n", header(private))
+	d := testkit.Duration()
+	fmt.Printf("map %#x\n", testkit.Header(private))
 	go func() {
 		x := 0
 		for {

@@ -8,9 +8,9 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"clproftest/testkit"
 )
 
 const keys = 512
@@ -22,7 +22,7 @@ var (
 
 func worker(id int, same bool, stop <-chan struct{}) {
 	runtime.LockOSThread()
-	pinToCPU(id)
+	testkit.PinToCPU(id)
 	var v [96]byte
 	for i := 0; ; i++ {
 		select {
@@ -47,32 +47,10 @@ func main() {
 	for k := 0; k < 2*keys; k++ {
 		slots[k] = [96]byte{}
 	}
-	fmt.Printf("map %#x\n", header(slots))
+	fmt.Printf("map %#x\n", testkit.Header(slots))
 	stop := make(chan struct{})
 	go worker(0, same, stop)
 	go worker(1, same, stop)
-	time.Sleep(duration())
+	time.Sleep(testkit.Duration())
 	close(stop)
-}
-
-// pinToCPU binds the calling OS thread to one CPU, so two writers surely run on two CPUs.
-func pinToCPU(cpu int) {
-	var mask [16]uint64
-	cpu %= runtime.NumCPU()
-	mask[cpu/64] |= 1 << (cpu % 64)
-	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, uintptr(len(mask)*8), uintptr(unsafe.Pointer(&mask)))
-}
-
-func header(m interface{}) uintptr {
-	type eface struct{ typ, data unsafe.Pointer }
-	return uintptr((*eface)(unsafe.Pointer(&m)).data)
-}
-
-func duration() time.Duration {
-	if len(os.Args) > 1 {
-		if d, err := time.ParseDuration(os.Args[1]); err == nil {
-			return d
-		}
-	}
-	return 60 * time.Second
 }

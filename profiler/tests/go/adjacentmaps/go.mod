@@ -1,3 +1,0 @@
-module clproftest/adjacentmaps
-
-go 1.19

@@ -1,0 +1,3 @@
+module clproftest
+
+go 1.19

@@ -1,3 +1,0 @@
-module clproftest/growmap
-
-go 1.19

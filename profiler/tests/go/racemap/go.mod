@@ -1,3 +1,0 @@
-module clproftest/racemap
-
-go 1.19

@@ -1,3 +1,0 @@
-module clproftest/sharedmap
-
-go 1.19

@@ -1,3 +1,0 @@
-module clproftest/singlewriter
-
-go 1.19

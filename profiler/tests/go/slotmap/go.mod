@@ -1,3 +1,0 @@
-module clproftest/slotmap
-
-go 1.19
