@@ -42,21 +42,31 @@ pub fn table(report: &Report, top: usize) -> String {
         report.schema, report.duration_s, report.started_at
     );
     for t in &report.targets {
-        let _ = writeln!(
-            s,
-            "target: pid {} {}  {}  {} maps (layout from {}){}",
-            t.pid,
-            t.exe,
-            t.go_version.as_deref().unwrap_or("go version unknown"),
-            t.map_layout.as_deref().unwrap_or("unknown"),
-            t.layout_source.as_deref().unwrap_or("?"),
-            if t.exited { "  [exited]" } else { "" }
-        );
+        let exited = if t.exited { "  [exited]" } else { "" };
+        match &t.map_layout {
+            Some(layout) => {
+                let _ = writeln!(
+                    s,
+                    "target: pid {} {}  {}  {layout} maps (layout from {}){exited}",
+                    t.pid,
+                    t.exe,
+                    t.go_version.as_deref().unwrap_or("go version unknown"),
+                    t.layout_source.as_deref().unwrap_or("?"),
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "target: pid {} {}  (custom probes only){exited}",
+                    t.pid, t.exe
+                );
+            }
+        }
     }
     let hits: u64 = report.sources.uprobes.iter().map(|u| u.hits).sum();
     let _ = writeln!(
         s,
-        "sources: uprobes on {} map-assign function(s), {} hits; {}",
+        "sources: uprobes on {} function(s), {} hits; {}",
         report.sources.uprobes.len(),
         thousands(hits),
         perf_source(report)
@@ -157,7 +167,20 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             thousands(writes)
         );
     }
-    for o in line.objects.iter().filter(|o| o.owner.is_none()) {
+    for o in line.objects.iter().filter(|o| o.kind == "custom") {
+        let _ = writeln!(
+            s,
+            "       custom {}  {} writes by {} thread(s)",
+            o.addr,
+            thousands(o.writes),
+            o.writers
+        );
+    }
+    for o in line
+        .objects
+        .iter()
+        .filter(|o| o.owner.is_none() && o.kind != "custom")
+    {
         let written = if o.written_fields.is_empty() {
             "none of its written fields here".to_owned()
         } else {
