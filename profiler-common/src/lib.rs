@@ -59,6 +59,8 @@ pub mod map_names {
     pub const MAP_WRITERS: &str = "MAP_WRITERS";
     /// `LruHashMap<ObjectKey, LatencyHist>`: entry-to-return latency per map.
     pub const LATENCY: &str = "LATENCY";
+    /// `LruHashMap<IpKey, u64>`: perf samples per user instruction address.
+    pub const PERF_IPS: &str = "PERF_IPS";
 }
 
 /// Name of the uprobe program attached to every Go map-assign function's entry.
@@ -67,6 +69,11 @@ pub const PROGRAM_MAP_ASSIGN: &str = "go_map_assign";
 pub const PROGRAM_MAP_ASSIGN_RET: &str = "go_map_assign_ret";
 /// Name of the uprobe program attached to the Go runtime's map growth functions.
 pub const PROGRAM_MAP_GROW: &str = "go_map_grow";
+/// Name of the perf_event program fed by clprof's own perf events (L1 miss or cpu-clock).
+pub const PROGRAM_PERF_SAMPLE: &str = "perf_sample";
+/// Capacity of `PERF_IPS`.
+pub const MAX_PERF_IPS: u32 = 32_768;
+
 /// Name of the uprobe program for `--probe BIN:SYMBOL:REG[+OFF]`.
 pub const PROGRAM_CUSTOM: &str = "custom_probe";
 
@@ -205,10 +212,14 @@ pub enum Counter {
     UnmatchedReturns = 8,
     /// Entries that could not be remembered for their RET (`INFLIGHT` insert failed).
     InflightDrops = 9,
+    /// Perf samples taken in a target process.
+    PerfSamples = 10,
+    /// Of those, samples with a data address (PEBS / IBS).
+    PerfAddrSamples = 11,
 }
 
 /// Number of [`Counter`] values.
-pub const COUNTERS: u32 = 10;
+pub const COUNTERS: u32 = 12;
 
 /// Per-target configuration written by userspace into `TARGETS`, keyed by tgid.
 #[repr(C)]
@@ -276,6 +287,8 @@ pub struct LineStats {
     pub growth_writes: u64,
     /// Assigns that found another writer inside the same map (count).
     pub concurrent_writers: u64,
+    /// Hardware L1-miss samples whose data address fell in this line (count).
+    pub l1_miss_samples: u64,
     /// Monotonic time of the first write (ns since boot).
     pub first_ns: u64,
     /// Monotonic time of the last write (ns since boot).
@@ -287,7 +300,7 @@ pub struct LineStats {
     /// Distinct writers.
     pub writers: Writers,
 }
-const _: () = assert!(size_of::<LineStats>() == 136);
+const _: () = assert!(size_of::<LineStats>() == 144);
 
 /// Key of `OBJECTS`: one written object (a Go map header) in one process.
 #[repr(C)]
@@ -323,6 +336,8 @@ pub struct ObjectStats {
     pub type_addr: u64,
     /// For slots: the map header the slot belongs to; else 0.
     pub owner: u64,
+    /// Perf samples (L1 miss or cpu-clock) taken while an assign on this map ran (count).
+    pub perf_samples: u64,
     /// [`AssignKind`] (or [`CUSTOM_KIND`]) of the probe that last wrote this object.
     pub kind: u32,
     /// [`OBJECT_GO_MAP`], [`OBJECT_GO_MAP_SLOT`] or [`OBJECT_CUSTOM`].
@@ -330,7 +345,20 @@ pub struct ObjectStats {
     /// Distinct writers.
     pub writers: Writers,
 }
-const _: () = assert!(size_of::<ObjectStats>() == 120);
+const _: () = assert!(size_of::<ObjectStats>() == 128);
+
+/// Key of `PERF_IPS`: one user instruction address in one process.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IpKey {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Explicit padding; always 0.
+    pub _pad: u32,
+    /// Sampled instruction address (runtime, not bias-adjusted).
+    pub ip: u64,
+}
+const _: () = assert!(size_of::<IpKey>() == 16);
 
 /// Key of `INFLIGHT`: one goroutine of one process. Go keeps the running goroutine's `g` in R14
 /// (ABIInternal), which survives stack moves and goroutine migration between threads.
@@ -444,6 +472,8 @@ pub const SAMPLE_CONCURRENT: u32 = 1;
 pub const SAMPLE_SLOT: u32 = 2;
 /// [`SampleEvent::flags`]: a custom probe.
 pub const SAMPLE_CUSTOM: u32 = 4;
+/// [`SampleEvent::flags`]: a perf-event sample (L1 miss or cpu-clock); `return_addr` is 0.
+pub const SAMPLE_PERF: u32 = 8;
 
 /// A sampled assign, sent through `EVENTS`.
 #[repr(C)]
@@ -490,6 +520,7 @@ mod pod {
     unsafe impl aya::Pod for super::Inflight {}
     unsafe impl aya::Pod for super::MapWriter {}
     unsafe impl aya::Pod for super::LatencyHist {}
+    unsafe impl aya::Pod for super::IpKey {}
 }
 
 /// The 64-byte line holding `addr`.

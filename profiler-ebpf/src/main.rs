@@ -11,6 +11,7 @@ mod map_assign;
 mod map_grow;
 mod map_return;
 mod maps;
+mod perf_sample;
 mod sample;
 
 #[cfg(not(test))]

@@ -5,9 +5,9 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use profiler_common::{
-    Counter, Inflight, InflightKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
-    ObjectStats, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT, MAX_LINES, MAX_OBJECTS, MAX_PROBES,
-    MAX_STACKS, MAX_TARGETS,
+    Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
+    ObjectStats, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT, MAX_LINES, MAX_OBJECTS,
+    MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS,
 };
 
 #[map]
@@ -43,6 +43,9 @@ pub static MAP_WRITERS: LruHashMap<ObjectKey, MapWriter> =
 #[map]
 pub static LATENCY: LruHashMap<ObjectKey, LatencyHist> =
     LruHashMap::with_max_entries(MAX_OBJECTS, 0);
+
+#[map]
+pub static PERF_IPS: LruHashMap<IpKey, u64> = LruHashMap::with_max_entries(MAX_PERF_IPS, 0);
 
 /// One all-zero histogram: the template new `LATENCY` entries are inserted from (a 256-byte
 /// value does not belong on the 512-byte BPF stack).

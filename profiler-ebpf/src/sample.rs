@@ -2,9 +2,7 @@
 //! the stack map.
 
 use aya_ebpf::{
-    bindings::BPF_F_USER_STACK,
-    helpers::bpf_probe_read_user,
-    programs::{tracing::StackIdContext, ProbeContext},
+    bindings::BPF_F_USER_STACK, helpers::bpf_probe_read_user, programs::tracing::StackIdContext,
 };
 use profiler_common::{fold::Write, Counter, SampleEvent, WRITTEN_FIELDS};
 
@@ -22,7 +20,7 @@ pub struct SampleInfo {
 
 /// Records the user stack of the current thread; returns its id (negative errno on failure).
 #[inline(always)]
-pub fn user_stack(ctx: &ProbeContext) -> i64 {
+pub fn user_stack<C: StackIdContext>(ctx: &C) -> i64 {
     match ctx.get_stackid(&STACKS, BPF_F_USER_STACK as u64) {
         Ok(id) => id,
         Err(e) => {

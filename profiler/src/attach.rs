@@ -10,13 +10,14 @@ use aya::{
     maps::{HashMap as BpfHashMap, MapData},
     programs::{
         uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
-        UProbe,
+        PerfEvent, UProbe,
     },
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
     map_names, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES, MAX_TARGETS, NO_FIELD, NO_PROBE_ID,
     PROGRAM_CUSTOM, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW,
+    PROGRAM_PERF_SAMPLE,
 };
 
 use crate::{probe_spec::CustomProbe, target::GoBinary, target::MapLayout};
@@ -129,6 +130,11 @@ impl Probes {
                 .try_into()?;
             program.load()?;
         }
+        let perf: &mut PerfEvent = ebpf
+            .program_mut(PROGRAM_PERF_SAMPLE)
+            .ok_or(AttachError::Missing(PROGRAM_PERF_SAMPLE))?
+            .try_into()?;
+        perf.load()?;
         Ok(Probes {
             ebpf,
             links: Vec::new(),
@@ -294,6 +300,17 @@ impl Probes {
                 tracing::warn!("detaching a uprobe: {e}");
             }
         }
+    }
+
+    /// The loaded perf_event program, for `PERF_EVENT_IOC_SET_BPF` on clprof's own perf events.
+    pub fn perf_program_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, AttachError> {
+        use std::os::fd::AsFd as _;
+        let program: &PerfEvent = self
+            .ebpf
+            .program(PROGRAM_PERF_SAMPLE)
+            .ok_or(AttachError::Missing(PROGRAM_PERF_SAMPLE))?
+            .try_into()?;
+        Ok(program.fd()?.as_fd())
     }
 
     /// The probed processes, in the order they were added.

@@ -61,6 +61,10 @@ pub struct RecordArgs {
     /// function: the pointer in REG, plus OFF bytes, is the written object). Repeatable.
     #[arg(long = "probe", value_name = "go|BIN:SYMBOL:REG[+OFF]")]
     pub probes: Vec<ProbeSpec>,
+    /// Perf-event source: auto picks PEBS/IBS L1-miss sampling with data addresses, else the
+    /// generic L1D read-miss event, else cpu-clock; a forced choice fails when unavailable.
+    #[arg(long, value_enum, default_value_t = crate::perf::EventsChoice::Auto)]
+    pub events: crate::perf::EventsChoice,
     /// Sample one map write in N (per CPU) with its user stack.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub sample_every: u32,

@@ -41,6 +41,15 @@ pub struct ProcessInfo {
     pub layout: Option<MapLayout>,
 }
 
+/// Which optional measurements ran, so unmeasured values come out null.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Measured {
+    /// Perf events ran.
+    pub perf: bool,
+    /// Their samples carry data addresses (PEBS, IBS).
+    pub addresses: bool,
+}
+
 /// Orders lines as the schema requires: transfers, then writes, descending; ties by address.
 pub fn rank(lines: &mut [LineReport]) {
     lines.sort_by(|a, b| {
@@ -58,6 +67,7 @@ pub fn fold_lines(
     processes: &HashMap<u32, ProcessInfo>,
     samples: &[FoldedSample],
     max_frames: usize,
+    measured: Measured,
 ) -> Vec<LineReport> {
     let objects = objects_by_pid(&snapshot.objects);
     let frames = frames_by_line(samples);
@@ -88,7 +98,7 @@ pub fn fold_lines(
                 transfers: stats.transfers,
                 growth_writes: go.then_some(stats.growth_writes),
                 concurrent_writers: go.then_some(stats.concurrent_writers),
-                l1_miss_samples: None,
+                l1_miss_samples: measured.addresses.then_some(stats.l1_miss_samples),
                 objects: line_objects,
                 top_frames,
             }
@@ -242,6 +252,7 @@ pub fn fold_maps(
     snapshot: &KernelSnapshot,
     processes: &HashMap<u32, ProcessInfo>,
     extras: &HashMap<(u32, u64), MapExtras>,
+    measured: Measured,
 ) -> Vec<MapReport> {
     let mut out: Vec<MapReport> = snapshot
         .objects
@@ -277,6 +288,7 @@ pub fn fold_maps(
                 writers: stats.writers.thread_count(),
                 growth_writes: stats.growth_writes,
                 concurrent_writers: stats.concurrent_writers,
+                perf_samples: measured.perf.then_some(stats.perf_samples),
                 lines,
                 latency: snapshot.latency.get(key).and_then(percentiles),
                 first_assign: extra

@@ -79,7 +79,7 @@ fn two_map_headers_in_one_line_are_both_listed_with_their_fields() {
             layout: Some(classic()),
         },
     )]);
-    let lines = fold_lines(&snapshot, &layouts, &[], 5);
+    let lines = fold_lines(&snapshot, &layouts, &[], 5, Measured::default());
     assert_eq!(lines.len(), 1);
     let line = &lines[0];
     assert_eq!(line.line, "0x1000");
@@ -114,6 +114,7 @@ fn header_tail_in_next_line_lists_only_unwritten_fields() {
         )]),
         &[],
         5,
+        Measured::default(),
     );
     let objs = &lines[0].objects;
     assert_eq!(objs.len(), 1);
@@ -135,7 +136,7 @@ fn lines_rank_by_transfers_then_writes() {
         ],
         objects: vec![],
     };
-    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5);
+    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5, Measured::default());
     let order: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
     assert_eq!(order, vec!["0xc0", "0x80", "0x40"]);
 }
@@ -172,7 +173,7 @@ fn samples_count_per_line_and_rank_callers() {
         ],
         objects: vec![],
     };
-    let lines = fold_lines(&snapshot, &HashMap::new(), &samples, 5);
+    let lines = fold_lines(&snapshot, &HashMap::new(), &samples, 5, Measured::default());
     assert_eq!(lines[0].line, "0x40");
     assert_eq!(lines[0].samples, 3);
     assert_eq!(lines[0].top_frames[0].function, "main.worker");
@@ -183,13 +184,41 @@ fn samples_count_per_line_and_rank_callers() {
 }
 
 #[test]
+fn l1_miss_samples_are_reported_only_with_data_addresses() {
+    let mut stats = line_stats(1, 0, &[1], &[0]);
+    stats.l1_miss_samples = 7;
+    let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
+        lines: vec![(key(1, 0x40), stats)],
+        objects: vec![],
+    };
+    let with = Measured {
+        perf: true,
+        addresses: true,
+    };
+    let without = Measured {
+        perf: true,
+        addresses: false,
+    };
+    let processes = HashMap::new();
+    assert_eq!(
+        fold_lines(&snapshot, &processes, &[], 5, with)[0].l1_miss_samples,
+        Some(7)
+    );
+    assert_eq!(
+        fold_lines(&snapshot, &processes, &[], 5, without)[0].l1_miss_samples,
+        None
+    );
+}
+
+#[test]
 fn unmeasured_metrics_are_null_not_zero() {
     let snapshot = KernelSnapshot {
         latency: HashMap::new(),
         lines: vec![(key(1, 0x40), line_stats(1, 0, &[1], &[0]))],
         objects: vec![],
     };
-    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5);
+    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5, Measured::default());
     let json = serde_json::to_value(&lines[0]).expect("serialize");
     assert!(json["growth_writes"].is_null());
     assert!(json["l1_miss_samples"].is_null());
@@ -211,7 +240,7 @@ fn value_slots_are_listed_in_their_line_with_their_map() {
             layout: Some(classic()),
         },
     )]);
-    let lines = fold_lines(&snapshot, &processes, &[], 5);
+    let lines = fold_lines(&snapshot, &processes, &[], 5, Measured::default());
     let objs = &lines[0].objects;
     assert_eq!(objs.len(), 1, "the header is two lines away: {objs:?}");
     assert_eq!(objs[0].kind, "go-map-slot");
@@ -248,7 +277,7 @@ fn maps_rank_races_first_and_name_their_key_kind() {
             layout: Some(classic()),
         },
     )]);
-    let maps = fold_maps(&snapshot, &processes, &HashMap::new());
+    let maps = fold_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
     assert_eq!(maps[0].addr, "0x1000");
     assert_eq!(maps[0].concurrent_writers, 3);
     assert_eq!(maps[0].key_kind, "fast64");

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod collect;
 pub mod fold;
 pub mod launch;
+pub mod perf;
 pub mod preflight;
 pub mod probe_spec;
 pub mod probes;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf, StackTraceMap};
 use profiler_common::{
-    map_names, Counter, LatencyHist, LineKey, LineStats, ObjectKey, ObjectStats, COUNTERS,
+    map_names, Counter, IpKey, LatencyHist, LineKey, LineStats, ObjectKey, ObjectStats, COUNTERS,
 };
 
 use crate::{
@@ -75,6 +75,13 @@ impl Probes {
                 .filter_map(Result::ok)
                 .collect::<HashMap<_, _>>(),
         })
+    }
+
+    /// Perf samples per user instruction address.
+    pub fn perf_ips(&self) -> Result<Vec<(IpKey, u64)>, AttachError> {
+        let ips: BpfHashMap<&MapData, IpKey, u64> =
+            BpfHashMap::try_from(self.map(map_names::PERF_IPS)?)?;
+        Ok(ips.iter().filter_map(Result::ok).collect())
     }
 
     /// The user stack stored under `id`, innermost frame first.

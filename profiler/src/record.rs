@@ -8,7 +8,9 @@ use crate::{
     attach::{target_config, Probes},
     cli::{Format, RecordArgs},
     collect::{self, CollectOptions},
-    launch, preflight,
+    launch,
+    perf::{self, PerfEvents, PerfSource},
+    preflight,
     probe_spec::{CustomProbe, ProbeSpec},
     render, report_build,
     symbolize::Symbolizer,
@@ -97,6 +99,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         None => None,
     };
     preflight::require_uprobes(Path::new("/sys"))?;
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let source = perf::choose(args.events, &perf::probe_pmu(Path::new("/sys"), &cpuinfo))?;
 
     let started_at = chrono::Utc::now();
     let mut probes = Probes::load(verbose)?;
@@ -129,6 +133,14 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     for t in &mut targets {
         t.symbolizer = open_symbolizer(&t.attach_path);
     }
+    let perf_events = match &source {
+        PerfSource::None => None,
+        source => {
+            let events = PerfEvents::open(source, sample_period(source))?;
+            events.attach_bpf(probes.perf_program_fd()?)?;
+            Some(events)
+        }
+    };
     if !quiet {
         eprintln!(
             "clprof: recording {} process(es) for {}; Ctrl-C stops early",
@@ -148,6 +160,9 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         progress: !quiet,
     };
     let collected = collect::collect(&mut probes, events, logger, &options).await?;
+    if let Some(events) = &perf_events {
+        events.disable();
+    }
     for t in targets.iter_mut().filter(|t| t.bias.is_none()) {
         t.bias = load_bias(t);
     }
@@ -155,7 +170,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         child.finish(Duration::from_secs(2)).await;
     }
 
-    let report = report_build::build(&probes, &mut targets, &collected, started_at)?;
+    let report = report_build::build(&probes, &mut targets, &collected, &source, started_at)?;
     let text = render::render(&report, args.format, args.top);
     match &args.output {
         Some(path) => render::write_atomic(path, text.as_bytes())?,
@@ -171,6 +186,15 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// Events between samples: cpu-clock counts nanoseconds of CPU time (1 ms: 1 kHz per busy CPU);
+/// hardware events count misses (a prime, so sampling does not lock onto a loop's period).
+fn sample_period(source: &PerfSource) -> u64 {
+    match source {
+        PerfSource::CpuClock => 1_000_000,
+        _ => 10_007,
+    }
 }
 
 fn attach(

@@ -29,6 +29,9 @@ pub struct Report {
     pub lines: Vec<LineReport>,
     /// Every written Go map, by `concurrent_writers`, `growth_writes`, then `writes`, descending.
     pub maps: Vec<MapReport>,
+    /// Functions by perf samples (`sources.perf` says which event), descending; empty without
+    /// perf events.
+    pub functions: Vec<FrameReport>,
     /// Things the reader should know (target exited early, interrupted, ...).
     pub notices: Vec<String>,
 }
@@ -153,6 +156,8 @@ pub struct MapReport {
     pub growth_writes: u64,
     /// Assigns that found another writer inside the map.
     pub concurrent_writers: u64,
+    /// Perf samples taken while an assign on this map ran; null without perf events.
+    pub perf_samples: Option<u64>,
     /// Lines holding the header fields an assign writes (hex).
     pub lines: Vec<String>,
     /// Entry-to-return latency of its assigns; null without RET probes.
@@ -275,6 +280,7 @@ mod tests {
                 writers: 2,
                 growth_writes: 1,
                 concurrent_writers: 1,
+                perf_samples: None,
                 lines: vec![hex(0xc000014140)],
                 latency: Some(LatencyReport {
                     count: 10,
@@ -289,6 +295,7 @@ mod tests {
                     other_frames: vec![],
                 }],
             }],
+            functions: vec![],
             notices: vec![],
         }
     }
@@ -314,6 +321,7 @@ mod tests {
                 "drops",
                 "duration_s",
                 "events",
+                "functions",
                 "lines",
                 "maps",
                 "notices",
@@ -397,6 +405,7 @@ mod tests {
                 "key_kind",
                 "latency",
                 "lines",
+                "perf_samples",
                 "pid",
                 "races",
                 "writers",

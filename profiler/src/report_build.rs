@@ -2,16 +2,17 @@
 
 use std::{collections::HashMap, path::Path};
 
-use profiler_common::{Counter, SAMPLE_CONCURRENT, SAMPLE_SLOT};
+use profiler_common::{Counter, SAMPLE_CONCURRENT, SAMPLE_PERF, SAMPLE_SLOT};
 
 use crate::{
     attach::Probes,
     collect::{Collected, SampleKey, StopReason},
-    fold::{self, FoldedSample, KernelSnapshot, MapExtras, ProcessInfo},
+    fold::{self, FoldedSample, KernelSnapshot, MapExtras, Measured, ProcessInfo},
+    perf::PerfSource,
     preflight,
     readback::Counters,
     record::Recorded,
-    report::{Drops, RaceReport, Report, Sources, TargetInfo, UprobeSource, SCHEMA},
+    report::{Drops, FrameReport, RaceReport, Report, Sources, TargetInfo, UprobeSource, SCHEMA},
     symbolize::{lookup_addr, Frame, Symbolizer},
     target::{LayoutFlavor, LayoutSource},
 };
@@ -22,13 +23,20 @@ const TOP_FRAMES: usize = 5;
 const STACK_FRAMES: usize = 6;
 /// Races kept per map.
 const RACES_PER_MAP: usize = 5;
+/// Functions kept in the perf-sample ranking.
+const TOP_FUNCTIONS: usize = 20;
 
 pub fn build(
     probes: &Probes,
     targets: &mut [Recorded],
     collected: &Collected,
+    source: &PerfSource,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Report> {
+    let measured = Measured {
+        perf: *source != PerfSource::None,
+        addresses: source.has_data_address(),
+    };
     let snapshot = probes.snapshot()?;
     let counters = probes.counters()?;
     let processes: HashMap<u32, ProcessInfo> = targets
@@ -42,6 +50,7 @@ pub fn build(
     let samples: Vec<FoldedSample> = collected
         .samples
         .iter()
+        .filter(|(key, _)| key.flags & SAMPLE_PERF == 0)
         .map(|(key, &count)| FoldedSample {
             pid: key.pid,
             lines: key.lines,
@@ -53,8 +62,13 @@ pub fn build(
         })
         .collect();
     let extras = map_extras(&mut stacks, &snapshot, collected);
-    let lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES);
-    let maps = fold::fold_maps(&snapshot, &processes, &extras);
+    let lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
+    let maps = fold::fold_maps(&snapshot, &processes, &extras, measured);
+    let functions = if measured.perf {
+        top_functions(&mut stacks, &probes.perf_ips()?)
+    } else {
+        Vec::new()
+    };
 
     let mut uprobes: Vec<UprobeSource> = Vec::new();
     for (site, hits) in probes.hits()? {
@@ -79,7 +93,7 @@ pub fn build(
         targets: targets.iter().map(|t| target_info(t, collected)).collect(),
         sources: Sources {
             uprobes,
-            perf: "none".to_owned(),
+            perf: source.name().to_owned(),
             pmu_available: pmu,
             overhead_budget_pct: 100.0,
             probe_active_fraction: 1.0,
@@ -89,7 +103,8 @@ pub fn build(
         samples: counters.get(Counter::Samples),
         lines,
         maps,
-        notices: notices(collected, pmu, events),
+        functions,
+        notices: notices(collected, pmu, events, source),
     })
 }
 
@@ -117,7 +132,7 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
     }
 }
 
-fn notices(collected: &Collected, pmu: bool, events: u64) -> Vec<String> {
+fn notices(collected: &Collected, pmu: bool, events: u64, source: &PerfSource) -> Vec<String> {
     let mut notices = Vec::new();
     let secs = collected.elapsed.as_secs_f64();
     match &collected.stop {
@@ -142,6 +157,15 @@ fn notices(collected: &Collected, pmu: bool, events: u64) -> Vec<String> {
             "no hardware PMU on this machine: no L1-miss sampling; contention is measured from map-assign uprobes only".to_owned(),
         );
     }
+    match source {
+        PerfSource::CpuClock => notices.push(
+            "perf source is cpu-clock: software timer samples show where CPU time goes, not hardware L1 misses".to_owned(),
+        ),
+        PerfSource::L1dReadMiss => notices.push(
+            "perf source is the generic L1D read-miss event: samples carry instruction addresses only, so no line gets l1_miss_samples".to_owned(),
+        ),
+        _ => {}
+    }
     if events == 0 {
         notices.push("no probed writes were seen: is the target writing Go maps?".to_owned());
     }
@@ -161,6 +185,34 @@ fn drops(counters: &Counters, snapshot: &KernelSnapshot) -> Drops {
         map_full: counters.get(Counter::MapFull) + evicted_lines + evicted_objects,
         stacks: counters.get(Counter::StackDrops),
     }
+}
+
+/// Functions by perf samples: each sampled instruction address named by its innermost frame.
+fn top_functions(
+    stacks: &mut Stacks<'_, '_>,
+    ips: &[(profiler_common::IpKey, u64)],
+) -> Vec<FrameReport> {
+    let mut by_function: HashMap<(String, Option<String>), u64> = HashMap::new();
+    for (key, n) in ips {
+        let frame = stacks.frame_at(key.pid, key.ip);
+        *by_function.entry((frame.function, frame.file)).or_default() += n;
+    }
+    let mut out: Vec<FrameReport> = by_function
+        .into_iter()
+        .map(|((function, file), samples)| FrameReport {
+            function,
+            file,
+            line: None,
+            samples,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.samples
+            .cmp(&a.samples)
+            .then_with(|| a.function.cmp(&b.function))
+    });
+    out.truncate(TOP_FUNCTIONS);
+    out
 }
 
 /// First assigns, races and Go types of the maps.
@@ -234,6 +286,27 @@ impl<'p, 't> Stacks<'p, 't> {
         let binary = t.binary.as_ref()?;
         let addr = type_addr.checked_sub(t.bias.unwrap_or(0))?;
         binary.map_types.get(&addr).cloned()
+    }
+
+    /// The innermost source frame at the sampled instruction `ip` of `pid`.
+    fn frame_at(&mut self, pid: u32, ip: u64) -> Frame {
+        let unknown = || Frame {
+            function: format!("{ip:#x}"),
+            file: None,
+            line: None,
+        };
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
+            return unknown();
+        };
+        let bias = t.bias.unwrap_or(0);
+        match t.symbolizer.as_mut() {
+            Some(sym) => sym
+                .frames(lookup_addr(ip, bias, 0))
+                .first()
+                .cloned()
+                .unwrap_or_else(unknown),
+            None => unknown(),
+        }
     }
 
     /// Up to `max` frames of the code that called the probed function, innermost first: the

@@ -114,6 +114,10 @@ pub fn table(report: &Report, top: usize) -> String {
         let _ = writeln!(s);
         maps_section(&mut s, report, top);
     }
+    if !report.functions.is_empty() {
+        let _ = writeln!(s);
+        functions_section(&mut s, report, top);
+    }
     for notice in &report.notices {
         let _ = writeln!(s, "notice: {notice}");
     }
@@ -270,6 +274,30 @@ fn maps_section(s: &mut String, report: &Report, top: usize) {
     }
     if report.maps.len() > top {
         let _ = writeln!(s, "... {} more map(s)", report.maps.len() - top);
+    }
+}
+
+/// Functions by perf samples, with the source named (software samples are never shown as
+/// hardware figures).
+fn functions_section(s: &mut String, report: &Report, top: usize) {
+    let what = match report.sources.perf.as_str() {
+        "cpu-clock" => "cpu-clock samples (software: where CPU time goes, not L1 misses)",
+        "l1d-read-miss" => "L1D read-miss samples (hardware, instruction addresses only)",
+        "pebs-l1-miss" => "L1-miss load samples (hardware PEBS)",
+        "ibs-op" => "IBS op samples (hardware)",
+        other => other,
+    };
+    let total: u64 = report.functions.iter().map(|f| f.samples).sum();
+    let _ = writeln!(s, "TOP FUNCTIONS BY {what}");
+    for f in report.functions.iter().take(top) {
+        let share = 100.0 * f.samples as f64 / total.max(1) as f64;
+        let _ = writeln!(
+            s,
+            "  {share:>5.1}% {:>8}  {}  {}",
+            thousands(f.samples),
+            f.function,
+            f.file.as_deref().unwrap_or("?")
+        );
     }
 }
 

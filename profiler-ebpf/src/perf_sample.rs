@@ -1,0 +1,90 @@
+//! The perf_event program behind `--events`: clprof opens the events itself (one per CPU,
+//! system-wide; see `profiler/src/perf`) and attaches this with PERF_EVENT_IOC_SET_BPF, because
+//! Aya's `PerfEvent::attach` cannot ask for precise_ip or PERF_SAMPLE_ADDR.
+//!
+//! Each sample in a target process is counted by instruction address (userspace names the
+//! functions). With a data address (PEBS, IBS) it also lands in that address's line
+//! (`l1_miss_samples`). When the sampled goroutine is inside a map assign (its entry is in
+//! `INFLIGHT`), the sample is charged to that map too.
+
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::perf_event, programs::PerfEventContext};
+use profiler_common::{
+    line_of, Counter, InflightKey, IpKey, LineKey, ObjectKey, SAMPLE_PERF, WRITTEN_FIELDS,
+};
+
+use crate::{
+    fold::{atomic_add, current_write},
+    maps::{bump, INFLIGHT, LINES, OBJECTS, PERF_IPS, TARGETS},
+    sample::{send, user_stack, SampleInfo},
+};
+
+/// Lowest kernel address on x86-64: samples with an IP at or above it are in the kernel.
+const KERNEL_START: u64 = 0xffff_8000_0000_0000;
+
+#[perf_event]
+pub fn perf_sample(ctx: PerfEventContext) -> u32 {
+    match try_perf_sample(&ctx) {
+        Ok(()) => 0,
+        Err(()) => 1,
+    }
+}
+
+fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let pid = (pid_tgid >> 32) as u32;
+    // SAFETY: existence check only.
+    if unsafe { TARGETS.get(pid) }.is_none() {
+        return Ok(());
+    }
+    // SAFETY: the context is the kernel's bpf_perf_event_data, readable at constant offsets.
+    let (ip, g, addr) = unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).regs.r14, (*ctx.ctx).addr) };
+    if ip >= KERNEL_START {
+        return Ok(());
+    }
+    bump(Counter::PerfSamples);
+    let ip_key = IpKey { pid, _pad: 0, ip };
+    match PERF_IPS.get_ptr_mut(ip_key) {
+        // SAFETY: a live map value.
+        Some(n) => atomic_add(unsafe { &mut *n }, 1),
+        None => {
+            let _ = PERF_IPS.insert(ip_key, 1u64, 0);
+        }
+    }
+    let mut lines = [0u64; WRITTEN_FIELDS];
+    if addr != 0 {
+        bump(Counter::PerfAddrSamples);
+        let line = line_of(addr);
+        lines[0] = line;
+        let key = LineKey { pid, _pad: 0, line };
+        // Only lines already written by a probed write are charged: the report is about those.
+        if let Some(stats) = LINES.get_ptr_mut(key) {
+            // SAFETY: a live map value.
+            atomic_add(unsafe { &mut (*stats).l1_miss_samples }, 1);
+        }
+    }
+    let mut object = 0;
+    // SAFETY: read-only lookup, copied out at once.
+    if let Some(inflight) = unsafe { INFLIGHT.get(InflightKey { pid, _pad: 0, g }) }.copied() {
+        object = inflight.map;
+        let key = ObjectKey {
+            pid,
+            _pad: 0,
+            addr: inflight.map,
+        };
+        if let Some(stats) = OBJECTS.get_ptr_mut(key) {
+            // SAFETY: a live map value.
+            atomic_add(unsafe { &mut (*stats).perf_samples }, 1);
+        }
+    }
+    let write = current_write(pid_tgid, false, false);
+    let info = SampleInfo {
+        kind: 0,
+        object,
+        lines,
+        flags: SAMPLE_PERF,
+        other_tid: 0,
+        other_stack_id: -1,
+    };
+    send(&write, &info, user_stack(ctx), 0);
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `attr` for every source: the fields the kernel acts on (include/uapi/linux/perf_event.h).
+
+use perf_event_open_sys::bindings::{self as b, perf_event_attr};
+
+use super::{attr, PerfSource};
+
+const IP_TID_TIME_CPU: u64 =
+    (b::PERF_SAMPLE_IP | b::PERF_SAMPLE_TID | b::PERF_SAMPLE_TIME | b::PERF_SAMPLE_CPU) as u64;
+
+fn common(a: &perf_event_attr, period: u64) {
+    assert_eq!(a.size as usize, std::mem::size_of::<perf_event_attr>());
+    assert!(a.size >= b::PERF_ATTR_SIZE_VER8, "covers config3");
+    assert_eq!(
+        a.disabled(),
+        1,
+        "enabled only after the BPF program is attached"
+    );
+    assert_eq!(a.sample_period, period);
+    assert_eq!(a.freq(), 0, "a fixed period, not a frequency");
+    assert_eq!(a.wakeup_events, 0);
+    assert_eq!(a.inherit(), 0, "system-wide per-CPU events cannot inherit");
+    assert_eq!(a.exclude_user(), 0, "the targets run in user mode");
+    assert_eq!(a.exclude_callchain_user(), 0);
+    assert_eq!(a.exclude_callchain_kernel(), 0);
+}
+
+#[test]
+fn pebs_samples_l1_miss_loads_precisely_with_addresses() {
+    let source = PerfSource::PebsL1Miss {
+        pmu_type: 4,
+        config: 0x08d1,
+    };
+    let a = attr(&source, 10_007);
+    common(&a, 10_007);
+    assert_eq!(a.type_, 4);
+    assert_eq!(a.config, 0x08d1);
+    assert_eq!(a.precise_ip(), 2);
+    let want = IP_TID_TIME_CPU
+        | (b::PERF_SAMPLE_ADDR | b::PERF_SAMPLE_DATA_SRC | b::PERF_SAMPLE_CALLCHAIN) as u64;
+    assert_eq!(a.sample_type, want);
+    assert_eq!(a.exclude_kernel(), 1);
+    assert_eq!(a.exclude_hv(), 1);
+    assert_eq!(a.exclude_guest(), 1);
+    assert_eq!(a.config1, 0, "no ldlat or other config1 terms");
+}
+
+#[test]
+fn ibs_op_samples_addresses_without_exclude_bits_and_a_16_aligned_period() {
+    let a = attr(&PerfSource::IbsOp { pmu_type: 11 }, 100_003);
+    common(&a, 100_000);
+    assert_eq!(a.type_, 11);
+    assert_eq!(a.config, 0);
+    assert_eq!(a.precise_ip(), 0);
+    let want = IP_TID_TIME_CPU | (b::PERF_SAMPLE_ADDR | b::PERF_SAMPLE_DATA_SRC) as u64;
+    assert_eq!(a.sample_type, want);
+    // PERF_PMU_CAP_NO_EXCLUDE on ibs_op before 6.14: any exclude bit is EINVAL.
+    assert_eq!(a.exclude_kernel(), 0);
+    assert_eq!(a.exclude_hv(), 0);
+    assert_eq!(a.exclude_guest(), 0);
+    assert_eq!(
+        attr(&PerfSource::IbsOp { pmu_type: 11 }, 5).sample_period,
+        16
+    );
+}
+
+#[test]
+fn l1d_read_miss_is_the_generic_hw_cache_event() {
+    let a = attr(&PerfSource::L1dReadMiss, 50_021);
+    common(&a, 50_021);
+    assert_eq!(a.type_, b::PERF_TYPE_HW_CACHE);
+    // L1D (0) | OP_READ (0) << 8 | RESULT_MISS (1) << 16.
+    assert_eq!(a.config, 0x1_0000);
+    assert_eq!(a.precise_ip(), 0);
+    assert_eq!(
+        a.sample_type, IP_TID_TIME_CPU,
+        "no address without PEBS/IBS"
+    );
+    assert_eq!(a.exclude_kernel(), 1);
+    assert_eq!(a.exclude_hv(), 1);
+}
+
+#[test]
+fn cpu_clock_is_software_in_nanoseconds_with_kernel_time() {
+    let a = attr(&PerfSource::CpuClock, 1_000_000);
+    common(&a, 1_000_000);
+    assert_eq!(a.type_, b::PERF_TYPE_SOFTWARE);
+    assert_eq!(a.config, u64::from(b::PERF_COUNT_SW_CPU_CLOCK));
+    assert_eq!(a.precise_ip(), 0);
+    assert_eq!(a.sample_type, IP_TID_TIME_CPU);
+    assert_eq!(a.exclude_kernel(), 0);
+}
+
+#[test]
+fn none_is_a_dummy_and_zero_period_still_samples() {
+    let a = attr(&PerfSource::None, 1);
+    assert_eq!(a.type_, b::PERF_TYPE_SOFTWARE);
+    assert_eq!(a.config, u64::from(b::PERF_COUNT_SW_DUMMY));
+    assert_eq!(a.sample_type, 0);
+    assert_eq!(attr(&PerfSource::CpuClock, 0).sample_period, 1);
+}
+
+#[test]
+fn source_names_and_properties() {
+    let pebs = PerfSource::PebsL1Miss {
+        pmu_type: 4,
+        config: 1,
+    };
+    let ibs = PerfSource::IbsOp { pmu_type: 11 };
+    let table = [
+        (&pebs, "pebs-l1-miss", true, true, Some(4)),
+        (&ibs, "ibs-op", true, true, Some(11)),
+        (&PerfSource::L1dReadMiss, "l1d-read-miss", false, true, None),
+        (&PerfSource::CpuClock, "cpu-clock", false, false, None),
+        (&PerfSource::None, "none", false, false, None),
+    ];
+    for (source, name, addr, hw, pmu) in table {
+        assert_eq!(source.name(), name);
+        assert_eq!(source.has_data_address(), addr, "{name}");
+        assert_eq!(source.is_hardware(), hw, "{name}");
+        assert_eq!(source.pmu_type(), pmu, "{name}");
+    }
+}

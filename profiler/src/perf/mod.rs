@@ -1,0 +1,127 @@
+//! Hardware (and fallback software) perf events that clprof opens itself, one per online CPU,
+//! system-wide, to find the data addresses of L1-missing loads in the target processes.
+//!
+//! The chain is: [`probe_pmu`] reads what the machine offers from sysfs and `/proc/cpuinfo` →
+//! [`choose`] maps `--events` onto a [`PerfSource`] (or says why it cannot and what to use) →
+//! [`attr`] builds the `perf_event_attr` → [`PerfEvents::open`] opens it on every CPU →
+//! [`PerfEvents::attach_bpf`] hands every sample to the eBPF program, which filters to the
+//! target pids. Everything about hardware PMUs is decided from sysfs files, so it is unit-tested
+//! from recorded trees under `profiler/tests/data/sysfs/` on machines (VMs) without a PMU.
+
+mod attr;
+mod choose;
+mod events;
+mod pmu;
+mod sysfs;
+
+#[cfg(test)]
+mod attr_tests;
+#[cfg(test)]
+mod events_tests;
+#[cfg(test)]
+mod pmu_tests;
+
+pub use attr::attr;
+pub use choose::choose;
+pub use events::PerfEvents;
+pub use pmu::{probe_pmu, PmuInfo, Vendor};
+pub use sysfs::parse_cpu_list;
+
+/// What `--events` asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsChoice {
+    /// The best source this machine offers: PEBS or IBS, else L1D read misses, else cpu-clock.
+    Auto,
+    /// Intel PEBS sampling of loads that miss L1 (with data addresses).
+    Pebs,
+    /// Generic L1D read-miss counter sampling (instruction pointers only).
+    L1d,
+    /// Software cpu-clock sampling (where CPU time goes; no hardware figure).
+    CpuClock,
+    /// No perf events at all.
+    None,
+}
+
+/// What actually runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PerfSource {
+    /// Intel PEBS load sampling with data addresses (MEM_LOAD_RETIRED.L1_MISS or the model's
+    /// equivalent): `pmu_type` is the core PMU's sysfs `type`, `config` the raw event encoding.
+    PebsL1Miss { pmu_type: u32, config: u64 },
+    /// AMD IBS op sampling (PMU `ibs_op`), data addresses from IBS.
+    IbsOp { pmu_type: u32 },
+    /// Generic PERF_TYPE_HW_CACHE L1D read miss: IP only, no address.
+    L1dReadMiss,
+    /// Software cpu-clock sampling: IP and stack, where time goes (not a hardware figure).
+    CpuClock,
+    /// Nothing is sampled.
+    None,
+}
+
+impl PerfSource {
+    /// Report name: "pebs-l1-miss" | "ibs-op" | "l1d-read-miss" | "cpu-clock" | "none".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::PebsL1Miss { .. } => "pebs-l1-miss",
+            Self::IbsOp { .. } => "ibs-op",
+            Self::L1dReadMiss => "l1d-read-miss",
+            Self::CpuClock => "cpu-clock",
+            Self::None => "none",
+        }
+    }
+
+    /// True when samples carry data addresses (PEBS, IBS).
+    pub fn has_data_address(&self) -> bool {
+        matches!(self, Self::PebsL1Miss { .. } | Self::IbsOp { .. })
+    }
+
+    /// True for hardware sources.
+    pub fn is_hardware(&self) -> bool {
+        matches!(
+            self,
+            Self::PebsL1Miss { .. } | Self::IbsOp { .. } | Self::L1dReadMiss
+        )
+    }
+
+    /// The dynamic PMU type this source opens, when it is not one of the fixed
+    /// `PERF_TYPE_*` ids (include/uapi/linux/perf_event.h, `enum perf_type_id`).
+    pub fn pmu_type(&self) -> Option<u32> {
+        match self {
+            Self::PebsL1Miss { pmu_type, .. } | Self::IbsOp { pmu_type } => Some(*pmu_type),
+            _ => Option::None,
+        }
+    }
+}
+
+/// Why perf events cannot be chosen, opened or attached. Each message is one line with the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PerfError {
+    /// A forced `--events` choice this machine cannot do; the text says why and what to use.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A CPU list (`/sys/devices/system/cpu/online` format) that does not parse.
+    #[error("cannot parse CPU list {text:?} ({why}): expected the kernel's format, e.g. \"0-3,6\"; check that sysfs is mounted at /sys")]
+    CpuList { text: String, why: &'static str },
+    /// A sysfs file that could not be read.
+    #[error("cannot read {path}: {source}; mount sysfs at /sys (mount -t sysfs sysfs /sys)")]
+    Sysfs {
+        path: String,
+        source: std::io::Error,
+    },
+    /// `perf_event_open(2)` failed on one CPU.
+    #[error("perf_event_open for {event} on CPU {cpu} failed: {source}; {fix}")]
+    Open {
+        event: &'static str,
+        cpu: u32,
+        source: std::io::Error,
+        fix: &'static str,
+    },
+    /// A perf ioctl (`PERF_EVENT_IOC_*`) failed on one CPU's event.
+    #[error("{op} on the perf event of CPU {cpu} failed: {source}; {fix}")]
+    Ioctl {
+        op: &'static str,
+        cpu: u32,
+        source: std::io::Error,
+        fix: &'static str,
+    },
+}

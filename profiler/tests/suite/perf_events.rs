@@ -1,0 +1,108 @@
+//! `--events`: clprof's own perf events feeding the BPF perf_event program (attached with
+//! PERF_EVENT_IOC_SET_BPF). This machine has no hardware PMU, so these run cpu-clock.
+
+use super::{
+    go::{program, Go},
+    support::*,
+};
+
+fn record_events(pid: u32, events: &str) -> (serde_json::Value, String) {
+    let out = run_ok(clprof().args([
+        "record",
+        "--quiet",
+        "--duration",
+        "2s",
+        "--format",
+        "json",
+        "--events",
+        events,
+        "--pid",
+        &pid.to_string(),
+    ]));
+    let report = serde_json::from_slice(&out.stdout).expect("JSON");
+    (report, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn cpu_clock_samples_land_in_the_busy_function() {
+    for go in [Go::Old, Go::New] {
+        let prog = Program::start(&program("spin", go), &["60s"]);
+        let (report, _) = record_events(prog.pid(), "cpu-clock");
+        assert_eq!(report["sources"]["perf"], "cpu-clock");
+        let functions = report["functions"].as_array().expect("functions");
+        assert!(
+            !functions.is_empty(),
+            "no perf samples reached the BPF program: {report}"
+        );
+        assert_eq!(
+            functions[0]["function"], "main.spin",
+            "{}",
+            report["functions"]
+        );
+        assert!(
+            functions[0]["samples"].as_u64().is_some_and(|n| n > 100),
+            "{}",
+            functions[0]
+        );
+        for line in report["lines"].as_array().expect("lines") {
+            assert!(
+                line["l1_miss_samples"].is_null(),
+                "cpu-clock has no data addresses: {line}"
+            );
+        }
+        assert!(
+            report["notices"]
+                .to_string()
+                .contains("not hardware L1 misses"),
+            "{}",
+            report["notices"]
+        );
+    }
+}
+
+#[test]
+fn auto_picks_cpu_clock_here_and_says_so() {
+    let prog = Program::start(&program("spin", Go::New), &["60s"]);
+    let (report, _) = record_events(prog.pid(), "auto");
+    assert_eq!(report["sources"]["perf"], "cpu-clock");
+    assert_eq!(report["sources"]["pmu_available"], false);
+    let out = run_ok(clprof().args([
+        "record",
+        "--quiet",
+        "--duration",
+        "1s",
+        "--pid",
+        &prog.pid().to_string(),
+    ]));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let header: String = table.lines().take(4).collect::<Vec<_>>().join("\n");
+    assert!(
+        header.contains("cpu-clock"),
+        "table header names the source: {header}"
+    );
+    assert!(
+        table.contains("TOP FUNCTIONS BY cpu-clock samples (software"),
+        "{table}"
+    );
+}
+
+#[test]
+fn forced_pebs_fails_with_the_reason() {
+    let prog = Program::start(&program("spin", Go::New), &["60s"]);
+    let out = clprof()
+        .args([
+            "record",
+            "--events",
+            "pebs",
+            "--duration",
+            "1s",
+            "--pid",
+            &prog.pid().to_string(),
+        ])
+        .output()
+        .expect("run clprof");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("pebs") && err.contains("cpu-clock"), "{err}");
+}
