@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::probe_spec::ProbeSpec;
+use crate::{probe_spec::ProbeSpec, render::Weight};
 
 /// clprof: find the cache lines that threads fight over, in live Go processes, with eBPF.
 #[derive(Debug, Parser)]
@@ -26,6 +26,32 @@ pub enum Command {
     Record(RecordArgs),
     /// Show what would be probed in a process: Go version, map layout, map-assign functions.
     Probes(ProbesArgs),
+    /// Re-render a saved JSON profile (no root, no running target needed).
+    Report(ReportArgs),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A profile written by `clprof record --format json`.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Lines to show: the table's rows (default 10) and, when given, the lines drawn in folded
+    /// and SVG output (default: all).
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// What flamegraph counts measure.
+    #[arg(long, value_enum, default_value_t = Weight::Transfers)]
+    pub weight: Weight,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Output formats.
@@ -35,6 +61,10 @@ pub enum Format {
     Text,
     /// Schema clprof/1.
     Json,
+    /// Folded stacks (inferno, flamegraph.pl, speedscope).
+    Folded,
+    /// SVG flamegraph.
+    Svg,
 }
 
 #[derive(Debug, Args)]
@@ -51,12 +81,16 @@ pub struct RecordArgs {
     /// Write the report to FILE (atomically) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// What flamegraph counts measure (folded, svg).
+    #[arg(long, value_enum, default_value_t = Weight::Transfers)]
+    pub weight: Weight,
     /// Also write the JSON report to FILE (atomically).
     #[arg(long, value_name = "FILE")]
     pub json_out: Option<PathBuf>,
-    /// Lines to show in the text table.
-    #[arg(long, default_value_t = 10)]
-    pub top: usize,
+    /// Lines to show: the table's rows (default 10) and, when given, the lines drawn in folded
+    /// and SVG output (default: all).
+    #[arg(long)]
+    pub top: Option<usize>,
     /// What to probe: `go` (Go map assigns; the default) and/or BIN:SYMBOL:REG[+OFF] (any
     /// function: the pointer in REG, plus OFF bytes, is the written object). Repeatable.
     #[arg(long = "probe", value_name = "go|BIN:SYMBOL:REG[+OFF]")]

@@ -18,5 +18,6 @@ pub mod record;
 pub mod render;
 pub mod report;
 pub mod report_build;
+pub mod saved;
 pub mod symbolize;
 pub mod target;

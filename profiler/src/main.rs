@@ -27,6 +27,12 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Record(args) => clprof::record::run(args, cli.verbose > 0, cli.quiet).await,
         Command::Probes(args) => clprof::probes::run(&args),
+        Command::Report(args) => clprof::saved::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "clprof", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -171,7 +171,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
 
     let report = report_build::build(&probes, &mut targets, &collected, &source, started_at)?;
-    let text = render::render(&report, args.format, args.top);
+    let text = render::render(&report, args.format, args.top, args.weight)?;
     match &args.output {
         Some(path) => render::write_atomic(path, text.as_bytes())?,
         None => print!("{text}"),

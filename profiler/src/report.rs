@@ -32,6 +32,9 @@ pub struct Report {
     /// Functions by perf samples (`sources.perf` says which event), descending; empty without
     /// perf events.
     pub functions: Vec<FrameReport>,
+    /// Sampled write stacks, symbolized, per line they wrote: what flamegraphs are drawn from.
+    #[serde(default)]
+    pub stacks: Vec<StackReport>,
     /// Things the reader should know (target exited early, interrupted, ...).
     pub notices: Vec<String>,
 }
@@ -190,6 +193,23 @@ pub struct RaceReport {
     pub other_frames: Vec<FrameReport>,
 }
 
+/// One sampled write stack and the line it wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackReport {
+    pub pid: u32,
+    /// Caller frames, root first, ending with the probed function.
+    pub frames: Vec<String>,
+    /// The written line (hex).
+    pub line: String,
+    /// The written object (hex) and its kind.
+    pub object: String,
+    pub object_kind: String,
+    /// Fields of the object written in this line.
+    pub fields: Vec<String>,
+    /// Sampled writes with this stack to this line.
+    pub samples: u64,
+}
+
 /// A source location and how many samples it accounts for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameReport {
@@ -296,6 +316,7 @@ mod tests {
                 }],
             }],
             functions: vec![],
+            stacks: vec![],
             notices: vec![],
         }
     }
@@ -328,6 +349,7 @@ mod tests {
                 "samples",
                 "schema",
                 "sources",
+                "stacks",
                 "started_at",
                 "targets"
             ]

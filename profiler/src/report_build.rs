@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, path::Path};
 
-use profiler_common::{Counter, SAMPLE_CONCURRENT, SAMPLE_PERF, SAMPLE_SLOT};
+use profiler_common::{Counter, SAMPLE_CONCURRENT, SAMPLE_CUSTOM, SAMPLE_PERF, SAMPLE_SLOT};
 
 use crate::{
     attach::Probes,
@@ -12,7 +12,10 @@ use crate::{
     preflight,
     readback::Counters,
     record::Recorded,
-    report::{Drops, FrameReport, RaceReport, Report, Sources, TargetInfo, UprobeSource, SCHEMA},
+    report::{
+        hex, Drops, FrameReport, RaceReport, Report, Sources, StackReport, TargetInfo,
+        UprobeSource, SCHEMA,
+    },
     symbolize::{lookup_addr, Frame, Symbolizer},
     target::{LayoutFlavor, LayoutSource},
 };
@@ -23,6 +26,8 @@ const TOP_FRAMES: usize = 5;
 const STACK_FRAMES: usize = 6;
 /// Races kept per map.
 const RACES_PER_MAP: usize = 5;
+/// Frames kept per flamegraph stack.
+const MAX_STACK_DEPTH: usize = 64;
 /// Functions kept in the perf-sample ranking.
 const TOP_FUNCTIONS: usize = 20;
 
@@ -64,6 +69,7 @@ pub fn build(
     let extras = map_extras(&mut stacks, &snapshot, collected);
     let lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     let maps = fold::fold_maps(&snapshot, &processes, &extras, measured);
+    let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let functions = if measured.perf {
         top_functions(&mut stacks, &probes.perf_ips()?)
     } else {
@@ -104,6 +110,7 @@ pub fn build(
         lines,
         maps,
         functions,
+        stacks: write_stacks,
         notices: notices(collected, pmu, events, source),
     })
 }
@@ -185,6 +192,68 @@ fn drops(counters: &Counters, snapshot: &KernelSnapshot) -> Drops {
         map_full: counters.get(Counter::MapFull) + evicted_lines + evicted_objects,
         stacks: counters.get(Counter::StackDrops),
     }
+}
+
+/// The sampled write stacks, root first and ending with the probed function, per line written.
+fn write_stacks(
+    stacks: &mut Stacks<'_, '_>,
+    collected: &Collected,
+    processes: &HashMap<u32, ProcessInfo>,
+) -> Vec<StackReport> {
+    // (pid, frames, line, object): symbolization can make different stack ids the same stack.
+    type StackKey = (u32, Vec<String>, u64, u64);
+    let mut merged: HashMap<StackKey, StackReport> = HashMap::new();
+    for (key, &count) in &collected.samples {
+        if key.flags & SAMPLE_PERF != 0 {
+            continue;
+        }
+        let mut frames: Vec<String> = stacks
+            .callers(key.pid, key.stack_id, key.return_addr, MAX_STACK_DEPTH)
+            .into_iter()
+            .rev()
+            .map(|f| f.function)
+            .collect();
+        let probed = fold::assign_symbol(key.kind).unwrap_or("custom probe");
+        frames.push(probed.to_owned());
+        let layout = processes.get(&key.pid).and_then(|p| p.layout.as_ref());
+        for &line in key.lines.iter().filter(|&&l| l != 0) {
+            let (kind, fields) = if key.flags & SAMPLE_SLOT != 0 {
+                ("go-map-slot", vec!["value".to_owned()])
+            } else if key.flags & SAMPLE_CUSTOM != 0 {
+                ("custom", Vec::new())
+            } else {
+                let fields = layout
+                    .map(|l| {
+                        l.written
+                            .iter()
+                            .filter(|f| profiler_common::line_of(key.object + f.offset) == line)
+                            .map(|f| f.name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ("go-map", fields)
+            };
+            let entry = merged
+                .entry((key.pid, frames.clone(), line, key.object))
+                .or_insert_with(|| StackReport {
+                    pid: key.pid,
+                    frames: frames.clone(),
+                    line: hex(line),
+                    object: hex(key.object),
+                    object_kind: kind.to_owned(),
+                    fields,
+                    samples: 0,
+                });
+            entry.samples += count;
+        }
+    }
+    let mut out: Vec<StackReport> = merged.into_values().collect();
+    out.sort_by(|a, b| {
+        b.samples.cmp(&a.samples).then_with(|| {
+            (a.pid, &a.line, &a.object, &a.frames).cmp(&(b.pid, &b.line, &b.object, &b.frames))
+        })
+    });
+    out
 }
 
 /// Functions by perf samples: each sampled instruction address named by its innermost frame.

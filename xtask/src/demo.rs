@@ -52,7 +52,16 @@ pub fn demo(duration: &str) -> Result<()> {
         .arg("10m"))
     .context("profiling the demo workload")?;
 
+    let svg = out_dir.join("flamegraph.svg");
+    run(Command::new(&clprof)
+        .arg("report")
+        .arg(&report)
+        .args(["--format", "svg", "--top", "12", "-o"])
+        .arg(&svg))
+    .context("drawing the flamegraph")?;
+
     println!("JSON report: {}", util::rel(&report));
+    println!("flamegraph:  {}", util::rel(&svg));
     println!("setup took {:.1}s", tools.elapsed.as_secs_f64());
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! Rendering reports, and writing them out atomically.
 
+mod folded;
 mod table;
 
 use std::{io::Write as _, path::Path};
 
 use crate::{cli::Format, report::Report};
 
+pub use folded::{folded, folded_lines, svg, Weight};
 pub use table::table;
 
 /// Errors writing a report file.
@@ -19,12 +21,23 @@ pub enum WriteError {
     },
 }
 
-/// The report in `format`; `top` limits the table's lines.
-pub fn render(report: &Report, format: Format, top: usize) -> String {
-    match format {
-        Format::Text => table(report, top),
+/// Table rows when `--top` is not given.
+pub const DEFAULT_TOP: usize = 10;
+
+/// The report in `format`. `top` limits the table's rows (default [`DEFAULT_TOP`]) and, when
+/// given, the lines drawn in flamegraphs; `weight` is what flamegraph counts measure.
+pub fn render(
+    report: &Report,
+    format: Format,
+    top: Option<usize>,
+    weight: Weight,
+) -> std::io::Result<String> {
+    Ok(match format {
+        Format::Text => table(report, top.unwrap_or(DEFAULT_TOP)),
         Format::Json => json(report),
-    }
+        Format::Folded => folded(report, weight, top),
+        Format::Svg => svg(report, weight, top)?,
+    })
 }
 
 /// Schema clprof/1, pretty-printed, newline-terminated.
@@ -47,6 +60,11 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), WriteError> {
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(data).map_err(io)?;
+    // A report is for reading: not the temporary file's 0600.
+    use std::os::unix::fs::PermissionsExt as _;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())

@@ -1,4 +1,5 @@
 mod cli_errors;
+mod export;
 mod go;
 mod perf_events;
 mod record;

@@ -1,0 +1,100 @@
+//! `clprof report FILE`: re-render a saved JSON profile, without root and without the target.
+
+use std::path::Path;
+
+use crate::{
+    cli::ReportArgs,
+    render,
+    report::{Report, SCHEMA},
+};
+
+/// A file that is not a profile clprof can read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a clprof profile ({reason}); write one with `clprof record --format json -o FILE`")]
+    Malformed { path: String, reason: String },
+    #[error("{path} has schema {found:?}; this clprof reads {SCHEMA:?}")]
+    Schema { path: String, found: String },
+}
+
+/// Reads and checks a saved profile.
+pub fn load(path: &Path) -> Result<Report, LoadError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| LoadError::Malformed {
+            path: shown.clone(),
+            reason: format!("not JSON: {e}"),
+        })?;
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(SCHEMA) => {}
+        Some(other) => {
+            return Err(LoadError::Schema {
+                path: shown,
+                found: other.to_owned(),
+            })
+        }
+        None => {
+            return Err(LoadError::Malformed {
+                path: shown,
+                reason: "no \"schema\" field".to_owned(),
+            })
+        }
+    }
+    serde_json::from_value(value).map_err(|e| LoadError::Malformed {
+        path: shown,
+        reason: e.to_string(),
+    })
+}
+
+pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let report = load(&args.file)?;
+    let text = render::render(&report, args.format, args.top, args.weight)?;
+    match &args.output {
+        Some(path) => render::write_atomic(path, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().expect("tempfile");
+        std::fs::write(f.path(), text).expect("write");
+        f
+    }
+
+    #[test]
+    fn foreign_and_malformed_files_get_clear_errors() {
+        for (text, needle) in [
+            ("not json", "not JSON"),
+            ("{\"a\": 1}", "no \"schema\" field"),
+            ("{\"schema\": \"other/2\"}", "has schema \"other/2\""),
+            (
+                "{\"schema\": \"clprof/1\", \"lines\": 3}",
+                "not a clprof profile",
+            ),
+        ] {
+            let f = write(text);
+            let err = load(f.path()).expect_err(text).to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+        let err = load(Path::new("/nonexistent/x.json"))
+            .expect_err("missing")
+            .to_string();
+        assert!(err.contains("cannot read /nonexistent/x.json"), "{err}");
+    }
+}
