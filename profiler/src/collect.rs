@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    io::{IsTerminal as _, Write as _},
+    io::IsTerminal as _,
     time::{Duration, Instant},
 };
 
@@ -109,7 +109,7 @@ pub async fn collect(
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let progress = options.progress && std::io::stderr().is_terminal();
+    let progress = Progress::new(options.progress, options.duration);
     let pids: Vec<u32> = probes.pids().to_vec();
     let mut exited: HashMap<u32, Duration> = HashMap::new();
     let mut samples = Samples::default();
@@ -136,9 +136,7 @@ pub async fn collect(
                         exited.insert(pid, start.elapsed());
                     }
                 }
-                if progress {
-                    show_progress(probes, deadline, samples.total);
-                }
+                progress.update(probes, start.elapsed(), samples.total);
                 if !pids.is_empty() && exited.len() == pids.len() {
                     break StopReason::TargetsExited;
                 }
@@ -152,9 +150,7 @@ pub async fn collect(
     if let Some(logger) = logger.as_mut() {
         logger.get_mut().flush();
     }
-    if progress {
-        eprint!("\r\x1b[2K");
-    }
+    progress.finish();
     Ok(Collected {
         samples: samples.folded,
         first: samples.first,
@@ -201,18 +197,42 @@ impl Samples {
     }
 }
 
-fn show_progress(probes: &Probes, deadline: tokio::time::Instant, sampled: u64) {
-    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let Ok(c) = probes.counters() else { return };
-    use profiler_common::Counter::*;
-    eprint!(
-        "\r\x1b[2Kclprof: recording {} target(s), {:>4.1}s left, {} events, {} sampled, drops: ringbuf {} map-full {}",
-        probes.pids().len(),
-        left.as_secs_f64(),
-        c.get(Events),
-        sampled,
-        c.get(RingbufDrops),
-        c.get(MapFull),
-    );
-    let _ = std::io::stderr().flush();
+/// The live countdown on stderr (indicatif): hidden when stderr is not a terminal or with
+/// `--quiet`.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(wanted: bool, duration: Duration) -> Self {
+        if !wanted || !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
+        let style = indicatif::ProgressStyle::with_template("clprof: {bar:24} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        Progress(Some(bar))
+    }
+
+    fn update(&self, probes: &Probes, elapsed: Duration, sampled: u64) {
+        let Some(bar) = &self.0 else { return };
+        let Ok(c) = probes.counters() else { return };
+        use profiler_common::Counter::*;
+        let total = bar.length().unwrap_or(0);
+        let done = (elapsed.as_millis() as u64).min(total);
+        bar.set_position(done);
+        bar.set_message(format!(
+            "{:.1}s left, {} events, {} sampled, drops: ringbuf {} map-full {}",
+            (total - done) as f64 / 1000.0,
+            c.get(Events),
+            sampled,
+            c.get(RingbufDrops),
+            c.get(MapFull),
+        ));
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
