@@ -1,4 +1,4 @@
-//! Builds the eBPF programs (`profiler-ebpf`) with aya-build and leaves the object in `OUT_DIR`,
+//! Generates the pprof protobuf types, and builds the eBPF programs (`profiler-ebpf`) with aya-build and leaves the object in `OUT_DIR`,
 //! where `src/attach.rs` embeds it. The nightly comes from `profiler-ebpf/rust-toolchain.toml`.
 //! `CLPROF_SKIP_EBPF=1` writes an empty object instead (fast `cargo check` / clippy); such a
 //! binary refuses to record.
@@ -18,7 +18,19 @@ fn pinned_nightly(toolchain_file: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("no channel in {toolchain_file}"))
 }
 
+/// Rust types for pprof's profile.proto, compiled without protoc (protox) for prost.
+fn pprof_types() -> anyhow::Result<()> {
+    println!("cargo:rerun-if-changed=proto/profile.proto");
+    let descriptors = protox::compile(["proto/profile.proto"], ["proto"])
+        .context("compiling proto/profile.proto")?;
+    prost_build::Config::new()
+        .compile_fds(descriptors)
+        .context("generating pprof types")?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    pprof_types()?;
     println!("cargo:rerun-if-env-changed=CLPROF_SKIP_EBPF");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").context("OUT_DIR not set")?);
     if env::var("CLPROF_SKIP_EBPF").is_ok_and(|v| v == "1") {

@@ -65,6 +65,8 @@ pub enum Format {
     Folded,
     /// SVG flamegraph.
     Svg,
+    /// pprof (gzipped profile.proto), for `go tool pprof` and other pprof clients.
+    Pprof,
 }
 
 #[derive(Debug, Args)]

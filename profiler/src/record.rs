@@ -172,10 +172,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
 
     let report = report_build::build(&probes, &mut targets, &collected, &source, started_at)?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
-    match &args.output {
-        Some(path) => render::write_atomic(path, text.as_bytes())?,
-        None => print!("{text}"),
-    }
+    render::emit(args.output.as_deref(), &text)?;
     if let Some(path) = &args.json_out {
         render::write_atomic(path, render::json(&report).as_bytes())?;
     }

@@ -53,6 +53,9 @@ pub struct TargetInfo {
     pub layout_source: Option<String>,
     /// True when the process exited before recording ended.
     pub exited: bool,
+    /// GNU or Go build id of the executable, when known.
+    #[serde(default)]
+    pub build_id: Option<String>,
 }
 
 /// Event sources.
@@ -193,12 +196,21 @@ pub struct RaceReport {
     pub other_frames: Vec<FrameReport>,
 }
 
+/// One instruction address of a stack and the source frames there.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StackLocation {
+    /// Address in the binary (runtime address minus load bias; hex); 0x0 when synthetic.
+    pub addr: String,
+    /// Source frames at that address, innermost (inlined) first.
+    pub lines: Vec<crate::symbolize::Frame>,
+}
+
 /// One sampled write stack and the line it wrote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackReport {
     pub pid: u32,
-    /// Caller frames, root first, ending with the probed function.
-    pub frames: Vec<String>,
+    /// Locations, root first, ending with the probed function.
+    pub frames: Vec<StackLocation>,
     /// The written line (hex).
     pub line: String,
     /// The written object (hex) and its kind.
@@ -246,6 +258,7 @@ mod tests {
                 map_layout: Some("swiss".to_owned()),
                 layout_source: Some("dwarf".to_owned()),
                 exited: false,
+                build_id: None,
             }],
             sources: Sources {
                 uprobes: vec![UprobeSource {
@@ -357,6 +370,7 @@ mod tests {
         assert_eq!(
             keys(&v["targets"][0]),
             [
+                "build_id",
                 "exe",
                 "exited",
                 "go_version",
@@ -435,6 +449,7 @@ mod tests {
             ]
         );
         assert_eq!(keys(&map["latency"]), ["count", "p50_ns", "p99_ns"]);
+        assert!(v["stacks"].as_array().is_some_and(|s| s.is_empty()));
         assert_eq!(
             keys(&map["races"][0]),
             ["frames", "other_frames", "other_tid", "tid"]

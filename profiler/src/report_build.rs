@@ -13,8 +13,8 @@ use crate::{
     readback::Counters,
     record::Recorded,
     report::{
-        hex, Drops, FrameReport, RaceReport, Report, Sources, StackReport, TargetInfo,
-        UprobeSource, SCHEMA,
+        hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
+        TargetInfo, UprobeSource, SCHEMA,
     },
     symbolize::{lookup_addr, Frame, Symbolizer},
     target::{LayoutFlavor, LayoutSource},
@@ -136,6 +136,7 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
             .to_owned()
         }),
         exited: collected.exited.contains_key(&t.pid),
+        build_id: t.binary.as_ref().and_then(|b| b.build_id.clone()),
     }
 }
 
@@ -201,20 +202,26 @@ fn write_stacks(
     processes: &HashMap<u32, ProcessInfo>,
 ) -> Vec<StackReport> {
     // (pid, frames, line, object): symbolization can make different stack ids the same stack.
-    type StackKey = (u32, Vec<String>, u64, u64);
+    type StackKey = (u32, Vec<StackLocation>, u64, u64);
     let mut merged: HashMap<StackKey, StackReport> = HashMap::new();
     for (key, &count) in &collected.samples {
         if key.flags & SAMPLE_PERF != 0 {
             continue;
         }
-        let mut frames: Vec<String> = stacks
-            .callers(key.pid, key.stack_id, key.return_addr, MAX_STACK_DEPTH)
-            .into_iter()
-            .rev()
-            .map(|f| f.function)
-            .collect();
-        let probed = fold::assign_symbol(key.kind).unwrap_or("custom probe");
-        frames.push(probed.to_owned());
+        let mut frames = stacks.locations(key.pid, key.stack_id, key.return_addr, MAX_STACK_DEPTH);
+        if frames.is_empty() {
+            // The stack was not stored: keep the probed function so the write still shows.
+            let probed = fold::assign_symbol(key.kind).unwrap_or("custom probe");
+            frames.push(StackLocation {
+                addr: hex(0),
+                lines: vec![Frame {
+                    function: probed.to_owned(),
+                    file: None,
+                    line: None,
+                }],
+            });
+        }
+        frames.reverse();
         let layout = processes.get(&key.pid).and_then(|p| p.layout.as_ref());
         for &line in key.lines.iter().filter(|&&l| l != 0) {
             let (kind, fields) = if key.flags & SAMPLE_SLOT != 0 {
@@ -376,6 +383,50 @@ impl<'p, 't> Stacks<'p, 't> {
                 .unwrap_or_else(unknown),
             None => unknown(),
         }
+    }
+
+    /// Up to `max` locations of the stack, innermost first, starting at the probed function:
+    /// its stack frames with the return address (read at entry) spliced in as frame 1.
+    fn locations(
+        &mut self,
+        pid: u32,
+        stack_id: i64,
+        return_addr: u64,
+        max: usize,
+    ) -> Vec<StackLocation> {
+        let probes = self.probes;
+        let raw = self
+            .raw
+            .entry(stack_id)
+            .or_insert_with(|| u32::try_from(stack_id).ok().and_then(|id| probes.stack(id)))
+            .clone()
+            .unwrap_or_default();
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
+            return Vec::new();
+        };
+        let bias = t.bias.unwrap_or(0);
+        let Some(sym) = t.symbolizer.as_mut() else {
+            return Vec::new();
+        };
+        let mut addrs: Vec<(u64, usize)> = Vec::new();
+        if let Some(&ip) = raw.first() {
+            addrs.push((ip, 0));
+        }
+        if return_addr != 0 {
+            addrs.push((return_addr, 1));
+        }
+        addrs.extend(raw.iter().skip(1).map(|&ip| (ip, 2)));
+        addrs
+            .into_iter()
+            .take(max)
+            .map(|(ip, depth)| {
+                let addr = lookup_addr(ip, bias, depth);
+                StackLocation {
+                    addr: hex(addr),
+                    lines: sym.frames(addr).to_vec(),
+                }
+            })
+            .collect()
     }
 
     /// Up to `max` frames of the code that called the probed function, innermost first: the

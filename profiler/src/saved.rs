@@ -59,10 +59,7 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let report = load(&args.file)?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
-    match &args.output {
-        Some(path) => render::write_atomic(path, text.as_bytes())?,
-        None => print!("{text}"),
-    }
+    render::emit(args.output.as_deref(), &text)?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use std::{collections::HashMap, path::Path};
 use serde::{Deserialize, Serialize};
 
 /// One source-level frame; several per address when calls were inlined (innermost first).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Frame {
     /// Function name as the binary spells it (Go: `main.worker`, `runtime.mapassign_fast64`).
     pub function: String,

@@ -60,7 +60,16 @@ pub fn demo(duration: &str) -> Result<()> {
         .arg(&svg))
     .context("drawing the flamegraph")?;
 
+    let pprof = out_dir.join("profile.pb.gz");
+    run(Command::new(&clprof)
+        .arg("report")
+        .arg(&report)
+        .args(["--format", "pprof", "-o"])
+        .arg(&pprof))
+    .context("writing the pprof profile")?;
+
     println!("JSON report: {}", util::rel(&report));
+    println!("pprof:       {}", util::rel(&pprof));
     println!("flamegraph:  {}", util::rel(&svg));
     println!("setup took {:.1}s", tools.elapsed.as_secs_f64());
     Ok(())

@@ -40,7 +40,7 @@ impl Weight {
 }
 
 /// Splits `total` over `parts` in proportion, exactly (largest remainders).
-fn apportion(total: u64, parts: &[u64]) -> Vec<u64> {
+pub(super) fn apportion(total: u64, parts: &[u64]) -> Vec<u64> {
     let sum: u64 = parts.iter().sum();
     if sum == 0 {
         return vec![0; parts.len()];
@@ -90,8 +90,13 @@ pub fn folded_lines(report: &Report, weight: Weight, top: Option<usize>) -> Vec<
                     if n == 0 {
                         continue;
                     }
-                    let mut frames: Vec<String> =
-                        s.frames.iter().map(|f| f.replace(';', ":")).collect();
+                    // Root first: each location's inlined frames outermost first.
+                    let mut frames: Vec<String> = s
+                        .frames
+                        .iter()
+                        .flat_map(|loc| loc.lines.iter().rev())
+                        .map(|f| f.function.replace(';', ":"))
+                        .collect();
                     frames.push(leaf(&s.object, &s.object_kind, &s.fields));
                     frames.push(format!("[line {}]", line.line));
                     out.push(format!("{} {n}", frames.join(";")));

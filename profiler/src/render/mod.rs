@@ -1,6 +1,7 @@
 //! Rendering reports, and writing them out atomically.
 
 mod folded;
+mod pprof;
 mod table;
 
 use std::{io::Write as _, path::Path};
@@ -8,6 +9,7 @@ use std::{io::Write as _, path::Path};
 use crate::{cli::Format, report::Report};
 
 pub use folded::{folded, folded_lines, svg, Weight};
+pub use pprof::pprof;
 pub use table::table;
 
 /// Errors writing a report file.
@@ -31,13 +33,30 @@ pub fn render(
     format: Format,
     top: Option<usize>,
     weight: Weight,
-) -> std::io::Result<String> {
+) -> std::io::Result<Vec<u8>> {
     Ok(match format {
-        Format::Text => table(report, top.unwrap_or(DEFAULT_TOP)),
-        Format::Json => json(report),
-        Format::Folded => folded(report, weight, top),
-        Format::Svg => svg(report, weight, top)?,
+        Format::Text => table(report, top.unwrap_or(DEFAULT_TOP)).into_bytes(),
+        Format::Json => json(report).into_bytes(),
+        Format::Folded => folded(report, weight, top).into_bytes(),
+        Format::Svg => svg(report, weight, top)?.into_bytes(),
+        Format::Pprof => pprof(report)?,
     })
+}
+
+/// Writes rendered output to `path` (atomically) or stdout.
+pub fn emit(output: Option<&Path>, data: &[u8]) -> Result<(), WriteError> {
+    match output {
+        Some(path) => write_atomic(path, data),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(data)
+                .and_then(|()| out.flush())
+                .map_err(|source| WriteError::Io {
+                    path: "stdout".to_owned(),
+                    source,
+                })
+        }
+    }
 }
 
 /// Schema clprof/1, pretty-printed, newline-terminated.

@@ -119,3 +119,56 @@ fn completions_are_printed_for_each_shell() {
         );
     }
 }
+
+/// `go tool pprof ARGS FILE` with the test's Go toolchain; its stdout.
+fn go_pprof(args: &[&str], file: &Path) -> String {
+    let go = std::env::var("CLPROF_GO_NEW").unwrap_or_else(|_| "go".to_owned());
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(&go)
+        .args(["tool", "pprof"])
+        .args(args)
+        .arg(file)
+        .env("HOME", home.path())
+        .env("PPROF_TMPDIR", home.path())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {go} tool pprof: {e}"));
+    assert!(
+        out.status.success(),
+        "go tool pprof {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn pprof_output_is_read_by_go_tool_pprof() {
+    let (_, json, dir) = recorded();
+    let pb = dir.path().join("profile.pb.gz");
+    run_ok(
+        clprof()
+            .arg("report")
+            .arg(&json)
+            .args(["--format", "pprof", "-o"])
+            .arg(&pb),
+    );
+    let top = go_pprof(&["-top", "-sample_index=transfers"], &pb);
+    assert!(top.contains("Type: transfers"), "{top}");
+    let first_row = top
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("flat"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no rows: {top}"));
+    assert!(
+        first_row.ends_with("runtime.mapassign_fast32"),
+        "top function: {first_row}"
+    );
+    assert!(top.contains("main.writer"), "{top}");
+    for index in ["writes", "samples"] {
+        let t = go_pprof(&["-top", &format!("-sample_index={index}")], &pb);
+        assert!(t.contains(&format!("Type: {index}")), "{t}");
+    }
+    let traces = go_pprof(&["-traces"], &pb);
+    assert!(traces.contains("object_kind:  go-map"), "{traces}");
+    assert!(traces.contains("fields:"), "{traces}");
+    assert!(traces.contains("line:  0x"), "{traces}");
+}
