@@ -16,7 +16,7 @@ use crate::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, UprobeSource, SCHEMA,
     },
-    symbolize::{lookup_addr, Frame, Symbolizer},
+    symbolize::{lookup_addr, Frame},
     target::{LayoutFlavor, LayoutSource},
 };
 
@@ -385,15 +385,15 @@ impl<'p, 't> Stacks<'p, 't> {
         }
     }
 
-    /// Up to `max` locations of the stack, innermost first, starting at the probed function:
-    /// its stack frames with the return address (read at entry) spliced in as frame 1.
-    fn locations(
+    /// The stack's addresses with their depth (0: the probed function; 1: the return address
+    /// read at its entry, which frame-pointer unwinding at a first instruction skips; 2: the
+    /// rest), innermost first, symbolized. Empty when the process cannot be symbolized.
+    fn located(
         &mut self,
         pid: u32,
         stack_id: i64,
         return_addr: u64,
-        max: usize,
-    ) -> Vec<StackLocation> {
+    ) -> Vec<(usize, StackLocation)> {
         let probes = self.probes;
         let raw = self
             .raw
@@ -418,70 +418,56 @@ impl<'p, 't> Stacks<'p, 't> {
         addrs.extend(raw.iter().skip(1).map(|&ip| (ip, 2)));
         addrs
             .into_iter()
-            .take(max)
             .map(|(ip, depth)| {
                 let addr = lookup_addr(ip, bias, depth);
-                StackLocation {
-                    addr: hex(addr),
-                    lines: sym.frames(addr).to_vec(),
-                }
+                let lines = sym.frames(addr).to_vec();
+                (
+                    depth,
+                    StackLocation {
+                        addr: hex(addr),
+                        lines,
+                    },
+                )
             })
             .collect()
     }
 
-    /// Up to `max` frames of the code that called the probed function, innermost first: the
-    /// return address's frames (when read), then the stack's frames, skipping the probed
-    /// runtime functions themselves.
+    /// Up to `max` locations of the stack, innermost first, starting at the probed function.
+    fn locations(
+        &mut self,
+        pid: u32,
+        stack_id: i64,
+        return_addr: u64,
+        max: usize,
+    ) -> Vec<StackLocation> {
+        let mut out: Vec<StackLocation> = self
+            .located(pid, stack_id, return_addr)
+            .into_iter()
+            .map(|(_, loc)| loc)
+            .collect();
+        out.truncate(max);
+        out
+    }
+
+    /// Up to `max` frames of the code that called the probed function, innermost first,
+    /// skipping the probed runtime functions themselves.
     fn callers(&mut self, pid: u32, stack_id: i64, return_addr: u64, max: usize) -> Vec<Frame> {
-        let probes = self.probes;
-        let raw = self
-            .raw
-            .entry(stack_id)
-            .or_insert_with(|| u32::try_from(stack_id).ok().and_then(|id| probes.stack(id)))
-            .clone();
-        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
-            return Vec::new();
-        };
-        let bias = t.bias.unwrap_or(0);
-        let Some(sym) = t.symbolizer.as_mut() else {
-            return Vec::new();
-        };
-        // Frame 0 is the probed function; the return address (read at its entry) is frame 1,
-        // which frame-pointer unwinding at the first instruction skips.
-        let mut addrs: Vec<(u64, usize)> = Vec::new();
-        let stack = raw.unwrap_or_default();
-        if let Some(&ip) = stack.first() {
-            addrs.push((ip, 0));
+        let mut out = Vec::new();
+        for (depth, loc) in self.located(pid, stack_id, return_addr) {
+            for f in loc.lines {
+                if out.is_empty() && (depth == 0 || is_probed_frame(&f)) {
+                    continue;
+                }
+                out.push(f);
+                if out.len() >= max {
+                    return out;
+                }
+            }
         }
-        if return_addr != 0 {
-            addrs.push((return_addr, 1));
-        }
-        addrs.extend(stack.iter().skip(1).map(|&ip| (ip, 2)));
-        caller_frames(sym, bias, &addrs, max)
+        out
     }
 }
 
 fn is_probed_frame(f: &Frame) -> bool {
     f.function.contains("mapassign")
-}
-
-fn caller_frames(
-    sym: &mut Symbolizer,
-    bias: u64,
-    addrs: &[(u64, usize)],
-    max: usize,
-) -> Vec<Frame> {
-    let mut out = Vec::new();
-    for &(ip, depth) in addrs {
-        for f in sym.frames(lookup_addr(ip, bias, depth)) {
-            if out.is_empty() && (depth == 0 || is_probed_frame(f)) {
-                continue;
-            }
-            out.push(f.clone());
-            if out.len() >= max {
-                return out;
-            }
-        }
-    }
-    out
 }
