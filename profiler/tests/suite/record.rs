@@ -7,12 +7,6 @@ use super::{
     support::*,
 };
 
-fn u64_of(v: &serde_json::Value, field: &str) -> u64 {
-    v[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} is not a number in {v}"))
-}
-
 fn check_target(report: &serde_json::Value, pid: u32, go: Go) {
     assert_eq!(report["schema"], "clprof/1");
     let target = &report["targets"][0];

@@ -5,18 +5,6 @@ use super::{
     support::*,
 };
 
-fn u64_of(v: &serde_json::Value, field: &str) -> u64 {
-    v[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} is not a number in {v}"))
-}
-
-fn array<'a>(v: &'a serde_json::Value, field: &str) -> &'a Vec<serde_json::Value> {
-    v[field]
-        .as_array()
-        .unwrap_or_else(|| panic!("{field} is not an array in {v}"))
-}
-
 fn map_growth_is_counted_on_its_lines(go: Go) {
     let prog = Program::start(&program("growmap", go), &["60s"]);
     let report = record_json(prog.pid(), 3);

@@ -119,3 +119,17 @@ pub fn line_with_object(report: &serde_json::Value, addr: u64) -> Option<&serde_
             .is_some_and(|objs| objs.iter().any(|o| o["addr"] == want.as_str()))
     })
 }
+
+/// `v[field]` as a number, or a panic naming it.
+pub fn u64_of(v: &serde_json::Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {v}"))
+}
+
+/// `v[field]` as an array, or a panic naming it.
+pub fn array<'a>(v: &'a serde_json::Value, field: &str) -> &'a Vec<serde_json::Value> {
+    v[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("{field} is not an array in {v}"))
+}
