@@ -8,7 +8,9 @@
 //     the same cache line; worker 0 writes only the first and worker 1 only the second: false
 //     sharing.
 //
-// Usage: workload [duration] (default 30s). Prints one line, "ops <total>", and exits.
+// Usage: workload [duration] (default 30s). Prints "ops <total>" on stdout and exits; on stderr
+// it first names the shared cache's header address ("cache 0x..."), for benchmarks that check
+// where clprof ranks it.
 package main
 
 import (
@@ -113,6 +115,8 @@ func main() {
 		}
 		duration = d
 	}
+
+	fmt.Fprintf(os.Stderr, "cache %#x\n", reflect.ValueOf(cache).Pointer())
 
 	var wg sync.WaitGroup
 	var ops [workers]uint64

@@ -15,6 +15,10 @@ pub const MAX_LINES: u32 = 65_536;
 pub const MAX_OBJECTS: u32 = 32_768;
 /// Capacity of the target table (`TARGETS`): processes profiled at once.
 pub const MAX_TARGETS: u32 = 64;
+/// Slots of `TARGET_HITS`: one per target plus [`CALIBRATION_SLOT`].
+pub const TARGET_SLOTS: u32 = MAX_TARGETS + 1;
+/// The `TARGET_HITS` slot of clprof's own calibration probe.
+pub const CALIBRATION_SLOT: u16 = MAX_TARGETS as u16;
 /// Capacity of the user stack map (`STACKS`).
 pub const MAX_STACKS: u32 = 8_192;
 /// Size of the sampled-event ring buffer (`EVENTS`), bytes; a power of two and a page multiple.
@@ -53,6 +57,8 @@ pub mod map_names {
     pub const COUNTERS: &str = "COUNTERS";
     /// `PerCpuArray<u64>` of probe hits, indexed by probe id (see [`super::Cookie`]).
     pub const HITS: &str = "HITS";
+    /// `PerCpuArray<u64>` of uprobe hits per target, indexed by `TargetConfig::slot`.
+    pub const TARGET_HITS: &str = "TARGET_HITS";
     /// `LruHashMap<InflightKey, Inflight>`: assigns between entry and RET.
     pub const INFLIGHT: &str = "INFLIGHT";
     /// `LruHashMap<ObjectKey, MapWriter>`: the last thread that entered an assign on a map.
@@ -240,8 +246,9 @@ pub struct TargetConfig {
     /// Offset of the pointer that is non-nil while the map grows (classic `oldbuckets`), or
     /// [`NO_FIELD`] (swiss maps grow inside one assign; see the growth probes).
     pub growth_offset: u16,
-    /// Explicit padding; always 0.
-    pub _pad2: u16,
+    /// Index of this target's counter in `TARGET_HITS` (below [`TARGET_SLOTS`]): every uprobe hit
+    /// of the target adds one there, which is what the overhead budget meters.
+    pub slot: u16,
 }
 const _: () = assert!(size_of::<TargetConfig>() == 20);
 
@@ -448,6 +455,18 @@ pub struct SampleEvent {
     pub other_stack_id: i64,
 }
 const _: () = assert!(size_of::<SampleEvent>() == 80);
+
+impl SampleEvent {
+    /// The event at the start of `bytes` (a ring-buffer record or a saved stream), if whole.
+    pub fn read_from(bytes: &[u8]) -> Option<SampleEvent> {
+        if bytes.len() < size_of::<SampleEvent>() {
+            return None;
+        }
+        // SAFETY: `bytes` holds at least one SampleEvent's worth of bytes, read unaligned; the
+        // type is plain integers (repr(C), explicit padding), so any bit pattern is valid.
+        Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast()) })
+    }
+}
 
 #[cfg(feature = "user")]
 mod pod {

@@ -12,7 +12,7 @@ use profiler_common::{line_of, Cookie, Counter, OBJECT_CUSTOM, SAMPLE_CUSTOM, WR
 
 use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
-    maps::{bump, bump_index, HITS, TARGETS},
+    maps::{bump, bump_index, bump_target, HITS, TARGETS},
     sample::{return_address, send, user_stack, SampleInfo},
 };
 
@@ -39,9 +39,12 @@ fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
     // SAFETY: read-only lookup; the value is copied out at once.
-    let Some(sample_every) = (unsafe { TARGETS.get(pid) }).map(|c| c.sample_every) else {
+    let Some((sample_every, slot)) =
+        (unsafe { TARGETS.get(pid) }).map(|c| (c.sample_every, c.slot))
+    else {
         return Ok(());
     };
+    bump_target(slot);
     // SAFETY: the helper only reads the attach cookie of the running program.
     let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
     let events = bump(Counter::Events);

@@ -5,7 +5,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::uprobe, programs::ProbeContext};
 use profiler_common::InflightKey;
 
-use crate::maps::INFLIGHT;
+use crate::maps::{bump_target, INFLIGHT, TARGETS};
 
 #[uprobe]
 pub fn go_map_grow(ctx: ProbeContext) -> u32 {
@@ -17,6 +17,11 @@ pub fn go_map_grow(ctx: ProbeContext) -> u32 {
 
 fn try_go_map_grow(ctx: &ProbeContext) -> Result<(), ()> {
     let pid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: read-only lookup of the slot.
+    let Some(slot) = (unsafe { TARGETS.get(pid) }).map(|c| c.slot) else {
+        return Ok(());
+    };
+    bump_target(slot);
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
     let g = unsafe { (*ctx.regs).r14 };
     let key = InflightKey { pid, _pad: 0, g };

@@ -16,7 +16,7 @@ use profiler_common::{
 
 use crate::{
     fold::{add_line_growth, add_object_growth, current_write, write_line, write_object, ObjectId},
-    maps::{bump, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST},
+    maps::{bump, bump_target, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST},
     sample::{send, SampleInfo},
 };
 
@@ -31,10 +31,11 @@ pub fn go_map_assign_ret(ctx: ProbeContext) -> u32 {
 fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
-    // SAFETY: existence check only.
-    if unsafe { TARGETS.get(pid) }.is_none() {
+    // SAFETY: read-only lookup of the slot.
+    let Some(slot) = (unsafe { TARGETS.get(pid) }).map(|c| c.slot) else {
         return Ok(());
-    }
+    };
+    bump_target(slot);
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
     let (slot, g) = unsafe { ((*ctx.regs).rax, (*ctx.regs).r14) };
     let key = InflightKey { pid, _pad: 0, g };

@@ -7,7 +7,7 @@ use aya_ebpf::{
 use profiler_common::{
     Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
     ObjectStats, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT, MAX_LINES, MAX_OBJECTS,
-    MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS,
+    MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS, TARGET_SLOTS,
 };
 
 #[map]
@@ -31,6 +31,9 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_L
 
 #[map]
 pub static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_PROBES, 0);
+
+#[map]
+pub static TARGET_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(TARGET_SLOTS, 0);
 
 #[map]
 pub static INFLIGHT: LruHashMap<InflightKey, Inflight> =
@@ -58,6 +61,12 @@ const COUNTERS_LEN: u32 = profiler_common::COUNTERS;
 #[inline(always)]
 pub fn bump(counter: Counter) -> u64 {
     bump_index(&COUNTERS, counter as u32)
+}
+
+/// Counts one uprobe hit of the target in `slot`.
+#[inline(always)]
+pub fn bump_target(slot: u16) {
+    bump_index(&TARGET_HITS, slot as u32);
 }
 
 /// Adds one to `array[index]` on this CPU and returns the new value.

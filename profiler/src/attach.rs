@@ -4,14 +4,15 @@
 //! Everything is owned by this process (program, link and map fds); nothing is pinned, so the
 //! kernel removes every probe when clprof exits, however it exits.
 
-use std::{num::NonZeroU32, path::Path};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{atomic::AtomicU64, Arc},
+};
 
 use aya::{
     maps::{HashMap as BpfHashMap, MapData},
-    programs::{
-        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
-        PerfEvent, UProbe,
-    },
+    programs::{PerfEvent, UProbe},
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
@@ -20,7 +21,11 @@ use profiler_common::{
     PROGRAM_PERF_SAMPLE,
 };
 
-use crate::{probe_spec::CustomProbe, target::GoBinary, target::MapLayout};
+pub use crate::links::thread_cpu;
+use crate::{
+    links::Link, probe_spec::CustomProbe, target::GoBinary, target::MapLayout,
+    uprobe_multi::MultiPrograms,
+};
 
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler"));
@@ -83,11 +88,31 @@ pub struct ProbeSite {
     pub symbol: String,
 }
 
+/// One uprobe of a target, kept so that the target's probes can be detached and attached again
+/// (duty cycling under the overhead budget).
+#[derive(Clone, Debug)]
+pub(crate) struct AttachPoint {
+    pub(crate) program: &'static str,
+    pub(crate) path: PathBuf,
+    pub(crate) file_offset: u64,
+    pub(crate) cookie: Cookie,
+    pub(crate) symbol: String,
+}
+
 /// Loaded programs and their attachments.
 pub struct Probes {
     pub(crate) ebpf: Ebpf,
-    links: Vec<(&'static str, UProbeLinkId)>,
+    /// Attached links, by target pid.
+    pub(crate) links: Vec<(u32, Link)>,
     pids: Vec<u32>,
+    /// Every uprobe of each target, attached or not.
+    pub(crate) points: HashMap<u32, Vec<AttachPoint>>,
+    /// The uprobe programs loaded again for uprobe-multi links; None where the kernel has none.
+    pub(crate) multi: Option<MultiPrograms>,
+    /// Links being closed in the background.
+    pub(crate) closing: Vec<std::thread::JoinHandle<()>>,
+    /// CPU time spent closing each target's links (ns), not yet taken.
+    pub(crate) switch_cpu: HashMap<u32, Arc<AtomicU64>>,
     pub(crate) sites: Vec<ProbeSite>,
 }
 
@@ -135,10 +160,23 @@ impl Probes {
             .ok_or(AttachError::Missing(PROGRAM_PERF_SAMPLE))?
             .try_into()?;
         perf.load()?;
+        let multi = match MultiPrograms::load(EBPF_OBJECT, &ebpf, &PROGRAMS) {
+            Ok(multi) => Some(multi),
+            Err(e) => {
+                tracing::info!(
+                    "uprobe-multi links unavailable, one perf-event uprobe per site: {e}"
+                );
+                None
+            }
+        };
         Ok(Probes {
             ebpf,
             links: Vec::new(),
             pids: Vec::new(),
+            points: HashMap::new(),
+            multi,
+            closing: Vec::new(),
+            switch_cpu: HashMap::new(),
             sites: Vec::new(),
         })
     }
@@ -148,18 +186,36 @@ impl Probes {
         aya_log::EbpfLogger::init(&mut self.ebpf).ok()
     }
 
-    /// Registers `pid` with the kernel side.
+    /// Registers `pid` with the kernel side; its hits are counted in the slot of its index.
     pub fn add_target(&mut self, pid: u32, config: TargetConfig) -> Result<(), AttachError> {
         if self.pids.len() as u32 >= MAX_TARGETS {
             return Err(AttachError::TooManyTargets);
         }
+        let slot = self.pids.len() as u16;
+        self.set_config(pid, TargetConfig { slot, ..config })?;
+        self.pids.push(pid);
+        Ok(())
+    }
+
+    /// Writes the kernel side's configuration of `pid` (its `slot` included).
+    pub(crate) fn set_config(&mut self, pid: u32, config: TargetConfig) -> Result<(), AttachError> {
         let map = self
             .ebpf
             .map_mut(map_names::TARGETS)
             .ok_or(AttachError::Missing(map_names::TARGETS))?;
         let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(map)?;
         targets.insert(pid, config, 0)?;
-        self.pids.push(pid);
+        Ok(())
+    }
+
+    /// Removes `pid` from the kernel side's targets: its probes, if any are left, do nothing.
+    pub(crate) fn remove_config(&mut self, pid: u32) -> Result<(), AttachError> {
+        let map = self
+            .ebpf
+            .map_mut(map_names::TARGETS)
+            .ok_or(AttachError::Missing(map_names::TARGETS))?;
+        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(map)?;
+        targets.remove(&pid)?;
         Ok(())
     }
 
@@ -176,7 +232,8 @@ impl Probes {
         Ok(id)
     }
 
-    fn attach_at(
+    /// Adds one uprobe to `pid`'s set, attached by [`Probes::attach_pid`].
+    pub(crate) fn attach_at(
         &mut self,
         program: &'static str,
         path: &Path,
@@ -185,40 +242,19 @@ impl Probes {
         cookie: Cookie,
         symbol: &str,
     ) -> Result<(), AttachError> {
-        let prog: &mut UProbe = self
-            .ebpf
-            .program_mut(program)
-            .ok_or(AttachError::Missing(program))?
-            .try_into()?;
-        let scope = match NonZeroU32::new(pid) {
-            Some(pid) => UProbeScope::OneProcess(pid),
-            None => UProbeScope::AllProcesses,
+        let point = AttachPoint {
+            program,
+            path: path.to_owned(),
+            file_offset,
+            cookie,
+            symbol: symbol.to_owned(),
         };
-        let point = UProbeAttachPoint {
-            location: UProbeAttachLocation::AbsoluteOffset(file_offset),
-            cookie: Some(cookie.pack()),
-        };
-        /// ENOTSUPP: `arch_uprobe_analyze_insn` refused the instruction.
-        const ENOTSUPP: &str = "os error 524";
-        let link = prog.attach(point, path, scope).map_err(|source| {
-            let (symbol, path) = (symbol.to_owned(), path.display().to_string());
-            if format!("{source:?}").contains(ENOTSUPP) {
-                AttachError::Unprobeable { symbol, path }
-            } else {
-                AttachError::Attach {
-                    symbol,
-                    path,
-                    source: Box::new(source),
-                }
-            }
-        })?;
-        self.links.push((program, link));
-        tracing::debug!(pid, program, symbol, file_offset, "uprobe attached");
+        self.points.entry(pid).or_default().push(point);
         Ok(())
     }
 
-    /// Attaches the Go map probes of `binary` (entries, RET sites, growth functions) at
-    /// `attach_path`, scoped to `pid`; `exe` names the binary in reports.
+    /// Adds the Go map probes of `binary` (entries, RET sites, growth functions) at
+    /// `attach_path` to `pid`'s set; `exe` names the binary in reports.
     pub fn attach_go(
         &mut self,
         pid: u32,
@@ -263,7 +299,7 @@ impl Probes {
         Ok(())
     }
 
-    /// Attaches a custom probe on `site` (a function of `probe.binary`), scoped to `pid`.
+    /// Adds a custom probe on `site` (a function of `probe.binary`) to `pid`'s set.
     pub fn attach_custom(
         &mut self,
         pid: u32,
@@ -285,21 +321,6 @@ impl Probes {
             cookie,
             &probe.symbol,
         )
-    }
-
-    /// Detaches every probe; the maps stay readable.
-    pub fn detach_all(&mut self) {
-        for (program, link) in self.links.drain(..) {
-            let detached = self
-                .ebpf
-                .program_mut(program)
-                .ok_or(AttachError::Missing(program))
-                .and_then(|p| <&mut UProbe>::try_from(p).map_err(AttachError::from))
-                .and_then(|p| p.detach(link).map_err(AttachError::from));
-            if let Err(e) = detached {
-                tracing::warn!("detaching a uprobe: {e}");
-            }
-        }
     }
 
     /// The loaded perf_event program, for `PERF_EVENT_IOC_SET_BPF` on clprof's own perf events.

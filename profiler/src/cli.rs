@@ -101,6 +101,14 @@ pub struct RecordArgs {
     /// generic L1D read-miss event, else cpu-clock; a forced choice fails when unavailable.
     #[arg(long, value_enum, default_value_t = crate::perf::EventsChoice::Auto)]
     pub events: crate::perf::EventsChoice,
+    /// Overhead budget, percent of each target's CPU time (e.g. 2 or 2%): probes are attached in
+    /// windows the budget pays for, and perf sampling is slowed to fit; 100 = always on.
+    #[arg(long, default_value = "2", value_name = "PCT", value_parser = parse_budget)]
+    pub budget: f64,
+    /// Also write every sampled event, as received, to FILE (raw 80-byte `SampleEvent` records,
+    /// native byte order): an event stream to fold offline or benchmark with.
+    #[arg(long, value_name = "FILE")]
+    pub save_samples: Option<PathBuf>,
     /// Sample one map write in N (per CPU) with its user stack.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub sample_every: u32,
@@ -117,4 +125,30 @@ pub struct ProbesArgs {
     /// Custom probes to check too (BIN:SYMBOL:REG[+OFF]).
     #[arg(long = "probe", value_name = "BIN:SYMBOL:REG[+OFF]")]
     pub probes: Vec<ProbeSpec>,
+}
+
+/// `--budget`: a percentage in (0, 100], with or without a trailing `%`.
+pub fn parse_budget(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%');
+    match number.parse::<f64>() {
+        Ok(pct) if pct > 0.0 && pct <= 100.0 => Ok(pct),
+        _ => Err(format!(
+            "`{text}` is not a percentage in (0, 100]: e.g. --budget 2 (2% of the target's CPU) or --budget 100 (always on)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_budget;
+
+    #[test]
+    fn budget_is_a_percentage() {
+        assert_eq!(parse_budget("2"), Ok(2.0));
+        assert_eq!(parse_budget("0.5%"), Ok(0.5));
+        assert_eq!(parse_budget("100"), Ok(100.0));
+        for bad in ["0", "-1", "101", "two", ""] {
+            assert!(parse_budget(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

@@ -15,7 +15,11 @@ use tokio::{
     signal::unix::{signal, SignalKind},
 };
 
-use crate::{attach::Probes, target};
+use crate::{
+    attach::Probes,
+    duty::{DutyCycler, DutyOutcome, DutyPlan},
+    target,
+};
 
 /// Why recording ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +82,8 @@ pub struct Collected {
     pub elapsed: Duration,
     /// Targets that exited, with the time into the recording when that was noticed.
     pub exited: HashMap<u32, Duration>,
+    /// How each target's probes were run under the overhead budget.
+    pub duty: Vec<DutyOutcome>,
 }
 
 /// Settings of one collection run.
@@ -85,6 +91,28 @@ pub struct CollectOptions {
     pub duration: Duration,
     /// Show a live countdown on stderr (when it is a terminal).
     pub progress: bool,
+    /// The overhead budget's terms for the probes.
+    pub duty: DutyPlan,
+    /// Also write every sampled event here, raw (`--save-samples`).
+    pub save_samples: Option<std::fs::File>,
+    /// SIGINT and SIGTERM, caught since before the probes were attached.
+    pub signals: Signals,
+}
+
+/// SIGINT and SIGTERM listeners. Created at start, so that a signal arriving while clprof sets
+/// up (loading, calibrating, attaching) ends recording cleanly instead of killing clprof.
+pub struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn catch() -> std::io::Result<Self> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
 }
 
 type Logger = aya_log::EbpfLogger<&'static dyn log::Log>;
@@ -95,7 +123,7 @@ pub async fn collect(
     probes: &mut Probes,
     events: RingBuf<MapData>,
     logger: Option<Logger>,
-    options: &CollectOptions,
+    options: &mut CollectOptions,
 ) -> std::io::Result<Collected> {
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + options.duration;
@@ -106,17 +134,21 @@ pub async fn collect(
         Some(l) => Some(unsafe { AsyncFd::register(l) }?),
         None => None,
     };
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
+    let Signals {
+        interrupt: sigint,
+        terminate: sigterm,
+    } = &mut options.signals;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let progress = Progress::new(options.progress, options.duration);
     let pids: Vec<u32> = probes.pids().to_vec();
     let mut exited: HashMap<u32, Duration> = HashMap::new();
-    let mut samples = Samples::default();
+    let mut samples = Samples::saving_to(options.save_samples.take());
+    let progress = Progress::new(options.progress, options.duration);
+    let mut duty = DutyCycler::start(probes, options.duty);
 
     let stop = loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break StopReason::Duration,
+            _ = tokio::time::sleep_until(duty.next_check()) => duty.step(probes),
             _ = sigint.recv() => break StopReason::Signal("SIGINT"),
             _ = sigterm.recv() => break StopReason::Signal("SIGTERM"),
             guard = events.readable_mut() => {
@@ -144,43 +176,72 @@ pub async fn collect(
         }
     };
     let elapsed = start.elapsed();
+    let duty = duty.finish(probes);
     // Detach first so the last drain sees every event that will ever be sampled.
     probes.detach_all();
     samples.drain(events.get_mut());
+    samples.flush_saved();
     if let Some(logger) = logger.as_mut() {
         logger.get_mut().flush();
     }
     progress.finish();
     Ok(Collected {
-        samples: samples.folded,
-        first: samples.first,
+        samples: std::mem::take(&mut samples.folded),
+        first: std::mem::take(&mut samples.first),
         stop,
         elapsed,
         exited,
+        duty,
     })
 }
 
 /// Samples folded as they arrive.
 #[derive(Default)]
-struct Samples {
-    folded: HashMap<SampleKey, u64>,
-    first: HashMap<(u32, u64), FirstSample>,
-    total: u64,
+pub struct Samples {
+    pub folded: HashMap<SampleKey, u64>,
+    pub first: HashMap<(u32, u64), FirstSample>,
+    pub total: u64,
+    /// Where every event is also written as received (`--save-samples`).
+    save: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 impl Samples {
+    /// Folds samples and also writes each raw event to `save`.
+    pub fn saving_to(save: Option<std::fs::File>) -> Self {
+        Samples {
+            save: save.map(std::io::BufWriter::new),
+            ..Samples::default()
+        }
+    }
+
     fn drain(&mut self, ring: &mut RingBuf<MapData>) {
         while let Some(item) = ring.next() {
-            if item.len() < std::mem::size_of::<SampleEvent>() {
+            let Some(event) = SampleEvent::read_from(&item) else {
                 continue;
+            };
+            if let Some(save) = &mut self.save {
+                use std::io::Write as _;
+                if let Err(e) = save.write_all(&item[..std::mem::size_of::<SampleEvent>()]) {
+                    tracing::warn!("--save-samples: {e}; no more events are saved");
+                    self.save = None;
+                }
             }
-            // SAFETY: the kernel wrote a whole SampleEvent (repr(C), any bit pattern valid).
-            let event: SampleEvent = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
             self.add(&event);
         }
     }
 
-    fn add(&mut self, event: &SampleEvent) {
+    /// Folds a stream of raw events (as `--save-samples` writes them); a partial last record
+    /// is ignored.
+    pub fn fold_stream(&mut self, bytes: &[u8]) {
+        for record in bytes.chunks_exact(std::mem::size_of::<SampleEvent>()) {
+            if let Some(event) = SampleEvent::read_from(record) {
+                self.add(&event);
+            }
+        }
+    }
+
+    /// Folds one event.
+    pub fn add(&mut self, event: &SampleEvent) {
         self.total += 1;
         *self.folded.entry(SampleKey::from(event)).or_default() += 1;
         if event.flags & SAMPLE_SLOT == 0 && event.stack_id >= 0 {
@@ -193,6 +254,17 @@ impl Samples {
                     }
                 })
                 .or_insert(first);
+        }
+    }
+}
+
+impl Samples {
+    fn flush_saved(&mut self) {
+        if let Some(mut save) = self.save.take() {
+            use std::io::Write as _;
+            if let Err(e) = save.flush() {
+                tracing::warn!("--save-samples: {e}");
+            }
         }
     }
 }
@@ -234,5 +306,48 @@ impl Progress {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_of(e: &SampleEvent) -> Vec<u8> {
+        // SAFETY: SampleEvent is plain integers with explicit padding.
+        unsafe {
+            std::slice::from_raw_parts((e as *const SampleEvent).cast(), size_of::<SampleEvent>())
+        }
+        .to_vec()
+    }
+
+    #[test]
+    fn a_saved_stream_folds_like_the_live_one() {
+        let a = SampleEvent {
+            pid: 7,
+            tid: 8,
+            object: 0xc000_0100,
+            lines: [0xc000_0100, 0],
+            stack_id: 3,
+            ..SampleEvent::default()
+        };
+        let b = SampleEvent { tid: 9, ..a };
+        let race = SampleEvent {
+            flags: SAMPLE_CONCURRENT,
+            ..a
+        };
+        let mut stream = Vec::new();
+        for e in [&a, &b, &race] {
+            stream.extend(bytes_of(e));
+        }
+        stream.extend_from_slice(&[0u8; 5]); // a torn last record
+        let mut samples = Samples::default();
+        samples.fold_stream(&stream);
+        assert_eq!(samples.total, 3);
+        // Thread ids split only races.
+        assert_eq!(samples.folded.len(), 2);
+        assert_eq!(samples.folded[&SampleKey::from(&a)], 2);
+        assert_eq!(samples.folded[&SampleKey::from(&race)], 1);
+        assert_eq!(samples.first[&(7, 0xc000_0100)].1, 3);
     }
 }

@@ -5,10 +5,14 @@
 //! [`render`].
 
 pub mod attach;
+pub mod budget;
+pub mod calibrate;
 pub mod cli;
 pub mod collect;
+pub mod duty;
 pub mod fold;
 pub mod launch;
+pub mod links;
 pub mod perf;
 pub mod preflight;
 pub mod probe_spec;
@@ -18,6 +22,8 @@ pub mod record;
 pub mod render;
 pub mod report;
 pub mod report_build;
+pub mod report_overhead;
 pub mod saved;
 pub mod symbolize;
 pub mod target;
+pub mod uprobe_multi;

@@ -2,15 +2,41 @@
 
 use std::collections::HashMap;
 
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf, StackTraceMap};
+use aya::maps::{
+    HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuValues, RingBuf, StackTraceMap,
+};
 use profiler_common::{
-    map_names, Counter, IpKey, LatencyHist, LineKey, LineStats, ObjectKey, ObjectStats, COUNTERS,
+    map_names, Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats,
+    COUNTERS,
 };
 
 use crate::{
     attach::{AttachError, ProbeSite, Probes},
     fold::KernelSnapshot,
 };
+
+/// Keys that belong to one process.
+trait PidKey {
+    fn pid(&self) -> u32;
+}
+
+impl PidKey for LineKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for ObjectKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for IpKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
 
 /// Sum over CPUs of every [`Counter`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,6 +82,73 @@ impl Probes {
             out.push((site.clone(), hits));
         }
         Ok(out)
+    }
+
+    /// Uprobe hits (every program) of the target in `slot` so far.
+    pub fn target_hits(&self, slot: u16) -> Result<u64, AttachError> {
+        let array: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(self.map(map_names::TARGET_HITS)?)?;
+        Ok(array.get(&u32::from(slot), 0)?.iter().sum())
+    }
+
+    /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs,
+    /// writers); for clprof's own calibration probes.
+    pub fn forget_pid(&mut self, pid: u32) -> Result<(), AttachError> {
+        fn purge<K: aya::Pod + PidKey, V: aya::Pod>(
+            probes: &mut Probes,
+            name: &'static str,
+            pid: u32,
+        ) -> Result<(), AttachError> {
+            let map = probes
+                .ebpf
+                .map_mut(name)
+                .ok_or(AttachError::Missing(name))?;
+            let mut map: BpfHashMap<&mut MapData, K, V> = BpfHashMap::try_from(map)?;
+            let keys: Vec<K> = map
+                .keys()
+                .filter_map(Result::ok)
+                .filter(|k| k.pid() == pid)
+                .collect();
+            for k in keys {
+                // Already gone (evicted) is fine.
+                let _ = map.remove(&k);
+            }
+            Ok(())
+        }
+        purge::<LineKey, LineStats>(self, map_names::LINES, pid)?;
+        purge::<ObjectKey, ObjectStats>(self, map_names::OBJECTS, pid)?;
+        purge::<ObjectKey, LatencyHist>(self, map_names::LATENCY, pid)?;
+        purge::<ObjectKey, MapWriter>(self, map_names::MAP_WRITERS, pid)?;
+        purge::<IpKey, u64>(self, map_names::PERF_IPS, pid)?;
+        Ok(())
+    }
+
+    /// Zeroes every counter and discards the sampled events waiting in the ring buffer (what
+    /// calibration left behind).
+    pub fn reset_counters_and_events(&mut self) -> Result<(), AttachError> {
+        let map = self
+            .ebpf
+            .map_mut(map_names::COUNTERS)
+            .ok_or(AttachError::Missing(map_names::COUNTERS))?;
+        let mut counters: PerCpuArray<&mut MapData, u64> = PerCpuArray::try_from(map)?;
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| {
+            AttachError::Map(Box::new(aya::maps::MapError::SyscallError(
+                aya::sys::SyscallError {
+                    call: "nr_cpus",
+                    io_error: e,
+                },
+            )))
+        })?;
+        for i in 0..COUNTERS {
+            let zeros = PerCpuValues::try_from(vec![0u64; cpus])
+                .map_err(|e| AttachError::Map(Box::new(aya::maps::MapError::from(e))))?;
+            counters.set(i, zeros, 0)?;
+        }
+        if let Some(map) = self.ebpf.map_mut(map_names::EVENTS) {
+            let mut ring: RingBuf<&mut MapData> = RingBuf::try_from(map)?;
+            while ring.next().is_some() {}
+        }
+        Ok(())
     }
 
     /// The folded maps as they are now.

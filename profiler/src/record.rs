@@ -6,10 +6,14 @@ use anyhow::{bail, Context as _};
 
 use crate::{
     attach::{target_config, Probes},
+    budget,
+    budget::Budget,
+    calibrate::Calibration,
     cli::{Format, RecordArgs},
     collect::{self, CollectOptions},
+    duty::DutyPlan,
     launch,
-    perf::{self, PerfEvents, PerfSource},
+    perf::{self, PerfEvents, PerfSource, Sampling},
     preflight,
     probe_spec::{CustomProbe, ProbeSpec},
     render, report_build,
@@ -76,6 +80,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         bail!("nothing to profile: give --pid PID or -- CMD ARGS");
     }
     preflight::require_root()?;
+    let signals = collect::Signals::catch().context("catching SIGINT and SIGTERM")?;
     let plan = ProbePlan::new(&args.probes)?;
     let mut targets = Vec::new();
     for &pid in &args.pids {
@@ -102,8 +107,18 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let source = perf::choose(args.events, &perf::probe_pmu(Path::new("/sys"), &cpuinfo))?;
 
+    // Symbol tables load before any probe is attached: that time is not charged to the targets.
+    for t in &mut targets {
+        t.symbolizer = open_symbolizer(&t.attach_path);
+    }
+    let program_symbolizer = program.as_ref().and_then(|(path, _)| open_symbolizer(path));
     let started_at = chrono::Utc::now();
     let mut probes = Probes::load(verbose)?;
+    let budget = Budget::from_pct(args.budget);
+    let calibration = probes
+        .calibrate(Some(&source))
+        .context("measuring what a probe hit costs on this machine")?;
+    let overhead = OverheadPlan::new(budget, calibration, &source);
     for t in &targets {
         attach(&mut probes, t, &plan, args.sample_every).or_else(|e| {
             if target::is_alive(t.pid) {
@@ -121,7 +136,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
             exe: path.display().to_string(),
             attach_path: path.clone(),
             binary,
-            symbolizer: None,
+            symbolizer: program_symbolizer,
             bias: None,
         };
         attach(&mut probes, &t, &plan, args.sample_every)
@@ -130,13 +145,11 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         targets.push(t);
         held = Some(child);
     }
-    for t in &mut targets {
-        t.symbolizer = open_symbolizer(&t.attach_path);
-    }
     let perf_events = match &source {
         PerfSource::None => None,
         source => {
-            let events = PerfEvents::open(source, sample_period(source))?;
+            let hz = overhead.perf_hz.unwrap_or(budget::MAX_PERF_HZ);
+            let events = PerfEvents::open(source, Sampling::at_hz(source, hz))?;
             events.attach_bpf(probes.perf_program_fd()?)?;
             Some(events)
         }
@@ -150,16 +163,29 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     let events = probes.take_events()?;
     let logger = probes.take_logger();
-    // Load biases now, while the processes are certainly mapped (PIE binaries need them).
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Load biases now, while the processes are certainly mapped (PIE binaries need them); a
+    // launched command needs a moment to be exec'ed first.
+    if held.is_some() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for t in &mut targets {
         t.bias = load_bias(t);
     }
-    let options = CollectOptions {
+    let save_samples = match &args.save_samples {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .with_context(|| format!("--save-samples {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut options = CollectOptions {
         duration: args.duration,
         progress: !quiet,
+        duty: overhead.duty,
+        save_samples,
+        signals,
     };
-    let collected = collect::collect(&mut probes, events, logger, &options).await?;
+    let collected = collect::collect(&mut probes, events, logger, &mut options).await?;
     if let Some(events) = &perf_events {
         events.disable();
     }
@@ -170,7 +196,14 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         child.finish(Duration::from_secs(2)).await;
     }
 
-    let report = report_build::build(&probes, &mut targets, &collected, &source, started_at)?;
+    let report = report_build::build(
+        &probes,
+        &mut targets,
+        &collected,
+        &source,
+        &overhead,
+        started_at,
+    )?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
     render::emit(args.output.as_deref(), &text)?;
     if let Some(path) = &args.json_out {
@@ -185,12 +218,44 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     Ok(())
 }
 
-/// Events between samples: cpu-clock counts nanoseconds of CPU time (1 ms: 1 kHz per busy CPU);
-/// hardware events count misses (a prime, so sampling does not lock onto a loop's period).
-fn sample_period(source: &PerfSource) -> u64 {
-    match source {
-        PerfSource::CpuClock => 1_000_000,
-        _ => 10_007,
+/// How the overhead budget is spent: perf sampling first (its rate fixed for the recording),
+/// the rest on uprobes (metered while recording).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OverheadPlan {
+    pub budget: Budget,
+    pub calibration: Calibration,
+    /// Perf sampling frequency per CPU; None without perf events.
+    pub perf_hz: Option<u64>,
+    /// Expected perf sampling cost over a target's CPU time (0.005 = 0.5%).
+    pub perf_overhead: f64,
+    pub duty: DutyPlan,
+}
+
+impl OverheadPlan {
+    pub fn new(budget: Budget, calibration: Calibration, source: &PerfSource) -> Self {
+        let perf_hz = match (source, calibration.sample_cost) {
+            (PerfSource::None, _) | (_, None) => None,
+            (_, Some(cost)) => Some(budget.perf_hz(cost, perf::max_sample_rate())),
+        };
+        let perf_overhead = match (perf_hz, calibration.sample_cost) {
+            (Some(hz), Some(cost)) => hz as f64 * cost.as_secs_f64(),
+            _ => 0.0,
+        };
+        let fraction = if budget.unlimited() {
+            1.0
+        } else {
+            budget.probe_fraction(perf_overhead)
+        };
+        OverheadPlan {
+            budget,
+            calibration,
+            perf_hz,
+            perf_overhead,
+            duty: DutyPlan {
+                fraction,
+                hit_cost: calibration.hit_cost,
+            },
+        }
     }
 }
 
@@ -208,6 +273,7 @@ fn attach(
     for (probe, site) in &plan.custom {
         probes.attach_custom(t.pid, probe, site)?;
     }
+    probes.attach_pid(t.pid)?;
     Ok(())
 }
 

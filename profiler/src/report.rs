@@ -56,6 +56,19 @@ pub struct TargetInfo {
     /// GNU or Go build id of the executable, when known.
     #[serde(default)]
     pub build_id: Option<String>,
+    /// Fraction of the time this process was recorded during which its probes were attached.
+    #[serde(default)]
+    pub probe_active_fraction: Option<f64>,
+    /// Uprobe hits in this process (every probe, RET sites and growth functions included).
+    #[serde(default)]
+    pub probe_hits: Option<u64>,
+    /// Attach windows its probes ran in.
+    #[serde(default)]
+    pub probe_windows: Option<u64>,
+    /// Estimated cost to this process: probe hits × calibrated hit cost, plus perf sampling,
+    /// over the CPU time it spent on its own work (percent).
+    #[serde(default)]
+    pub estimated_overhead_pct: Option<f64>,
 }
 
 /// Event sources.
@@ -69,8 +82,20 @@ pub struct Sources {
     pub pmu_available: bool,
     /// Overhead budget (percent of target CPU); 100 = probes always on.
     pub overhead_budget_pct: f64,
-    /// Fraction of the recording during which probes were attached.
+    /// Fraction of the recording during which probes were attached (over all targets).
     pub probe_active_fraction: f64,
+    /// Highest estimated overhead of any target (percent of its own CPU time).
+    #[serde(default)]
+    pub estimated_overhead_pct: Option<f64>,
+    /// Calibrated cost of one uprobe hit on this machine (ns).
+    #[serde(default)]
+    pub probe_hit_cost_ns: Option<u64>,
+    /// Calibrated cost of one perf sample (ns); null without perf events.
+    #[serde(default)]
+    pub perf_sample_cost_ns: Option<u64>,
+    /// Perf sampling frequency per CPU (Hz) chosen within the budget; null without perf events.
+    #[serde(default)]
+    pub perf_sample_hz: Option<u64>,
 }
 
 /// Hits of one probed function.
@@ -110,6 +135,12 @@ pub struct LineReport {
     pub cpus: u32,
     /// Writes from a CPU other than the previous writer's (cache-line moves).
     pub transfers: u64,
+    /// `writes` scaled to the whole recording by the process's probe active fraction.
+    #[serde(default)]
+    pub est_writes: Option<u64>,
+    /// `transfers` scaled the same way.
+    #[serde(default)]
+    pub est_transfers: Option<u64>,
     /// Assigns that started while the map was growing; null: not measured.
     pub growth_writes: Option<u64>,
     /// Assigns that found another writer inside the same map; null: not measured.
@@ -156,6 +187,9 @@ pub struct MapReport {
     /// Map-assign function.
     pub assign: String,
     pub writes: u64,
+    /// `writes` scaled to the whole recording by the process's probe active fraction.
+    #[serde(default)]
+    pub est_writes: Option<u64>,
     /// Distinct writer threads.
     pub writers: u32,
     /// Assigns that started while the map was growing (classic) or that grew it (swiss).
@@ -242,11 +276,11 @@ pub fn parse_hex(s: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
-    use serde_json::Value;
 
-    fn sample() -> Report {
+    /// A small report with one target, line, object and map.
+    pub(crate) fn sample() -> Report {
         Report {
             schema: SCHEMA.to_owned(),
             started_at: "2026-11-22T03:00:00Z".to_owned(),
@@ -259,6 +293,10 @@ mod tests {
                 layout_source: Some("dwarf".to_owned()),
                 exited: false,
                 build_id: None,
+                probe_active_fraction: Some(0.25),
+                probe_hits: Some(20),
+                probe_windows: Some(3),
+                estimated_overhead_pct: Some(1.5),
             }],
             sources: Sources {
                 uprobes: vec![UprobeSource {
@@ -268,8 +306,12 @@ mod tests {
                 }],
                 perf: "none".to_owned(),
                 pmu_available: false,
-                overhead_budget_pct: 100.0,
-                probe_active_fraction: 1.0,
+                overhead_budget_pct: 2.0,
+                probe_active_fraction: 0.25,
+                estimated_overhead_pct: Some(1.5),
+                probe_hit_cost_ns: Some(27_000),
+                perf_sample_cost_ns: None,
+                perf_sample_hz: None,
             },
             drops: Drops::default(),
             events: 10,
@@ -283,6 +325,8 @@ mod tests {
                 threads_exact: true,
                 cpus: 2,
                 transfers: 4,
+                est_writes: Some(40),
+                est_transfers: Some(16),
                 growth_writes: None,
                 concurrent_writers: None,
                 l1_miss_samples: None,
@@ -310,6 +354,7 @@ mod tests {
                 key_kind: "fast64".to_owned(),
                 assign: "runtime.mapassign_fast64".to_owned(),
                 writes: 10,
+                est_writes: Some(40),
                 writers: 2,
                 growth_writes: 1,
                 concurrent_writers: 1,
@@ -333,6 +378,13 @@ mod tests {
             notices: vec![],
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::sample;
+    use super::*;
+    use serde_json::Value;
 
     fn keys(v: &Value) -> Vec<&str> {
         let mut k: Vec<&str> = v
@@ -371,21 +423,29 @@ mod tests {
             keys(&v["targets"][0]),
             [
                 "build_id",
+                "estimated_overhead_pct",
                 "exe",
                 "exited",
                 "go_version",
                 "layout_source",
                 "map_layout",
-                "pid"
+                "pid",
+                "probe_active_fraction",
+                "probe_hits",
+                "probe_windows"
             ]
         );
         assert_eq!(
             keys(&v["sources"]),
             [
+                "estimated_overhead_pct",
                 "overhead_budget_pct",
                 "perf",
+                "perf_sample_cost_ns",
+                "perf_sample_hz",
                 "pmu_available",
                 "probe_active_fraction",
+                "probe_hit_cost_ns",
                 "uprobes"
             ]
         );
@@ -400,6 +460,8 @@ mod tests {
             [
                 "concurrent_writers",
                 "cpus",
+                "est_transfers",
+                "est_writes",
                 "growth_writes",
                 "l1_miss_samples",
                 "line",
@@ -435,6 +497,7 @@ mod tests {
                 "addr",
                 "assign",
                 "concurrent_writers",
+                "est_writes",
                 "first_assign",
                 "go_type",
                 "growth_writes",

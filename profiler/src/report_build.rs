@@ -11,11 +11,12 @@ use crate::{
     perf::PerfSource,
     preflight,
     readback::Counters,
-    record::Recorded,
+    record::{OverheadPlan, Recorded},
     report::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, UprobeSource, SCHEMA,
     },
+    report_overhead,
     symbolize::{lookup_addr, Frame},
     target::{LayoutFlavor, LayoutSource},
 };
@@ -36,6 +37,7 @@ pub fn build(
     targets: &mut [Recorded],
     collected: &Collected,
     source: &PerfSource,
+    overhead: &OverheadPlan,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Report> {
     let measured = Measured {
@@ -92,7 +94,7 @@ pub fn build(
     }
     let pmu = preflight::pmu_available(Path::new("/sys"));
     let events = counters.get(Counter::Events);
-    Ok(Report {
+    let mut report = Report {
         schema: SCHEMA.to_owned(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_s: collected.elapsed.as_secs_f64(),
@@ -103,6 +105,10 @@ pub fn build(
             pmu_available: pmu,
             overhead_budget_pct: 100.0,
             probe_active_fraction: 1.0,
+            estimated_overhead_pct: None,
+            probe_hit_cost_ns: None,
+            perf_sample_cost_ns: None,
+            perf_sample_hz: None,
         },
         drops: drops(&counters, &snapshot),
         events,
@@ -112,7 +118,9 @@ pub fn build(
         functions,
         stacks: write_stacks,
         notices: notices(collected, pmu, events, source),
-    })
+    };
+    report_overhead::apply(&mut report, &collected.duty, overhead);
+    Ok(report)
 }
 
 fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
@@ -137,6 +145,10 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
         }),
         exited: collected.exited.contains_key(&t.pid),
         build_id: t.binary.as_ref().and_then(|b| b.build_id.clone()),
+        probe_active_fraction: None,
+        probe_hits: None,
+        probe_windows: None,
+        estimated_overhead_pct: None,
     }
 }
 

@@ -1,6 +1,10 @@
 //! `cargo xtask demo`: profile the demo Go workload (`demo/workload`) and print clprof's table.
 
-use std::{fs, process::Command};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use anyhow::{bail, Context as _, Result};
 
@@ -9,19 +13,11 @@ use crate::{
     util::{self, run},
 };
 
-pub fn demo(duration: &str) -> Result<()> {
-    if !util::is_root()? {
-        bail!("cargo xtask demo must run as root: clprof loads eBPF");
-    }
-    let tools = bootstrap::setup()?;
-    let clprof = build::release_clprof()?;
-
-    let root = util::repo_root();
-    let out_dir = util::target_dir().join("demo");
-    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+/// Builds the demo Go workload (Go 1.27) into `out_dir/workload`.
+pub fn build_workload(tools: &bootstrap::Tools, out_dir: &Path) -> Result<PathBuf> {
     let workload = out_dir.join("workload");
     let mut go = Command::new(&tools.go_new);
-    go.current_dir(root.join("demo/workload"))
+    go.current_dir(util::repo_root().join("demo/workload"))
         .args(["build", "-o"])
         .arg(&workload)
         .arg(".")
@@ -30,9 +26,22 @@ pub fn demo(duration: &str) -> Result<()> {
         .env("CGO_ENABLED", "0")
         .env("GOFLAGS", "-mod=mod");
     if std::env::var_os("HOME").is_none_or(|h| h.is_empty()) {
-        go.env("HOME", &out_dir);
+        go.env("HOME", out_dir);
     }
     run(&mut go).context("building the demo workload")?;
+    Ok(workload)
+}
+
+pub fn demo(duration: &str) -> Result<()> {
+    if !util::is_root()? {
+        bail!("cargo xtask demo must run as root: clprof loads eBPF");
+    }
+    let tools = bootstrap::setup()?;
+    let clprof = build::release_clprof()?;
+
+    let out_dir = util::target_dir().join("demo");
+    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let workload = build_workload(&tools, &out_dir)?;
 
     let report = out_dir.join("report.json");
     // clprof validates the duration and stops the workload (which would run 10 minutes) when

@@ -1,5 +1,7 @@
-//! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|lint>`.
+//! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|bench|lint>`.
 
+mod bench;
+mod bench_report;
 mod bootstrap;
 mod build;
 mod demo;
@@ -38,6 +40,13 @@ enum Task {
         #[arg(long, default_value = "5s")]
         duration: String,
     },
+    /// Setup, then measure target slowdown, detection time, fold rate and symbolization speed
+    /// (as root) and write BENCHMARKS.md.
+    Bench {
+        /// Rounds of the alone / default budget / --budget 100 slowdown runs.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// rustfmt check and clippy (-D warnings) for the workspace and profiler-ebpf.
     Lint,
 }
@@ -65,6 +74,7 @@ fn run(task: Task) -> Result<()> {
         Task::BuildEbpf => build::build_ebpf(),
         Task::Test => test::test(),
         Task::Demo { duration } => demo::demo(&duration),
+        Task::Bench { rounds } => bench::bench(rounds),
         Task::Lint => lint::lint(),
     }
 }

@@ -2,7 +2,7 @@
 
 use perf_event_open_sys::bindings::{self as b, perf_event_attr};
 
-use super::PerfSource;
+use super::{PerfSource, Sampling};
 
 /// Sample fields every source asks for. The eBPF program reads the sample through
 /// `struct bpf_perf_event_data` (regs, sample_period, addr), and these bits decide what the
@@ -11,15 +11,16 @@ const BASE_SAMPLE: u64 =
     (b::PERF_SAMPLE_IP | b::PERF_SAMPLE_TID | b::PERF_SAMPLE_TIME | b::PERF_SAMPLE_CPU) as u64;
 
 /// `perf_event_attr` for `source`, sampling every `period` events (cpu-clock: `period` is in ns
-/// of CPU time; IBS op: cycles, rounded down to a multiple of 16, at least 16). A `period` of 0
-/// would make a counting, never-sampling event, so it is raised to 1.
+/// of CPU time; IBS op: cycles, rounded down to a multiple of 16, at least 16) or `hz` times a
+/// second (frequency mode: the kernel adjusts the period as the event rate changes). A period
+/// or frequency of 0 would make a counting, never-sampling event, so it is raised to 1.
 ///
 /// All sources start `disabled` and are enabled once the eBPF program is attached
 /// ([`super::PerfEvents::attach_bpf`]). `wakeup_events`/`watermark` stay 0: they only pace
 /// wake-ups of a reader of the mmap'ed ring buffer, and clprof maps none; every sample goes
 /// through the overflow handler, where the attached eBPF program consumes it
 /// (kernel/events/core.c, `bpf_overflow_handler`).
-pub fn attr(source: &PerfSource, period: u64) -> perf_event_attr {
+pub fn attr(source: &PerfSource, sampling: Sampling) -> perf_event_attr {
     let mut attr = perf_event_attr {
         // The kernel reads `size` to learn which ABI revision the caller speaks
         // (PERF_ATTR_SIZE_VER*); a larger struct with zeroed tail fields is accepted.
@@ -27,7 +28,15 @@ pub fn attr(source: &PerfSource, period: u64) -> perf_event_attr {
         ..Default::default()
     };
     attr.set_disabled(1);
-    attr.sample_period = period.max(1);
+    let period = match sampling {
+        Sampling::Period(period) => period.max(1),
+        Sampling::Hz(hz) => {
+            // sample_freq shares its storage with sample_period (a union); `freq` says which.
+            attr.set_freq(1);
+            hz.max(1)
+        }
+    };
+    attr.sample_period = period;
     attr.sample_type = BASE_SAMPLE;
     match *source {
         PerfSource::PebsL1Miss { pmu_type, config } => {
@@ -54,7 +63,9 @@ pub fn attr(source: &PerfSource, period: u64) -> perf_event_attr {
             attr.config = 0;
             // IbsOpMaxCnt drops the low 4 bits; older kernels reject a period with any of
             // them set (arch/x86/events/amd/ibs.c, perf_ibs_init).
-            attr.sample_period = (period & !0xf).max(0x10);
+            if attr.freq() == 0 {
+                attr.sample_period = (period & !0xf).max(0x10);
+            }
             attr.sample_type |= (b::PERF_SAMPLE_ADDR | b::PERF_SAMPLE_DATA_SRC) as u64;
             // No exclude_* bits: the ibs_op PMU had PERF_PMU_CAP_NO_EXCLUDE (any exclude bit
             // is EINVAL) until 6.14, which filters only with the `swfilt` term in config2.

@@ -2,7 +2,7 @@
 
 use perf_event_open_sys::bindings::{self as b, perf_event_attr};
 
-use super::{attr, PerfSource};
+use super::{attr, PerfSource, Sampling};
 
 const IP_TID_TIME_CPU: u64 =
     (b::PERF_SAMPLE_IP | b::PERF_SAMPLE_TID | b::PERF_SAMPLE_TIME | b::PERF_SAMPLE_CPU) as u64;
@@ -30,7 +30,7 @@ fn pebs_samples_l1_miss_loads_precisely_with_addresses() {
         pmu_type: 4,
         config: 0x08d1,
     };
-    let a = attr(&source, 10_007);
+    let a = attr(&source, Sampling::Period(10_007));
     common(&a, 10_007);
     assert_eq!(a.type_, 4);
     assert_eq!(a.config, 0x08d1);
@@ -46,7 +46,10 @@ fn pebs_samples_l1_miss_loads_precisely_with_addresses() {
 
 #[test]
 fn ibs_op_samples_addresses_without_exclude_bits_and_a_16_aligned_period() {
-    let a = attr(&PerfSource::IbsOp { pmu_type: 11 }, 100_003);
+    let a = attr(
+        &PerfSource::IbsOp { pmu_type: 11 },
+        Sampling::Period(100_003),
+    );
     common(&a, 100_000);
     assert_eq!(a.type_, 11);
     assert_eq!(a.config, 0);
@@ -58,14 +61,14 @@ fn ibs_op_samples_addresses_without_exclude_bits_and_a_16_aligned_period() {
     assert_eq!(a.exclude_hv(), 0);
     assert_eq!(a.exclude_guest(), 0);
     assert_eq!(
-        attr(&PerfSource::IbsOp { pmu_type: 11 }, 5).sample_period,
+        attr(&PerfSource::IbsOp { pmu_type: 11 }, Sampling::Period(5)).sample_period,
         16
     );
 }
 
 #[test]
 fn l1d_read_miss_is_the_generic_hw_cache_event() {
-    let a = attr(&PerfSource::L1dReadMiss, 50_021);
+    let a = attr(&PerfSource::L1dReadMiss, Sampling::Period(50_021));
     common(&a, 50_021);
     assert_eq!(a.type_, b::PERF_TYPE_HW_CACHE);
     // L1D (0) | OP_READ (0) << 8 | RESULT_MISS (1) << 16.
@@ -81,7 +84,7 @@ fn l1d_read_miss_is_the_generic_hw_cache_event() {
 
 #[test]
 fn cpu_clock_is_software_in_nanoseconds_with_kernel_time() {
-    let a = attr(&PerfSource::CpuClock, 1_000_000);
+    let a = attr(&PerfSource::CpuClock, Sampling::Period(1_000_000));
     common(&a, 1_000_000);
     assert_eq!(a.type_, b::PERF_TYPE_SOFTWARE);
     assert_eq!(a.config, u64::from(b::PERF_COUNT_SW_CPU_CLOCK));
@@ -92,11 +95,14 @@ fn cpu_clock_is_software_in_nanoseconds_with_kernel_time() {
 
 #[test]
 fn none_is_a_dummy_and_zero_period_still_samples() {
-    let a = attr(&PerfSource::None, 1);
+    let a = attr(&PerfSource::None, Sampling::Period(1));
     assert_eq!(a.type_, b::PERF_TYPE_SOFTWARE);
     assert_eq!(a.config, u64::from(b::PERF_COUNT_SW_DUMMY));
     assert_eq!(a.sample_type, 0);
-    assert_eq!(attr(&PerfSource::CpuClock, 0).sample_period, 1);
+    assert_eq!(
+        attr(&PerfSource::CpuClock, Sampling::Period(0)).sample_period,
+        1
+    );
 }
 
 #[test]
@@ -119,4 +125,32 @@ fn source_names_and_properties() {
         assert_eq!(source.is_hardware(), hw, "{name}");
         assert_eq!(source.pmu_type(), pmu, "{name}");
     }
+}
+
+#[test]
+fn frequency_mode_for_hardware_and_exact_periods_for_cpu_clock() {
+    let pebs = PerfSource::PebsL1Miss {
+        pmu_type: 4,
+        config: 0x8d1,
+    };
+    assert_eq!(Sampling::at_hz(&pebs, 1_000), Sampling::Hz(1_000));
+    assert_eq!(
+        Sampling::at_hz(&PerfSource::L1dReadMiss, 0),
+        Sampling::Hz(1)
+    );
+    assert_eq!(
+        Sampling::at_hz(&PerfSource::CpuClock, 4_000),
+        Sampling::Period(250_000)
+    );
+    let a = attr(&pebs, Sampling::Hz(997));
+    assert_eq!(a.freq(), 1);
+    assert_eq!(a.sample_period, 997, "sample_freq shares the union");
+    assert_eq!(a.precise_ip(), 2);
+    let ibs = attr(&PerfSource::IbsOp { pmu_type: 11 }, Sampling::Hz(1_000));
+    assert_eq!(
+        (ibs.freq(), ibs.sample_period),
+        (1, 1_000),
+        "no 16-alignment of a frequency"
+    );
+    assert_eq!(attr(&PerfSource::CpuClock, Sampling::Period(5)).freq(), 0);
 }

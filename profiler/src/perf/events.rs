@@ -7,7 +7,7 @@ use std::path::Path;
 use perf_event_open_sys::{bindings as b, ioctls, perf_event_open};
 
 use super::sysfs::{read_trimmed, read_u32};
-use super::{attr, parse_cpu_list, PerfError, PerfSource};
+use super::{attr, parse_cpu_list, PerfError, PerfSource, Sampling};
 
 /// One perf event per online CPU (where the source's PMU serves that CPU), opened system-wide
 /// (pid = -1) with PERF_FLAG_FD_CLOEXEC. Owned fds; dropping closes them, which also detaches
@@ -21,12 +21,12 @@ pub struct PerfEvents {
 }
 
 impl PerfEvents {
-    /// Opens `attr(source, period)` on every online CPU (`/sys/devices/system/cpu/online`). On
+    /// Opens `attr(source, sampling)` on every online CPU (`/sys/devices/system/cpu/online`). On
     /// hybrid Intel parts a PEBS event lives on the `cpu_core` PMU, which serves only the CPUs
     /// in its `cpus` file; the others are skipped. `PerfSource::None` opens nothing.
-    pub fn open(source: &PerfSource, period: u64) -> Result<Self, PerfError> {
+    pub fn open(source: &PerfSource, sampling: Sampling) -> Result<Self, PerfError> {
         if *source == PerfSource::None {
-            return Self::open_on(source, period, &[]);
+            return Self::open_on(source, sampling, &[]);
         }
         let sysfs = Path::new("/sys");
         let online = sysfs.join("devices/system/cpu/online");
@@ -38,13 +38,43 @@ impl PerfEvents {
         if let Some(served) = source.pmu_type().and_then(|t| pmu_cpus(sysfs, t)) {
             cpus.retain(|cpu| served.contains(cpu));
         }
-        Self::open_on(source, period, &cpus)
+        Self::open_on(source, sampling, &cpus)
+    }
+
+    /// Opens the event for the calling thread only, on whatever CPU it runs (calibration).
+    pub fn open_this_thread(source: &PerfSource, sampling: Sampling) -> Result<Self, PerfError> {
+        let mut attr = attr(source, sampling);
+        // SAFETY: as in `open_on`; pid 0 with CPU -1 is the documented calling-thread form.
+        let fd = unsafe {
+            perf_event_open(
+                &mut attr,
+                0,
+                -1,
+                -1,
+                b::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+            )
+        };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            return Err(PerfError::Open {
+                event: source.name(),
+                cpu: u32::MAX,
+                fix: open_fix(&err, source),
+                source: err,
+            });
+        }
+        Ok(PerfEvents {
+            // SAFETY: the kernel just returned this fd, and nothing else owns it.
+            fds: vec![unsafe { OwnedFd::from_raw_fd(fd) }],
+            cpus: vec![u32::MAX],
+            source: source.clone(),
+        })
     }
 
     /// Opens the event on exactly `cpus`; the first failure closes what was opened.
     pub(crate) fn open_on(
         source: &PerfSource,
-        period: u64,
+        sampling: Sampling,
         cpus: &[u32],
     ) -> Result<Self, PerfError> {
         let mut events = PerfEvents {
@@ -61,7 +91,7 @@ impl PerfEvents {
                 source.name()
             )));
         }
-        let mut attr = attr(source, period);
+        let mut attr = attr(source, sampling);
         for &cpu in cpus {
             // SAFETY: `attr` is a valid, initialised perf_event_attr whose `size` matches its
             // type; pid -1 with a CPU >= 0 is the documented system-wide form
@@ -114,6 +144,23 @@ impl PerfEvents {
             if unsafe { ioctls::ENABLE(fd.as_raw_fd(), 0) } < 0 {
                 let err = io::Error::last_os_error();
                 self.disable();
+                return Err(PerfError::Ioctl {
+                    op: "PERF_EVENT_IOC_ENABLE",
+                    cpu,
+                    fix: "the event was closed or its CPU went offline: record again",
+                    source: err,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// PERF_EVENT_IOC_ENABLE on every fd (after [`PerfEvents::disable`]).
+    pub fn enable(&self) -> Result<(), PerfError> {
+        for (fd, &cpu) in self.fds.iter().zip(&self.cpus) {
+            // SAFETY: `fd` is an open perf event fd we own; ENABLE takes no pointer.
+            if unsafe { ioctls::ENABLE(fd.as_raw_fd(), 0) } < 0 {
+                let err = io::Error::last_os_error();
                 return Err(PerfError::Ioctl {
                     op: "PERF_EVENT_IOC_ENABLE",
                     cpu,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use perf_event_open_sys::ioctls;
 
-use super::{parse_cpu_list, probe_pmu, PerfError, PerfEvents, PerfSource};
+use super::{parse_cpu_list, probe_pmu, PerfError, PerfEvents, PerfSource, Sampling};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -82,7 +82,8 @@ fn cpu_clock_opens_one_counting_event_per_online_cpu() {
     if !is_root() {
         return;
     }
-    let events = PerfEvents::open(&PerfSource::CpuClock, 1_000_000).expect("open cpu-clock");
+    let events = PerfEvents::open(&PerfSource::CpuClock, Sampling::Period(1_000_000))
+        .expect("open cpu-clock");
     let cpus = online_cpus();
     assert_eq!(events.fds.len(), cpus.len());
     assert_eq!(events.cpus, cpus);
@@ -110,7 +111,8 @@ fn a_bpf_program_attaches_to_every_cpu_and_a_non_program_is_refused() {
     if !is_root() {
         return;
     }
-    let events = PerfEvents::open(&PerfSource::CpuClock, 100_000).expect("open cpu-clock");
+    let events =
+        PerfEvents::open(&PerfSource::CpuClock, Sampling::Period(100_000)).expect("open cpu-clock");
     let not_a_prog = std::fs::File::open("/dev/null").expect("/dev/null");
     let err = events
         .attach_bpf(not_a_prog.as_fd())
@@ -147,7 +149,7 @@ fn pebs_here_fails_cleanly_when_there_is_no_pmu() {
         pmu_type: pmu.cpu_pmu_type.unwrap_or(4),
         config: 0x08d1,
     };
-    let result = PerfEvents::open(&pebs, 10_007);
+    let result = PerfEvents::open(&pebs, Sampling::Period(10_007));
     if pmu.cpu_pmu_type.is_some() {
         eprintln!("PMU present; PEBS open gave {result:?}");
         return;
@@ -167,8 +169,9 @@ fn pebs_here_fails_cleanly_when_there_is_no_pmu() {
 
 #[test]
 fn none_opens_nothing_and_an_empty_cpu_set_is_refused() {
-    let none = PerfEvents::open(&PerfSource::None, 1).expect("none");
+    let none = PerfEvents::open(&PerfSource::None, Sampling::Period(1)).expect("none");
     assert!(none.fds.is_empty());
-    let err = PerfEvents::open_on(&PerfSource::CpuClock, 1, &[]).expect_err("no CPUs");
+    let err =
+        PerfEvents::open_on(&PerfSource::CpuClock, Sampling::Period(1), &[]).expect_err("no CPUs");
     assert!(err.to_string().ends_with("use --events cpu-clock"), "{err}");
 }

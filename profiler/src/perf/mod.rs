@@ -22,6 +22,36 @@ mod events_tests;
 mod pmu_tests;
 
 pub use attr::attr;
+
+/// The kernel's cap on perf sampling frequency (`/proc/sys/kernel/perf_event_max_sample_rate`,
+/// lowered by the kernel itself when samples take too long); 100000 when unreadable.
+pub fn max_sample_rate() -> u64 {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// How often a perf event samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampling {
+    /// Every N events (cpu-clock: N ns of CPU time).
+    Period(u64),
+    /// N times per second of the event's activity (frequency mode).
+    Hz(u64),
+}
+
+impl Sampling {
+    /// `hz` samples per second for `source`: cpu-clock as the exact period in ns (its rate is
+    /// known), the others in frequency mode (their event rate is not).
+    pub fn at_hz(source: &PerfSource, hz: u64) -> Self {
+        let hz = hz.max(1);
+        match source {
+            PerfSource::CpuClock => Sampling::Period(1_000_000_000 / hz),
+            _ => Sampling::Hz(hz),
+        }
+    }
+}
 pub use choose::choose;
 pub use events::PerfEvents;
 pub use pmu::{probe_pmu, PmuInfo, Vendor};

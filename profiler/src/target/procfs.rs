@@ -25,6 +25,37 @@ fn parse_stat_state(stat: &str) -> Option<char> {
     rest.split_whitespace().next()?.chars().next()
 }
 
+/// CPU time the process has used (user + system, all its threads, dead ones included), from
+/// fields 14 and 15 of `/proc/PID/stat`; None once it is gone.
+pub fn cpu_time(pid: u32) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = parse_stat_cpu_ticks(&stat)?;
+    Some(std::time::Duration::from_nanos(
+        ticks.saturating_mul(1_000_000_000 / clock_ticks_per_sec()),
+    ))
+}
+
+/// utime + stime (clock ticks) of a `/proc/PID/stat` line.
+fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After the command: field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `sysconf(_SC_CLK_TCK)`: the unit of `/proc` CPU times (100 on Linux).
+fn clock_ticks_per_sec() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as u64
+    } else {
+        100
+    }
+}
+
 /// Number of threads of the process, from the `Threads:` line of `/proc/PID/status`.
 pub fn thread_count(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -94,6 +125,19 @@ mod tests {
             PathBuf::from("/a/b")
         );
         assert_eq!(strip_deleted("/a/b".into()), PathBuf::from("/a/b"));
+    }
+
+    #[test]
+    fn cpu_ticks_come_from_utime_and_stime() {
+        // A real line's shape: the command holds ") " and spaces; utime 250, stime 17.
+        let stat = "4242 (go) w) x) R 1 4242 4242 0 -1 4194304 120 0 0 0 250 17 0 0 20 0 6 0";
+        assert_eq!(parse_stat_cpu_ticks(stat), Some(267));
+        assert_eq!(parse_stat_cpu_ticks("1 (a) S 1 2"), None);
+        let own = cpu_time(std::process::id()).expect("own /proc/PID/stat is readable");
+        assert!(
+            own < std::time::Duration::from_secs(24 * 3600),
+            "implausible CPU time {own:?}"
+        );
     }
 
     #[test]

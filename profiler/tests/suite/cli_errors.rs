@@ -81,6 +81,20 @@ fn unknown_command_is_named() {
 }
 
 #[test]
+fn budget_must_be_a_percentage() {
+    let out = clprof()
+        .args(["record", "--budget", "0", "--pid", "1"])
+        .output()
+        .expect("run clprof");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not a percentage in (0, 100]"),
+        "unclear --budget error: {err}"
+    );
+}
+
+#[test]
 fn nothing_to_profile_is_explained() {
     let out = clprof().arg("record").output().expect("run clprof");
     assert_fails_with(out, "give --pid PID or -- CMD ARGS");

@@ -16,7 +16,15 @@ fn recorded() -> (String, std::path::PathBuf, tempfile::TempDir) {
     let json = dir.path().join("profile.json");
     let out = run_ok(
         clprof()
-            .args(["record", "--quiet", "--duration", "2s", "--json-out"])
+            .args([
+                "record",
+                "--quiet",
+                "--budget",
+                "100",
+                "--duration",
+                "2s",
+                "--json-out",
+            ])
             .arg(&json)
             .args(["--pid", &prog.pid().to_string()]),
     );

@@ -1,3 +1,4 @@
+mod budget;
 mod cli_errors;
 mod export;
 mod go;

@@ -9,6 +9,8 @@ use super::{
 fn record_events(pid: u32, events: &str) -> (serde_json::Value, String) {
     let out = run_ok(clprof().args([
         "record",
+        "--budget",
+        "100",
         "--quiet",
         "--duration",
         "2s",
@@ -68,6 +70,8 @@ fn auto_picks_cpu_clock_here_and_says_so() {
     assert_eq!(report["sources"]["pmu_available"], false);
     let out = run_ok(clprof().args([
         "record",
+        "--budget",
+        "100",
         "--quiet",
         "--duration",
         "1s",
@@ -92,6 +96,8 @@ fn forced_pebs_fails_with_the_reason() {
     let out = clprof()
         .args([
             "record",
+            "--budget",
+            "100",
             "--events",
             "pebs",
             "--duration",

@@ -119,6 +119,8 @@ fn launched_command_is_profiled_from_its_start() {
         clprof()
             .args([
                 "record",
+                "--budget",
+                "100",
                 "--quiet",
                 "--duration",
                 "2s",
@@ -169,6 +171,8 @@ fn sigint_detaches_and_writes_a_partial_report() {
     let mut clprof = clprof()
         .args([
             "record",
+            "--budget",
+            "100",
             "--quiet",
             "--pid",
             &prog.pid().to_string(),
@@ -211,6 +215,8 @@ fn sigkill_leaves_no_probe_behind() {
     let mut clprof = clprof()
         .args([
             "record",
+            "--budget",
+            "100",
             "--quiet",
             "--pid",
             &prog.pid().to_string(),
@@ -238,6 +244,8 @@ fn several_pids_are_recorded_at_once() {
     let single = Program::start(&program("singlewriter", Go::New), &["60s"]);
     let out = run_ok(clprof().args([
         "record",
+        "--budget",
+        "100",
         "--quiet",
         "--duration",
         "2s",

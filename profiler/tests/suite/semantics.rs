@@ -32,6 +32,8 @@ fn record_race(go: Go) -> serde_json::Value {
     let out = clprof()
         .args([
             "record",
+            "--budget",
+            "100",
             "--quiet",
             "--duration",
             "5s",
@@ -161,6 +163,8 @@ fn custom_probe_on_a_c_function_finds_false_sharing() {
     let spec = format!("{}:counter_add:rdi", bin.display());
     let out = run_ok(clprof().args([
         "record",
+        "--budget",
+        "100",
         "--quiet",
         "--duration",
         "2s",
@@ -202,6 +206,8 @@ fn bad_probe_spec_is_refused_with_the_grammar() {
     let out = clprof()
         .args([
             "record",
+            "--budget",
+            "100",
             "--pid",
             "1",
             "--probe",

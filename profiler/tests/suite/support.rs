@@ -73,6 +73,8 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 pub fn record_json(pid: u32, secs: u32) -> serde_json::Value {
     let out = run_ok(clprof().args([
         "record",
+        "--budget",
+        "100",
         "--quiet",
         "--pid",
         &pid.to_string(),

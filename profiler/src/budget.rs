@@ -1,0 +1,343 @@
+//! The overhead budget: how long each target's uprobes may stay attached, and how often perf
+//! events may sample, so that what clprof costs a target stays within `--budget` percent of the
+//! CPU time the target spends on its own work.
+//!
+//! A uprobe costs its target a fixed time per hit (the trap plus the eBPF program, calibrated at
+//! start, see `calibrate`), so a target's probe cost is `hits × hit cost`: exact enough to meter
+//! with the per-target hit counters. [`Duty`] keeps an account per target: the allowance grows
+//! with the target's own CPU time and shrinks with every hit and every attach/detach; probes are
+//! attached for a window only when the allowance covers the window's expected cost, and taken off
+//! as soon as it runs out. A target that rarely hits its probes stays attached the whole time.
+//!
+//! Pure logic (time and counts in, decisions out), so it is tested by simulation.
+
+use std::time::Duration;
+
+/// Shortest window worth attaching for (the attach itself costs more than a shorter one saves).
+pub const MIN_WINDOW: Duration = Duration::from_millis(5);
+/// How often the account is settled while probes are attached: a window is cut short as soon
+/// as the allowance runs out.
+pub const POLL: Duration = Duration::from_millis(10);
+/// Longest window before the account is settled again.
+pub const MAX_WINDOW: Duration = Duration::from_millis(500);
+/// Highest perf sampling frequency clprof asks for, whatever the budget (perf record's default).
+pub const MAX_PERF_HZ: u64 = 4_000;
+/// Share of what the allowance pays for that a window may use: windows end a little late (the
+/// collector's timers, the attach itself), so they are planned short of the allowance.
+const PLANNING_MARGIN: f64 = 0.6;
+/// Share of the budget given to perf sampling when perf events are on.
+pub const PERF_SHARE: f64 = 0.25;
+
+/// The overhead budget as a fraction of the target's CPU time (2% = 0.02).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    pub fraction: f64,
+}
+
+impl Budget {
+    pub fn from_pct(pct: f64) -> Self {
+        Budget {
+            fraction: (pct / 100.0).clamp(0.0, 1.0),
+        }
+    }
+
+    /// `--budget 100`: probes always on.
+    pub fn unlimited(&self) -> bool {
+        self.fraction >= 1.0
+    }
+
+    /// Perf sampling frequency (Hz) that keeps the perf share of the budget: every sample costs
+    /// the interrupted thread `sample_cost`, so `hz × cost` is the fraction of its CPU time taken.
+    /// Clamped to 1..=[`MAX_PERF_HZ`] and to the kernel's `perf_event_max_sample_rate`.
+    pub fn perf_hz(&self, sample_cost: Duration, kernel_max_hz: u64) -> u64 {
+        let share = if self.unlimited() {
+            PERF_SHARE
+        } else {
+            self.fraction * PERF_SHARE
+        };
+        let cost_s = sample_cost.as_secs_f64().max(1e-9);
+        // (The tiny excess absorbs float error: 0.005 / 5e-6 must give 1000, not 999.)
+        let hz = (share / cost_s * (1.0 + 1e-9)).floor() as u64;
+        hz.clamp(1, MAX_PERF_HZ.min(kernel_max_hz.max(1)))
+    }
+
+    /// The fraction left to uprobes once perf sampling at `perf_overhead` is paid for.
+    pub fn probe_fraction(&self, perf_overhead: f64) -> f64 {
+        (self.fraction - perf_overhead).max(0.0)
+    }
+}
+
+/// What [`Duty::step`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Attach the target's probes (they are detached).
+    Attach,
+    /// Detach them (they are attached).
+    Detach,
+    /// Leave them as they are.
+    Keep,
+}
+
+/// One observation of a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// Time since recording started.
+    pub now: Duration,
+    /// CPU time the target used since recording started (probe handlers included: they run on
+    /// the target's threads).
+    pub cpu: Duration,
+    /// Uprobe hits of the target since recording started.
+    pub hits: u64,
+}
+
+/// The account of one target's probes.
+#[derive(Clone, Debug)]
+pub struct Duty {
+    /// Fraction of the target's own CPU time the probes may take; >= 1 means always on.
+    fraction: f64,
+    /// Calibrated cost of one probe hit (ns).
+    hit_cost_ns: f64,
+    /// CPU spent attaching and detaching the probes so far (ns), as measured.
+    switch_spent_ns: f64,
+    /// Windows opened (the first one included): the attach/detach cycles paid for.
+    cycles: u64,
+    /// Probe cost per second attached (ns/s), from the last windows; None before the first.
+    rate: Option<f64>,
+    /// Target CPU per second of wall time (ns/s), the growth rate of its CPU time.
+    cpu_rate: f64,
+    attached: Option<Window>,
+    active: Duration,
+    last: Observation,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    /// Start of the hit-rate measurement (probes all in place).
+    since: Duration,
+    /// Start of the attached time: probes come online one by one while attaching, so half of
+    /// the attach time counts.
+    active_from: Duration,
+    until: Duration,
+    hits_at: u64,
+}
+
+impl Window {
+    fn new(now: Duration, len: Duration, hits: u64) -> Self {
+        Window {
+            since: now,
+            active_from: now,
+            until: now + len,
+            hits_at: hits,
+        }
+    }
+}
+
+impl Duty {
+    /// A target whose probes were just attached (at time `now`, with `hits` counted so far):
+    /// the first window measures its hit rate and lasts [`MIN_WINDOW`] unless the budget is
+    /// unlimited.
+    pub fn new(fraction: f64, hit_cost: Duration, start: Observation) -> Self {
+        Duty {
+            fraction,
+            hit_cost_ns: hit_cost.as_nanos() as f64,
+            switch_spent_ns: 0.0,
+            cycles: 1,
+            rate: None,
+            cpu_rate: 0.0,
+            attached: Some(Window::new(start.now, MIN_WINDOW, start.hits)),
+            active: Duration::ZERO,
+            last: start,
+        }
+    }
+
+    pub fn always_on(&self) -> bool {
+        self.fraction >= 1.0
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.attached.is_some()
+    }
+
+    /// Books CPU time clprof spent attaching or detaching this target's probes (installing and
+    /// removing breakpoints in its pages: a cost of profiling it, on a machine's shared CPUs).
+    pub fn add_switch_cpu(&mut self, cost: Duration) {
+        self.switch_spent_ns += cost.as_nanos() as f64;
+    }
+
+    /// Mean attach + detach cost of a window so far (ns).
+    fn switch_cost_ns(&self) -> f64 {
+        self.switch_spent_ns / self.cycles.max(1) as f64
+    }
+
+    /// Probe cost so far (ns): hits plus attach/detach work.
+    fn spent_ns(&self, hits: u64) -> f64 {
+        hits as f64 * self.hit_cost_ns + self.switch_spent_ns
+    }
+
+    /// CPU time the target spent on its own work (ns): its CPU time minus the probe handlers.
+    fn useful_ns(&self, obs: &Observation) -> f64 {
+        (obs.cpu.as_nanos() as f64 - obs.hits as f64 * self.hit_cost_ns).max(0.0)
+    }
+
+    /// What the budget still allows (ns); negative when overspent.
+    fn allowance_ns(&self, obs: &Observation) -> f64 {
+        self.fraction * self.useful_ns(obs) - self.spent_ns(obs.hits)
+    }
+
+    /// Expected cost (ns) of a window of `len`: one attach/detach cycle plus probe hits at the
+    /// measured rate (before any measurement: as if the probes took all the target's CPU).
+    fn window_cost_ns(&self, len: Duration) -> f64 {
+        let rate = self.rate.unwrap_or(self.cpu_rate.max(1e9));
+        self.switch_cost_ns() + rate * len.as_secs_f64()
+    }
+
+    /// The longest window the allowance pays for, if at least [`MIN_WINDOW`].
+    fn affordable_window(&self, allowance: f64) -> Option<Duration> {
+        if allowance < self.window_cost_ns(MIN_WINDOW) {
+            return None;
+        }
+        let rate = self.rate.unwrap_or(self.cpu_rate.max(1e9)).max(1.0);
+        let secs = (allowance - self.switch_cost_ns()) / rate;
+        Some(Duration::from_secs_f64(
+            secs.clamp(MIN_WINDOW.as_secs_f64(), MAX_WINDOW.as_secs_f64()),
+        ))
+    }
+
+    /// Settles the account with a new observation and says what to do with the probes.
+    pub fn step(&mut self, obs: Observation) -> Action {
+        self.settle(obs);
+        if self.always_on() {
+            return if self.attached.is_some() {
+                Action::Keep
+            } else {
+                self.open(obs);
+                Action::Attach
+            };
+        }
+        self.decide(obs)
+    }
+
+    /// Settles the account one last time (recording over); the probes are detached by the caller.
+    pub fn finish(&mut self, obs: Observation) {
+        self.settle(obs);
+        self.attached = None;
+    }
+
+    /// Books the time, CPU and hits since the last observation.
+    fn settle(&mut self, obs: Observation) {
+        let dt = obs.now.saturating_sub(self.last.now);
+        if !dt.is_zero() {
+            let dcpu = obs.cpu.saturating_sub(self.last.cpu).as_nanos() as f64;
+            let rate = dcpu / dt.as_secs_f64();
+            self.cpu_rate = if self.cpu_rate == 0.0 {
+                rate
+            } else {
+                0.5 * (self.cpu_rate + rate)
+            };
+        }
+        if let Some(w) = self.attached {
+            self.active += obs.now.saturating_sub(self.last.now.max(w.active_from));
+            let len = obs.now.saturating_sub(w.since);
+            if !len.is_zero() {
+                let measured = obs.hits.saturating_sub(w.hits_at) as f64 * self.hit_cost_ns
+                    / len.as_secs_f64();
+                self.rate = Some(measured);
+            }
+        }
+        self.last = obs;
+    }
+
+    fn decide(&mut self, obs: Observation) -> Action {
+        let allowance = self.allowance_ns(&obs);
+        let usable = allowance * PLANNING_MARGIN;
+        match self.attached {
+            Some(_) if allowance < 0.0 => {
+                self.attached = None;
+                Action::Detach
+            }
+            Some(w) if obs.now >= w.until => {
+                // Staying on costs no attach/detach cycle: only the hits of another window.
+                let rate = self.rate.unwrap_or(0.0);
+                if usable >= rate * MIN_WINDOW.as_secs_f64() {
+                    let secs = if rate > 0.0 {
+                        (usable / rate).clamp(MIN_WINDOW.as_secs_f64(), MAX_WINDOW.as_secs_f64())
+                    } else {
+                        MAX_WINDOW.as_secs_f64()
+                    };
+                    self.attached = Some(Window::new(
+                        obs.now,
+                        Duration::from_secs_f64(secs),
+                        obs.hits,
+                    ));
+                    Action::Keep
+                } else {
+                    self.attached = None;
+                    Action::Detach
+                }
+            }
+            Some(_) => Action::Keep,
+            None => match self.affordable_window(usable) {
+                Some(len) => {
+                    self.cycles += 1;
+                    self.attached = Some(Window::new(obs.now, len, obs.hits));
+                    Action::Attach
+                }
+                None => Action::Keep,
+            },
+        }
+    }
+
+    fn open(&mut self, obs: Observation) {
+        self.cycles += 1;
+        self.attached = Some(Window::new(obs.now, MAX_WINDOW, obs.hits));
+    }
+
+    /// When the next decision is due (time since recording started).
+    pub fn next_check(&self) -> Duration {
+        match self.attached {
+            Some(w) if !self.always_on() => w.until.min(self.last.now + POLL),
+            Some(_) => self.last.now + MAX_WINDOW,
+            None => {
+                // Wait for the allowance to cover a minimum window at the CPU rate seen.
+                let deficit = self.window_cost_ns(MIN_WINDOW) - self.allowance_ns(&self.last);
+                let growth = (self.fraction * self.cpu_rate).max(1.0);
+                let wait = Duration::from_secs_f64((deficit / growth).max(0.0));
+                self.last.now + wait.clamp(Duration::from_millis(10), MAX_WINDOW)
+            }
+        }
+    }
+
+    /// Windows opened so far (the first one included).
+    pub fn windows(&self) -> u64 {
+        self.cycles
+    }
+
+    /// The probes asked for by [`Action::Attach`] are in place at `obs` (attaching takes a
+    /// while): the window starts now.
+    pub fn attached_at(&mut self, obs: Observation) {
+        if let Some(w) = &mut self.attached {
+            let len = w.until.saturating_sub(w.since);
+            let decided = w.since;
+            *w = Window::new(obs.now, len, obs.hits);
+            w.active_from = decided + obs.now.saturating_sub(decided) / 2;
+        }
+    }
+
+    /// Time the probes have been attached.
+    pub fn active(&self) -> Duration {
+        self.active
+    }
+
+    /// Probe cost over the target's own CPU time so far (0.01 = 1%).
+    pub fn overhead(&self) -> f64 {
+        let useful = self.useful_ns(&self.last);
+        if useful <= 0.0 {
+            return 0.0;
+        }
+        self.spent_ns(self.last.hits) / useful
+    }
+}
+
+#[cfg(test)]
+#[path = "budget_tests.rs"]
+mod tests;

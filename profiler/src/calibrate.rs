@@ -1,0 +1,208 @@
+//! Measures, on this machine and at start, what clprof's instruments cost the threads they hit:
+//! one uprobe hit (a self-probe on a tiny function of clprof itself, the custom-probe program
+//! folding a write as it would for a target) and one perf sample (a cpu-clock event on a
+//! spinning thread of clprof, feeding the perf program as a target's samples would). Each is the
+//! minimum over several runs: the intrinsic cost, without other load's noise. The overhead budget
+//! is metered with these.
+
+use std::{
+    hint::black_box,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use profiler_common::{
+    Cookie, Counter, Register, TargetConfig, CALIBRATION_SLOT, CUSTOM_KIND, NO_FIELD, NO_PROBE_ID,
+    PROGRAM_CUSTOM,
+};
+
+use crate::{
+    attach::{AttachError, Probes},
+    perf::{PerfError, PerfEvents, PerfSource, Sampling},
+    target::{self, TargetError},
+};
+
+/// Calls of the probed function per run.
+const CALLS: u32 = 300;
+/// Runs; the cheapest counts.
+const RUNS: usize = 5;
+/// Sampling period of the perf calibration (50 µs of CPU: 20 kHz).
+const PERF_PERIOD_NS: u64 = 50_000;
+/// Length of one spin of the perf calibration.
+const SPIN: Duration = Duration::from_millis(25);
+
+/// The function clprof probes in itself. `#[no_mangle]` keeps its symbol findable in
+/// `/proc/self/exe`; it writes through its pointer argument (RDI), as a probed target would.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn clprof_calibration_site(counter: &mut u64) {
+    let counter: *mut u64 = counter;
+    // SAFETY: from a live, exclusive reference; volatile so the store is not optimized away.
+    unsafe { counter.write_volatile(counter.read_volatile().wrapping_add(1)) }
+}
+
+/// What calibration measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Calibration {
+    /// Cost of one uprobe hit to the probed thread (trap, eBPF program, return).
+    pub hit_cost: Duration,
+    /// Cost of one perf sample to the sampled thread; None without perf events.
+    pub sample_cost: Option<Duration>,
+}
+
+/// Why calibration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationError {
+    #[error("calibration: {0}")]
+    Attach(#[from] AttachError),
+    #[error("calibration: {0}")]
+    Target(#[from] TargetError),
+    #[error("calibration: {0}")]
+    Perf(#[from] PerfError),
+    #[error("calibration: the self-probe counted {got} hits for {want} calls (is /proc/self/exe the running binary?)")]
+    Hits { got: u64, want: u64 },
+}
+
+impl Probes {
+    /// Runs both calibrations on clprof itself (registered as a target under
+    /// [`CALIBRATION_SLOT`], removed afterwards with everything it folded). `perf` is the perf
+    /// source the recording will use, None for none.
+    pub fn calibrate(
+        &mut self,
+        perf: Option<&PerfSource>,
+    ) -> Result<Calibration, CalibrationError> {
+        let pid = std::process::id();
+        let config = TargetConfig {
+            sample_every: 0,
+            writing_offset: NO_FIELD,
+            growth_offset: NO_FIELD,
+            slot: CALIBRATION_SLOT,
+            ..TargetConfig::default()
+        };
+        self.set_config(pid, config)?;
+        let result = self.measure(pid, perf);
+        let cleanup = self
+            .drop_target(pid)
+            .and_then(|()| self.forget_pid(pid))
+            .and_then(|()| self.reset_counters_and_events());
+        let calibration = result?;
+        cleanup?;
+        tracing::info!(
+            hit_cost_ns = calibration.hit_cost.as_nanos() as u64,
+            sample_cost_ns = calibration.sample_cost.map(|c| c.as_nanos() as u64),
+            "calibrated"
+        );
+        Ok(calibration)
+    }
+
+    fn measure(
+        &mut self,
+        pid: u32,
+        perf: Option<&PerfSource>,
+    ) -> Result<Calibration, CalibrationError> {
+        let hit_cost = self.measure_hit(pid)?;
+        let sample_cost = match perf {
+            None | Some(PerfSource::None) => None,
+            Some(_) => Some(self.measure_sample()?),
+        };
+        Ok(Calibration {
+            hit_cost,
+            sample_cost,
+        })
+    }
+
+    fn measure_hit(&mut self, pid: u32) -> Result<Duration, CalibrationError> {
+        let exe = Path::new("/proc/self/exe");
+        let site = target::find_symbol(exe, "clprof_calibration_site")?;
+        let mut counter = 0u64;
+        let bare = min_time(|| call_site(&mut counter));
+        let cookie = Cookie {
+            kind: CUSTOM_KIND,
+            probe_id: NO_PROBE_ID,
+            register: Register::Rdi as u32,
+            offset: 0,
+        };
+        let before = self.target_hits(CALIBRATION_SLOT)?;
+        self.attach_at(
+            PROGRAM_CUSTOM,
+            exe,
+            pid,
+            site.file_offset,
+            cookie,
+            "clprof_calibration_site",
+        )?;
+        self.attach_pid(pid)?;
+        let probed = min_time(|| call_site(&mut counter));
+        self.detach_pid(pid);
+        let got = self.target_hits(CALIBRATION_SLOT)? - before;
+        let want = u64::from(CALLS) * RUNS as u64;
+        if got != want {
+            return Err(CalibrationError::Hits { got, want });
+        }
+        Ok(probed.saturating_sub(bare) / CALLS)
+    }
+
+    fn measure_sample(&mut self) -> Result<Duration, CalibrationError> {
+        use std::os::fd::AsFd as _;
+        let events =
+            PerfEvents::open_this_thread(&PerfSource::CpuClock, Sampling::Period(PERF_PERIOD_NS))?;
+        let prog = self
+            .perf_program_fd()?
+            .try_clone_to_owned()
+            .map_err(|e| PerfError::Unavailable(format!("perf program fd: {e}")))?;
+        events.attach_bpf(prog.as_fd())?;
+        events.disable();
+        let rounds = rounds_in(SPIN);
+        let (mut bare, mut sampled, mut samples) = (Duration::MAX, Duration::MAX, 1);
+        for _ in 0..RUNS {
+            bare = bare.min(spin(rounds));
+            let before = self.counters()?.get(Counter::PerfSamples);
+            events.enable()?;
+            let took = spin(rounds);
+            events.disable();
+            let n = self.counters()?.get(Counter::PerfSamples) - before;
+            if took < sampled {
+                (sampled, samples) = (took, n.max(1));
+            }
+        }
+        Ok(sampled.saturating_sub(bare) / samples as u32)
+    }
+}
+
+/// Time of the fastest of [`RUNS`] runs of `f`.
+fn min_time(mut f: impl FnMut()) -> Duration {
+    (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn call_site(counter: &mut u64) {
+    let site = black_box(clprof_calibration_site as extern "C" fn(&mut u64));
+    for _ in 0..CALLS {
+        site(counter);
+    }
+}
+
+/// Fixed work: `rounds` rounds of a multiply-add chain; returns the time it took.
+fn spin(rounds: u64) -> Duration {
+    let start = Instant::now();
+    let mut x = 1u64;
+    for _ in 0..rounds {
+        for _ in 0..1_000 {
+            x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        }
+    }
+    start.elapsed()
+}
+
+/// How many [`spin`] rounds take about `len`.
+fn rounds_in(len: Duration) -> u64 {
+    let probe = 200;
+    let took = spin(probe).max(Duration::from_nanos(1));
+    (probe as f64 * len.as_secs_f64() / took.as_secs_f64()).ceil() as u64
+}

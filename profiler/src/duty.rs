@@ -1,0 +1,208 @@
+//! Duty cycling while recording: keeps each target's [`Duty`] account with its CPU time and probe
+//! hits, and attaches or detaches the target's uprobes when the account says so.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    attach::{thread_cpu, Probes},
+    budget::{Action, Duty, Observation},
+    target,
+};
+
+/// How long to wait before deciding again while earlier links are being closed.
+const HOLD: Duration = Duration::from_millis(20);
+
+/// What the overhead budget allows the probes, for every target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DutyPlan {
+    /// Fraction of each target's own CPU time its uprobes may take (>= 1: always on).
+    pub fraction: f64,
+    /// Calibrated cost of one uprobe hit.
+    pub hit_cost: Duration,
+}
+
+/// How one target's probes were run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DutyOutcome {
+    pub pid: u32,
+    /// Time the probes were attached.
+    pub active: Duration,
+    /// Time the target was recorded (until it exited or recording ended).
+    pub span: Duration,
+    /// Uprobe hits during the recording.
+    pub hits: u64,
+    /// Probe cost over the target's own CPU time (0.01 = 1%).
+    pub overhead: f64,
+    /// Attach windows (the first one included).
+    pub windows: u64,
+}
+
+impl DutyOutcome {
+    /// Fraction of the recorded time the probes were attached.
+    pub fn active_fraction(&self) -> f64 {
+        if self.span.is_zero() {
+            return 1.0;
+        }
+        (self.active.as_secs_f64() / self.span.as_secs_f64()).min(1.0)
+    }
+}
+
+struct Target {
+    pid: u32,
+    slot: u16,
+    duty: Duty,
+    cpu_at_start: Duration,
+    hits_at_start: u64,
+    /// Set once the process is gone (time into the recording).
+    ended: Option<Duration>,
+    /// No decision before this time (waiting for earlier links to close).
+    hold_until: Duration,
+}
+
+/// Every target's account.
+pub struct DutyCycler {
+    start: Instant,
+    targets: Vec<Target>,
+}
+
+impl DutyCycler {
+    /// Starts the accounts of every target of `probes`, whose probes are attached now.
+    pub fn start(probes: &Probes, plan: DutyPlan) -> Self {
+        let start = Instant::now();
+        let targets = probes
+            .pids()
+            .iter()
+            .enumerate()
+            .map(|(slot, &pid)| {
+                let slot = slot as u16;
+                let hits = probes.target_hits(slot).unwrap_or(0);
+                let cpu = target::cpu_time(pid).unwrap_or_default();
+                let start_obs = Observation {
+                    now: Duration::ZERO,
+                    cpu: Duration::ZERO,
+                    hits: 0,
+                };
+                Target {
+                    pid,
+                    slot,
+                    duty: Duty::new(plan.fraction, plan.hit_cost, start_obs),
+                    cpu_at_start: cpu,
+                    hits_at_start: hits,
+                    ended: None,
+                    hold_until: Duration::ZERO,
+                }
+            })
+            .collect();
+        DutyCycler { start, targets }
+    }
+
+    /// When the next decision is due.
+    pub fn next_check(&self) -> tokio::time::Instant {
+        let next = self
+            .targets
+            .iter()
+            .filter(|t| t.ended.is_none())
+            .map(|t| t.duty.next_check().max(t.hold_until))
+            .min()
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::time::Instant::from_std(self.start + next)
+    }
+
+    fn observe(&self, probes: &Probes, t: &Target) -> Option<Observation> {
+        let cpu = target::cpu_time(t.pid)?;
+        let hits = probes.target_hits(t.slot).ok()?;
+        Some(Observation {
+            now: self.start.elapsed(),
+            cpu: cpu.saturating_sub(t.cpu_at_start),
+            hits: hits.saturating_sub(t.hits_at_start),
+        })
+    }
+
+    /// Settles every due account and attaches or detaches probes accordingly.
+    pub fn step(&mut self, probes: &mut Probes) {
+        let now = self.start.elapsed();
+        for i in 0..self.targets.len() {
+            let t = &self.targets[i];
+            if t.ended.is_some() || t.duty.next_check().max(t.hold_until) > now {
+                continue;
+            }
+            if !t.duty.is_attached() && probes.detaching() {
+                // Attaching would wait for the kernel to finish removing the last window's
+                // probes (RCU grace periods): decide once that is done.
+                self.targets[i].hold_until = now + HOLD;
+                continue;
+            }
+            let Some(obs) = self.observe(probes, t) else {
+                self.targets[i].ended = Some(now);
+                continue;
+            };
+            let t = &mut self.targets[i];
+            t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
+            let action = t.duty.step(obs);
+            tracing::debug!(
+                pid = t.pid,
+                now_ms = obs.now.as_millis() as u64,
+                cpu_ms = obs.cpu.as_millis() as u64,
+                hits = obs.hits,
+                ?action,
+                "duty"
+            );
+            match action {
+                Action::Keep => {}
+                Action::Attach => {
+                    let began = thread_cpu();
+                    let attached = probes.attach_pid(t.pid);
+                    t.duty.add_switch_cpu(thread_cpu().saturating_sub(began));
+                    if let Err(e) = attached {
+                        // Gone in between, or its binary replaced: stop cycling it.
+                        tracing::debug!(pid = t.pid, "re-attaching: {e}");
+                        probes.detach_pid(t.pid);
+                        t.ended = Some(now);
+                        continue;
+                    }
+                    let t = &self.targets[i];
+                    if let Some(obs) = self.observe(probes, t) {
+                        self.targets[i].duty.attached_at(obs);
+                    }
+                }
+                Action::Detach => {
+                    let began = thread_cpu();
+                    probes.detach_pid(t.pid);
+                    t.duty.add_switch_cpu(thread_cpu().saturating_sub(began));
+                }
+            }
+        }
+    }
+
+    /// Settles every account for the last time (the probes are about to be detached).
+    pub fn finish(mut self, probes: &Probes) -> Vec<DutyOutcome> {
+        let end = self.start.elapsed();
+        let observations: Vec<Option<Observation>> = self
+            .targets
+            .iter()
+            .map(|t| self.observe(probes, t))
+            .collect();
+        self.targets
+            .iter_mut()
+            .zip(observations)
+            .map(|(t, obs)| {
+                t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
+                if let Some(obs) = obs.filter(|_| t.ended.is_none()) {
+                    t.duty.finish(obs);
+                }
+                let hits = probes
+                    .target_hits(t.slot)
+                    .unwrap_or(0)
+                    .saturating_sub(t.hits_at_start);
+                DutyOutcome {
+                    pid: t.pid,
+                    active: t.duty.active(),
+                    span: t.ended.unwrap_or(end),
+                    hits,
+                    overhead: t.duty.overhead(),
+                    windows: t.duty.windows(),
+                }
+            })
+            .collect()
+    }
+}

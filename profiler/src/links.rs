@@ -1,0 +1,214 @@
+//! Attaching and detaching each target's uprobes, again and again under the overhead budget.
+//!
+//! Where the kernel has uprobe-multi links, a target's probes are one link per (program,
+//! binary): attaching is a syscall each and detaching removes every breakpoint at once (see
+//! `uprobe_multi`). Elsewhere each probe is a perf-event uprobe attached through Aya.
+
+use std::{
+    num::NonZeroU32,
+    os::fd::OwnedFd,
+    path::PathBuf,
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
+
+use aya::programs::{
+    uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
+    UProbe,
+};
+
+use crate::attach::{AttachError, AttachPoint, Probes};
+
+/// One attachment: a uprobe-multi link, or one perf-event uprobe held by its Aya program.
+pub enum Link {
+    Multi(OwnedFd),
+    Aya(&'static str, UProbeLinkId),
+}
+
+/// ENOTSUPP: `arch_uprobe_analyze_insn` refused the instruction.
+const ENOTSUPP: i32 = 524;
+
+impl Probes {
+    /// Attaches every uprobe of `pid` (its set, see [`Probes::attach_at`]). On failure the
+    /// ones attached stay attached.
+    pub fn attach_pid(&mut self, pid: u32) -> Result<(), AttachError> {
+        let (began, cpu) = (Instant::now(), thread_cpu());
+        let points = self.points.get(&pid).cloned().unwrap_or_default();
+        // Group by (program, binary), keeping the order points were added in.
+        let mut groups: Vec<((&'static str, PathBuf), Vec<&AttachPoint>)> = Vec::new();
+        for point in &points {
+            let key = (point.program, point.path.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(point),
+                None => groups.push((key, vec![point])),
+            }
+        }
+        for ((program, path), members) in groups {
+            if let Some(multi) = &self.multi {
+                let offsets: Vec<u64> = members.iter().map(|p| p.file_offset).collect();
+                let cookies: Vec<u64> = members.iter().map(|p| p.cookie.pack()).collect();
+                match multi.attach(program, &path, &offsets, &cookies, pid) {
+                    Ok(fd) => {
+                        self.links.push((pid, Link::Multi(fd)));
+                        continue;
+                    }
+                    // Attach one by one: that names the site at fault, if any.
+                    Err(e) => tracing::debug!(pid, program, "uprobe-multi link: {e}"),
+                }
+            }
+            for point in members {
+                self.attach_point(pid, point)?;
+            }
+        }
+        tracing::trace!(
+            pid,
+            probes = points.len(),
+            took = ?began.elapsed(),
+            cpu = ?thread_cpu().saturating_sub(cpu),
+            "attached"
+        );
+        Ok(())
+    }
+
+    fn attach_point(&mut self, pid: u32, point: &AttachPoint) -> Result<(), AttachError> {
+        let program = point.program;
+        let prog: &mut UProbe = self
+            .ebpf
+            .program_mut(program)
+            .ok_or(AttachError::Missing(program))?
+            .try_into()?;
+        let scope = match NonZeroU32::new(pid) {
+            Some(pid) => UProbeScope::OneProcess(pid),
+            None => UProbeScope::AllProcesses,
+        };
+        let at = UProbeAttachPoint {
+            location: UProbeAttachLocation::AbsoluteOffset(point.file_offset),
+            cookie: Some(point.cookie.pack()),
+        };
+        let link = prog.attach(at, &point.path, scope).map_err(|source| {
+            let (symbol, path) = (point.symbol.clone(), point.path.display().to_string());
+            if format!("{source:?}").contains(&format!("os error {ENOTSUPP}")) {
+                AttachError::Unprobeable { symbol, path }
+            } else {
+                AttachError::Attach {
+                    symbol,
+                    path,
+                    source: Box::new(source),
+                }
+            }
+        })?;
+        self.links.push((pid, Link::Aya(program, link)));
+        Ok(())
+    }
+
+    /// Detaches and forgets every uprobe of `pid` and removes it from the kernel side's targets
+    /// (its folded stats stay until [`Probes::forget_pid`]).
+    pub(crate) fn drop_target(&mut self, pid: u32) -> Result<(), AttachError> {
+        self.detach_pid(pid);
+        self.points.remove(&pid);
+        self.remove_config(pid)
+    }
+
+    /// Whether any uprobe of `pid` is attached.
+    pub fn is_attached(&self, pid: u32) -> bool {
+        self.links.iter().any(|(p, _)| *p == pid)
+    }
+
+    /// Detaches the uprobes of `pid`; the kernel-side stats stay.
+    pub fn detach_pid(&mut self, pid: u32) {
+        let began = Instant::now();
+        let (mine, others): (Vec<_>, Vec<_>) = self.links.drain(..).partition(|(p, _)| *p == pid);
+        self.links = others;
+        let n = mine.len();
+        self.detach_links(pid, mine.into_iter().map(|(_, l)| l).collect());
+        tracing::trace!(pid, links = n, took = ?began.elapsed(), "detached");
+    }
+
+    /// Detaches every probe and waits until they are gone; the maps stay readable.
+    pub fn detach_all(&mut self) {
+        let mut pids: Vec<u32> = self.links.iter().map(|(pid, _)| *pid).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            self.detach_pid(pid);
+        }
+        self.wait_detached();
+    }
+
+    /// Detaches `links` of `pid`. Closing a link waits for RCU grace periods after removing its
+    /// breakpoints, so links are closed on threads of their own and recording goes on; their
+    /// CPU time is booked to `pid` (see [`Probes::take_switch_cpu`]).
+    fn detach_links(&mut self, pid: u32, links: Vec<Link>) {
+        let booked = self.switch_cpu.entry(pid).or_default().clone();
+        for link in links {
+            let owned: Box<dyn Send> = match link {
+                Link::Multi(fd) => Box::new(fd),
+                Link::Aya(program, id) => {
+                    let taken = self
+                        .ebpf
+                        .program_mut(program)
+                        .ok_or(AttachError::Missing(program))
+                        .and_then(|p| <&mut UProbe>::try_from(p).map_err(AttachError::from))
+                        .and_then(|p| p.take_link(id).map_err(AttachError::from));
+                    match taken {
+                        Ok(link) => Box::new(link),
+                        Err(e) => {
+                            tracing::warn!("detaching a uprobe: {e}");
+                            continue;
+                        }
+                    }
+                }
+            };
+            let booked = booked.clone();
+            let closing = std::thread::Builder::new()
+                .name("clprof-detach".into())
+                .spawn(move || {
+                    let began = thread_cpu();
+                    drop(owned);
+                    let spent = thread_cpu().saturating_sub(began);
+                    booked.fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+                });
+            match closing {
+                Ok(handle) => self.closing.push(handle),
+                // No thread to spare: the link went down with the closure, on this thread.
+                Err(e) => tracing::debug!("detaching on this thread: {e}"),
+            }
+        }
+        self.closing.retain(|h| !h.is_finished());
+    }
+
+    /// Whether detached links are still being closed (attaching now would wait for them: the
+    /// kernel serializes uprobe registration behind their removal).
+    pub fn detaching(&self) -> bool {
+        self.closing.iter().any(|h| !h.is_finished())
+    }
+
+    /// Waits until every detached link is closed.
+    fn wait_detached(&mut self) {
+        for handle in self.closing.drain(..) {
+            let _ = handle.join();
+        }
+    }
+
+    /// CPU time spent detaching `pid`'s probes since the last call.
+    pub fn take_switch_cpu(&self, pid: u32) -> Duration {
+        let ns = self
+            .switch_cpu
+            .get(&pid)
+            .map_or(0, |a| a.swap(0, Ordering::Relaxed));
+        Duration::from_nanos(ns)
+    }
+}
+
+/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID).
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write into.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}

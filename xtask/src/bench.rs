@@ -1,0 +1,288 @@
+//! `cargo xtask bench`: what clprof costs a map-heavy Go service and what it delivers, measured
+//! side by side in one run and written to BENCHMARKS.md.
+//!
+//! - slowdown: the demo workload alone, under `clprof record` at the default budget and at
+//!   `--budget 100`, in rotating order, several rounds; medians of operations completed;
+//! - detection: the shortest recording (default budget) whose first line is the shared cache;
+//! - fold rate: `cargo bench --bench fold` over an event stream recorded here;
+//! - symbolization: `cargo bench --bench symbolize` (clprof vs binutils addr2line).
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::{bench_report, bootstrap, build, demo, util};
+
+/// How long each slowdown run lasts.
+const RUN: Duration = Duration::from_secs(6);
+/// Recording lengths tried for detection, shortest first.
+const DETECTION_STEPS_MS: [u64; 6] = [250, 500, 1_000, 2_000, 3_000, 5_000];
+/// Fresh workload processes for the detection measurement.
+const DETECTION_ROUNDS: usize = 3;
+
+/// The detection steps, for the report.
+pub fn detection_steps() -> String {
+    DETECTION_STEPS_MS
+        .iter()
+        .map(|ms| ms.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The three ways the workload runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Alone,
+    DefaultBudget,
+    FullBudget,
+}
+
+/// One run under clprof: operations and what the report said about its cost.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    pub ops: u64,
+    pub estimated_overhead_pct: Option<f64>,
+    pub active_fraction: Option<f64>,
+    pub windows: Option<u64>,
+    /// Rank of the shared cache's line (0 = first), when found.
+    pub cache_rank: Option<usize>,
+}
+
+/// Everything measured.
+pub struct Results {
+    pub rounds: usize,
+    pub alone: Vec<Run>,
+    pub default_budget: Vec<Run>,
+    pub full_budget: Vec<Run>,
+    /// Per detection round: shortest recording (ms) that ranked the cache first, if any.
+    pub detection_ms: Vec<Option<u64>>,
+    /// `key=value` lines the cargo benches printed.
+    pub fold: Vec<(String, String)>,
+    pub symbolize: Vec<(String, String)>,
+    pub calibration: Option<(u64, Option<u64>, Option<u64>)>,
+}
+
+pub fn bench(rounds: usize) -> Result<()> {
+    if !util::is_root()? {
+        bail!("cargo xtask bench must run as root: clprof loads eBPF");
+    }
+    let tools = bootstrap::setup()?;
+    let clprof = build::release_clprof()?;
+    let out = util::target_dir().join("bench");
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let workload = demo::build_workload(&tools, &out)?;
+
+    let mut results = Results {
+        rounds,
+        alone: Vec::new(),
+        default_budget: Vec::new(),
+        full_budget: Vec::new(),
+        detection_ms: Vec::new(),
+        fold: Vec::new(),
+        symbolize: Vec::new(),
+        calibration: None,
+    };
+    let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
+    for round in 0..rounds {
+        for k in 0..modes.len() {
+            let mode = modes[(round + k) % modes.len()];
+            let run = run_once(&clprof, &workload, &out, mode, round)?;
+            println!("slowdown round {round}: {mode:?} {} ops", run.ops);
+            match mode {
+                Mode::Alone => results.alone.push(run),
+                Mode::DefaultBudget => results.default_budget.push(run),
+                Mode::FullBudget => results.full_budget.push(run),
+            }
+        }
+    }
+    results.calibration = calibration(&out.join("default-0.json"));
+    for round in 0..DETECTION_ROUNDS {
+        let ms = detection(&clprof, &workload, &out)?;
+        println!("detection round {round}: {ms:?} ms");
+        results.detection_ms.push(ms);
+    }
+
+    let events = out.join("events.bin");
+    record_stream(&clprof, &workload, &out, &events)?;
+    results.fold = cargo_bench("fold", "CLPROF_BENCH_EVENTS", &events)?;
+    results.symbolize = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
+
+    let path = util::repo_root().join("BENCHMARKS.md");
+    fs::write(&path, bench_report::markdown(&results, &tools)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("{}", bench_report::summary(&results));
+    println!("wrote {}", util::rel(&path));
+    Ok(())
+}
+
+fn parse_ops(stdout: &str) -> Option<u64> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ops "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// The shared cache's header address the workload names on stderr ("cache 0x...").
+fn parse_cache(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("cache "))
+        .map(|a| a.trim().to_owned())
+}
+
+fn run_once(clprof: &Path, workload: &Path, out: &Path, mode: Mode, round: usize) -> Result<Run> {
+    let secs = format!("{}s", RUN.as_secs());
+    let (budget, name) = match mode {
+        Mode::Alone => {
+            let o = Command::new(workload).arg(&secs).output()?;
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            let ops = parse_ops(&stdout).context("the workload printed no ops line")?;
+            return Ok(Run {
+                ops,
+                ..Run::default()
+            });
+        }
+        Mode::DefaultBudget => ("2", "default"),
+        Mode::FullBudget => ("100", "full"),
+    };
+    let report = out.join(format!("{name}-{round}.json"));
+    let o = Command::new(clprof)
+        .args(["record", "--quiet", "--budget", budget, "--duration", "60s"])
+        .args(["--format", "json", "-o"])
+        .arg(&report)
+        .arg("--")
+        .arg(workload)
+        .arg(&secs)
+        .stdin(Stdio::null())
+        .output()
+        .context("running clprof record")?;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    if !o.status.success() {
+        bail!("clprof record failed: {stderr}");
+    }
+    let ops = parse_ops(&stdout).context("the workload printed no ops line under clprof")?;
+    let json = read_json(&report)?;
+    let target = &json["targets"][0];
+    Ok(Run {
+        ops,
+        estimated_overhead_pct: target["estimated_overhead_pct"].as_f64(),
+        active_fraction: target["probe_active_fraction"].as_f64(),
+        windows: target["probe_windows"].as_u64(),
+        cache_rank: parse_cache(&stderr).and_then(|addr| rank_of(&json, &addr)),
+    })
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Index in `lines` of the first line holding the object at `addr`.
+fn rank_of(report: &serde_json::Value, addr: &str) -> Option<usize> {
+    report["lines"].as_array()?.iter().position(|l| {
+        l["objects"]
+            .as_array()
+            .is_some_and(|objs| objs.iter().any(|o| o["addr"] == addr))
+    })
+}
+
+/// (probe hit cost ns, perf sample cost ns, perf Hz) from a default-budget report.
+fn calibration(report: &Path) -> Option<(u64, Option<u64>, Option<u64>)> {
+    let json = read_json(report).ok()?;
+    let s = &json["sources"];
+    Some((
+        s["probe_hit_cost_ns"].as_u64()?,
+        s["perf_sample_cost_ns"].as_u64(),
+        s["perf_sample_hz"].as_u64(),
+    ))
+}
+
+/// Starts a long workload, then records it for longer and longer until the shared cache's line
+/// comes first; returns that recording length.
+fn detection(clprof: &Path, workload: &Path, out: &Path) -> Result<Option<u64>> {
+    let err_path = out.join("detection-stderr.txt");
+    let mut child = Command::new(workload)
+        .arg("10m")
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&err_path)?)
+        .spawn()
+        .context("starting the workload")?;
+    let pid = child.id().to_string();
+    let result = (|| {
+        std::thread::sleep(Duration::from_millis(300));
+        let addr = parse_cache(&fs::read_to_string(&err_path)?)
+            .context("the workload did not name its cache")?;
+        for ms in DETECTION_STEPS_MS {
+            let json = util::output(Command::new(clprof).args([
+                "record",
+                "--quiet",
+                "--pid",
+                &pid,
+                "--duration",
+                &format!("{ms}ms"),
+                "--format",
+                "json",
+            ]))?;
+            let report: serde_json::Value = serde_json::from_str(&json)?;
+            if rank_of(&report, &addr) == Some(0) {
+                return Ok(Some(ms));
+            }
+        }
+        Ok(None)
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// Records every sampled event of a short, fully probed run (one in one sampled).
+fn record_stream(clprof: &Path, workload: &Path, out: &Path, events: &Path) -> Result<()> {
+    util::run(
+        Command::new(clprof)
+            .args([
+                "record",
+                "--quiet",
+                "--budget",
+                "100",
+                "--sample-every",
+                "1",
+            ])
+            .args(["--duration", "30s", "--format", "json", "-o"])
+            .arg(out.join("stream.json"))
+            .arg("--save-samples")
+            .arg(events)
+            .arg("--")
+            .arg(workload)
+            .arg("4s")
+            .stdout(Stdio::null()),
+    )
+}
+
+/// Runs `cargo bench -p profiler --bench NAME` with `var=path` and returns its `key=value` lines.
+fn cargo_bench(name: &str, var: &str, path: &PathBuf) -> Result<Vec<(String, String)>> {
+    let stdout = util::output(
+        Command::new("cargo")
+            .current_dir(util::repo_root())
+            .args(["bench", "-q", "-p", "profiler", "--bench", name])
+            // The benches use no eBPF.
+            .env("CLPROF_SKIP_EBPF", "1")
+            .env(var, path),
+    )?;
+    let pairs: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    if pairs.is_empty() {
+        bail!("cargo bench --bench {name} printed no results:\n{stdout}");
+    }
+    Ok(pairs)
+}

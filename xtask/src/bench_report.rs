@@ -1,0 +1,322 @@
+//! BENCHMARKS.md from the measurements of `cargo xtask bench`: machine, command, results as
+//! ratios, the targets with a verdict each. Hand-written notes below the notes marker of an
+//! existing BENCHMARKS.md are kept.
+
+use std::{fmt::Write as _, process::Command};
+
+use anyhow::Result;
+
+use crate::{
+    bench::{Results, Run},
+    bootstrap::Tools,
+    util,
+};
+
+const NOTES_MARKER: &str = "<!-- notes: kept by cargo xtask bench -->";
+
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    Some(if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    })
+}
+
+fn ops(runs: &[Run]) -> Option<f64> {
+    median(runs.iter().map(|r| r.ops as f64).collect())
+}
+
+fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn num(pairs: &[(String, String)], key: &str) -> Option<f64> {
+    value(pairs, key)?.parse().ok()
+}
+
+/// The headline figures, one line each.
+pub fn summary(r: &Results) -> String {
+    let mut s = String::new();
+    let alone = ops(&r.alone);
+    for (name, runs) in [
+        ("default budget", &r.default_budget),
+        ("--budget 100", &r.full_budget),
+    ] {
+        if let (Some(a), Some(b)) = (alone, ops(runs)) {
+            let _ = writeln!(s, "slowdown at {name}: {:.3}x", a / b);
+        }
+    }
+    let _ = writeln!(s, "detection: {}", detection_text(r));
+    if let Some(rate) = num(&r.fold, "fold_events_per_sec") {
+        let _ = writeln!(s, "fold rate: {:.2}M events/s", rate / 1e6);
+    }
+    if let Some(x) = num(&r.symbolize, "symbolize_speedup") {
+        let _ = writeln!(s, "symbolization: {x:.1}x faster than binutils addr2line");
+    }
+    s
+}
+
+fn detection_text(r: &Results) -> String {
+    let found: Vec<f64> = r.detection_ms.iter().flatten().map(|&m| m as f64).collect();
+    match median(found) {
+        Some(ms) if r.detection_ms.iter().all(Option::is_some) => {
+            format!(
+                "shared cache ranked first after {:.2} s (median of {})",
+                ms / 1000.0,
+                r.detection_ms.len()
+            )
+        }
+        Some(ms) => format!(
+            "ranked first in {} of {} rounds (median {:.2} s); not within 5 s in the others",
+            r.detection_ms.iter().filter(|d| d.is_some()).count(),
+            r.detection_ms.len(),
+            ms / 1000.0
+        ),
+        None => "not ranked first within 5 s".to_owned(),
+    }
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    util::output(Command::new(cmd).args(args)).unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn machine(tools: &Tools) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+        })
+        .map_or("unknown".to_owned(), |kb| {
+            format!("{:.1} GiB", kb as f64 / 1048576.0)
+        });
+    let pmu = if std::path::Path::new("/sys/bus/event_source/devices/cpu").exists() {
+        "hardware PMU present"
+    } else {
+        "no hardware PMU (perf falls back to cpu-clock)"
+    };
+    let virt = sh("systemd-detect-virt", &[]);
+    let go = sh(&tools.go_new.display().to_string(), &["version"]);
+    format!(
+        "- CPU: {model}, {cpus} CPUs; memory {mem}; {pmu}; virtualization: {virt}\n\
+         - kernel: {}\n- Go: {go} (the workload: `demo/workload`, 4 workers, GOMAXPROCS default)\n",
+        sh("uname", &["-sr"])
+    )
+}
+
+/// The whole BENCHMARKS.md.
+pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
+    let mut md = String::new();
+    let date = sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    writeln!(md, "# clprof benchmarks\n")?;
+    writeln!(
+        md,
+        "Measured by `cargo xtask bench` (as root) on {date}. Run it again to reproduce; it \
+         rewrites this file except the notes at the end.\n"
+    )?;
+    writeln!(md, "## Machine\n\n{}", machine(tools))?;
+
+    let alone = ops(&r.alone);
+    let default = ops(&r.default_budget);
+    let full = ops(&r.full_budget);
+    writeln!(md, "## Target slowdown\n")?;
+    writeln!(
+        md,
+        "The demo workload (a mutex-guarded shared cache, private per-worker maps, two stats maps \
+         sharing a line) runs 6 s and prints the operations it completed: alone, under `clprof \
+         record` at the default budget (2%), and under `--budget 100` (probes always on), in \
+         rotating order, {} rounds. Ratios are medians alone / medians under clprof.\n",
+        r.rounds
+    )?;
+    writeln!(md, "| run | median ops | slowdown |\n|---|---:|---:|")?;
+    if let Some(a) = alone {
+        writeln!(md, "| alone | {a:.0} | 1.000x |")?;
+        for (name, m) in [
+            ("clprof, default budget (2%)", default),
+            ("clprof, --budget 100", full),
+        ] {
+            if let Some(m) = m {
+                writeln!(md, "| {name} | {m:.0} | {:.3}x |", a / m)?;
+            }
+        }
+    }
+    let each = |runs: &[Run]| -> String {
+        runs.iter()
+            .map(|r| r.ops.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(
+        md,
+        "\nEvery run (ops): alone {}; default budget {}; --budget 100 {}.\n",
+        each(&r.alone),
+        each(&r.default_budget),
+        each(&r.full_budget)
+    )?;
+    let est = median(
+        r.default_budget
+            .iter()
+            .filter_map(|r| r.estimated_overhead_pct)
+            .collect(),
+    );
+    let frac = median(
+        r.default_budget
+            .iter()
+            .filter_map(|r| r.active_fraction)
+            .collect(),
+    );
+    let windows = median(
+        r.default_budget
+            .iter()
+            .filter_map(|r| r.windows.map(|w| w as f64))
+            .collect(),
+    );
+    let first = r
+        .default_budget
+        .iter()
+        .filter(|r| r.cache_rank == Some(0))
+        .count();
+    writeln!(
+        md,
+        "At the default budget clprof's own report said (medians): probes attached {:.2}% of the \
+         time in {:.0} windows, estimated overhead {:.2}%; the shared cache's line was ranked \
+         first in {first} of {} runs.",
+        frac.unwrap_or(f64::NAN) * 100.0,
+        windows.unwrap_or(f64::NAN),
+        est.unwrap_or(f64::NAN),
+        r.default_budget.len()
+    )?;
+    if let Some((hit, sample, hz)) = r.calibration {
+        writeln!(
+            md,
+            "Calibration on this machine: one uprobe hit costs {:.1} µs; one perf sample {}; \
+             perf sampling at {} Hz.",
+            hit as f64 / 1000.0,
+            sample.map_or("n/a".to_owned(), |ns| format!(
+                "{:.1} µs",
+                ns as f64 / 1000.0
+            )),
+            hz.map_or("n/a".to_owned(), |h| h.to_string())
+        )?;
+    }
+
+    writeln!(md, "\n## Detection\n")?;
+    writeln!(
+        md,
+        "The workload runs on; `clprof record --pid` (default budget) records it for {} ms \
+         until the shared cache's line (its header address, printed by the workload) is ranked \
+         first; {} fresh processes. Result: {}.\n",
+        crate::bench::detection_steps(),
+        r.detection_ms.len(),
+        detection_text(r)
+    )?;
+
+    writeln!(md, "## Userspace fold rate\n")?;
+    writeln!(
+        md,
+        "`cargo bench -p profiler --bench fold` folds an event stream recorded from the workload \
+         (`--budget 100 --sample-every 1 --save-samples`): {} events, {} distinct keys, on one \
+         core: **{:.2}M events/s**.\n",
+        value(&r.fold, "fold_stream_events").unwrap_or("?"),
+        value(&r.fold, "fold_distinct_keys").unwrap_or("?"),
+        num(&r.fold, "fold_events_per_sec").unwrap_or(f64::NAN) / 1e6
+    )?;
+
+    writeln!(md, "## Symbolization\n")?;
+    writeln!(
+        md,
+        "`cargo bench -p profiler --bench symbolize`: {} addresses inside the workload binary's \
+         functions, each symbolized cold (binary loaded each run) by clprof and by binutils \
+         `addr2line -a -f -i` (one process for all); medians of 5 alternating runs. clprof {} s, \
+         addr2line {} s: **{:.1}x**; identical function/file/line for every frame (inlined \
+         ones included) at {} of {} addresses.\n",
+        value(&r.symbolize, "symbolize_addresses").unwrap_or("?"),
+        value(&r.symbolize, "symbolize_clprof_s").unwrap_or("?"),
+        value(&r.symbolize, "symbolize_addr2line_s").unwrap_or("?"),
+        num(&r.symbolize, "symbolize_speedup").unwrap_or(f64::NAN),
+        value(&r.symbolize, "symbolize_identical").unwrap_or("?"),
+        value(&r.symbolize, "symbolize_addresses").unwrap_or("?"),
+    )?;
+
+    writeln!(
+        md,
+        "## Targets\n\n| target | measured | verdict |\n|---|---|---|"
+    )?;
+    let slow = match (alone, default) {
+        (Some(a), Some(d)) => a / d,
+        _ => f64::NAN,
+    };
+    verdict(
+        &mut md,
+        "slowdown ≤ 1.02x at the default budget",
+        format!("{slow:.3}x"),
+        slow <= 1.02,
+        format!("over by {:.1} points", (slow - 1.02) * 100.0),
+    )?;
+    let det_ok = !r.detection_ms.is_empty()
+        && r.detection_ms
+            .iter()
+            .all(|d| d.is_some_and(|ms| ms <= 5_000));
+    verdict(
+        &mut md,
+        "shared line ranked first within 5 s",
+        detection_text(r),
+        det_ok,
+        "see Detection".to_owned(),
+    )?;
+    let fold = num(&r.fold, "fold_events_per_sec").unwrap_or(0.0);
+    verdict(
+        &mut md,
+        "fold rate ≥ 5M events/s",
+        format!("{:.2}M/s", fold / 1e6),
+        fold >= 5e6,
+        format!("{:.0}% of the target", fold / 5e4),
+    )?;
+    let speedup = num(&r.symbolize, "symbolize_speedup").unwrap_or(0.0);
+    let identical =
+        value(&r.symbolize, "symbolize_identical") == value(&r.symbolize, "symbolize_addresses");
+    verdict(
+        &mut md,
+        "symbolization ≥ 10x binutils, identical answers",
+        format!("{speedup:.1}x, identical: {identical}"),
+        speedup >= 10.0 && identical,
+        format!("{speedup:.1}x"),
+    )?;
+
+    let old = std::fs::read_to_string(util::repo_root().join("BENCHMARKS.md")).unwrap_or_default();
+    let notes = old
+        .split_once(NOTES_MARKER)
+        .map(|(_, n)| n.trim_start().to_owned())
+        .unwrap_or_default();
+    writeln!(md, "\n## Notes\n\n{NOTES_MARKER}\n{notes}")?;
+    Ok(md)
+}
+
+fn verdict(md: &mut String, target: &str, measured: String, met: bool, miss: String) -> Result<()> {
+    let verdict = if met {
+        "met".to_owned()
+    } else {
+        format!("missed: {miss}")
+    };
+    writeln!(md, "| {target} | {measured} | {verdict} |")?;
+    Ok(())
+}
