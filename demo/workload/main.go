@@ -8,7 +8,8 @@
 //     the same cache line; worker 0 writes only the first and worker 1 only the second: false
 //     sharing.
 //
-// Usage: workload [duration] (default 30s). Prints "ops <total>" on stdout and exits; on stderr
+// Usage: workload [duration] (default 30s). Prints "ops <total> cpu_ms <CPU time used>" on stdout
+// and exits; on stderr
 // it first names the shared cache's header address ("cache 0x..."), for benchmarks that check
 // where clprof ranks it.
 package main
@@ -20,6 +21,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -137,5 +139,8 @@ func main() {
 	for _, n := range ops {
 		total += n
 	}
-	fmt.Printf("ops %d\n", total)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpuMs := (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
+	fmt.Printf("ops %d cpu_ms %d\n", total, cpuMs)
 }

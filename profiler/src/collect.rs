@@ -138,7 +138,8 @@ pub async fn collect(
         interrupt: sigint,
         terminate: sigterm,
     } = &mut options.signals;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // The eBPF side wakes the collector only when the ring buffer fills up; this drains it.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
     let pids: Vec<u32> = probes.pids().to_vec();
     let mut exited: HashMap<u32, Duration> = HashMap::new();
     let mut samples = Samples::saving_to(options.save_samples.take());
@@ -162,6 +163,7 @@ pub async fn collect(
                 guard.clear_ready();
             }
             _ = tick.tick() => {
+                samples.drain(events.get_mut());
                 for &pid in &pids {
                     if !exited.contains_key(&pid) && !target::is_alive(pid) {
                         tracing::info!(pid, "target exited");

@@ -46,6 +46,8 @@ pub enum Mode {
 #[derive(Clone, Debug, Default)]
 pub struct Run {
     pub ops: u64,
+    /// CPU time the workload used (ms).
+    pub cpu_ms: u64,
     pub estimated_overhead_pct: Option<f64>,
     pub active_fraction: Option<f64>,
     pub windows: Option<u64>,
@@ -63,7 +65,9 @@ pub struct Results {
     pub detection_ms: Vec<Option<u64>>,
     /// `key=value` lines the cargo benches printed.
     pub fold: Vec<(String, String)>,
+    /// On the Go 1.19 build (DWARF 4) and on the Go 1.27 build (DWARF 5).
     pub symbolize: Vec<(String, String)>,
+    pub symbolize_new: Vec<(String, String)>,
     pub calibration: Option<(u64, Option<u64>, Option<u64>)>,
 }
 
@@ -75,7 +79,9 @@ pub fn bench(rounds: usize) -> Result<()> {
     let clprof = build::release_clprof()?;
     let out = util::target_dir().join("bench");
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let workload = demo::build_workload(&tools, &out)?;
+    let workload = demo::build_workload(&tools.go_new, &out, "workload")?;
+    // Go 1.19 writes DWARF 4, which binutils reads; Go 1.27's DWARF 5 line tables it cannot.
+    let workload_old = demo::build_workload(&tools.go_old, &out, "workload-go119")?;
 
     let mut results = Results {
         rounds,
@@ -85,6 +91,7 @@ pub fn bench(rounds: usize) -> Result<()> {
         detection_ms: Vec::new(),
         fold: Vec::new(),
         symbolize: Vec::new(),
+        symbolize_new: Vec::new(),
         calibration: None,
     };
     let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
@@ -110,7 +117,8 @@ pub fn bench(rounds: usize) -> Result<()> {
     let events = out.join("events.bin");
     record_stream(&clprof, &workload, &out, &events)?;
     results.fold = cargo_bench("fold", "CLPROF_BENCH_EVENTS", &events)?;
-    results.symbolize = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
+    results.symbolize = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload_old)?;
+    results.symbolize_new = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
 
     let path = util::repo_root().join("BENCHMARKS.md");
     fs::write(&path, bench_report::markdown(&results, &tools)?)
@@ -120,11 +128,16 @@ pub fn bench(rounds: usize) -> Result<()> {
     Ok(())
 }
 
-fn parse_ops(stdout: &str) -> Option<u64> {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("ops "))
-        .and_then(|n| n.trim().parse().ok())
+/// "ops N cpu_ms M" from the workload: (operations, CPU milliseconds).
+fn parse_ops(stdout: &str) -> Option<(u64, u64)> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("ops "))?;
+    let mut words = line.split_whitespace();
+    let ops = words.next()?.parse().ok()?;
+    let cpu = match (words.next(), words.next()) {
+        (Some("cpu_ms"), Some(ms)) => ms.parse().ok()?,
+        _ => 0,
+    };
+    Some((ops, cpu))
 }
 
 /// The shared cache's header address the workload names on stderr ("cache 0x...").
@@ -141,9 +154,10 @@ fn run_once(clprof: &Path, workload: &Path, out: &Path, mode: Mode, round: usize
         Mode::Alone => {
             let o = Command::new(workload).arg(&secs).output()?;
             let stdout = String::from_utf8_lossy(&o.stdout);
-            let ops = parse_ops(&stdout).context("the workload printed no ops line")?;
+            let (ops, cpu_ms) = parse_ops(&stdout).context("the workload printed no ops line")?;
             return Ok(Run {
                 ops,
+                cpu_ms,
                 ..Run::default()
             });
         }
@@ -168,11 +182,13 @@ fn run_once(clprof: &Path, workload: &Path, out: &Path, mode: Mode, round: usize
     if !o.status.success() {
         bail!("clprof record failed: {stderr}");
     }
-    let ops = parse_ops(&stdout).context("the workload printed no ops line under clprof")?;
+    let (ops, cpu_ms) =
+        parse_ops(&stdout).context("the workload printed no ops line under clprof")?;
     let json = read_json(&report)?;
     let target = &json["targets"][0];
     Ok(Run {
         ops,
+        cpu_ms,
         estimated_overhead_pct: target["estimated_overhead_pct"].as_f64(),
         active_fraction: target["probe_active_fraction"].as_f64(),
         windows: target["probe_windows"].as_u64(),
@@ -268,12 +284,11 @@ fn record_stream(clprof: &Path, workload: &Path, out: &Path, events: &Path) -> R
 
 /// Runs `cargo bench -p profiler --bench NAME` with `var=path` and returns its `key=value` lines.
 fn cargo_bench(name: &str, var: &str, path: &PathBuf) -> Result<Vec<(String, String)>> {
+    // With the real eBPF object, as the release build: the bench profile shares its
+    // artifacts, so a build without it would replace target/release/clprof.
     let stdout = util::output(
-        Command::new("cargo")
-            .current_dir(util::repo_root())
+        build::cargo_with_ebpf()
             .args(["bench", "-q", "-p", "profiler", "--bench", name])
-            // The benches use no eBPF.
-            .env("CLPROF_SKIP_EBPF", "1")
             .env(var, path),
     )?;
     let pairs: Vec<(String, String)> = stdout

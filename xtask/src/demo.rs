@@ -13,10 +13,10 @@ use crate::{
     util::{self, run},
 };
 
-/// Builds the demo Go workload (Go 1.27) into `out_dir/workload`.
-pub fn build_workload(tools: &bootstrap::Tools, out_dir: &Path) -> Result<PathBuf> {
-    let workload = out_dir.join("workload");
-    let mut go = Command::new(&tools.go_new);
+/// Builds the demo Go workload with the `go` toolchain into `out_dir/name`.
+pub fn build_workload(go_bin: &Path, out_dir: &Path, name: &str) -> Result<PathBuf> {
+    let workload = out_dir.join(name);
+    let mut go = Command::new(go_bin);
     go.current_dir(util::repo_root().join("demo/workload"))
         .args(["build", "-o"])
         .arg(&workload)
@@ -41,7 +41,7 @@ pub fn demo(duration: &str) -> Result<()> {
 
     let out_dir = util::target_dir().join("demo");
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let workload = build_workload(&tools, &out_dir)?;
+    let workload = build_workload(&tools.go_new, &out_dir, "workload")?;
 
     let report = out_dir.join("report.json");
     // clprof validates the duration and stops the workload (which would run 10 minutes) when
@@ -49,6 +49,10 @@ pub fn demo(duration: &str) -> Result<()> {
     run(Command::new(&clprof)
         .args([
             "record",
+            // Every write, for the demo's table and flamegraph; production use keeps the
+            // default budget.
+            "--budget",
+            "100",
             "--duration",
             duration,
             "--format",

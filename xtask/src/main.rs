@@ -44,7 +44,7 @@ enum Task {
     /// (as root) and write BENCHMARKS.md.
     Bench {
         /// Rounds of the alone / default budget / --budget 100 slowdown runs.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 7)]
         rounds: usize,
     },
     /// rustfmt check and clippy (-D warnings) for the workspace and profiler-ebpf.
