@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod duty;
 pub mod fold;
+pub mod gopclntab;
 pub mod launch;
 pub mod links;
 pub mod perf;

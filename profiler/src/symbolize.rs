@@ -1,11 +1,18 @@
-//! Turns sampled user-stack addresses into function, file and line, inlined frames included,
-//! with `addr2line` over the target's DWARF. One symbolizer per binary, one cached answer per
-//! address.
+//! Turns sampled user-stack addresses into function, file and line, inlined frames included:
+//! from Go's own line table (`.gopclntab`, see `gopclntab`) for Go binaries, otherwise (and for
+//! addresses it does not cover) with `addr2line` over the binary's DWARF, loaded on first need.
+//! One symbolizer per binary, one cached answer per address.
 //!
 //! The DWARF is mapped when the target is resolved, from `/proc/PID/exe`, so stacks can still be
 //! symbolized after the target exits or when its file was replaced or deleted.
 
-use std::{collections::HashMap, path::Path};
+use std::{
+    cell::OnceCell,
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use crate::gopclntab::GoLineTable;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,19 +47,20 @@ pub enum SymbolizeError {
 
 /// Symbolizer for one binary.
 pub struct Symbolizer {
-    loader: addr2line::Loader,
+    path: PathBuf,
+    /// Go's line table, for Go binaries.
+    go: Option<GoLineTable>,
+    /// DWARF, loaded the first time an address needs it (None: unreadable).
+    dwarf: OnceCell<Option<addr2line::Loader>>,
     /// Executable sections (start, end); addresses outside them are unknown by definition (the
     /// symbol table would otherwise answer with the nearest symbol below anything).
     text: Vec<(u64, u64)>,
     cache: HashMap<u64, Vec<Frame>>,
 }
 
-fn text_ranges(path: &Path) -> Vec<(u64, u64)> {
+fn text_ranges(data: &[u8]) -> Vec<(u64, u64)> {
     use object::{Object as _, ObjectSection as _, SectionKind};
-    let Ok(data) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let Ok(file) = object::File::parse(&*data) else {
+    let Ok(file) = object::File::parse(data) else {
         return Vec::new();
     };
     file.sections()
@@ -62,37 +70,61 @@ fn text_ranges(path: &Path) -> Vec<(u64, u64)> {
 }
 
 impl Symbolizer {
-    /// Maps `path` and prepares its DWARF (parsed lazily, per compilation unit).
+    /// Opens `path`: its Go line table at once, its DWARF when first needed.
     pub fn open(path: &Path) -> Result<Self, SymbolizeError> {
-        let loader = addr2line::Loader::new(path).map_err(|e| SymbolizeError::Load {
+        let load_error = |reason: String| SymbolizeError::Load {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(Symbolizer {
-            loader,
-            text: text_ranges(path),
+            reason,
+        };
+        let data = std::fs::read(path).map_err(|e| load_error(e.to_string()))?;
+        let text = text_ranges(&data);
+        let go = GoLineTable::from_data(data);
+        let symbolizer = Symbolizer {
+            path: path.to_owned(),
+            go,
+            dwarf: OnceCell::new(),
+            text,
             cache: HashMap::new(),
-        })
+        };
+        if symbolizer.go.is_none() {
+            // Not a Go binary: DWARF is all there is, so its errors are this call's.
+            let loader = addr2line::Loader::new(path).map_err(|e| load_error(e.to_string()))?;
+            let _ = symbolizer.dwarf.set(Some(loader));
+        }
+        Ok(symbolizer)
     }
 
     /// Frames for the file-relative address `addr` (runtime address minus load bias), innermost
     /// first. Unknown addresses give one frame named by the address.
     pub fn frames(&mut self, addr: u64) -> &[Frame] {
-        let (loader, text) = (&self.loader, &self.text);
-        self.cache
-            .entry(addr)
-            .or_insert_with(|| lookup(loader, text, addr))
+        let Symbolizer {
+            path,
+            go,
+            dwarf,
+            text,
+            cache,
+        } = self;
+        cache.entry(addr).or_insert_with(|| {
+            if !text
+                .iter()
+                .any(|&(start, end)| (start..end).contains(&addr))
+            {
+                // Outside code, DWARF can still "match": linkers leave discarded functions at
+                // address 0.
+                return vec![Frame::unknown(addr)];
+            }
+            if let Some(frames) = go.as_ref().and_then(|g| g.frames(addr)) {
+                return frames;
+            }
+            match dwarf.get_or_init(|| addr2line::Loader::new(&*path).ok()) {
+                Some(loader) => lookup(loader, addr),
+                None => vec![Frame::unknown(addr)],
+            }
+        })
     }
 }
 
-fn lookup(loader: &addr2line::Loader, text: &[(u64, u64)], addr: u64) -> Vec<Frame> {
-    // Outside code, DWARF can still "match": linkers leave discarded functions at address 0.
-    if !text
-        .iter()
-        .any(|&(start, end)| (start..end).contains(&addr))
-    {
-        return vec![Frame::unknown(addr)];
-    }
+fn lookup(loader: &addr2line::Loader, addr: u64) -> Vec<Frame> {
     let mut out = Vec::new();
     if let Ok(mut frames) = loader.find_frames(addr) {
         while let Ok(Some(frame)) = frames.next() {
@@ -112,10 +144,7 @@ fn lookup(loader: &addr2line::Loader, text: &[(u64, u64)], addr: u64) -> Vec<Fra
             });
         }
     }
-    let in_text = text
-        .iter()
-        .any(|&(start, end)| (start..end).contains(&addr));
-    if out.is_empty() && in_text {
+    if out.is_empty() {
         match loader.find_symbol(addr) {
             Some(name) => out.push(Frame {
                 function: name.to_owned(),

@@ -6,3 +6,4 @@ mod perf_events;
 mod record;
 mod semantics;
 mod support;
+mod symbols;

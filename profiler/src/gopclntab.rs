@@ -1,0 +1,309 @@
+//! Symbolization from Go's own line table (`.gopclntab`, Go 1.18+ layout), the table the Go
+//! runtime itself uses for tracebacks: function, file and line per PC, and the inline tree.
+//! It is stored uncompressed and indexed by function, so opening a binary and answering an
+//! address cost far less than inflating and walking its DWARF; the answers are the same, since
+//! Go writes both from the same data.
+//!
+//! Layout (runtime/symtab.go, runtime2.go): a `pcHeader`; a function table of (entry offset,
+//! `_func` offset) pairs; per function, PC-value tables (varint deltas) for the file and line
+//! and for `PCDATA_InlTreeIndex`; the inline tree is a `FUNCDATA_InlTree` blob addressed from
+//! the `go:func.*` symbol.
+
+use std::path::Path;
+
+use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+
+use crate::symbolize::Frame;
+
+/// `pcHeader.magic` of Go 1.18–1.19 and of Go 1.20+.
+const MAGIC_118: u32 = 0xffff_fff0;
+const MAGIC_120: u32 = 0xffff_fff1;
+/// `PCDATA_InlTreeIndex` and `FUNCDATA_InlTree`.
+const PCDATA_INL_TREE_INDEX: u32 = 2;
+const FUNCDATA_INL_TREE: u32 = 3;
+/// Inline levels followed at most (a corrupt tree must not loop).
+const MAX_INLINE_DEPTH: usize = 64;
+
+/// A Go binary's line table, ready for lookups.
+pub struct GoLineTable {
+    data: Vec<u8>,
+    /// Offset of `.gopclntab` in `data`.
+    tab: usize,
+    tab_len: usize,
+    go120: bool,
+    quantum: u32,
+    nfunc: usize,
+    text_start: u64,
+    funcname: usize,
+    cu: usize,
+    filetab: usize,
+    pctab: usize,
+    pcln: usize,
+    /// File offset and virtual address of the `go:func.*` data (inline trees).
+    gofunc: Option<(usize, u64)>,
+}
+
+impl GoLineTable {
+    /// Reads `path`; None when it has no `.gopclntab` of a layout this reader knows.
+    pub fn open(path: &Path) -> Option<Self> {
+        Self::from_data(std::fs::read(path).ok()?)
+    }
+
+    /// The line table of the binary in `data`; None when it has none this reader knows.
+    pub fn from_data(data: Vec<u8>) -> Option<Self> {
+        let (tab, tab_len, gofunc, text) = {
+            let file = object::File::parse(&*data).ok()?;
+            let section = file.section_by_name(".gopclntab")?;
+            let (tab, tab_len) = section.file_range()?;
+            let gofunc = file
+                .symbols()
+                .find(|s| matches!(s.name(), Ok("go:func.*") | Ok("go.func.*")))
+                .and_then(|s| {
+                    let addr = s.address();
+                    file.sections().find_map(|sec| {
+                        let (off, len) = sec.file_range()?;
+                        let start = sec.address();
+                        (addr >= start && addr < start + len)
+                            .then(|| ((off + addr - start) as usize, addr))
+                    })
+                });
+            // Entry offsets count from `runtime.text` (the header's textStart, which newer
+            // linkers leave 0).
+            let text = file
+                .symbols()
+                .find(|s| s.name() == Ok("runtime.text"))
+                .map(|s| s.address())
+                .or_else(|| file.section_by_name(".text").map(|s| s.address()));
+            (tab as usize, tab_len as usize, gofunc, text)
+        };
+        let mut t = GoLineTable {
+            data,
+            tab,
+            tab_len,
+            go120: false,
+            quantum: 1,
+            nfunc: 0,
+            text_start: 0,
+            funcname: 0,
+            cu: 0,
+            filetab: 0,
+            pctab: 0,
+            pcln: 0,
+            gofunc,
+        };
+        let magic = t.u32_at(0)?;
+        t.go120 = match magic {
+            MAGIC_118 => false,
+            MAGIC_120 => true,
+            _ => return None,
+        };
+        if t.byte(7)? != 8 {
+            return None; // 64-bit only
+        }
+        t.quantum = u32::from(t.byte(6)?);
+        let words: Vec<u64> = (0..8).map(|i| t.u64_at(8 + 8 * i)).collect::<Option<_>>()?;
+        t.nfunc = words[0] as usize;
+        t.text_start = match words[2] {
+            0 => text?,
+            start => start,
+        };
+        t.funcname = words[3] as usize;
+        t.cu = words[4] as usize;
+        t.filetab = words[5] as usize;
+        t.pctab = words[6] as usize;
+        t.pcln = words[7] as usize;
+        Some(t)
+    }
+
+    fn bytes(&self, off: usize, len: usize) -> Option<&[u8]> {
+        if off.checked_add(len)? > self.tab_len {
+            return None;
+        }
+        self.data.get(self.tab + off..self.tab + off + len)
+    }
+
+    fn byte(&self, off: usize) -> Option<u8> {
+        self.bytes(off, 1).map(|b| b[0])
+    }
+
+    fn u32_at(&self, off: usize) -> Option<u32> {
+        Some(u32::from_le_bytes(self.bytes(off, 4)?.try_into().ok()?))
+    }
+
+    fn u64_at(&self, off: usize) -> Option<u64> {
+        Some(u64::from_le_bytes(self.bytes(off, 8)?.try_into().ok()?))
+    }
+
+    fn cstr(&self, off: usize) -> Option<&str> {
+        let rest = self.data.get(self.tab + off..self.tab + self.tab_len)?;
+        let end = rest.iter().position(|&b| b == 0)?;
+        std::str::from_utf8(&rest[..end]).ok()
+    }
+
+    /// The function containing `pc`: (entry pc, offset of its `_func` in the table).
+    fn find_func(&self, pc: u64) -> Option<(u64, usize)> {
+        let rel = pc.checked_sub(self.text_start)?;
+        let rel = u32::try_from(rel).ok()?;
+        let entry = |i: usize| self.u32_at(self.pcln + 8 * i);
+        // The table has nfunc entries plus an end marker.
+        let end = entry(self.nfunc)?;
+        if rel >= end {
+            return None;
+        }
+        let (mut lo, mut hi) = (0usize, self.nfunc);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if entry(mid)? <= rel {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let funcoff = self.u32_at(self.pcln + 8 * lo + 4)? as usize;
+        let func = self.pcln + funcoff;
+        let entry_off = self.u32_at(func)?;
+        Some((self.text_start + u64::from(entry_off), func))
+    }
+
+    /// Field of `_func` at byte offset `at`.
+    fn func_u32(&self, func: usize, at: usize) -> Option<u32> {
+        self.u32_at(func + at)
+    }
+
+    /// Size of the fixed part of `_func` (Go 1.20 added `startLine`).
+    fn func_fixed(&self) -> usize {
+        if self.go120 {
+            44
+        } else {
+            40
+        }
+    }
+
+    fn func_name(&self, name_off: i32) -> Option<&str> {
+        self.cstr(self.funcname + usize::try_from(name_off).ok()?)
+    }
+
+    /// The value of the PC-value table at `table` (offset into pctab) for `pc`.
+    fn pc_value(&self, table: u32, entry: u64, pc: u64) -> Option<i64> {
+        if table == 0 {
+            return None;
+        }
+        let mut off = self.pctab + table as usize;
+        let (mut value, mut at) = (-1i64, entry);
+        let mut first = true;
+        loop {
+            let (uvdelta, n) = self.varint(off)?;
+            off += n;
+            if uvdelta == 0 && !first {
+                return None;
+            }
+            first = false;
+            let delta = if uvdelta & 1 != 0 {
+                !((uvdelta >> 1) as i64)
+            } else {
+                (uvdelta >> 1) as i64
+            };
+            value += delta;
+            let (pcdelta, n) = self.varint(off)?;
+            off += n;
+            at += pcdelta * u64::from(self.quantum);
+            if pc < at {
+                return Some(value);
+            }
+        }
+    }
+
+    fn varint(&self, off: usize) -> Option<(u64, usize)> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = self.byte(off + i)?;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some((v, i + 1));
+            }
+        }
+        None
+    }
+
+    fn file_line(&self, func: usize, entry: u64, pc: u64) -> (Option<String>, Option<u32>) {
+        let file = (|| {
+            let fileno = self.pc_value(self.func_u32(func, 20)?, entry, pc)?;
+            let cu_off = self.func_u32(func, 32)?;
+            let idx = self.cu + 4 * (cu_off as usize + usize::try_from(fileno).ok()?);
+            let name_off = self.u32_at(idx)?;
+            if name_off == u32::MAX {
+                return None;
+            }
+            let name = self.cstr(self.filetab + name_off as usize)?;
+            // As DWARF readers answer: a relative name (`<autogenerated>`, -trimpath paths)
+            // joined to Go's compilation directory, ".".
+            Some(if name.starts_with('/') {
+                name.to_owned()
+            } else {
+                format!("./{name}")
+            })
+        })();
+        let line = self
+            .func_u32(func, 24)
+            .and_then(|t| self.pc_value(t, entry, pc))
+            .and_then(|l| u32::try_from(l).ok())
+            .filter(|&l| l > 0);
+        (file, line)
+    }
+
+    /// The inline tree entry `index` of the tree at `tree` (file offset): (name offset,
+    /// parent PC offset from the function entry).
+    fn inlined_call(&self, tree: usize, index: i64) -> Option<(i32, i32)> {
+        let index = usize::try_from(index).ok()?;
+        let (size, name_at, parent_at) = if self.go120 { (16, 4, 8) } else { (20, 12, 16) };
+        let at = tree + index * size;
+        let raw = self.data.get(at..at + size)?;
+        let i32_at = |o: usize| i32::from_le_bytes(raw[o..o + 4].try_into().expect("4 bytes"));
+        Some((i32_at(name_at), i32_at(parent_at)))
+    }
+
+    /// Frames for `pc` (a file virtual address), innermost first; None outside Go's functions.
+    pub fn frames(&self, pc: u64) -> Option<Vec<Frame>> {
+        let (entry, func) = self.find_func(pc)?;
+        let name_off = self.func_u32(func, 4)? as i32;
+        let npcdata = self.func_u32(func, 28)?;
+        let nfuncdata = u32::from(self.byte(func + self.func_fixed() - 1)?);
+        let pcdata = |i: u32| {
+            (i < npcdata)
+                .then(|| self.func_u32(func, self.func_fixed() + 4 * i as usize))
+                .flatten()
+        };
+        let tree = (FUNCDATA_INL_TREE < nfuncdata)
+            .then(|| {
+                let at = self.func_fixed() + 4 * npcdata as usize + 4 * FUNCDATA_INL_TREE as usize;
+                self.func_u32(func, at)
+            })
+            .flatten()
+            .filter(|&off| off != u32::MAX)
+            .and_then(|off| self.gofunc.map(|(base, _)| base + off as usize));
+        let mut frames = Vec::new();
+        let mut at = pc;
+        if let (Some(tree), Some(index_table)) = (tree, pcdata(PCDATA_INL_TREE_INDEX)) {
+            while frames.len() < MAX_INLINE_DEPTH {
+                let Some(ix) = self.pc_value(index_table, entry, at).filter(|&ix| ix >= 0) else {
+                    break;
+                };
+                let (inl_name, parent_pc) = self.inlined_call(tree, ix)?;
+                let (file, line) = self.file_line(func, entry, at);
+                frames.push(Frame {
+                    function: self.func_name(inl_name)?.to_owned(),
+                    file,
+                    line,
+                });
+                at = entry + u64::try_from(parent_pc).ok()?;
+            }
+        }
+        let (file, line) = self.file_line(func, entry, at);
+        frames.push(Frame {
+            function: self.func_name(name_off)?.to_owned(),
+            file,
+            line,
+        });
+        Some(frames)
+    }
+}
