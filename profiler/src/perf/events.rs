@@ -43,29 +43,9 @@ impl PerfEvents {
 
     /// Opens the event for the calling thread only, on whatever CPU it runs (calibration).
     pub fn open_this_thread(source: &PerfSource, sampling: Sampling) -> Result<Self, PerfError> {
-        let mut attr = attr(source, sampling);
-        // SAFETY: as in `open_on`; pid 0 with CPU -1 is the documented calling-thread form.
-        let fd = unsafe {
-            perf_event_open(
-                &mut attr,
-                0,
-                -1,
-                -1,
-                b::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
-            )
-        };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            return Err(PerfError::Open {
-                event: source.name(),
-                cpu: u32::MAX,
-                fix: open_fix(&err, source),
-                source: err,
-            });
-        }
+        let fd = open_one(&mut attr(source, sampling), source, None)?;
         Ok(PerfEvents {
-            // SAFETY: the kernel just returned this fd, and nothing else owns it.
-            fds: vec![unsafe { OwnedFd::from_raw_fd(fd) }],
+            fds: vec![fd],
             cpus: vec![u32::MAX],
             source: source.clone(),
         })
@@ -93,29 +73,7 @@ impl PerfEvents {
         }
         let mut attr = attr(source, sampling);
         for &cpu in cpus {
-            // SAFETY: `attr` is a valid, initialised perf_event_attr whose `size` matches its
-            // type; pid -1 with a CPU >= 0 is the documented system-wide form
-            // (perf_event_open(2)); group_fd -1 means no group.
-            let fd = unsafe {
-                perf_event_open(
-                    &mut attr,
-                    -1,
-                    cpu as i32,
-                    -1,
-                    b::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
-                )
-            };
-            if fd < 0 {
-                let err = io::Error::last_os_error();
-                return Err(PerfError::Open {
-                    event: source.name(),
-                    cpu,
-                    fix: open_fix(&err, source),
-                    source: err,
-                });
-            }
-            // SAFETY: the kernel just returned this fd, and nothing else owns it.
-            events.fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            events.fds.push(open_one(&mut attr, source, Some(cpu))?);
             events.cpus.push(cpu);
         }
         Ok(events)
@@ -139,28 +97,18 @@ impl PerfEvents {
                 });
             }
         }
+        self.enable()
+    }
+
+    /// PERF_EVENT_IOC_ENABLE on every fd (after [`PerfEvents::attach_bpf`] or
+    /// [`PerfEvents::disable`]). On failure every event is disabled again.
+    pub fn enable(&self) -> Result<(), PerfError> {
         for (fd, &cpu) in self.fds.iter().zip(&self.cpus) {
-            // SAFETY: as above; ENABLE takes no pointer (0 = this event, not its group).
+            // SAFETY: `fd` is an open perf event fd we own; ENABLE takes no pointer (0 = this
+            // event, not its group).
             if unsafe { ioctls::ENABLE(fd.as_raw_fd(), 0) } < 0 {
                 let err = io::Error::last_os_error();
                 self.disable();
-                return Err(PerfError::Ioctl {
-                    op: "PERF_EVENT_IOC_ENABLE",
-                    cpu,
-                    fix: "the event was closed or its CPU went offline: record again",
-                    source: err,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// PERF_EVENT_IOC_ENABLE on every fd (after [`PerfEvents::disable`]).
-    pub fn enable(&self) -> Result<(), PerfError> {
-        for (fd, &cpu) in self.fds.iter().zip(&self.cpus) {
-            // SAFETY: `fd` is an open perf event fd we own; ENABLE takes no pointer.
-            if unsafe { ioctls::ENABLE(fd.as_raw_fd(), 0) } < 0 {
-                let err = io::Error::last_os_error();
                 return Err(PerfError::Ioctl {
                     op: "PERF_EVENT_IOC_ENABLE",
                     cpu,
@@ -180,6 +128,42 @@ impl PerfEvents {
             unsafe { ioctls::DISABLE(fd.as_raw_fd(), 0) };
         }
     }
+}
+
+/// perf_event_open(2) of `attr` on `cpu` system-wide, or for the calling thread on any CPU
+/// (None).
+fn open_one(
+    attr: &mut b::perf_event_attr,
+    source: &PerfSource,
+    cpu: Option<u32>,
+) -> Result<OwnedFd, PerfError> {
+    let (pid, cpu_arg) = match cpu {
+        Some(cpu) => (-1, cpu as i32),
+        None => (0, -1),
+    };
+    // SAFETY: `attr` is a valid, initialised perf_event_attr whose `size` matches its type;
+    // pid -1 with a CPU >= 0 is the documented system-wide form and pid 0 with CPU -1 the
+    // calling-thread form (perf_event_open(2)); group_fd -1 means no group.
+    let fd = unsafe {
+        perf_event_open(
+            attr,
+            pid,
+            cpu_arg,
+            -1,
+            b::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+        )
+    };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        return Err(PerfError::Open {
+            event: source.name(),
+            cpu: cpu.unwrap_or(u32::MAX),
+            fix: open_fix(&err, source),
+            source: err,
+        });
+    }
+    // SAFETY: the kernel just returned this fd, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The CPUs a PMU serves, from `devices/<pmu>/cpus` of the PMU whose `type` is `pmu_type`.

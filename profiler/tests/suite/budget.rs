@@ -6,24 +6,7 @@ use super::{
 };
 
 fn record_with_budget(pid: u32, secs: u32, budget: &str) -> serde_json::Value {
-    let out = run_ok(clprof().args([
-        "record",
-        "--quiet",
-        "--pid",
-        &pid.to_string(),
-        "--duration",
-        &format!("{secs}s"),
-        "--budget",
-        budget,
-        "--format",
-        "json",
-    ]));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "clprof printed invalid JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    record_json_with(pid, secs, &["--budget", budget])
 }
 
 fn f64_of(v: &serde_json::Value, key: &str) -> f64 {

@@ -69,22 +69,19 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
-/// Records `pid` for `secs` seconds and returns the JSON report.
+/// Records `pid` for `secs` seconds, probes always on, and returns the JSON report.
 pub fn record_json(pid: u32, secs: u32) -> serde_json::Value {
-    let out = run_ok(clprof().args([
-        "record",
-        "--budget",
-        "100",
-        "--quiet",
-        "--pid",
-        &pid.to_string(),
-        "--duration",
-        &format!("{secs}s"),
-        "--format",
-        "json",
-        "--sample-every",
-        "16",
-    ]));
+    record_json_with(pid, secs, &["--budget", "100", "--sample-every", "16"])
+}
+
+/// Records `pid` for `secs` seconds with `extra` options and returns the JSON report.
+pub fn record_json_with(pid: u32, secs: u32, extra: &[&str]) -> serde_json::Value {
+    let out = run_ok(
+        clprof()
+            .args(["record", "--quiet", "--pid", &pid.to_string()])
+            .args(["--duration", &format!("{secs}s"), "--format", "json"])
+            .args(extra),
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "clprof printed invalid JSON ({e}): {}",
