@@ -28,6 +28,8 @@ pub enum Command {
     Probes(ProbesArgs),
     /// Re-render a saved JSON profile (no root, no running target needed).
     Report(ReportArgs),
+    /// Record continuously in windows and serve the reports over HTTP (loopback by default).
+    Daemon(DaemonArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -115,6 +117,37 @@ pub struct RecordArgs {
     /// Command to start and profile (after --).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Process to profile (repeat for several).
+    #[arg(short, long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Address to serve HTTP on; non-loopback addresses need --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: std::net::SocketAddr,
+    /// Serve on a non-loopback --listen address (reports show the targets' code and layout).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Length of one recording window (e.g. 60s, 10s).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub window: Duration,
+    /// Windows kept in memory (the oldest is dropped).
+    #[arg(long, default_value_t = crate::daemon::DEFAULT_KEEP, value_parser = clap::value_parser!(usize))]
+    pub keep: usize,
+    /// Overhead budget, percent of each target's CPU time; 100 = probes always on.
+    #[arg(long, default_value = "2", value_name = "PCT", value_parser = parse_budget)]
+    pub budget: f64,
+    /// Perf-event source (as for record).
+    #[arg(long, value_enum, default_value_t = crate::perf::EventsChoice::Auto)]
+    pub events: crate::perf::EventsChoice,
+    /// Sample one map write in N (per CPU) with its user stack.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sample_every: u32,
+    /// Write each window's JSON report to DIR (window-NNNNNN.json and latest.json).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

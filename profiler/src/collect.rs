@@ -117,23 +117,36 @@ impl Signals {
 
 type Logger = aya_log::EbpfLogger<&'static dyn log::Log>;
 
+/// The sampled-event ring buffer and the eBPF log ring, registered with tokio once and drained
+/// by every collection run.
+pub struct Streams {
+    events: AsyncFd<RingBuf<MapData>>,
+    logger: Option<AsyncFd<Logger>>,
+}
+
+impl Streams {
+    pub fn new(events: RingBuf<MapData>, logger: Option<Logger>) -> std::io::Result<Self> {
+        // SAFETY: both own their fd (a BPF ring buffer map) and keep it open and unchanged for
+        // as long as the AsyncFd owns them.
+        let events = unsafe { AsyncFd::register(events) }?;
+        let logger = match logger {
+            Some(l) => Some(unsafe { AsyncFd::register(l) }?),
+            None => None,
+        };
+        Ok(Streams { events, logger })
+    }
+}
+
 /// Runs until the duration elapses, a signal arrives or every target has exited, then detaches
 /// the probes.
 pub async fn collect(
     probes: &mut Probes,
-    events: RingBuf<MapData>,
-    logger: Option<Logger>,
+    streams: &mut Streams,
     options: &mut CollectOptions,
 ) -> std::io::Result<Collected> {
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + options.duration;
-    // SAFETY: both own their fd (a BPF ring buffer map) and keep it open and unchanged for as
-    // long as the AsyncFd owns them.
-    let mut events = unsafe { AsyncFd::register(events) }?;
-    let mut logger = match logger {
-        Some(l) => Some(unsafe { AsyncFd::register(l) }?),
-        None => None,
-    };
+    let Streams { events, logger } = streams;
     let Signals {
         interrupt: sigint,
         terminate: sigterm,

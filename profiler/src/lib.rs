@@ -9,6 +9,8 @@ pub mod budget;
 pub mod calibrate;
 pub mod cli;
 pub mod collect;
+pub mod daemon;
+pub mod daemon_http;
 pub mod duty;
 pub mod fold;
 pub mod gopclntab;

@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
         Command::Record(args) => clprof::record::run(args, cli.verbose > 0, cli.quiet).await,
         Command::Probes(args) => clprof::probes::run(&args),
         Command::Report(args) => clprof::saved::run(&args),
+        Command::Daemon(args) => clprof::daemon::run(args, cli.verbose > 0, cli.quiet).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "clprof", &mut std::io::stdout());

@@ -35,13 +35,13 @@ pub struct Recorded {
 }
 
 /// Which probes the user asked for.
-struct ProbePlan {
+pub(crate) struct ProbePlan {
     go: bool,
     custom: Vec<(CustomProbe, ProbeSite)>,
 }
 
 impl ProbePlan {
-    fn new(specs: &[ProbeSpec]) -> anyhow::Result<Self> {
+    pub(crate) fn new(specs: &[ProbeSpec]) -> anyhow::Result<Self> {
         let mut plan = ProbePlan {
             go: specs.is_empty(),
             custom: Vec::new(),
@@ -60,7 +60,7 @@ impl ProbePlan {
 
     /// The Go map probes for `inspected`; without them a process is fine only when custom probes
     /// are asked for.
-    fn go_binary(
+    pub(crate) fn go_binary(
         &self,
         inspected: Result<Arc<GoBinary>, TargetError>,
     ) -> Result<Option<Arc<GoBinary>>, TargetError> {
@@ -185,7 +185,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         save_samples,
         signals,
     };
-    let collected = collect::collect(&mut probes, events, logger, &mut options).await?;
+    let mut streams = collect::Streams::new(events, logger)?;
+    let collected = collect::collect(&mut probes, &mut streams, &mut options).await?;
     if let Some(events) = &perf_events {
         events.disable();
     }
@@ -259,7 +260,7 @@ impl OverheadPlan {
     }
 }
 
-fn attach(
+pub(crate) fn attach(
     probes: &mut Probes,
     t: &Recorded,
     plan: &ProbePlan,
@@ -277,14 +278,14 @@ fn attach(
     Ok(())
 }
 
-fn load_bias(t: &Recorded) -> Option<u64> {
+pub(crate) fn load_bias(t: &Recorded) -> Option<u64> {
     match &t.binary {
         Some(binary) => target::load_bias(t.pid, binary).ok(),
         None => target::load_bias_of(t.pid, &t.attach_path).ok(),
     }
 }
 
-fn open_symbolizer(path: &Path) -> Option<Symbolizer> {
+pub(crate) fn open_symbolizer(path: &Path) -> Option<Symbolizer> {
     match Symbolizer::open(path) {
         Ok(s) => Some(s),
         Err(e) => {

@@ -1,0 +1,306 @@
+//! `clprof daemon`: records the targets in back-to-back windows, keeps the last reports, and
+//! serves them over HTTP (see `daemon_http`) until SIGINT/SIGTERM.
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _};
+
+use crate::{
+    attach::Probes,
+    budget::{self, Budget},
+    cli::DaemonArgs,
+    collect::{self, CollectOptions, Signals, StopReason, Streams},
+    daemon_http,
+    perf::{self, PerfEvents, PerfSource, Sampling},
+    preflight,
+    record::{self, OverheadPlan, ProbePlan, Recorded},
+    render,
+    report::Report,
+    report_build, target,
+};
+
+/// Reports kept per daemon (the oldest is dropped first): with the default 60 s window, the
+/// last 10 minutes.
+pub const DEFAULT_KEEP: usize = 10;
+
+/// One finished window.
+#[derive(Clone, Debug)]
+pub struct Window {
+    /// 1 for the first window, counting up.
+    pub seq: u64,
+    pub report: Arc<Report>,
+}
+
+/// What a target is doing, for `/targets`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TargetStatus {
+    pub pid: u32,
+    pub exe: String,
+    /// `recording` or `exited`.
+    pub state: String,
+    /// Windows this target was recorded in.
+    pub windows: u64,
+}
+
+/// Shared between the recording loop and the HTTP server.
+#[derive(Debug, Default)]
+pub struct DaemonState {
+    /// The last windows, oldest first (at most `keep`).
+    pub windows: VecDeque<Window>,
+    pub keep: usize,
+    pub targets: Vec<TargetStatus>,
+    /// Window length (s).
+    pub window_s: f64,
+}
+
+impl DaemonState {
+    /// The window `seq`, or the latest.
+    pub fn window(&self, seq: Option<u64>) -> Option<&Window> {
+        match seq {
+            Some(seq) => self.windows.iter().find(|w| w.seq == seq),
+            None => self.windows.back(),
+        }
+    }
+
+    fn push(&mut self, window: Window) {
+        self.windows.push_back(window);
+        while self.windows.len() > self.keep.max(1) {
+            self.windows.pop_front();
+        }
+    }
+}
+
+/// Whether `addr` may be listened on: loopback always, anything else only when allowed.
+pub fn check_listen(addr: &SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    if !allow_remote {
+        bail!(
+            "--listen {addr} is not a loopback address: the reports show code and memory layout of the targets; add --allow-remote to serve them beyond this host"
+        );
+    }
+    eprintln!("clprof: warning: serving reports on {addr}, reachable from other hosts");
+    Ok(())
+}
+
+pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
+    check_listen(&args.listen, args.allow_remote)?;
+    if args.pids.is_empty() {
+        bail!("nothing to profile: give --pid PID (repeat for several)");
+    }
+    preflight::require_root()?;
+    let signals = Signals::catch().context("catching SIGINT and SIGTERM")?;
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("--out-dir {}", dir.display()))?;
+    }
+    let plan = ProbePlan::new(&[])?;
+    let mut targets = Vec::new();
+    for &pid in &args.pids {
+        let process = target::resolve_process(pid)?;
+        let binary = plan.go_binary(target::resolve_pid(pid).map(|t| t.binary))?;
+        targets.push(Recorded {
+            pid,
+            exe: process.exe.display().to_string(),
+            symbolizer: record::open_symbolizer(&process.attach_path),
+            attach_path: process.attach_path,
+            binary,
+            bias: None,
+        });
+    }
+    preflight::require_uprobes(Path::new("/sys"))?;
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let source = perf::choose(args.events, &perf::probe_pmu(Path::new("/sys"), &cpuinfo))?;
+    let mut probes = Probes::load(verbose)?;
+    let budget = Budget::from_pct(args.budget);
+    let calibration = probes
+        .calibrate(Some(&source))
+        .context("measuring what a probe hit costs on this machine")?;
+    let overhead = OverheadPlan::new(budget, calibration, &source);
+    for t in &mut targets {
+        record::attach(&mut probes, t, &plan, args.sample_every)
+            .with_context(|| format!("profiling pid {}", t.pid))?;
+        t.bias = record::load_bias(t);
+    }
+    let perf_events = match &source {
+        PerfSource::None => None,
+        source => {
+            let hz = overhead.perf_hz.unwrap_or(budget::MAX_PERF_HZ);
+            let events = PerfEvents::open(source, Sampling::at_hz(source, hz))?;
+            events.attach_bpf(probes.perf_program_fd()?)?;
+            Some(events)
+        }
+    };
+    let events = probes.take_events()?;
+    let logger = probes.take_logger();
+    let mut streams = Streams::new(events, logger)?;
+
+    let state = Arc::new(RwLock::new(DaemonState {
+        keep: args.keep,
+        window_s: args.window.as_secs_f64(),
+        targets: targets
+            .iter()
+            .map(|t| TargetStatus {
+                pid: t.pid,
+                exe: t.exe.clone(),
+                state: "recording".to_owned(),
+                windows: 0,
+            })
+            .collect(),
+        ..DaemonState::default()
+    }));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let server = tokio::spawn(daemon_http::serve(listener, state.clone()));
+    if !quiet {
+        eprintln!(
+            "clprof: daemon recording {} process(es) in {} windows; serving http://{}/",
+            targets.len(),
+            humantime::format_duration(args.window),
+            args.listen
+        );
+    }
+
+    let mut options = CollectOptions {
+        duration: args.window,
+        progress: false,
+        duty: overhead.duty,
+        save_samples: None,
+        signals,
+    };
+    let mut seq = 0;
+    let stop = loop {
+        let started_at = chrono::Utc::now();
+        let collected = collect::collect(&mut probes, &mut streams, &mut options).await?;
+        seq += 1;
+        let report = report_build::build(
+            &probes,
+            &mut targets,
+            &collected,
+            &source,
+            &overhead,
+            started_at,
+        )?;
+        forget_window(&mut probes, &targets);
+        let window = Window {
+            seq,
+            report: Arc::new(report),
+        };
+        let all_exited = update_targets(&state, &targets, &collected.exited);
+        if let Some(dir) = &args.out_dir {
+            write_window(dir, &window)?;
+        }
+        state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(window);
+        match collected.stop {
+            StopReason::Signal(name) => break name,
+            StopReason::TargetsExited => break "every target exited",
+            StopReason::Duration if all_exited => break "every target exited",
+            StopReason::Duration => {}
+        }
+        // Next window: probes back on every live target.
+        for t in targets.iter().filter(|t| target::is_alive(t.pid)) {
+            if let Err(e) = probes.attach_pid(t.pid) {
+                tracing::warn!(pid = t.pid, "re-attaching: {e}");
+            }
+        }
+    };
+    if let Some(events) = &perf_events {
+        events.disable();
+    }
+    probes.detach_all();
+    server.abort();
+    if !quiet {
+        eprintln!("clprof: daemon stopped ({stop}) after {seq} window(s)");
+    }
+    Ok(())
+}
+
+/// Clears what the kernel folded, so that the next window starts from nothing.
+fn forget_window(probes: &mut Probes, targets: &[Recorded]) {
+    for t in targets {
+        if let Err(e) = probes.forget_pid(t.pid) {
+            tracing::warn!(pid = t.pid, "clearing the window: {e}");
+        }
+    }
+    if let Err(e) = probes.reset_counters_and_events() {
+        tracing::warn!("clearing the counters: {e}");
+    }
+}
+
+/// Counts the window for live targets and marks exited ones; true when none is left.
+fn update_targets(
+    state: &RwLock<DaemonState>,
+    targets: &[Recorded],
+    exited: &std::collections::HashMap<u32, Duration>,
+) -> bool {
+    let mut state = state.write().unwrap_or_else(|e| e.into_inner());
+    for status in &mut state.targets {
+        if status.state == "exited" {
+            continue;
+        }
+        status.windows += 1;
+        let alive = targets
+            .iter()
+            .any(|t| t.pid == status.pid && target::is_alive(t.pid));
+        if exited.contains_key(&status.pid) || !alive {
+            status.state = "exited".to_owned();
+        }
+    }
+    state.targets.iter().all(|t| t.state == "exited")
+}
+
+fn write_window(dir: &Path, window: &Window) -> anyhow::Result<()> {
+    let path: PathBuf = dir.join(format!("window-{:06}.json", window.seq));
+    render::write_atomic(&path, render::json(&window.report).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    let latest = dir.join("latest.json");
+    render::write_atomic(&latest, render::json(&window.report).as_bytes())
+        .with_context(|| format!("writing {}", latest.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_without_allow_remote() {
+        let local: SocketAddr = "127.0.0.1:7878".parse().expect("addr");
+        let local6: SocketAddr = "[::1]:7878".parse().expect("addr");
+        let any: SocketAddr = "0.0.0.0:7878".parse().expect("addr");
+        assert!(check_listen(&local, false).is_ok());
+        assert!(check_listen(&local6, false).is_ok());
+        let err = check_listen(&any, false).expect_err("0.0.0.0 refused");
+        assert!(err.to_string().contains("--allow-remote"), "{err}");
+        assert!(check_listen(&any, true).is_ok());
+    }
+
+    #[test]
+    fn keeps_the_last_windows() {
+        let mut state = DaemonState {
+            keep: 3,
+            ..DaemonState::default()
+        };
+        let report = Arc::new(crate::report::tests_support::sample());
+        for seq in 1..=5 {
+            state.push(Window {
+                seq,
+                report: report.clone(),
+            });
+        }
+        let seqs: Vec<u64> = state.windows.iter().map(|w| w.seq).collect();
+        assert_eq!(seqs, [3, 4, 5]);
+        assert_eq!(state.window(None).map(|w| w.seq), Some(5));
+        assert_eq!(state.window(Some(4)).map(|w| w.seq), Some(4));
+        assert!(state.window(Some(1)).is_none());
+    }
+}

@@ -1,0 +1,242 @@
+//! The daemon's HTTP endpoints (axum): reports of the kept windows in every output format,
+//! the targets, a health check and Prometheus metrics.
+
+use std::{
+    fmt::Write as _,
+    sync::{Arc, RwLock},
+};
+
+use axum::{
+    extract::{Query, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+
+use crate::{
+    cli::Format,
+    daemon::DaemonState,
+    render::{self, Weight},
+    report::Report,
+};
+
+type Shared = Arc<RwLock<DaemonState>>;
+
+/// `?window=SEQ` (default: the latest).
+#[derive(Debug, serde::Deserialize)]
+struct WindowQuery {
+    window: Option<u64>,
+}
+
+/// Serves until the task is aborted.
+pub async fn serve(listener: tokio::net::TcpListener, state: Shared) {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/targets", get(targets))
+        .route("/metrics", get(metrics))
+        .route("/report.json", get(report_json))
+        .route("/report.txt", get(report_txt))
+        .route("/flamegraph.svg", get(flamegraph))
+        .route("/profile.pb.gz", get(pprof))
+        .with_state(state);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("HTTP server: {e}");
+    }
+}
+
+fn read(state: &Shared) -> std::sync::RwLockReadGuard<'_, DaemonState> {
+    state.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The report of the asked window, rendered as `format`.
+fn rendered(state: &Shared, query: &WindowQuery, format: Format, content_type: &str) -> Response {
+    let report = match read(state).window(query.window) {
+        Some(w) => w.report.clone(),
+        None => {
+            let msg = match query.window {
+                Some(seq) => format!("no window {seq} (kept: see /targets)\n"),
+                None => "no window finished yet\n".to_owned(),
+            };
+            return (StatusCode::NOT_FOUND, msg).into_response();
+        }
+    };
+    match render::render(&report, format, None, Weight::Transfers) {
+        Ok(body) => ([(header::CONTENT_TYPE, content_type.to_owned())], body).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn report_json(State(s): State<Shared>, Query(q): Query<WindowQuery>) -> Response {
+    rendered(&s, &q, Format::Json, "application/json")
+}
+
+async fn report_txt(State(s): State<Shared>, Query(q): Query<WindowQuery>) -> Response {
+    rendered(&s, &q, Format::Text, "text/plain; charset=utf-8")
+}
+
+async fn flamegraph(State(s): State<Shared>, Query(q): Query<WindowQuery>) -> Response {
+    rendered(&s, &q, Format::Svg, "image/svg+xml")
+}
+
+async fn pprof(State(s): State<Shared>, Query(q): Query<WindowQuery>) -> Response {
+    rendered(&s, &q, Format::Pprof, "application/octet-stream")
+}
+
+async fn targets(State(s): State<Shared>) -> Response {
+    let state = read(&s);
+    let windows: Vec<u64> = state.windows.iter().map(|w| w.seq).collect();
+    let body = serde_json::json!({
+        "targets": state.targets,
+        "windows": windows,
+        "window_s": state.window_s,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{body:#}\n"),
+    )
+        .into_response()
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    let state = read(&s);
+    let body = prometheus_text(state.window(None).map(|w| (w.seq, w.report.as_ref())));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Escapes a Prometheus label value.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Prometheus text exposition of the latest window (`seq`, report).
+pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
+    let mut out = String::new();
+    let Some((seq, report)) = latest else {
+        out.push_str("# HELP clprof_windows Windows finished.\n# TYPE clprof_windows gauge\n");
+        out.push_str("clprof_windows 0\n");
+        return out;
+    };
+    let mut gauge = |name: &str, help: &str, rows: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    gauge(
+        "clprof_windows",
+        "Windows finished.",
+        vec![(String::new(), seq as f64)],
+    );
+    let per_target = |f: &dyn Fn(u32) -> f64| -> Vec<(String, f64)> {
+        report
+            .targets
+            .iter()
+            .map(|t| {
+                (
+                    format!("{{pid=\"{}\",exe=\"{}\"}}", t.pid, label(&t.exe)),
+                    f(t.pid),
+                )
+            })
+            .collect()
+    };
+    let top = |pid: u32| report.lines.iter().find(|l| l.pid == pid);
+    gauge(
+        "clprof_top_line_transfers",
+        "Cache-line transfers of the target's most contended line in the latest window.",
+        per_target(&|pid| top(pid).map_or(0.0, |l| l.transfers as f64)),
+    );
+    gauge(
+        "clprof_top_line_writes",
+        "Writes to the target's most contended line in the latest window.",
+        per_target(&|pid| top(pid).map_or(0.0, |l| l.writes as f64)),
+    );
+    gauge(
+        "clprof_concurrent_writers",
+        "Map assigns that found another writer inside the same map (latest window).",
+        per_target(&|pid| {
+            let maps = report.maps.iter().filter(|m| m.pid == pid);
+            maps.map(|m| m.concurrent_writers as f64).sum()
+        }),
+    );
+    gauge(
+        "clprof_growth_writes",
+        "Map assigns during or causing map growth (latest window).",
+        per_target(&|pid| {
+            let maps = report.maps.iter().filter(|m| m.pid == pid);
+            maps.map(|m| m.growth_writes as f64).sum()
+        }),
+    );
+    let target_field = |pid: u32, f: &dyn Fn(&crate::report::TargetInfo) -> Option<f64>| {
+        report
+            .targets
+            .iter()
+            .find(|t| t.pid == pid)
+            .and_then(f)
+            .unwrap_or(f64::NAN)
+    };
+    gauge(
+        "clprof_probe_active_fraction",
+        "Fraction of the latest window the target's probes were attached.",
+        per_target(&|pid| target_field(pid, &|t| t.probe_active_fraction)),
+    );
+    gauge(
+        "clprof_estimated_overhead_pct",
+        "Estimated cost of profiling to the target, percent of its own CPU time.",
+        per_target(&|pid| target_field(pid, &|t| t.estimated_overhead_pct)),
+    );
+    let d = &report.drops;
+    gauge(
+        "clprof_drops",
+        "Data lost in the latest window, by kind.",
+        vec![
+            ("{kind=\"ringbuf\"}".to_owned(), d.ringbuf as f64),
+            ("{kind=\"map_full\"}".to_owned(), d.map_full as f64),
+            ("{kind=\"stacks\"}".to_owned(), d.stacks as f64),
+        ],
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_prometheus_text_per_target() {
+        let report = crate::report::tests_support::sample();
+        let text = prometheus_text(Some((7, &report)));
+        let pid = report.targets[0].pid;
+        assert!(text.contains("clprof_windows 7\n"), "{text}");
+        let top = &report.lines[0];
+        let want = format!(
+            "clprof_top_line_transfers{{pid=\"{pid}\",exe=\"/srv/app\"}} {}\n",
+            top.transfers
+        );
+        assert!(text.contains(&want), "{text}");
+        assert!(
+            text.contains("clprof_drops{kind=\"ringbuf\"} 0\n"),
+            "{text}"
+        );
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (series, value) = line.rsplit_once(' ').expect("series value");
+            assert!(series.starts_with("clprof_"), "{line}");
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+        assert_eq!(
+            prometheus_text(None),
+            "# HELP clprof_windows Windows finished.\n# TYPE clprof_windows gauge\nclprof_windows 0\n"
+        );
+        assert_eq!(label("a\"b\\c"), "a\\\"b\\\\c");
+    }
+}

@@ -1,0 +1,116 @@
+//! `clprof daemon`: windows served over HTTP, loopback by default.
+
+use std::{
+    io::{Read as _, Write as _},
+    net::TcpStream,
+    process::Stdio,
+    time::Duration,
+};
+
+use super::{
+    go::{program, Go},
+    support::*,
+};
+
+/// GET `path` from 127.0.0.1:`port`: (status, body); None when nothing listens.
+fn get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, raw[split + 4..].to_vec()))
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+#[test]
+fn a_remote_listen_address_needs_allow_remote() {
+    let out = clprof()
+        .args(["daemon", "--pid", "1", "--listen", "0.0.0.0:17878"])
+        .output()
+        .expect("run clprof");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--allow-remote"), "unclear refusal: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn windows_are_served_over_http_until_sigterm() {
+    let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
+    let map = prog.addresses()[0];
+    let port = free_port();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut daemon = clprof()
+        .args(["daemon", "--quiet", "--pid", &prog.pid().to_string()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--window", "2s", "--budget", "100", "--out-dir"])
+        .arg(out_dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start clprof daemon");
+    assert!(
+        eventually(Duration::from_secs(20), || get(port, "/healthz")
+            .is_some_and(|(s, b)| s == 200 && b == b"ok\n")),
+        "/healthz never answered"
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || get(port, "/report.json")
+            .is_some_and(|(s, _)| s == 200)),
+        "no window was served"
+    );
+    let (_, body) = get(port, "/report.json").expect("report");
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("JSON report");
+    let first = &report["lines"][0];
+    let shared = line_with_object(&report, map).expect("the shared map's line");
+    assert_eq!(
+        shared["line"], first["line"],
+        "shared map not first: {first}"
+    );
+
+    let (status, metrics) = get(port, "/metrics").expect("metrics");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert_eq!(status, 200);
+    let series = format!("clprof_top_line_transfers{{pid=\"{}\"", prog.pid());
+    assert!(metrics.contains(&series), "{metrics}");
+
+    let (_, targets) = get(port, "/targets").expect("targets");
+    let targets: serde_json::Value = serde_json::from_slice(&targets).expect("targets JSON");
+    assert_eq!(targets["targets"][0]["pid"], prog.pid(), "{targets}");
+    assert_eq!(targets["targets"][0]["state"], "recording", "{targets}");
+
+    let (_, text) = get(port, "/report.txt").expect("table");
+    assert!(String::from_utf8_lossy(&text).contains("clprof cache-line contention report"));
+    let (_, svg) = get(port, "/flamegraph.svg").expect("svg");
+    let svg = String::from_utf8(svg).expect("UTF-8 SVG");
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&svg, options).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let (_, pprof) = get(port, "/profile.pb.gz").expect("pprof");
+    assert_eq!(&pprof[..2], [0x1f, 0x8b], "gzip");
+    let (status, _) = get(port, "/report.json?window=999999").expect("missing window");
+    assert_eq!(status, 404);
+
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let status = daemon.wait().expect("wait daemon");
+    assert!(status.success(), "daemon exit after SIGTERM: {status}");
+    assert!(!clprof_program_loaded(), "probes left loaded");
+    let latest = out_dir.path().join("latest.json");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&latest).expect("latest.json written"))
+            .expect("latest.json is JSON");
+    assert_eq!(saved["schema"], "clprof/1");
+}
