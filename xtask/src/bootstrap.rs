@@ -39,6 +39,8 @@ pub struct Tools {
     pub go_new: PathBuf,
     /// Go 1.19 (`/usr/lib/go-1.19/bin/go`).
     pub go_old: PathBuf,
+    /// Prometheus (Debian `prometheus`), which the daemon's metrics test scrapes with.
+    pub prometheus: PathBuf,
     /// How long setup took.
     pub elapsed: Duration,
 }
@@ -50,11 +52,13 @@ pub fn setup() -> Result<Tools> {
     ensure_bpf_linker(&nightly_sysroot, &llvm)?;
     let go_new = ensure_go_new()?;
     let go_old = ensure_go_old()?;
+    let prometheus = ensure_apt_binary("/usr/bin/prometheus", "prometheus")?;
     let elapsed = start.elapsed();
     println!("setup: done in {:.1}s", elapsed.as_secs_f64());
     Ok(Tools {
         go_new,
         go_old,
+        prometheus,
         elapsed,
     })
 }
@@ -421,6 +425,33 @@ fn ensure_go_old() -> Result<PathBuf> {
              (this setup expects Debian 12, whose golang-go is Go 1.19)"
         ),
     }
+}
+
+/// `binary`, installing Debian's `package` when it is missing.
+fn ensure_apt_binary(binary: &str, package: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(binary);
+    if path.exists() {
+        println!("ok: {binary}");
+        return Ok(path);
+    }
+    println!("installing {package} (apt)...");
+    ensure!(
+        util::is_root()?,
+        "{binary} is missing and installing it needs root: run `apt-get install -y {package}` as root, or rerun as root"
+    );
+    let apt = |args: &[&str]| -> Result<()> {
+        run(Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(std::process::Stdio::null()))
+    };
+    apt(&["update"])?;
+    apt(&["install", "-y", "--no-install-recommends", package])?;
+    ensure!(
+        path.exists(),
+        "`apt-get install {package}` did not install {binary}"
+    );
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub fn test() -> Result<()> {
     println!("CLPROF_GO_NEW={}", tools.go_new.display());
     println!("CLPROF_GO_OLD={}", tools.go_old.display());
     println!("CLPROF_BIN={}", clprof.display());
+    println!("CLPROF_PROMETHEUS={}", tools.prometheus.display());
     run(cargo_with_ebpf()
         .args([
             "test",
@@ -37,7 +38,8 @@ pub fn test() -> Result<()> {
         ])
         .env("CLPROF_GO_NEW", &tools.go_new)
         .env("CLPROF_GO_OLD", &tools.go_old)
-        .env("CLPROF_BIN", &clprof))
+        .env("CLPROF_BIN", &clprof)
+        .env("CLPROF_PROMETHEUS", &tools.prometheus))
     .context("tests failed")?;
 
     println!(

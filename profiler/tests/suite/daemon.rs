@@ -114,3 +114,83 @@ fn windows_are_served_over_http_until_sigterm() {
             .expect("latest.json is JSON");
     assert_eq!(saved["schema"], "clprof/1");
 }
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_metrics() {
+    let prometheus = std::env::var_os("CLPROF_PROMETHEUS")
+        .expect("CLPROF_PROMETHEUS names the prometheus binary (cargo xtask test sets it)");
+    let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
+    let port = free_port();
+    let _daemon = Killed(
+        clprof()
+            .args(["daemon", "--quiet", "--pid", &prog.pid().to_string()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--window", "1s", "--budget", "100"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start clprof daemon"),
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || get(port, "/metrics")
+            .is_some_and(
+                |(_, b)| String::from_utf8_lossy(&b).contains("clprof_top_line_transfers")
+            )),
+        "the daemon never served a window's metrics"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: clprof\n    \
+             static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .expect("write prometheus.yml");
+    let web = free_port();
+    let _prometheus = Killed(
+        std::process::Command::new(&prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let query = "/api/v1/query?query=clprof_top_line_transfers";
+    let mut last = String::new();
+    let found = eventually(Duration::from_secs(60), || {
+        let Some((200, body)) = get(web, query) else {
+            return false;
+        };
+        last = String::from_utf8_lossy(&body).into_owned();
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return false;
+        };
+        v["status"] == "success"
+            && v["data"]["result"].as_array().is_some_and(|r| {
+                r.iter()
+                    .any(|s| s["metric"]["pid"] == prog.pid().to_string().as_str())
+            })
+    });
+    assert!(
+        found,
+        "Prometheus never had clprof's series; last answer: {last}"
+    );
+}
