@@ -104,7 +104,8 @@ pub struct Probes {
     pub(crate) ebpf: Ebpf,
     /// Attached links, by target pid.
     pub(crate) links: Vec<(u32, Link)>,
-    pids: Vec<u32>,
+    /// Targets by `TARGET_HITS` slot (None: free).
+    slots: Vec<Option<u32>>,
     /// Every uprobe of each target, attached or not.
     pub(crate) points: HashMap<u32, Vec<AttachPoint>>,
     /// The uprobe programs loaded again for uprobe-multi links; None where the kernel has none.
@@ -172,7 +173,7 @@ impl Probes {
         Ok(Probes {
             ebpf,
             links: Vec::new(),
-            pids: Vec::new(),
+            slots: Vec::new(),
             points: HashMap::new(),
             multi,
             closing: Vec::new(),
@@ -188,12 +189,22 @@ impl Probes {
 
     /// Registers `pid` with the kernel side; its hits are counted in the slot of its index.
     pub fn add_target(&mut self, pid: u32, config: TargetConfig) -> Result<(), AttachError> {
-        if self.pids.len() as u32 >= MAX_TARGETS {
-            return Err(AttachError::TooManyTargets);
-        }
-        let slot = self.pids.len() as u16;
-        self.set_config(pid, TargetConfig { slot, ..config })?;
-        self.pids.push(pid);
+        let slot = match self.slots.iter().position(Option::is_none) {
+            Some(free) => free,
+            None if (self.slots.len() as u32) < MAX_TARGETS => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+            None => return Err(AttachError::TooManyTargets),
+        };
+        self.set_config(
+            pid,
+            TargetConfig {
+                slot: slot as u16,
+                ..config
+            },
+        )?;
+        self.slots[slot] = Some(pid);
         Ok(())
     }
 
@@ -335,7 +346,27 @@ impl Probes {
     }
 
     /// The probed processes, in the order they were added.
-    pub fn pids(&self) -> &[u32] {
-        &self.pids
+    pub fn pids(&self) -> Vec<u32> {
+        self.slots.iter().flatten().copied().collect()
+    }
+
+    /// The probed processes with their `TARGET_HITS` slots.
+    pub fn targets(&self) -> Vec<(u32, u16)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, pid)| pid.map(|pid| (pid, slot as u16)))
+            .collect()
+    }
+
+    /// Stops probing `pid` and forgets everything about it (its slot is free again).
+    pub fn remove_target(&mut self, pid: u32) -> Result<(), AttachError> {
+        let dropped = self.drop_target(pid);
+        let forgotten = self.forget_pid(pid);
+        for slot in self.slots.iter_mut().filter(|s| **s == Some(pid)) {
+            *slot = None;
+        }
+        self.switch_cpu.remove(&pid);
+        dropped.and(forgotten)
     }
 }

@@ -124,6 +124,10 @@ pub struct DaemonArgs {
     /// Process to profile (repeat for several).
     #[arg(short, long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
+    /// Follow every Go process on the host: new ones are found at each window's start, exited
+    /// ones are dropped.
+    #[arg(long)]
+    pub all_go: bool,
     /// Address to serve HTTP on; non-loopback addresses need --allow-remote.
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub listen: std::net::SocketAddr,

@@ -153,7 +153,7 @@ pub async fn collect(
     } = &mut options.signals;
     // The eBPF side wakes the collector only when the ring buffer fills up; this drains it.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let pids: Vec<u32> = probes.pids().to_vec();
+    let pids: Vec<u32> = probes.pids();
     let mut exited: HashMap<u32, Duration> = HashMap::new();
     let mut samples = Samples::saving_to(options.save_samples.take());
     let progress = Progress::new(options.progress, options.duration);

@@ -2,7 +2,7 @@
 //! serves them over HTTP (see `daemon_http`) until SIGINT/SIGTERM.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashSet, VecDeque},
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::{Arc, RwLock},
@@ -17,6 +17,7 @@ use crate::{
     cli::DaemonArgs,
     collect::{self, CollectOptions, Signals, StopReason, Streams},
     daemon_http,
+    discover::GoScanner,
     perf::{self, PerfEvents, PerfSource, Sampling},
     preflight,
     record::{self, OverheadPlan, ProbePlan, Recorded},
@@ -28,6 +29,8 @@ use crate::{
 /// Reports kept per daemon (the oldest is dropped first): with the default 60 s window, the
 /// last 10 minutes.
 pub const DEFAULT_KEEP: usize = 10;
+/// Targets listed by `/targets`, exited ones dropped first beyond it.
+pub const MAX_LISTED_TARGETS: usize = 256;
 
 /// One finished window.
 #[derive(Clone, Debug)]
@@ -92,8 +95,8 @@ pub fn check_listen(addr: &SocketAddr, allow_remote: bool) -> anyhow::Result<()>
 
 pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
     check_listen(&args.listen, args.allow_remote)?;
-    if args.pids.is_empty() {
-        bail!("nothing to profile: give --pid PID (repeat for several)");
+    if args.pids.is_empty() && !args.all_go {
+        bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
     preflight::require_root()?;
     let signals = Signals::catch().context("catching SIGINT and SIGTERM")?;
@@ -103,16 +106,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let plan = ProbePlan::new(&[])?;
     let mut targets = Vec::new();
     for &pid in &args.pids {
-        let process = target::resolve_process(pid)?;
-        let binary = plan.go_binary(target::resolve_pid(pid).map(|t| t.binary))?;
-        targets.push(Recorded {
-            pid,
-            exe: process.exe.display().to_string(),
-            symbolizer: record::open_symbolizer(&process.attach_path),
-            attach_path: process.attach_path,
-            binary,
-            bias: None,
-        });
+        targets.push(resolve(pid, &plan)?);
     }
     preflight::require_uprobes(Path::new("/sys"))?;
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -128,6 +122,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             .with_context(|| format!("profiling pid {}", t.pid))?;
         t.bias = record::load_bias(t);
     }
+    let mut scanner = args.all_go.then(GoScanner::default);
     let perf_events = match &source {
         PerfSource::None => None,
         source => {
@@ -177,6 +172,9 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     };
     let mut seq = 0;
     let stop = loop {
+        if let Some(scanner) = &mut scanner {
+            follow_new(scanner, &mut probes, &mut targets, &plan, &args, &state);
+        }
         let started_at = chrono::Utc::now();
         let collected = collect::collect(&mut probes, &mut streams, &mut options).await?;
         seq += 1;
@@ -203,10 +201,19 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             .push(window);
         match collected.stop {
             StopReason::Signal(name) => break name,
-            StopReason::TargetsExited => break "every target exited",
-            StopReason::Duration if all_exited => break "every target exited",
-            StopReason::Duration => {}
+            _ if all_exited && scanner.is_none() => break "every target exited",
+            _ => {}
         }
+        // Exited targets leave the kernel side, freeing their slots.
+        targets.retain(|t| {
+            let alive = target::is_alive(t.pid);
+            if !alive {
+                if let Err(e) = probes.remove_target(t.pid) {
+                    tracing::debug!(pid = t.pid, "removing an exited target: {e}");
+                }
+            }
+            alive
+        });
         // Next window: probes back on every live target.
         for t in targets.iter().filter(|t| target::is_alive(t.pid)) {
             if let Err(e) = probes.attach_pid(t.pid) {
@@ -223,6 +230,63 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         eprintln!("clprof: daemon stopped ({stop}) after {seq} window(s)");
     }
     Ok(())
+}
+
+fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
+    let process = target::resolve_process(pid)?;
+    let binary = plan.go_binary(target::resolve_pid(pid).map(|t| t.binary))?;
+    Ok(Recorded {
+        pid,
+        exe: process.exe.display().to_string(),
+        symbolizer: record::open_symbolizer(&process.attach_path),
+        attach_path: process.attach_path,
+        binary,
+        bias: None,
+    })
+}
+
+/// `--all-go`: adds the Go processes that appeared since the last scan.
+fn follow_new(
+    scanner: &mut GoScanner,
+    probes: &mut Probes,
+    targets: &mut Vec<Recorded>,
+    plan: &ProbePlan,
+    args: &DaemonArgs,
+    state: &RwLock<DaemonState>,
+) {
+    let known: HashSet<u32> = targets.iter().map(|t| t.pid).collect();
+    for pid in scanner.scan(&known) {
+        let added = resolve(pid, plan).and_then(|mut t| {
+            record::attach(probes, &t, plan, args.sample_every)?;
+            t.bias = record::load_bias(&t);
+            Ok(t)
+        });
+        match added {
+            Ok(t) => {
+                tracing::info!(pid, exe = %t.exe, "following a new Go process");
+                let mut state = state.write().unwrap_or_else(|e| e.into_inner());
+                state.targets.push(TargetStatus {
+                    pid,
+                    exe: t.exe.clone(),
+                    state: "recording".to_owned(),
+                    windows: 0,
+                });
+                // Finished targets beyond the cap make room (oldest first).
+                while state.targets.len() > MAX_LISTED_TARGETS {
+                    match state.targets.iter().position(|s| s.state == "exited") {
+                        Some(i) => drop(state.targets.remove(i)),
+                        None => break,
+                    }
+                }
+                targets.push(t);
+            }
+            Err(e) => {
+                // Gone already, or at the target limit: tried again at the next scan.
+                let _ = probes.remove_target(pid);
+                tracing::debug!(pid, "not following: {e:#}");
+            }
+        }
+    }
 }
 
 /// Clears what the kernel folded, so that the next window starts from nothing.

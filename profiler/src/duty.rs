@@ -70,11 +70,9 @@ impl DutyCycler {
     pub fn start(probes: &Probes, plan: DutyPlan) -> Self {
         let start = Instant::now();
         let targets = probes
-            .pids()
-            .iter()
-            .enumerate()
-            .map(|(slot, &pid)| {
-                let slot = slot as u16;
+            .targets()
+            .into_iter()
+            .map(|(pid, slot)| {
                 let hits = probes.target_hits(slot).unwrap_or(0);
                 let cpu = target::cpu_time(pid).unwrap_or_default();
                 let start_obs = Observation {

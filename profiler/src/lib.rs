@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod daemon;
 pub mod daemon_http;
+pub mod discover;
 pub mod duty;
 pub mod fold;
 pub mod gopclntab;

@@ -194,3 +194,69 @@ fn prometheus_scrapes_the_metrics() {
         "Prometheus never had clprof's series; last answer: {last}"
     );
 }
+
+/// The `/targets` entry of `pid`, if listed.
+fn target_state(port: u16, pid: u32) -> Option<String> {
+    let (_, body) = get(port, "/targets")?;
+    let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    v["targets"]
+        .as_array()?
+        .iter()
+        .find(|t| t["pid"] == pid)
+        .and_then(|t| t["state"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn all_go_follows_programs_that_start_and_exit() {
+    let port = free_port();
+    let _daemon = Killed(
+        clprof()
+            .args(["daemon", "--quiet", "--all-go"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--window", "1s", "--budget", "100"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start clprof daemon"),
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || get(port, "/healthz").is_some()),
+        "/healthz never answered"
+    );
+    // Started after the daemon: found at a window's start.
+    let long = Program::start(&program("sharedmap", Go::New), &["60s"]);
+    let map = long.addresses()[0];
+    assert!(
+        eventually(Duration::from_secs(15), || target_state(port, long.pid())
+            .as_deref()
+            == Some("recording")),
+        "pid {} was never followed",
+        long.pid()
+    );
+    let ranked_first = eventually(Duration::from_secs(15), || {
+        let Some((200, body)) = get(port, "/report.json") else {
+            return false;
+        };
+        let Ok(report) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return false;
+        };
+        line_with_object(&report, map).is_some_and(|l| l["line"] == report["lines"][0]["line"])
+    });
+    assert!(ranked_first, "the shared map's line never came first");
+
+    // A short one: followed, then seen exiting.
+    let short = Program::start(&program("sharedmap", Go::New), &["4s"]);
+    let pid = short.pid();
+    assert!(
+        eventually(Duration::from_secs(4), || target_state(port, pid)
+            .as_deref()
+            == Some("recording")),
+        "short-lived pid {pid} was never followed"
+    );
+    assert!(
+        eventually(Duration::from_secs(15), || target_state(port, pid)
+            .as_deref()
+            == Some("exited")),
+        "pid {pid} never shown as exited"
+    );
+    assert_eq!(target_state(port, long.pid()).as_deref(), Some("recording"));
+}

@@ -1,0 +1,69 @@
+//! Finding Go processes for `clprof daemon --all-go`: a scan of `/proc` for processes whose
+//! executable has Go map-assign functions. Executables found not to be Go are remembered, so a
+//! scan costs a directory listing and one `readlink` per process.
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+};
+
+use crate::target::{self, TargetError};
+
+/// Remembers what earlier scans learned.
+#[derive(Default)]
+pub struct GoScanner {
+    /// Executables without Go map functions (or unreadable), by path.
+    not_go: HashSet<PathBuf>,
+}
+
+/// Bound on remembered executables (a host running many distinct binaries keeps the first).
+const MAX_REMEMBERED: usize = 4_096;
+
+impl GoScanner {
+    /// Go processes not in `known`, clprof itself excluded.
+    pub fn scan(&mut self, known: &HashSet<u32>) -> Vec<u32> {
+        let me = std::process::id();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        let mut seen: HashMap<PathBuf, Option<bool>> = HashMap::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == me || known.contains(&pid) {
+                continue;
+            }
+            // Kernel threads have no executable.
+            let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else {
+                continue;
+            };
+            if self.not_go.contains(&exe) {
+                continue;
+            }
+            let verdict = *seen.entry(exe.clone()).or_insert_with(|| {
+                match target::resolve_pid(pid) {
+                    Ok(_) => Some(true),
+                    // A property of the executable: remember it.
+                    Err(TargetError::NoMapFunctions { .. }) => Some(false),
+                    // Gone, or unreadable right now: ask again next time.
+                    Err(_) => None,
+                }
+            });
+            match verdict {
+                Some(true) => found.push(pid),
+                Some(false) if self.not_go.len() < MAX_REMEMBERED => {
+                    self.not_go.insert(exe);
+                }
+                _ => {}
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+}
