@@ -13,14 +13,12 @@ use anyhow::{bail, Context as _};
 
 use crate::{
     attach::Probes,
-    budget::{self, Budget},
     cli::DaemonArgs,
     collect::{self, CollectOptions, Signals, StopReason, Streams},
     daemon_http,
     discover::GoScanner,
-    perf::{self, PerfEvents, PerfSource, Sampling},
-    preflight,
-    record::{self, OverheadPlan, ProbePlan, Recorded},
+    perf, preflight,
+    record::{self, ProbePlan, Recorded},
     render,
     report::Report,
     report_build, target,
@@ -112,26 +110,14 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let source = perf::choose(args.events, &perf::probe_pmu(Path::new("/sys"), &cpuinfo))?;
     let mut probes = Probes::load(verbose)?;
-    let budget = Budget::from_pct(args.budget);
-    let calibration = probes
-        .calibrate(Some(&source))
-        .context("measuring what a probe hit costs on this machine")?;
-    let overhead = OverheadPlan::new(budget, calibration, &source);
+    let overhead = record::plan_overhead(&mut probes, args.budget, &source)?;
     for t in &mut targets {
         record::attach(&mut probes, t, &plan, args.sample_every)
             .with_context(|| format!("profiling pid {}", t.pid))?;
         t.bias = record::load_bias(t);
     }
     let mut scanner = args.all_go.then(GoScanner::default);
-    let perf_events = match &source {
-        PerfSource::None => None,
-        source => {
-            let hz = overhead.perf_hz.unwrap_or(budget::MAX_PERF_HZ);
-            let events = PerfEvents::open(source, Sampling::at_hz(source, hz))?;
-            events.attach_bpf(probes.perf_program_fd()?)?;
-            Some(events)
-        }
-    };
+    let perf_events = record::start_perf(&probes, &source, &overhead)?;
     let events = probes.take_events()?;
     let logger = probes.take_logger();
     let mut streams = Streams::new(events, logger)?;

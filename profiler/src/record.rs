@@ -114,11 +114,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let program_symbolizer = program.as_ref().and_then(|(path, _)| open_symbolizer(path));
     let started_at = chrono::Utc::now();
     let mut probes = Probes::load(verbose)?;
-    let budget = Budget::from_pct(args.budget);
-    let calibration = probes
-        .calibrate(Some(&source))
-        .context("measuring what a probe hit costs on this machine")?;
-    let overhead = OverheadPlan::new(budget, calibration, &source);
+    let overhead = plan_overhead(&mut probes, args.budget, &source)?;
     for t in &targets {
         attach(&mut probes, t, &plan, args.sample_every).or_else(|e| {
             if target::is_alive(t.pid) {
@@ -145,15 +141,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         targets.push(t);
         held = Some(child);
     }
-    let perf_events = match &source {
-        PerfSource::None => None,
-        source => {
-            let hz = overhead.perf_hz.unwrap_or(budget::MAX_PERF_HZ);
-            let events = PerfEvents::open(source, Sampling::at_hz(source, hz))?;
-            events.attach_bpf(probes.perf_program_fd()?)?;
-            Some(events)
-        }
-    };
+    let perf_events = start_perf(&probes, &source, &overhead)?;
     if !quiet {
         eprintln!(
             "clprof: recording {} process(es) for {}; Ctrl-C stops early",
@@ -217,6 +205,39 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// Calibrates on this machine and splits the `budget_pct` budget between perf sampling and
+/// the probes.
+pub(crate) fn plan_overhead(
+    probes: &mut Probes,
+    budget_pct: f64,
+    source: &PerfSource,
+) -> anyhow::Result<OverheadPlan> {
+    let calibration = probes
+        .calibrate(Some(source))
+        .context("measuring what a probe hit costs on this machine")?;
+    Ok(OverheadPlan::new(
+        Budget::from_pct(budget_pct),
+        calibration,
+        source,
+    ))
+}
+
+/// Opens `source`'s perf events at the planned frequency, feeding the perf program; None for
+/// no perf events.
+pub(crate) fn start_perf(
+    probes: &Probes,
+    source: &PerfSource,
+    overhead: &OverheadPlan,
+) -> anyhow::Result<Option<PerfEvents>> {
+    if *source == PerfSource::None {
+        return Ok(None);
+    }
+    let hz = overhead.perf_hz.unwrap_or(budget::MAX_PERF_HZ);
+    let events = PerfEvents::open(source, Sampling::at_hz(source, hz))?;
+    events.attach_bpf(probes.perf_program_fd()?)?;
+    Ok(Some(events))
 }
 
 /// How the overhead budget is spent: perf sampling first (its rate fixed for the recording),

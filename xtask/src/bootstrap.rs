@@ -403,18 +403,7 @@ fn ensure_go_old() -> Result<PathBuf> {
         return Ok(go);
     }
     println!("installing Go {GO_OLD_SERIES} (apt golang-go)...");
-    ensure!(
-        util::is_root()?,
-        "Go {GO_OLD_SERIES} is missing and installing it needs root: run `apt-get install -y golang-go` as root, or rerun as root"
-    );
-    let apt = |args: &[&str]| -> Result<()> {
-        run(Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(std::process::Stdio::null()))
-    };
-    apt(&["update"])?;
-    apt(&["install", "-y", "--no-install-recommends", "golang-go"])?;
+    apt_install("golang-go", &format!("Go {GO_OLD_SERIES}"))?;
     match go_version(&go) {
         Some(v) if is_series(&v, GO_OLD_SERIES) => {
             println!("ok: go {v} ({GO_OLD})");
@@ -427,17 +416,12 @@ fn ensure_go_old() -> Result<PathBuf> {
     }
 }
 
-/// `binary`, installing Debian's `package` when it is missing.
-fn ensure_apt_binary(binary: &str, package: &str) -> Result<PathBuf> {
-    let path = PathBuf::from(binary);
-    if path.exists() {
-        println!("ok: {binary}");
-        return Ok(path);
-    }
-    println!("installing {package} (apt)...");
+/// `apt-get update` and `apt-get install` of `package` (root only; `what` names it in the
+/// error).
+fn apt_install(package: &str, what: &str) -> Result<()> {
     ensure!(
         util::is_root()?,
-        "{binary} is missing and installing it needs root: run `apt-get install -y {package}` as root, or rerun as root"
+        "{what} is missing and installing it needs root: run `apt-get install -y {package}` as root, or rerun as root"
     );
     let apt = |args: &[&str]| -> Result<()> {
         run(Command::new("apt-get")
@@ -446,7 +430,18 @@ fn ensure_apt_binary(binary: &str, package: &str) -> Result<PathBuf> {
             .stdin(std::process::Stdio::null()))
     };
     apt(&["update"])?;
-    apt(&["install", "-y", "--no-install-recommends", package])?;
+    apt(&["install", "-y", "--no-install-recommends", package])
+}
+
+/// `binary`, installing Debian's `package` when it is missing.
+fn ensure_apt_binary(binary: &str, package: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(binary);
+    if path.exists() {
+        println!("ok: {binary}");
+        return Ok(path);
+    }
+    println!("installing {package} (apt)...");
+    apt_install(package, binary)?;
     ensure!(
         path.exists(),
         "`apt-get install {package}` did not install {binary}"

@@ -27,6 +27,25 @@ fn get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
     Some((status, raw[split + 4..].to_vec()))
 }
 
+/// `clprof daemon --quiet` on 127.0.0.1:`port` with one-second windows, probes always on, and
+/// `args`; killed when dropped.
+fn daemon(port: u16, args: &[&str]) -> Killed {
+    Killed(
+        clprof()
+            .args([
+                "daemon",
+                "--quiet",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--window", "1s", "--budget", "100"])
+            .args(args)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start clprof daemon"),
+    )
+}
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
@@ -131,15 +150,7 @@ fn prometheus_scrapes_the_metrics() {
         .expect("CLPROF_PROMETHEUS names the prometheus binary (cargo xtask test sets it)");
     let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
     let port = free_port();
-    let _daemon = Killed(
-        clprof()
-            .args(["daemon", "--quiet", "--pid", &prog.pid().to_string()])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--window", "1s", "--budget", "100"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start clprof daemon"),
-    );
+    let _daemon = daemon(port, &["--pid", &prog.pid().to_string()]);
     assert!(
         eventually(Duration::from_secs(20), || get(port, "/metrics")
             .is_some_and(
@@ -209,15 +220,7 @@ fn target_state(port: u16, pid: u32) -> Option<String> {
 #[test]
 fn all_go_follows_programs_that_start_and_exit() {
     let port = free_port();
-    let _daemon = Killed(
-        clprof()
-            .args(["daemon", "--quiet", "--all-go"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--window", "1s", "--budget", "100"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start clprof daemon"),
-    );
+    let _daemon = daemon(port, &["--all-go"]);
     assert!(
         eventually(Duration::from_secs(20), || get(port, "/healthz").is_some()),
         "/healthz never answered"
