@@ -187,8 +187,13 @@ impl Duty {
     /// Expected cost (ns) of a window of `len`: one attach/detach cycle plus probe hits at the
     /// measured rate (before any measurement: as if the probes took all the target's CPU).
     fn window_cost_ns(&self, len: Duration) -> f64 {
-        let rate = self.rate.unwrap_or(self.cpu_rate.max(1e9));
-        self.switch_cost_ns() + rate * len.as_secs_f64()
+        self.switch_cost_ns() + self.expected_rate() * len.as_secs_f64()
+    }
+
+    /// Probe cost per attached second (ns/s): measured, or before any measurement as if the
+    /// probes took all the target's CPU (at least one CPU's worth).
+    fn expected_rate(&self) -> f64 {
+        self.rate.unwrap_or(self.cpu_rate.max(1e9))
     }
 
     /// The longest window the allowance pays for, if at least [`MIN_WINDOW`].
@@ -196,8 +201,7 @@ impl Duty {
         if allowance < self.window_cost_ns(MIN_WINDOW) {
             return None;
         }
-        let rate = self.rate.unwrap_or(self.cpu_rate.max(1e9)).max(1.0);
-        let secs = (allowance - self.switch_cost_ns()) / rate;
+        let secs = (allowance - self.switch_cost_ns()) / self.expected_rate().max(1.0);
         Some(Duration::from_secs_f64(
             secs.clamp(MIN_WINDOW.as_secs_f64(), MAX_WINDOW.as_secs_f64()),
         ))

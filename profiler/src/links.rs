@@ -109,11 +109,6 @@ impl Probes {
         self.remove_config(pid)
     }
 
-    /// Whether any uprobe of `pid` is attached.
-    pub fn is_attached(&self, pid: u32) -> bool {
-        self.links.iter().any(|(p, _)| *p == pid)
-    }
-
     /// Detaches the uprobes of `pid`; the kernel-side stats stay.
     pub fn detach_pid(&mut self, pid: u32) {
         let began = Instant::now();
