@@ -84,6 +84,8 @@ pub struct Collected {
     pub exited: HashMap<u32, Duration>,
     /// How each target's probes were run under the overhead budget.
     pub duty: Vec<DutyOutcome>,
+    /// Samples not folded because the maximum of distinct keys was reached.
+    pub overflow: u64,
 }
 
 /// Settings of one collection run.
@@ -207,8 +209,13 @@ pub async fn collect(
         elapsed,
         exited,
         duty,
+        overflow: samples.overflow,
     })
 }
+
+/// Distinct sample keys (and first-write objects) one recording or daemon window folds at most:
+/// about 25 MB. Further samples with new keys are counted in `drops.samples_overflow`.
+pub const MAX_SAMPLE_KEYS: usize = 200_000;
 
 /// Samples folded as they arrive.
 #[derive(Default)]
@@ -216,6 +223,8 @@ pub struct Samples {
     pub folded: HashMap<SampleKey, u64>,
     pub first: HashMap<(u32, u64), FirstSample>,
     pub total: u64,
+    /// Samples not folded: `folded` was full.
+    pub overflow: u64,
     /// Where every event is also written as received (`--save-samples`).
     save: Option<std::io::BufWriter<std::fs::File>>,
 }
@@ -258,8 +267,23 @@ impl Samples {
     /// Folds one event.
     pub fn add(&mut self, event: &SampleEvent) {
         self.total += 1;
-        *self.folded.entry(SampleKey::from(event)).or_default() += 1;
-        if event.flags & SAMPLE_SLOT == 0 && event.stack_id >= 0 {
+        let key = SampleKey::from(event);
+        let full = self.folded.len() >= MAX_SAMPLE_KEYS;
+        match self.folded.get_mut(&key) {
+            Some(n) => *n += 1,
+            None if full => {
+                self.overflow += 1;
+                return;
+            }
+            None => {
+                self.folded.insert(key, 1);
+            }
+        }
+        if event.flags & SAMPLE_SLOT == 0
+            && event.stack_id >= 0
+            && (self.first.len() < MAX_SAMPLE_KEYS
+                || self.first.contains_key(&(event.pid, event.object)))
+        {
             let first = (event.ktime_ns, event.stack_id, event.return_addr);
             self.first
                 .entry((event.pid, event.object))
@@ -364,5 +388,39 @@ mod tests {
         assert_eq!(samples.folded[&SampleKey::from(&a)], 2);
         assert_eq!(samples.folded[&SampleKey::from(&race)], 1);
         assert_eq!(samples.first[&(7, 0xc000_0100)].1, 3);
+    }
+
+    #[test]
+    fn a_million_distinct_keys_stay_within_the_cap() {
+        let mut samples = Samples::default();
+        for i in 0..1_000_000u64 {
+            samples.add(&SampleEvent {
+                pid: 7,
+                object: 0xc000_0000 + 64 * i,
+                lines: [0xc000_0000 + 64 * i, 0],
+                stack_id: (i % 4096) as i64,
+                ..SampleEvent::default()
+            });
+        }
+        assert_eq!(samples.total, 1_000_000);
+        assert_eq!(samples.folded.len(), MAX_SAMPLE_KEYS);
+        assert!(samples.first.len() <= MAX_SAMPLE_KEYS);
+        assert_eq!(samples.overflow, 1_000_000 - MAX_SAMPLE_KEYS as u64);
+        // Keys already held keep counting.
+        let held = *samples.folded.keys().next().expect("a key");
+        let before = samples.folded[&held];
+        samples.add(&SampleEvent {
+            pid: held.pid,
+            kind: held.kind,
+            object: held.object,
+            lines: held.lines,
+            return_addr: held.return_addr,
+            stack_id: held.stack_id,
+            flags: held.flags,
+            other_tid: held.other_tid,
+            other_stack_id: held.other_stack_id,
+            ..SampleEvent::default()
+        });
+        assert_eq!(samples.folded[&held], before + 1);
     }
 }

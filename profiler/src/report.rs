@@ -115,6 +115,10 @@ pub struct Drops {
     pub map_full: u64,
     /// Sampled events whose user stack could not be stored.
     pub stacks: u64,
+    /// Sampled events not folded because the recording already held the maximum of distinct
+    /// sample keys (`collect::MAX_SAMPLE_KEYS`).
+    #[serde(default)]
+    pub samples_overflow: u64,
 }
 
 /// One contended cache line.
@@ -453,7 +457,10 @@ mod tests {
             keys(&v["sources"]["uprobes"][0]),
             ["binary", "hits", "symbol"]
         );
-        assert_eq!(keys(&v["drops"]), ["map_full", "ringbuf", "stacks"]);
+        assert_eq!(
+            keys(&v["drops"]),
+            ["map_full", "ringbuf", "samples_overflow", "stacks"]
+        );
         let line = &v["lines"][0];
         assert_eq!(
             keys(line),

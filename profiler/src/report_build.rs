@@ -110,7 +110,10 @@ pub fn build(
             perf_sample_cost_ns: None,
             perf_sample_hz: None,
         },
-        drops: drops(&counters, &snapshot),
+        drops: Drops {
+            samples_overflow: collected.overflow,
+            ..drops(&counters, &snapshot)
+        },
         events,
         samples: counters.get(Counter::Samples),
         lines,
@@ -204,6 +207,7 @@ fn drops(counters: &Counters, snapshot: &KernelSnapshot) -> Drops {
         ringbuf: counters.get(Counter::RingbufDrops),
         map_full: counters.get(Counter::MapFull) + evicted_lines + evicted_objects,
         stacks: counters.get(Counter::StackDrops),
+        samples_overflow: 0,
     }
 }
 

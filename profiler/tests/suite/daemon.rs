@@ -263,3 +263,70 @@ fn all_go_follows_programs_that_start_and_exit() {
     );
     assert_eq!(target_state(port, long.pid()).as_deref(), Some("recording"));
 }
+
+/// (RSS in KiB, open fds) of `pid`.
+fn resources(pid: u32) -> (u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("daemon status");
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("daemon fds")
+        .count();
+    (rss, fds)
+}
+
+#[test]
+fn soak_many_short_lived_programs_keep_memory_and_fds_flat() {
+    let port = free_port();
+    let daemon = daemon(port, &["--all-go"]);
+    let dpid = daemon.0.id();
+    assert!(
+        eventually(Duration::from_secs(20), || get(port, "/healthz").is_some()),
+        "/healthz never answered"
+    );
+    let binary = program("sharedmap", Go::New);
+    let mut running: Vec<Program> = Vec::new();
+    let mut samples: Vec<(u64, usize)> = Vec::new();
+    let mut started = 0;
+    for round in 0..60 {
+        // Each lives 2 s; three at a time, a new one every round (~1.7 s).
+        running.retain_mut(|p| matches!(p.child.try_wait(), Ok(None)));
+        while running.len() < 3 {
+            running.push(Program::start(&binary, &["2s"]));
+            started += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1_500));
+        if round % 4 == 3 {
+            samples.push(resources(dpid));
+        }
+    }
+    drop(running);
+    let (_, body) = get(port, "/targets").expect("targets");
+    let targets: serde_json::Value = serde_json::from_slice(&body).expect("targets JSON");
+    let followed = targets["targets"].as_array().map_or(0, Vec::len);
+    let third = samples.len() / 3;
+    let early = &samples[..third];
+    let late = &samples[samples.len() - third..];
+    let max = |s: &[(u64, usize)]| s.iter().fold((0, 0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+    let (early_rss, early_fds) = max(early);
+    let (late_rss, late_fds) = max(late);
+    eprintln!(
+        "soak: {started} programs started, {followed} followed; daemon RSS {early_rss} KiB -> \
+         {late_rss} KiB, fds {early_fds} -> {late_fds}; every sample: {samples:?}"
+    );
+    assert!(
+        followed >= started / 2,
+        "only {followed} of {started} followed"
+    );
+    assert!(
+        late_rss <= early_rss + early_rss / 4 + 8 * 1024,
+        "RSS grew: {early_rss} KiB -> {late_rss} KiB ({samples:?})"
+    );
+    assert!(
+        late_fds <= early_fds + 8,
+        "fds grew: {early_fds} -> {late_fds} ({samples:?})"
+    );
+}
