@@ -172,7 +172,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             &overhead,
             started_at,
         )?;
-        forget_window(&mut probes, &targets);
+        forget_window(&mut probes);
         let window = Window {
             seq,
             report: Arc::new(report),
@@ -276,11 +276,9 @@ fn follow_new(
 }
 
 /// Clears what the kernel folded, so that the next window starts from nothing.
-fn forget_window(probes: &mut Probes, targets: &[Recorded]) {
-    for t in targets {
-        if let Err(e) = probes.forget_pid(t.pid) {
-            tracing::warn!(pid = t.pid, "clearing the window: {e}");
-        }
+fn forget_window(probes: &mut Probes) {
+    if let Err(e) = probes.forget_all() {
+        tracing::warn!("clearing the window: {e}");
     }
     if let Err(e) = probes.reset_counters_and_events() {
         tracing::warn!("clearing the counters: {e}");

@@ -92,12 +92,32 @@ impl Probes {
     }
 
     /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs,
-    /// writers); for clprof's own calibration probes.
+    /// writers); for clprof's own calibration probes and for targets that are gone.
     pub fn forget_pid(&mut self, pid: u32) -> Result<(), AttachError> {
+        self.forget(&|p| p == pid)
+    }
+
+    /// Removes everything the kernel side folded, for every process, and the stored stacks (a
+    /// daemon window's end, once its report is built): one pass over each map.
+    pub fn forget_all(&mut self) -> Result<(), AttachError> {
+        self.forget(&|_| true)?;
+        let map = self
+            .ebpf
+            .map_mut(map_names::STACKS)
+            .ok_or(AttachError::Missing(map_names::STACKS))?;
+        let mut stacks: StackTraceMap<&mut MapData> = StackTraceMap::try_from(map)?;
+        let ids: Vec<u32> = stacks.stack_ids().filter_map(Result::ok).collect();
+        for id in ids {
+            let _ = stacks.remove(&id);
+        }
+        Ok(())
+    }
+
+    fn forget(&mut self, which: &dyn Fn(u32) -> bool) -> Result<(), AttachError> {
         fn purge<K: aya::Pod + PidKey, V: aya::Pod>(
             probes: &mut Probes,
             name: &'static str,
-            pid: u32,
+            which: &dyn Fn(u32) -> bool,
         ) -> Result<(), AttachError> {
             let map = probes
                 .ebpf
@@ -107,7 +127,7 @@ impl Probes {
             let keys: Vec<K> = map
                 .keys()
                 .filter_map(Result::ok)
-                .filter(|k| k.pid() == pid)
+                .filter(|k| which(k.pid()))
                 .collect();
             for k in keys {
                 // Already gone (evicted) is fine.
@@ -115,11 +135,11 @@ impl Probes {
             }
             Ok(())
         }
-        purge::<LineKey, LineStats>(self, map_names::LINES, pid)?;
-        purge::<ObjectKey, ObjectStats>(self, map_names::OBJECTS, pid)?;
-        purge::<ObjectKey, LatencyHist>(self, map_names::LATENCY, pid)?;
-        purge::<ObjectKey, MapWriter>(self, map_names::MAP_WRITERS, pid)?;
-        purge::<IpKey, u64>(self, map_names::PERF_IPS, pid)?;
+        purge::<LineKey, LineStats>(self, map_names::LINES, which)?;
+        purge::<ObjectKey, ObjectStats>(self, map_names::OBJECTS, which)?;
+        purge::<ObjectKey, LatencyHist>(self, map_names::LATENCY, which)?;
+        purge::<ObjectKey, MapWriter>(self, map_names::MAP_WRITERS, which)?;
+        purge::<IpKey, u64>(self, map_names::PERF_IPS, which)?;
         Ok(())
     }
 
