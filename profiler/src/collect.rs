@@ -254,6 +254,15 @@ impl Samples {
         }
     }
 
+    fn flush_saved(&mut self) {
+        if let Some(mut save) = self.save.take() {
+            use std::io::Write as _;
+            if let Err(e) = save.flush() {
+                tracing::warn!("--save-samples: {e}");
+            }
+        }
+    }
+
     /// Folds a stream of raw events (as `--save-samples` writes them); a partial last record
     /// is ignored.
     pub fn fold_stream(&mut self, bytes: &[u8]) {
@@ -293,17 +302,6 @@ impl Samples {
                     }
                 })
                 .or_insert(first);
-        }
-    }
-}
-
-impl Samples {
-    fn flush_saved(&mut self) {
-        if let Some(mut save) = self.save.take() {
-            use std::io::Write as _;
-            if let Err(e) = save.flush() {
-                tracing::warn!("--save-samples: {e}");
-            }
         }
     }
 }

@@ -151,6 +151,10 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
             .collect()
     };
     let top = |pid: u32| report.lines.iter().find(|l| l.pid == pid);
+    let map_sum = |pid: u32, field: fn(&crate::report::MapReport) -> u64| -> f64 {
+        let maps = report.maps.iter().filter(|m| m.pid == pid);
+        maps.map(|m| field(m) as f64).sum()
+    };
     gauge(
         "clprof_top_line_transfers",
         "Cache-line transfers of the target's most contended line in the latest window.",
@@ -164,18 +168,12 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
     gauge(
         "clprof_concurrent_writers",
         "Map assigns that found another writer inside the same map (latest window).",
-        per_target(&|pid| {
-            let maps = report.maps.iter().filter(|m| m.pid == pid);
-            maps.map(|m| m.concurrent_writers as f64).sum()
-        }),
+        per_target(&|pid| map_sum(pid, |m| m.concurrent_writers)),
     );
     gauge(
         "clprof_growth_writes",
         "Map assigns during or causing map growth (latest window).",
-        per_target(&|pid| {
-            let maps = report.maps.iter().filter(|m| m.pid == pid);
-            maps.map(|m| m.growth_writes as f64).sum()
-        }),
+        per_target(&|pid| map_sum(pid, |m| m.growth_writes)),
     );
     let target_field = |pid: u32, f: &dyn Fn(&crate::report::TargetInfo) -> Option<f64>| {
         report
