@@ -51,7 +51,8 @@ pub struct ReportArgs {
     /// What flamegraph counts measure.
     #[arg(long, value_enum, default_value_t = Weight::Transfers)]
     pub weight: Weight,
-    /// Write to FILE (atomically) instead of stdout.
+    /// Write to FILE instead of stdout (`-`: stdout; a regular file is replaced atomically,
+    /// a device or FIFO written in place).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -82,13 +83,14 @@ pub struct RecordArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write the report to FILE (atomically) instead of stdout.
+    /// Write the report to FILE instead of stdout (`-`: stdout; a regular file is replaced
+    /// atomically, a device or FIFO written in place).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// What flamegraph counts measure (folded, svg).
     #[arg(long, value_enum, default_value_t = Weight::Transfers)]
     pub weight: Weight,
-    /// Also write the JSON report to FILE (atomically).
+    /// Also write the JSON report to FILE (written as -o writes).
     #[arg(long, value_name = "FILE")]
     pub json_out: Option<PathBuf>,
     /// Lines to show: the table's rows (default 10) and, when given, the lines drawn in folded

@@ -18,6 +18,7 @@ use tokio::{
 use crate::{
     attach::Probes,
     duty::{DutyCycler, DutyOutcome, DutyPlan},
+    output::{Output, WriteError},
     target,
 };
 
@@ -86,6 +87,8 @@ pub struct Collected {
     pub duty: Vec<DutyOutcome>,
     /// Samples not folded because the maximum of distinct keys was reached.
     pub overflow: u64,
+    /// Why `--save-samples` failed (the first error; no more events were saved after it).
+    pub save_error: Option<WriteError>,
 }
 
 /// Settings of one collection run.
@@ -95,8 +98,8 @@ pub struct CollectOptions {
     pub progress: bool,
     /// The overhead budget's terms for the probes.
     pub duty: DutyPlan,
-    /// Also write every sampled event here, raw (`--save-samples`).
-    pub save_samples: Option<std::fs::File>,
+    /// Also write every sampled event here, raw (`--save-samples`); finished when the run ends.
+    pub save_samples: Option<Output>,
     /// SIGINT and SIGTERM, caught since before the probes were attached.
     pub signals: Signals,
 }
@@ -197,7 +200,7 @@ pub async fn collect(
     // Detach first so the last drain sees every event that will ever be sampled.
     probes.detach_all();
     samples.drain(events.get_mut());
-    samples.flush_saved();
+    let save_error = samples.finish_saved();
     if let Some(logger) = logger.as_mut() {
         logger.get_mut().flush();
     }
@@ -210,6 +213,7 @@ pub async fn collect(
         exited,
         duty,
         overflow: samples.overflow,
+        save_error,
     })
 }
 
@@ -226,12 +230,14 @@ pub struct Samples {
     /// Samples not folded: `folded` was full.
     pub overflow: u64,
     /// Where every event is also written as received (`--save-samples`).
-    save: Option<std::io::BufWriter<std::fs::File>>,
+    save: Option<std::io::BufWriter<Output>>,
+    /// The first error writing `save` (which is then dropped, leaving an old file as it was).
+    save_error: Option<WriteError>,
 }
 
 impl Samples {
     /// Folds samples and also writes each raw event to `save`.
-    pub fn saving_to(save: Option<std::fs::File>) -> Self {
+    pub fn saving_to(save: Option<Output>) -> Self {
         Samples {
             save: save.map(std::io::BufWriter::new),
             ..Samples::default()
@@ -247,6 +253,7 @@ impl Samples {
                 use std::io::Write as _;
                 if let Err(e) = save.write_all(&item[..std::mem::size_of::<SampleEvent>()]) {
                     tracing::warn!("--save-samples: {e}; no more events are saved");
+                    self.save_error = Some(save.get_ref().error(e));
                     self.save = None;
                 }
             }
@@ -254,13 +261,21 @@ impl Samples {
         }
     }
 
-    fn flush_saved(&mut self) {
-        if let Some(mut save) = self.save.take() {
-            use std::io::Write as _;
-            if let Err(e) = save.flush() {
-                tracing::warn!("--save-samples: {e}");
+    /// Completes the `--save-samples` output; the first error writing it, if any.
+    fn finish_saved(&mut self) -> Option<WriteError> {
+        if let Some(save) = self.save.take() {
+            let finished = match save.into_inner() {
+                Ok(out) => out.finish(),
+                Err(e) => {
+                    let (source, save) = e.into_parts();
+                    Err(save.get_ref().error(source))
+                }
+            };
+            if let Err(e) = finished {
+                self.save_error.get_or_insert(e);
             }
         }
+        self.save_error.take()
     }
 
     /// Folds a stream of raw events (as `--save-samples` writes them); a partial last record

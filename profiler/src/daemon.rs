@@ -17,7 +17,7 @@ use crate::{
     collect::{self, CollectOptions, Signals, StopReason, Streams},
     daemon_http,
     discover::GoScanner,
-    perf, preflight,
+    output, perf, preflight,
     record::{self, ProbePlan, Recorded},
     render,
     report::Report,
@@ -99,7 +99,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     preflight::require_root()?;
     let signals = Signals::catch().context("catching SIGINT and SIGTERM")?;
     if let Some(dir) = &args.out_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("--out-dir {}", dir.display()))?;
+        prepare_out_dir(dir)?;
     }
     let plan = ProbePlan::new(&[])?;
     let mut targets = Vec::new();
@@ -179,7 +179,10 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         };
         let all_exited = update_targets(&state, &targets, &collected.exited);
         if let Some(dir) = &args.out_dir {
-            write_window(dir, &window)?;
+            // A window that cannot be written is still served; the daemon goes on.
+            if let Err(e) = write_window(dir, &window) {
+                tracing::warn!("window {} not saved: {e:#}", window.seq);
+            }
         }
         state
             .write()
@@ -307,13 +310,29 @@ fn update_targets(
     state.targets.iter().all(|t| t.state == "exited")
 }
 
-fn write_window(dir: &Path, window: &Window) -> anyhow::Result<()> {
-    let path: PathBuf = dir.join(format!("window-{:06}.json", window.seq));
-    render::write_atomic(&path, render::json(&window.report).as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    let latest = dir.join("latest.json");
-    render::write_atomic(&latest, render::json(&window.report).as_bytes())
-        .with_context(|| format!("writing {}", latest.display()))
+/// The file each window is saved to in `--out-dir`, besides `latest.json`.
+fn window_file(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("window-{seq:06}.json"))
+}
+
+/// `--out-dir` exists as a directory (made, with its parents, when missing) and its
+/// `latest.json` can be written.
+fn prepare_out_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => bail!("--out-dir {} is not a directory", dir.display()),
+        Ok(_) => {}
+        Err(_) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("--out-dir {}", dir.display()))?
+        }
+    }
+    output::check(&dir.join("latest.json")).context("--out-dir")?;
+    Ok(())
+}
+
+fn write_window(dir: &Path, window: &Window) -> Result<(), output::WriteError> {
+    let json = render::json(&window.report);
+    output::write(&window_file(dir, window.seq), json.as_bytes())?;
+    output::write(&dir.join("latest.json"), json.as_bytes())
 }
 
 #[cfg(test)]

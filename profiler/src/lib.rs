@@ -17,6 +17,7 @@ pub mod fold;
 pub mod gopclntab;
 pub mod launch;
 pub mod links;
+pub mod output;
 pub mod perf;
 pub mod preflight;
 pub mod probe_spec;

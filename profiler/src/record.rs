@@ -12,7 +12,7 @@ use crate::{
     cli::{Format, RecordArgs},
     collect::{self, CollectOptions},
     duty::DutyPlan,
-    launch,
+    launch, output,
     perf::{self, PerfEvents, PerfSource, Sampling},
     preflight,
     probe_spec::{CustomProbe, ProbeSpec},
@@ -79,6 +79,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if args.pids.is_empty() && args.command.is_empty() {
         bail!("nothing to profile: give --pid PID or -- CMD ARGS");
     }
+    check_outputs(&args)?;
     preflight::require_root()?;
     let signals = collect::Signals::catch().context("catching SIGINT and SIGTERM")?;
     let plan = ProbePlan::new(&args.probes)?;
@@ -160,10 +161,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         t.bias = load_bias(t);
     }
     let save_samples = match &args.save_samples {
-        Some(path) => Some(
-            std::fs::File::create(path)
-                .with_context(|| format!("--save-samples {}", path.display()))?,
-        ),
+        Some(path) => Some(output::Output::create(path).context("--save-samples")?),
         None => None,
     };
     let mut options = CollectOptions {
@@ -174,7 +172,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         signals,
     };
     let mut streams = collect::Streams::new(events, logger)?;
-    let collected = collect::collect(&mut probes, &mut streams, &mut options).await?;
+    let mut collected = collect::collect(&mut probes, &mut streams, &mut options).await?;
+    let save_error = collected.save_error.take();
     if let Some(events) = &perf_events {
         events.disable();
     }
@@ -194,14 +193,33 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         started_at,
     )?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
-    render::emit(args.output.as_deref(), &text)?;
+    output::write(args.output.as_deref().unwrap_or(Path::new("-")), &text)?;
     if let Some(path) = &args.json_out {
-        render::write_atomic(path, render::json(&report).as_bytes())?;
+        output::write(path, render::json(&report).as_bytes()).context("--json-out")?;
     }
     let table_on_stdout = args.output.is_none() && args.format == Format::Text;
     if !quiet && !table_on_stdout {
         for notice in &report.notices {
             eprintln!("clprof: {notice}");
+        }
+    }
+    match save_error {
+        Some(e) => Err(anyhow::Error::new(e).context("--save-samples")),
+        None => Ok(()),
+    }
+}
+
+/// Refuses output paths that cannot be written (a directory, a missing parent) before anything
+/// is recorded.
+fn check_outputs(args: &RecordArgs) -> anyhow::Result<()> {
+    let outputs = [
+        ("-o", &args.output),
+        ("--json-out", &args.json_out),
+        ("--save-samples", &args.save_samples),
+    ];
+    for (option, path) in outputs {
+        if let Some(path) = path {
+            output::check(path).context(option)?;
         }
     }
     Ok(())

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::{
     cli::ReportArgs,
-    render,
+    output, render,
     report::{Report, SCHEMA},
 };
 
@@ -59,7 +59,7 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let report = load(&args.file)?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
-    render::emit(args.output.as_deref(), &text)?;
+    output::write(args.output.as_deref().unwrap_or(Path::new("-")), &text)?;
     Ok(())
 }
 

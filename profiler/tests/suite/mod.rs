@@ -3,6 +3,8 @@ mod cli_errors;
 mod daemon;
 mod export;
 mod go;
+mod outputs;
+mod paths;
 mod perf_events;
 mod record;
 mod semantics;
