@@ -331,8 +331,10 @@ fn prepare_out_dir(dir: &Path) -> anyhow::Result<()> {
 
 fn write_window(dir: &Path, window: &Window) -> Result<(), output::WriteError> {
     let json = render::json(&window.report);
-    output::write(&window_file(dir, window.seq), json.as_bytes())?;
-    output::write(&dir.join("latest.json"), json.as_bytes())
+    // A FIFO nobody reads is skipped: waiting for a reader would stall the recording.
+    let no_reader = output::NoReader::Fail;
+    output::write(&window_file(dir, window.seq), json.as_bytes(), no_reader)?;
+    output::write(&dir.join("latest.json"), json.as_bytes(), no_reader)
 }
 
 #[cfg(test)]

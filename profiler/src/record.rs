@@ -161,7 +161,9 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         t.bias = load_bias(t);
     }
     let save_samples = match &args.save_samples {
-        Some(path) => Some(output::Output::create(path).context("--save-samples")?),
+        Some(path) => {
+            Some(output::Output::open(path, output::NoReader::Wait).context("--save-samples")?)
+        }
         None => None,
     };
     let mut options = CollectOptions {
@@ -193,9 +195,19 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         started_at,
     )?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
-    output::write(args.output.as_deref().unwrap_or(Path::new("-")), &text)?;
+    let stdout = Path::new("-");
+    output::write(
+        args.output.as_deref().unwrap_or(stdout),
+        &text,
+        output::NoReader::Wait,
+    )?;
     if let Some(path) = &args.json_out {
-        output::write(path, render::json(&report).as_bytes()).context("--json-out")?;
+        output::write(
+            path,
+            render::json(&report).as_bytes(),
+            output::NoReader::Wait,
+        )
+        .context("--json-out")?;
     }
     let table_on_stdout = args.output.is_none() && args.format == Format::Text;
     if !quiet && !table_on_stdout {

@@ -59,7 +59,12 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let report = load(&args.file)?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
-    output::write(args.output.as_deref().unwrap_or(Path::new("-")), &text)?;
+    let stdout = Path::new("-");
+    output::write(
+        args.output.as_deref().unwrap_or(stdout),
+        &text,
+        output::NoReader::Wait,
+    )?;
     Ok(())
 }
 

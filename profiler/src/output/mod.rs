@@ -43,6 +43,8 @@ pub enum WriteError {
         "cannot write {path}: it is a block device; give a file, a FIFO or a character device"
     )]
     BlockDevice { path: String },
+    #[error("cannot write {path}: it is a FIFO that no process is reading")]
+    NoReader { path: String },
     #[error("cannot write {path}: {source}{outcome}")]
     Io {
         path: String,
@@ -81,9 +83,18 @@ pub fn check(path: &Path) -> Result<(), WriteError> {
     classify(path).map(drop)
 }
 
+/// What to do with a FIFO that no process has open for reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoReader {
+    /// Wait for a reader, as a shell redirection does (one-shot commands).
+    Wait,
+    /// Fail with [`WriteError::NoReader`] (the daemon, which must not stall).
+    Fail,
+}
+
 /// Writes `data` to `path` whole (see the module docs).
-pub fn write(path: &Path, data: &[u8]) -> Result<(), WriteError> {
-    let mut out = Output::create(path)?;
+pub fn write(path: &Path, data: &[u8], no_reader: NoReader) -> Result<(), WriteError> {
+    let mut out = Output::open(path, no_reader)?;
     out.write_all(data).map_err(|e| out.error(e))?;
     out.finish()
 }
@@ -109,9 +120,9 @@ enum Sink {
 }
 
 impl Output {
-    /// Opens `path` for writing (see the module docs). A FIFO without a reader blocks until
-    /// one opens it, as a shell redirection does.
-    pub fn create(path: &Path) -> Result<Output, WriteError> {
+    /// Opens `path` for writing (see the module docs); `no_reader` says what a FIFO without a
+    /// reader does.
+    pub fn open(path: &Path, no_reader: NoReader) -> Result<Output, WriteError> {
         let shown = path.display().to_string();
         let fail = |source| WriteError::Io {
             path: shown.clone(),
@@ -121,7 +132,13 @@ impl Output {
         let sink = match classify(path)? {
             Dest::Stdout => Sink::Stdout(io::stdout()),
             Dest::OwnFd(fd) => Sink::InPlace(dup(fd).map_err(fail)?),
-            Dest::Device { fifo } => Sink::InPlace(open_in_place(path, fifo).map_err(fail)?),
+            Dest::Device { fifo } => match open_in_place(path, fifo, no_reader) {
+                Ok(file) => Sink::InPlace(file),
+                Err(e) if fifo && e.raw_os_error() == Some(libc::ENXIO) => {
+                    return Err(WriteError::NoReader { path: shown });
+                }
+                Err(e) => return Err(fail(e)),
+            },
             Dest::Socket => Sink::Socket(UnixStream::connect(path).map_err(fail)?),
             Dest::File {
                 path: dest,
@@ -239,8 +256,8 @@ fn stage(dest: &Path, existing: Option<&std::fs::Metadata>) -> io::Result<tempfi
 }
 
 /// Opens a character device or FIFO for writing, without creating, truncating, or taking it as
-/// a controlling terminal.
-fn open_in_place(path: &Path, fifo: bool) -> io::Result<File> {
+/// a controlling terminal. A FIFO without a reader fails with ENXIO unless told to wait.
+fn open_in_place(path: &Path, fifo: bool, no_reader: NoReader) -> io::Result<File> {
     let open = |flags| {
         std::fs::OpenOptions::new()
             .write(true)
@@ -255,7 +272,7 @@ fn open_in_place(path: &Path, fifo: bool) -> io::Result<File> {
             set_blocking(&file)?;
             Ok(file)
         }
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) && no_reader == NoReader::Wait => {
             tracing::warn!(
                 "{} is a FIFO with no reader; waiting for one",
                 path.display()

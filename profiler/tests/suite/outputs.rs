@@ -7,7 +7,7 @@ use profiler_common::SampleEvent;
 
 use super::{
     go::{program, Go},
-    paths::{mknod, names, shape, Kind, Prepared, KINDS},
+    paths::{mknod, names, shape, Prepared, KINDS},
     support::*,
 };
 
@@ -129,74 +129,74 @@ fn report_writes_stdout_for_dash_and_devices_in_place() {
     }
 }
 
-/// The daemon's window files and `latest.json`, each made as a different kind of path.
+/// The daemon's window files and `latest.json`: each run makes `latest.json` and the first
+/// window's file as two different kinds of path, and the second window's name a directory.
 #[test]
 fn daemon_out_dir_writes_every_kind_of_path() {
     let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out_dir = dir.path().join("windows");
-    std::fs::create_dir(&out_dir).expect("mkdir");
-    let latest = Prepared::make(Kind::Symlink, &out_dir, "latest.json");
-    let windows: Vec<Prepared> = KINDS
-        .iter()
-        .enumerate()
-        .map(|(i, &kind)| Prepared::make(kind, &out_dir, &format!("window-{:06}.json", i + 1)))
-        .collect();
-    // A window name taken by a directory: that window is not saved, and the daemon goes on.
-    let blocked = out_dir.join(format!("window-{:06}.json", KINDS.len() + 1));
-    std::fs::create_dir(&blocked).expect("mkdir");
-    std::fs::write(blocked.join("keep"), "x").expect("write");
-    let blocked_before = shape(&blocked);
-    let after = out_dir.join(format!("window-{:06}.json", KINDS.len() + 2));
+    for run in 0..KINDS.len() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out_dir = dir.path().join("windows");
+        std::fs::create_dir(&out_dir).expect("mkdir");
+        let latest = Prepared::make(KINDS[run], &out_dir, "latest.json");
+        let first = Prepared::make(
+            KINDS[(run + 1) % KINDS.len()],
+            &out_dir,
+            "window-000001.json",
+        );
+        // A window name taken by a directory: that window is not saved; the daemon goes on.
+        let blocked = out_dir.join("window-000002.json");
+        std::fs::create_dir(&blocked).expect("mkdir");
+        std::fs::write(blocked.join("keep"), "x").expect("write");
+        let blocked_before = shape(&blocked);
+        let third = out_dir.join("window-000003.json");
 
-    let daemon = clprof()
-        .args(["daemon", "--quiet", "--pid", &prog.pid().to_string()])
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--window",
-            "1s",
-            "--budget",
-            "100",
-        ])
-        .arg("--out-dir")
-        .arg(&out_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start clprof daemon");
-    let written = eventually(Duration::from_secs(60), || after.exists());
-    // SAFETY: signals the daemon this test started.
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
-    let out = daemon.wait_with_output().expect("wait for the daemon");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(written, "{} never appeared: {stderr}", after.display());
-    assert!(out.status.success(), "daemon exit {}: {stderr}", out.status);
-    assert!(
-        stderr.contains("is a directory"),
-        "no warning for the blocked window: {stderr}"
-    );
+        let daemon = clprof()
+            .args(["daemon", "--quiet", "--pid", &prog.pid().to_string()])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--window",
+                "1s",
+                "--budget",
+                "100",
+            ])
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start clprof daemon");
+        let written = eventually(Duration::from_secs(60), || third.exists());
+        // SAFETY: signals the daemon this test started.
+        unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+        let out = daemon.wait_with_output().expect("wait for the daemon");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(written, "{} never appeared: {stderr}", third.display());
+        assert!(out.status.success(), "daemon exit {}: {stderr}", out.status);
+        assert!(
+            stderr.contains("window 2 not saved") && stderr.contains("is a directory"),
+            "no warning for the blocked window: {stderr}"
+        );
 
-    for (i, p) in windows.into_iter().enumerate() {
-        let what = format!("window {} {:?}", i + 1, p.kind);
-        if let Some(bytes) = p.received() {
-            check_contents("--out-dir", &what, &bytes);
+        let what = |p: &Prepared, name: &str| format!("{name} as {:?}", p.kind);
+        let (latest_what, first_what) = (what(&latest, "latest.json"), what(&first, "window 1"));
+        // A FIFO's reader reads one window; later windows find no reader and skip it.
+        for (p, what) in [(latest, latest_what), (first, first_what)] {
+            if let Some(bytes) = p.received() {
+                check_contents("--out-dir", &what, &bytes);
+            }
         }
+        let third_bytes = std::fs::read(&third).expect("read");
+        check_contents("--out-dir", "window 3", &third_bytes);
+        assert_eq!(shape(&blocked), blocked_before);
+        assert_eq!(names(&blocked), ["keep"]);
+        assert!(
+            names(&out_dir).iter().all(|n| !n.contains("tmp")),
+            "temporary files left: {:?}",
+            names(&out_dir)
+        );
     }
-    check_contents(
-        "--out-dir",
-        "window after the blocked one",
-        &std::fs::read(&after).expect("read"),
-    );
-    let latest = latest.received().expect("latest.json's target");
-    check_contents("--out-dir", "latest.json through its link", &latest);
-    assert_eq!(shape(&blocked), blocked_before);
-    assert_eq!(names(&blocked), ["keep"]);
-    assert!(
-        names(&out_dir).iter().all(|n| !n.contains("tmp")),
-        "temporary files left: {:?}",
-        names(&out_dir)
-    );
 }
 
 #[test]
