@@ -252,7 +252,7 @@ impl Samples {
             if let Some(save) = &mut self.save {
                 use std::io::Write as _;
                 if let Err(e) = save.write_all(&item[..std::mem::size_of::<SampleEvent>()]) {
-                    tracing::warn!("--save-samples: {e}; no more events are saved");
+                    tracing::debug!("--save-samples: {e}; no more events are saved");
                     self.save_error = Some(save.get_ref().error(e));
                     self.save = None;
                 }

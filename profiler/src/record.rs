@@ -195,12 +195,10 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         started_at,
     )?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
-    let stdout = Path::new("-");
-    output::write(
-        args.output.as_deref().unwrap_or(stdout),
-        &text,
-        output::NoReader::Wait,
-    )?;
+    match &args.output {
+        Some(path) => output::write(path, &text, output::NoReader::Wait).context("-o")?,
+        None => output::write(Path::new("-"), &text, output::NoReader::Wait)?,
+    }
     if let Some(path) = &args.json_out {
         output::write(
             path,

@@ -123,7 +123,10 @@ impl Output {
     /// Opens `path` for writing (see the module docs); `no_reader` says what a FIFO without a
     /// reader does.
     pub fn open(path: &Path, no_reader: NoReader) -> Result<Output, WriteError> {
-        let shown = path.display().to_string();
+        let shown = match path.as_os_str() == "-" {
+            true => "stdout".to_owned(),
+            false => path.display().to_string(),
+        };
         let fail = |source| WriteError::Io {
             path: shown.clone(),
             source,
@@ -207,7 +210,8 @@ impl Output {
             Sink::Stdout(out) => out,
             Sink::InPlace(file) => file,
             Sink::Socket(stream) => stream,
-            Sink::Staged { tmp, .. } => tmp,
+            // The file itself: NamedTempFile's own Write adds its temporary path to errors.
+            Sink::Staged { tmp, .. } => tmp.as_file_mut(),
         }
     }
 }

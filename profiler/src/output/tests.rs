@@ -2,7 +2,6 @@
 //! nodes are made with mknod, and one case mounts a small tmpfs).
 
 use std::{
-    ffi::CString,
     io::Read as _,
     os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _},
     path::{Path, PathBuf},
@@ -214,45 +213,10 @@ fn unfinished_output_leaves_the_old_file() {
     assert_eq!(names(dir.path()), ["samples.bin"]);
 }
 
-/// A small tmpfs, unmounted on drop.
-struct SmallFs(tempfile::TempDir);
-
-impl SmallFs {
-    fn mount(bytes: usize) -> SmallFs {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let target = c_path(dir.path());
-        let options = CString::new(format!("size={bytes}")).expect("options");
-        // SAFETY: valid C strings; mounts a fresh tmpfs on a private directory.
-        let rc = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                target.as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                options.as_ptr().cast(),
-            )
-        };
-        assert_eq!(
-            rc,
-            0,
-            "mount tmpfs (as root): {}",
-            io::Error::last_os_error()
-        );
-        SmallFs(dir)
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        // SAFETY: unmounts what `mount` mounted.
-        unsafe { libc::umount2(c_path(self.0.path()).as_ptr(), libc::MNT_DETACH) };
-    }
-}
-
 #[test]
 fn a_full_disk_leaves_the_old_file_untouched() {
     let fs = SmallFs::mount(64 * 1024);
-    let path = fs.0.path().join("report.json");
+    let path = fs.path().join("report.json");
     std::fs::write(&path, "old report").expect("write");
     let before = shape(&path);
     let err =
@@ -262,10 +226,10 @@ fn a_full_disk_leaves_the_old_file_untouched() {
     assert!(text.contains("left unchanged"), "{text}");
     assert_eq!(std::fs::read(&path).expect("read"), b"old report");
     assert_eq!(shape(&path), before);
-    assert_eq!(names(fs.0.path()), ["report.json"]);
+    assert_eq!(names(fs.path()), ["report.json"]);
 
-    let new = fs.0.path().join("new.json");
+    let new = fs.path().join("new.json");
     let err = write(&new, &vec![b'x'; 1 << 20], NoReader::Wait).expect_err("does not fit");
     assert!(one_line(&err).contains("no file was created"), "{err}");
-    assert_eq!(names(fs.0.path()), ["report.json"]);
+    assert_eq!(names(fs.path()), ["report.json"]);
 }

@@ -7,7 +7,7 @@ use profiler_common::SampleEvent;
 
 use super::{
     go::{program, Go},
-    paths::{mknod, names, shape, Prepared, KINDS},
+    paths::{mknod, names, shape, Prepared, SmallFs, KINDS},
     support::*,
 };
 
@@ -93,6 +93,42 @@ fn record_refuses_a_directory_or_a_missing_parent_before_recording() {
             assert_eq!(shape(&sub), before);
             assert_eq!(names(&sub), ["keep"]);
             assert_eq!(names(dir.path()), ["reports"], "something was created");
+        }
+    }
+}
+
+/// A full disk: the writer fails in one line, exit 1, and the file it would have replaced is as
+/// it was. With `--save-samples` the report itself is still written.
+#[test]
+fn record_on_a_full_disk_keeps_the_old_file_and_says_so() {
+    let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
+    // One page: the existing file fills it, so no new byte fits.
+    let fs = SmallFs::mount(4096);
+    for writer in RECORD_WRITERS {
+        let path = fs.path().join("out");
+        std::fs::write(&path, "old").expect("write");
+        let before = shape(&path);
+        let out = clprof()
+            .args(["record", "--quiet", "--pid", &prog.pid().to_string()])
+            .args(["--duration", "1s", "--budget", "100", "--sample-every", "1"])
+            .args(["--format", "json", writer])
+            .arg(&path)
+            .output()
+            .expect("run clprof");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{writer} on a full disk: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains(writer)
+                && err.contains("No space left on device")
+                && err.contains("the existing file was left unchanged"),
+            "{writer}: unclear: {err}"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), b"old", "{writer}");
+        assert_eq!(shape(&path), before, "{writer}");
+        assert_eq!(names(fs.path()), ["out"], "{writer}: temporary file left");
+        if writer == "--save-samples" {
+            check_contents("-o", "the report beside failed samples", &out.stdout);
         }
     }
 }

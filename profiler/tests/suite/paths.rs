@@ -184,3 +184,42 @@ impl Prepared {
         Some(got)
     }
 }
+
+/// A small tmpfs, unmounted on drop.
+pub struct SmallFs(tempfile::TempDir);
+
+impl SmallFs {
+    pub fn mount(bytes: usize) -> SmallFs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = c_path(dir.path());
+        let options = CString::new(format!("size={bytes}")).expect("options");
+        // SAFETY: valid C strings; mounts a fresh tmpfs on a private directory.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                options.as_ptr().cast(),
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "mount tmpfs (as root): {}",
+            io::Error::last_os_error()
+        );
+        SmallFs(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        // SAFETY: unmounts what `mount` mounted.
+        unsafe { libc::umount2(c_path(self.0.path()).as_ptr(), libc::MNT_DETACH) };
+    }
+}
