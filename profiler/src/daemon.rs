@@ -42,6 +42,8 @@ pub struct Window {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TargetStatus {
     pub pid: u32,
+    /// Its pid inside its own pid namespace (a container's); equal to `pid` outside one.
+    pub ns_pid: Option<u32>,
     pub exe: String,
     /// `recording` or `exited`.
     pub state: String,
@@ -129,6 +131,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             .iter()
             .map(|t| TargetStatus {
                 pid: t.pid,
+                ns_pid: t.ns_pid,
                 exe: t.exe.clone(),
                 state: "recording".to_owned(),
                 windows: 0,
@@ -226,6 +229,7 @@ fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
     let binary = plan.go_binary(target::resolve_pid(pid).map(|t| t.binary))?;
     Ok(Recorded {
         pid,
+        ns_pid: process.ns_pid,
         exe: process.exe.display().to_string(),
         symbolizer: record::open_symbolizer(&process.attach_path),
         attach_path: process.attach_path,
@@ -256,6 +260,7 @@ fn follow_new(
                 let mut state = state.write().unwrap_or_else(|e| e.into_inner());
                 state.targets.push(TargetStatus {
                     pid,
+                    ns_pid: t.ns_pid,
                     exe: t.exe.clone(),
                     state: "recording".to_owned(),
                     windows: 0,

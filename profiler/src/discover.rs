@@ -1,10 +1,11 @@
 //! Finding Go processes for `clprof daemon --all-go`: a scan of `/proc` for processes whose
-//! executable has Go map-assign functions. Executables found not to be Go are remembered, so a
-//! scan costs a directory listing and one `readlink` per process.
+//! executable has Go map-assign functions. Executables found not to be Go are remembered by
+//! device and inode (a path names different files in different mount namespaces: containers), so
+//! a scan costs a directory listing and one `stat` of `/proc/PID/exe` per process.
 
 use std::{
     collections::{HashMap, HashSet},
-    path::PathBuf,
+    os::unix::fs::MetadataExt as _,
 };
 
 use crate::target::{self, TargetError};
@@ -12,9 +13,13 @@ use crate::target::{self, TargetError};
 /// Remembers what earlier scans learned.
 #[derive(Default)]
 pub struct GoScanner {
-    /// Executables without Go map functions (or unreadable), by path.
-    not_go: HashSet<PathBuf>,
+    /// Executables without Go map functions.
+    not_go: HashSet<FileKey>,
 }
+
+/// An executable file: device, inode, and size and modification time (a file rewritten in place
+/// keeps its inode).
+type FileKey = (u64, u64, u64, i64, i64);
 
 /// Bound on remembered executables (a host running many distinct binaries keeps the first).
 const MAX_REMEMBERED: usize = 4_096;
@@ -27,7 +32,7 @@ impl GoScanner {
             return Vec::new();
         };
         let mut found = Vec::new();
-        let mut seen: HashMap<PathBuf, Option<bool>> = HashMap::new();
+        let mut seen: HashMap<FileKey, Option<bool>> = HashMap::new();
         for entry in dir.flatten() {
             let Some(pid) = entry
                 .file_name()
@@ -39,14 +44,16 @@ impl GoScanner {
             if pid == me || known.contains(&pid) {
                 continue;
             }
-            // Kernel threads have no executable.
-            let Ok(exe) = std::fs::read_link(entry.path().join("exe")) else {
+            // Kernel threads have no executable. The link is followed into the process's own
+            // mount namespace, so this is the file it runs, wherever it lives.
+            let Ok(md) = std::fs::metadata(entry.path().join("exe")) else {
                 continue;
             };
+            let exe: FileKey = (md.dev(), md.ino(), md.size(), md.mtime(), md.mtime_nsec());
             if self.not_go.contains(&exe) {
                 continue;
             }
-            let verdict = *seen.entry(exe.clone()).or_insert_with(|| {
+            let verdict = *seen.entry(exe).or_insert_with(|| {
                 match target::resolve_pid(pid) {
                     Ok(_) => Some(true),
                     // A property of the executable: remember it.

@@ -12,7 +12,11 @@ pub fn run(args: &ProbesArgs) -> anyhow::Result<()> {
     let mut out = String::new();
     for &pid in &args.pids {
         let process = target::resolve_process(pid)?;
-        let _ = writeln!(out, "pid {pid}: {}", process.exe.display());
+        let ns = match process.ns_pid {
+            Some(ns) if ns != pid => format!(" (pid {ns} in its namespace)"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "pid {pid}{ns}: {}", process.exe.display());
         match target::resolve_pid(pid) {
             Ok(t) => go_probes(&mut out, &t.binary),
             Err(e @ TargetError::NoMapFunctions { .. }) => {

@@ -24,6 +24,8 @@ use crate::{
 /// One process being recorded.
 pub struct Recorded {
     pub pid: u32,
+    /// Its pid inside its own pid namespace (see [`target::Process::ns_pid`]).
+    pub ns_pid: Option<u32>,
     /// The executable as the user knows it.
     pub exe: String,
     /// Path the kernel and clprof open it by.
@@ -89,6 +91,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         let binary = plan.go_binary(target::resolve_pid(pid).map(|t| t.binary))?;
         targets.push(Recorded {
             pid,
+            ns_pid: process.ns_pid,
             exe: process.exe.display().to_string(),
             attach_path: process.attach_path,
             binary,
@@ -130,6 +133,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         let mut child = launch::spawn_held(&path, &args.command[1..])?;
         let t = Recorded {
             pid: child.pid,
+            ns_pid: target::ns_pid_of(child.pid),
             exe: path.display().to_string(),
             attach_path: path.clone(),
             binary,

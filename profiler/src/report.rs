@@ -43,6 +43,10 @@ pub struct Report {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub pid: u32,
+    /// Its pid inside its own pid namespace (last `NSpid:` field): equal to `pid` unless it runs
+    /// in a child pid namespace (a container); null when unknown.
+    #[serde(default)]
+    pub ns_pid: Option<u32>,
     /// Executable path as the process saw it.
     pub exe: String,
     /// Go version from `.go.buildinfo` (`go1.27.3`), null when absent.
@@ -291,6 +295,7 @@ pub(crate) mod tests_support {
             duration_s: 5.0,
             targets: vec![TargetInfo {
                 pid: 42,
+                ns_pid: Some(42),
                 exe: "/srv/app".to_owned(),
                 go_version: Some("go1.27.3".to_owned()),
                 map_layout: Some("swiss".to_owned()),
@@ -433,6 +438,7 @@ mod tests {
                 "go_version",
                 "layout_source",
                 "map_layout",
+                "ns_pid",
                 "pid",
                 "probe_active_fraction",
                 "probe_hits",

@@ -130,6 +130,7 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
     let layout = t.binary.as_ref().map(|b| &b.layout);
     TargetInfo {
         pid: t.pid,
+        ns_pid: t.ns_pid,
         exe: t.exe.clone(),
         go_version: t.binary.as_ref().and_then(|b| b.go_version.clone()),
         map_layout: layout.map(|l| {

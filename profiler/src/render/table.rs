@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{FrameReport, LineReport, Report};
+use crate::report::{FrameReport, LineReport, Report, TargetInfo};
 
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
@@ -33,6 +33,14 @@ fn perf_source(report: &Report) -> String {
     }
 }
 
+/// A target's pid, with its pid inside its own pid namespace when that differs (a container).
+fn target_pid(t: &TargetInfo) -> String {
+    match t.ns_pid {
+        Some(ns) if ns != t.pid => format!("{} (pid {ns} in its namespace)", t.pid),
+        _ => t.pid.to_string(),
+    }
+}
+
 /// Renders the header and the first `top` lines.
 pub fn table(report: &Report, top: usize) -> String {
     let mut s = String::new();
@@ -48,7 +56,7 @@ pub fn table(report: &Report, top: usize) -> String {
                 let _ = writeln!(
                     s,
                     "target: pid {} {}  {}  {layout} maps (layout from {}){exited}",
-                    t.pid,
+                    target_pid(t),
                     t.exe,
                     t.go_version.as_deref().unwrap_or("go version unknown"),
                     t.layout_source.as_deref().unwrap_or("?"),
@@ -58,7 +66,8 @@ pub fn table(report: &Report, top: usize) -> String {
                 let _ = writeln!(
                     s,
                     "target: pid {} {}  (custom probes only){exited}",
-                    t.pid, t.exe
+                    target_pid(t),
+                    t.exe
                 );
             }
         }
@@ -311,5 +320,28 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn target_line_gives_the_namespace_pid_when_it_differs() {
+        let mut report = crate::report::tests_support::sample();
+        let line = |r: &Report| table(r, 5).lines().nth(1).unwrap_or_default().to_owned();
+        assert!(
+            line(&report).starts_with("target: pid 42 /srv/app  "),
+            "{}",
+            line(&report)
+        );
+        report.targets[0].ns_pid = None;
+        assert!(
+            line(&report).starts_with("target: pid 42 /srv/app  "),
+            "{}",
+            line(&report)
+        );
+        report.targets[0].ns_pid = Some(1);
+        assert!(
+            line(&report).starts_with("target: pid 42 (pid 1 in its namespace) /srv/app  "),
+            "{}",
+            line(&report)
+        );
     }
 }

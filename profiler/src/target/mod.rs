@@ -35,7 +35,7 @@ pub use gobinary::{inspect_binary, AssignFunc, GoBinary, GROWTH_FUNCS};
 pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};
 pub use maps::{load_bias, load_bias_of};
 pub use process::{resolve_process, Process};
-pub use procfs::{cpu_time, is_alive, thread_count};
+pub use procfs::{cpu_time, is_alive, ns_pid_of, thread_count};
 
 /// Why a process or binary cannot be profiled. Each message is one line that says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +174,7 @@ pub fn resolve_pid(pid: u32) -> Result<Target, TargetError> {
         pid,
         exe,
         attach_path,
+        ..
     } = resolve_process(pid)?;
     let binary = gobinary::inspect_binary_shared(&attach_path).map_err(|e| match e {
         // Name the executable the user knows, not the /proc link.

@@ -15,6 +15,9 @@ pub struct Process {
     /// Path the kernel can open for uprobes and we can read: "/proc/PID/exe" (works for deleted
     /// files and other mount namespaces).
     pub attach_path: PathBuf,
+    /// Its pid inside its own pid namespace (a container's), from `NSpid:`; equal to `pid` when
+    /// it shares clprof's pid namespace, None when `/proc` does not say.
+    pub ns_pid: Option<u32>,
 }
 
 /// Resolves a pid to a [`Process`]: checks that it exists, that it is a process and not one of
@@ -34,6 +37,7 @@ pub fn resolve_process(pid: u32) -> Result<Process, TargetError> {
         pid,
         exe,
         attach_path: proc_dir.join("exe"),
+        ns_pid: procfs::ns_pid_of(pid),
     })
 }
 
@@ -52,6 +56,7 @@ mod tests {
         assert_eq!(p.pid, pid);
         assert_eq!(p.attach_path, PathBuf::from(format!("/proc/{pid}/exe")));
         assert_eq!(p.exe, std::fs::canonicalize(&bin).unwrap());
+        assert_eq!(p.ns_pid, Some(pid), "same pid namespace as the test");
         // resolve_pid needs Go map functions; resolve_process does not.
         assert!(matches!(
             super::super::resolve_pid(pid),

@@ -69,6 +69,20 @@ pub(crate) fn tgid_of(pid: u32) -> Option<u32> {
     status_field(&status, "Tgid:")
 }
 
+/// The pid of `pid` inside its own (innermost) pid namespace: the last field of `NSpid:` in
+/// `/proc/PID/status`, which lists the pid in each namespace from the one this `/proc` belongs to
+/// down to the process's own. Equal to `pid` when the process is in our pid namespace; None when
+/// the status cannot be read or has no `NSpid:` line (kernels before 4.1).
+pub fn ns_pid_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_ns_pid(&status)
+}
+
+fn parse_ns_pid(status: &str) -> Option<u32> {
+    let fields = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    fields.split_whitespace().last()?.parse().ok()
+}
+
 fn parse_status_threads(status: &str) -> Option<u32> {
     status_field(status, "Threads:")
 }
@@ -125,6 +139,31 @@ mod tests {
             PathBuf::from("/a/b")
         );
         assert_eq!(strip_deleted("/a/b".into()), PathBuf::from("/a/b"));
+    }
+
+    #[test]
+    fn ns_pid_is_the_last_nspid_field() {
+        // Our own namespace: one field, the pid itself.
+        assert_eq!(
+            parse_ns_pid("Name:\tx\nPid:\t991\nNSpid:\t991\n"),
+            Some(991)
+        );
+        // A container: host pid first, then each nested namespace down to the process's own.
+        assert_eq!(parse_ns_pid("Tgid:\t991\nNSpid:\t991\t1\nX: 2\n"), Some(1));
+        assert_eq!(parse_ns_pid("NSpid:\t4242\t310\t7\n"), Some(7));
+        // Kernels before 4.1 have no NSpid line; a malformed one is unknown, not a guess.
+        assert_eq!(parse_ns_pid("Name:\tx\nPid:\t5\n"), None);
+        assert_eq!(parse_ns_pid("NSpid:\t\n"), None);
+        assert_eq!(parse_ns_pid("NSpid:\t12\tx\n"), None);
+        // Not the NSpgid/NSsid lines that follow it.
+        assert_eq!(
+            parse_ns_pid("NStgid:\t8\t2\nNSpgid:\t3\nNSpid:\t8\t2\n"),
+            Some(2)
+        );
+        // This test runs in the namespace its /proc belongs to.
+        let me = std::process::id();
+        assert_eq!(ns_pid_of(me), Some(me));
+        assert_eq!(ns_pid_of(0), None);
     }
 
     #[test]

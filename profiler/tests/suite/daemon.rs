@@ -13,7 +13,7 @@ use super::{
 };
 
 /// GET `path` from 127.0.0.1:`port`: (status, body); None when nothing listens.
-fn get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
+pub(super) fn get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -29,7 +29,7 @@ fn get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
 
 /// `clprof daemon --quiet` on 127.0.0.1:`port` with one-second windows, probes always on, and
 /// `args`; killed when dropped.
-fn daemon(port: u16, args: &[&str]) -> Killed {
+pub(super) fn daemon(port: u16, args: &[&str]) -> Killed {
     Killed(
         clprof()
             .args([
@@ -46,7 +46,7 @@ fn daemon(port: u16, args: &[&str]) -> Killed {
     )
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
@@ -135,7 +135,7 @@ fn windows_are_served_over_http_until_sigterm() {
 }
 
 /// A child process killed when dropped.
-struct Killed(std::process::Child);
+pub(super) struct Killed(std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {

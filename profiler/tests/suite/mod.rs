@@ -1,5 +1,6 @@
 mod budget;
 mod cli_errors;
+mod containers;
 mod daemon;
 mod export;
 mod go;

@@ -11,6 +11,7 @@ fn check_target(report: &serde_json::Value, pid: u32, go: Go) {
     assert_eq!(report["schema"], "clprof/1");
     let target = &report["targets"][0];
     assert_eq!(target["pid"], pid);
+    assert_eq!(target["ns_pid"], pid, "same pid namespace: {target}");
     assert_eq!(target["map_layout"], go.layout(), "{target}");
     assert!(
         target["go_version"]
@@ -142,6 +143,8 @@ fn launched_command_is_profiled_from_its_start() {
     let first = &report["lines"][0];
     assert_eq!(first["threads"], 2, "{first}");
     assert!(u64_of(&report, "events") > 0);
+    let target = &report["targets"][0];
+    assert_eq!(target["ns_pid"], target["pid"], "{target}");
 }
 
 #[test]
