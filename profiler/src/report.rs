@@ -55,6 +55,10 @@ pub struct TargetInfo {
     pub map_layout: Option<String>,
     /// Where the layout came from: `dwarf` or `builtin-table`.
     pub layout_source: Option<String>,
+    /// Where the runtime functions were found: `symtab` (the ELF symbol table) or
+    /// `gopclntab` (Go's own function table, for stripped binaries); null without Go probes.
+    #[serde(default)]
+    pub symbols_source: Option<crate::target::SymbolsSource>,
     /// True when the process exited before recording ended.
     pub exited: bool,
     /// GNU or Go build id of the executable, when known.
@@ -300,6 +304,7 @@ pub(crate) mod tests_support {
                 go_version: Some("go1.27.3".to_owned()),
                 map_layout: Some("swiss".to_owned()),
                 layout_source: Some("dwarf".to_owned()),
+                symbols_source: Some(crate::target::SymbolsSource::Symtab),
                 exited: false,
                 build_id: None,
                 probe_active_fraction: Some(0.25),
@@ -442,7 +447,8 @@ mod tests {
                 "pid",
                 "probe_active_fraction",
                 "probe_hits",
-                "probe_windows"
+                "probe_windows",
+                "symbols_source"
             ]
         );
         assert_eq!(

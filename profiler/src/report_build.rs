@@ -147,6 +147,7 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
             }
             .to_owned()
         }),
+        symbols_source: t.binary.as_ref().map(|b| b.symbols_source),
         exited: collected.exited.contains_key(&t.pid),
         build_id: t.binary.as_ref().and_then(|b| b.build_id.clone()),
         probe_active_fraction: None,
@@ -378,7 +379,7 @@ impl<'p, 't> Stacks<'p, 't> {
         let t = self.targets.iter().find(|t| t.pid == pid)?;
         let binary = t.binary.as_ref()?;
         let addr = type_addr.checked_sub(t.bias.unwrap_or(0))?;
-        binary.map_types.get(&addr).cloned()
+        binary.type_name(addr)
     }
 
     /// The innermost source frame at the sampled instruction `ip` of `pid`.

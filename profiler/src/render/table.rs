@@ -55,11 +55,17 @@ pub fn table(report: &Report, top: usize) -> String {
             Some(layout) => {
                 let _ = writeln!(
                     s,
-                    "target: pid {} {}  {}  {layout} maps (layout from {}){exited}",
+                    "target: pid {} {}  {}  {layout} maps (layout from {}{}){exited}",
                     target_pid(t),
                     t.exe,
                     t.go_version.as_deref().unwrap_or("go version unknown"),
                     t.layout_source.as_deref().unwrap_or("?"),
+                    match t.symbols_source {
+                        Some(crate::target::SymbolsSource::Gopclntab) => {
+                            ", functions from .gopclntab: stripped"
+                        }
+                        _ => "",
+                    },
                 );
             }
             None => {

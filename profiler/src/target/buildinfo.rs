@@ -43,7 +43,7 @@ pub(crate) fn parse_buildinfo_version(data: &[u8]) -> Option<String> {
 }
 
 /// Decodes an unsigned LEB128 varint (encoding/binary.Uvarint); returns (value, bytes read).
-fn read_uvarint(data: &[u8]) -> Option<(u64, usize)> {
+pub(crate) fn read_uvarint(data: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (i, &b) in data.iter().enumerate().take(10) {
         value |= u64::from(b & 0x7f) << (7 * i);

@@ -48,13 +48,22 @@ pub(crate) fn site_of<'a, R: object::ReadRef<'a>>(
     obj: &object::File<'a, R>,
     sym: &object::Symbol<'a, '_, R>,
 ) -> Option<ProbeSite> {
-    let name = sym.name().ok()?;
-    let vaddr = sym.address();
-    let Some(file_offset) = file_offset_of(obj, sym.section_index(), vaddr) else {
+    site_at(obj, sym.name().ok()?, sym.address(), sym.section_index())
+}
+
+/// The probe site of the function `name` at `vaddr` (from any function table; `section` when
+/// known); `None` (with a warning) when no file-backed section holds it.
+pub(crate) fn site_at<'a, R: object::ReadRef<'a>>(
+    obj: &object::File<'a, R>,
+    name: &str,
+    vaddr: u64,
+    section: Option<object::SectionIndex>,
+) -> Option<ProbeSite> {
+    let Some(file_offset) = file_offset_of(obj, section, vaddr) else {
         tracing::warn!(
             symbol = name,
             vaddr,
-            "symbol is in no file-backed section; not probed"
+            "function is in no file-backed section; not probed"
         );
         return None;
     };
@@ -90,7 +99,16 @@ pub(crate) fn parse<'a>(
     if !obj.is_64() {
         return Err(TargetError::Unsupported {
             path: path.to_path_buf(),
-            what: "32-bit ELF".into(),
+            what: "32-bit ELF; clprof probes 64-bit x86-64 programs".into(),
+        });
+    }
+    if obj.architecture() != object::Architecture::X86_64 {
+        return Err(TargetError::Unsupported {
+            path: path.to_path_buf(),
+            what: format!(
+                "{:?} code; clprof probes 64-bit x86-64 programs",
+                obj.architecture()
+            ),
         });
     }
     Ok(obj)

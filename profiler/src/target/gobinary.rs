@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use object::{Object, ObjectKind, ObjectSection, ObjectSymbol};
+
+use crate::gopclntab::GoLineTable;
 use profiler_common::AssignKind;
 
 use super::elf::{self, ProbeSite};
@@ -33,6 +35,11 @@ pub struct GoBinary {
     /// The functions that grow a map during an assign, those of [`GROWTH_FUNCS`] for the
     /// binary's flavor that it links, in that order; may be empty.
     pub growth_funcs: Vec<ProbeSite>,
+    /// Where the runtime functions were found.
+    pub symbols_source: SymbolsSource,
+    /// Address of the first runtime type descriptor (`moduledata.types`, file vaddr): type
+    /// names the DWARF lacks are read from the descriptors there, see [`GoBinary::type_name`].
+    pub types_base: Option<u64>,
     /// Runtime type descriptor address (file vaddr, before any load bias) → Go type name, for
     /// every map type in the DWARF (e.g. "map[string]int"). An assign gets its map type as
     /// the first argument (RAX). Empty without DWARF; types the DWARF does not describe (maps
@@ -45,6 +52,25 @@ impl GoBinary {
     pub fn assign_func(&self, kind: AssignKind) -> Option<&AssignFunc> {
         self.assign_funcs.iter().find(|f| f.kind == kind)
     }
+
+    /// The Go name of the type whose descriptor is at `vaddr` (file vaddr): from the DWARF,
+    /// else read from the descriptor itself in the file.
+    pub fn type_name(&self, vaddr: u64) -> Option<String> {
+        if let Some(name) = self.map_types.get(&vaddr) {
+            return Some(name.clone());
+        }
+        map_types::read_type_name(&self.path, self.types_base?, vaddr)
+    }
+}
+
+/// Where a binary's runtime functions were found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SymbolsSource {
+    /// The ELF symbol table (`.symtab`).
+    Symtab,
+    /// Go's own function table (`.gopclntab`), which stripped binaries keep.
+    Gopclntab,
 }
 
 /// One `runtime.mapassign*` function.
@@ -86,6 +112,12 @@ pub const GROWTH_FUNCS: [(LayoutFlavor, &str); 4] = [
     ),
     (LayoutFlavor::Classic, "runtime.hashGrow"),
 ];
+
+/// Word of `moduledata.types` (runtime/symtab.go): after pcHeader, six slices, findfunctab,
+/// minpc, maxpc and the text/noptrdata/data/bss/noptrbss bounds come `covctrs, ecovctrs` (Go
+/// 1.20+), then `end, gcdata, gcbss`, then `types`.
+const MODULEDATA_TYPES_WORD: u64 = 37;
+const MODULEDATA_TYPES_WORD_119: u64 = 35;
 
 /// Symbols of the swiss map implementation. Only Go 1.24+ with swiss maps (the default; the
 /// only choice from 1.26) links methods of `internal/runtime/maps.Map`, which the swiss
@@ -139,42 +171,31 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
     let obj = elf::parse(path, &data)?;
     let is_pie = obj.kind() == ObjectKind::Dynamic;
 
-    let mut assign_funcs = Vec::new();
-    let mut growth: Vec<(usize, ProbeSite)> = Vec::new();
-    let mut has_swiss_symbols = false;
+    let mut found = Functions::default();
     for sym in obj.symbols() {
         let Ok(name) = sym.name() else { continue };
-        if name.starts_with(SWISS_SYMBOL_PREFIX) {
-            has_swiss_symbols = true;
-        }
-        if !sym.is_definition() {
+        if !sym.is_definition() && !name.starts_with(SWISS_SYMBOL_PREFIX) {
             continue;
         }
-        if let Some(i) = GROWTH_FUNCS.iter().position(|(_, n)| *n == name) {
-            if !growth.iter().any(|(j, _)| *j == i) {
-                growth.extend(elf::site_of(&obj, &sym).map(|site| (i, site)));
-            }
-            continue;
-        }
-        let Some(kind) = AssignKind::ALL.into_iter().find(|k| k.symbol() == name) else {
-            continue;
-        };
-        if assign_funcs.iter().any(|f: &AssignFunc| f.kind == kind) {
-            continue;
-        }
-        let Some(site) = elf::site_of(&obj, &sym) else {
-            continue;
-        };
-        let ret_offsets = ret_offsets(&obj, &sym, site.file_offset);
-        assign_funcs.push(AssignFunc {
-            kind,
-            symbol: site.symbol,
-            vaddr: site.vaddr,
-            size: sym.size(),
-            file_offset: site.file_offset,
-            ret_offsets,
-        });
+        found.offer(&obj, name, sym.address(), sym.size(), sym.is_definition());
     }
+    let mut symbols_source = SymbolsSource::Symtab;
+    // Go's own function table, read when the symbol table lacks what is needed.
+    let mut table: Option<Option<GoLineTable>> = None;
+    if found.assign_funcs.is_empty() {
+        // Stripped: the table has every function with its entry and end.
+        if let Some(t) = table.get_or_insert_with(|| GoLineTable::open(path)) {
+            symbols_source = SymbolsSource::Gopclntab;
+            for f in t.functions() {
+                found.offer(&obj, f.name, f.entry, f.end - f.entry, true);
+            }
+        }
+    }
+    let Functions {
+        mut assign_funcs,
+        mut growth,
+        has_swiss_symbols,
+    } = found;
     if assign_funcs.is_empty() {
         return Err(TargetError::NoMapFunctions {
             path: path.to_path_buf(),
@@ -198,8 +219,18 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         .filter(|(i, _)| GROWTH_FUNCS[*i].0 == layout.flavor)
         .map(|(_, site)| site)
         .collect();
+    let types_word = match go_version.as_deref().and_then(buildinfo::parse_go_version) {
+        Some((1, minor)) if minor < 20 => MODULEDATA_TYPES_WORD_119,
+        _ => MODULEDATA_TYPES_WORD,
+    };
+    let types_base = map_types::types_base(&obj, is_pie, || {
+        table
+            .get_or_insert_with(|| GoLineTable::open(path))
+            .as_ref()?
+            .moduledata_word(types_word)
+    });
     let map_types = match &dwarf {
-        Ok(d) => map_types::descriptor_addresses(&obj, &d.map_types),
+        Ok(d) => map_types::descriptor_addresses(types_base, &d.map_types),
         Err(_) => HashMap::new(),
     };
     tracing::debug!(
@@ -221,21 +252,83 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         assign_funcs,
         build_id,
         growth_funcs,
+        symbols_source,
+        types_base,
         map_types,
     })
 }
 
-/// File offsets of the RETs of the function `sym` whose entry is at `file_offset`. The function
-/// lies in one section, so an instruction's file offset is `file_offset + (its vaddr - entry)`.
+/// The runtime functions clprof probes, as offered from a symbol table or Go's function table.
+#[derive(Default)]
+struct Functions {
+    assign_funcs: Vec<AssignFunc>,
+    /// Growth functions with their index in [`GROWTH_FUNCS`].
+    growth: Vec<(usize, ProbeSite)>,
+    has_swiss_symbols: bool,
+}
+
+impl Functions {
+    /// Takes the function `name` at `vaddr` (`size` bytes) if it is one clprof probes.
+    fn offer<'a, R: object::ReadRef<'a>>(
+        &mut self,
+        obj: &object::File<'a, R>,
+        name: &str,
+        vaddr: u64,
+        size: u64,
+        defined: bool,
+    ) {
+        if name.starts_with(SWISS_SYMBOL_PREFIX) {
+            self.has_swiss_symbols = true;
+        }
+        if !defined {
+            return;
+        }
+        if let Some(i) = GROWTH_FUNCS.iter().position(|(_, n)| *n == name) {
+            if !self.growth.iter().any(|(j, _)| *j == i) {
+                self.growth
+                    .extend(elf::site_at(obj, name, vaddr, None).map(|site| (i, site)));
+            }
+            return;
+        }
+        let Some(kind) = AssignKind::ALL.into_iter().find(|k| k.symbol() == name) else {
+            return;
+        };
+        // Go's function table names an ABI0 wrapper like the function it wraps: keep the
+        // larger of two (the wrapper only calls the function).
+        if let Some(i) = self.assign_funcs.iter().position(|f| f.kind == kind) {
+            if self.assign_funcs[i].size >= size {
+                return;
+            }
+            self.assign_funcs.remove(i);
+        }
+        let Some(site) = elf::site_at(obj, name, vaddr, None) else {
+            return;
+        };
+        let ret_offsets = ret_offsets(obj, name, vaddr, size, site.file_offset);
+        self.assign_funcs.push(AssignFunc {
+            kind,
+            symbol: site.symbol,
+            vaddr,
+            size,
+            file_offset: site.file_offset,
+            ret_offsets,
+        });
+    }
+}
+
+/// File offsets of the RETs of the function `name` (`size` bytes at `vaddr`) whose entry is at
+/// `file_offset`. The function lies in one section, so an instruction's file offset is
+/// `file_offset + (its vaddr - entry)`.
 fn ret_offsets<'a, R: object::ReadRef<'a>>(
     obj: &object::File<'a, R>,
-    sym: &object::Symbol<'a, '_, R>,
+    name: &str,
+    vaddr: u64,
+    size: u64,
     file_offset: u64,
 ) -> Vec<u64> {
-    let (vaddr, size) = (sym.address(), sym.size());
-    let code = sym
-        .section_index()
-        .and_then(|i| obj.section_by_index(i).ok())
+    let code = obj
+        .sections()
+        .find(|s| s.address() <= vaddr && vaddr < s.address() + s.size())
         .and_then(|s| s.data_range(vaddr, size).ok().flatten());
     let result = match code {
         Some(code) if size > 0 => disasm::ret_addresses(code, vaddr).map_err(|e| e.to_string()),
@@ -245,7 +338,7 @@ fn ret_offsets<'a, R: object::ReadRef<'a>>(
         Ok(rets) => rets.iter().map(|r| file_offset + (r - vaddr)).collect(),
         Err(reason) => {
             tracing::warn!(
-                symbol = sym.name().unwrap_or("?"),
+                symbol = name,
                 %reason,
                 "cannot find the function's RET instructions; its returns are not probed"
             );

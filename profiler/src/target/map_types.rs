@@ -69,16 +69,13 @@ pub(crate) fn map_type_ref(
     Ok((type_offset != 0).then_some(MapTypeRef { name, type_offset }))
 }
 
-/// Descriptor address (file vaddr) → name for `refs`. Empty, with a warning, when the binary has
-/// no `runtime.types` (nor a section it could be inferred from).
-pub(crate) fn descriptor_addresses<'a, Rd: object::ReadRef<'a>>(
-    obj: &object::File<'a, Rd>,
-    refs: &[MapTypeRef],
-) -> HashMap<u64, String> {
+/// Descriptor address (file vaddr) → name for `refs`, given where the descriptors start.
+/// Empty, with a warning, without that base.
+pub(crate) fn descriptor_addresses(base: Option<u64>, refs: &[MapTypeRef]) -> HashMap<u64, String> {
     if refs.is_empty() {
         return HashMap::new();
     }
-    let Some(base) = types_base(obj) else {
+    let Some(base) = base else {
         tracing::warn!("no runtime.types symbol; map types are not named");
         return HashMap::new();
     };
@@ -92,14 +89,75 @@ pub(crate) fn descriptor_addresses<'a, Rd: object::ReadRef<'a>>(
 }
 
 /// Address of the first type descriptor: the `runtime.types` symbol, else the start of the
-/// section Go puts descriptors in (`.go.type` in recent linkers such as Go 1.27's; `.rodata`
-/// in older ones such as Go 1.19's, where `runtime.types` is also the section start).
-fn types_base<'a, Rd: object::ReadRef<'a>>(obj: &object::File<'a, Rd>) -> Option<u64> {
+/// section Go puts descriptors in: `.go.type` (`.data.rel.ro.go.type` in PIE) in recent linkers
+/// such as Go 1.27's; in older ones such as Go 1.19's, `runtime.types` is the start of
+/// `.rodata`, or of `.data.rel.ro` in PIE, where descriptors hold relocated pointers.
+///
+/// Without the symbol, `moduledata` (the runtime's own record, asked for only then) comes
+/// before the sections: external linkers (cgo) put C data at the start of `.rodata`.
+pub(crate) fn types_base<'a, Rd: object::ReadRef<'a>>(
+    obj: &object::File<'a, Rd>,
+    is_pie: bool,
+    moduledata_types: impl FnOnce() -> Option<u64>,
+) -> Option<u64> {
+    let section = |name| obj.section_by_name(name).map(|s| s.address());
     obj.symbols()
         .find(|s| s.name() == Ok(TYPES_SYMBOL))
         .map(|s| s.address())
-        .or_else(|| obj.section_by_name(".go.type").map(|s| s.address()))
-        .or_else(|| obj.section_by_name(".rodata").map(|s| s.address()))
+        .or_else(moduledata_types)
+        .or_else(|| section(".go.type"))
+        .or_else(|| section(".data.rel.ro.go.type"))
+        .or_else(|| section(if is_pie { ".data.rel.ro" } else { ".rodata" }))
+}
+
+/// `abi.Type` (Go 1.21+; `runtime._type` before, same layout from Go 1.19): offsets of
+/// `TFlag`, `Kind_` and `Str` (a `NameOff` from the start of the descriptors).
+const TFLAG_AT: usize = 20;
+const KIND_AT: usize = 23;
+const STR_AT: usize = 40;
+/// `abi.TFlagExtraStar`: the name has a leading '*' to drop.
+const TFLAG_EXTRA_STAR: u8 = 1 << 1;
+/// `abi.Map` (`kindMap`), in the low 5 bits of `Kind_`.
+const KIND_MAP: u8 = 21;
+const KIND_MASK: u8 = 0x1f;
+/// Longest type name read.
+const MAX_NAME: usize = 4096;
+
+/// The name of the map type whose descriptor is at `vaddr` in the file at `path`, read from the
+/// descriptor (runtime/type.go `resolveNameOff`, internal/abi/type.go `Name`): `Str` is an offset
+/// from `types_base` to an `abi.Name`: a flags byte, a varint length, the bytes. None when
+/// `vaddr` is not a map type's descriptor.
+pub(crate) fn read_type_name(
+    path: &std::path::Path,
+    types_base: u64,
+    vaddr: u64,
+) -> Option<String> {
+    let data = super::elf::open(path).ok()?;
+    let obj = super::elf::parse(path, &data).ok()?;
+    let read = |at: u64, len: usize| -> Option<Vec<u8>> {
+        let offset = super::elf::file_offset_of(&obj, None, at)?;
+        object::ReadRef::read_bytes_at(&data, offset, len as u64)
+            .ok()
+            .map(<[u8]>::to_vec)
+    };
+    let desc = read(vaddr, STR_AT + 4)?;
+    if desc[KIND_AT] & KIND_MASK != KIND_MAP {
+        return None;
+    }
+    let str_off = i32::from_le_bytes(desc[STR_AT..STR_AT + 4].try_into().ok()?);
+    let name_at = types_base.checked_add_signed(i64::from(str_off))?;
+    let head = read(name_at, 11)?;
+    let (len, n) = super::buildinfo::read_uvarint(&head[1..])?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&l| l > 0 && l <= MAX_NAME)?;
+    let bytes = read(name_at + 1 + n as u64, len)?;
+    let name = String::from_utf8(bytes).ok()?;
+    let name = match desc[TFLAG_AT] & TFLAG_EXTRA_STAR {
+        0 => name,
+        _ => name.strip_prefix('*').map(str::to_owned).unwrap_or(name),
+    };
+    name.starts_with("map[").then_some(name)
 }
 
 #[cfg(test)]
@@ -107,14 +165,6 @@ mod tests {
     use super::super::test_support::{go_program, GoBuild};
     use super::super::{inspect_binary, GoBinary};
     use super::*;
-
-    /// `abi.Kind` of a map (internal/abi/type.go; runtime/typekind.go `kindMap` before 1.21).
-    const KIND_MAP: u8 = 21;
-    /// Offset of the kind byte in the descriptor: Size_, PtrBytes (8 each), Hash (4), TFlag,
-    /// Align_, FieldAlign_ (1 each) — unchanged from Go 1.19's `_type` to 1.27's `abi.Type`.
-    const KIND_OFFSET: u64 = 23;
-    /// Low bits of the kind byte hold the kind; Go ≤ 1.20 kept flags above them.
-    const KIND_MASK: u8 = 0x1f;
 
     /// The byte of the file at virtual address `vaddr`.
     fn byte_at(data: &[u8], vaddr: u64) -> u8 {
@@ -138,7 +188,7 @@ mod tests {
             assert!(name.starts_with("map["), "{name}");
             assert_ne!(addr, 0);
             // The address is a map type descriptor.
-            let kind = byte_at(&data, addr + KIND_OFFSET) & KIND_MASK;
+            let kind = byte_at(&data, addr + KIND_AT as u64) & KIND_MASK;
             assert_eq!(kind, KIND_MAP, "{build:?}: {name} at {addr:#x}");
         }
         bin
@@ -164,11 +214,69 @@ mod tests {
         }
     }
 
+    /// `name` with each package import path cut to its last element.
+    fn short_package_names(name: &str) -> String {
+        let mut out = String::new();
+        let mut word = String::new();
+        for c in name.chars().chain(std::iter::once(' ')) {
+            if c.is_alphanumeric() || "_./".contains(c) {
+                word.push(c);
+                continue;
+            }
+            out.push_str(word.rsplit('/').next().unwrap_or(""));
+            word.clear();
+            out.push(c);
+        }
+        out.pop();
+        out
+    }
+
+    /// Names read from the descriptors agree with the DWARF's, in the same build and in the
+    /// stripped build of the same code (whose descriptors sit at the same offsets from the
+    /// types base; earlier sections differ a little in size).
+    #[test]
+    fn descriptors_name_the_types_the_dwarf_names() {
+        for (with_dwarf, stripped) in [
+            (GoBuild::NewDwarf, GoBuild::NewStripped),
+            (GoBuild::OldDwarf, GoBuild::OldStripped),
+            (GoBuild::NewPie, GoBuild::NewPieStripped),
+        ] {
+            let named = inspect_binary(&go_program(with_dwarf)).expect("inspect");
+            let bare = inspect_binary(&go_program(stripped)).expect("inspect stripped");
+            assert!(bare.map_types.is_empty(), "{stripped:?} has no DWARF");
+            assert!(
+                named.map_types.len() >= 5,
+                "{with_dwarf:?}: {:?}",
+                named.map_types
+            );
+            for (&addr, name) in &named.map_types {
+                // Descriptors name packages as reflect does (`abi.Type`); DWARF gives the
+                // import path (`internal/abi.Type`).
+                let name = &short_package_names(name);
+                let path = &named.path;
+                let read = read_type_name(path, named.types_base.expect("base"), addr);
+                assert_eq!(
+                    read.as_deref(),
+                    Some(name.as_str()),
+                    "{with_dwarf:?} at {addr:#x}"
+                );
+                let moved = addr - named.types_base.expect("base") + bare.types_base.expect("base");
+                assert_eq!(
+                    bare.type_name(moved).as_deref(),
+                    Some(name.as_str()),
+                    "{stripped:?} at {addr:#x}"
+                );
+            }
+            // Not a descriptor: no name.
+            assert_eq!(bare.type_name(bare.assign_funcs[0].vaddr), None);
+        }
+    }
+
     #[test]
     fn offsets_resolve_against_runtime_types() {
         let data = std::fs::read(go_program(GoBuild::NewDwarf)).unwrap();
         let obj = object::File::parse(&*data).unwrap();
-        let base = types_base(&obj).expect("runtime.types");
+        let base = types_base(&obj, false, || None).expect("runtime.types");
         let refs = [
             MapTypeRef {
                 name: "map[a]b".into(),
@@ -179,9 +287,9 @@ mod tests {
                 type_offset: 0x40,
             },
         ];
-        let m = descriptor_addresses(&obj, &refs);
+        let m = descriptor_addresses(Some(base), &refs);
         assert_eq!(m.len(), 1);
         assert_eq!(m[&(base + 0x40)], "map[a]b");
-        assert!(descriptor_addresses(&obj, &[]).is_empty());
+        assert!(descriptor_addresses(Some(base), &[]).is_empty());
     }
 }

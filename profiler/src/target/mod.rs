@@ -25,13 +25,13 @@ mod maps;
 mod process;
 mod procfs;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use elf::{find_symbol, ProbeSite};
-pub use gobinary::{inspect_binary, AssignFunc, GoBinary, GROWTH_FUNCS};
+pub use gobinary::{inspect_binary, AssignFunc, GoBinary, SymbolsSource, GROWTH_FUNCS};
 pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};
 pub use maps::{load_bias, load_bias_of};
 pub use process::{resolve_process, Process};
@@ -86,7 +86,7 @@ pub enum TargetError {
         reason: String,
     },
     /// An ELF file clprof does not handle (e.g. 32-bit).
-    #[error("{} is not supported: {what} (clprof supports 64-bit Go programs)", .path.display())]
+    #[error("{} is not supported: {what}", .path.display())]
     Unsupported {
         /// The file.
         path: PathBuf,
@@ -95,7 +95,7 @@ pub enum TargetError {
     },
     /// None of the `runtime.mapassign*` functions are in the symbol table.
     #[error(
-        "no Go map functions in {} (is it a Go program? stripped binaries without a symbol table are not supported)",
+        "no Go map functions in {} (neither its symbol table nor Go's function table has runtime.mapassign; is it a Go program?)",
         .path.display()
     )]
     NoMapFunctions {

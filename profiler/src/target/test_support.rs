@@ -69,23 +69,40 @@ pub(crate) enum GoBuild {
     OldDwarf,
     /// `CLPROF_GO_OLD`, `-ldflags=-w`.
     OldNoDwarf,
+    /// `CLPROF_GO_NEW`, `-ldflags=-s -w`: no symbol table, no DWARF (how services ship).
+    NewStripped,
+    /// `CLPROF_GO_OLD`, `-ldflags=-s -w`.
+    OldStripped,
+    /// `CLPROF_GO_NEW`, `-buildmode=pie -ldflags=-s -w`.
+    NewPieStripped,
+    /// `CLPROF_GO_OLD`, `-buildmode=pie -ldflags=-s -w` (the table is `.data.rel.ro.gopclntab`).
+    OldPieStripped,
 }
 
 impl GoBuild {
-    const ALL: [GoBuild; 5] = [
+    pub(crate) const ALL: [GoBuild; 9] = [
         GoBuild::NewDwarf,
         GoBuild::NewNoDwarf,
         GoBuild::NewPie,
         GoBuild::OldDwarf,
         GoBuild::OldNoDwarf,
+        GoBuild::NewStripped,
+        GoBuild::OldStripped,
+        GoBuild::NewPieStripped,
+        GoBuild::OldPieStripped,
     ];
 
     fn toolchain(self) -> (&'static str, PathBuf) {
         match self {
-            GoBuild::NewDwarf | GoBuild::NewNoDwarf | GoBuild::NewPie => {
-                ("CLPROF_GO_NEW", PathBuf::from("go"))
-            }
-            GoBuild::OldDwarf | GoBuild::OldNoDwarf => {
+            GoBuild::NewDwarf
+            | GoBuild::NewNoDwarf
+            | GoBuild::NewPie
+            | GoBuild::NewStripped
+            | GoBuild::NewPieStripped => ("CLPROF_GO_NEW", PathBuf::from("go")),
+            GoBuild::OldDwarf
+            | GoBuild::OldNoDwarf
+            | GoBuild::OldStripped
+            | GoBuild::OldPieStripped => {
                 ("CLPROF_GO_OLD", PathBuf::from("/usr/lib/go-1.19/bin/go"))
             }
         }
@@ -96,6 +113,10 @@ impl GoBuild {
             GoBuild::NewDwarf | GoBuild::OldDwarf => &[],
             GoBuild::NewNoDwarf | GoBuild::OldNoDwarf => &["-ldflags=-w"],
             GoBuild::NewPie => &["-buildmode=pie"],
+            GoBuild::NewStripped | GoBuild::OldStripped => &["-ldflags=-s -w"],
+            GoBuild::NewPieStripped | GoBuild::OldPieStripped => {
+                &["-buildmode=pie", "-ldflags=-s -w"]
+            }
         }
     }
 }
@@ -104,13 +125,8 @@ impl GoBuild {
 /// are kept under the temp dir, keyed by source, toolchain version and flags, so a rerun with
 /// the same toolchain reuses them.
 pub(crate) fn go_program(build: GoBuild) -> PathBuf {
-    static BUILT: [OnceLock<PathBuf>; 5] = [
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-    ];
+    static BUILT: [OnceLock<PathBuf>; GoBuild::ALL.len()] =
+        [const { OnceLock::new() }; GoBuild::ALL.len()];
     let i = GoBuild::ALL.iter().position(|b| *b == build).unwrap_or(0);
     BUILT[i].get_or_init(|| build_go(build)).clone()
 }

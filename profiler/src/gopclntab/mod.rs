@@ -11,7 +11,11 @@
 
 use std::path::Path;
 
+mod locate;
+
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+
+pub use locate::FoundBy;
 
 use crate::symbolize::Frame;
 
@@ -41,20 +45,55 @@ pub struct GoLineTable {
     pcln: usize,
     /// File offset and virtual address of the `go:func.*` data (inline trees).
     gofunc: Option<(usize, u64)>,
+    found_by: FoundBy,
+    /// Virtual address of the table.
+    vaddr: u64,
+}
+
+/// One function of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GoFunc<'a> {
+    /// Its name, e.g. "runtime.mapassign_fast64".
+    pub name: &'a str,
+    /// Its first instruction's address and the address after its last byte (file vaddrs).
+    pub entry: u64,
+    pub end: u64,
+}
+
+/// Whether `bytes` start with a table header whose fields fit in them: 64-bit, a function
+/// count, and every table offset inside `bytes`.
+fn plausible_header(bytes: &[u8]) -> bool {
+    let word = |i: usize| {
+        bytes
+            .get(8 + 8 * i..16 + 8 * i)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let Some(words) = (0..8).map(word).collect::<Option<Vec<u64>>>() else {
+        return false;
+    };
+    let len = bytes.len() as u64;
+    let nfunc = words[0];
+    locate::HEADERS.iter().any(|h| bytes.starts_with(h))
+        && nfunc > 0
+        && words[3..8].iter().all(|&off| off > 0 && off < len)
+        && words[7].saturating_add(8 * (nfunc + 1)) <= len
 }
 
 impl GoLineTable {
-    /// Reads `path`; None when it has no `.gopclntab` of a layout this reader knows.
+    /// Reads `path`; None when it has no line table of a layout this reader knows.
     pub fn open(path: &Path) -> Option<Self> {
         Self::from_data(std::fs::read(path).ok()?)
     }
 
     /// The line table of the binary in `data`; None when it has none this reader knows.
     pub fn from_data(data: Vec<u8>) -> Option<Self> {
-        let (tab, tab_len, gofunc, text) = {
+        let (location, gofunc, text) = {
             let file = object::File::parse(&*data).ok()?;
-            let section = file.section_by_name(".gopclntab")?;
-            let (tab, tab_len) = section.file_range()?;
+            let plausible = |offset: usize, len: usize| {
+                data.get(offset..offset + len).is_some_and(plausible_header)
+            };
+            let location =
+                locate::table(&file, &data, plausible).filter(|l| plausible(l.offset, l.len))?;
             let gofunc = file
                 .symbols()
                 .find(|s| matches!(s.name(), Ok("go:func.*") | Ok("go.func.*")))
@@ -67,19 +106,17 @@ impl GoLineTable {
                             .then(|| ((off + addr - start) as usize, addr))
                     })
                 });
-            // Entry offsets count from `runtime.text` (the header's textStart, which newer
-            // linkers leave 0).
-            let text = file
-                .symbols()
-                .find(|s| s.name() == Ok("runtime.text"))
-                .map(|s| s.address())
-                .or_else(|| file.section_by_name(".text").map(|s| s.address()));
-            (tab as usize, tab_len as usize, gofunc, text)
+            let stored = data
+                .get(location.offset + 24..location.offset + 32)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))?;
+            let pointers = locate::Pointers::new(&file, &data);
+            let text = locate::text_start(&file, &pointers, &location, stored);
+            (location, gofunc, text)
         };
         let mut t = GoLineTable {
             data,
-            tab,
-            tab_len,
+            tab: location.offset,
+            tab_len: location.len,
             go120: false,
             quantum: 1,
             nfunc: 0,
@@ -90,9 +127,10 @@ impl GoLineTable {
             pctab: 0,
             pcln: 0,
             gofunc,
+            found_by: location.found_by,
+            vaddr: location.vaddr,
         };
-        let magic = t.u32_at(0)?;
-        t.go120 = match magic {
+        t.go120 = match t.u32_at(0)? {
             MAGIC_118 => false,
             MAGIC_120 => true,
             _ => return None,
@@ -103,16 +141,42 @@ impl GoLineTable {
         t.quantum = u32::from(t.byte(6)?);
         let words: Vec<u64> = (0..8).map(|i| t.u64_at(8 + 8 * i)).collect::<Option<_>>()?;
         t.nfunc = words[0] as usize;
-        t.text_start = match words[2] {
-            0 => text?,
-            start => start,
-        };
+        t.text_start = text?;
         t.funcname = words[3] as usize;
         t.cu = words[4] as usize;
         t.filetab = words[5] as usize;
         t.pctab = words[6] as usize;
         t.pcln = words[7] as usize;
         Some(t)
+    }
+
+    /// How the table was found.
+    pub fn found_by(&self) -> FoundBy {
+        self.found_by
+    }
+
+    /// Word `index` of the runtime's `moduledata` for this table (runtime/symtab.go), as the
+    /// loader sets it: e.g. `types` (word 35 in Go 1.19, 37 from Go 1.20, which added the
+    /// coverage counters before it). None when the struct is not found.
+    pub fn moduledata_word(&self, index: u64) -> Option<u64> {
+        let file = object::File::parse(&*self.data).ok()?;
+        let pointers = locate::Pointers::new(&file, &self.data);
+        locate::moduledata_word(&pointers, self.vaddr, index)
+    }
+
+    /// Every function in the table, in address order.
+    pub fn functions(&self) -> impl Iterator<Item = GoFunc<'_>> + '_ {
+        (0..self.nfunc).map_while(move |i| {
+            let entry = self.u32_at(self.pcln + 8 * i)?;
+            let end = self.u32_at(self.pcln + 8 * (i + 1))?;
+            let func = self.pcln + self.u32_at(self.pcln + 8 * i + 4)? as usize;
+            let name = self.func_name(self.func_u32(func, 4)? as i32)?;
+            Some(GoFunc {
+                name,
+                entry: self.text_start + u64::from(entry),
+                end: self.text_start + u64::from(end.max(entry)),
+            })
+        })
     }
 
     fn bytes(&self, off: usize, len: usize) -> Option<&[u8]> {
@@ -307,3 +371,6 @@ impl GoLineTable {
         Some(frames)
     }
 }
+
+#[cfg(test)]
+mod tests;
