@@ -16,7 +16,11 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{bench_report, bootstrap, build, demo, util};
+use crate::{
+    bench_report,
+    bench_service::{self, ServiceStart},
+    bootstrap, build, demo, util,
+};
 
 /// How long each slowdown run lasts.
 const RUN: Duration = Duration::from_secs(6);
@@ -69,6 +73,8 @@ pub struct Results {
     pub symbolize: Vec<(String, String)>,
     pub symbolize_new: Vec<(String, String)>,
     pub calibration: Option<(u64, Option<u64>, Option<u64>)>,
+    /// Start-up and memory on a stripped distribution-built service.
+    pub service: ServiceStart,
 }
 
 pub fn bench(rounds: usize) -> Result<()> {
@@ -93,6 +99,7 @@ pub fn bench(rounds: usize) -> Result<()> {
         symbolize: Vec::new(),
         symbolize_new: Vec::new(),
         calibration: None,
+        service: ServiceStart::default(),
     };
     let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
     for round in 0..rounds {
@@ -119,6 +126,7 @@ pub fn bench(rounds: usize) -> Result<()> {
     results.fold = cargo_bench("fold", "CLPROF_BENCH_EVENTS", &events)?;
     results.symbolize = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload_old)?;
     results.symbolize_new = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
+    results.service = bench_service::measure(&clprof, &tools.prometheus, &out)?;
 
     let path = util::repo_root().join("BENCHMARKS.md");
     fs::write(&path, bench_report::markdown(&results, &tools)?)

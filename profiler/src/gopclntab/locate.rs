@@ -152,9 +152,9 @@ impl<'d, 'f> Pointers<'d, 'f> {
             .collect();
         if found.is_empty() {
             let needle = target.to_le_bytes();
+            // moduledata is in `.noptrdata` (Go 1.19) or `.go.module` (recent linkers).
             for s in self.file.sections() {
-                let name = s.name().unwrap_or("");
-                if !(name.contains("data") || name.contains("rel.ro")) {
+                if matches!(s.kind(), object::SectionKind::Text) {
                     continue;
                 }
                 let Some((offset, len)) = s.file_range() else {

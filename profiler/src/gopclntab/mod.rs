@@ -25,6 +25,9 @@ const MAGIC_120: u32 = 0xffff_fff1;
 /// `PCDATA_InlTreeIndex` and `FUNCDATA_InlTree`.
 const PCDATA_INL_TREE_INDEX: u32 = 2;
 const FUNCDATA_INL_TREE: u32 = 3;
+/// Words of `moduledata.gofunc` (runtime/symtab.go): 38 in Go 1.19; 40 in Go 1.20 (after the
+/// coverage counters); 43 once `typedesclen` and the itab bounds came before it.
+const MODULEDATA_GOFUNC_WORDS: [u64; 3] = [38, 40, 43];
 /// Inline levels followed at most (a corrupt tree must not loop).
 const MAX_INLINE_DEPTH: usize = 64;
 
@@ -94,22 +97,31 @@ impl GoLineTable {
             };
             let location =
                 locate::table(&file, &data, plausible).filter(|l| plausible(l.offset, l.len))?;
-            let gofunc = file
+            let file_offset = |addr: u64| {
+                file.sections().find_map(|sec| {
+                    let (off, len) = sec.file_range()?;
+                    let start = sec.address();
+                    (addr >= start && addr < start + len)
+                        .then(|| ((off + addr - start) as usize, addr))
+                })
+            };
+            let pointers = locate::Pointers::new(&file, &data);
+            // The inline trees' base: the `go:func.*` symbol, else candidates from moduledata
+            // (checked against the trees once the table is read).
+            let gofunc: Vec<(usize, u64)> = match file
                 .symbols()
                 .find(|s| matches!(s.name(), Ok("go:func.*") | Ok("go.func.*")))
-                .and_then(|s| {
-                    let addr = s.address();
-                    file.sections().find_map(|sec| {
-                        let (off, len) = sec.file_range()?;
-                        let start = sec.address();
-                        (addr >= start && addr < start + len)
-                            .then(|| ((off + addr - start) as usize, addr))
-                    })
-                });
+            {
+                Some(sym) => file_offset(sym.address()).into_iter().collect(),
+                None => MODULEDATA_GOFUNC_WORDS
+                    .iter()
+                    .filter_map(|&w| locate::moduledata_word(&pointers, location.vaddr, w))
+                    .filter_map(file_offset)
+                    .collect(),
+            };
             let stored = data
                 .get(location.offset + 24..location.offset + 32)
                 .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))?;
-            let pointers = locate::Pointers::new(&file, &data);
             let text = locate::text_start(&file, &pointers, &location, stored);
             (location, gofunc, text)
         };
@@ -126,7 +138,7 @@ impl GoLineTable {
             filetab: 0,
             pctab: 0,
             pcln: 0,
-            gofunc,
+            gofunc: None,
             found_by: location.found_by,
             vaddr: location.vaddr,
         };
@@ -147,7 +159,46 @@ impl GoLineTable {
         t.filetab = words[5] as usize;
         t.pctab = words[6] as usize;
         t.pcln = words[7] as usize;
+        t.gofunc = match gofunc.as_slice() {
+            [only] => Some(*only),
+            candidates => candidates
+                .iter()
+                .copied()
+                .find(|&base| t.inline_trees_read_with(base)),
+        };
         Some(t)
+    }
+
+    /// Whether the inline trees of the first functions that have one read as trees from `base`:
+    /// every first entry names a function of the table and returns to a PC inside its caller.
+    fn inline_trees_read_with(&self, base: (usize, u64)) -> bool {
+        let mut checked = 0;
+        for i in 0..self.nfunc {
+            if checked == 16 {
+                break;
+            }
+            let Some(func) = self
+                .u32_at(self.pcln + 8 * i + 4)
+                .map(|o| self.pcln + o as usize)
+            else {
+                return false;
+            };
+            let Some(tree) = self.inline_tree_offset(func) else {
+                continue;
+            };
+            let size = self
+                .u32_at(self.pcln + 8 * (i + 1))
+                .zip(self.u32_at(self.pcln + 8 * i))
+                .map_or(0, |(end, entry)| end.saturating_sub(entry));
+            match self.inlined_call(base.0 + tree as usize, 0) {
+                Some((name, parent_pc))
+                    if self.func_name(name).is_some_and(|n| n.contains('.'))
+                        && u32::try_from(parent_pc).is_ok_and(|pc| pc < size) => {}
+                _ => return false,
+            }
+            checked += 1;
+        }
+        checked > 0
     }
 
     /// How the table was found.
@@ -326,24 +377,32 @@ impl GoLineTable {
         Some((i32_at(name_at), i32_at(parent_at)))
     }
 
-    /// Frames for `pc` (a file virtual address), innermost first; None outside Go's functions.
-    pub fn frames(&self, pc: u64) -> Option<Vec<Frame>> {
-        let (entry, func) = self.find_func(pc)?;
-        let name_off = self.func_u32(func, 4)? as i32;
+    /// Offset of the inline tree of the `_func` at `func` from the `go:func.*` data, if it has
+    /// one.
+    fn inline_tree_offset(&self, func: usize) -> Option<u32> {
         let npcdata = self.func_u32(func, 28)?;
         let nfuncdata = u32::from(self.byte(func + self.func_fixed() - 1)?);
-        let pcdata = |i: u32| {
-            (i < npcdata)
-                .then(|| self.func_u32(func, self.func_fixed() + 4 * i as usize))
-                .flatten()
-        };
-        let tree = (FUNCDATA_INL_TREE < nfuncdata)
+        (FUNCDATA_INL_TREE < nfuncdata)
             .then(|| {
                 let at = self.func_fixed() + 4 * npcdata as usize + 4 * FUNCDATA_INL_TREE as usize;
                 self.func_u32(func, at)
             })
             .flatten()
             .filter(|&off| off != u32::MAX)
+    }
+
+    /// Frames for `pc` (a file virtual address), innermost first; None outside Go's functions.
+    pub fn frames(&self, pc: u64) -> Option<Vec<Frame>> {
+        let (entry, func) = self.find_func(pc)?;
+        let name_off = self.func_u32(func, 4)? as i32;
+        let npcdata = self.func_u32(func, 28)?;
+        let pcdata = |i: u32| {
+            (i < npcdata)
+                .then(|| self.func_u32(func, self.func_fixed() + 4 * i as usize))
+                .flatten()
+        };
+        let tree = self
+            .inline_tree_offset(func)
             .and_then(|off| self.gofunc.map(|(base, _)| base + off as usize));
         let mut frames = Vec::new();
         let mut at = pc;

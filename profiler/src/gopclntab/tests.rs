@@ -204,3 +204,47 @@ fn corrupt_tables_are_refused_without_panic() {
         let _ = t.functions().count();
     }
 }
+
+/// Stripped binaries have no `go:func.*` symbol: the inline trees are found through moduledata,
+/// and every address symbolizes as in the same build with its symbols, inlined frames included.
+#[test]
+fn stripped_frames_keep_their_inlined_callers() {
+    for (stripped, with_symbols) in [
+        (GoBuild::NewStripped, GoBuild::NewNoDwarf),
+        (GoBuild::OldStripped, GoBuild::OldNoDwarf),
+        (GoBuild::NewPieStripped, GoBuild::NewPie),
+    ] {
+        let (bare, full) = (table(stripped), table(with_symbols));
+        let (mut compared, mut inlined) = (0, 0);
+        for f in full.functions().step_by(7) {
+            for pc in (f.entry..f.end).step_by(13) {
+                // The programs were built in different directories: compare file names.
+                let key = |frames: Option<Vec<crate::symbolize::Frame>>| {
+                    frames.map(|fs| {
+                        fs.into_iter()
+                            .map(|f| {
+                                let file = f
+                                    .file
+                                    .map(|p| p.rsplit('/').next().unwrap_or("").to_owned());
+                                (f.function, file, f.line)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                };
+                let want = key(full.frames(pc));
+                assert_eq!(
+                    key(bare.frames(pc)),
+                    want,
+                    "{stripped:?} at {pc:#x} ({})",
+                    f.name
+                );
+                compared += 1;
+                inlined += usize::from(want.is_some_and(|w| w.len() > 1));
+            }
+        }
+        assert!(
+            compared > 1000 && inlined > 50,
+            "{stripped:?}: {compared} addresses, {inlined} with inlined frames"
+        );
+    }
+}

@@ -135,7 +135,7 @@ fn windows_are_served_over_http_until_sigterm() {
 }
 
 /// A child process killed when dropped.
-pub(super) struct Killed(std::process::Child);
+pub(super) struct Killed(pub(super) std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {

@@ -52,14 +52,21 @@ pub fn program(name: &str, go: Go) -> PathBuf {
 
 /// Like [`program`], with extra `go build` flags (e.g. `-buildmode=pie`).
 pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
-    type Built = HashMap<(String, Go, Vec<String>), PathBuf>;
+    build(name, &go.binary(), &format!("{go:?}"), flags, false)
+}
+
+/// Test program `name` built with the Go at `go_bin` (named `label` in the output path) and
+/// `flags`, with cgo on or off; built once per test run.
+pub fn build(name: &str, go_bin: &Path, label: &str, flags: &[&str], cgo: bool) -> PathBuf {
+    type Built = HashMap<(String, PathBuf, Vec<String>, bool), PathBuf>;
     static BUILT: OnceLock<Mutex<Built>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
     let key = (
         name.to_owned(),
-        go,
+        go_bin.to_path_buf(),
         flags.iter().map(|f| f.to_string()).collect(),
+        cgo,
     );
     if let Some(p) = built.get(&key) {
         return p.clone();
@@ -67,11 +74,10 @@ pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
     // One Go module (tests/go) holds every program, as a main package per directory, and the
     // helpers they share (testkit).
     let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go");
-    let variant = flags.join("").replace(['-', '='], "");
-    let out = out_dir().join(format!("{go:?}{variant}")).join(name);
+    let variant = flags.join("").replace(['-', '=', ' '], "") + if cgo { "cgo" } else { "" };
+    let out = out_dir().join(format!("{label}{variant}")).join(name);
     let cache = out_dir().join("gocache");
-    let go_bin = go.binary();
-    let status = Command::new(&go_bin)
+    let status = Command::new(go_bin)
         .arg("build")
         .args(flags)
         .arg("-o")
@@ -83,7 +89,7 @@ pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
         .env("HOME", out_dir())
         .env("GOTOOLCHAIN", "local")
         .env("GOFLAGS", "-mod=mod")
-        .env("CGO_ENABLED", "0")
+        .env("CGO_ENABLED", if cgo { "1" } else { "0" })
         .status()
         .unwrap_or_else(|e| {
             panic!(
@@ -93,7 +99,7 @@ pub fn program_with(name: &str, go: Go, flags: &[&str]) -> PathBuf {
         });
     assert!(
         status.success(),
-        "building {name} with {} failed",
+        "building {name} with {} {flags:?} (cgo {cgo}) failed",
         go_bin.display()
     );
     built.insert(key, out.clone());

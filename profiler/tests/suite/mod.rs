@@ -1,13 +1,16 @@
+mod bad_input;
 mod budget;
 mod cli_errors;
 mod containers;
 mod daemon;
 mod export;
 mod go;
+mod matrix;
 mod outputs;
 mod paths;
 mod perf_events;
 mod record;
 mod semantics;
+mod service;
 mod support;
 mod symbols;
