@@ -67,6 +67,10 @@ pub mod map_names {
     pub const LATENCY: &str = "LATENCY";
     /// `LruHashMap<IpKey, u64>`: perf samples per user instruction address.
     pub const PERF_IPS: &str = "PERF_IPS";
+    /// `LruHashMap<u32 tid, ProbeHit>`: the probe site each thread hit last.
+    pub const LAST_PROBE: &str = "LAST_PROBE";
+    /// `LruHashMap<StepKey, u64>`: perf samples of threads single-stepping a probed instruction.
+    pub const PROBE_STEPS: &str = "PROBE_STEPS";
 }
 
 /// Name of the uprobe program attached to every Go map-assign function's entry.
@@ -249,8 +253,15 @@ pub struct TargetConfig {
     /// Index of this target's counter in `TARGET_HITS` (below [`TARGET_SLOTS`]): every uprobe hit
     /// of the target adds one there, which is what the overhead budget meters.
     pub slot: u16,
+    /// Explicit padding; always 0.
+    pub _pad2: u32,
+    /// First address of the process's `[uprobes]` page (the XOL area where probed instructions
+    /// are single-stepped; see [`xol`]); 0 when unknown.
+    pub xol_start: u64,
+    /// End of that area (exclusive); 0 when unknown, and then no sample is taken as a step.
+    pub xol_end: u64,
 }
-const _: () = assert!(size_of::<TargetConfig>() == 20);
+const _: () = assert!(size_of::<TargetConfig>() == 40);
 
 /// Key of `LINES`: one 64-byte line in one process.
 #[repr(C)]
@@ -482,6 +493,8 @@ mod pod {
     unsafe impl aya::Pod for super::MapWriter {}
     unsafe impl aya::Pod for super::LatencyHist {}
     unsafe impl aya::Pod for super::IpKey {}
+    unsafe impl aya::Pod for super::ProbeHit {}
+    unsafe impl aya::Pod for super::StepKey {}
 }
 
 /// The 64-byte line holding `addr`.
@@ -491,8 +504,10 @@ pub const fn line_of(addr: u64) -> u64 {
 
 pub mod fold;
 mod latency;
+pub mod xol;
 
 pub use latency::{latency_bucket, latency_bucket_upper, LatencyHist};
+pub use xol::{ProbeHit, StepKey};
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
     maps::{bump, bump_index, bump_target, HITS, TARGETS},
     sample::{return_address, send, user_stack, SampleInfo},
+    xol::remember_hit,
 };
 
 #[uprobe]
@@ -52,6 +53,7 @@ fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
     // SAFETY: copies the probe's pt_regs (kernel memory) to the stack.
     let regs: pt_regs = unsafe { bpf_probe_read_kernel(ctx.regs) }.map_err(|_| ())?;
     let regs = &regs;
+    remember_hit(pid_tgid, regs.rip, cookie.kind);
     let base = register(regs, cookie.register);
     if base == 0 {
         bump(Counter::NullMaps);

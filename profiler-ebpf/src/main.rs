@@ -13,6 +13,7 @@ mod map_return;
 mod maps;
 mod perf_sample;
 mod sample;
+mod xol;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -28,6 +28,7 @@ use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
     maps::{bump, bump_index, bump_target, HITS, INFLIGHT, MAP_WRITERS, TARGETS},
     sample::{return_address, send, user_stack, SampleInfo},
+    xol::remember_hit,
 };
 
 #[uprobe]
@@ -73,14 +74,16 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     bump_index(&HITS, cookie.probe_id);
 
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
-    let (map, map_type, g, sp) = unsafe {
+    let (map, map_type, g, sp, site) = unsafe {
         (
             (*ctx.regs).rbx,
             (*ctx.regs).rax,
             (*ctx.regs).r14,
             (*ctx.regs).rsp,
+            (*ctx.regs).rip,
         )
     };
+    remember_hit(pid_tgid, site, cookie.kind);
     if map == 0 {
         bump(Counter::NullMaps);
         return Ok(());

@@ -8,9 +8,14 @@
 
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
-use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::uprobe, programs::ProbeContext};
+use aya_ebpf::{
+    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid},
+    macros::uprobe,
+    programs::ProbeContext,
+    EbpfContext,
+};
 use profiler_common::{
-    latency_bucket, line_of, Counter, Inflight, InflightKey, ObjectKey, OBJECT_GO_MAP_SLOT,
+    latency_bucket, line_of, Cookie, Counter, Inflight, InflightKey, ObjectKey, OBJECT_GO_MAP_SLOT,
     SAMPLE_SLOT, WRITTEN_FIELDS,
 };
 
@@ -18,6 +23,7 @@ use crate::{
     fold::{add_line_growth, add_object_growth, current_write, write_line, write_object, ObjectId},
     maps::{bump, bump_target, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST},
     sample::{send, SampleInfo},
+    xol::remember_hit,
 };
 
 #[uprobe]
@@ -37,7 +43,10 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     };
     bump_target(slot);
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
-    let (slot, g) = unsafe { ((*ctx.regs).rax, (*ctx.regs).r14) };
+    let (slot, g, site) = unsafe { ((*ctx.regs).rax, (*ctx.regs).r14, (*ctx.regs).rip) };
+    // SAFETY: the helper only reads the attach cookie of the running program.
+    let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
+    remember_hit(pid_tgid, site, cookie.kind);
     let key = InflightKey { pid, _pad: 0, g };
     // SAFETY: read-only lookup, copied out before the entry is removed.
     let Some(inflight) = (unsafe { INFLIGHT.get(key) }).copied() else {

@@ -5,9 +5,10 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use profiler_common::{
+    xol::{MAX_PROBE_STEPS, MAX_PROBE_THREADS},
     Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
-    ObjectStats, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT, MAX_LINES, MAX_OBJECTS,
-    MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS, TARGET_SLOTS,
+    ObjectStats, ProbeHit, StepKey, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT, MAX_LINES,
+    MAX_OBJECTS, MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS, TARGET_SLOTS,
 };
 
 #[map]
@@ -49,6 +50,13 @@ pub static LATENCY: LruHashMap<ObjectKey, LatencyHist> =
 
 #[map]
 pub static PERF_IPS: LruHashMap<IpKey, u64> = LruHashMap::with_max_entries(MAX_PERF_IPS, 0);
+
+#[map]
+pub static LAST_PROBE: LruHashMap<u32, ProbeHit> =
+    LruHashMap::with_max_entries(MAX_PROBE_THREADS, 0);
+
+#[map]
+pub static PROBE_STEPS: LruHashMap<StepKey, u64> = LruHashMap::with_max_entries(MAX_PROBE_STEPS, 0);
 
 /// One all-zero histogram: the template new `LATENCY` entries are inserted from (a 256-byte
 /// value does not belong on the 512-byte BPF stack).

@@ -3,19 +3,23 @@
 //! Aya's `PerfEvent::attach` cannot ask for precise_ip or PERF_SAMPLE_ADDR.
 //!
 //! Each sample in a target process is counted by instruction address (userspace names the
-//! functions). With a data address (PEBS, IBS) it also lands in that address's line
+//! functions), except one in the target's XOL area (`[uprobes]`: a thread single-stepping a
+//! probed instruction), which is counted for the probe site the thread hit last (`PROBE_STEPS`,
+//! see `profiler_common::xol`): probe overhead, named after the probed function. With a data address (PEBS, IBS) it also lands in that address's line
 //! (`l1_miss_samples`). When the sampled goroutine is inside a map assign (its entry is in
 //! `INFLIGHT`), the sample is charged to that map too.
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::perf_event, programs::PerfEventContext};
 use profiler_common::{
-    line_of, Counter, InflightKey, IpKey, LineKey, ObjectKey, SAMPLE_PERF, WRITTEN_FIELDS,
+    line_of, xol::in_xol_area, Counter, InflightKey, IpKey, LineKey, ObjectKey, SAMPLE_PERF,
+    WRITTEN_FIELDS,
 };
 
 use crate::{
     fold::{atomic_add, current_write},
     maps::{bump, INFLIGHT, LINES, OBJECTS, PERF_IPS, TARGETS},
     sample::{send, user_stack, SampleInfo},
+    xol::count_step,
 };
 
 /// Lowest kernel address on x86-64: samples with an IP at or above it are in the kernel.
@@ -32,23 +36,22 @@ pub fn perf_sample(ctx: PerfEventContext) -> u32 {
 fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
-    // SAFETY: existence check only.
-    if unsafe { TARGETS.get(pid) }.is_none() {
+    // SAFETY: read-only lookup, copied out at once.
+    let Some((xol_start, xol_end)) =
+        (unsafe { TARGETS.get(pid) }).map(|c| (c.xol_start, c.xol_end))
+    else {
         return Ok(());
-    }
+    };
     // SAFETY: the context is the kernel's bpf_perf_event_data, readable at constant offsets.
     let (ip, g, addr) = unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).regs.r14, (*ctx.ctx).addr) };
     if ip >= KERNEL_START {
         return Ok(());
     }
     bump(Counter::PerfSamples);
-    let ip_key = IpKey { pid, _pad: 0, ip };
-    match PERF_IPS.get_ptr_mut(ip_key) {
-        // SAFETY: a live map value.
-        Some(n) => atomic_add(unsafe { &mut *n }, 1),
-        None => {
-            let _ = PERF_IPS.insert(ip_key, 1u64, 0);
-        }
+    if in_xol_area(ip, xol_start, xol_end) {
+        count_step(pid_tgid);
+    } else {
+        count_ip(IpKey { pid, _pad: 0, ip });
     }
     let mut lines = [0u64; WRITTEN_FIELDS];
     if addr != 0 {
@@ -87,4 +90,16 @@ fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
     };
     send(&write, &info, user_stack(ctx), 0);
     Ok(())
+}
+
+/// Counts one sample at a user instruction address.
+#[inline(always)]
+fn count_ip(key: IpKey) {
+    match PERF_IPS.get_ptr_mut(key) {
+        // SAFETY: a live map value.
+        Some(n) => atomic_add(unsafe { &mut *n }, 1),
+        None => {
+            let _ = PERF_IPS.insert(key, 1u64, 0);
+        }
+    }
 }

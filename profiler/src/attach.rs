@@ -24,7 +24,7 @@ use profiler_common::{
 pub use crate::links::thread_cpu;
 use crate::{
     links::Link, probe_spec::CustomProbe, target::GoBinary, target::MapLayout,
-    uprobe_multi::MultiPrograms,
+    uprobe_multi::MultiPrograms, xol::XolAreas,
 };
 
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
@@ -115,6 +115,8 @@ pub struct Probes {
     /// CPU time spent closing each target's links (ns), not yet taken.
     pub(crate) switch_cpu: HashMap<u32, Arc<AtomicU64>>,
     pub(crate) sites: Vec<ProbeSite>,
+    /// Each target's XOL area as last given to the kernel side (see [`crate::xol`]).
+    pub(crate) xol: XolAreas,
 }
 
 /// The kernel-side configuration for a target; `layout` is None for processes without Go map
@@ -179,6 +181,7 @@ impl Probes {
             closing: Vec::new(),
             switch_cpu: HashMap::new(),
             sites: Vec::new(),
+            xol: XolAreas::default(),
         })
     }
 
@@ -197,6 +200,7 @@ impl Probes {
             }
             None => return Err(AttachError::TooManyTargets),
         };
+        let config = self.xol_config(pid, config);
         self.set_config(
             pid,
             TargetConfig {
@@ -367,6 +371,7 @@ impl Probes {
             *slot = None;
         }
         self.switch_cpu.remove(&pid);
+        self.xol.by_pid.remove(&pid);
         dropped.and(forgotten)
     }
 }

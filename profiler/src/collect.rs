@@ -182,6 +182,7 @@ pub async fn collect(
             }
             _ = tick.tick() => {
                 samples.drain(events.get_mut());
+                probes.refresh_xol();
                 for &pid in &pids {
                     if !exited.contains_key(&pid) && !target::is_alive(pid) {
                         tracing::info!(pid, "target exited");

@@ -32,3 +32,4 @@ pub mod saved;
 pub mod symbolize;
 pub mod target;
 pub mod uprobe_multi;
+pub mod xol;

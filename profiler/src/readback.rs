@@ -7,7 +7,7 @@ use aya::maps::{
 };
 use profiler_common::{
     map_names, Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats,
-    COUNTERS,
+    StepKey, COUNTERS,
 };
 
 use crate::{
@@ -33,6 +33,12 @@ impl PidKey for ObjectKey {
 }
 
 impl PidKey for IpKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for StepKey {
     fn pid(&self) -> u32 {
         self.pid
     }
@@ -91,8 +97,8 @@ impl Probes {
         Ok(array.get(&u32::from(slot), 0)?.iter().sum())
     }
 
-    /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs,
-    /// writers); for clprof's own calibration probes and for targets that are gone.
+    /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs and
+    /// probe steps, writers); for clprof's own calibration probes and for targets that are gone.
     pub fn forget_pid(&mut self, pid: u32) -> Result<(), AttachError> {
         self.forget(&|p| p == pid)
     }
@@ -140,6 +146,7 @@ impl Probes {
         purge::<ObjectKey, LatencyHist>(self, map_names::LATENCY, which)?;
         purge::<ObjectKey, MapWriter>(self, map_names::MAP_WRITERS, which)?;
         purge::<IpKey, u64>(self, map_names::PERF_IPS, which)?;
+        purge::<StepKey, u64>(self, map_names::PROBE_STEPS, which)?;
         Ok(())
     }
 

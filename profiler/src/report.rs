@@ -104,6 +104,14 @@ pub struct Sources {
     /// Perf sampling frequency per CPU (Hz) chosen within the budget; null without perf events.
     #[serde(default)]
     pub perf_sample_hz: Option<u64>,
+    /// Perf samples taken in the targets (user mode); null without perf events.
+    #[serde(default)]
+    pub perf_samples: Option<u64>,
+    /// Of those, samples of a thread single-stepping a probed instruction in the kernel's
+    /// `[uprobes]` page: probe overhead, in `functions` as `[clprof probe] FUNCTION`; null
+    /// without perf events.
+    #[serde(default)]
+    pub probe_trampoline_samples: Option<u64>,
 }
 
 /// Hits of one probed function.
@@ -326,6 +334,8 @@ pub(crate) mod tests_support {
                 probe_hit_cost_ns: Some(27_000),
                 perf_sample_cost_ns: None,
                 perf_sample_hz: None,
+                perf_samples: None,
+                probe_trampoline_samples: None,
             },
             drops: Drops::default(),
             events: 10,
@@ -459,9 +469,11 @@ mod tests {
                 "perf",
                 "perf_sample_cost_ns",
                 "perf_sample_hz",
+                "perf_samples",
                 "pmu_available",
                 "probe_active_fraction",
                 "probe_hit_cost_ns",
+                "probe_trampoline_samples",
                 "uprobes"
             ]
         );

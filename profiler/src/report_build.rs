@@ -2,7 +2,10 @@
 
 use std::{collections::HashMap, path::Path};
 
-use profiler_common::{Counter, SAMPLE_CONCURRENT, SAMPLE_CUSTOM, SAMPLE_PERF, SAMPLE_SLOT};
+use profiler_common::{
+    xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey, SAMPLE_CONCURRENT, SAMPLE_CUSTOM, SAMPLE_PERF,
+    SAMPLE_SLOT,
+};
 
 use crate::{
     attach::Probes,
@@ -19,6 +22,7 @@ use crate::{
     report_overhead,
     symbolize::{lookup_addr, Frame},
     target::{LayoutFlavor, LayoutSource},
+    xol,
 };
 
 /// Frames per line in reports.
@@ -72,10 +76,12 @@ pub fn build(
     let lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     let maps = fold::fold_maps(&snapshot, &processes, &extras, measured);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
-    let functions = if measured.perf {
-        top_functions(&mut stacks, &probes.perf_ips()?)
+    let (functions, trampoline) = if measured.perf {
+        let (functions, trampoline) =
+            top_functions(&mut stacks, &probes.perf_ips()?, &probes.probe_steps()?);
+        (functions, Some(trampoline))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
 
     let mut uprobes: Vec<UprobeSource> = Vec::new();
@@ -109,6 +115,8 @@ pub fn build(
             probe_hit_cost_ns: None,
             perf_sample_cost_ns: None,
             perf_sample_hz: None,
+            perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
+            probe_trampoline_samples: trampoline,
         },
         drops: Drops {
             samples_overflow: collected.overflow,
@@ -281,15 +289,54 @@ fn write_stacks(
     out
 }
 
-/// Functions by perf samples: each sampled instruction address named by its innermost frame.
+/// Functions by perf samples: each sampled instruction address named by its innermost frame,
+/// and samples of threads single-stepping a probed instruction in the XOL area as
+/// `[clprof probe] FUNCTION` (the probed function). Also returns how many samples those were.
 fn top_functions(
     stacks: &mut Stacks<'_, '_>,
-    ips: &[(profiler_common::IpKey, u64)],
-) -> Vec<FrameReport> {
+    ips: &[(IpKey, u64)],
+    steps: &[(StepKey, u64)],
+) -> (Vec<FrameReport>, u64) {
     let mut by_function: HashMap<(String, Option<String>), u64> = HashMap::new();
+    let mut trampoline = 0;
+    let xol_file = Some(xol::XOL_FILE.to_owned());
     for (key, n) in ips {
+        if stacks
+            .probes
+            .xol_area(key.pid)
+            .is_some_and(|a| a.contains(key.ip))
+        {
+            // Taken before the kernel side knew the area: the probe is not known.
+            let unknown = StepKey {
+                pid: key.pid,
+                kind: UNKNOWN_STEP_KIND,
+                site: 0,
+            };
+            let name = xol::step_name(&unknown, None);
+            *by_function.entry((name, xol_file.clone())).or_default() += n;
+            trampoline += n;
+            continue;
+        }
         let frame = stacks.frame_at(key.pid, key.ip);
         *by_function.entry((frame.function, frame.file)).or_default() += n;
+    }
+    for (key, n) in steps {
+        let function = if key.kind == UNKNOWN_STEP_KIND {
+            None
+        } else {
+            stacks.function_at(key.pid, key.site)
+        };
+        tracing::debug!(
+            pid = key.pid,
+            kind = key.kind,
+            site = key.site,
+            ?function,
+            n,
+            "probe step samples"
+        );
+        let name = xol::step_name(key, function);
+        *by_function.entry((name, xol_file.clone())).or_default() += n;
+        trampoline += n;
     }
     let mut out: Vec<FrameReport> = by_function
         .into_iter()
@@ -306,7 +353,7 @@ fn top_functions(
             .then_with(|| a.function.cmp(&b.function))
     });
     out.truncate(TOP_FUNCTIONS);
-    out
+    (out, trampoline)
 }
 
 /// First assigns, races and Go types of the maps.
@@ -401,6 +448,16 @@ impl<'p, 't> Stacks<'p, 't> {
                 .unwrap_or_else(unknown),
             None => unknown(),
         }
+    }
+
+    /// The function holding the instruction at `ip` of `pid` (its outermost frame: the function
+    /// the code was inlined into, if any), when it can be symbolized.
+    fn function_at(&mut self, pid: u32, ip: u64) -> Option<String> {
+        let t = self.targets.iter_mut().find(|t| t.pid == pid)?;
+        let bias = t.bias.unwrap_or(0);
+        let addr = lookup_addr(ip, bias, 0);
+        let frame = t.symbolizer.as_mut()?.frames(addr).last()?;
+        (frame.function != hex(addr)).then(|| frame.function.clone())
     }
 
     /// The stack's addresses with their depth (0: the probed function; 1: the return address

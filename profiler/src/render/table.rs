@@ -314,11 +314,55 @@ fn functions_section(s: &mut String, report: &Report, top: usize) {
             f.file.as_deref().unwrap_or("?")
         );
     }
+    let sources = &report.sources;
+    if let (Some(steps @ 1..), Some(all)) = (sources.probe_trampoline_samples, sources.perf_samples)
+    {
+        let _ = writeln!(
+            s,
+            "  probe overhead: {:.1}% of the targets' {} samples ({}) were threads single-stepping a probed instruction in the kernel's [uprobes] page: the [clprof probe] rows",
+            100.0 * steps as f64 / all.max(1) as f64,
+            thousands(all),
+            thousands(steps),
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_overhead_rows_are_named_and_counted() {
+        let mut report = crate::report::tests_support::sample();
+        report.sources.perf = "cpu-clock".to_owned();
+        report.sources.perf_samples = Some(400);
+        report.sources.probe_trampoline_samples = Some(100);
+        report.functions = vec![
+            FrameReport {
+                function: "main.worker".to_owned(),
+                file: Some("/src/main.go".to_owned()),
+                line: None,
+                samples: 300,
+            },
+            FrameReport {
+                function: "[clprof probe] runtime.mapassign_fast64".to_owned(),
+                file: Some("[uprobes]".to_owned()),
+                line: None,
+                samples: 100,
+            },
+        ];
+        let text = table(&report, 5);
+        assert!(
+            text.contains("[clprof probe] runtime.mapassign_fast64  [uprobes]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("probe overhead: 25.0% of the targets' 400 samples (100)"),
+            "{text}"
+        );
+        report.sources.probe_trampoline_samples = Some(0);
+        assert!(!table(&report, 5).contains("probe overhead"));
+    }
 
     #[test]
     fn thousands_groups_digits() {

@@ -62,6 +62,61 @@ fn cpu_clock_samples_land_in_the_busy_function() {
     }
 }
 
+/// The `[uprobes]` (XOL) page of `pid`, from its maps.
+fn xol_area(pid: u32) -> Option<(u64, u64)> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let line = maps.lines().find(|l| l.ends_with("[uprobes]"))?;
+    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+    Some((
+        u64::from_str_radix(start, 16).ok()?,
+        u64::from_str_radix(end, 16).ok()?,
+    ))
+}
+
+#[test]
+fn samples_single_stepping_a_probe_are_named_after_the_probed_function() {
+    for go in [Go::Old, Go::New] {
+        let prog = Program::start(&program("sharedmap", go), &["60s"]);
+        let (report, _) = record_events(prog.pid(), "cpu-clock");
+        let (xol_start, xol_end) = xol_area(prog.pid())
+            .unwrap_or_else(|| panic!("{go:?}: the probed process has no [uprobes] mapping"));
+        let functions = array(&report, "functions");
+        let mut probe_rows = 0;
+        for f in functions {
+            let name = f["function"].as_str().expect("function is a string");
+            let addr = name
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok());
+            assert!(
+                addr.is_none_or(|a| a < xol_start || a >= xol_end),
+                "{go:?}: an unsymbolized address in the [uprobes] page is ranked: {f}\n{functions:#?}"
+            );
+            if name.starts_with("[clprof probe] ") {
+                assert_eq!(f["file"], "[uprobes]", "{go:?}: {f}");
+                probe_rows += u64_of(f, "samples");
+            }
+            assert!(
+                !name.starts_with("[uprobes]"),
+                "{go:?}: samples in the [uprobes] page whose probe was not identified: {f}"
+            );
+        }
+        let fast64 = functions
+            .iter()
+            .find(|f| f["function"] == "[clprof probe] runtime.mapassign_fast64")
+            .unwrap_or_else(|| {
+                panic!("{go:?}: no [clprof probe] runtime.mapassign_fast64 row in {functions:#?}")
+            });
+        assert!(u64_of(fast64, "samples") > 0, "{go:?}: {fast64}");
+        let sources = &report["sources"];
+        let trampoline = u64_of(sources, "probe_trampoline_samples");
+        let all = u64_of(sources, "perf_samples");
+        assert!(
+            probe_rows > 0 && probe_rows <= trampoline && trampoline <= all,
+            "{go:?}: [clprof probe] rows {probe_rows}, probe_trampoline_samples {trampoline}, perf_samples {all}"
+        );
+    }
+}
+
 #[test]
 fn auto_picks_cpu_clock_here_and_says_so() {
     let prog = Program::start(&program("spin", Go::New), &["60s"]);

@@ -1,0 +1,295 @@
+//! Perf samples of threads single-stepping a probed instruction in the kernel's `[uprobes]` page
+//! (the XOL area; see `profiler_common::xol` for how the kernel side attributes them).
+//!
+//! The kernel creates a process's XOL area at its first uprobe hit, one page, placed as high as
+//! it can (`TASK_SIZE - PAGE_SIZE`, a hint). Each target's area goes to the kernel side in its
+//! `TargetConfig`: read from the target's `/proc/PID/maps` (`[uprobes]`) when it is there; until
+//! then the page where the kernel put clprof's own area (created by calibration) when that page
+//! is free in the target, which is where the kernel will put it; else none. The collector looks
+//! again every second until the target's own `[uprobes]` line shows up, and the report checks
+//! the instruction addresses left over against the areas seen.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use aya::maps::{HashMap as BpfHashMap, MapData};
+use profiler_common::{
+    map_names,
+    xol::{in_xol_area, GROW_KIND, UNKNOWN_STEP_KIND},
+    AssignKind, StepKey, TargetConfig, CUSTOM_KIND,
+};
+
+use crate::attach::{AttachError, Probes};
+
+/// How often targets whose `[uprobes]` mapping was not seen yet are looked at again.
+const RECHECK: Duration = Duration::from_secs(1);
+/// Name of the XOL mapping in `/proc/PID/maps`.
+const XOL_MAPPING: &str = "[uprobes]";
+/// Prefix of the `functions` entries that are probe overhead.
+pub const PROBE_PREFIX: &str = "[clprof probe]";
+/// `file` of those entries: where the samples were taken.
+pub const XOL_FILE: &str = XOL_MAPPING;
+
+/// An address range `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XolArea {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl XolArea {
+    pub fn contains(&self, ip: u64) -> bool {
+        in_xol_area(ip, self.start, self.end)
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        start < self.end && self.start < end
+    }
+}
+
+/// Where a target's XOL area was taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XolSource {
+    /// The target's own `[uprobes]` mapping: final (the area never moves).
+    Maps(XolArea),
+    /// Not created yet: where the kernel put clprof's own, a page free in the target.
+    Expected(XolArea),
+    /// Unknown: no sample is taken as a step in the kernel.
+    Unknown,
+}
+
+impl XolSource {
+    pub fn area(&self) -> Option<XolArea> {
+        match *self {
+            XolSource::Maps(a) | XolSource::Expected(a) => Some(a),
+            XolSource::Unknown => None,
+        }
+    }
+}
+
+/// Every target's XOL area as last given to the kernel side.
+#[derive(Debug, Default)]
+pub struct XolAreas {
+    pub by_pid: HashMap<u32, XolSource>,
+    /// When the pending targets were last looked at.
+    checked: Option<Instant>,
+}
+
+/// The `[start, end)` ranges of `/proc/PID/maps` text, with the XOL area apart.
+fn parse(maps: &str) -> (Option<XolArea>, Vec<(u64, u64)>) {
+    let mut xol = None;
+    let mut ranges = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some((start, end)) = fields.next().and_then(|r| r.split_once('-')) else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        else {
+            continue;
+        };
+        // perms, offset, dev, inode, then the name (none for anonymous mappings).
+        if fields.nth(4) == Some(XOL_MAPPING) {
+            xol = Some(XolArea { start, end });
+        }
+        ranges.push((start, end));
+    }
+    (xol, ranges)
+}
+
+/// The XOL area for a process whose maps are `target`, given clprof's own maps `own`.
+pub fn area_for(target: &str, own: &str) -> XolSource {
+    let (xol, ranges) = parse(target);
+    if let Some(area) = xol {
+        return XolSource::Maps(area);
+    }
+    match parse(own).0 {
+        Some(area) if !ranges.iter().any(|&(s, e)| area.overlaps(s, e)) => {
+            XolSource::Expected(area)
+        }
+        _ => XolSource::Unknown,
+    }
+}
+
+/// [`area_for`] process `pid` now.
+pub fn area_of(pid: u32) -> XolSource {
+    let Ok(target) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return XolSource::Unknown;
+    };
+    let own = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    area_for(&target, &own)
+}
+
+/// `config` with the XOL area of `source`.
+pub fn with_area(config: TargetConfig, source: XolSource) -> TargetConfig {
+    let area = source.area().unwrap_or(XolArea { start: 0, end: 0 });
+    TargetConfig {
+        xol_start: area.start,
+        xol_end: area.end,
+        ..config
+    }
+}
+
+/// The `functions` name of the samples counted under `key`; `function` is the function holding
+/// the probed instruction, when it could be symbolized.
+pub fn step_name(key: &StepKey, function: Option<String>) -> String {
+    if key.kind == UNKNOWN_STEP_KIND {
+        return format!("{XOL_MAPPING} single-step of an unidentified probe");
+    }
+    let name = function.unwrap_or_else(|| match key.kind {
+        k if k < CUSTOM_KIND => AssignKind::ALL[k as usize].symbol().to_owned(),
+        GROW_KIND => format!("map growth function at {:#x}", key.site),
+        _ => format!("custom probe at {:#x}", key.site),
+    });
+    format!("{PROBE_PREFIX} {name}")
+}
+
+impl Probes {
+    /// Sends `pid`'s XOL area to the kernel side, in `config` (before it is first written).
+    pub(crate) fn xol_config(&mut self, pid: u32, config: TargetConfig) -> TargetConfig {
+        let source = area_of(pid);
+        self.xol.by_pid.insert(pid, source);
+        with_area(config, source)
+    }
+
+    /// Every [`RECHECK`], looks again at the targets whose `[uprobes]` mapping was not seen yet,
+    /// and gives the kernel side the area once it is there (or when the expected page got taken).
+    pub fn refresh_xol(&mut self) {
+        if self.xol.checked.is_some_and(|t| t.elapsed() < RECHECK) {
+            return;
+        }
+        self.xol.checked = Some(Instant::now());
+        let pending: Vec<(u32, XolSource)> = self
+            .xol
+            .by_pid
+            .iter()
+            .filter(|(_, s)| !matches!(s, XolSource::Maps(_)))
+            .map(|(&pid, &s)| (pid, s))
+            .collect();
+        for (pid, old) in pending {
+            let new = area_of(pid);
+            if new == old || (new == XolSource::Unknown && !crate::target::is_alive(pid)) {
+                continue;
+            }
+            if let Err(e) = self.set_xol(pid, new) {
+                tracing::debug!(pid, "XOL area not updated: {e}");
+                continue;
+            }
+            tracing::debug!(pid, ?new, "XOL area");
+            self.xol.by_pid.insert(pid, new);
+        }
+    }
+
+    fn set_xol(&mut self, pid: u32, source: XolSource) -> Result<(), AttachError> {
+        let map = self
+            .ebpf
+            .map_mut(map_names::TARGETS)
+            .ok_or(AttachError::Missing(map_names::TARGETS))?;
+        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(map)?;
+        let config = targets.get(&pid, 0)?;
+        targets.insert(pid, with_area(config, source), 0)?;
+        Ok(())
+    }
+
+    /// The XOL area known for `pid`: its own mapping, else the expected one.
+    pub fn xol_area(&self, pid: u32) -> Option<XolArea> {
+        self.xol.by_pid.get(&pid).and_then(XolSource::area)
+    }
+
+    /// Perf samples of threads single-stepping a probed instruction, per process and site.
+    pub fn probe_steps(&self) -> Result<Vec<(StepKey, u64)>, AttachError> {
+        let map = self
+            .ebpf
+            .map(map_names::PROBE_STEPS)
+            .ok_or(AttachError::Missing(map_names::PROBE_STEPS))?;
+        let steps: BpfHashMap<&MapData, StepKey, u64> = BpfHashMap::try_from(map)?;
+        let mut out: HashMap<StepKey, u64> = HashMap::new();
+        for (k, n) in steps.iter().filter_map(Result::ok) {
+            *out.entry(k).or_default() += n;
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: &str = "\
+55d0c0000000-55d0c0100000 r-xp 00000000 fd:01 42                         /usr/bin/clprof
+7ffd8c000000-7ffd8c021000 rw-p 00000000 00:00 0                          [stack]
+7fffffffe000-7ffffffff000 --xp 00000000 00:00 0                          [uprobes]
+";
+    const TARGET: &str = "\
+00400000-004a0000 r-xp 00000000 fd:01 77                                 /srv/app
+c000000000-c004000000 rw-p 00000000 00:00 0 
+7ffc12340000-7ffc12361000 rw-p 00000000 00:00 0                          [stack]
+";
+
+    #[test]
+    fn the_targets_own_mapping_wins() {
+        let with = format!("{TARGET}7ffff7ff0000-7ffff7ff1000 r-xp 00000000 00:00 0  [uprobes]\n");
+        let area = XolArea {
+            start: 0x7fff_f7ff_0000,
+            end: 0x7fff_f7ff_1000,
+        };
+        assert_eq!(area_for(&with, OWN), XolSource::Maps(area));
+        assert!(area.contains(0x7fff_f7ff_0080));
+        assert!(!area.contains(0x7fff_f7ff_1000));
+    }
+
+    #[test]
+    fn before_the_first_hit_the_kernels_placement_is_expected_when_free() {
+        let expected = XolArea {
+            start: 0x7fff_ffff_e000,
+            end: 0x7fff_ffff_f000,
+        };
+        assert_eq!(area_for(TARGET, OWN), XolSource::Expected(expected));
+        // The page is taken in the target: the kernel will put its area elsewhere.
+        let taken = format!("{TARGET}7fffffffd000-7ffffffff000 rw-p 00000000 00:00 0\n");
+        assert_eq!(area_for(&taken, OWN), XolSource::Unknown);
+        // clprof has no area of its own (no calibration): nothing is assumed.
+        assert_eq!(area_for(TARGET, TARGET), XolSource::Unknown);
+        assert_eq!(area_for("", ""), XolSource::Unknown);
+    }
+
+    #[test]
+    fn config_carries_the_area() {
+        let area = XolArea {
+            start: 0x1000,
+            end: 0x2000,
+        };
+        let c = with_area(TargetConfig::default(), XolSource::Maps(area));
+        assert_eq!((c.xol_start, c.xol_end), (0x1000, 0x2000));
+        let c = with_area(c, XolSource::Unknown);
+        assert_eq!((c.xol_start, c.xol_end), (0, 0));
+    }
+
+    #[test]
+    fn steps_are_named_after_the_probed_function() {
+        let key = |kind, site| StepKey { pid: 1, kind, site };
+        let fast64 = key(AssignKind::Fast64 as u32, 0x40_1000);
+        assert_eq!(
+            step_name(&fast64, Some("runtime.mapassign_fast64".to_owned())),
+            "[clprof probe] runtime.mapassign_fast64"
+        );
+        // Unsymbolized: the kind still names it.
+        assert_eq!(
+            step_name(&fast64, None),
+            "[clprof probe] runtime.mapassign_fast64"
+        );
+        assert_eq!(
+            step_name(&key(CUSTOM_KIND, 0x1234), None),
+            "[clprof probe] custom probe at 0x1234"
+        );
+        assert_eq!(
+            step_name(&key(GROW_KIND, 0x1234), None),
+            "[clprof probe] map growth function at 0x1234"
+        );
+        let unknown = step_name(&key(UNKNOWN_STEP_KIND, 0), None);
+        assert!(unknown.starts_with("[uprobes]"), "{unknown}");
+        assert!(!unknown.contains('?'));
+    }
+}
