@@ -330,7 +330,7 @@ mod tests {
         );
         assert_eq!(
             errs[1].to_string(),
-            "no Go map functions in /usr/bin/x (is it a Go program? stripped binaries without a symbol table are not supported)"
+            "no Go map functions in /usr/bin/x (neither its symbol table nor Go's function table has runtime.mapassign; is it a Go program?)"
         );
         assert_eq!(
             errs[4].to_string(),
