@@ -28,8 +28,8 @@ const CALLS: u32 = 300;
 const RUNS: usize = 5;
 /// Sampling period of the perf calibration (50 µs of CPU: 20 kHz).
 const PERF_PERIOD_NS: u64 = 50_000;
-/// Length of one spin of the perf calibration: about 200 samples at [`PERF_PERIOD_NS`].
-const SPIN: Duration = Duration::from_millis(10);
+/// Length of one spin of the perf calibration.
+const SPIN: Duration = Duration::from_millis(25);
 
 /// The function clprof probes in itself. `#[no_mangle]` keeps its symbol findable in
 /// `/proc/self/exe`; it writes through its pointer argument (RDI), as a probed target would.
