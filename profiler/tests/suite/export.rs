@@ -74,7 +74,7 @@ fn folded_stacks_parse_and_sum_to_the_report_totals() {
             "{weight}: folded total = report total"
         );
         assert!(
-            folded.contains(";main.writer;runtime.mapassign_fast32;[go-map 0x"),
+            folded.contains(";clproftest/testkit.WriteOwn;runtime.mapassign_fast32;[go-map 0x"),
             "{folded}"
         );
     }
@@ -91,7 +91,7 @@ fn svg_is_well_formed_and_names_the_hot_frames() {
     };
     let doc = roxmltree::Document::parse_with_options(&svg, options).expect("well-formed SVG");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
-    assert!(svg.contains("main.writer"), "hot frame missing");
+    assert!(svg.contains("testkit.WriteOwn"), "hot frame missing");
     assert!(
         svg.contains("clprof: "),
         "title names clprof and the target"
@@ -170,7 +170,7 @@ fn pprof_output_is_read_by_go_tool_pprof() {
         first_row.ends_with("runtime.mapassign_fast32"),
         "top function: {first_row}"
     );
-    assert!(top.contains("main.writer"), "{top}");
+    assert!(top.contains("testkit.WriteOwn"), "{top}");
     for index in ["writes", "samples"] {
         let t = go_pprof(&["-top", &format!("-sample_index={index}")], &pb);
         assert!(t.contains(&format!("Type: {index}")), "{t}");

@@ -124,7 +124,9 @@ fn check(
             return Err(format!("map {addr:#x} type {got:?}, want {want}"));
         }
     }
-    if !has_frame(shared_line, "main.sharer") || !has_frame(false_line, "main.owner") {
+    if !has_frame(shared_line, "main.sharer")
+        || !has_frame(false_line, "clproftest/testkit.WriteOwn")
+    {
         return Err(format!(
             "frames not symbolized: {} / {}",
             shared_line["top_frames"], false_line["top_frames"]

@@ -33,3 +33,37 @@ func Duration() time.Duration {
 	}
 	return 60 * time.Second
 }
+
+// keep holds the headers AdjacentMaps allocated, so that none is freed and reused.
+var keep []map[int32]int
+
+// AdjacentMaps allocates map headers until two consecutive ones start in the same 64-byte line
+// (Go's allocator hands out 48-byte headers back to back) and returns those two.
+func AdjacentMaps() (map[int32]int, map[int32]int) {
+	prev := make(map[int32]int)
+	keep = append(keep, prev)
+	for i := 0; i < 100000; i++ {
+		next := make(map[int32]int)
+		keep = append(keep, next)
+		if Header(prev)/64 == Header(next)/64 {
+			return prev, next
+		}
+		prev = next
+	}
+	panic("no two map headers in one line")
+}
+
+// WriteOwn writes m from the calling goroutine, locked to its OS thread and pinned to cpu,
+// until stop is closed.
+func WriteOwn(m map[int32]int, cpu int, stop <-chan struct{}) {
+	runtime.LockOSThread()
+	PinToCPU(cpu)
+	for i := int32(0); ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		m[i%1024] = int(i)
+	}
+}
