@@ -411,6 +411,8 @@ struct Stacks<'p, 't> {
     probes: &'p Probes,
     targets: &'t mut [Recorded],
     raw: HashMap<i64, Option<Vec<u64>>>,
+    /// Type names by (pid, descriptor address): a name read from a descriptor opens the binary.
+    types: HashMap<(u32, u64), Option<String>>,
 }
 
 impl<'p, 't> Stacks<'p, 't> {
@@ -419,14 +421,20 @@ impl<'p, 't> Stacks<'p, 't> {
             probes,
             targets,
             raw: HashMap::new(),
+            types: HashMap::new(),
         }
     }
 
-    fn type_name(&self, pid: u32, type_addr: u64) -> Option<String> {
-        let t = self.targets.iter().find(|t| t.pid == pid)?;
-        let binary = t.binary.as_ref()?;
-        let addr = type_addr.checked_sub(t.bias.unwrap_or(0))?;
-        binary.type_name(addr)
+    fn type_name(&mut self, pid: u32, type_addr: u64) -> Option<String> {
+        let targets = &*self.targets;
+        self.types
+            .entry((pid, type_addr))
+            .or_insert_with(|| {
+                let t = targets.iter().find(|t| t.pid == pid)?;
+                let binary = t.binary.as_ref()?;
+                binary.type_name(type_addr.checked_sub(t.bias.unwrap_or(0))?)
+            })
+            .clone()
     }
 
     /// The innermost source frame at the sampled instruction `ip` of `pid`.
