@@ -71,6 +71,8 @@ pub mod map_names {
     pub const LAST_PROBE: &str = "LAST_PROBE";
     /// `LruHashMap<StepKey, u64>`: perf samples of threads single-stepping a probed instruction.
     pub const PROBE_STEPS: &str = "PROBE_STEPS";
+    /// `PerCpuArray<ProbeTime>` per target slot: what the target's probe hits cost it.
+    pub const PROBE_TIME: &str = "PROBE_TIME";
 }
 
 /// Name of the uprobe program attached to every Go map-assign function's entry.
@@ -400,6 +402,8 @@ pub struct Inflight {
     pub map: u64,
     /// Monotonic time of the entry (ns since boot).
     pub start_ns: u64,
+    /// Monotonic time the entry program finished (ns since boot).
+    pub end_ns: u64,
     /// Header lines the entry charged (0 = none).
     pub lines: [u64; WRITTEN_FIELDS],
     /// Stack id of the entry when it was sampled, else negative.
@@ -411,7 +415,7 @@ pub struct Inflight {
     /// Nonzero once a growth function ran inside this assign.
     pub grew: u32,
 }
-const _: () = assert!(size_of::<Inflight>() == 56);
+const _: () = assert!(size_of::<Inflight>() == 64);
 
 /// Value of `MAP_WRITERS`: who last entered an assign on a map.
 #[repr(C)]
@@ -495,6 +499,7 @@ mod pod {
     unsafe impl aya::Pod for super::IpKey {}
     unsafe impl aya::Pod for super::ProbeHit {}
     unsafe impl aya::Pod for super::StepKey {}
+    unsafe impl aya::Pod for super::ProbeTime {}
 }
 
 /// The 64-byte line holding `addr`.
@@ -504,9 +509,11 @@ pub const fn line_of(addr: u64) -> u64 {
 
 pub mod fold;
 mod latency;
+pub mod probe_time;
 pub mod xol;
 
 pub use latency::{latency_bucket, latency_bucket_upper, LatencyHist};
+pub use probe_time::{gap_bucket, ProbeTime, GAP_BUCKETS, GAP_BUCKET_NS};
 pub use xol::{ProbeHit, StepKey};
 
 #[cfg(test)]

@@ -13,7 +13,9 @@
 //! twice for one assign (counted twice; the second entry replaces the first in `INFLIGHT`).
 
 use aya_ebpf::{
-    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_probe_read_user},
+    helpers::{
+        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
+    },
     macros::uprobe,
     programs::ProbeContext,
     EbpfContext,
@@ -26,7 +28,7 @@ use profiler_common::{
 
 use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
-    maps::{bump, bump_index, bump_target, HITS, INFLIGHT, MAP_WRITERS, TARGETS},
+    maps::{bump, bump_index, bump_target, time_program, HITS, INFLIGHT, MAP_WRITERS, TARGETS},
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -60,6 +62,8 @@ fn header_u64(map: u64, offset: u16) -> u64 {
 }
 
 fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
+    // SAFETY: reads the monotonic clock.
+    let start_ns = unsafe { bpf_ktime_get_ns() };
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
     // SAFETY: read-only lookup; the value is copied out at once.
@@ -151,9 +155,10 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         stack_id,
     };
     let _ = MAP_WRITERS.insert(map_key, writer, 0);
-    let inflight = Inflight {
+    let mut inflight = Inflight {
         map,
         start_ns: write.now_ns,
+        end_ns: 0,
         lines,
         stack_id,
         return_addr,
@@ -162,6 +167,8 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         grew: if growing { 2 } else { 0 },
     };
     let key = InflightKey { pid, _pad: 0, g };
+    // The program's time ends here: what is left is one map update.
+    inflight.end_ns = time_program(config.slot, start_ns);
     if INFLIGHT.insert(key, inflight, 0).is_err() {
         bump(Counter::InflightDrops);
     }

@@ -9,7 +9,7 @@
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
 use aya_ebpf::{
-    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid},
+    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::uprobe,
     programs::ProbeContext,
     EbpfContext,
@@ -21,7 +21,10 @@ use profiler_common::{
 
 use crate::{
     fold::{add_line_growth, add_object_growth, current_write, write_line, write_object, ObjectId},
-    maps::{bump, bump_target, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST},
+    maps::{
+        bump, bump_target, time_gap, time_program, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS,
+        ZERO_HIST,
+    },
     sample::{send, SampleInfo},
     xol::remember_hit,
 };
@@ -35,13 +38,15 @@ pub fn go_map_assign_ret(ctx: ProbeContext) -> u32 {
 }
 
 fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
+    // SAFETY: reads the monotonic clock.
+    let start_ns = unsafe { bpf_ktime_get_ns() };
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
     // SAFETY: read-only lookup of the slot.
-    let Some(slot) = (unsafe { TARGETS.get(pid) }).map(|c| c.slot) else {
+    let Some(target) = (unsafe { TARGETS.get(pid) }).map(|c| c.slot) else {
         return Ok(());
     };
-    bump_target(slot);
+    bump_target(target);
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
     let (slot, g, site) = unsafe { ((*ctx.regs).rax, (*ctx.regs).r14, (*ctx.regs).rip) };
     // SAFETY: the helper only reads the attach cookie of the running program.
@@ -55,6 +60,9 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let _ = INFLIGHT.remove(key);
     let inflight: Inflight = inflight;
+    if inflight.end_ns != 0 {
+        time_gap(target, start_ns.saturating_sub(inflight.end_ns));
+    }
     let write = current_write(pid_tgid, false, false);
     let map_key = ObjectKey {
         pid,
@@ -103,6 +111,7 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     if unsafe { MAP_WRITERS.get(map_key) }.is_some_and(|w| w.tid == write.tid) {
         let _ = MAP_WRITERS.remove(map_key);
     }
+    time_program(target, start_ns);
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use aya_ebpf::{
 use profiler_common::{
     xol::{MAX_PROBE_STEPS, MAX_PROBE_THREADS},
     Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
-    ObjectStats, ProbeHit, StepKey, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT, MAX_LINES,
-    MAX_OBJECTS, MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS, TARGET_SLOTS,
+    ObjectStats, ProbeHit, ProbeTime, StepKey, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT,
+    MAX_LINES, MAX_OBJECTS, MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS, TARGET_SLOTS,
 };
 
 #[map]
@@ -58,6 +58,9 @@ pub static LAST_PROBE: LruHashMap<u32, ProbeHit> =
 #[map]
 pub static PROBE_STEPS: LruHashMap<StepKey, u64> = LruHashMap::with_max_entries(MAX_PROBE_STEPS, 0);
 
+#[map]
+pub static PROBE_TIME: PerCpuArray<ProbeTime> = PerCpuArray::with_max_entries(TARGET_SLOTS, 0);
+
 /// One all-zero histogram: the template new `LATENCY` entries are inserted from (a 256-byte
 /// value does not belong on the 512-byte BPF stack).
 #[map]
@@ -75,6 +78,34 @@ pub fn bump(counter: Counter) -> u64 {
 #[inline(always)]
 pub fn bump_target(slot: u16) {
     bump_index(&TARGET_HITS, slot as u32);
+}
+
+/// Books one program run of the target in `slot`, from `start_ns` to now; returns now (ns).
+#[inline(always)]
+pub fn time_program(slot: u16, start_ns: u64) -> u64 {
+    // SAFETY: reads the monotonic clock.
+    let now = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
+    if let Some(t) = PROBE_TIME.get_ptr_mut(slot as u32) {
+        // SAFETY: per-CPU slot, only this CPU touches it while the program runs.
+        unsafe {
+            (*t).prog_ns += now.saturating_sub(start_ns);
+            (*t).prog_runs += 1;
+        }
+    }
+    now
+}
+
+/// Books the gap between an assign's entry program end and its RET program start.
+#[inline(always)]
+pub fn time_gap(slot: u16, ns: u64) {
+    let bucket = profiler_common::gap_bucket(ns);
+    if let Some(t) = PROBE_TIME.get_ptr_mut(slot as u32) {
+        // SAFETY: per-CPU slot; the index is bounded by gap_bucket.
+        unsafe {
+            let cell = (*t).gaps.as_mut_ptr().add(bucket);
+            *cell += 1;
+        }
+    }
 }
 
 /// Adds one to `array[index]` on this CPU and returns the new value.

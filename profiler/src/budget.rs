@@ -108,6 +108,20 @@ pub struct Duty {
     attached: Option<Window>,
     active: Duration,
     last: Observation,
+    /// Where the open window went live (all probes in place), if one is open.
+    live: Option<Observation>,
+    /// What each closed window saw between going live and being closed.
+    samples: Vec<WindowSample>,
+}
+
+/// The target's CPU time and probe hits while every probe was in place, for one window: the
+/// measure of what the probes saw against what the target did (see `estimate`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WindowSample {
+    /// CPU time the target used (probe handlers included).
+    pub cpu: Duration,
+    /// Uprobe hits.
+    pub hits: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -147,7 +161,22 @@ impl Duty {
             attached: Some(Window::new(start.now, MIN_WINDOW, start.hits)),
             active: Duration::ZERO,
             last: start,
+            live: Some(start),
+            samples: Vec::new(),
         }
+    }
+
+    /// Replaces the cost of one hit with one measured in the target (ns); the whole account,
+    /// past hits included, is metered with it from now on.
+    pub fn set_hit_cost(&mut self, ns: f64) {
+        if ns.is_finite() && ns > 0.0 {
+            self.hit_cost_ns = ns;
+        }
+    }
+
+    /// Cost of one hit the account uses (ns).
+    pub fn hit_cost_ns(&self) -> f64 {
+        self.hit_cost_ns
     }
 
     pub fn always_on(&self) -> bool {
@@ -225,6 +254,27 @@ impl Duty {
     pub fn finish(&mut self, obs: Observation) {
         self.settle(obs);
         self.attached = None;
+        self.close_window(obs);
+    }
+
+    /// Ends the live window at `obs` (its probes are about to be detached).
+    fn close_window(&mut self, obs: Observation) {
+        if let Some(live) = self.live.take() {
+            self.samples.push(WindowSample {
+                cpu: obs.cpu.saturating_sub(live.cpu),
+                hits: obs.hits.saturating_sub(live.hits),
+            });
+        }
+    }
+
+    /// The closed windows' samples.
+    pub fn samples(&self) -> &[WindowSample] {
+        &self.samples
+    }
+
+    /// The account's last observation.
+    pub fn last(&self) -> Observation {
+        self.last
     }
 
     /// Books the time, CPU and hits since the last observation.
@@ -257,6 +307,7 @@ impl Duty {
         match self.attached {
             Some(_) if allowance < 0.0 => {
                 self.attached = None;
+                self.close_window(obs);
                 Action::Detach
             }
             Some(w) if obs.now >= w.until => {
@@ -276,6 +327,7 @@ impl Duty {
                     Action::Keep
                 } else {
                     self.attached = None;
+                    self.close_window(obs);
                     Action::Detach
                 }
             }
@@ -324,6 +376,7 @@ impl Duty {
             let decided = w.since;
             *w = Window::new(obs.now, len, obs.hits);
             w.active_from = decided + obs.now.saturating_sub(decided) / 2;
+            self.live = Some(obs);
         }
     }
 

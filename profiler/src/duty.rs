@@ -3,10 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use profiler_common::ProbeTime;
+
 use crate::{
     attach::{thread_cpu, Probes},
-    budget::{Action, Duty, Observation},
-    target,
+    budget::{Action, Duty, Observation, WindowSample},
+    estimate, target,
 };
 
 /// How long to wait before deciding again while earlier links are being closed.
@@ -21,8 +23,12 @@ pub struct DutyPlan {
     pub hit_cost: Duration,
 }
 
+/// Longest time between two readings of a target's CPU time and hits, attached or not: what a
+/// target that exits in between did last goes unseen.
+const SEEN_EVERY: Duration = Duration::from_millis(20);
+
 /// How one target's probes were run.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DutyOutcome {
     pub pid: u32,
     /// Time the probes were attached.
@@ -35,6 +41,17 @@ pub struct DutyOutcome {
     pub overhead: f64,
     /// Attach windows (the first one included).
     pub windows: u64,
+    /// CPU time the target used during the recording (probe handlers included).
+    pub cpu: Duration,
+    /// The target's CPU time and hits in each window while all its probes were in place.
+    pub samples: Vec<WindowSample>,
+    /// What its probe hits cost it, measured in its threads.
+    pub probe_time: ProbeTime,
+    /// Cost of one probe hit the account used (ns): measured in the target once enough assigns
+    /// were timed, else calibrated.
+    pub hit_cost_ns: f64,
+    /// Probes stayed attached the whole time (`--budget 100`).
+    pub always_on: bool,
 }
 
 impl DutyOutcome {
@@ -53,6 +70,11 @@ struct Target {
     duty: Duty,
     cpu_at_start: Duration,
     hits_at_start: u64,
+    time_at_start: ProbeTime,
+    /// Its CPU time, read thread by thread.
+    reader: target::CpuReader,
+    /// The last reading of its CPU time and hits.
+    seen: Observation,
     /// Set once the process is gone (time into the recording).
     ended: Option<Duration>,
     /// No decision before this time (waiting for earlier links to close).
@@ -74,7 +96,9 @@ impl DutyCycler {
             .into_iter()
             .map(|(pid, slot)| {
                 let hits = probes.target_hits(slot).unwrap_or(0);
-                let cpu = target::cpu_time(pid).unwrap_or_default();
+                let mut reader = target::CpuReader::new(pid);
+                let cpu = reader.read().unwrap_or_default();
+                let time_at_start = probes.probe_time(slot).unwrap_or_default();
                 let start_obs = Observation {
                     now: Duration::ZERO,
                     cpu: Duration::ZERO,
@@ -86,6 +110,9 @@ impl DutyCycler {
                     duty: Duty::new(plan.fraction, plan.hit_cost, start_obs),
                     cpu_at_start: cpu,
                     hits_at_start: hits,
+                    time_at_start,
+                    seen: start_obs,
+                    reader,
                     ended: None,
                     hold_until: Duration::ZERO,
                 }
@@ -100,28 +127,50 @@ impl DutyCycler {
             .targets
             .iter()
             .filter(|t| t.ended.is_none())
-            .map(|t| t.duty.next_check().max(t.hold_until))
+            .map(|t| {
+                t.duty
+                    .next_check()
+                    .max(t.hold_until)
+                    .min(t.seen.now + SEEN_EVERY)
+            })
             .min()
             .unwrap_or(Duration::from_secs(3600));
         tokio::time::Instant::from_std(self.start + next)
     }
 
-    fn observe(&self, probes: &Probes, t: &Target) -> Option<Observation> {
-        let cpu = target::cpu_time(t.pid)?;
+    fn observe(start: Instant, probes: &Probes, t: &mut Target) -> Option<Observation> {
+        let cpu = t.reader.read()?;
         let hits = probes.target_hits(t.slot).ok()?;
         Some(Observation {
-            now: self.start.elapsed(),
+            now: start.elapsed(),
             cpu: cpu.saturating_sub(t.cpu_at_start),
             hits: hits.saturating_sub(t.hits_at_start),
         })
+    }
+
+    /// What the target's probe hits have cost it since the start.
+    fn probe_time(probes: &Probes, t: &Target) -> ProbeTime {
+        probes
+            .probe_time(t.slot)
+            .map(|p| p.since(&t.time_at_start))
+            .unwrap_or_default()
     }
 
     /// Settles every due account and attaches or detaches probes accordingly.
     pub fn step(&mut self, probes: &mut Probes) {
         let now = self.start.elapsed();
         for i in 0..self.targets.len() {
+            let start = self.start;
+            let t = &mut self.targets[i];
+            if t.ended.is_some() {
+                continue;
+            }
+            let fresh = Self::observe(start, probes, t);
+            if let Some(obs) = fresh {
+                t.seen = obs;
+            }
             let t = &self.targets[i];
-            if t.ended.is_some() || t.duty.next_check().max(t.hold_until) > now {
+            if t.duty.next_check().max(t.hold_until) > now {
                 continue;
             }
             if !t.duty.is_attached() && probes.detaching() {
@@ -130,11 +179,15 @@ impl DutyCycler {
                 self.targets[i].hold_until = now + HOLD;
                 continue;
             }
-            let Some(obs) = self.observe(probes, t) else {
+            let Some(obs) = fresh else {
                 self.targets[i].ended = Some(now);
                 continue;
             };
+            let measured = estimate::probe_cost(&Self::probe_time(probes, &self.targets[i]));
             let t = &mut self.targets[i];
+            if let Some(cost) = measured {
+                t.duty.set_hit_cost(cost.hit_ns);
+            }
             t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
             let action = t.duty.step(obs);
             tracing::debug!(
@@ -158,9 +211,10 @@ impl DutyCycler {
                         t.ended = Some(now);
                         continue;
                     }
-                    let t = &self.targets[i];
-                    if let Some(obs) = self.observe(probes, t) {
-                        self.targets[i].duty.attached_at(obs);
+                    let t = &mut self.targets[i];
+                    if let Some(obs) = Self::observe(start, probes, t) {
+                        t.seen = obs;
+                        t.duty.attached_at(obs);
                     }
                 }
                 Action::Detach => {
@@ -175,30 +229,31 @@ impl DutyCycler {
     /// Settles every account for the last time (the probes are about to be detached).
     pub fn finish(mut self, probes: &Probes) -> Vec<DutyOutcome> {
         let end = self.start.elapsed();
-        let observations: Vec<Option<Observation>> = self
-            .targets
-            .iter()
-            .map(|t| self.observe(probes, t))
-            .collect();
+        let start = self.start;
         self.targets
             .iter_mut()
-            .zip(observations)
-            .map(|(t, obs)| {
+            .map(|t| {
+                let obs = Self::observe(start, probes, t);
                 t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
-                if let Some(obs) = obs.filter(|_| t.ended.is_none()) {
-                    t.duty.finish(obs);
+                let probe_time = Self::probe_time(probes, t);
+                if let Some(cost) = estimate::probe_cost(&probe_time) {
+                    t.duty.set_hit_cost(cost.hit_ns);
                 }
-                let hits = probes
-                    .target_hits(t.slot)
-                    .unwrap_or(0)
-                    .saturating_sub(t.hits_at_start);
+                // A target gone since its last reading ends there.
+                let last = obs.filter(|_| t.ended.is_none()).unwrap_or(t.seen);
+                t.duty.finish(last);
                 DutyOutcome {
                     pid: t.pid,
                     active: t.duty.active(),
                     span: t.ended.unwrap_or(end),
-                    hits,
+                    hits: last.hits,
                     overhead: t.duty.overhead(),
                     windows: t.duty.windows(),
+                    cpu: last.cpu,
+                    samples: t.duty.samples().to_vec(),
+                    probe_time,
+                    hit_cost_ns: t.duty.hit_cost_ns(),
+                    always_on: t.duty.always_on(),
                 }
             })
             .collect()

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod daemon_http;
 pub mod discover;
 pub mod duty;
+pub mod estimate;
 pub mod fold;
 pub mod gopclntab;
 pub mod launch;

@@ -7,7 +7,7 @@ use aya::maps::{
 };
 use profiler_common::{
     map_names, Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats,
-    StepKey, COUNTERS,
+    ProbeTime, StepKey, COUNTERS,
 };
 
 use crate::{
@@ -95,6 +95,17 @@ impl Probes {
         let array: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(self.map(map_names::TARGET_HITS)?)?;
         Ok(array.get(&u32::from(slot), 0)?.iter().sum())
+    }
+
+    /// What the probe hits of the target in `slot` cost it so far (every CPU's share summed).
+    pub fn probe_time(&self, slot: u16) -> Result<ProbeTime, AttachError> {
+        let array: PerCpuArray<&MapData, ProbeTime> =
+            PerCpuArray::try_from(self.map(map_names::PROBE_TIME)?)?;
+        let mut sum = ProbeTime::default();
+        for cpu in array.get(&u32::from(slot), 0)?.iter() {
+            sum.merge(cpu);
+        }
+        Ok(sum)
     }
 
     /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs and

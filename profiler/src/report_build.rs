@@ -162,6 +162,10 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
         probe_hits: None,
         probe_windows: None,
         estimated_overhead_pct: None,
+        probe_hit_cost_ns: None,
+        probe_hit_cost_source: None,
+        est_scale: None,
+        est_scale_rel_err: None,
     }
 }
 

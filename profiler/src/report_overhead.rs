@@ -1,9 +1,14 @@
 //! What the overhead budget did, in the report: per target how long its probes were attached,
-//! their hits and estimated cost; counts scaled to the whole recording by the active fraction.
+//! their hits and estimated cost; counts scaled to the whole recording (see `estimate`).
 
 use std::collections::HashMap;
 
-use crate::{duty::DutyOutcome, record::OverheadPlan, report::Report};
+use crate::{
+    duty::DutyOutcome,
+    estimate::{self, Scale, Seen},
+    record::OverheadPlan,
+    report::{HitCostSource, Report},
+};
 
 /// Fills the overhead fields of `report` from the duty outcomes and the plan.
 pub fn apply(report: &mut Report, duty: &[DutyOutcome], plan: &OverheadPlan) {
@@ -17,6 +22,13 @@ pub fn apply(report: &mut Report, duty: &[DutyOutcome], plan: &OverheadPlan) {
             t.estimated_overhead_pct = None;
             continue;
         };
+        let measured = estimate::probe_cost(&d.probe_time);
+        t.probe_hit_cost_ns = Some(d.hit_cost_ns.round() as u64);
+        t.probe_hit_cost_source = Some(if measured.is_some() {
+            HitCostSource::Measured
+        } else {
+            HitCostSource::Calibrated
+        });
         let overhead = d.overhead + plan.perf_overhead;
         t.probe_active_fraction = Some(round4(d.active_fraction()));
         t.probe_hits = Some(d.hits);
@@ -42,18 +54,57 @@ pub fn apply(report: &mut Report, duty: &[DutyOutcome], plan: &OverheadPlan) {
         .map(|c| c.as_nanos() as u64);
     sources.perf_sample_hz = plan.perf_hz;
 
-    let fraction: HashMap<u32, f64> = duty.iter().map(|d| (d.pid, d.active_fraction())).collect();
-    let scale = |pid: u32, n: u64| -> Option<u64> {
-        let f = *fraction.get(&pid)?;
-        (f > 0.0).then(|| (n as f64 / f).round() as u64)
-    };
+    let scales: HashMap<u32, Scale> = duty
+        .iter()
+        .filter_map(|d| Some((d.pid, scale_of(d, plan)?)))
+        .collect();
+    for t in &mut report.targets {
+        let s = scales.get(&t.pid);
+        t.est_scale = s.map(|s| round4(s.factor));
+        t.est_scale_rel_err = s.map(|s| round4(s.rel_err));
+    }
     for line in &mut report.lines {
-        line.est_writes = scale(line.pid, line.writes);
-        line.est_transfers = scale(line.pid, line.transfers);
+        let Some(s) = scales.get(&line.pid) else {
+            (line.est_writes, line.est_writes_rel_err) = (None, None);
+            (line.est_transfers, line.est_transfers_rel_err) = (None, None);
+            continue;
+        };
+        let (writes, writes_err) = s.apply(line.writes);
+        let (transfers, transfers_err) = s.apply(line.transfers);
+        (line.est_writes, line.est_writes_rel_err) = (Some(writes), Some(round4(writes_err)));
+        (line.est_transfers, line.est_transfers_rel_err) =
+            (Some(transfers), Some(round4(transfers_err)));
     }
     for map in &mut report.maps {
-        map.est_writes = scale(map.pid, map.writes);
+        (map.est_writes, map.est_writes_rel_err) = match scales.get(&map.pid) {
+            Some(s) => {
+                let (writes, err) = s.apply(map.writes);
+                (Some(writes), Some(round4(err)))
+            }
+            None => (None, None),
+        };
     }
+}
+
+/// The scale of one target's counts: with the hit cost measured in it, else the calibrated one
+/// (whose uncertainty is then taken as half of it).
+fn scale_of(d: &DutyOutcome, plan: &OverheadPlan) -> Option<Scale> {
+    let (hit_ns, hit_err_ns) = match estimate::probe_cost(&d.probe_time) {
+        Some(c) => (c.hit_ns, c.err_ns),
+        None => {
+            let c = plan.calibration.hit_cost.as_nanos() as f64;
+            (c, c / 2.0)
+        }
+    };
+    tracing::debug!(pid = d.pid, cpu_ns = d.cpu.as_nanos() as u64, hits = d.hits, hit_ns, hit_err_ns, windows = ?d.samples, "estimate input");
+    estimate::scale(&Seen {
+        cpu_ns: d.cpu.as_nanos() as f64,
+        hits: d.hits,
+        windows: &d.samples,
+        hit_ns,
+        hit_err_ns,
+        always_on: d.always_on,
+    })
 }
 
 /// Four decimals: what a reader can use, without float noise in the JSON.
@@ -65,15 +116,26 @@ fn round4(x: f64) -> f64 {
 mod tests {
     use std::time::Duration;
 
+    use profiler_common::ProbeTime;
+
     use super::*;
     use crate::{
-        budget::Budget, calibrate::Calibration, duty::DutyPlan, report::tests_support::sample,
+        budget::{Budget, WindowSample},
+        calibrate::Calibration,
+        duty::DutyPlan,
+        report::tests_support::sample,
     };
 
     #[test]
     fn scales_counts_and_reports_the_budget() {
         let mut report = sample();
         let pid = report.targets[0].pid;
+        // Two windows of 50 hits whose own work (CPU minus 27 µs a hit) is a quarter of the own
+        // work per hit of the whole recording: every count scales by 4.
+        let window = WindowSample {
+            cpu: Duration::from_nanos(26_012_500),
+            hits: 50,
+        };
         let duty = [DutyOutcome {
             pid,
             active: Duration::from_millis(250),
@@ -81,6 +143,11 @@ mod tests {
             hits: 500,
             overhead: 0.012,
             windows: 7,
+            cpu: Duration::from_secs(1),
+            samples: vec![window, window],
+            probe_time: ProbeTime::default(),
+            hit_cost_ns: 27_000.0,
+            always_on: false,
         }];
         let plan = OverheadPlan {
             budget: Budget::from_pct(2.0),
@@ -114,9 +181,19 @@ mod tests {
             (s.perf_sample_cost_ns, s.perf_sample_hz),
             (Some(5_000), Some(1_000))
         );
+        assert_eq!(t.est_scale, Some(4.0));
+        assert_eq!(t.probe_hit_cost_source, Some(HitCostSource::Calibrated));
+        // Identical windows: only the hit cost's uncertainty (half the calibrated cost) counts.
+        let from_cost = (100.0 / 49_325_000.0 - 500.0 / 986_500_000.0) * 13_500.0;
+        assert_eq!(t.est_scale_rel_err, Some(round4(from_cost)));
         let line = &report.lines[0];
         assert_eq!(line.est_writes, Some(line.writes * 4));
         assert_eq!(line.est_transfers, Some(line.transfers * 4));
+        let own = 1.0 / (line.writes as f64).sqrt();
+        assert_eq!(
+            line.est_writes_rel_err,
+            Some(round4((from_cost * from_cost + own * own).sqrt()))
+        );
         assert_eq!(report.maps[0].est_writes, Some(report.maps[0].writes * 4));
     }
 

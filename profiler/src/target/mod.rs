@@ -15,6 +15,7 @@
 //! - [`map_types`]: map type names by runtime type descriptor address, from the same DWARF pass.
 
 mod buildinfo;
+mod cpu_clock;
 mod disasm;
 mod elf;
 mod gobinary;
@@ -30,6 +31,7 @@ pub(crate) mod test_support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use cpu_clock::CpuReader;
 pub use elf::{find_symbol, ProbeSite};
 pub use gobinary::{inspect_binary, AssignFunc, GoBinary, SymbolsSource, GROWTH_FUNCS};
 pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};

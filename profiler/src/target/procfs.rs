@@ -25,14 +25,23 @@ fn parse_stat_state(stat: &str) -> Option<char> {
     rest.split_whitespace().next()?.chars().next()
 }
 
-/// CPU time the process has used (user + system, all its threads, dead ones included), from
+/// CPU time the process has used (user + system, all its threads, dead ones included), in
+/// nanoseconds from the process's CPU clock (`clock_getcpuclockid(3)`), else in clock ticks from
 /// fields 14 and 15 of `/proc/PID/stat`; None once it is gone.
 pub fn cpu_time(pid: u32) -> Option<std::time::Duration> {
+    if let Some(t) = cpu_clock(pid) {
+        return Some(t);
+    }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let ticks = parse_stat_cpu_ticks(&stat)?;
     Some(std::time::Duration::from_nanos(
         ticks.saturating_mul(1_000_000_000 / clock_ticks_per_sec()),
     ))
+}
+
+/// The process CPU clock of `pid` (the kernel's sum of its threads' runtimes, in ns).
+fn cpu_clock(pid: u32) -> Option<std::time::Duration> {
+    super::cpu_clock::clock(super::cpu_clock::process_clock(pid)?)
 }
 
 /// utime + stime (clock ticks) of a `/proc/PID/stat` line.

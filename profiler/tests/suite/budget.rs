@@ -54,10 +54,13 @@ fn default_budget_cycles_probes_and_still_ranks_the_shared_cache_first(go: Go) {
     );
     assert!(u64_of(first, "transfers") > 0, "{first}");
     let (writes, est) = (u64_of(first, "writes"), u64_of(first, "est_writes"));
+    let scale = f64_of(target, "est_scale");
     assert!(
-        est as f64 >= writes as f64 / fraction * 0.99,
-        "est_writes {est} should scale writes {writes} by 1/{fraction}: {first}"
+        scale > 1.0 && (est as f64 - writes as f64 * scale).abs() <= writes as f64 * scale * 1e-3,
+        "est_writes {est} should be writes {writes} × est_scale {scale}: {first}"
     );
+    assert!(f64_of(first, "est_writes_rel_err") > 0.0, "{first}");
+    assert_eq!(target["probe_hit_cost_source"], "measured", "{target}");
 }
 
 test_both_go_versions!(default_budget_cycles_probes_and_still_ranks_the_shared_cache_first);

@@ -1,3 +1,4 @@
+mod accuracy;
 mod bad_input;
 mod budget;
 mod cli_errors;

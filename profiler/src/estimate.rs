@@ -1,0 +1,208 @@
+//! From what the probes saw to what the target did: the estimates (`est_*`) of a recording whose
+//! probes were attached only in windows, corrected for the probes' own cost, with their
+//! uncertainty.
+//!
+//! The model. A probed assign costs its thread the hit cost `c` twice (entry and RET), so while
+//! the probes are in place the target does less of its own work per second of CPU, and counting
+//! by time (observed / active fraction) undercounts by as much as the probes slow it. What does
+//! not change is how much of the target's own work goes with one assign. So the estimate counts
+//! in units of the target's *own* CPU time, `U = CPU − hits × c`:
+//!
+//! - in the windows (while every probe is in place): `U_in = C_in − h_in × c`, with `h_in` hits;
+//! - over the whole recording: `U_all = C_all − h_all × c`;
+//! - hits the target would have made, probes or not: `h_in × U_all / U_in`; every observed count
+//!   of the target (writes, transfers, per line and per map) is scaled by that over `h_all`.
+//!
+//! `c` is measured in the target (see [`probe_cost`]). One probed assign costs: both programs'
+//! time (timed in them), the gap from the entry program's end to the RET program's start (the
+//! rest of the entry trap with its single-step, the assign's own body of tens of nanoseconds, and
+//! the RET trap up to its program: its median is measured), and the same kind of overhead from
+//! the RET program back to the next assign's entry, `X`, which cannot be told apart from the
+//! target's own work there. `X` lies between 0 and the measured gap (more when the RET
+//! instruction is single-stepped like the entry's, less when the kernel emulates it): the
+//! estimate takes the middle, and its uncertainty the spread of that range (uniform).
+//!
+//! Uncertainty, as a relative standard error: from `c` (the distance between the gaps' median
+//! and their mean below the 90th percentile, plus the bucket width, propagated through the
+//! formula), from the spread of the hit rate per unit of own work between windows (a ratio
+//! estimator's standard error), and per count from its own sampling (`1/sqrt(n)`). At
+//! `--budget 100` the probes saw everything: scale 1, error 0.
+
+use profiler_common::{ProbeTime, GAP_BUCKETS, GAP_BUCKET_NS};
+
+use crate::budget::WindowSample;
+
+/// Gaps needed before the measured hit cost replaces the calibrated one.
+pub const MIN_GAPS: u64 = 200;
+/// Smallest share of the windows' CPU time taken as the target's own work: below it, the
+/// measured hit cost accounts for all of it and the estimate is a bound, flagged by its error.
+const MIN_OWN_SHARE: f64 = 0.01;
+
+/// The cost of one probe hit, measured in the target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProbeCost {
+    /// Cost of one hit (ns): mean program time plus three quarters of the median entry-to-RET
+    /// gap (the gap, and half of it again for the unseen RET-to-entry overhead, over two hits).
+    pub hit_ns: f64,
+    /// Its uncertainty (ns).
+    pub err_ns: f64,
+    /// Mean time inside one program run (ns).
+    pub prog_ns: f64,
+    /// Median entry-end-to-RET-start gap (ns).
+    pub gap_ns: f64,
+}
+
+/// The hit cost measured in the target; None before [`MIN_GAPS`] assigns were timed.
+pub fn probe_cost(t: &ProbeTime) -> Option<ProbeCost> {
+    if t.gap_count() < MIN_GAPS || t.prog_runs == 0 {
+        return None;
+    }
+    let prog_ns = t.prog_ns as f64 / t.prog_runs as f64;
+    let gap_ns = gap_quantile(t, 0.5)?;
+    let p90 = gap_quantile(t, 0.9)?;
+    let (mut sum, mut n) = (0.0, 0u64);
+    for (i, &count) in t.gaps.iter().enumerate() {
+        let mid = bucket_mid(i);
+        if mid <= p90 && i < GAP_BUCKETS - 1 {
+            sum += mid * count as f64;
+            n += count as u64;
+        }
+    }
+    let trimmed_mean = if n > 0 { sum / n as f64 } else { gap_ns };
+    // Per hit: half of (gap + X), X uniform in [0, gap].
+    let unseen = 0.5 * gap_ns / 2.0 / 3f64.sqrt();
+    let median = (trimmed_mean - gap_ns).abs() + GAP_BUCKET_NS as f64 / 2.0;
+    Some(ProbeCost {
+        hit_ns: prog_ns + 0.75 * gap_ns,
+        err_ns: (unseen * unseen + median * median).sqrt(),
+        prog_ns,
+        gap_ns,
+    })
+}
+
+fn bucket_mid(i: usize) -> f64 {
+    (i as f64 + 0.5) * GAP_BUCKET_NS as f64
+}
+
+/// The gap (ns, bucket midpoint) at or below which a share `q` of the gaps fall.
+fn gap_quantile(t: &ProbeTime, q: f64) -> Option<f64> {
+    let total = t.gap_count();
+    if total == 0 {
+        return None;
+    }
+    let want = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+    let mut seen = 0u64;
+    for (i, &n) in t.gaps.iter().enumerate() {
+        seen += n as u64;
+        if seen >= want {
+            return Some(bucket_mid(i));
+        }
+    }
+    Some(bucket_mid(GAP_BUCKETS - 1))
+}
+
+/// What one target's probes saw, for the estimate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seen<'a> {
+    /// CPU time of the target over the recording (ns).
+    pub cpu_ns: f64,
+    /// Its probe hits over the recording.
+    pub hits: u64,
+    /// Windows with every probe in place.
+    pub windows: &'a [WindowSample],
+    /// Cost of one hit (ns) and its uncertainty.
+    pub hit_ns: f64,
+    pub hit_err_ns: f64,
+    /// Probes attached the whole time.
+    pub always_on: bool,
+}
+
+/// How the target's observed counts scale to the whole recording.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scale {
+    /// Multiplier of every observed count (>= 1).
+    pub factor: f64,
+    /// Relative standard error of the multiplier.
+    pub rel_err: f64,
+}
+
+impl Scale {
+    /// The estimate of an observed count `n`, and its relative standard error (the scale's,
+    /// and the count's own sampling when the probes saw only part of the time).
+    pub fn apply(&self, n: u64) -> (u64, f64) {
+        let est = (n as f64 * self.factor).round() as u64;
+        if self.factor <= 1.0 && self.rel_err == 0.0 {
+            return (est, 0.0);
+        }
+        let own = if n > 0 { 1.0 / (n as f64).sqrt() } else { 1.0 };
+        (est, (self.rel_err.powi(2) + own.powi(2)).sqrt())
+    }
+}
+
+/// The scale of one target's counts; None when no window saw a hit.
+pub fn scale(seen: &Seen) -> Option<Scale> {
+    if seen.always_on {
+        return Some(Scale {
+            factor: 1.0,
+            rel_err: 0.0,
+        });
+    }
+    let c = seen.hit_ns;
+    let own = |cpu_ns: f64, hits: u64| cpu_ns - hits as f64 * c;
+    let cpu_in: f64 = seen.windows.iter().map(|w| w.cpu.as_nanos() as f64).sum();
+    let hits_in: u64 = seen.windows.iter().map(|w| w.hits).sum();
+    if hits_in == 0 || seen.hits == 0 {
+        return None;
+    }
+    let raw_in = own(cpu_in, hits_in);
+    let floor = cpu_in * MIN_OWN_SHARE;
+    let own_in = raw_in.max(floor);
+    let own_all = own(seen.cpu_ns, seen.hits).max(own_in);
+    let est_hits = hits_in as f64 * own_all / own_in;
+    let factor = (est_hits / seen.hits as f64).max(1.0);
+
+    // From c: d ln(est)/dc = h_in/U_in - h_all/U_all.
+    let from_cost = if raw_in > floor {
+        ((hits_in as f64 / own_in - seen.hits as f64 / own_all) * seen.hit_err_ns).abs()
+    } else {
+        1.0
+    };
+    let from_windows = window_spread(seen.windows, c).unwrap_or(1.0 / (hits_in as f64).sqrt());
+    Some(Scale {
+        factor,
+        rel_err: (from_cost.powi(2) + from_windows.powi(2)).sqrt(),
+    })
+}
+
+/// Relative standard error of the hit rate per unit of own work, as a ratio estimator over the
+/// windows (each window one draw: its hits against its own work); None with fewer than 2.
+fn window_spread(windows: &[WindowSample], c: f64) -> Option<f64> {
+    let points: Vec<(f64, f64)> = windows
+        .iter()
+        .map(|w| {
+            (
+                w.hits as f64,
+                (w.cpu.as_nanos() as f64 - w.hits as f64 * c).max(0.0),
+            )
+        })
+        .collect();
+    let n = points.len();
+    if n < 2 {
+        return None;
+    }
+    let (hits, own): (f64, f64) = points
+        .iter()
+        .fold((0.0, 0.0), |(h, u), p| (h + p.0, u + p.1));
+    if own <= 0.0 || hits <= 0.0 {
+        return None;
+    }
+    let rate = hits / own;
+    let residuals: f64 = points.iter().map(|(h, u)| (h - rate * u).powi(2)).sum();
+    let mean_own = own / n as f64;
+    let var = residuals / (n as f64 - 1.0) / (n as f64 * mean_own * mean_own);
+    Some(var.sqrt() / rate)
+}
+
+#[cfg(test)]
+#[path = "estimate_tests.rs"]
+mod tests;

@@ -1,0 +1,157 @@
+use std::time::Duration;
+
+use profiler_common::gap_bucket;
+
+use super::*;
+
+fn window(cpu_us: u64, hits: u64) -> WindowSample {
+    WindowSample {
+        cpu: Duration::from_micros(cpu_us),
+        hits,
+    }
+}
+
+/// A target doing `w` ns of its own work per hit, probed at `c` ns a hit in `windows` windows of
+/// `hits` hits each, whose whole recording holds `total_hits` hits' worth of own work.
+fn simulated(
+    w: f64,
+    c: f64,
+    windows: usize,
+    hits: u64,
+    total_hits: u64,
+) -> (Vec<WindowSample>, f64, u64) {
+    let win: Vec<WindowSample> = (0..windows)
+        .map(|_| WindowSample {
+            cpu: Duration::from_nanos((hits as f64 * (w + c)) as u64),
+            hits,
+        })
+        .collect();
+    let seen_hits = windows as u64 * hits;
+    // Outside the windows the target works unprobed: (total - seen) hits' worth of own work.
+    let cpu = seen_hits as f64 * (w + c) + (total_hits - seen_hits) as f64 * w;
+    (win, cpu, seen_hits)
+}
+
+#[test]
+fn probe_cost_is_program_time_plus_the_median_gap() {
+    let mut t = ProbeTime {
+        prog_ns: 1_500 * 1_000,
+        prog_runs: 1_000,
+        ..ProbeTime::default()
+    };
+    assert_eq!(probe_cost(&t), None, "no gaps yet");
+    for _ in 0..300 {
+        t.gaps[gap_bucket(5_020)] += 1;
+    }
+    for _ in 0..100 {
+        t.gaps[gap_bucket(9_000)] += 1;
+    }
+    let cost = probe_cost(&t).expect("400 gaps are enough");
+    assert_eq!(cost.prog_ns, 1_500.0);
+    // Bucket midpoints: 5020 is in [4992, 5120), 9000 in [8960, 9088).
+    assert_eq!(cost.gap_ns, 5_056.0);
+    assert_eq!(cost.hit_ns, 1_500.0 + 0.75 * 5_056.0);
+    // Mean up to the 90th percentile: (300 × 5056 + 100 × 9024) / 400 = 6048; plus half a bucket;
+    // with the unseen RET-to-entry overhead's spread (uniform over a quarter of the gap per hit).
+    let median = 6_048.0 - 5_056.0 + 64.0;
+    let unseen = 5_056.0 / 4.0 / 3f64.sqrt();
+    assert!((cost.err_ns - (median * median + unseen * unseen).sqrt()).abs() < 1e-6);
+}
+
+#[test]
+fn the_observer_effect_is_undone() {
+    // 3 µs of own work per hit, 7 µs a hit: in windows the target runs at 30% of its rate.
+    let (windows, cpu, seen) = simulated(3_000.0, 7_000.0, 20, 500, 1_000_000);
+    let s = scale(&Seen {
+        cpu_ns: cpu,
+        hits: seen,
+        windows: &windows,
+        hit_ns: 7_000.0,
+        hit_err_ns: 100.0,
+        always_on: false,
+    })
+    .expect("windows saw hits");
+    let est = seen as f64 * s.factor;
+    assert!((est - 1_000_000.0).abs() < 1.0, "estimated {est} hits");
+    // A 100 ns error on c is 100/3000 of the own work per hit in windows: about 3.3%.
+    assert!(s.rel_err > 0.025 && s.rel_err < 0.04, "{s:?}");
+}
+
+#[test]
+fn a_wrong_hit_cost_moves_the_estimate_as_the_error_says() {
+    let (windows, cpu, seen) = simulated(3_000.0, 7_000.0, 20, 500, 1_000_000);
+    let s = scale(&Seen {
+        cpu_ns: cpu,
+        hits: seen,
+        windows: &windows,
+        hit_ns: 7_300.0,
+        hit_err_ns: 300.0,
+        always_on: false,
+    })
+    .expect("windows saw hits");
+    let off = seen as f64 * s.factor / 1_000_000.0 - 1.0;
+    assert!(off > 0.05, "a cost too high must overestimate: {off}");
+    assert!(off < 2.0 * s.rel_err, "the error {s:?} must cover {off}");
+}
+
+#[test]
+fn window_spread_grows_the_error() {
+    let steady = vec![window(10_000, 1_000); 10];
+    let mut uneven = steady.clone();
+    for (i, w) in uneven.iter_mut().enumerate() {
+        w.hits = if i % 2 == 0 { 600 } else { 1_400 };
+    }
+    let seen = |windows: &[WindowSample]| {
+        scale(&Seen {
+            cpu_ns: 1e9,
+            hits: 10_000,
+            windows,
+            hit_ns: 2_000.0,
+            hit_err_ns: 0.0,
+            always_on: false,
+        })
+        .expect("windows saw hits")
+    };
+    assert_eq!(seen(&steady).rel_err, 0.0);
+    assert!(seen(&uneven).rel_err > 0.05, "{:?}", seen(&uneven));
+}
+
+#[test]
+fn always_on_probes_scale_by_one_without_error() {
+    let s = scale(&Seen {
+        cpu_ns: 1e9,
+        hits: 10,
+        windows: &[],
+        hit_ns: 5_000.0,
+        hit_err_ns: 1_000.0,
+        always_on: true,
+    })
+    .expect("always on");
+    assert_eq!(s.apply(1234), (1234, 0.0));
+}
+
+#[test]
+fn a_count_carries_its_own_sampling_error() {
+    let s = Scale {
+        factor: 10.0,
+        rel_err: 0.0,
+    };
+    assert_eq!(s.apply(100), (1_000, 0.1));
+    assert_eq!(s.apply(0), (0, 1.0));
+}
+
+#[test]
+fn no_hits_in_windows_gives_no_estimate() {
+    let windows = [window(10_000, 0)];
+    assert_eq!(
+        scale(&Seen {
+            cpu_ns: 1e9,
+            hits: 5,
+            windows: &windows,
+            hit_ns: 5_000.0,
+            hit_err_ns: 0.0,
+            always_on: false,
+        }),
+        None
+    );
+}
