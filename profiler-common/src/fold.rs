@@ -2,11 +2,11 @@
 //! on BPF map values) and by userspace tests.
 //!
 //! Entries are shared by all CPUs. Counters go through `add`, an atomic add in the kernel; the
-//! writer sets (tids, CPU bitmap) and the last-writer fields use plain read-modify-write: a racing
-//! update can lose a set entry, but every later write by the same thread or CPU puts it back, so
-//! the sets converge while the line stays hot.
+//! writer sets (tids, thread-id sketch, CPU bitmap) and the last-writer fields use plain
+//! read-modify-write: a racing update can lose a set entry, but every later write by the same
+//! thread or CPU puts it back, so the sets converge while the line stays hot.
 
-use crate::{LineStats, ObjectStats, Writers, TRACKED_CPUS, TRACKED_TIDS};
+use crate::{LineStats, ObjectStats, Writers, TID_SKETCH_BITS, TRACKED_CPUS, TRACKED_TIDS};
 
 /// One write seen by a probe.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +25,21 @@ pub struct Write {
     pub concurrent: u32,
 }
 
+/// The bit of [`Writers::tid_sketch`] that thread `tid` sets: the low bits of murmur3's 32-bit
+/// finalizer, two multiply-xorshift rounds that scatter consecutive thread ids (as the kernel
+/// hands them out) like random ones, which linear counting assumes. Constant shifts, multiplies
+/// and a mask only: no loop, no division, nothing for the verifier to bound.
+#[inline(always)]
+pub fn tid_sketch_bit(tid: u32) -> u32 {
+    let mut h = tid;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h & (TID_SKETCH_BITS - 1)
+}
+
 /// Adds `tid` and `cpu` to a writer set.
 #[inline(always)]
 pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
@@ -37,6 +52,16 @@ pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
     let mask = 1u64 << (bit % 64);
     if writers.cpus[word] & mask == 0 {
         writers.cpus[word] |= mask;
+    }
+    // Every writer, tracked exactly or not, sets its sketch bit. Plain read-modify-write like the
+    // CPU bitmap (written only when the bit is clear, so a hot line's entry is not dirtied on every
+    // write): a bit lost to a racing update of the same word is set again by the thread's next
+    // write.
+    let bit = tid_sketch_bit(tid);
+    let word = ((bit / 64) as usize) & (writers.tid_sketch.len() - 1);
+    let mask = 1u64 << (bit % 64);
+    if writers.tid_sketch[word] & mask == 0 {
+        writers.tid_sketch[word] |= mask;
     }
     let mut free = TRACKED_TIDS;
     for i in 0..TRACKED_TIDS {
@@ -109,10 +134,47 @@ impl Writers {
         self.tid_overflow == 0
     }
 
+    /// Distinct writer threads: the exact count when [`Writers::tids_exact`], otherwise a
+    /// linear-counting estimate from [`Writers::tid_sketch`] (Whang, Vander-Zanden and Taylor,
+    /// 1990): `m * ln(m / z)` with `m` = [`TID_SKETCH_BITS`] (256) bits and `z` of them clear,
+    /// rounded. Its standard error is about 5% at 256 threads, 7% at 500 and 11% at 1,000.
+    ///
+    /// A full sketch (`z` = 0) reads as one clear bit, `m * ln m` = 1,419.6, reported as 1,420:
+    /// the most the sketch can tell, so then the true count is about that or more. The estimate is
+    /// never below [`TRACKED_TIDS`] + 1 when not exact: the overflow means a thread other than the
+    /// eight recorded ones wrote.
+    pub fn estimated_threads(&self) -> u32 {
+        let recorded = self.thread_count();
+        if self.tids_exact() {
+            return recorded;
+        }
+        let set: u32 = self.tid_sketch.iter().map(|w| w.count_ones()).sum();
+        let clear = (TID_SKETCH_BITS - set).max(1);
+        let m = TID_SKETCH_BITS as f64;
+        let estimate = m * (ln_int(TID_SKETCH_BITS) - ln_int(clear));
+        ((estimate + 0.5) as u32).max(recorded + 1)
+    }
+
     /// Distinct CPUs that wrote.
     pub fn cpu_count(&self) -> u32 {
         self.cpus.iter().map(|w| w.count_ones()).sum()
     }
+}
+
+/// Natural logarithm of `n` >= 1 (`core` has no `ln`): `n = 2^e * r` with `r` in [1, 2), and
+/// `ln r = 2 atanh(s)` with `s = (r - 1) / (r + 1)` below 1/3, whose odd power series is within
+/// 1e-15 after 16 terms.
+fn ln_int(n: u32) -> f64 {
+    let e = 31 - n.max(1).leading_zeros();
+    let r = n as f64 / (1u64 << e) as f64;
+    let s = (r - 1.0) / (r + 1.0);
+    let s2 = s * s;
+    let (mut power, mut sum) = (s, 0.0);
+    for k in 0..16 {
+        sum += power / (2 * k + 1) as f64;
+        power *= s2;
+    }
+    e as f64 * core::f64::consts::LN_2 + 2.0 * sum
 }
 
 #[cfg(test)]
@@ -214,6 +276,162 @@ mod tests {
             (obj.writes, obj.growth_writes, obj.concurrent_writers),
             (3, 1, 1)
         );
+    }
+
+    /// Writes from `n` distinct threads with consecutive ids from `first` (as a process's threads
+    /// get them), each twice, spread over 4 CPUs.
+    fn writers_of(first: u32, n: u32) -> Writers {
+        let mut w = Writers::default();
+        for round in 0..2 {
+            for i in 0..n {
+                note_writer(&mut w, first + i, (i + round) % 4);
+            }
+        }
+        w
+    }
+
+    fn relative_error(estimate: u32, truth: u32) -> f64 {
+        (estimate as f64 - truth as f64).abs() / truth as f64
+    }
+
+    #[test]
+    fn eight_threads_are_counted_exactly() {
+        let w = writers_of(4_000, TRACKED_TIDS as u32);
+        assert!(w.tids_exact());
+        assert_eq!(w.estimated_threads(), TRACKED_TIDS as u32);
+        assert_eq!(writers_of(4_000, 3).estimated_threads(), 3);
+        assert_eq!(Writers::default().estimated_threads(), 0);
+    }
+
+    #[test]
+    fn nine_threads_are_more_than_the_eight_recorded() {
+        let w = writers_of(4_000, TRACKED_TIDS as u32 + 1);
+        assert!(!w.tids_exact());
+        assert_eq!(w.thread_count(), TRACKED_TIDS as u32);
+        let estimate = w.estimated_threads();
+        assert!((9..=11).contains(&estimate), "estimate {estimate}");
+    }
+
+    #[test]
+    fn estimate_of_256_threads_is_within_15_percent() {
+        for first in [1, 4_000, 123_457] {
+            let w = writers_of(first, 256);
+            assert!(!w.tids_exact());
+            let estimate = w.estimated_threads();
+            assert!(
+                relative_error(estimate, 256) <= 0.15,
+                "threads {first}..+256: estimate {estimate}"
+            );
+        }
+    }
+
+    #[test]
+    fn estimate_of_1000_threads_is_within_25_percent() {
+        for first in [1, 4_000, 123_457] {
+            let estimate = writers_of(first, 1_000).estimated_threads();
+            assert!(
+                relative_error(estimate, 1_000) <= 0.25,
+                "threads {first}..+1000: estimate {estimate}"
+            );
+        }
+    }
+
+    #[test]
+    fn repeated_writes_by_one_thread_do_not_move_the_estimate() {
+        let mut w = writers_of(4_000, 100);
+        let before = (w.estimated_threads(), w.tid_sketch);
+        for cpu in 0..50 {
+            note_writer(&mut w, 4_050, cpu);
+            note_writer(&mut w, 4_099, cpu);
+        }
+        assert_eq!((w.estimated_threads(), w.tid_sketch), before);
+        // A new thread is a new bit (or a collision), never fewer.
+        note_writer(&mut w, 9_999, 0);
+        assert!(w.estimated_threads() >= before.0);
+    }
+
+    #[test]
+    fn a_full_sketch_reads_as_m_ln_m() {
+        let w = Writers {
+            tids: core::array::from_fn(|i| i as u32 + 1),
+            tid_overflow: 1,
+            tid_sketch: [u64::MAX; 4],
+            ..Writers::default()
+        };
+        // 256 * ln 256 = 1419.57.
+        assert_eq!(w.estimated_threads(), 1_420);
+        let one_clear = Writers {
+            tid_sketch: [u64::MAX, u64::MAX, u64::MAX, u64::MAX >> 1],
+            ..w
+        };
+        assert_eq!(one_clear.estimated_threads(), 1_420);
+    }
+
+    #[test]
+    fn estimate_is_linear_counting_of_the_clear_bits() {
+        // 128 of 256 bits set: 256 * ln 2 = 177.4.
+        let half = Writers {
+            tids: core::array::from_fn(|i| i as u32 + 1),
+            tid_overflow: 1,
+            tid_sketch: [u64::MAX, u64::MAX, 0, 0],
+            ..Writers::default()
+        };
+        assert_eq!(half.estimated_threads(), 177);
+        // A sketch that says fewer than the recorded tids (a lost bit) still counts them all, and
+        // one more for the overflow.
+        let sparse = Writers {
+            tid_sketch: [1, 0, 0, 0],
+            ..half
+        };
+        assert_eq!(sparse.estimated_threads(), TRACKED_TIDS as u32 + 1);
+    }
+
+    #[test]
+    fn ln_matches_std() {
+        extern crate std;
+        for n in [1u32, 2, 3, 7, 100, 255, 256, 1_000_000, u32::MAX] {
+            let want = std::primitive::f64::ln(n as f64);
+            assert!(
+                (ln_int(n) - want).abs() < 1e-12,
+                "ln {n}: {} vs {want}",
+                ln_int(n)
+            );
+        }
+    }
+
+    #[test]
+    fn sketch_bits_spread_consecutive_tids() {
+        // 64 consecutive ids land in many distinct bits (a plain `tid % 256` would be perfect here
+        // and then wrap; the mix must look random: about 64 * e^(-1/4) = 56 expected).
+        let mut seen = [false; TID_SKETCH_BITS as usize];
+        for tid in 5_000..5_064 {
+            let bit = tid_sketch_bit(tid);
+            assert!(bit < TID_SKETCH_BITS);
+            seen[bit as usize] = true;
+        }
+        let distinct = seen.iter().filter(|&&b| b).count();
+        assert!((48..64).contains(&distinct), "{distinct} distinct bits");
+    }
+
+    #[test]
+    fn estimate_error_over_many_thread_ranges_is_linear_countings() {
+        // Linear counting with 256 bits: standard error 5.3% at 256 distinct items and 10.7% at
+        // 1,000, no bias below saturation. 100 ranges of consecutive ids measure it for this hash.
+        for (n, max_bias, max_rms) in [(256u32, 0.02, 0.07), (1_000, 0.06, 0.15)] {
+            let (mut sum, mut sum_sq) = (0.0, 0.0);
+            let ranges = 100;
+            for r in 0..ranges {
+                let estimate = writers_of(1 + r * 7_919, n).estimated_threads();
+                let error = (estimate as f64 - n as f64) / n as f64;
+                sum += error;
+                sum_sq += error * error;
+            }
+            let (bias, mean_sq) = (sum / ranges as f64, sum_sq / ranges as f64);
+            assert!(
+                bias.abs() <= max_bias && mean_sq <= max_rms * max_rms,
+                "{n} threads: bias {bias}, mean square error {mean_sq}"
+            );
+        }
     }
 
     #[test]

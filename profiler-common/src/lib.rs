@@ -26,6 +26,10 @@ pub const EVENTS_RING_BYTES: u32 = 4 << 20;
 
 /// Distinct thread ids remembered exactly per line or object; more set `tid_overflow`.
 pub const TRACKED_TIDS: usize = 8;
+/// Bits of the per-line (and per-object) writer-thread sketch, [`Writers::tid_sketch`]: a
+/// linear-counting bitmap that estimates how many distinct threads wrote beyond [`TRACKED_TIDS`].
+/// A power of two, so a hash picks a bit with a mask.
+pub const TID_SKETCH_BITS: u32 = 256;
 /// CPUs tracked exactly in the per-line CPU bitmap; CPUs at or above it share the last bit.
 pub const TRACKED_CPUS: u32 = 256;
 /// Written header fields charged per assign (classic: `flags`, `count`; swiss: `writing`, `used`).
@@ -278,7 +282,8 @@ pub struct LineKey {
 }
 const _: () = assert!(size_of::<LineKey>() == 16);
 
-/// Who wrote a line or object: exact thread ids up to [`TRACKED_TIDS`], CPUs as a bitmap.
+/// Who wrote a line or object: exact thread ids up to [`TRACKED_TIDS`], a sketch estimating the
+/// number of distinct writer threads beyond that, CPUs as a bitmap.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Writers {
@@ -290,8 +295,13 @@ pub struct Writers {
     pub _pad: u32,
     /// Bit `n` set when CPU `n` wrote (CPUs >= TRACKED_CPUS set the last bit).
     pub cpus: [u64; (TRACKED_CPUS / 64) as usize],
+    /// Linear-counting sketch of the writer thread ids, [`TID_SKETCH_BITS`] bits: every write sets
+    /// bit `fold::tid_sketch_bit(tid)` (bit `n` is bit `n % 64` of word `n / 64`). The fraction
+    /// of bits still clear estimates the number of distinct writers, see
+    /// [`Writers::estimated_threads`]. Set by all writers, the exactly tracked ones included.
+    pub tid_sketch: [u64; (TID_SKETCH_BITS / 64) as usize],
 }
-const _: () = assert!(size_of::<Writers>() == 72);
+const _: () = assert!(size_of::<Writers>() == 104);
 
 /// Value of `LINES`: what happened to one cache line.
 #[repr(C)]
@@ -320,7 +330,7 @@ pub struct LineStats {
     /// Distinct writers.
     pub writers: Writers,
 }
-const _: () = assert!(size_of::<LineStats>() == 144);
+const _: () = assert!(size_of::<LineStats>() == 176);
 
 /// Key of `OBJECTS`: one written object (a Go map header) in one process.
 #[repr(C)]
@@ -365,7 +375,7 @@ pub struct ObjectStats {
     /// Distinct writers.
     pub writers: Writers,
 }
-const _: () = assert!(size_of::<ObjectStats>() == 128);
+const _: () = assert!(size_of::<ObjectStats>() == 160);
 
 /// Key of `PERF_IPS`: one user instruction address in one process.
 #[repr(C)]

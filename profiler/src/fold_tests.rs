@@ -288,3 +288,44 @@ fn maps_rank_races_first_and_name_their_key_kind() {
     );
     assert!(maps[0].latency.is_none());
 }
+
+#[test]
+fn many_writer_threads_are_reported_as_the_sketch_estimate() {
+    use profiler_common::fold::{record_line_write, record_object_write, Write};
+    let mut map = object(7, 0x1000, 0, &[]);
+    let mut stats = LineStats::default();
+    let add = |v: &mut u64, n: u64| *v += n;
+    for tid in 5_000..5_300 {
+        let write = Write {
+            pid: 7,
+            tid,
+            cpu: tid % 2,
+            now_ns: 1,
+            growth: 0,
+            concurrent: 0,
+        };
+        record_line_write(&mut stats, &write, add);
+        record_object_write(&mut map.1, &write, AssignKind::Fast64 as u32, add);
+    }
+    let snapshot = KernelSnapshot {
+        latency: HashMap::new(),
+        lines: vec![(key(7, 0x1000), stats)],
+        objects: vec![map],
+    };
+    let processes = HashMap::from([(
+        7,
+        ProcessInfo {
+            layout: Some(classic()),
+        },
+    )]);
+    let lines = fold_lines(&snapshot, &processes, &[], 5, Measured::default());
+    let estimate = stats.writers.estimated_threads();
+    assert!((255..=345).contains(&estimate), "300 threads: {estimate}");
+    assert_eq!(
+        (lines[0].threads, lines[0].threads_exact),
+        (estimate, false)
+    );
+    assert_eq!(lines[0].objects[0].writers, estimate);
+    let maps = fold_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
+    assert_eq!(maps[0].writers, estimate);
+}

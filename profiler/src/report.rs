@@ -169,9 +169,12 @@ pub struct LineReport {
     pub writes: u64,
     /// Sampled events (with stacks) that wrote this line.
     pub samples: u64,
-    /// Distinct writer threads (exact when `threads_exact`).
+    /// Distinct writer threads: exact when `threads_exact`; otherwise estimated from the kernel's
+    /// 256-bit linear-counting sketch of writer thread ids (relative error about 5% at 256
+    /// threads, 7% at 500, 11% at 1,000; a full sketch reads as 1,420), never below 9.
     pub threads: u32,
-    /// False when more threads wrote than the kernel tracks exactly (8).
+    /// False when more threads wrote than the kernel tracks exactly (8): `threads` is then an
+    /// estimate.
     pub threads_exact: bool,
     /// Distinct writer CPUs.
     pub cpus: u32,
@@ -214,7 +217,8 @@ pub struct ObjectReport {
     pub written_fields: Vec<String>,
     /// Writes to this object (all its lines).
     pub writes: u64,
-    /// Distinct threads writing this object.
+    /// Distinct threads writing this object: exact up to 8; a larger value is an estimate from the
+    /// kernel's 256-bit linear-counting sketch, as `LineReport::threads`.
     pub writers: u32,
     /// Map-assign function used (`runtime.mapassign_fast64`, ...); the probed symbol for custom.
     pub assign: Option<String>,
@@ -241,7 +245,8 @@ pub struct MapReport {
     /// Relative standard error of `est_writes`.
     #[serde(default)]
     pub est_writes_rel_err: Option<f64>,
-    /// Distinct writer threads.
+    /// Distinct writer threads: exact up to 8; a larger value is an estimate from the kernel's
+    /// 256-bit linear-counting sketch, as `LineReport::threads`.
     pub writers: u32,
     /// Assigns that started while the map was growing (classic) or that grew it (swiss).
     pub growth_writes: u64,

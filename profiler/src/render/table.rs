@@ -3,7 +3,19 @@
 
 use std::fmt::Write as _;
 
+use profiler_common::TRACKED_TIDS;
+
 use crate::report::{FrameReport, LineReport, Report, TargetInfo};
+
+/// An object's or map's writer count: exact up to [`TRACKED_TIDS`], so a larger one is the
+/// kernel sketch's estimate and shows as `~N`.
+fn writers_text(writers: u32) -> String {
+    if writers > TRACKED_TIDS as u32 {
+        format!("~{writers}")
+    } else {
+        writers.to_string()
+    }
+}
 
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
@@ -145,10 +157,11 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     } else {
         100.0 * line.transfers as f64 / line.writes as f64
     };
+    // Beyond the exactly tracked threads the count is the kernel sketch's estimate.
     let threads = if line.threads_exact {
         line.threads.to_string()
     } else {
-        format!(">{}", line.threads)
+        format!("~{}", line.threads)
     };
     let opt = |v: Option<u64>| v.map_or("-".to_owned(), thousands);
     let _ = writeln!(
@@ -182,8 +195,9 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     for (owner, n, writes, writers) in slots {
         let _ = writeln!(
             s,
-            "       go-map-slot x{n} (values of map {owner})  {} writes, up to {writers} thread(s) per slot",
-            thousands(writes)
+            "       go-map-slot x{n} (values of map {owner})  {} writes, up to {} thread(s) per slot",
+            thousands(writes),
+            writers_text(writers)
         );
     }
     for o in line.objects.iter().filter(|o| o.kind == "custom") {
@@ -192,7 +206,7 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             "       custom {}  {} writes by {} thread(s)",
             o.addr,
             thousands(o.writes),
-            o.writers
+            writers_text(o.writers)
         );
     }
     for o in line
@@ -211,7 +225,7 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             o.kind,
             o.addr,
             thousands(o.writes),
-            o.writers,
+            writers_text(o.writers),
             o.assign.as_deref().unwrap_or("?"),
             written,
             o.fields.join(" ")
@@ -262,7 +276,7 @@ fn maps_section(s: &mut String, report: &Report, top: usize) {
             m.go_type.as_deref().unwrap_or("?"),
             m.key_kind,
             thousands(m.writes),
-            m.writers,
+            writers_text(m.writers),
             thousands(m.growth_writes),
             thousands(m.concurrent_writers),
             p50,
@@ -362,6 +376,31 @@ mod tests {
         );
         report.sources.probe_trampoline_samples = Some(0);
         assert!(!table(&report, 5).contains("probe overhead"));
+    }
+
+    #[test]
+    fn estimated_thread_counts_show_as_approximate() {
+        let mut report = crate::report::tests_support::sample();
+        let text = table(&report, 5);
+        assert!(!text.contains('~'), "{text}");
+        let line = &mut report.lines[0];
+        line.threads = 240;
+        line.threads_exact = false;
+        line.objects[0].writers = 240;
+        report.maps[0].writers = 9;
+        let text = table(&report, 5);
+        let row = text
+            .lines()
+            .find(|l| l.contains("0xc000014140") && l.contains("40.0%"))
+            .unwrap_or_default();
+        assert!(row.contains(" ~240 "), "{text}");
+        assert!(text.contains("writes by ~240 thread(s)"), "{text}");
+        let map_row = text
+            .lines()
+            .find(|l| l.starts_with("0xc000014150"))
+            .unwrap_or_default();
+        assert!(map_row.contains(" ~9 "), "{text}");
+        assert!(!text.contains(">240"), "{text}");
     }
 
     #[test]
