@@ -5,7 +5,8 @@
 //!   `--budget 100`, in rotating order, several rounds; medians of operations completed;
 //! - detection: the shortest recording (default budget) whose first line is the shared cache;
 //! - fold rate: `cargo bench --bench fold` over an event stream recorded here;
-//! - symbolization: `cargo bench --bench symbolize` (clprof vs binutils addr2line).
+//! - symbolization: `cargo bench --bench symbolize` (clprof vs binutils addr2line);
+//! - accuracy and efficiency of the estimates (`bench_accuracy`).
 
 use std::{
     fs,
@@ -17,7 +18,7 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 use crate::{
-    bench_report,
+    bench_accuracy, bench_report,
     bench_service::{self, ServiceStart},
     bootstrap, build, demo, util,
 };
@@ -75,6 +76,8 @@ pub struct Results {
     pub calibration: Option<(u64, Option<u64>, Option<u64>)>,
     /// Start-up and memory on a stripped distribution-built service.
     pub service: ServiceStart,
+    /// Estimates against ground truth, and what the budget buys.
+    pub accuracy: bench_accuracy::Results,
 }
 
 pub fn bench(rounds: usize) -> Result<()> {
@@ -100,6 +103,7 @@ pub fn bench(rounds: usize) -> Result<()> {
         symbolize_new: Vec::new(),
         calibration: None,
         service: ServiceStart::default(),
+        accuracy: bench_accuracy::Results::default(),
     };
     let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
     for round in 0..rounds {
@@ -127,6 +131,7 @@ pub fn bench(rounds: usize) -> Result<()> {
     results.symbolize = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload_old)?;
     results.symbolize_new = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
     results.service = bench_service::measure(&clprof, &tools.prometheus, &out)?;
+    results.accuracy = bench_accuracy::measure(&clprof, &tools.go_new, &out)?;
 
     let path = util::repo_root().join("BENCHMARKS.md");
     fs::write(&path, bench_report::markdown(&results, &tools)?)

@@ -308,6 +308,7 @@ pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
     }
     writeln!(md)?;
     service_section(&mut md, &r.service)?;
+    crate::bench_accuracy::markdown(&mut md, &r.accuracy)?;
 
     writeln!(
         md,

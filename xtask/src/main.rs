@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|bench|lint>`.
 
 mod bench;
+mod bench_accuracy;
 mod bench_report;
 mod bench_service;
 mod bootstrap;

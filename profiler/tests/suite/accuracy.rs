@@ -40,7 +40,7 @@ fn run(go: Go, budget: &str, secs: u32, args: &[&str]) -> Run {
         .unwrap_or_else(|| panic!("no ground-truth line: {stdout}"));
     let words: Vec<&str> = own.split_whitespace().collect();
     let (truth, maps) = match words.as_slice() {
-        ["assigns", n, "maps", addrs @ ..] if !addrs.is_empty() => (
+        ["assigns", n, "cpu_ns", _, "maps", addrs @ ..] if !addrs.is_empty() => (
             n.parse().expect("assign count"),
             addrs
                 .iter()
