@@ -16,20 +16,39 @@ use crate::{
 /// Builds the demo Go workload with the `go` toolchain into `out_dir/name`.
 pub fn build_workload(go_bin: &Path, out_dir: &Path, name: &str) -> Result<PathBuf> {
     let workload = out_dir.join(name);
+    go_build(
+        go_bin,
+        &util::repo_root().join("demo/workload"),
+        ".",
+        &workload,
+        out_dir,
+    )
+    .context("building the demo workload")?;
+    Ok(workload)
+}
+
+/// `go build -o out package` in the module at `module`, static, with its build cache in
+/// `cache_dir` and the local toolchain only (the module proxy is not needed).
+pub fn go_build(
+    go_bin: &Path,
+    module: &Path,
+    package: &str,
+    out: &Path,
+    cache_dir: &Path,
+) -> Result<()> {
     let mut go = Command::new(go_bin);
-    go.current_dir(util::repo_root().join("demo/workload"))
+    go.current_dir(module)
         .args(["build", "-o"])
-        .arg(&workload)
-        .arg(".")
-        .env("GOCACHE", out_dir.join("gocache"))
+        .arg(out)
+        .arg(package)
+        .env("GOCACHE", cache_dir.join("gocache"))
         .env("GOTOOLCHAIN", "local")
         .env("CGO_ENABLED", "0")
         .env("GOFLAGS", "-mod=mod");
     if std::env::var_os("HOME").is_none_or(|h| h.is_empty()) {
-        go.env("HOME", out_dir);
+        go.env("HOME", cache_dir);
     }
-    run(&mut go).context("building the demo workload")?;
-    Ok(workload)
+    run(&mut go)
 }
 
 pub fn demo(duration: &str) -> Result<()> {
