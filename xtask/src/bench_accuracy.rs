@@ -23,7 +23,7 @@ const CONFIGS: [(&str, &str, &str, &str); 7] = [
     ("8000", "1", "steady", "own"),
     ("2000", "1", "steady", "own"),
     ("20000", "1", "bursts", "own"),
-    ("20000", "3", "steady", "own"),
+    ("30000", "2", "steady", "own"),
     ("20000", "2", "steady", "shared"),
 ];
 /// Work rounds between assigns for the efficiency runs: a hot loop, where the budget binds.

@@ -52,8 +52,8 @@ func main() {
 			m := maps[w]
 			var n int64
 			for i := int64(0); time.Since(start) < run; i++ {
-				if bursts && time.Since(start)%(300*time.Millisecond) >= 100*time.Millisecond {
-					time.Sleep(time.Millisecond)
+				if phase := time.Since(start) % (300 * time.Millisecond); bursts && phase >= 100*time.Millisecond {
+					time.Sleep(300*time.Millisecond - phase)
 					continue
 				}
 				x = work(iters, x)
