@@ -17,8 +17,9 @@ use crate::{demo, util};
 const RUN_S: u64 = 6;
 /// The configurations measured: (work rounds between assigns, writers, steady|bursts,
 /// own|shared).
-const CONFIGS: [(&str, &str, &str, &str); 7] = [
+const CONFIGS: [(&str, &str, &str, &str); 8] = [
     ("20000", "1", "steady", "own"),
+    ("15000", "1", "steady", "own"),
     ("12000", "1", "steady", "own"),
     ("8000", "1", "steady", "own"),
     ("2000", "1", "steady", "own"),

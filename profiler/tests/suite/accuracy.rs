@@ -116,7 +116,7 @@ fn one_writer_with_work_between_assigns(go: Go) {
 test_both_go_versions!(one_writer_with_work_between_assigns);
 
 fn one_writer_with_less_work_between_assigns(go: Go) {
-    run(go, "2", 8, &["12000", "1", "steady", "own"]).assert_estimate_within_15_pct("12000 rounds");
+    run(go, "2", 8, &["15000", "1", "steady", "own"]).assert_estimate_within_15_pct("15000 rounds");
 }
 test_both_go_versions!(one_writer_with_less_work_between_assigns);
 
