@@ -28,25 +28,18 @@ impl GoScanner {
     /// Go processes not in `known`, clprof itself excluded.
     pub fn scan(&mut self, known: &HashSet<u32>) -> Vec<u32> {
         let me = std::process::id();
-        let Ok(dir) = std::fs::read_dir("/proc") else {
+        let Some(processes) = target::numbered_entries(std::path::Path::new("/proc")) else {
             return Vec::new();
         };
         let mut found = Vec::new();
         let mut seen: HashMap<FileKey, Option<bool>> = HashMap::new();
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
+        for (pid, path) in processes {
             if pid == me || known.contains(&pid) {
                 continue;
             }
             // Kernel threads have no executable. The link is followed into the process's own
             // mount namespace, so this is the file it runs, wherever it lives.
-            let Ok(md) = std::fs::metadata(entry.path().join("exe")) else {
+            let Ok(md) = std::fs::metadata(path.join("exe")) else {
                 continue;
             };
             let exe: FileKey = (md.dev(), md.ino(), md.size(), md.mtime(), md.mtime_nsec());

@@ -36,15 +36,8 @@ impl CpuReader {
     /// CPU time of the process's threads since they were first seen by this reader (exact);
     /// the coarser process clock when no event can be opened; None once the process is gone.
     pub fn read(&mut self) -> Option<Duration> {
-        let dir = std::fs::read_dir(format!("/proc/{}/task", self.pid)).ok()?;
-        for entry in dir.flatten() {
-            let Some(tid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
+        let tasks = format!("/proc/{}/task", self.pid);
+        for (tid, _) in super::numbered_entries(std::path::Path::new(&tasks))? {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.events.entry(tid) {
                 if let Some(f) = open_task_clock(tid) {
                     slot.insert(f);

@@ -39,6 +39,18 @@ pub fn cpu_time(pid: u32) -> Option<std::time::Duration> {
     ))
 }
 
+/// The numeric entries of a `/proc` directory (`/proc` itself: processes; `/proc/PID/task`:
+/// threads), with their paths; None when the directory cannot be read.
+pub fn numbered_entries(
+    dir: &std::path::Path,
+) -> Option<impl Iterator<Item = (u32, std::path::PathBuf)>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    Some(entries.flatten().filter_map(|e| {
+        let n = e.file_name().to_str()?.parse::<u32>().ok()?;
+        Some((n, e.path()))
+    }))
+}
+
 /// The process CPU clock of `pid` (the kernel's sum of its threads' runtimes, in ns).
 fn cpu_clock(pid: u32) -> Option<std::time::Duration> {
     super::cpu_clock::clock(super::cpu_clock::process_clock(pid)?)
