@@ -99,6 +99,8 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
     preflight::require_root()?;
+    let open_files = preflight::raise_open_files_limit();
+    tracing::debug!(open_files, "open files limit");
     let signals = Signals::catch().context("catching SIGINT and SIGTERM")?;
     if let Some(dir) = &args.out_dir {
         prepare_out_dir(dir)?;

@@ -21,6 +21,33 @@ pub fn require_root() -> Result<(), PreflightError> {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit: clprof keeps a counting perf event
+/// open per thread of every target (its CPU time), and a service has hundreds of threads. Returns
+/// the limit now in force; an error leaves the old one (thread CPU reading then stops adding
+/// threads once descriptors run out).
+pub fn raise_open_files_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write one rlimit through a valid pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
 /// Fails unless the kernel registers the `uprobe` perf PMU under `sysfs` (normally `/sys`).
 pub fn require_uprobes(sysfs: &Path) -> Result<(), PreflightError> {
     let pmu = sysfs.join("bus/event_source/devices/uprobe/type");
@@ -46,6 +73,22 @@ pub fn pmu_available(sysfs: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_open_files_limit_ends_at_the_hard_limit() {
+        let now = raise_open_files_limit();
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: reads one rlimit through a valid pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(now, lim.rlim_cur);
+        assert_eq!(
+            lim.rlim_cur, lim.rlim_max,
+            "soft limit left below the hard one"
+        );
+    }
 
     #[test]
     fn kernel_without_uprobe_pmu_is_refused_with_the_config_option() {

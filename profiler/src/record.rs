@@ -83,6 +83,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     check_outputs(&args)?;
     preflight::require_root()?;
+    let open_files = preflight::raise_open_files_limit();
+    tracing::debug!(open_files, "open files limit");
     let signals = collect::Signals::catch().context("catching SIGINT and SIGTERM")?;
     let plan = ProbePlan::new(&args.probes)?;
     let mut targets = Vec::new();

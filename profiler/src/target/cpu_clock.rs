@@ -39,8 +39,16 @@ impl CpuReader {
         let tasks = format!("/proc/{}/task", self.pid);
         for (tid, _) in super::numbered_entries(std::path::Path::new(&tasks))? {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.events.entry(tid) {
-                if let Some(f) = open_task_clock(tid) {
-                    slot.insert(f);
+                match open_task_clock(tid) {
+                    Some(f) => {
+                        slot.insert(f);
+                    }
+                    // Gone in between, or out of descriptors: its CPU goes uncounted.
+                    None => tracing::debug!(
+                        tid,
+                        "task-clock event: {}",
+                        std::io::Error::last_os_error()
+                    ),
                 }
             }
         }
