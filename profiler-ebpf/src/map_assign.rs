@@ -168,7 +168,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let key = InflightKey { pid, _pad: 0, g };
     // The program's time ends here: what is left is one map update.
-    inflight.end_ns = time_program(config.slot, start_ns);
+    inflight.end_ns = time_program(config.slot, start_ns, None);
     if INFLIGHT.insert(key, inflight, 0).is_err() {
         bump(Counter::InflightDrops);
     }

@@ -21,10 +21,7 @@ use profiler_common::{
 
 use crate::{
     fold::{add_line_growth, add_object_growth, current_write, write_line, write_object, ObjectId},
-    maps::{
-        bump, bump_target, time_gap, time_program, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS,
-        ZERO_HIST,
-    },
+    maps::{bump, bump_target, time_program, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST},
     sample::{send, SampleInfo},
     xol::remember_hit,
 };
@@ -60,9 +57,7 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let _ = INFLIGHT.remove(key);
     let inflight: Inflight = inflight;
-    if inflight.end_ns != 0 {
-        time_gap(target, start_ns.saturating_sub(inflight.end_ns));
-    }
+    let gap_ns = (inflight.end_ns != 0).then(|| start_ns.saturating_sub(inflight.end_ns));
     let write = current_write(pid_tgid, false, false);
     let map_key = ObjectKey {
         pid,
@@ -111,7 +106,7 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     if unsafe { MAP_WRITERS.get(map_key) }.is_some_and(|w| w.tid == write.tid) {
         let _ = MAP_WRITERS.remove(map_key);
     }
-    time_program(target, start_ns);
+    time_program(target, start_ns, gap_ns);
     Ok(())
 }
 

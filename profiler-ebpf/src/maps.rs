@@ -80,32 +80,25 @@ pub fn bump_target(slot: u16) {
     bump_index(&TARGET_HITS, slot as u32);
 }
 
-/// Books one program run of the target in `slot`, from `start_ns` to now; returns now (ns).
+/// Books one program run of the target in `slot`, from `start_ns` to now, and, from a RET
+/// program, the gap since its assign's entry program ended (ns); returns now (ns).
 #[inline(always)]
-pub fn time_program(slot: u16, start_ns: u64) -> u64 {
+pub fn time_program(slot: u16, start_ns: u64, gap_ns: Option<u64>) -> u64 {
     // SAFETY: reads the monotonic clock.
     let now = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
     if let Some(t) = PROBE_TIME.get_ptr_mut(slot as u32) {
-        // SAFETY: per-CPU slot, only this CPU touches it while the program runs.
+        // SAFETY: per-CPU slot, only this CPU touches it while the program runs; the gap index
+        // is bounded by gap_bucket.
         unsafe {
             (*t).prog_ns += now.saturating_sub(start_ns);
             (*t).prog_runs += 1;
+            if let Some(gap) = gap_ns {
+                let cell = (*t).gaps.as_mut_ptr().add(profiler_common::gap_bucket(gap));
+                *cell += 1;
+            }
         }
     }
     now
-}
-
-/// Books the gap between an assign's entry program end and its RET program start.
-#[inline(always)]
-pub fn time_gap(slot: u16, ns: u64) {
-    let bucket = profiler_common::gap_bucket(ns);
-    if let Some(t) = PROBE_TIME.get_ptr_mut(slot as u32) {
-        // SAFETY: per-CPU slot; the index is bounded by gap_bucket.
-        unsafe {
-            let cell = (*t).gaps.as_mut_ptr().add(bucket);
-            *cell += 1;
-        }
-    }
 }
 
 /// Adds one to `array[index]` on this CPU and returns the new value.

@@ -272,11 +272,6 @@ impl Duty {
         &self.samples
     }
 
-    /// The account's last observation.
-    pub fn last(&self) -> Observation {
-        self.last
-    }
-
     /// Books the time, CPU and hits since the last observation.
     fn settle(&mut self, obs: Observation) {
         let dt = obs.now.saturating_sub(self.last.now);

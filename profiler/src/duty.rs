@@ -45,10 +45,9 @@ pub struct DutyOutcome {
     pub cpu: Duration,
     /// The target's CPU time and hits in each window while all its probes were in place.
     pub samples: Vec<WindowSample>,
-    /// What its probe hits cost it, measured in its threads.
-    pub probe_time: ProbeTime,
-    /// Cost of one probe hit the account used (ns): measured in the target once enough assigns
-    /// were timed, else calibrated.
+    /// The hit cost measured in its threads; None when too few assigns were timed.
+    pub measured: Option<estimate::ProbeCost>,
+    /// Cost of one probe hit the account used (ns): the measured one, else the calibrated one.
     pub hit_cost_ns: f64,
     /// Probes stayed attached the whole time (`--budget 100`).
     pub always_on: bool,
@@ -235,8 +234,8 @@ impl DutyCycler {
             .map(|t| {
                 let obs = Self::observe(start, probes, t);
                 t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
-                let probe_time = Self::probe_time(probes, t);
-                if let Some(cost) = estimate::probe_cost(&probe_time) {
+                let measured = estimate::probe_cost(&Self::probe_time(probes, t));
+                if let Some(cost) = measured {
                     t.duty.set_hit_cost(cost.hit_ns);
                 }
                 // A target gone since its last reading ends there.
@@ -251,7 +250,7 @@ impl DutyCycler {
                     windows: t.duty.windows(),
                     cpu: last.cpu,
                     samples: t.duty.samples().to_vec(),
-                    probe_time,
+                    measured,
                     hit_cost_ns: t.duty.hit_cost_ns(),
                     always_on: t.duty.always_on(),
                 }

@@ -22,9 +22,8 @@ pub fn apply(report: &mut Report, duty: &[DutyOutcome], plan: &OverheadPlan) {
             t.estimated_overhead_pct = None;
             continue;
         };
-        let measured = estimate::probe_cost(&d.probe_time);
         t.probe_hit_cost_ns = Some(d.hit_cost_ns.round() as u64);
-        t.probe_hit_cost_source = Some(if measured.is_some() {
+        t.probe_hit_cost_source = Some(if d.measured.is_some() {
             HitCostSource::Measured
         } else {
             HitCostSource::Calibrated
@@ -89,7 +88,7 @@ pub fn apply(report: &mut Report, duty: &[DutyOutcome], plan: &OverheadPlan) {
 /// The scale of one target's counts: with the hit cost measured in it, else the calibrated one
 /// (whose uncertainty is then taken as half of it).
 fn scale_of(d: &DutyOutcome, plan: &OverheadPlan) -> Option<Scale> {
-    let (hit_ns, hit_err_ns) = match estimate::probe_cost(&d.probe_time) {
+    let (hit_ns, hit_err_ns) = match d.measured {
         Some(c) => (c.hit_ns, c.err_ns),
         None => {
             let c = plan.calibration.hit_cost.as_nanos() as f64;
@@ -115,8 +114,6 @@ fn round4(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
-
-    use profiler_common::ProbeTime;
 
     use super::*;
     use crate::{
@@ -145,7 +142,7 @@ mod tests {
             windows: 7,
             cpu: Duration::from_secs(1),
             samples: vec![window, window],
-            probe_time: ProbeTime::default(),
+            measured: None,
             hit_cost_ns: 27_000.0,
             always_on: false,
         }];
