@@ -15,8 +15,12 @@ pub const MAX_LINES: u32 = 65_536;
 pub const MAX_OBJECTS: u32 = 32_768;
 /// Capacity of the target table (`TARGETS`): processes profiled at once.
 pub const MAX_TARGETS: u32 = 64;
-/// Slots of `TARGET_HITS`: one per target plus [`CALIBRATION_SLOT`].
+/// Target slots: one per target plus [`CALIBRATION_SLOT`].
 pub const TARGET_SLOTS: u32 = MAX_TARGETS + 1;
+/// Counters of `TARGET_HITS`: slot `s` counts every uprobe hit of the target in slot `s` (what
+/// the budget meters), slot `TARGET_SLOTS + s` its entry hits, the ones that observe (an assign
+/// or a custom probe: what every observed count is in proportion to).
+pub const TARGET_COUNTERS: u32 = 2 * TARGET_SLOTS;
 /// The `TARGET_HITS` slot of clprof's own calibration probe.
 pub const CALIBRATION_SLOT: u16 = MAX_TARGETS as u16;
 /// Capacity of the user stack map (`STACKS`).

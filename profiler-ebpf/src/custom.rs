@@ -12,7 +12,7 @@ use profiler_common::{line_of, Cookie, Counter, OBJECT_CUSTOM, SAMPLE_CUSTOM, WR
 
 use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
-    maps::{bump, bump_index, bump_target, HITS, TARGETS},
+    maps::{bump, bump_index, bump_target_entry, HITS, TARGETS},
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -45,7 +45,7 @@ fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
     else {
         return Ok(());
     };
-    bump_target(slot);
+    bump_target_entry(slot);
     // SAFETY: the helper only reads the attach cookie of the running program.
     let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
     let events = bump(Counter::Events);

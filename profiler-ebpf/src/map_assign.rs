@@ -28,7 +28,9 @@ use profiler_common::{
 
 use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
-    maps::{bump, bump_index, bump_target, time_program, HITS, INFLIGHT, MAP_WRITERS, TARGETS},
+    maps::{
+        bump, bump_index, bump_target_entry, time_program, HITS, INFLIGHT, MAP_WRITERS, TARGETS,
+    },
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -71,7 +73,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         return Ok(());
     };
     let config: TargetConfig = *config;
-    bump_target(config.slot);
+    bump_target_entry(config.slot);
     // SAFETY: the helper only reads the attach cookie of the running program.
     let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
     let events = bump(Counter::Events);

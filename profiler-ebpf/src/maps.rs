@@ -8,7 +8,8 @@ use profiler_common::{
     xol::{MAX_PROBE_STEPS, MAX_PROBE_THREADS},
     Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
     ObjectStats, ProbeHit, ProbeTime, StepKey, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT,
-    MAX_LINES, MAX_OBJECTS, MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS, TARGET_SLOTS,
+    MAX_LINES, MAX_OBJECTS, MAX_PERF_IPS, MAX_PROBES, MAX_STACKS, MAX_TARGETS, TARGET_COUNTERS,
+    TARGET_SLOTS,
 };
 
 #[map]
@@ -34,7 +35,7 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_L
 pub static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_PROBES, 0);
 
 #[map]
-pub static TARGET_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(TARGET_SLOTS, 0);
+pub static TARGET_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(TARGET_COUNTERS, 0);
 
 #[map]
 pub static INFLIGHT: LruHashMap<InflightKey, Inflight> =
@@ -78,6 +79,13 @@ pub fn bump(counter: Counter) -> u64 {
 #[inline(always)]
 pub fn bump_target(slot: u16) {
     bump_index(&TARGET_HITS, slot as u32);
+}
+
+/// Counts one uprobe hit of the target in `slot` from a program that observes (an entry).
+#[inline(always)]
+pub fn bump_target_entry(slot: u16) {
+    bump_index(&TARGET_HITS, slot as u32);
+    bump_index(&TARGET_HITS, TARGET_SLOTS + slot as u32);
 }
 
 /// Books one program run of the target in `slot`, from `start_ns` to now, and, from a RET

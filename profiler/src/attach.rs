@@ -106,6 +106,8 @@ pub struct Probes {
     pub(crate) links: Vec<(u32, Link)>,
     /// Targets by `TARGET_HITS` slot (None: free).
     slots: Vec<Option<u32>>,
+    /// Each slot's entry hits when its folded counts were last cleared (or it was taken).
+    pub(crate) entries_base: HashMap<u16, u64>,
     /// Every uprobe of each target, attached or not.
     pub(crate) points: HashMap<u32, Vec<AttachPoint>>,
     /// The uprobe programs loaded again for uprobe-multi links; None where the kernel has none.
@@ -176,6 +178,7 @@ impl Probes {
             ebpf,
             links: Vec::new(),
             slots: Vec::new(),
+            entries_base: HashMap::new(),
             points: HashMap::new(),
             multi,
             closing: Vec::new(),
@@ -209,6 +212,8 @@ impl Probes {
             },
         )?;
         self.slots[slot] = Some(pid);
+        let base = self.target_entries(slot as u16).unwrap_or(0);
+        self.entries_base.insert(slot as u16, base);
         Ok(())
     }
 

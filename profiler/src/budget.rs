@@ -88,6 +88,8 @@ pub struct Observation {
     pub cpu: Duration,
     /// Uprobe hits of the target since recording started.
     pub hits: u64,
+    /// Of those, entry hits (the ones that observe: every observed count is in proportion).
+    pub entries: u64,
 }
 
 /// The account of one target's probes.
@@ -122,6 +124,10 @@ pub struct WindowSample {
     pub cpu: Duration,
     /// Uprobe hits.
     pub hits: u64,
+    /// Of those, entry hits.
+    pub entries: u64,
+    /// Cost of one hit in this window, measured in it (ns); None when too few were timed.
+    pub hit_ns: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -263,13 +269,33 @@ impl Duty {
             self.samples.push(WindowSample {
                 cpu: obs.cpu.saturating_sub(live.cpu),
                 hits: obs.hits.saturating_sub(live.hits),
+                entries: obs.entries.saturating_sub(live.entries),
+                hit_ns: None,
             });
         }
+    }
+
+    /// The live window cannot be measured (some of the target's CPU time in it went uncounted):
+    /// it closes without a sample.
+    pub fn spoil_window(&mut self) {
+        self.live = None;
     }
 
     /// The closed windows' samples.
     pub fn samples(&self) -> &[WindowSample] {
         &self.samples
+    }
+
+    /// Drops the window closed last: its CPU time was not all counted.
+    pub fn drop_last_window(&mut self) {
+        self.samples.pop();
+    }
+
+    /// Sets the hit cost measured in the window closed last (ns).
+    pub fn set_last_window_cost(&mut self, ns: u64) {
+        if let Some(w) = self.samples.last_mut() {
+            w.hit_ns = Some(ns);
+        }
     }
 
     /// Books the time, CPU and hits since the last observation.

@@ -32,6 +32,7 @@ impl Sim {
                 now,
                 cpu: Duration::ZERO,
                 hits: 0,
+                entries: 0,
             },
         );
         let mut attached = true;
@@ -61,6 +62,7 @@ impl Sim {
                     now,
                     cpu: Duration::from_nanos(cpu_ns as u64),
                     hits: hits as u64,
+                    entries: hits as u64 / 2,
                 };
                 match duty.step(obs) {
                     Action::Attach => {
@@ -83,6 +85,7 @@ impl Sim {
             now,
             cpu: Duration::from_nanos(cpu_ns as u64),
             hits: hits as u64,
+            entries: hits as u64 / 2,
         });
         let alone = self.cores * total.as_secs_f64() * 1e9 / self.work.as_nanos() as f64;
         Outcome {

@@ -197,9 +197,18 @@ pub async fn collect(
         }
     };
     let elapsed = start.elapsed();
-    let duty = duty.finish(probes);
+    let mut duty = duty.finish(probes);
     // Detach first so the last drain sees every event that will ever be sampled.
     probes.detach_all();
+    // Entries made while attaching and detaching are folded too: what observed counts scale from.
+    for (pid, slot) in probes.targets() {
+        if let (Some(d), Ok(n)) = (
+            duty.iter_mut().find(|d| d.pid == pid),
+            probes.folded_entries(slot),
+        ) {
+            d.entries = n;
+        }
+    }
     samples.drain(events.get_mut());
     let save_error = samples.finish_saved();
     if let Some(logger) = logger.as_mut() {

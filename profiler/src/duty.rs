@@ -37,6 +37,9 @@ pub struct DutyOutcome {
     pub span: Duration,
     /// Uprobe hits during the recording.
     pub hits: u64,
+    /// Entry hits (the ones that observe) behind the folded counts: from the fold's start to the
+    /// last detach, set by the collector once the probes are off (until then: the recording's).
+    pub entries: u64,
     /// Probe cost over the target's own CPU time (0.01 = 1%).
     pub overhead: f64,
     /// Attach windows (the first one included).
@@ -69,7 +72,17 @@ struct Target {
     duty: Duty,
     cpu_at_start: Duration,
     hits_at_start: u64,
+    entries_at_start: u64,
     time_at_start: ProbeTime,
+    /// What its probes cost it inside closed windows (all probes in place), and the reading
+    /// where the live window began: attaching and detaching, whose hits wait on the kernel's
+    /// locks, stay out of the measured hit cost.
+    time_in: ProbeTime,
+    time_live: Option<ProbeTime>,
+    /// The last reading of its probe time.
+    time_now: ProbeTime,
+    /// Closed windows whose probe time was booked.
+    windows_timed: usize,
     /// Its CPU time, read thread by thread.
     reader: target::CpuReader,
     /// The last reading of its CPU time and hits.
@@ -95,13 +108,17 @@ impl DutyCycler {
             .into_iter()
             .map(|(pid, slot)| {
                 let hits = probes.target_hits(slot).unwrap_or(0);
+                let entries = probes.target_entries(slot).unwrap_or(0);
                 let mut reader = target::CpuReader::new(pid);
                 let cpu = reader.read().unwrap_or_default();
                 let time_at_start = probes.probe_time(slot).unwrap_or_default();
+                // The probes are attached: the first window is live.
+                let time_live = Some(ProbeTime::default());
                 let start_obs = Observation {
                     now: Duration::ZERO,
                     cpu: Duration::ZERO,
                     hits: 0,
+                    entries: 0,
                 };
                 Target {
                     pid,
@@ -109,7 +126,12 @@ impl DutyCycler {
                     duty: Duty::new(plan.fraction, plan.hit_cost, start_obs),
                     cpu_at_start: cpu,
                     hits_at_start: hits,
+                    entries_at_start: entries,
                     time_at_start,
+                    time_in: ProbeTime::default(),
+                    time_live,
+                    time_now: ProbeTime::default(),
+                    windows_timed: 0,
                     seen: start_obs,
                     reader,
                     ended: None,
@@ -137,13 +159,22 @@ impl DutyCycler {
         tokio::time::Instant::from_std(self.start + next)
     }
 
+    /// Reads the target's CPU time, hits and probe time. A thread found since the last reading
+    /// ran uncounted until now: the live window, if any, cannot be measured.
     fn observe(start: Instant, probes: &Probes, t: &mut Target) -> Option<Observation> {
+        let threads = t.reader.threads();
         let cpu = t.reader.read()?;
         let hits = probes.target_hits(t.slot).ok()?;
+        let entries = probes.target_entries(t.slot).ok()?;
+        if t.reader.threads() != threads {
+            t.duty.spoil_window();
+        }
+        t.time_now = Self::probe_time(probes, t);
         Some(Observation {
             now: start.elapsed(),
             cpu: cpu.saturating_sub(t.cpu_at_start),
             hits: hits.saturating_sub(t.hits_at_start),
+            entries: entries.saturating_sub(t.entries_at_start),
         })
     }
 
@@ -153,6 +184,40 @@ impl DutyCycler {
             .probe_time(t.slot)
             .map(|p| p.since(&t.time_at_start))
             .unwrap_or_default()
+    }
+
+    /// What the target's probe hits cost it inside windows, as of the last reading.
+    fn window_time(t: &Target) -> ProbeTime {
+        let mut time = t.time_in;
+        if let Some(live) = &t.time_live {
+            time.merge(&t.time_now.since(live));
+        }
+        time
+    }
+
+    /// Ends the live window's probe time at the last reading. A window the account kept gets
+    /// its own hit cost when enough assigns were timed in it; one whose CPU time is less than the
+    /// time clprof's programs ran in it missed some of its threads (found late, or not
+    /// countable yet) and is dropped.
+    fn close_time(t: &mut Target) {
+        if let Some(live) = t.time_live.take() {
+            let window = t.time_now.since(&live);
+            if let Some(sample) = t.duty.samples().get(t.windows_timed) {
+                if u128::from(window.prog_ns) > sample.cpu.as_nanos() {
+                    tracing::debug!(
+                        pid = t.pid,
+                        ?sample,
+                        prog_ns = window.prog_ns,
+                        "window dropped"
+                    );
+                    t.duty.drop_last_window();
+                } else if let Some(cost) = estimate::window_probe_cost(&window) {
+                    t.duty.set_last_window_cost(cost.hit_ns.round() as u64);
+                }
+                t.windows_timed = t.duty.samples().len();
+            }
+            t.time_in.merge(&window);
+        }
     }
 
     /// Settles every due account and attaches or detaches probes accordingly.
@@ -182,7 +247,7 @@ impl DutyCycler {
                 self.targets[i].ended = Some(now);
                 continue;
             };
-            let measured = estimate::probe_cost(&Self::probe_time(probes, &self.targets[i]));
+            let measured = estimate::probe_cost(&Self::window_time(&self.targets[i]));
             let t = &mut self.targets[i];
             if let Some(cost) = measured {
                 t.duty.set_hit_cost(cost.hit_ns);
@@ -214,9 +279,12 @@ impl DutyCycler {
                     if let Some(obs) = Self::observe(start, probes, t) {
                         t.seen = obs;
                         t.duty.attached_at(obs);
+                        t.time_live = Some(t.time_now);
                     }
                 }
                 Action::Detach => {
+                    // The account closed the window at this reading.
+                    Self::close_time(t);
                     let began = thread_cpu();
                     probes.detach_pid(t.pid);
                     t.duty.add_switch_cpu(thread_cpu().saturating_sub(began));
@@ -234,18 +302,22 @@ impl DutyCycler {
             .map(|t| {
                 let obs = Self::observe(start, probes, t);
                 t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
-                let measured = estimate::probe_cost(&Self::probe_time(probes, t));
-                if let Some(cost) = measured {
-                    t.duty.set_hit_cost(cost.hit_ns);
-                }
                 // A target gone since its last reading ends there.
                 let last = obs.filter(|_| t.ended.is_none()).unwrap_or(t.seen);
                 t.duty.finish(last);
+                Self::close_time(t);
+                let time = t.time_in;
+                let measured = estimate::probe_cost(&time);
+                tracing::debug!(pid = t.pid, prog_ns = time.prog_ns, runs = time.prog_runs, gaps = ?time.gaps, ?measured, "probe time in windows");
+                if let Some(cost) = measured {
+                    t.duty.set_hit_cost(cost.hit_ns);
+                }
                 DutyOutcome {
                     pid: t.pid,
                     active: t.duty.active(),
                     span: t.ended.unwrap_or(end),
                     hits: last.hits,
+                    entries: last.entries,
                     overhead: t.duty.overhead(),
                     windows: t.duty.windows(),
                     cpu: last.cpu,

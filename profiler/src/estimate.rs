@@ -16,11 +16,13 @@
 //! `c` is measured in the target (see [`probe_cost`]). One probed assign costs: both programs'
 //! time (timed in them), the gap from the entry program's end to the RET program's start (the
 //! rest of the entry trap with its single-step, the assign's own body of tens of nanoseconds, and
-//! the RET trap up to its program: its median is measured), and the same kind of overhead from
-//! the RET program back to the next assign's entry, `X`, which cannot be told apart from the
-//! target's own work there. `X` lies between 0 and the measured gap (more when the RET
-//! instruction is single-stepped like the entry's, less when the kernel emulates it): the
-//! estimate takes the middle, and its uncertainty the spread of that range (uniform).
+//! the RET trap up to its program: measured), and the same kind of overhead from the RET program
+//! back to the next assign's entry program, `X` (the RET's single-step, the return to user space,
+//! the next entry's trap), which cannot be told apart from the target's own work there. `X`
+//! mirrors the gap (the same kernel paths in the other order) plus the refill of what the traps
+//! evicted from the caches and predictors: against programs that count their own work, `X` was
+//! 1.0 to 1.3 gaps. The estimate takes `X` = 1.15 gaps, and its uncertainty that range's spread
+//! (uniform).
 //!
 //! Uncertainty, as a relative standard error: from `c` (the distance between the gaps' median
 //! and their mean below the 90th percentile, plus the bucket width, propagated through the
@@ -34,15 +36,22 @@ use crate::budget::WindowSample;
 
 /// Gaps needed before the measured hit cost replaces the calibrated one.
 pub const MIN_GAPS: u64 = 200;
+/// Gaps needed in one window for its own hit cost (the cost varies from window to window with
+/// where the target's threads run: 6 to 9 µs here); fewer take the recording's.
+const MIN_WINDOW_GAPS: u64 = 50;
 /// Smallest share of the windows' CPU time taken as the target's own work: below it, the
 /// measured hit cost accounts for all of it and the estimate is a bound, flagged by its error.
 const MIN_OWN_SHARE: f64 = 0.01;
+/// The unseen RET-to-entry overhead `X`, in gaps: its range `[X_LOW, X_HIGH]`, measured against
+/// programs that count their own assigns (README, "Estimates").
+const X_LOW: f64 = 0.9;
+const X_HIGH: f64 = 1.3;
 
 /// The cost of one probe hit, measured in the target.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ProbeCost {
-    /// Cost of one hit (ns): mean program time plus three quarters of the median entry-to-RET
-    /// gap (the gap, and half of it again for the unseen RET-to-entry overhead, over two hits).
+    /// Cost of one hit (ns): mean program time plus half of the gap and of the unseen
+    /// RET-to-entry overhead (two hits an assign): `prog + gap × (1 + X) / 2`, `X` in gaps.
     pub hit_ns: f64,
     /// Its uncertainty (ns).
     pub err_ns: f64,
@@ -54,7 +63,16 @@ pub struct ProbeCost {
 
 /// The hit cost measured in the target; None before [`MIN_GAPS`] assigns were timed.
 pub fn probe_cost(t: &ProbeTime) -> Option<ProbeCost> {
-    if t.gap_count() < MIN_GAPS || t.prog_runs == 0 {
+    cost_from(t, MIN_GAPS)
+}
+
+/// The hit cost measured in one window; None before [`MIN_WINDOW_GAPS`] assigns were timed in it.
+pub fn window_probe_cost(t: &ProbeTime) -> Option<ProbeCost> {
+    cost_from(t, MIN_WINDOW_GAPS)
+}
+
+fn cost_from(t: &ProbeTime, min_gaps: u64) -> Option<ProbeCost> {
+    if t.gap_count() < min_gaps || t.prog_runs == 0 {
         return None;
     }
     let prog_ns = t.prog_ns as f64 / t.prog_runs as f64;
@@ -69,11 +87,12 @@ pub fn probe_cost(t: &ProbeTime) -> Option<ProbeCost> {
         }
     }
     let trimmed_mean = if n > 0 { sum / n as f64 } else { gap_ns };
-    // Per hit: half of (gap + X), X uniform in [0, gap].
-    let unseen = 0.5 * gap_ns / 2.0 / 3f64.sqrt();
+    // Per hit: half of (gap + X), X uniform in [X_LOW, X_HIGH] gaps.
+    let x_mid = (X_LOW + X_HIGH) / 2.0;
+    let unseen = 0.5 * gap_ns * (X_HIGH - X_LOW) / 12f64.sqrt();
     let median = (trimmed_mean - gap_ns).abs() + GAP_BUCKET_NS as f64 / 2.0;
     Some(ProbeCost {
-        hit_ns: prog_ns + 0.75 * gap_ns,
+        hit_ns: prog_ns + gap_ns * (1.0 + x_mid) / 2.0,
         err_ns: (unseen * unseen + median * median).sqrt(),
         prog_ns,
         gap_ns,
@@ -108,6 +127,8 @@ pub struct Seen<'a> {
     pub cpu_ns: f64,
     /// Its probe hits over the recording.
     pub hits: u64,
+    /// Of those, entry hits (the ones that observe).
+    pub entries: u64,
     /// Windows with every probe in place.
     pub windows: &'a [WindowSample],
     /// Cost of one hit (ns) and its uncertainty.
@@ -148,18 +169,27 @@ pub fn scale(seen: &Seen) -> Option<Scale> {
         });
     }
     let c = seen.hit_ns;
-    let own = |cpu_ns: f64, hits: u64| cpu_ns - hits as f64 * c;
     let cpu_in: f64 = seen.windows.iter().map(|w| w.cpu.as_nanos() as f64).sum();
     let hits_in: u64 = seen.windows.iter().map(|w| w.hits).sum();
+    let entries_in: u64 = seen.windows.iter().map(|w| w.entries).sum();
     if hits_in == 0 || seen.hits == 0 {
         return None;
     }
-    let raw_in = own(cpu_in, hits_in);
+    // Observed counts come from entry hits: they scale with them (hits when none were counted).
+    let (counted_in, counted_all) = if entries_in > 0 && seen.entries > 0 {
+        (entries_in, seen.entries)
+    } else {
+        (hits_in, seen.hits)
+    };
+    let raw_in: f64 = seen.windows.iter().map(|w| own_work(w, c)).sum();
     let floor = cpu_in * MIN_OWN_SHARE;
     let own_in = raw_in.max(floor);
-    let own_all = own(seen.cpu_ns, seen.hits).max(own_in);
-    let est_hits = hits_in as f64 * own_all / own_in;
-    let factor = (est_hits / seen.hits as f64).max(1.0);
+    // The windows' hits at their own costs, the others (attaching, detaching) at `c`.
+    let probes_in = cpu_in - raw_in;
+    let probes_out = seen.hits.saturating_sub(hits_in) as f64 * c;
+    let own_all = (seen.cpu_ns - probes_in - probes_out).max(own_in);
+    let est = counted_in as f64 * own_all / own_in;
+    let factor = (est / counted_all as f64).max(1.0);
 
     // From c: d ln(est)/dc = h_in/U_in - h_all/U_all.
     let from_cost = if raw_in > floor {
@@ -167,11 +197,18 @@ pub fn scale(seen: &Seen) -> Option<Scale> {
     } else {
         1.0
     };
-    let from_windows = window_spread(seen.windows, c).unwrap_or(1.0 / (hits_in as f64).sqrt());
+    let from_windows = window_spread(seen.windows, c).unwrap_or(1.0 / (counted_in as f64).sqrt());
     Some(Scale {
         factor,
         rel_err: (from_cost.powi(2) + from_windows.powi(2)).sqrt(),
     })
+}
+
+/// The target's own work in one window (ns): its CPU time less its hits at the cost measured in
+/// it, or at `c`.
+fn own_work(w: &WindowSample, c: f64) -> f64 {
+    let cost = w.hit_ns.map_or(c, |ns| ns as f64);
+    w.cpu.as_nanos() as f64 - w.hits as f64 * cost
 }
 
 /// Relative standard error of the hit rate per unit of own work, as a ratio estimator over the
@@ -180,10 +217,8 @@ fn window_spread(windows: &[WindowSample], c: f64) -> Option<f64> {
     let points: Vec<(f64, f64)> = windows
         .iter()
         .map(|w| {
-            (
-                w.hits as f64,
-                (w.cpu.as_nanos() as f64 - w.hits as f64 * c).max(0.0),
-            )
+            let counted = if w.entries > 0 { w.entries } else { w.hits };
+            (counted as f64, own_work(w, c).max(0.0))
         })
         .collect();
     let n = points.len();

@@ -8,6 +8,8 @@ fn window(cpu_us: u64, hits: u64) -> WindowSample {
     WindowSample {
         cpu: Duration::from_micros(cpu_us),
         hits,
+        entries: 0,
+        hit_ns: None,
     }
 }
 
@@ -24,6 +26,8 @@ fn simulated(
         .map(|_| WindowSample {
             cpu: Duration::from_nanos((hits as f64 * (w + c)) as u64),
             hits,
+            entries: 0,
+            hit_ns: None,
         })
         .collect();
     let seen_hits = windows as u64 * hits;
@@ -50,11 +54,11 @@ fn probe_cost_is_program_time_plus_the_median_gap() {
     assert_eq!(cost.prog_ns, 1_500.0);
     // Bucket midpoints: 5020 is in [4992, 5120), 9000 in [8960, 9088).
     assert_eq!(cost.gap_ns, 5_056.0);
-    assert_eq!(cost.hit_ns, 1_500.0 + 0.75 * 5_056.0);
+    assert_eq!(cost.hit_ns, 1_500.0 + 1.05 * 5_056.0);
     // Mean up to the 90th percentile: (300 × 5056 + 100 × 9024) / 400 = 6048; plus half a bucket;
-    // with the unseen RET-to-entry overhead's spread (uniform over a quarter of the gap per hit).
+    // with the unseen RET-to-entry overhead's spread (uniform over 0.2 of the gap per hit).
     let median = 6_048.0 - 5_056.0 + 64.0;
-    let unseen = 5_056.0 / 4.0 / 3f64.sqrt();
+    let unseen = 5_056.0 * 0.2 / 12f64.sqrt();
     assert!((cost.err_ns - (median * median + unseen * unseen).sqrt()).abs() < 1e-6);
 }
 
@@ -65,6 +69,7 @@ fn the_observer_effect_is_undone() {
     let s = scale(&Seen {
         cpu_ns: cpu,
         hits: seen,
+        entries: 0,
         windows: &windows,
         hit_ns: 7_000.0,
         hit_err_ns: 100.0,
@@ -83,6 +88,7 @@ fn a_wrong_hit_cost_moves_the_estimate_as_the_error_says() {
     let s = scale(&Seen {
         cpu_ns: cpu,
         hits: seen,
+        entries: 0,
         windows: &windows,
         hit_ns: 7_300.0,
         hit_err_ns: 300.0,
@@ -105,6 +111,7 @@ fn window_spread_grows_the_error() {
         scale(&Seen {
             cpu_ns: 1e9,
             hits: 10_000,
+            entries: 0,
             windows,
             hit_ns: 2_000.0,
             hit_err_ns: 0.0,
@@ -121,6 +128,7 @@ fn always_on_probes_scale_by_one_without_error() {
     let s = scale(&Seen {
         cpu_ns: 1e9,
         hits: 10,
+        entries: 0,
         windows: &[],
         hit_ns: 5_000.0,
         hit_err_ns: 1_000.0,
@@ -147,11 +155,84 @@ fn no_hits_in_windows_gives_no_estimate() {
         scale(&Seen {
             cpu_ns: 1e9,
             hits: 5,
+            entries: 0,
             windows: &windows,
             hit_ns: 5_000.0,
             hit_err_ns: 0.0,
             always_on: false,
         }),
         None
+    );
+}
+
+#[test]
+fn each_window_is_charged_its_own_hit_cost() {
+    // 4 µs of own work per hit; the probes cost 6 µs a hit in half the windows (600 hits), 9 µs
+    // in the others (200 hits), with where the threads ran. The recording's cost (a median
+    // over every gap, 7.5 µs) is not the windows' hit-weighted mean (6.75 µs): charged at it,
+    // the windows' own work comes out short; at their own costs every window is exact.
+    let w = 4_000.0;
+    let windows: Vec<WindowSample> = [(6_000.0, 600u64), (9_000.0, 200)]
+        .iter()
+        .cycle()
+        .take(20)
+        .map(|&(c, hits)| WindowSample {
+            cpu: Duration::from_nanos((hits as f64 * (w + c)) as u64),
+            hits,
+            entries: hits / 2,
+            hit_ns: Some(c as u64),
+        })
+        .collect();
+    let seen_hits = 10 * 600 + 10 * 200;
+    let total_hits = 2_000_000u64;
+    let cpu = windows.iter().map(|x| x.cpu.as_nanos() as f64).sum::<f64>()
+        + (total_hits - seen_hits) as f64 * w;
+    let s = scale(&Seen {
+        cpu_ns: cpu,
+        hits: seen_hits,
+        entries: seen_hits / 2,
+        windows: &windows,
+        hit_ns: 7_500.0,
+        hit_err_ns: 100.0,
+        always_on: false,
+    })
+    .expect("windows saw hits");
+    let est = (seen_hits / 2) as f64 * s.factor;
+    assert!(
+        (est - total_hits as f64 / 2.0).abs() < 1.0,
+        "estimated {est} assigns of {}",
+        total_hits / 2
+    );
+}
+
+#[test]
+fn counts_scale_with_the_entries_behind_them() {
+    // Windows: 100 entries and 100 RETs each. Attaching and detaching left 500 more entries
+    // without their RETs (folded too): observed counts scale from 2,500 entries, not from hits.
+    let windows: Vec<WindowSample> = (0..20)
+        .map(|_| WindowSample {
+            cpu: Duration::from_micros(1_000),
+            hits: 200,
+            entries: 100,
+            hit_ns: Some(2_500),
+        })
+        .collect();
+    // Own work in windows: 20 × (1 ms − 200 × 2.5 µs) = 10 ms for 2,000 entries; over the
+    // recording 1 s of own work: 200,000 entries.
+    let s = scale(&Seen {
+        cpu_ns: 20e6 + 1e9 - 10e6,
+        hits: 4_000,
+        entries: 2_500,
+        windows: &windows,
+        hit_ns: 2_500.0,
+        hit_err_ns: 0.0,
+        always_on: false,
+    })
+    .expect("windows saw hits");
+    assert!(
+        (2_500.0 * s.factor - 200_000.0).abs() < 1.0,
+        "scale {} gives {} entries, not 200000",
+        s.factor,
+        2_500.0 * s.factor
     );
 }

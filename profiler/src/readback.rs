@@ -97,6 +97,23 @@ impl Probes {
         Ok(array.get(&u32::from(slot), 0)?.iter().sum())
     }
 
+    /// Entry hits (programs that observe: assigns, custom probes) of the target in `slot` so far.
+    pub fn target_entries(&self, slot: u16) -> Result<u64, AttachError> {
+        let array: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(self.map(map_names::TARGET_HITS)?)?;
+        Ok(array
+            .get(&(profiler_common::TARGET_SLOTS + u32::from(slot)), 0)?
+            .iter()
+            .sum())
+    }
+
+    /// Entry hits of the target in `slot` behind what the kernel side folded for it: since its
+    /// folded counts were last cleared.
+    pub fn folded_entries(&self, slot: u16) -> Result<u64, AttachError> {
+        let base = self.entries_base.get(&slot).copied().unwrap_or(0);
+        Ok(self.target_entries(slot)?.saturating_sub(base))
+    }
+
     /// What the probe hits of the target in `slot` cost it so far (every CPU's share summed).
     pub fn probe_time(&self, slot: u16) -> Result<ProbeTime, AttachError> {
         let array: PerCpuArray<&MapData, ProbeTime> =
@@ -158,6 +175,12 @@ impl Probes {
         purge::<ObjectKey, MapWriter>(self, map_names::MAP_WRITERS, which)?;
         purge::<IpKey, u64>(self, map_names::PERF_IPS, which)?;
         purge::<StepKey, u64>(self, map_names::PROBE_STEPS, which)?;
+        for (pid, slot) in self.targets() {
+            if which(pid) {
+                let base = self.target_entries(slot)?;
+                self.entries_base.insert(slot, base);
+            }
+        }
         Ok(())
     }
 

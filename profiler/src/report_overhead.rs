@@ -99,6 +99,7 @@ fn scale_of(d: &DutyOutcome, plan: &OverheadPlan) -> Option<Scale> {
     estimate::scale(&Seen {
         cpu_ns: d.cpu.as_nanos() as f64,
         hits: d.hits,
+        entries: d.entries,
         windows: &d.samples,
         hit_ns,
         hit_err_ns,
@@ -132,12 +133,15 @@ mod tests {
         let window = WindowSample {
             cpu: Duration::from_nanos(26_012_500),
             hits: 50,
+            entries: 0,
+            hit_ns: None,
         };
         let duty = [DutyOutcome {
             pid,
             active: Duration::from_millis(250),
             span: Duration::from_secs(1),
             hits: 500,
+            entries: 0,
             overhead: 0.012,
             windows: 7,
             cpu: Duration::from_secs(1),

@@ -5,7 +5,8 @@
 //! milliseconds, and another process's per-thread clocks cannot be read. A counting `task-clock`
 //! perf event per thread is exact when read (the kernel brings a running thread's count up to
 //! date first), and keeps its count after the thread exits. Threads are listed at every reading:
-//! one started since is counted from then on.
+//! one started since is counted from then on, and what it ran before is missing from the
+//! difference of two readings that straddle its discovery ([`CpuReader::threads`] tells).
 
 use std::{
     collections::HashMap,
@@ -31,6 +32,12 @@ impl CpuReader {
             pid,
             events: HashMap::new(),
         }
+    }
+
+    /// Threads counted so far (each from its discovery on): two readings with the same count
+    /// differ by exactly the CPU time the process used in between.
+    pub fn threads(&self) -> usize {
+        self.events.len()
     }
 
     /// CPU time of the process's threads since they were first seen by this reader (exact);

@@ -125,6 +125,12 @@ fn one_writer_with_less_work_between_assigns(go: Go) {
 }
 test_both_go_versions!(one_writer_with_less_work_between_assigns);
 
+fn one_writer_whose_probes_cost_more_than_its_work(go: Go) {
+    // About 11 µs of own work per assign against 15 µs of probes while they are in place.
+    run(go, "2", 8, &["8000", "1", "steady", "own"]).assert_estimate_within_15_pct("8000 rounds");
+}
+test_both_go_versions!(one_writer_whose_probes_cost_more_than_its_work);
+
 fn one_writer_in_bursts(go: Go) {
     // Bursts give the budget few windows (about one a second): 15%, or twice the error the
     // report gives when those windows disagree more (README, Estimates).
@@ -146,7 +152,7 @@ fn two_writers_under_one_mutex_are_underestimated_as_documented() {
     let r = run(Go::New, "2", 6, &["20000", "2", "steady", "shared"]);
     let off = r.estimate_off();
     assert!(
-        (-0.35..=0.15).contains(&off),
+        (-0.30..=0.15).contains(&off),
         "shared map: {:+.1}% off the truth {}: {}",
         off * 100.0,
         r.truth,
