@@ -8,10 +8,13 @@
 //! not change is how much of the target's own work goes with one assign. So the estimate counts
 //! in units of the target's *own* CPU time, `U = CPU − hits × c`:
 //!
-//! - in the windows (while every probe is in place): `U_in = C_in − h_in × c`, with `h_in` hits;
-//! - over the whole recording: `U_all = C_all − h_all × c`;
-//! - hits the target would have made, probes or not: `h_in × U_all / U_in`; every observed count
-//!   of the target (writes, transfers, per line and per map) is scaled by that over `h_all`.
+//! - in each window (while every probe is in place): `U_w = C_w − h_w × c_w`, with `h_w` hits at
+//!   the cost measured in that window (the recording's `c` where too few were timed);
+//! - over the whole recording: `U_all = C_all − Σ h_w c_w − h_out × c`, `h_out` the hits while
+//!   probes were being attached or detached;
+//! - assigns the target would have made, probes or not: `e_in × U_all / ΣU_w`, `e_in` the
+//!   windows' entry hits; every observed count of the target (writes, transfers, per line and
+//!   per map) is scaled by that over the entry hits behind the folded counts.
 //!
 //! `c` is measured in the target (see [`probe_cost`]). One probed assign costs: both programs'
 //! time (timed in them), the gap from the entry program's end to the RET program's start (the
@@ -20,9 +23,9 @@
 //! back to the next assign's entry program, `X` (the RET's single-step, the return to user space,
 //! the next entry's trap), which cannot be told apart from the target's own work there. `X`
 //! mirrors the gap (the same kernel paths in the other order) plus the refill of what the traps
-//! evicted from the caches and predictors: against programs that count their own work, `X` was
-//! 1.0 to 1.3 gaps. The estimate takes `X` = 1.15 gaps, and its uncertainty that range's spread
-//! (uniform).
+//! evicted from the caches and predictors: solved against programs that count their own work,
+//! `X` was 0.95 to 1.3 gaps. The estimate takes `X` = 1.1 gaps, and its uncertainty the spread of
+//! 0.9 to 1.3 (uniform).
 //!
 //! Uncertainty, as a relative standard error: from `c` (the distance between the gaps' median
 //! and their mean below the 90th percentile, plus the bucket width, propagated through the
