@@ -1,5 +1,5 @@
 //! Generates the pprof protobuf types, and builds the eBPF programs (`profiler-ebpf`) with aya-build and leaves the object in `OUT_DIR`,
-//! where `src/attach.rs` embeds it. The nightly comes from `profiler-ebpf/rust-toolchain.toml`.
+//! where `src/kernel/probes.rs` embeds it. The nightly comes from `profiler-ebpf/rust-toolchain.toml`.
 //! `CLPROF_SKIP_EBPF=1` writes an empty object instead (fast `cargo check` / clippy); such a
 //! binary refuses to record.
 

@@ -140,7 +140,7 @@ pub struct DaemonArgs {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub window: Duration,
     /// Windows kept in memory (the oldest is dropped).
-    #[arg(long, default_value_t = crate::daemon::DEFAULT_KEEP, value_parser = clap::value_parser!(usize))]
+    #[arg(long, default_value_t = crate::cmd::daemon::DEFAULT_KEEP, value_parser = clap::value_parser!(usize))]
     pub keep: usize,
     /// Overhead budget, percent of each target's CPU time; 100 = probes always on.
     #[arg(long, default_value = "2", value_name = "PCT", value_parser = parse_budget)]

@@ -16,10 +16,10 @@ use tokio::{
 };
 
 use crate::{
-    attach::Probes,
-    duty::{DutyCycler, DutyOutcome, DutyPlan},
+    inspect,
+    kernel::probes::Probes,
     output::{Output, WriteError},
-    target,
+    overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
 };
 
 /// Why recording ended.
@@ -184,7 +184,7 @@ pub async fn collect(
                 samples.drain(events.get_mut());
                 probes.refresh_xol();
                 for &pid in &pids {
-                    if !exited.contains_key(&pid) && !target::is_alive(pid) {
+                    if !exited.contains_key(&pid) && !inspect::is_alive(pid) {
                         tracing::info!(pid, "target exited");
                         exited.insert(pid, start.elapsed());
                     }

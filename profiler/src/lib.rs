@@ -1,36 +1,21 @@
 //! clprof: find the cache lines that threads fight over, in live Go processes, with eBPF.
 //!
-//! Data flow: [`target`] (which process, which functions, which layout) → [`attach`] (uprobes,
-//! kernel-side folding per cache line) → [`collect`] (tokio) → [`fold`] + [`symbolize`] →
-//! [`render`].
+//! Data flow: [`inspect`] (which process, which functions, which layout) → [`kernel`] (uprobes,
+//! kernel-side folding per cache line) → [`collect`] (tokio, under the [`overhead`] budget) →
+//! [`report`] (fold, estimates) with [`symbolize`] → [`render`]. The subcommands ([`cmd`]) sit on
+//! top.
 
-pub mod attach;
-pub mod budget;
-pub mod calibrate;
 pub mod cli;
+pub mod cmd;
 pub mod collect;
-pub mod daemon;
-pub mod daemon_http;
-pub mod discover;
-pub mod duty;
-pub mod estimate;
-pub mod fold;
-pub mod gopclntab;
+pub mod inspect;
+pub mod kernel;
 pub mod launch;
-pub mod links;
 pub mod output;
+pub mod overhead;
 pub mod perf;
 pub mod preflight;
 pub mod probe_spec;
-pub mod probes;
-pub mod readback;
-pub mod record;
 pub mod render;
 pub mod report;
-pub mod report_build;
-pub mod report_overhead;
-pub mod saved;
 pub mod symbolize;
-pub mod target;
-pub mod uprobe_multi;
-pub mod xol;

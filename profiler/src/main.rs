@@ -25,10 +25,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Record(args) => clprof::record::run(args, cli.verbose > 0, cli.quiet).await,
-        Command::Probes(args) => clprof::probes::run(&args),
-        Command::Report(args) => clprof::saved::run(&args),
-        Command::Daemon(args) => clprof::daemon::run(args, cli.verbose > 0, cli.quiet).await,
+        Command::Record(args) => clprof::cmd::record::run(args, cli.verbose > 0, cli.quiet).await,
+        Command::Probes(args) => clprof::cmd::probes::run(&args),
+        Command::Report(args) => clprof::cmd::report::run(&args),
+        Command::Daemon(args) => clprof::cmd::daemon::run(args, cli.verbose > 0, cli.quiet).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "clprof", &mut std::io::stdout());

@@ -73,7 +73,7 @@ pub fn table(report: &Report, top: usize) -> String {
                     t.go_version.as_deref().unwrap_or("go version unknown"),
                     t.layout_source.as_deref().unwrap_or("?"),
                     match t.symbols_source {
-                        Some(crate::target::SymbolsSource::Gopclntab) => {
+                        Some(crate::inspect::SymbolsSource::Gopclntab) => {
                             ", functions from .gopclntab: stripped"
                         }
                         _ => "",

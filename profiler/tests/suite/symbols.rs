@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use clprof::{gopclntab::GoLineTable, symbolize::Symbolizer};
+use clprof::symbolize::{gopclntab::GoLineTable, Symbolizer};
 use object::{Object as _, ObjectSymbol as _, SymbolKind};
 
 use super::go::{program, test_both_go_versions, Go};

@@ -21,7 +21,7 @@ use profiler_common::{
     AssignKind, StepKey, TargetConfig, CUSTOM_KIND,
 };
 
-use crate::attach::{AttachError, Probes};
+use crate::kernel::probes::{AttachError, Probes};
 
 /// How often targets whose `[uprobes]` mapping was not seen yet are looked at again.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -170,7 +170,7 @@ impl Probes {
             .collect();
         for (pid, old) in pending {
             let new = area_of(pid);
-            if new == old || (new == XolSource::Unknown && !crate::target::is_alive(pid)) {
+            if new == old || (new == XolSource::Unknown && !crate::inspect::is_alive(pid)) {
                 continue;
             }
             if let Err(e) = self.set_xol(pid, new) {

@@ -8,21 +8,21 @@ use profiler_common::{
 };
 
 use crate::{
-    attach::Probes,
+    cmd::record::{OverheadPlan, Recorded},
     collect::{Collected, SampleKey, StopReason},
-    fold::{self, FoldedSample, KernelSnapshot, MapExtras, Measured, ProcessInfo},
+    inspect::{LayoutFlavor, LayoutSource},
+    kernel::probes::Probes,
+    kernel::readback::Counters,
+    kernel::xol,
     perf::PerfSource,
     preflight,
-    readback::Counters,
-    record::{OverheadPlan, Recorded},
+    report::fold::{self, FoldedSample, KernelSnapshot, MapExtras, Measured, ProcessInfo},
+    report::overhead,
     report::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, UprobeSource, SCHEMA,
     },
-    report_overhead,
     symbolize::{lookup_addr, Frame},
-    target::{LayoutFlavor, LayoutSource},
-    xol,
 };
 
 /// Frames per line in reports.
@@ -130,7 +130,7 @@ pub fn build(
         stacks: write_stacks,
         notices: notices(collected, pmu, events, source),
     };
-    report_overhead::apply(&mut report, &collected.duty, overhead);
+    overhead::apply(&mut report, &collected.duty, overhead);
     Ok(report)
 }
 

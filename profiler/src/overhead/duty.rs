@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use profiler_common::ProbeTime;
 
 use crate::{
-    attach::{thread_cpu, Probes},
-    budget::{Action, Duty, Observation, WindowSample},
-    estimate, target,
+    inspect,
+    kernel::probes::{thread_cpu, Probes},
+    overhead::budget::{Action, Duty, Observation, WindowSample},
+    overhead::estimate,
 };
 
 /// How long to wait before deciding again while earlier links are being closed.
@@ -84,7 +85,7 @@ struct Target {
     /// Closed windows whose probe time was booked.
     windows_timed: usize,
     /// Its CPU time, read thread by thread.
-    reader: target::CpuReader,
+    reader: inspect::CpuReader,
     /// The last reading of its CPU time and hits.
     seen: Observation,
     /// Set once the process is gone (time into the recording).
@@ -109,7 +110,7 @@ impl DutyCycler {
             .map(|(pid, slot)| {
                 let hits = probes.target_hits(slot).unwrap_or(0);
                 let entries = probes.target_entries(slot).unwrap_or(0);
-                let mut reader = target::CpuReader::new(pid);
+                let mut reader = inspect::CpuReader::new(pid);
                 let cpu = reader.read().unwrap_or_default();
                 let time_at_start = probes.probe_time(slot).unwrap_or_default();
                 // The probes are attached: the first window is live.

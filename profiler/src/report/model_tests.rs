@@ -15,7 +15,7 @@ pub(crate) fn sample() -> Report {
             go_version: Some("go1.27.3".to_owned()),
             map_layout: Some("swiss".to_owned()),
             layout_source: Some("dwarf".to_owned()),
-            symbols_source: Some(crate::target::SymbolsSource::Symtab),
+            symbols_source: Some(crate::inspect::SymbolsSource::Symtab),
             exited: false,
             build_id: None,
             probe_active_fraction: Some(0.25),

@@ -17,9 +17,9 @@ use profiler_common::{
 };
 
 use crate::{
-    attach::{AttachError, Probes},
+    inspect::{self, TargetError},
+    kernel::probes::{AttachError, Probes},
     perf::{PerfError, PerfEvents, PerfSource, Sampling},
-    target::{self, TargetError},
 };
 
 /// Calls of the probed function per run.
@@ -116,7 +116,7 @@ impl Probes {
 
     fn measure_hit(&mut self, pid: u32) -> Result<Duration, CalibrationError> {
         let exe = Path::new("/proc/self/exe");
-        let site = target::find_symbol(exe, "clprof_calibration_site")?;
+        let site = inspect::find_symbol(exe, "clprof_calibration_site")?;
         let mut counter = 0u64;
         let bare = min_time(|| call_site(&mut counter));
         let cookie = Cookie {

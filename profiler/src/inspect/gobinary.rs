@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use object::{Object, ObjectKind, ObjectSection, ObjectSymbol};
 
-use crate::gopclntab::GoLineTable;
+use crate::symbolize::gopclntab::GoLineTable;
 use profiler_common::AssignKind;
 
 use super::elf::{self, ProbeSite};

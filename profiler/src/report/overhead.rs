@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use crate::{
-    duty::DutyOutcome,
-    estimate::{self, Scale, Seen},
-    record::OverheadPlan,
+    cmd::record::OverheadPlan,
+    overhead::duty::DutyOutcome,
+    overhead::estimate::{self, Scale, Seen},
     report::{HitCostSource, Report},
 };
 
@@ -118,9 +118,9 @@ mod tests {
 
     use super::*;
     use crate::{
-        budget::{Budget, WindowSample},
-        calibrate::Calibration,
-        duty::DutyPlan,
+        kernel::calibrate::Calibration,
+        overhead::budget::{Budget, WindowSample},
+        overhead::duty::DutyPlan,
         report::tests_support::sample,
     };
 

@@ -17,7 +17,7 @@ use aya::programs::{
     UProbe,
 };
 
-use crate::attach::{AttachError, AttachPoint, Probes};
+use crate::kernel::probes::{AttachError, AttachPoint, Probes};
 
 /// One attachment: a uprobe-multi link, or one perf-event uprobe held by its Aya program.
 pub enum Link {

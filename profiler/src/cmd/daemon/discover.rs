@@ -8,7 +8,7 @@ use std::{
     os::unix::fs::MetadataExt as _,
 };
 
-use crate::target::{self, TargetError};
+use crate::inspect::{self, TargetError};
 
 /// Remembers what earlier scans learned.
 #[derive(Default)]
@@ -28,7 +28,7 @@ impl GoScanner {
     /// Go processes not in `known`, clprof itself excluded.
     pub fn scan(&mut self, known: &HashSet<u32>) -> Vec<u32> {
         let me = std::process::id();
-        let Some(processes) = target::numbered_entries(std::path::Path::new("/proc")) else {
+        let Some(processes) = inspect::numbered_entries(std::path::Path::new("/proc")) else {
             return Vec::new();
         };
         let mut found = Vec::new();
@@ -47,7 +47,7 @@ impl GoScanner {
                 continue;
             }
             let verdict = *seen.entry(exe).or_insert_with(|| {
-                match target::resolve_pid(pid) {
+                match inspect::resolve_pid(pid) {
                     Ok(_) => Some(true),
                     // A property of the executable: remember it.
                     Err(TargetError::NoMapFunctions { .. }) => Some(false),

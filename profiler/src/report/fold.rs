@@ -9,9 +9,9 @@ use profiler_common::{
 };
 
 use crate::{
+    inspect::MapLayout,
     report::{hex, FrameReport, LatencyReport, LineReport, MapReport, ObjectReport, RaceReport},
     symbolize::Frame,
-    target::MapLayout,
 };
 
 /// What the kernel maps held at the end of a recording.
@@ -144,7 +144,7 @@ fn objects_in_line(
                     let layout = layout?;
                     let in_line =
                         |off: u64, size: u64| addr + off < end && addr + off + size.max(1) > line;
-                    let names = |fields: &[crate::target::FieldInfo]| -> Vec<String> {
+                    let names = |fields: &[crate::inspect::FieldInfo]| -> Vec<String> {
                         fields
                             .iter()
                             .filter(|f| in_line(f.offset, f.size))

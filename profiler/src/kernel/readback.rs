@@ -11,8 +11,8 @@ use profiler_common::{
 };
 
 use crate::{
-    attach::{AttachError, ProbeSite, Probes},
-    fold::KernelSnapshot,
+    kernel::probes::{AttachError, ProbeSite, Probes},
+    report::fold::KernelSnapshot,
 };
 
 /// Keys that belong to one process.

@@ -5,26 +5,27 @@ use std::{path::Path, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::{bail, Context as _};
 
 use crate::{
-    attach::{target_config, Probes},
-    budget,
-    budget::Budget,
-    calibrate::Calibration,
     cli::{Format, RecordArgs},
     collect::{self, CollectOptions},
-    duty::DutyPlan,
+    inspect::{self, GoBinary, ProbeSite, TargetError},
+    kernel::calibrate::Calibration,
+    kernel::probes::{target_config, Probes},
     launch, output,
+    overhead::budget,
+    overhead::budget::Budget,
+    overhead::duty::DutyPlan,
     perf::{self, PerfEvents, PerfSource, Sampling},
     preflight,
     probe_spec::{CustomProbe, ProbeSpec},
-    render, report_build,
+    render,
+    report::build,
     symbolize::Symbolizer,
-    target::{self, GoBinary, ProbeSite, TargetError},
 };
 
 /// One process being recorded.
 pub struct Recorded {
     pub pid: u32,
-    /// Its pid inside its own pid namespace (see [`target::Process::ns_pid`]).
+    /// Its pid inside its own pid namespace (see [`inspect::Process::ns_pid`]).
     pub ns_pid: Option<u32>,
     /// The executable as the user knows it.
     pub exe: String,
@@ -52,7 +53,7 @@ impl ProbePlan {
             match spec {
                 ProbeSpec::Go => plan.go = true,
                 ProbeSpec::Custom(c) => {
-                    let site = target::find_symbol(&c.binary, &c.symbol)?;
+                    let site = inspect::find_symbol(&c.binary, &c.symbol)?;
                     plan.custom.push((c.clone(), site));
                 }
             }
@@ -89,8 +90,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let plan = ProbePlan::new(&args.probes)?;
     let mut targets = Vec::new();
     for &pid in &args.pids {
-        let process = target::resolve_process(pid)?;
-        let binary = plan.go_binary(target::resolve_pid(pid).map(|t| t.binary))?;
+        let process = inspect::resolve_process(pid)?;
+        let binary = plan.go_binary(inspect::resolve_pid(pid).map(|t| t.binary))?;
         targets.push(Recorded {
             pid,
             ns_pid: process.ns_pid,
@@ -104,7 +105,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let program = match args.command.first() {
         Some(cmd) => {
             let path = launch::resolve_program(&cmd.to_string_lossy())?;
-            let binary = plan.go_binary(target::inspect_binary(&path).map(Arc::new))?;
+            let binary = plan.go_binary(inspect::inspect_binary(&path).map(Arc::new))?;
             Some((path, binary))
         }
         None => None,
@@ -123,7 +124,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let overhead = plan_overhead(&mut probes, args.budget, &source)?;
     for t in &targets {
         attach(&mut probes, t, &plan, args.sample_every).or_else(|e| {
-            if target::is_alive(t.pid) {
+            if inspect::is_alive(t.pid) {
                 Err(e.context(format!("profiling pid {}", t.pid)))
             } else {
                 bail!("pid {} exited before its probes were attached", t.pid)
@@ -135,7 +136,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         let mut child = launch::spawn_held(&path, &args.command[1..])?;
         let t = Recorded {
             pid: child.pid,
-            ns_pid: target::ns_pid_of(child.pid),
+            ns_pid: inspect::ns_pid_of(child.pid),
             exe: path.display().to_string(),
             attach_path: path.clone(),
             binary,
@@ -192,7 +193,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         child.finish(Duration::from_secs(2)).await;
     }
 
-    let report = report_build::build(
+    let report = build::build(
         &probes,
         &mut targets,
         &collected,
@@ -335,8 +336,8 @@ pub(crate) fn attach(
 
 pub(crate) fn load_bias(t: &Recorded) -> Option<u64> {
     match &t.binary {
-        Some(binary) => target::load_bias(t.pid, binary).ok(),
-        None => target::load_bias_of(t.pid, &t.attach_path).ok(),
+        Some(binary) => inspect::load_bias(t.pid, binary).ok(),
+        None => inspect::load_bias_of(t.pid, &t.attach_path).ok(),
     }
 }
 

@@ -21,10 +21,10 @@ use profiler_common::{
     PROGRAM_PERF_SAMPLE,
 };
 
-pub use crate::links::thread_cpu;
+pub use crate::kernel::links::thread_cpu;
 use crate::{
-    links::Link, probe_spec::CustomProbe, target::GoBinary, target::MapLayout,
-    uprobe_multi::MultiPrograms, xol::XolAreas,
+    inspect::GoBinary, inspect::MapLayout, kernel::links::Link,
+    kernel::uprobe_multi::MultiPrograms, kernel::xol::XolAreas, probe_spec::CustomProbe,
 };
 
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
@@ -117,7 +117,7 @@ pub struct Probes {
     /// CPU time spent closing each target's links (ns), not yet taken.
     pub(crate) switch_cpu: HashMap<u32, Arc<AtomicU64>>,
     pub(crate) sites: Vec<ProbeSite>,
-    /// Each target's XOL area as last given to the kernel side (see [`crate::xol`]).
+    /// Each target's XOL area as last given to the kernel side (see [`crate::kernel::xol`]).
     pub(crate) xol: XolAreas,
 }
 
@@ -324,7 +324,7 @@ impl Probes {
         &mut self,
         pid: u32,
         probe: &CustomProbe,
-        site: &crate::target::ProbeSite,
+        site: &crate::inspect::ProbeSite,
     ) -> Result<(), AttachError> {
         let id = self.new_site(pid, &probe.binary.display().to_string(), &probe.symbol)?;
         let cookie = Cookie {

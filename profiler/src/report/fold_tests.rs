@@ -1,5 +1,5 @@
 use super::*;
-use crate::target::{FieldInfo, LayoutFlavor, LayoutSource};
+use crate::inspect::{FieldInfo, LayoutFlavor, LayoutSource};
 
 fn field(name: &str, offset: u64, size: u64) -> FieldInfo {
     FieldInfo {

@@ -1,5 +1,8 @@
 //! `clprof daemon`: records the targets in back-to-back windows, keeps the last reports, and
-//! serves them over HTTP (see `daemon_http`) until SIGINT/SIGTERM.
+//! serves them over HTTP (see `http`) until SIGINT/SIGTERM.
+
+pub mod discover;
+pub mod http;
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -11,17 +14,17 @@ use std::{
 
 use anyhow::{bail, Context as _};
 
+use discover::GoScanner;
+
 use crate::{
-    attach::Probes,
     cli::DaemonArgs,
+    cmd::record::{self, ProbePlan, Recorded},
     collect::{self, CollectOptions, Signals, StopReason, Streams},
-    daemon_http,
-    discover::GoScanner,
-    output, perf, preflight,
-    record::{self, ProbePlan, Recorded},
-    render,
+    inspect,
+    kernel::probes::Probes,
+    output, perf, preflight, render,
+    report::build,
     report::Report,
-    report_build, target,
 };
 
 /// Reports kept per daemon (the oldest is dropped first): with the default 60 s window, the
@@ -144,7 +147,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let server = tokio::spawn(daemon_http::serve(listener, state.clone()));
+    let server = tokio::spawn(http::serve(listener, state.clone()));
     if !quiet {
         eprintln!(
             "clprof: daemon recording {} process(es) in {} windows; serving http://{}/",
@@ -169,7 +172,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         let started_at = chrono::Utc::now();
         let collected = collect::collect(&mut probes, &mut streams, &mut options).await?;
         seq += 1;
-        let report = report_build::build(
+        let report = build::build(
             &probes,
             &mut targets,
             &collected,
@@ -200,7 +203,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         // Exited targets leave the kernel side, freeing their slots.
         targets.retain(|t| {
-            let alive = target::is_alive(t.pid);
+            let alive = inspect::is_alive(t.pid);
             if !alive {
                 if let Err(e) = probes.remove_target(t.pid) {
                     tracing::debug!(pid = t.pid, "removing an exited target: {e}");
@@ -209,7 +212,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             alive
         });
         // Next window: probes back on every live target.
-        for t in targets.iter().filter(|t| target::is_alive(t.pid)) {
+        for t in targets.iter().filter(|t| inspect::is_alive(t.pid)) {
             if let Err(e) = probes.attach_pid(t.pid) {
                 tracing::warn!(pid = t.pid, "re-attaching: {e}");
             }
@@ -227,8 +230,8 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
 }
 
 fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
-    let process = target::resolve_process(pid)?;
-    let binary = plan.go_binary(target::resolve_pid(pid).map(|t| t.binary))?;
+    let process = inspect::resolve_process(pid)?;
+    let binary = plan.go_binary(inspect::resolve_pid(pid).map(|t| t.binary))?;
     Ok(Recorded {
         pid,
         ns_pid: process.ns_pid,
@@ -309,7 +312,7 @@ fn update_targets(
         status.windows += 1;
         let alive = targets
             .iter()
-            .any(|t| t.pid == status.pid && target::is_alive(t.pid));
+            .any(|t| t.pid == status.pid && inspect::is_alive(t.pid));
         if exited.contains_key(&status.pid) || !alive {
             status.state = "exited".to_owned();
         }

@@ -6,13 +6,15 @@
 //! The DWARF is mapped when the target is resolved, from `/proc/PID/exe`, so stacks can still be
 //! symbolized after the target exits or when its file was replaced or deleted.
 
+pub mod gopclntab;
+
 use std::{
     cell::OnceCell,
     collections::HashMap,
     path::{Path, PathBuf},
 };
 
-use crate::gopclntab::GoLineTable;
+use crate::symbolize::gopclntab::GoLineTable;
 
 use serde::{Deserialize, Serialize};
 
@@ -205,7 +207,7 @@ mod tests {
             frames[0]
                 .file
                 .as_deref()
-                .is_some_and(|f| f.ends_with("symbolize.rs")),
+                .is_some_and(|f| f.ends_with("symbolize/mod.rs")),
             "got {frames:?}"
         );
     }

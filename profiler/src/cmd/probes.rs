@@ -4,20 +4,20 @@ use std::fmt::Write as _;
 
 use crate::{
     cli::ProbesArgs,
+    inspect::{self, GoBinary, TargetError},
     probe_spec::ProbeSpec,
-    target::{self, GoBinary, TargetError},
 };
 
 pub fn run(args: &ProbesArgs) -> anyhow::Result<()> {
     let mut out = String::new();
     for &pid in &args.pids {
-        let process = target::resolve_process(pid)?;
+        let process = inspect::resolve_process(pid)?;
         let ns = match process.ns_pid {
             Some(ns) if ns != pid => format!(" (pid {ns} in its namespace)"),
             _ => String::new(),
         };
         let _ = writeln!(out, "pid {pid}{ns}: {}", process.exe.display());
-        match target::resolve_pid(pid) {
+        match inspect::resolve_pid(pid) {
             Ok(t) => go_probes(&mut out, &t.binary),
             Err(e @ TargetError::NoMapFunctions { .. }) => {
                 let _ = writeln!(out, "  go map probes: none ({e})");
@@ -26,7 +26,7 @@ pub fn run(args: &ProbesArgs) -> anyhow::Result<()> {
         }
         for spec in &args.probes {
             if let ProbeSpec::Custom(c) = spec {
-                match target::find_symbol(&c.binary, &c.symbol) {
+                match inspect::find_symbol(&c.binary, &c.symbol) {
                     Ok(site) => {
                         let _ = writeln!(
                             out,

@@ -16,7 +16,7 @@ use axum::{
 
 use crate::{
     cli::Format,
-    daemon::DaemonState,
+    cmd::daemon::DaemonState,
     render::{self, Weight},
     report::Report,
 };

@@ -58,7 +58,7 @@ pub struct TargetInfo {
     /// Where the runtime functions were found: `symtab` (the ELF symbol table) or
     /// `gopclntab` (Go's own function table, for stripped binaries); null without Go probes.
     #[serde(default)]
-    pub symbols_source: Option<crate::target::SymbolsSource>,
+    pub symbols_source: Option<crate::inspect::SymbolsSource>,
     /// True when the process exited before recording ended.
     pub exited: bool,
     /// GNU or Go build id of the executable, when known.
@@ -332,5 +332,5 @@ pub fn parse_hex(s: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-#[path = "report_tests.rs"]
+#[path = "model_tests.rs"]
 pub(crate) mod tests_support;

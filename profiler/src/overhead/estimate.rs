@@ -35,7 +35,7 @@
 
 use profiler_common::{ProbeTime, GAP_BUCKETS, GAP_BUCKET_NS};
 
-use crate::budget::WindowSample;
+use crate::overhead::budget::WindowSample;
 
 /// Gaps needed before the measured hit cost replaces the calibrated one.
 pub const MIN_GAPS: u64 = 200;

@@ -1,6 +1,6 @@
 use super::super::test_support::{go_program, GoBuild};
 use super::*;
-use crate::target::LayoutFlavor;
+use crate::inspect::LayoutFlavor;
 
 /// The bytes at `file_offset` in the file equal the section bytes at `vaddr`.
 fn check_offsets(path: &Path, bin: &GoBinary) {
@@ -40,7 +40,7 @@ fn check_growth(path: &Path, bin: &GoBinary, want: &[&str]) {
     let names: Vec<&str> = bin.growth_funcs.iter().map(|g| g.symbol.as_str()).collect();
     assert_eq!(names, want);
     for g in &bin.growth_funcs {
-        let again = crate::target::find_symbol(path, &g.symbol).expect("find_symbol agrees");
+        let again = crate::inspect::find_symbol(path, &g.symbol).expect("find_symbol agrees");
         assert_eq!(&again, g);
     }
 }
