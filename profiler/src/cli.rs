@@ -2,9 +2,16 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::{probe_spec::ProbeSpec, render::Weight};
+use crate::{
+    probe_spec::ProbeSpec,
+    render::{Format, Weight},
+};
+
+/// Reports kept per daemon (the oldest is dropped first): with the default 60 s window, the
+/// last 10 minutes.
+pub const DEFAULT_KEEP: usize = 10;
 
 /// clprof: find the cache lines that threads fight over, in live Go processes, with eBPF.
 #[derive(Debug, Parser)]
@@ -55,21 +62,6 @@ pub struct ReportArgs {
     /// a device or FIFO written in place).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-}
-
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// perf-c2c-like table.
-    Text,
-    /// Schema clprof/1.
-    Json,
-    /// Folded stacks (inferno, flamegraph.pl, speedscope).
-    Folded,
-    /// SVG flamegraph.
-    Svg,
-    /// pprof (gzipped profile.proto), for `go tool pprof` and other pprof clients.
-    Pprof,
 }
 
 #[derive(Debug, Args)]
@@ -140,7 +132,7 @@ pub struct DaemonArgs {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub window: Duration,
     /// Windows kept in memory (the oldest is dropped).
-    #[arg(long, default_value_t = crate::cmd::daemon::DEFAULT_KEEP, value_parser = clap::value_parser!(usize))]
+    #[arg(long, default_value_t = DEFAULT_KEEP, value_parser = clap::value_parser!(usize))]
     pub keep: usize,
     /// Overhead budget, percent of each target's CPU time; 100 = probes always on.
     #[arg(long, default_value = "2", value_name = "PCT", value_parser = parse_budget)]

@@ -18,4 +18,7 @@ pub mod preflight;
 pub mod probe_spec;
 pub mod render;
 pub mod report;
+pub mod session;
 pub mod symbolize;
+#[cfg(test)]
+mod test_support;

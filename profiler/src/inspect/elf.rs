@@ -169,8 +169,8 @@ pub(crate) fn load_segments<'a, R: object::ReadRef<'a>>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::c_program as build_c;
     use super::*;
+    use crate::test_support::c_program as build_c;
 
     /// The file bytes at `site.file_offset` are the section bytes at `site.vaddr`.
     fn check_site(path: &Path, site: &ProbeSite) {

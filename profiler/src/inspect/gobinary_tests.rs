@@ -1,6 +1,6 @@
-use super::super::test_support::{go_program, GoBuild};
 use super::*;
 use crate::inspect::LayoutFlavor;
+use crate::test_support::{go_program, GoBuild};
 
 /// The bytes at `file_offset` in the file equal the section bytes at `vaddr`.
 fn check_offsets(path: &Path, bin: &GoBinary) {
@@ -104,7 +104,7 @@ fn pie_binary_and_its_load_bias() {
     check_all_funcs(&bin);
     check_offsets(&path, &bin);
     check_rets(&path, &bin);
-    let mut child = super::super::test_support::SleepingChild::spawn(&path);
+    let mut child = crate::test_support::SleepingChild::spawn(&path);
     let target = super::super::resolve_pid(child.pid()).expect("resolve PIE process");
     let bias = super::super::load_bias(child.pid(), &target.binary).expect("load bias");
     assert_ne!(bias, 0);

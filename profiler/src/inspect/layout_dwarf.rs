@@ -263,8 +263,8 @@ fn resolve_ref(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{go_program, GoBuild};
     use super::*;
+    use crate::test_support::{go_program, GoBuild};
 
     fn structs_of(build: GoBuild) -> Vec<DwarfStruct> {
         let data = std::fs::read(go_program(build)).unwrap();

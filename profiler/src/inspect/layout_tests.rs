@@ -1,6 +1,6 @@
-use super::super::test_support::{go_program, GoBuild};
 use super::super::{inspect_binary, layout_dwarf};
 use super::*;
+use crate::test_support::{go_program, GoBuild};
 
 #[test]
 fn flavor_choice() {

@@ -162,9 +162,9 @@ pub(crate) fn read_type_name(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{go_program, GoBuild};
     use super::super::{inspect_binary, GoBinary};
     use super::*;
+    use crate::test_support::{go_program, GoBuild};
 
     /// The byte of the file at virtual address `vaddr`.
     fn byte_at(data: &[u8], vaddr: u64) -> u8 {

@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn load_bias_of_a_c_pie_process() {
-        use super::super::test_support::{c_program, SleepingChild};
+        use crate::test_support::{c_program, SleepingChild};
         let dir = tempfile::tempdir().unwrap();
         let bin = c_program(dir.path(), "cpie", &["-pie", "-fPIE"]);
         let site = super::super::find_symbol(&bin, "counter_add").unwrap();

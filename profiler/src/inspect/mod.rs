@@ -25,8 +25,6 @@ mod map_types;
 mod maps;
 mod process;
 mod procfs;
-#[cfg(test)]
-pub(crate) mod test_support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -200,13 +198,13 @@ pub fn resolve_pid(pid: u32) -> Result<Target, TargetError> {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{go_program, GoBuild};
     use super::*;
+    use crate::test_support::{go_program, GoBuild};
 
     #[test]
     fn resolve_pid_on_running_go_process() {
         let bin = go_program(GoBuild::NewDwarf);
-        let mut child = test_support::SleepingChild::spawn(&bin);
+        let mut child = crate::test_support::SleepingChild::spawn(&bin);
         let pid = child.pid();
         let target = resolve_pid(pid).expect("resolve_pid on a live Go process");
         assert_eq!(target.pid, pid);
@@ -247,7 +245,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let copy = dir.path().join("victim");
         std::fs::copy(&bin, &copy).unwrap();
-        let mut child = test_support::SleepingChild::spawn(&copy);
+        let mut child = crate::test_support::SleepingChild::spawn(&copy);
         std::fs::remove_file(&copy).unwrap();
         let target = resolve_pid(child.pid()).expect("resolve a deleted executable");
         assert_eq!(

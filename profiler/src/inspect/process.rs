@@ -47,7 +47,7 @@ mod tests {
 
     #[test]
     fn resolve_non_go_process() {
-        use super::super::test_support::{c_program, SleepingChild};
+        use crate::test_support::{c_program, SleepingChild};
         let dir = tempfile::tempdir().unwrap();
         let bin = c_program(dir.path(), "cprog", &[]);
         let mut child = SleepingChild::spawn(&bin);

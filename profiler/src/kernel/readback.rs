@@ -10,10 +10,15 @@ use profiler_common::{
     ProbeTime, StepKey, COUNTERS,
 };
 
-use crate::{
-    kernel::probes::{AttachError, ProbeSite, Probes},
-    report::fold::KernelSnapshot,
-};
+use crate::kernel::probes::{AttachError, ProbeSite, Probes};
+
+/// What the kernel maps held at the end of a recording.
+#[derive(Clone, Debug, Default)]
+pub struct KernelSnapshot {
+    pub lines: Vec<(LineKey, LineStats)>,
+    pub objects: Vec<(ObjectKey, ObjectStats)>,
+    pub latency: HashMap<ObjectKey, LatencyHist>,
+}
 
 /// Keys that belong to one process.
 trait PidKey {

@@ -4,3 +4,4 @@
 pub mod budget;
 pub mod duty;
 pub mod estimate;
+pub mod plan;

@@ -4,11 +4,28 @@ mod folded;
 mod pprof;
 mod table;
 
-use crate::{cli::Format, report::Report};
+use clap::ValueEnum;
+
+use crate::report::Report;
 
 pub use folded::{folded, folded_lines, svg, Weight};
 pub use pprof::pprof;
 pub use table::table;
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// perf-c2c-like table.
+    Text,
+    /// Schema clprof/1.
+    Json,
+    /// Folded stacks (inferno, flamegraph.pl, speedscope).
+    Folded,
+    /// SVG flamegraph.
+    Svg,
+    /// pprof (gzipped profile.proto), for `go tool pprof` and other pprof clients.
+    Pprof,
+}
 
 /// Table rows when `--top` is not given.
 pub const DEFAULT_TOP: usize = 10;

@@ -8,12 +8,12 @@ use profiler_common::{
 };
 
 use crate::{
-    cmd::record::{OverheadPlan, Recorded},
     collect::{Collected, SampleKey, StopReason},
     inspect::{LayoutFlavor, LayoutSource},
     kernel::probes::Probes,
     kernel::readback::Counters,
     kernel::xol,
+    overhead::plan::OverheadPlan,
     perf::PerfSource,
     preflight,
     report::fold::{self, FoldedSample, KernelSnapshot, MapExtras, Measured, ProcessInfo},
@@ -22,6 +22,7 @@ use crate::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, UprobeSource, SCHEMA,
     },
+    session::Recorded,
     symbolize::{lookup_addr, Frame},
 };
 

@@ -4,23 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use profiler_common::{
-    latency_bucket_upper, AssignKind, LatencyHist, LineKey, LineStats, ObjectKey, ObjectStats,
-    CACHE_LINE_BYTES, OBJECT_CUSTOM, OBJECT_GO_MAP, OBJECT_GO_MAP_SLOT,
+    latency_bucket_upper, AssignKind, LatencyHist, ObjectKey, ObjectStats, CACHE_LINE_BYTES,
+    OBJECT_CUSTOM, OBJECT_GO_MAP, OBJECT_GO_MAP_SLOT,
 };
 
+pub use crate::kernel::readback::KernelSnapshot;
 use crate::{
     inspect::MapLayout,
     report::{hex, FrameReport, LatencyReport, LineReport, MapReport, ObjectReport, RaceReport},
     symbolize::Frame,
 };
-
-/// What the kernel maps held at the end of a recording.
-#[derive(Clone, Debug, Default)]
-pub struct KernelSnapshot {
-    pub lines: Vec<(LineKey, LineStats)>,
-    pub objects: Vec<(ObjectKey, ObjectStats)>,
-    pub latency: HashMap<ObjectKey, LatencyHist>,
-}
 
 /// A sampled write, reduced to what ranking needs.
 #[derive(Clone, Debug)]

@@ -1,5 +1,6 @@
 use super::*;
 use crate::inspect::{FieldInfo, LayoutFlavor, LayoutSource};
+use profiler_common::{LineKey, LineStats};
 
 fn field(name: &str, offset: u64, size: u64) -> FieldInfo {
     FieldInfo {

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use crate::{
-    cmd::record::OverheadPlan,
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
+    overhead::plan::OverheadPlan,
     report::{HitCostSource, Report},
 };
 

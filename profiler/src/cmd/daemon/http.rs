@@ -15,8 +15,8 @@ use axum::{
 };
 
 use crate::{
-    cli::Format,
     cmd::daemon::DaemonState,
+    render::Format,
     render::{self, Weight},
     report::Report,
 };

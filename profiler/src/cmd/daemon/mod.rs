@@ -18,18 +18,14 @@ use discover::GoScanner;
 
 use crate::{
     cli::DaemonArgs,
-    cmd::record::{self, ProbePlan, Recorded},
-    collect::{self, CollectOptions, Signals, StopReason, Streams},
+    collect::{self, CollectOptions, StopReason},
     inspect,
     kernel::probes::Probes,
-    output, perf, preflight, render,
-    report::build,
-    report::Report,
+    output, render,
+    report::{build, Report},
+    session::{load_bias, open_symbolizer, Prelude, ProbePlan, Recorded, Session},
 };
 
-/// Reports kept per daemon (the oldest is dropped first): with the default 60 s window, the
-/// last 10 minutes.
-pub const DEFAULT_KEEP: usize = 10;
 /// Targets listed by `/targets`, exited ones dropped first beyond it.
 pub const MAX_LISTED_TARGETS: usize = 256;
 
@@ -101,33 +97,24 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if args.pids.is_empty() && !args.all_go {
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
-    preflight::require_root()?;
-    let open_files = preflight::raise_open_files_limit();
-    tracing::debug!(open_files, "open files limit");
-    let signals = Signals::catch().context("catching SIGINT and SIGTERM")?;
+    let Prelude { signals, plan } = Prelude::start(&[])?;
     if let Some(dir) = &args.out_dir {
         prepare_out_dir(dir)?;
     }
-    let plan = ProbePlan::new(&[])?;
     let mut targets = Vec::new();
     for &pid in &args.pids {
         targets.push(resolve(pid, &plan)?);
     }
-    preflight::require_uprobes(Path::new("/sys"))?;
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let source = perf::choose(args.events, &perf::probe_pmu(Path::new("/sys"), &cpuinfo))?;
-    let mut probes = Probes::load(verbose)?;
-    let overhead = record::plan_overhead(&mut probes, args.budget, &source)?;
+    let mut session = Session::open(plan, args.events, args.budget, verbose)?;
     for t in &mut targets {
-        record::attach(&mut probes, t, &plan, args.sample_every)
+        session
+            .attach(t, args.sample_every)
             .with_context(|| format!("profiling pid {}", t.pid))?;
-        t.bias = record::load_bias(t);
+        t.bias = load_bias(t);
     }
     let mut scanner = args.all_go.then(GoScanner::default);
-    let perf_events = record::start_perf(&probes, &source, &overhead)?;
-    let events = probes.take_events()?;
-    let logger = probes.take_logger();
-    let mut streams = Streams::new(events, logger)?;
+    let perf_events = session.start_perf()?;
+    let mut streams = session.streams()?;
 
     let state = Arc::new(RwLock::new(DaemonState {
         keep: args.keep,
@@ -160,27 +147,27 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let mut options = CollectOptions {
         duration: args.window,
         progress: false,
-        duty: overhead.duty,
+        duty: session.overhead.duty,
         save_samples: None,
         signals,
     };
     let mut seq = 0;
     let stop = loop {
         if let Some(scanner) = &mut scanner {
-            follow_new(scanner, &mut probes, &mut targets, &plan, &args, &state);
+            follow_new(scanner, &mut session, &mut targets, &args, &state);
         }
         let started_at = chrono::Utc::now();
-        let collected = collect::collect(&mut probes, &mut streams, &mut options).await?;
+        let collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
         seq += 1;
         let report = build::build(
-            &probes,
+            &session.probes,
             &mut targets,
             &collected,
-            &source,
-            &overhead,
+            &session.source,
+            &session.overhead,
             started_at,
         )?;
-        forget_window(&mut probes);
+        forget_window(&mut session.probes);
         let window = Window {
             seq,
             report: Arc::new(report),
@@ -205,7 +192,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         targets.retain(|t| {
             let alive = inspect::is_alive(t.pid);
             if !alive {
-                if let Err(e) = probes.remove_target(t.pid) {
+                if let Err(e) = session.probes.remove_target(t.pid) {
                     tracing::debug!(pid = t.pid, "removing an exited target: {e}");
                 }
             }
@@ -213,7 +200,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         });
         // Next window: probes back on every live target.
         for t in targets.iter().filter(|t| inspect::is_alive(t.pid)) {
-            if let Err(e) = probes.attach_pid(t.pid) {
+            if let Err(e) = session.probes.attach_pid(t.pid) {
                 tracing::warn!(pid = t.pid, "re-attaching: {e}");
             }
         }
@@ -221,7 +208,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if let Some(events) = &perf_events {
         events.disable();
     }
-    probes.detach_all();
+    session.probes.detach_all();
     server.abort();
     if !quiet {
         eprintln!("clprof: daemon stopped ({stop}) after {seq} window(s)");
@@ -236,7 +223,7 @@ fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
         pid,
         ns_pid: process.ns_pid,
         exe: process.exe.display().to_string(),
-        symbolizer: record::open_symbolizer(&process.attach_path),
+        symbolizer: open_symbolizer(&process.attach_path),
         attach_path: process.attach_path,
         binary,
         bias: None,
@@ -246,17 +233,16 @@ fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
 /// `--all-go`: adds the Go processes that appeared since the last scan.
 fn follow_new(
     scanner: &mut GoScanner,
-    probes: &mut Probes,
+    session: &mut Session,
     targets: &mut Vec<Recorded>,
-    plan: &ProbePlan,
     args: &DaemonArgs,
     state: &RwLock<DaemonState>,
 ) {
     let known: HashSet<u32> = targets.iter().map(|t| t.pid).collect();
     for pid in scanner.scan(&known) {
-        let added = resolve(pid, plan).and_then(|mut t| {
-            record::attach(probes, &t, plan, args.sample_every)?;
-            t.bias = record::load_bias(&t);
+        let added = resolve(pid, &session.plan).and_then(|mut t| {
+            session.attach(&t, args.sample_every)?;
+            t.bias = load_bias(&t);
             Ok(t)
         });
         match added {
@@ -281,7 +267,7 @@ fn follow_new(
             }
             Err(e) => {
                 // Gone already, or at the target limit: tried again at the next scan.
-                let _ = probes.remove_target(pid);
+                let _ = session.probes.remove_target(pid);
                 tracing::debug!(pid, "not following: {e:#}");
             }
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use object::{Object as _, ObjectSymbol as _};
 
 use super::*;
-use crate::inspect::test_support::{go_program, GoBuild};
+use crate::test_support::{go_program, GoBuild};
 
 /// Function name → entry addresses from the symbol table of `path` (a name can have several:
 /// ABI wrappers).

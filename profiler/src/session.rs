@@ -1,0 +1,208 @@
+//! One recording session, the setup `record` and `daemon` share: checks, signals, the probe plan,
+//! the perf source, loading clprof's programs and calibrating, attaching each target, starting
+//! perf sampling and the event streams.
+
+use std::{path::Path, path::PathBuf, sync::Arc};
+
+use anyhow::Context as _;
+
+use crate::{
+    collect::{Signals, Streams},
+    inspect::{self, GoBinary, ProbeSite, TargetError},
+    kernel::probes::{target_config, Probes},
+    overhead::{budget, budget::Budget, plan::OverheadPlan},
+    perf::{self, PerfEvents, PerfSource, Sampling},
+    preflight,
+    probe_spec::{CustomProbe, ProbeSpec},
+    symbolize::Symbolizer,
+};
+
+/// One process being recorded.
+pub struct Recorded {
+    pub pid: u32,
+    /// Its pid inside its own pid namespace (see [`inspect::Process::ns_pid`]).
+    pub ns_pid: Option<u32>,
+    /// The executable as the user knows it.
+    pub exe: String,
+    /// Path the kernel and clprof open it by.
+    pub attach_path: PathBuf,
+    /// None when only custom probes apply to it.
+    pub binary: Option<Arc<GoBinary>>,
+    pub symbolizer: Option<Symbolizer>,
+    pub bias: Option<u64>,
+}
+
+/// Which probes the user asked for.
+pub struct ProbePlan {
+    go: bool,
+    custom: Vec<(CustomProbe, ProbeSite)>,
+}
+
+impl ProbePlan {
+    pub fn new(specs: &[ProbeSpec]) -> anyhow::Result<Self> {
+        let mut plan = ProbePlan {
+            go: specs.is_empty(),
+            custom: Vec::new(),
+        };
+        for spec in specs {
+            match spec {
+                ProbeSpec::Go => plan.go = true,
+                ProbeSpec::Custom(c) => {
+                    let site = inspect::find_symbol(&c.binary, &c.symbol)?;
+                    plan.custom.push((c.clone(), site));
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The Go map probes for `inspected`; without them a process is fine only when custom probes
+    /// are asked for.
+    pub fn go_binary(
+        &self,
+        inspected: Result<Arc<GoBinary>, TargetError>,
+    ) -> Result<Option<Arc<GoBinary>>, TargetError> {
+        if !self.go {
+            return Ok(None);
+        }
+        match inspected {
+            Ok(b) => Ok(Some(b)),
+            Err(TargetError::NoMapFunctions { .. }) if !self.custom.is_empty() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What is settled before any target is resolved: root, the open-files limit, SIGINT/SIGTERM
+/// caught, and the probes asked for.
+pub struct Prelude {
+    pub signals: Signals,
+    pub plan: ProbePlan,
+}
+
+impl Prelude {
+    pub fn start(probes: &[ProbeSpec]) -> anyhow::Result<Self> {
+        preflight::require_root()?;
+        let open_files = preflight::raise_open_files_limit();
+        tracing::debug!(open_files, "open files limit");
+        let signals = Signals::catch().context("catching SIGINT and SIGTERM")?;
+        let plan = ProbePlan::new(probes)?;
+        Ok(Prelude { signals, plan })
+    }
+}
+
+/// clprof's programs loaded and calibrated, with the perf source and the budget's plan.
+pub struct Session {
+    pub probes: Probes,
+    pub plan: ProbePlan,
+    pub source: PerfSource,
+    pub overhead: OverheadPlan,
+}
+
+impl Session {
+    /// Checks for uprobes, chooses the perf source (`events`), loads the programs and calibrates
+    /// what a hit and a sample cost on this machine under `budget_pct`.
+    pub fn open(
+        plan: ProbePlan,
+        events: perf::EventsChoice,
+        budget_pct: f64,
+        verbose: bool,
+    ) -> anyhow::Result<Self> {
+        preflight::require_uprobes(Path::new("/sys"))?;
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let source = perf::choose(events, &perf::probe_pmu(Path::new("/sys"), &cpuinfo))?;
+        let mut probes = Probes::load(verbose)?;
+        let overhead = plan_overhead(&mut probes, budget_pct, &source)?;
+        Ok(Session {
+            probes,
+            plan,
+            source,
+            overhead,
+        })
+    }
+
+    /// Adds `t` to the kernel side and attaches its probes.
+    pub fn attach(&mut self, t: &Recorded, sample_every: u32) -> anyhow::Result<()> {
+        attach(&mut self.probes, t, &self.plan, sample_every)
+    }
+
+    /// Opens the perf events at the planned frequency; None for no perf events.
+    pub fn start_perf(&self) -> anyhow::Result<Option<PerfEvents>> {
+        start_perf(&self.probes, &self.source, &self.overhead)
+    }
+
+    /// The sampled-event ring buffer and the eBPF log, as streams the collector reads.
+    pub fn streams(&mut self) -> anyhow::Result<Streams> {
+        let events = self.probes.take_events()?;
+        let logger = self.probes.take_logger();
+        Ok(Streams::new(events, logger)?)
+    }
+}
+
+/// Calibrates on this machine and splits the `budget_pct` budget between perf sampling and
+/// the probes.
+fn plan_overhead(
+    probes: &mut Probes,
+    budget_pct: f64,
+    source: &PerfSource,
+) -> anyhow::Result<OverheadPlan> {
+    let calibration = probes
+        .calibrate(Some(source))
+        .context("measuring what a probe hit costs on this machine")?;
+    Ok(OverheadPlan::new(
+        Budget::from_pct(budget_pct),
+        calibration,
+        source,
+    ))
+}
+
+/// Opens `source`'s perf events at the planned frequency, feeding the perf program; None for
+/// no perf events.
+fn start_perf(
+    probes: &Probes,
+    source: &PerfSource,
+    overhead: &OverheadPlan,
+) -> anyhow::Result<Option<PerfEvents>> {
+    if *source == PerfSource::None {
+        return Ok(None);
+    }
+    let hz = overhead.perf_hz.unwrap_or(budget::MAX_PERF_HZ);
+    let events = PerfEvents::open(source, Sampling::at_hz(source, hz))?;
+    events.attach_bpf(probes.perf_program_fd()?)?;
+    Ok(Some(events))
+}
+
+fn attach(
+    probes: &mut Probes,
+    t: &Recorded,
+    plan: &ProbePlan,
+    sample_every: u32,
+) -> anyhow::Result<()> {
+    let layout = t.binary.as_ref().map(|b| &b.layout);
+    probes.add_target(t.pid, target_config(layout, sample_every))?;
+    if let Some(binary) = &t.binary {
+        probes.attach_go(t.pid, &t.attach_path, &t.exe, binary)?;
+    }
+    for (probe, site) in &plan.custom {
+        probes.attach_custom(t.pid, probe, site)?;
+    }
+    probes.attach_pid(t.pid)?;
+    Ok(())
+}
+
+pub fn load_bias(t: &Recorded) -> Option<u64> {
+    match &t.binary {
+        Some(binary) => inspect::load_bias(t.pid, binary).ok(),
+        None => inspect::load_bias_of(t.pid, &t.attach_path).ok(),
+    }
+}
+
+pub fn open_symbolizer(path: &Path) -> Option<Symbolizer> {
+    match Symbolizer::open(path) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("stacks will not be symbolized: {e}");
+            None
+        }
+    }
+}
