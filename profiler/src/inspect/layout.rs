@@ -7,7 +7,7 @@ use super::layout_dwarf::DwarfStruct;
 use super::TargetError;
 
 /// Which Go map implementation a binary uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LayoutFlavor {
     /// Bucket maps, `runtime.hmap` (Go ≤ 1.23, and 1.24/1.25 with `GOEXPERIMENT=noswissmap`).
@@ -17,6 +17,14 @@ pub enum LayoutFlavor {
 }
 
 impl LayoutFlavor {
+    /// Its name in reports: `classic` or `swiss`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayoutFlavor::Classic => "classic",
+            LayoutFlavor::Swiss => "swiss",
+        }
+    }
+
     /// Name of the header struct in DWARF.
     pub fn type_name(self) -> &'static str {
         match self {
@@ -67,12 +75,23 @@ impl LayoutFlavor {
 pub const HASH_WRITING: u8 = 4;
 
 /// Where a [`MapLayout`] came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum LayoutSource {
     /// The binary's own DWARF.
     Dwarf,
     /// clprof's table for the binary's Go version (binary built without DWARF).
     BuiltinTable,
+}
+
+impl LayoutSource {
+    /// Its name in reports: `dwarf` or `builtin-table`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayoutSource::Dwarf => "dwarf",
+            LayoutSource::BuiltinTable => "builtin-table",
+        }
+    }
 }
 
 /// One field of the map header.

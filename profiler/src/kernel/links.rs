@@ -28,6 +28,21 @@ pub enum Link {
 /// ENOTSUPP: `arch_uprobe_analyze_insn` refused the instruction.
 const ENOTSUPP: i32 = 524;
 
+/// The OS error number at the root of `e`, if an I/O error is in its chain.
+fn os_error(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(code) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+        {
+            return Some(code);
+        }
+        cur = err.source();
+    }
+    None
+}
+
 impl Probes {
     /// Attaches every uprobe of `pid` (its set, see [`Probes::attach_at`]). On failure the
     /// ones attached stay attached.
@@ -87,7 +102,7 @@ impl Probes {
         };
         let link = prog.attach(at, &point.path, scope).map_err(|source| {
             let (symbol, path) = (point.symbol.clone(), point.path.display().to_string());
-            if format!("{source:?}").contains(&format!("os error {ENOTSUPP}")) {
+            if os_error(&source) == Some(ENOTSUPP) {
                 AttachError::Unprobeable { symbol, path }
             } else {
                 AttachError::Attach {

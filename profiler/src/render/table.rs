@@ -63,7 +63,7 @@ pub fn table(report: &Report, top: usize) -> String {
     );
     for t in &report.targets {
         let exited = if t.exited { "  [exited]" } else { "" };
-        match &t.map_layout {
+        match t.map_layout.map(|l| l.as_str()) {
             Some(layout) => {
                 let _ = writeln!(
                     s,
@@ -71,7 +71,7 @@ pub fn table(report: &Report, top: usize) -> String {
                     target_pid(t),
                     t.exe,
                     t.go_version.as_deref().unwrap_or("go version unknown"),
-                    t.layout_source.as_deref().unwrap_or("?"),
+                    t.layout_source.map_or("?", |s| s.as_str()),
                     match t.symbols_source {
                         Some(crate::inspect::SymbolsSource::Gopclntab) => {
                             ", functions from .gopclntab: stripped"

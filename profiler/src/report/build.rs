@@ -9,7 +9,6 @@ use profiler_common::{
 
 use crate::{
     collect::{Collected, SampleKey, StopReason},
-    inspect::{LayoutFlavor, LayoutSource},
     kernel::probes::Probes,
     kernel::readback::Counters,
     kernel::xol,
@@ -142,20 +141,8 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
         ns_pid: t.ns_pid,
         exe: t.exe.clone(),
         go_version: t.binary.as_ref().and_then(|b| b.go_version.clone()),
-        map_layout: layout.map(|l| {
-            match l.flavor {
-                LayoutFlavor::Classic => "classic",
-                LayoutFlavor::Swiss => "swiss",
-            }
-            .to_owned()
-        }),
-        layout_source: layout.map(|l| {
-            match l.source {
-                LayoutSource::Dwarf => "dwarf",
-                LayoutSource::BuiltinTable => "builtin-table",
-            }
-            .to_owned()
-        }),
+        map_layout: layout.map(|l| l.flavor),
+        layout_source: layout.map(|l| l.source),
         symbols_source: t.binary.as_ref().map(|b| b.symbols_source),
         exited: collected.exited.contains_key(&t.pid),
         build_id: t.binary.as_ref().and_then(|b| b.build_id.clone()),

@@ -52,9 +52,9 @@ pub struct TargetInfo {
     /// Go version from `.go.buildinfo` (`go1.27.3`), null when absent.
     pub go_version: Option<String>,
     /// `classic` (hmap) or `swiss`, null when unknown.
-    pub map_layout: Option<String>,
+    pub map_layout: Option<crate::inspect::LayoutFlavor>,
     /// Where the layout came from: `dwarf` or `builtin-table`.
-    pub layout_source: Option<String>,
+    pub layout_source: Option<crate::inspect::LayoutSource>,
     /// Where the runtime functions were found: `symtab` (the ELF symbol table) or
     /// `gopclntab` (Go's own function table, for stripped binaries); null without Go probes.
     #[serde(default)]

@@ -44,10 +44,17 @@ pub struct TargetStatus {
     /// Its pid inside its own pid namespace (a container's); equal to `pid` outside one.
     pub ns_pid: Option<u32>,
     pub exe: String,
-    /// `recording` or `exited`.
-    pub state: String,
+    pub state: TargetState,
     /// Windows this target was recorded in.
     pub windows: u64,
+}
+
+/// Whether a target is still recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetState {
+    Recording,
+    Exited,
 }
 
 /// Shared between the recording loop and the HTTP server.
@@ -125,7 +132,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
                 pid: t.pid,
                 ns_pid: t.ns_pid,
                 exe: t.exe.clone(),
-                state: "recording".to_owned(),
+                state: TargetState::Recording,
                 windows: 0,
             })
             .collect(),
@@ -253,12 +260,16 @@ fn follow_new(
                     pid,
                     ns_pid: t.ns_pid,
                     exe: t.exe.clone(),
-                    state: "recording".to_owned(),
+                    state: TargetState::Recording,
                     windows: 0,
                 });
                 // Finished targets beyond the cap make room (oldest first).
                 while state.targets.len() > MAX_LISTED_TARGETS {
-                    match state.targets.iter().position(|s| s.state == "exited") {
+                    match state
+                        .targets
+                        .iter()
+                        .position(|s| s.state == TargetState::Exited)
+                    {
                         Some(i) => drop(state.targets.remove(i)),
                         None => break,
                     }
@@ -292,7 +303,7 @@ fn update_targets(
 ) -> bool {
     let mut state = state.write().unwrap_or_else(|e| e.into_inner());
     for status in &mut state.targets {
-        if status.state == "exited" {
+        if status.state == TargetState::Exited {
             continue;
         }
         status.windows += 1;
@@ -300,10 +311,10 @@ fn update_targets(
             .iter()
             .any(|t| t.pid == status.pid && inspect::is_alive(t.pid));
         if exited.contains_key(&status.pid) || !alive {
-            status.state = "exited".to_owned();
+            status.state = TargetState::Exited;
         }
     }
-    state.targets.iter().all(|t| t.state == "exited")
+    state.targets.iter().all(|t| t.state == TargetState::Exited)
 }
 
 /// The file each window is saved to in `--out-dir`, besides `latest.json`.
