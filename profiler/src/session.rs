@@ -97,6 +97,8 @@ pub struct Session {
     pub plan: ProbePlan,
     pub source: PerfSource,
     pub overhead: OverheadPlan,
+    /// The CPU's hardware PMU is exposed (absent in most VMs).
+    pub pmu_available: bool,
 }
 
 impl Session {
@@ -118,6 +120,7 @@ impl Session {
             plan,
             source,
             overhead,
+            pmu_available: preflight::pmu_available(Path::new("/sys")),
         })
     }
 

@@ -124,6 +124,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         &collected,
         &session.source,
         &session.overhead,
+        session.pmu_available,
         started_at,
     )?;
     let text = render::render(&report, args.format, args.top, args.weight)?;

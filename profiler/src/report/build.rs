@@ -1,6 +1,6 @@
 //! Building the [`Report`] at the end of a recording: kernel state + samples + symbols.
 
-use std::{collections::HashMap, path::Path};
+use std::collections::HashMap;
 
 use profiler_common::{
     xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey, SAMPLE_CONCURRENT, SAMPLE_CUSTOM, SAMPLE_PERF,
@@ -14,9 +14,8 @@ use crate::{
     kernel::xol,
     overhead::plan::OverheadPlan,
     perf::PerfSource,
-    preflight,
     report::fold::{self, FoldedSample, KernelSnapshot, MapExtras, Measured, ProcessInfo},
-    report::overhead,
+    report::overhead::{Overhead, TargetFigures},
     report::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, UprobeSource, SCHEMA,
@@ -42,6 +41,7 @@ pub fn build(
     collected: &Collected,
     source: &PerfSource,
     overhead: &OverheadPlan,
+    pmu: bool,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Report> {
     let measured = Measured {
@@ -72,9 +72,12 @@ pub fn build(
             count,
         })
         .collect();
+    let overhead = Overhead::of(&collected.duty, overhead);
     let extras = map_extras(&mut stacks, &snapshot, collected);
-    let lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
-    let maps = fold::fold_maps(&snapshot, &processes, &extras, measured);
+    let mut lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
+    overhead.scale_lines(&mut lines);
+    let mut maps = fold::fold_maps(&snapshot, &processes, &extras, measured);
+    overhead.scale_maps(&mut maps);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let (functions, trampoline) = if measured.perf {
         let (functions, trampoline) =
@@ -98,23 +101,26 @@ pub fn build(
             }),
         }
     }
-    let pmu = preflight::pmu_available(Path::new("/sys"));
     let events = counters.get(Counter::Events);
-    let mut report = Report {
+    let figures = overhead.sources;
+    Ok(Report {
         schema: SCHEMA.to_owned(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_s: collected.elapsed.as_secs_f64(),
-        targets: targets.iter().map(|t| target_info(t, collected)).collect(),
+        targets: targets
+            .iter()
+            .map(|t| target_info(t, collected, overhead.target(t.pid)))
+            .collect(),
         sources: Sources {
             uprobes,
             perf: source.name().to_owned(),
             pmu_available: pmu,
-            overhead_budget_pct: 100.0,
-            probe_active_fraction: 1.0,
-            estimated_overhead_pct: None,
-            probe_hit_cost_ns: None,
-            perf_sample_cost_ns: None,
-            perf_sample_hz: None,
+            overhead_budget_pct: figures.overhead_budget_pct,
+            probe_active_fraction: figures.probe_active_fraction,
+            estimated_overhead_pct: figures.estimated_overhead_pct,
+            probe_hit_cost_ns: figures.probe_hit_cost_ns,
+            perf_sample_cost_ns: figures.perf_sample_cost_ns,
+            perf_sample_hz: figures.perf_sample_hz,
             perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
             probe_trampoline_samples: trampoline,
         },
@@ -129,12 +135,10 @@ pub fn build(
         functions,
         stacks: write_stacks,
         notices: notices(collected, pmu, events, source),
-    };
-    overhead::apply(&mut report, &collected.duty, overhead);
-    Ok(report)
+    })
 }
 
-fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
+fn target_info(t: &Recorded, collected: &Collected, o: TargetFigures) -> TargetInfo {
     let layout = t.binary.as_ref().map(|b| &b.layout);
     TargetInfo {
         pid: t.pid,
@@ -146,14 +150,14 @@ fn target_info(t: &Recorded, collected: &Collected) -> TargetInfo {
         symbols_source: t.binary.as_ref().map(|b| b.symbols_source),
         exited: collected.exited.contains_key(&t.pid),
         build_id: t.binary.as_ref().and_then(|b| b.build_id.clone()),
-        probe_active_fraction: None,
-        probe_hits: None,
-        probe_windows: None,
-        estimated_overhead_pct: None,
-        probe_hit_cost_ns: None,
-        probe_hit_cost_source: None,
-        est_scale: None,
-        est_scale_rel_err: None,
+        probe_active_fraction: o.probe_active_fraction,
+        probe_hits: o.probe_hits,
+        probe_windows: o.probe_windows,
+        estimated_overhead_pct: o.estimated_overhead_pct,
+        probe_hit_cost_ns: o.probe_hit_cost_ns,
+        probe_hit_cost_source: o.probe_hit_cost_source,
+        est_scale: o.est_scale,
+        est_scale_rel_err: o.est_scale_rel_err,
     }
 }
 

@@ -1,5 +1,6 @@
-//! What the overhead budget did, in the report: per target how long its probes were attached,
-//! their hits and estimated cost; counts scaled to the whole recording (see `estimate`).
+//! What the overhead budget did, for the report: per target how long its probes were attached,
+//! their hits and estimated cost, and the scale of its counts to the whole recording (see
+//! `estimate`); computed before the report is built.
 
 use std::collections::HashMap;
 
@@ -7,81 +8,124 @@ use crate::{
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
     overhead::plan::OverheadPlan,
-    report::{HitCostSource, Report},
+    report::{HitCostSource, LineReport, MapReport},
 };
 
-/// Fills the overhead fields of `report` from the duty outcomes and the plan.
-pub fn apply(report: &mut Report, duty: &[DutyOutcome], plan: &OverheadPlan) {
-    let by_pid: HashMap<u32, &DutyOutcome> = duty.iter().map(|d| (d.pid, d)).collect();
-    let mut worst: Option<f64> = None;
-    for t in &mut report.targets {
-        let Some(d) = by_pid.get(&t.pid) else {
-            t.probe_active_fraction = None;
-            t.probe_hits = None;
-            t.probe_windows = None;
-            t.estimated_overhead_pct = None;
-            continue;
-        };
-        t.probe_hit_cost_ns = Some(d.hit_cost_ns.round() as u64);
-        t.probe_hit_cost_source = Some(if d.measured.is_some() {
-            HitCostSource::Measured
-        } else {
-            HitCostSource::Calibrated
-        });
-        let overhead = d.overhead + plan.perf_overhead;
-        t.probe_active_fraction = Some(round4(d.active_fraction()));
-        t.probe_hits = Some(d.hits);
-        t.probe_windows = Some(d.windows);
-        t.estimated_overhead_pct = Some(round4(overhead * 100.0));
-        worst = Some(worst.map_or(overhead, |w: f64| w.max(overhead)));
-    }
-    let (active, span) = duty.iter().fold((0.0, 0.0), |(a, s), d| {
-        (a + d.active.as_secs_f64(), s + d.span.as_secs_f64())
-    });
-    let sources = &mut report.sources;
-    sources.overhead_budget_pct = plan.budget.fraction * 100.0;
-    sources.probe_active_fraction = if span > 0.0 {
-        round4((active / span).min(1.0))
-    } else {
-        1.0
-    };
-    sources.estimated_overhead_pct = worst.map(|w| round4(w * 100.0));
-    sources.probe_hit_cost_ns = Some(plan.calibration.hit_cost.as_nanos() as u64);
-    sources.perf_sample_cost_ns = plan
-        .perf_hz
-        .and(plan.calibration.sample_cost)
-        .map(|c| c.as_nanos() as u64);
-    sources.perf_sample_hz = plan.perf_hz;
+/// What the budget did for one target, as the report gives it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TargetFigures {
+    pub probe_active_fraction: Option<f64>,
+    pub probe_hits: Option<u64>,
+    pub probe_windows: Option<u64>,
+    pub estimated_overhead_pct: Option<f64>,
+    pub probe_hit_cost_ns: Option<u64>,
+    pub probe_hit_cost_source: Option<HitCostSource>,
+    pub est_scale: Option<f64>,
+    pub est_scale_rel_err: Option<f64>,
+}
 
-    let scales: HashMap<u32, Scale> = duty
-        .iter()
-        .filter_map(|d| Some((d.pid, scale_of(d, plan)?)))
-        .collect();
-    for t in &mut report.targets {
-        let s = scales.get(&t.pid);
-        t.est_scale = s.map(|s| round4(s.factor));
-        t.est_scale_rel_err = s.map(|s| round4(s.rel_err));
-    }
-    for line in &mut report.lines {
-        let Some(s) = scales.get(&line.pid) else {
-            (line.est_writes, line.est_writes_rel_err) = (None, None);
-            (line.est_transfers, line.est_transfers_rel_err) = (None, None);
-            continue;
+/// What the budget did over all targets, as the report's `sources` gives it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SourceFigures {
+    pub overhead_budget_pct: f64,
+    pub probe_active_fraction: f64,
+    pub estimated_overhead_pct: Option<f64>,
+    pub probe_hit_cost_ns: Option<u64>,
+    pub perf_sample_cost_ns: Option<u64>,
+    pub perf_sample_hz: Option<u64>,
+}
+
+/// The overhead figures of a recording, computed before its report is built.
+#[derive(Clone, Debug)]
+pub struct Overhead {
+    targets: HashMap<u32, TargetFigures>,
+    scales: HashMap<u32, Scale>,
+    pub sources: SourceFigures,
+}
+
+impl Overhead {
+    /// The figures from the duty outcomes and the plan.
+    pub fn of(duty: &[DutyOutcome], plan: &OverheadPlan) -> Self {
+        let scales: HashMap<u32, Scale> = duty
+            .iter()
+            .filter_map(|d| Some((d.pid, scale_of(d, plan)?)))
+            .collect();
+        let mut worst: Option<f64> = None;
+        let mut targets = HashMap::new();
+        for d in duty {
+            let overhead = d.overhead + plan.perf_overhead;
+            worst = Some(worst.map_or(overhead, |w: f64| w.max(overhead)));
+            let s = scales.get(&d.pid);
+            targets.insert(
+                d.pid,
+                TargetFigures {
+                    probe_active_fraction: Some(round4(d.active_fraction())),
+                    probe_hits: Some(d.hits),
+                    probe_windows: Some(d.windows),
+                    estimated_overhead_pct: Some(round4(overhead * 100.0)),
+                    probe_hit_cost_ns: Some(d.hit_cost_ns.round() as u64),
+                    probe_hit_cost_source: Some(if d.measured.is_some() {
+                        HitCostSource::Measured
+                    } else {
+                        HitCostSource::Calibrated
+                    }),
+                    est_scale: s.map(|s| round4(s.factor)),
+                    est_scale_rel_err: s.map(|s| round4(s.rel_err)),
+                },
+            );
+        }
+        let (active, span) = duty.iter().fold((0.0, 0.0), |(a, s), d| {
+            (a + d.active.as_secs_f64(), s + d.span.as_secs_f64())
+        });
+        let sources = SourceFigures {
+            overhead_budget_pct: plan.budget.fraction * 100.0,
+            probe_active_fraction: if span > 0.0 {
+                round4((active / span).min(1.0))
+            } else {
+                1.0
+            },
+            estimated_overhead_pct: worst.map(|w| round4(w * 100.0)),
+            probe_hit_cost_ns: Some(plan.calibration.hit_cost.as_nanos() as u64),
+            perf_sample_cost_ns: plan
+                .perf_hz
+                .and(plan.calibration.sample_cost)
+                .map(|c| c.as_nanos() as u64),
+            perf_sample_hz: plan.perf_hz,
         };
-        let (writes, writes_err) = s.apply(line.writes);
-        let (transfers, transfers_err) = s.apply(line.transfers);
-        (line.est_writes, line.est_writes_rel_err) = (Some(writes), Some(round4(writes_err)));
-        (line.est_transfers, line.est_transfers_rel_err) =
-            (Some(transfers), Some(round4(transfers_err)));
+        Overhead {
+            targets,
+            scales,
+            sources,
+        }
     }
-    for map in &mut report.maps {
-        (map.est_writes, map.est_writes_rel_err) = match scales.get(&map.pid) {
-            Some(s) => {
+
+    /// The figures of target `pid`; all null for a process without an account.
+    pub fn target(&self, pid: u32) -> TargetFigures {
+        self.targets.get(&pid).copied().unwrap_or_default()
+    }
+
+    /// Adds the estimates (`est_*`) to folded lines; null for processes without a scale.
+    pub fn scale_lines(&self, lines: &mut [LineReport]) {
+        for line in lines {
+            let Some(s) = self.scales.get(&line.pid) else {
+                continue;
+            };
+            let (writes, writes_err) = s.apply(line.writes);
+            let (transfers, transfers_err) = s.apply(line.transfers);
+            (line.est_writes, line.est_writes_rel_err) = (Some(writes), Some(round4(writes_err)));
+            (line.est_transfers, line.est_transfers_rel_err) =
+                (Some(transfers), Some(round4(transfers_err)));
+        }
+    }
+
+    /// Adds the estimates (`est_*`) to folded maps; null for processes without a scale.
+    pub fn scale_maps(&self, maps: &mut [MapReport]) {
+        for map in maps {
+            if let Some(s) = self.scales.get(&map.pid) {
                 let (writes, err) = s.apply(map.writes);
-                (Some(writes), Some(round4(err)))
+                (map.est_writes, map.est_writes_rel_err) = (Some(writes), Some(round4(err)));
             }
-            None => (None, None),
-        };
+        }
     }
 }
 
@@ -163,8 +207,10 @@ mod tests {
                 hit_cost: Duration::from_micros(27),
             },
         };
-        apply(&mut report, &duty, &plan);
-        let t = &report.targets[0];
+        let o = Overhead::of(&duty, &plan);
+        o.scale_lines(&mut report.lines);
+        o.scale_maps(&mut report.maps);
+        let t = o.target(pid);
         assert_eq!(t.probe_active_fraction, Some(0.25));
         assert_eq!(t.probe_hits, Some(500));
         assert_eq!(t.probe_windows, Some(7));
@@ -173,7 +219,7 @@ mod tests {
             Some(1.7),
             "probes 1.2% + perf 0.5%"
         );
-        let s = &report.sources;
+        let s = &o.sources;
         assert_eq!(s.overhead_budget_pct, 2.0);
         assert_eq!(s.probe_active_fraction, 0.25);
         assert_eq!(s.estimated_overhead_pct, Some(1.7));
@@ -214,11 +260,18 @@ mod tests {
                 hit_cost: Duration::from_micros(3),
             },
         };
-        apply(&mut report, &[], &plan);
-        assert_eq!(report.lines[0].est_writes, None);
-        assert_eq!(report.targets[0].estimated_overhead_pct, None);
-        assert_eq!(report.sources.estimated_overhead_pct, None);
-        assert_eq!(report.sources.perf_sample_hz, None);
-        assert_eq!(report.sources.overhead_budget_pct, 100.0);
+        let o = Overhead::of(&[], &plan);
+        let before = (report.lines[0].est_writes, report.maps[0].est_writes);
+        o.scale_lines(&mut report.lines);
+        o.scale_maps(&mut report.maps);
+        assert_eq!(
+            (report.lines[0].est_writes, report.maps[0].est_writes),
+            before,
+            "no scale: the fold's estimates (null) stay"
+        );
+        assert_eq!(o.target(report.targets[0].pid), TargetFigures::default());
+        assert_eq!(o.sources.estimated_overhead_pct, None);
+        assert_eq!(o.sources.perf_sample_hz, None);
+        assert_eq!(o.sources.overhead_budget_pct, 100.0);
     }
 }

@@ -172,6 +172,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             &collected,
             &session.source,
             &session.overhead,
+            session.pmu_available,
             started_at,
         )?;
         forget_window(&mut session.probes);
