@@ -307,12 +307,22 @@ fn soak_many_short_lived_programs_keep_memory_and_fds_flat() {
     let (_, body) = get(port, "/targets").expect("targets");
     let targets: serde_json::Value = serde_json::from_slice(&body).expect("targets JSON");
     let followed = targets["targets"].as_array().map_or(0, Vec::len);
+    // The first third warms up (the daemon's caches and the allocator grow to their working
+    // size): the middle third against the last.
     let third = samples.len() / 3;
-    let early = &samples[..third];
+    let early = &samples[third..2 * third];
     let late = &samples[samples.len() - third..];
-    let max = |s: &[(u64, usize)]| s.iter().fold((0, 0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
-    let (early_rss, early_fds) = max(early);
-    let (late_rss, late_fds) = max(late);
+    // Medians: a leak moves every sample up; one window that held more targets at once (each
+    // with its symbolizer) is a spike, not growth.
+    let median = |s: &[(u64, usize)]| {
+        let mut rss: Vec<u64> = s.iter().map(|x| x.0).collect();
+        let mut fds: Vec<usize> = s.iter().map(|x| x.1).collect();
+        rss.sort_unstable();
+        fds.sort_unstable();
+        (rss[rss.len() / 2], fds[fds.len() / 2])
+    };
+    let (early_rss, early_fds) = median(early);
+    let (late_rss, late_fds) = median(late);
     eprintln!(
         "soak: {started} programs started, {followed} followed; daemon RSS {early_rss} KiB -> \
          {late_rss} KiB, fds {early_fds} -> {late_fds}; every sample: {samples:?}"
