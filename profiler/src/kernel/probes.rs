@@ -81,7 +81,7 @@ impl From<aya::maps::MapError> for AttachError {
 
 /// A probed function whose hits are counted (index = probe id).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProbeSite {
+pub struct CountedProbe {
     pub pid: u32,
     /// The binary as the user knows it.
     pub binary: String,
@@ -116,7 +116,7 @@ pub struct Probes {
     pub(crate) closing: Vec<std::thread::JoinHandle<()>>,
     /// CPU time spent closing each target's links (ns), not yet taken.
     pub(crate) switch_cpu: HashMap<u32, Arc<AtomicU64>>,
-    pub(crate) sites: Vec<ProbeSite>,
+    pub(crate) sites: Vec<CountedProbe>,
     /// Each target's XOL area as last given to the kernel side (see [`crate::kernel::xol`]).
     pub(crate) xol: XolAreas,
 }
@@ -244,7 +244,7 @@ impl Probes {
         if id >= MAX_PROBES {
             return Err(AttachError::TooManyProbes);
         }
-        self.sites.push(ProbeSite {
+        self.sites.push(CountedProbe {
             pid,
             binary: binary.to_owned(),
             symbol: symbol.to_owned(),

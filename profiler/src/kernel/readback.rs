@@ -10,7 +10,7 @@ use profiler_common::{
     ProbeTime, StepKey, COUNTERS,
 };
 
-use crate::kernel::probes::{AttachError, ProbeSite, Probes};
+use crate::kernel::probes::{AttachError, CountedProbe, Probes};
 
 /// What the kernel maps held at the end of a recording.
 #[derive(Clone, Debug, Default)]
@@ -85,7 +85,7 @@ impl Probes {
     }
 
     /// Hits of every counted probe site.
-    pub fn hits(&self) -> Result<Vec<(ProbeSite, u64)>, AttachError> {
+    pub fn hits(&self) -> Result<Vec<(CountedProbe, u64)>, AttachError> {
         let array: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(self.map(map_names::HITS)?)?;
         let mut out = Vec::with_capacity(self.sites.len());
         for (id, site) in self.sites.iter().enumerate() {
