@@ -102,3 +102,7 @@ fn exclude_kernel_and_guest(attr: &mut perf_event_attr) {
     attr.set_exclude_hv(1);
     attr.set_exclude_guest(1);
 }
+
+#[cfg(test)]
+#[path = "attr_tests.rs"]
+mod tests;

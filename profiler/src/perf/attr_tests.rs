@@ -2,7 +2,7 @@
 
 use perf_event_open_sys::bindings::{self as b, perf_event_attr};
 
-use super::{attr, PerfSource, Sampling};
+use crate::perf::{attr, PerfSource, Sampling};
 
 const IP_TID_TIME_CPU: u64 =
     (b::PERF_SAMPLE_IP | b::PERF_SAMPLE_TID | b::PERF_SAMPLE_TIME | b::PERF_SAMPLE_CPU) as u64;

@@ -212,3 +212,7 @@ fn set_bpf_fix(err: &io::Error) -> &'static str {
         _ => "check that the program loaded and the kernel supports BPF on perf events",
     }
 }
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod tests;

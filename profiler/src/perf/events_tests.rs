@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use perf_event_open_sys::ioctls;
 
-use super::{parse_cpu_list, probe_pmu, PerfError, PerfEvents, PerfSource, Sampling};
+use crate::perf::{parse_cpu_list, probe_pmu, PerfError, PerfEvents, PerfSource, Sampling};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.

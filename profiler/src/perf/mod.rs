@@ -14,13 +14,6 @@ mod events;
 mod pmu;
 mod sysfs;
 
-#[cfg(test)]
-mod attr_tests;
-#[cfg(test)]
-mod events_tests;
-#[cfg(test)]
-mod pmu_tests;
-
 pub use attr::attr;
 
 /// The kernel's cap on perf sampling frequency (`/proc/sys/kernel/perf_event_max_sample_rate`,

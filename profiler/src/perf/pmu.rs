@@ -198,32 +198,5 @@ fn parse_cpuinfo(text: &str) -> (Vendor, u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpuinfo_gives_vendor_family_model_of_the_first_cpu() {
-        let text = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n\
-                    model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\n\n\
-                    processor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n";
-        assert_eq!(parse_cpuinfo(text), (Vendor::Intel, 6, 85));
-        assert_eq!(
-            parse_cpuinfo("vendor_id : AuthenticAMD\ncpu family : 25\nmodel : 1\n"),
-            (Vendor::Amd, 25, 1)
-        );
-        assert_eq!(parse_cpuinfo(""), (Vendor::Other, 0, 0));
-    }
-
-    #[test]
-    fn every_table_model_appears_once() {
-        let mut all: Vec<u32> = INTEL_L1_MISS
-            .iter()
-            .flat_map(|r| r.models)
-            .copied()
-            .collect();
-        let n = all.len();
-        all.sort_unstable();
-        all.dedup();
-        assert_eq!(all.len(), n, "a model is listed twice");
-    }
-}
+#[path = "pmu_tests.rs"]
+mod tests;

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::events::pmu_cpus;
-use super::{choose, probe_pmu, EventsChoice, PerfError, PerfSource, PmuInfo, Vendor};
+use super::*;
+use crate::perf::events::pmu_cpus;
+use crate::perf::{choose, probe_pmu, EventsChoice, PerfError, PerfSource, PmuInfo, Vendor};
 
 fn tree(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -263,4 +264,30 @@ fn events_choice_spellings_match_the_cli() {
         .map(|c| c.to_possible_value().unwrap().get_name().to_string())
         .collect();
     assert_eq!(names, ["auto", "pebs", "l1d", "cpu-clock", "none"]);
+}
+
+#[test]
+fn cpuinfo_gives_vendor_family_model_of_the_first_cpu() {
+    let text = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n\
+                model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\n\n\
+                processor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n";
+    assert_eq!(parse_cpuinfo(text), (Vendor::Intel, 6, 85));
+    assert_eq!(
+        parse_cpuinfo("vendor_id : AuthenticAMD\ncpu family : 25\nmodel : 1\n"),
+        (Vendor::Amd, 25, 1)
+    );
+    assert_eq!(parse_cpuinfo(""), (Vendor::Other, 0, 0));
+}
+
+#[test]
+fn every_table_model_appears_once() {
+    let mut all: Vec<u32> = INTEL_L1_MISS
+        .iter()
+        .flat_map(|r| r.models)
+        .copied()
+        .collect();
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "a model is listed twice");
 }

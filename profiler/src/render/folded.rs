@@ -147,15 +147,5 @@ pub fn svg(report: &Report, weight: Weight, top: Option<usize>) -> std::io::Resu
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn apportion_is_exact_and_proportional() {
-        assert_eq!(apportion(10, &[1, 1]), vec![5, 5]);
-        assert_eq!(apportion(10, &[1, 2]), vec![3, 7]);
-        assert_eq!(apportion(7, &[1, 1, 1]).iter().sum::<u64>(), 7);
-        assert_eq!(apportion(0, &[3, 4]), vec![0, 0]);
-        assert_eq!(apportion(5, &[0, 0]), vec![0, 0]);
-    }
-}
+#[path = "folded_tests.rs"]
+mod tests;

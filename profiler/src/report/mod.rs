@@ -6,5 +6,7 @@ pub mod build;
 pub mod fold;
 mod model;
 pub mod overhead;
+#[cfg(test)]
+pub(crate) mod test_report;
 
 pub use model::*;

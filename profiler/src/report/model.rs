@@ -333,4 +333,4 @@ pub fn parse_hex(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 #[path = "model_tests.rs"]
-pub(crate) mod tests_support;
+mod tests;

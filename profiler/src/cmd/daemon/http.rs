@@ -207,34 +207,5 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_are_prometheus_text_per_target() {
-        let report = crate::report::tests_support::sample();
-        let text = prometheus_text(Some((7, &report)));
-        let pid = report.targets[0].pid;
-        assert!(text.contains("clprof_windows 7\n"), "{text}");
-        let top = &report.lines[0];
-        let want = format!(
-            "clprof_top_line_transfers{{pid=\"{pid}\",exe=\"/srv/app\"}} {}\n",
-            top.transfers
-        );
-        assert!(text.contains(&want), "{text}");
-        assert!(
-            text.contains("clprof_drops{kind=\"ringbuf\"} 0\n"),
-            "{text}"
-        );
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let (series, value) = line.rsplit_once(' ').expect("series value");
-            assert!(series.starts_with("clprof_"), "{line}");
-            assert!(value.parse::<f64>().is_ok(), "{line}");
-        }
-        assert_eq!(
-            prometheus_text(None),
-            "# HELP clprof_windows Windows finished.\n# TYPE clprof_windows gauge\nclprof_windows 0\n"
-        );
-        assert_eq!(label("a\"b\\c"), "a\\\"b\\\\c");
-    }
-}
+#[path = "http_tests.rs"]
+mod tests;

@@ -1,0 +1,71 @@
+use super::*;
+use crate::test_support::c_program as build_c;
+
+/// The file bytes at `site.file_offset` are the section bytes at `site.vaddr`.
+fn check_site(path: &Path, site: &ProbeSite) {
+    let bytes = std::fs::read(path).unwrap();
+    let obj = object::File::parse(&*bytes).unwrap();
+    let text = obj
+        .sections()
+        .find(|s| s.address() <= site.vaddr && site.vaddr < s.address() + s.size())
+        .expect("section of the function");
+    let at = (site.vaddr - text.address()) as usize;
+    let off = site.file_offset as usize;
+    assert_eq!(&bytes[off..off + 8], &text.data().unwrap()[at..at + 8]);
+}
+
+#[test]
+fn find_symbol_in_c_program() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = build_c(dir.path(), "server", &[]);
+    let site = find_symbol(&bin, "counter_add").expect("counter_add in symtab");
+    assert_eq!(site.symbol, "counter_add");
+    assert!(site.vaddr > 0 && site.file_offset > 0);
+    check_site(&bin, &site);
+    // A data symbol is not a function.
+    assert!(matches!(
+        find_symbol(&bin, "total"),
+        Err(TargetError::SymbolNotFound { .. })
+    ));
+    let err = find_symbol(&bin, "counter_sub").unwrap_err();
+    assert!(matches!(err, TargetError::SymbolNotFound { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "symbol counter_sub not found in {} (is it exported or is the binary stripped?)",
+            bin.display()
+        )
+    );
+}
+
+#[test]
+fn find_symbol_in_dynsym_of_stripped_program() {
+    let dir = tempfile::tempdir().unwrap();
+    // -rdynamic exports counter_add in .dynsym; -s drops .symtab.
+    let bin = build_c(dir.path(), "stripped", &["-rdynamic", "-s"]);
+    let obj_bytes = std::fs::read(&bin).unwrap();
+    let obj = object::File::parse(&*obj_bytes).unwrap();
+    assert!(
+        obj.section_by_name(".symtab").is_none(),
+        "binary is stripped"
+    );
+    let site = find_symbol(&bin, "counter_add").expect("counter_add in dynsym");
+    check_site(&bin, &site);
+    // Undefined dynamic symbols (libc imports) are not definitions.
+    assert!(find_symbol(&bin, "__libc_start_main").is_err());
+}
+
+#[test]
+fn find_symbol_on_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not ELF").unwrap();
+    assert!(matches!(
+        find_symbol(&text, "main"),
+        Err(TargetError::NotElf { .. })
+    ));
+    assert!(matches!(
+        find_symbol(&dir.path().join("missing"), "main"),
+        Err(TargetError::Io { .. })
+    ));
+}

@@ -1,0 +1,90 @@
+use super::*;
+
+#[test]
+fn probe_overhead_rows_are_named_and_counted() {
+    let mut report = crate::report::test_report::sample();
+    report.sources.perf = "cpu-clock".to_owned();
+    report.sources.perf_samples = Some(400);
+    report.sources.probe_trampoline_samples = Some(100);
+    report.functions = vec![
+        FrameReport {
+            function: "main.worker".to_owned(),
+            file: Some("/src/main.go".to_owned()),
+            line: None,
+            samples: 300,
+        },
+        FrameReport {
+            function: "[clprof probe] runtime.mapassign_fast64".to_owned(),
+            file: Some("[uprobes]".to_owned()),
+            line: None,
+            samples: 100,
+        },
+    ];
+    let text = table(&report, 5);
+    assert!(
+        text.contains("[clprof probe] runtime.mapassign_fast64  [uprobes]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("probe overhead: 25.0% of the targets' 400 samples (100)"),
+        "{text}"
+    );
+    report.sources.probe_trampoline_samples = Some(0);
+    assert!(!table(&report, 5).contains("probe overhead"));
+}
+
+#[test]
+fn estimated_thread_counts_show_as_approximate() {
+    let mut report = crate::report::test_report::sample();
+    let text = table(&report, 5);
+    assert!(!text.contains('~'), "{text}");
+    let line = &mut report.lines[0];
+    line.threads = 240;
+    line.threads_exact = false;
+    line.objects[0].writers = 240;
+    report.maps[0].writers = 9;
+    let text = table(&report, 5);
+    let row = text
+        .lines()
+        .find(|l| l.contains("0xc000014140") && l.contains("40.0%"))
+        .unwrap_or_default();
+    assert!(row.contains(" ~240 "), "{text}");
+    assert!(text.contains("writes by ~240 thread(s)"), "{text}");
+    let map_row = text
+        .lines()
+        .find(|l| l.starts_with("0xc000014150"))
+        .unwrap_or_default();
+    assert!(map_row.contains(" ~9 "), "{text}");
+    assert!(!text.contains(">240"), "{text}");
+}
+
+#[test]
+fn thousands_groups_digits() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1000), "1,000");
+    assert_eq!(thousands(1234567), "1,234,567");
+}
+
+#[test]
+fn target_line_gives_the_namespace_pid_when_it_differs() {
+    let mut report = crate::report::test_report::sample();
+    let line = |r: &Report| table(r, 5).lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        line(&report).starts_with("target: pid 42 /srv/app  "),
+        "{}",
+        line(&report)
+    );
+    report.targets[0].ns_pid = None;
+    assert!(
+        line(&report).starts_with("target: pid 42 /srv/app  "),
+        "{}",
+        line(&report)
+    );
+    report.targets[0].ns_pid = Some(1);
+    assert!(
+        line(&report).starts_with("target: pid 42 (pid 1 in its namespace) /srv/app  "),
+        "{}",
+        line(&report)
+    );
+}

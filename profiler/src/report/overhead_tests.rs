@@ -1,0 +1,116 @@
+use std::time::Duration;
+
+use super::*;
+use crate::{
+    kernel::calibrate::Calibration,
+    overhead::budget::{Budget, WindowSample},
+    overhead::duty::DutyPlan,
+    report::test_report::sample,
+};
+
+#[test]
+fn scales_counts_and_reports_the_budget() {
+    let mut report = sample();
+    let pid = report.targets[0].pid;
+    // Two windows of 50 hits whose own work (CPU minus 27 µs a hit) is a quarter of the own
+    // work per hit of the whole recording: every count scales by 4.
+    let window = WindowSample {
+        cpu: Duration::from_nanos(26_012_500),
+        hits: 50,
+        entries: 0,
+        hit_ns: None,
+    };
+    let duty = [DutyOutcome {
+        pid,
+        active: Duration::from_millis(250),
+        span: Duration::from_secs(1),
+        hits: 500,
+        entries: 0,
+        overhead: 0.012,
+        windows: 7,
+        cpu: Duration::from_secs(1),
+        samples: vec![window, window],
+        measured: None,
+        hit_cost_ns: 27_000.0,
+        always_on: false,
+    }];
+    let plan = OverheadPlan {
+        budget: Budget::from_pct(2.0),
+        calibration: Calibration {
+            hit_cost: Duration::from_micros(27),
+            sample_cost: Some(Duration::from_micros(5)),
+        },
+        perf_hz: Some(1_000),
+        perf_overhead: 0.005,
+        duty: DutyPlan {
+            fraction: 0.015,
+            hit_cost: Duration::from_micros(27),
+        },
+    };
+    let o = Overhead::of(&duty, &plan);
+    o.scale_lines(&mut report.lines);
+    o.scale_maps(&mut report.maps);
+    let t = o.target(pid);
+    assert_eq!(t.probe_active_fraction, Some(0.25));
+    assert_eq!(t.probe_hits, Some(500));
+    assert_eq!(t.probe_windows, Some(7));
+    assert_eq!(
+        t.estimated_overhead_pct,
+        Some(1.7),
+        "probes 1.2% + perf 0.5%"
+    );
+    let s = &o.sources;
+    assert_eq!(s.overhead_budget_pct, 2.0);
+    assert_eq!(s.probe_active_fraction, 0.25);
+    assert_eq!(s.estimated_overhead_pct, Some(1.7));
+    assert_eq!(s.probe_hit_cost_ns, Some(27_000));
+    assert_eq!(
+        (s.perf_sample_cost_ns, s.perf_sample_hz),
+        (Some(5_000), Some(1_000))
+    );
+    assert_eq!(t.est_scale, Some(4.0));
+    assert_eq!(t.probe_hit_cost_source, Some(HitCostSource::Calibrated));
+    // Identical windows: only the hit cost's uncertainty (half the calibrated cost) counts.
+    let from_cost = (100.0 / 49_325_000.0 - 500.0 / 986_500_000.0) * 13_500.0;
+    assert_eq!(t.est_scale_rel_err, Some(round4(from_cost)));
+    let line = &report.lines[0];
+    assert_eq!(line.est_writes, Some(line.writes * 4));
+    assert_eq!(line.est_transfers, Some(line.transfers * 4));
+    let own = 1.0 / (line.writes as f64).sqrt();
+    assert_eq!(
+        line.est_writes_rel_err,
+        Some(round4((from_cost * from_cost + own * own).sqrt()))
+    );
+    assert_eq!(report.maps[0].est_writes, Some(report.maps[0].writes * 4));
+}
+
+#[test]
+fn processes_without_an_account_are_left_unscaled() {
+    let mut report = sample();
+    let plan = OverheadPlan {
+        budget: Budget::from_pct(100.0),
+        calibration: Calibration {
+            hit_cost: Duration::from_micros(3),
+            sample_cost: None,
+        },
+        perf_hz: None,
+        perf_overhead: 0.0,
+        duty: DutyPlan {
+            fraction: 1.0,
+            hit_cost: Duration::from_micros(3),
+        },
+    };
+    let o = Overhead::of(&[], &plan);
+    let before = (report.lines[0].est_writes, report.maps[0].est_writes);
+    o.scale_lines(&mut report.lines);
+    o.scale_maps(&mut report.maps);
+    assert_eq!(
+        (report.lines[0].est_writes, report.maps[0].est_writes),
+        before,
+        "no scale: the fold's estimates (null) stay"
+    );
+    assert_eq!(o.target(report.targets[0].pid), TargetFigures::default());
+    assert_eq!(o.sources.estimated_overhead_pct, None);
+    assert_eq!(o.sources.perf_sample_hz, None);
+    assert_eq!(o.sources.overhead_budget_pct, 100.0);
+}
