@@ -21,17 +21,15 @@ struct Run {
 /// Runs `countwrites` for `secs` with `args` under `clprof record --budget budget`.
 fn run(go: Go, budget: &str, secs: u32, args: &[&str]) -> Run {
     let run_time = format!("{secs}s");
+    let launch: Vec<&str> = std::iter::once(run_time.as_str())
+        .chain(args.iter().copied())
+        .collect();
     let out = run_ok(
-        clprof()
-            .args(["record", "--quiet", "--format", "json", "--duration", "60s"])
-            .args([
-                "--budget",
-                budget,
-                "--",
-                program("countwrites", go).to_str().expect("utf-8"),
-            ])
-            .arg(&run_time)
-            .args(args),
+        &mut Record::quiet_for("60s")
+            .budget(budget)
+            .json()
+            .launch(&program("countwrites", go), &launch)
+            .command(),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The program's own line comes first on the shared stdout, then the JSON report.

@@ -7,20 +7,13 @@ use super::{
 };
 
 fn record_events(pid: u32, events: &str) -> (serde_json::Value, String) {
-    let out = run_ok(clprof().args([
-        "record",
-        "--budget",
-        "100",
-        "--quiet",
-        "--duration",
-        "2s",
-        "--format",
-        "json",
-        "--events",
-        events,
-        "--pid",
-        &pid.to_string(),
-    ]));
+    let out = run_ok(
+        &mut Record::quiet_for("2s")
+            .json()
+            .args(["--events", events])
+            .pid(pid)
+            .command(),
+    );
     let report = serde_json::from_slice(&out.stdout).expect("JSON");
     (report, String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -123,16 +116,7 @@ fn auto_picks_cpu_clock_here_and_says_so() {
     let (report, _) = record_events(prog.pid(), "auto");
     assert_eq!(report["sources"]["perf"], "cpu-clock");
     assert_eq!(report["sources"]["pmu_available"], false);
-    let out = run_ok(clprof().args([
-        "record",
-        "--budget",
-        "100",
-        "--quiet",
-        "--duration",
-        "1s",
-        "--pid",
-        &prog.pid().to_string(),
-    ]));
+    let out = run_ok(&mut Record::quiet_for("1s").pid(prog.pid()).command());
     let table = String::from_utf8_lossy(&out.stdout);
     let header: String = table.lines().take(4).collect::<Vec<_>>().join("\n");
     assert!(
@@ -148,18 +132,10 @@ fn auto_picks_cpu_clock_here_and_says_so() {
 #[test]
 fn forced_pebs_fails_with_the_reason() {
     let prog = Program::start(&program("spin", Go::New), &["60s"]);
-    let out = clprof()
-        .args([
-            "record",
-            "--budget",
-            "100",
-            "--events",
-            "pebs",
-            "--duration",
-            "1s",
-            "--pid",
-            &prog.pid().to_string(),
-        ])
+    let out = Record::new()
+        .args(["--events", "pebs", "--duration", "1s"])
+        .pid(prog.pid())
+        .command()
         .output()
         .expect("run clprof");
     let err = String::from_utf8_lossy(&out.stderr);

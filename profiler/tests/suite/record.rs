@@ -117,22 +117,11 @@ fn launched_command_is_profiled_from_its_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("report.json");
     let out = run_ok(
-        clprof()
-            .args([
-                "record",
-                "--budget",
-                "100",
-                "--quiet",
-                "--duration",
-                "2s",
-                "--format",
-                "json",
-                "-o",
-            ])
-            .arg(&json)
-            .arg("--")
-            .arg(&path)
-            .arg("30s"),
+        &mut Record::quiet_for("2s")
+            .json()
+            .output(&json)
+            .launch(&path, &["30s"])
+            .command(),
     );
     assert!(
         out.stdout.starts_with(b"map 0x"),
@@ -171,21 +160,11 @@ fn sigint_detaches_and_writes_a_partial_report() {
     let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("partial.json");
-    let mut clprof = clprof()
-        .args([
-            "record",
-            "--budget",
-            "100",
-            "--quiet",
-            "--pid",
-            &prog.pid().to_string(),
-            "--duration",
-            "60s",
-            "--format",
-            "json",
-            "-o",
-        ])
-        .arg(&json)
+    let mut clprof = Record::quiet_for("60s")
+        .pid(prog.pid())
+        .json()
+        .output(&json)
+        .command()
         .spawn()
         .expect("start clprof");
     assert!(
@@ -215,17 +194,9 @@ fn sigint_detaches_and_writes_a_partial_report() {
 #[test]
 fn sigkill_leaves_no_probe_behind() {
     let prog = Program::start(&program("sharedmap", Go::Old), &["60s"]);
-    let mut clprof = clprof()
-        .args([
-            "record",
-            "--budget",
-            "100",
-            "--quiet",
-            "--pid",
-            &prog.pid().to_string(),
-            "--duration",
-            "60s",
-        ])
+    let mut clprof = Record::quiet_for("60s")
+        .pid(prog.pid())
+        .command()
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start clprof");
@@ -245,20 +216,13 @@ fn sigkill_leaves_no_probe_behind() {
 fn several_pids_are_recorded_at_once() {
     let shared = Program::start(&program("sharedmap", Go::Old), &["60s"]);
     let single = Program::start(&program("singlewriter", Go::New), &["60s"]);
-    let out = run_ok(clprof().args([
-        "record",
-        "--budget",
-        "100",
-        "--quiet",
-        "--duration",
-        "2s",
-        "--format",
-        "json",
-        "--pid",
-        &shared.pid().to_string(),
-        "--pid",
-        &single.pid().to_string(),
-    ]));
+    let out = run_ok(
+        &mut Record::quiet_for("2s")
+            .json()
+            .pid(shared.pid())
+            .pid(single.pid())
+            .command(),
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let pids: Vec<u64> = report["targets"]
         .as_array()

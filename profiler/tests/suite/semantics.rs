@@ -29,22 +29,11 @@ test_both_go_versions!(map_growth_is_counted_on_its_lines);
 fn record_race(go: Go) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("race.json");
-    let out = clprof()
-        .args([
-            "record",
-            "--budget",
-            "100",
-            "--quiet",
-            "--duration",
-            "5s",
-            "--format",
-            "json",
-            "-o",
-        ])
-        .arg(&json)
-        .arg("--")
-        .arg(program("racemap", go))
-        .arg("2s")
+    let out = Record::quiet_for("5s")
+        .json()
+        .output(&json)
+        .launch(&program("racemap", go), &["2s"])
+        .command()
         .output()
         .expect("run clprof");
     assert!(
@@ -161,20 +150,13 @@ fn custom_probe_on_a_c_function_finds_false_sharing() {
     let prog = Program::start(&bin, &["60"]);
     let addrs = prog.addresses();
     let spec = format!("{}:counter_add:rdi", bin.display());
-    let out = run_ok(clprof().args([
-        "record",
-        "--budget",
-        "100",
-        "--quiet",
-        "--duration",
-        "2s",
-        "--format",
-        "json",
-        "--probe",
-        &spec,
-        "--pid",
-        &prog.pid().to_string(),
-    ]));
+    let out = run_ok(
+        &mut Record::quiet_for("2s")
+            .json()
+            .args(["--probe", &spec])
+            .pid(prog.pid())
+            .command(),
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(report["targets"][0]["go_version"].is_null());
     let line = line_with_object(&report, addrs[0]).unwrap_or_else(|| panic!("{report}"));
@@ -203,16 +185,10 @@ fn custom_probe_on_a_c_function_finds_false_sharing() {
 
 #[test]
 fn bad_probe_spec_is_refused_with_the_grammar() {
-    let out = clprof()
-        .args([
-            "record",
-            "--budget",
-            "100",
-            "--pid",
-            "1",
-            "--probe",
-            "./server:counter_add:xmm0",
-        ])
+    let out = Record::new()
+        .pid(1)
+        .args(["--probe", "./server:counter_add:xmm0"])
+        .command()
         .output()
         .expect("run clprof");
     assert_eq!(out.status.code(), Some(2), "clap usage error");

@@ -12,6 +12,78 @@ pub fn clprof() -> Command {
     Command::new(env!("CARGO_BIN_EXE_clprof"))
 }
 
+/// A `clprof record` command line, probes always on (`--budget 100`) unless said otherwise.
+pub struct Record {
+    budget: String,
+    options: Vec<std::ffi::OsString>,
+    launch: Vec<std::ffi::OsString>,
+}
+
+impl Record {
+    pub fn new() -> Self {
+        Record {
+            budget: "100".to_owned(),
+            options: Vec::new(),
+            launch: Vec::new(),
+        }
+    }
+
+    /// `--quiet --duration D`: the common case.
+    pub fn quiet_for(duration: &str) -> Self {
+        Self::new().args(["--quiet", "--duration", duration])
+    }
+
+    /// `--budget PCT` instead of 100.
+    pub fn budget(mut self, pct: &str) -> Self {
+        self.budget = pct.to_owned();
+        self
+    }
+
+    /// `--format json`.
+    pub fn json(self) -> Self {
+        self.args(["--format", "json"])
+    }
+
+    /// `--pid PID`.
+    pub fn pid(self, pid: u32) -> Self {
+        self.args(["--pid", &pid.to_string()])
+    }
+
+    /// `-o PATH`.
+    pub fn output(self, path: &Path) -> Self {
+        self.arg("-o").arg(path)
+    }
+
+    /// Any other option.
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.options.push(a.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(self, args: I) -> Self {
+        args.into_iter().fold(self, |r, a| r.arg(a))
+    }
+
+    /// `-- PROGRAM ARGS...`: launch it under clprof.
+    pub fn launch(mut self, program: &Path, args: &[&str]) -> Self {
+        self.launch.push(program.as_os_str().to_owned());
+        self.launch
+            .extend(args.iter().map(std::ffi::OsString::from));
+        self
+    }
+
+    /// The command, ready to run.
+    pub fn command(&self) -> Command {
+        let mut cmd = clprof();
+        cmd.args(["record", "--budget", &self.budget])
+            .args(&self.options);
+        if !self.launch.is_empty() {
+            cmd.arg("--").args(&self.launch);
+        }
+        cmd
+    }
+}
+
 /// A running Go test program, killed on drop.
 pub struct Program {
     pub child: Child,
