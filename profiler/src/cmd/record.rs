@@ -118,15 +118,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         child.finish(Duration::from_secs(2)).await;
     }
 
-    let report = build::build(
-        &session.probes,
-        &mut targets,
-        &collected,
-        &session.source,
-        &session.overhead,
-        session.pmu_available,
-        started_at,
-    )?;
+    let report = build::build(&session, &mut targets, &collected, started_at)?;
     let text = render::render(&report, args.format, args.top, args.weight)?;
     match &args.output {
         Some(path) => output::write(path, &text, output::NoReader::Wait).context("-o")?,

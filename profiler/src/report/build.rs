@@ -12,7 +12,6 @@ use crate::{
     kernel::probes::Probes,
     kernel::readback::Counters,
     kernel::xol,
-    overhead::plan::OverheadPlan,
     perf::PerfSource,
     report::fold::{self, FoldedSample, KernelSnapshot, MapExtras, Measured, ProcessInfo},
     report::overhead::{Overhead, TargetFigures},
@@ -20,7 +19,7 @@ use crate::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, UprobeSource, SCHEMA,
     },
-    session::Recorded,
+    session::{Recorded, Session},
     symbolize::{lookup_addr, Frame},
 };
 
@@ -35,15 +34,16 @@ const MAX_STACK_DEPTH: usize = 64;
 /// Functions kept in the perf-sample ranking.
 const TOP_FUNCTIONS: usize = 20;
 
+/// The report of what `session` collected from `targets`, the recording having started at
+/// `started_at`.
 pub fn build(
-    probes: &Probes,
+    session: &Session,
     targets: &mut [Recorded],
     collected: &Collected,
-    source: &PerfSource,
-    overhead: &OverheadPlan,
-    pmu: bool,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Report> {
+    let (probes, source, pmu) = (&session.probes, &session.source, session.pmu_available);
+    let overhead = &session.overhead;
     let measured = Measured {
         perf: *source != PerfSource::None,
         addresses: source.has_data_address(),

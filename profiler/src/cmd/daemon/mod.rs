@@ -166,15 +166,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         let started_at = chrono::Utc::now();
         let collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
         seq += 1;
-        let report = build::build(
-            &session.probes,
-            &mut targets,
-            &collected,
-            &session.source,
-            &session.overhead,
-            session.pmu_available,
-            started_at,
-        )?;
+        let report = build::build(&session, &mut targets, &collected, started_at)?;
         forget_window(&mut session.probes);
         let window = Window {
             seq,
