@@ -14,7 +14,6 @@ pub mod launch;
 pub mod output;
 pub mod overhead;
 pub mod perf;
-pub mod preflight;
 pub mod probe_spec;
 pub mod render;
 pub mod report;

@@ -2,6 +2,8 @@
 //! the perf source, loading clprof's programs and calibrating, attaching each target, starting
 //! perf sampling and the event streams.
 
+pub mod preflight;
+
 use std::{path::Path, path::PathBuf, sync::Arc};
 
 use anyhow::Context as _;
@@ -12,7 +14,6 @@ use crate::{
     kernel::probes::{target_config, Probes},
     overhead::{budget, budget::Budget, plan::OverheadPlan},
     perf::{self, PerfEvents, PerfSource, Sampling},
-    preflight,
     probe_spec::{CustomProbe, ProbeSpec},
     symbolize::Symbolizer,
 };
