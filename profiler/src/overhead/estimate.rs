@@ -179,7 +179,8 @@ pub fn scale(seen: &Seen) -> Option<Scale> {
         return None;
     }
     // Observed counts come from entry hits: they scale with them (hits when none were counted).
-    let (counted_in, counted_all) = if entries_in > 0 && seen.entries > 0 {
+    let by_entries = entries_in > 0 && seen.entries > 0;
+    let (counted_in, counted_all) = if by_entries {
         (entries_in, seen.entries)
     } else {
         (hits_in, seen.hits)
@@ -200,7 +201,8 @@ pub fn scale(seen: &Seen) -> Option<Scale> {
     } else {
         1.0
     };
-    let from_windows = window_spread(seen.windows, c).unwrap_or(1.0 / (counted_in as f64).sqrt());
+    let from_windows =
+        window_spread(seen.windows, c, by_entries).unwrap_or(1.0 / (counted_in as f64).sqrt());
     Some(Scale {
         factor,
         rel_err: (from_cost.powi(2) + from_windows.powi(2)).sqrt(),
@@ -215,12 +217,13 @@ fn own_work(w: &WindowSample, c: f64) -> f64 {
 }
 
 /// Relative standard error of the hit rate per unit of own work, as a ratio estimator over the
-/// windows (each window one draw: its hits against its own work); None with fewer than 2.
-fn window_spread(windows: &[WindowSample], c: f64) -> Option<f64> {
+/// windows (each window one draw: its counted hits, entries when `by_entries`, against its own
+/// work); None with fewer than 2.
+fn window_spread(windows: &[WindowSample], c: f64, by_entries: bool) -> Option<f64> {
     let points: Vec<(f64, f64)> = windows
         .iter()
         .map(|w| {
-            let counted = if w.entries > 0 { w.entries } else { w.hits };
+            let counted = if by_entries { w.entries } else { w.hits };
             (counted as f64, own_work(w, c).max(0.0))
         })
         .collect();
