@@ -349,7 +349,9 @@ impl Progress {
 
     fn update(&self, probes: &Probes, elapsed: Duration, sampled: u64) {
         let Some(bar) = &self.0 else { return };
-        let Ok(c) = probes.counters() else { return };
+        let Ok(c) = probes.maps().counters() else {
+            return;
+        };
         use profiler_common::Counter::*;
         let total = bar.length().unwrap_or(0);
         let done = (elapsed.as_millis() as u64).min(total);

@@ -53,6 +53,11 @@ impl GoBinary {
         self.assign_funcs.iter().find(|f| f.kind == kind)
     }
 
+    /// The assign function whose code holds the file address `vaddr`, if any.
+    pub fn assign_func_at(&self, vaddr: u64) -> Option<&AssignFunc> {
+        self.assign_funcs.iter().find(|f| f.contains(vaddr))
+    }
+
     /// The Go name of the type whose descriptor is at `vaddr` (file vaddr): from the DWARF,
     /// else read from the descriptor itself in the file.
     pub fn type_name(&self, vaddr: u64) -> Option<String> {
@@ -90,6 +95,13 @@ pub struct AssignFunc {
     /// uprobes stand in for uretprobes (see [`super::disasm`]). Empty when the function could
     /// not be disassembled (a warning is logged).
     pub ret_offsets: Vec<u64>,
+}
+
+impl AssignFunc {
+    /// Whether the file address `vaddr` is in the function's code, `[vaddr, vaddr + size)`.
+    pub fn contains(&self, vaddr: u64) -> bool {
+        vaddr >= self.vaddr && vaddr - self.vaddr < self.size
+    }
 }
 
 /// The functions that grow a map inside an assign, per flavor.

@@ -179,3 +179,44 @@ fn builds_without_dwarf_keep_rets_and_growth() {
         assert!(bin.map_types.is_empty(), "no DWARF, no map type names");
     }
 }
+
+#[test]
+fn an_assign_function_holds_its_own_code_and_no_more() {
+    let f = AssignFunc {
+        kind: AssignKind::Fast64,
+        symbol: "runtime.mapassign_fast64".to_owned(),
+        vaddr: 0x1000,
+        size: 0x40,
+        file_offset: 0x1000,
+        ret_offsets: vec![0x103f],
+    };
+    assert!(!f.contains(0xfff), "before the function");
+    assert!(f.contains(0x1000), "its first instruction");
+    assert!(f.contains(0x103f), "its last byte");
+    assert!(!f.contains(0x1040), "the next function");
+    let unsized_func = AssignFunc { size: 0, ..f };
+    assert!(!unsized_func.contains(0x1000), "size 0: no code known");
+}
+
+#[test]
+fn the_assign_function_at_an_address_of_a_real_binary() {
+    for build in [GoBuild::OldDwarf, GoBuild::NewDwarf] {
+        let path = go_program(build);
+        let bin = inspect_binary(&path).expect("inspect the Go binary");
+        assign_funcs_by_address(&bin);
+    }
+}
+
+fn assign_funcs_by_address(bin: &GoBinary) {
+    assert!(!bin.assign_funcs.is_empty(), "no assign functions found");
+    for f in &bin.assign_funcs {
+        let inside = [f.vaddr, f.vaddr + f.size / 2, f.vaddr + f.size - 1];
+        for addr in inside {
+            let found = bin.assign_func_at(addr).map(|g| &g.symbol);
+            assert_eq!(found, Some(&f.symbol), "{addr:#x} in {f:?}");
+        }
+        let after = bin.assign_func_at(f.vaddr + f.size).map(|g| &g.symbol);
+        assert_ne!(after, Some(&f.symbol), "the byte after {}", f.symbol);
+    }
+    assert!(bin.assign_func_at(0).is_none());
+}

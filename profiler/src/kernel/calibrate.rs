@@ -18,7 +18,7 @@ use profiler_common::{
 
 use crate::{
     inspect::{self, TargetError},
-    kernel::probes::{AttachError, Probes},
+    kernel::{error::AttachError, probes::Probes},
     perf::{PerfError, PerfEvents, PerfSource, Sampling},
 };
 
@@ -66,118 +66,116 @@ pub enum CalibrationError {
     Hits { got: u64, want: u64 },
 }
 
-impl Probes {
-    /// Runs both calibrations on clprof itself (registered as a target under
-    /// [`CALIBRATION_SLOT`], removed afterwards with everything it folded). `perf` is the perf
-    /// source the recording will use, None for none.
-    pub fn calibrate(
-        &mut self,
-        perf: Option<&PerfSource>,
-    ) -> Result<Calibration, CalibrationError> {
-        let pid = std::process::id();
-        let config = TargetConfig {
-            sample_every: 0,
-            writing_offset: NO_FIELD,
-            growth_offset: NO_FIELD,
-            slot: CALIBRATION_SLOT,
-            ..TargetConfig::default()
-        };
-        self.set_config(pid, config)?;
-        let result = self.measure(pid, perf);
-        let cleanup = self
-            .drop_target(pid)
-            .and_then(|()| self.forget_pid(pid))
-            .and_then(|()| self.reset_counters_and_events());
-        let calibration = result?;
-        cleanup?;
-        tracing::info!(
-            hit_cost_ns = calibration.hit_cost.as_nanos() as u64,
-            sample_cost_ns = calibration.sample_cost.map(|c| c.as_nanos() as u64),
-            "calibrated"
-        );
-        Ok(calibration)
-    }
+/// Runs both calibrations on clprof itself (registered as a target under [`CALIBRATION_SLOT`],
+/// removed afterwards with everything it folded). `perf` is the perf source the recording will
+/// use, None for none.
+pub fn calibrate(
+    probes: &mut Probes,
+    perf: Option<&PerfSource>,
+) -> Result<Calibration, CalibrationError> {
+    let pid = std::process::id();
+    let config = TargetConfig {
+        sample_every: 0,
+        writing_offset: NO_FIELD,
+        growth_offset: NO_FIELD,
+        slot: CALIBRATION_SLOT,
+        ..TargetConfig::default()
+    };
+    probes.configure(pid, config)?;
+    let result = measure(probes, pid, perf);
+    let cleanup = probes
+        .drop_target(pid)
+        .and_then(|()| probes.forget_pid(pid))
+        .and_then(|()| probes.reset_counters_and_events());
+    let calibration = result?;
+    cleanup?;
+    tracing::info!(
+        hit_cost_ns = calibration.hit_cost.as_nanos() as u64,
+        sample_cost_ns = calibration.sample_cost.map(|c| c.as_nanos() as u64),
+        "calibrated"
+    );
+    Ok(calibration)
+}
 
-    fn measure(
-        &mut self,
-        pid: u32,
-        perf: Option<&PerfSource>,
-    ) -> Result<Calibration, CalibrationError> {
-        let hit_cost = self.measure_hit(pid)?;
-        let sample_cost = match perf {
-            None | Some(PerfSource::None) => None,
-            Some(_) => Some(self.measure_sample()?),
-        };
-        Ok(Calibration {
-            hit_cost,
-            sample_cost,
-        })
-    }
+fn measure(
+    probes: &mut Probes,
+    pid: u32,
+    perf: Option<&PerfSource>,
+) -> Result<Calibration, CalibrationError> {
+    let hit_cost = measure_hit(probes, pid)?;
+    let sample_cost = match perf {
+        None | Some(PerfSource::None) => None,
+        Some(_) => Some(measure_sample(probes)?),
+    };
+    Ok(Calibration {
+        hit_cost,
+        sample_cost,
+    })
+}
 
-    fn measure_hit(&mut self, pid: u32) -> Result<Duration, CalibrationError> {
-        let exe = Path::new("/proc/self/exe");
-        let site = inspect::find_symbol(exe, "clprof_calibration_site")?;
-        let mut counter = 0u64;
-        let bare = min_time(|| call_site(&mut counter));
-        let cookie = Cookie {
-            kind: CUSTOM_KIND,
-            probe_id: NO_PROBE_ID,
-            register: Register::Rdi as u32,
-            offset: 0,
-        };
-        let before = self.target_hits(CALIBRATION_SLOT)?;
-        self.attach_at(
-            PROGRAM_CUSTOM,
-            exe,
-            pid,
-            site.file_offset,
-            cookie,
-            "clprof_calibration_site",
-        )?;
-        self.attach_pid(pid)?;
-        let probed = min_time(|| call_site(&mut counter));
-        self.detach_pid(pid);
-        let got = self.target_hits(CALIBRATION_SLOT)? - before;
-        let want = u64::from(CALLS) * RUNS as u64;
-        if got != want {
-            return Err(CalibrationError::Hits { got, want });
-        }
-        Ok(probed.saturating_sub(bare) / CALLS)
+fn measure_hit(probes: &mut Probes, pid: u32) -> Result<Duration, CalibrationError> {
+    let exe = Path::new("/proc/self/exe");
+    let site = inspect::find_symbol(exe, "clprof_calibration_site")?;
+    let mut counter = 0u64;
+    let bare = min_time(|| call_site(&mut counter));
+    let cookie = Cookie {
+        kind: CUSTOM_KIND,
+        probe_id: NO_PROBE_ID,
+        register: Register::Rdi as u32,
+        offset: 0,
+    };
+    let before = probes.maps().target_hits(CALIBRATION_SLOT)?;
+    probes.attach_at(
+        PROGRAM_CUSTOM,
+        exe,
+        pid,
+        site.file_offset,
+        cookie,
+        "clprof_calibration_site",
+    )?;
+    probes.attach_pid(pid)?;
+    let probed = min_time(|| call_site(&mut counter));
+    probes.detach_pid(pid);
+    let got = probes.maps().target_hits(CALIBRATION_SLOT)? - before;
+    let want = u64::from(CALLS) * RUNS as u64;
+    if got != want {
+        return Err(CalibrationError::Hits { got, want });
     }
+    Ok(probed.saturating_sub(bare) / CALLS)
+}
 
-    fn measure_sample(&mut self) -> Result<Duration, CalibrationError> {
-        use std::os::fd::AsFd as _;
-        let events =
-            PerfEvents::open_this_thread(&PerfSource::CpuClock, Sampling::Period(PERF_PERIOD_NS))?;
-        let prog = self
-            .perf_program_fd()?
-            .try_clone_to_owned()
-            .map_err(|e| PerfError::Unavailable(format!("perf program fd: {e}")))?;
-        events.attach_bpf(prog.as_fd())?;
-        events.disable();
-        let rounds = rounds_in(SPIN);
-        // The cheapest bare and sampled spins: the runs least disturbed by other load. When
-        // the targets keep every CPU busy, no run may be undisturbed and the sampled minimum can
-        // even come out below the bare one: then more runs are added, up to SAMPLE_ATTEMPTS.
-        let (mut bare, mut sampled, mut samples) = (Duration::MAX, Duration::MAX, 1);
-        for _ in 0..SAMPLE_ATTEMPTS {
-            for _ in 0..RUNS {
-                bare = bare.min(spin(rounds));
-                let before = self.counters()?.get(Counter::PerfSamples);
-                events.enable()?;
-                let took = spin(rounds);
-                events.disable();
-                let n = self.counters()?.get(Counter::PerfSamples) - before;
-                if took < sampled {
-                    (sampled, samples) = (took, n.max(1));
-                }
-            }
-            if sampled > bare {
-                break;
+fn measure_sample(probes: &mut Probes) -> Result<Duration, CalibrationError> {
+    use std::os::fd::AsFd as _;
+    let events =
+        PerfEvents::open_this_thread(&PerfSource::CpuClock, Sampling::Period(PERF_PERIOD_NS))?;
+    let prog = probes
+        .perf_program_fd()?
+        .try_clone_to_owned()
+        .map_err(|e| PerfError::Unavailable(format!("perf program fd: {e}")))?;
+    events.attach_bpf(prog.as_fd())?;
+    events.disable();
+    let rounds = rounds_in(SPIN);
+    // The cheapest bare and sampled spins: the runs least disturbed by other load. When
+    // the targets keep every CPU busy, no run may be undisturbed and the sampled minimum can
+    // even come out below the bare one: then more runs are added, up to SAMPLE_ATTEMPTS.
+    let (mut bare, mut sampled, mut samples) = (Duration::MAX, Duration::MAX, 1);
+    for _ in 0..SAMPLE_ATTEMPTS {
+        for _ in 0..RUNS {
+            bare = bare.min(spin(rounds));
+            let before = probes.maps().counters()?.get(Counter::PerfSamples);
+            events.enable()?;
+            let took = spin(rounds);
+            events.disable();
+            let n = probes.maps().counters()?.get(Counter::PerfSamples) - before;
+            if took < sampled {
+                (sampled, samples) = (took, n.max(1));
             }
         }
-        Ok(sampled.saturating_sub(bare) / samples as u32)
+        if sampled > bare {
+            break;
+        }
     }
+    Ok(sampled.saturating_sub(bare) / samples as u32)
 }
 
 /// Time of the fastest of [`RUNS`] runs of `f`.

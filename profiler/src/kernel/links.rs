@@ -5,19 +5,44 @@
 //! `uprobe_multi`). Elsewhere each probe is a perf-event uprobe attached through Aya.
 
 use std::{
+    collections::HashMap,
     num::NonZeroU32,
     os::fd::OwnedFd,
     path::PathBuf,
-    sync::atomic::Ordering,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use aya::programs::{
-    uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
-    UProbe,
+use aya::{
+    programs::{
+        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
+        UProbe,
+    },
+    Ebpf,
 };
+use profiler_common::Cookie;
 
-use crate::kernel::probes::{AttachError, AttachPoint, Probes};
+use crate::kernel::{error::AttachError, uprobe_multi::MultiPrograms};
+
+/// One uprobe of a target, kept so that the target's probes can be detached and attached again
+/// (duty cycling under the overhead budget).
+#[derive(Clone, Debug)]
+pub struct AttachPoint {
+    /// The eBPF program (`profiler_common::PROGRAM_*`).
+    pub program: &'static str,
+    /// The binary the uprobe is in.
+    pub path: PathBuf,
+    /// The instruction's offset in the file (bytes).
+    pub file_offset: u64,
+    /// What the program is told about this site.
+    pub cookie: Cookie,
+    /// The function, for errors.
+    pub symbol: String,
+}
 
 /// One attachment: a uprobe-multi link, or one perf-event uprobe held by its Aya program.
 pub enum Link {
@@ -43,10 +68,38 @@ fn os_error(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
     None
 }
 
-impl Probes {
-    /// Attaches every uprobe of `pid` (its set, see [`Probes::attach_at`]). On failure the
-    /// ones attached stay attached.
-    pub fn attach_pid(&mut self, pid: u32) -> Result<(), AttachError> {
+/// Every target's uprobes and the links that attach them.
+#[derive(Default)]
+pub struct Links {
+    /// Attached links, by target pid.
+    attached: Vec<(u32, Link)>,
+    /// Every uprobe of each target, attached or not.
+    points: HashMap<u32, Vec<AttachPoint>>,
+    /// The uprobe programs loaded again for uprobe-multi links; None where the kernel has none.
+    multi: Option<MultiPrograms>,
+    /// Links being closed in the background.
+    closing: Vec<JoinHandle<()>>,
+    /// CPU time spent closing each target's links (ns), not yet taken.
+    switch_cpu: HashMap<u32, Arc<AtomicU64>>,
+}
+
+impl Links {
+    /// No links yet; `multi` are the programs for uprobe-multi links, if the kernel has them.
+    pub fn new(multi: Option<MultiPrograms>) -> Self {
+        Links {
+            multi,
+            ..Links::default()
+        }
+    }
+
+    /// Adds `point` to `pid`'s set, attached by [`Links::attach`].
+    pub fn add(&mut self, pid: u32, point: AttachPoint) {
+        self.points.entry(pid).or_default().push(point);
+    }
+
+    /// Attaches every uprobe of `pid` (its set, see [`Links::add`]) with `ebpf`'s programs. On
+    /// failure the ones attached stay attached.
+    pub fn attach(&mut self, ebpf: &mut Ebpf, pid: u32) -> Result<(), AttachError> {
         let (began, cpu) = (Instant::now(), thread_cpu());
         let points = self.points.get(&pid).cloned().unwrap_or_default();
         // Group by (program, binary), keeping the order points were added in.
@@ -64,7 +117,7 @@ impl Probes {
                 let cookies: Vec<u64> = members.iter().map(|p| p.cookie.pack()).collect();
                 match multi.attach(program, &path, &offsets, &cookies, pid) {
                     Ok(fd) => {
-                        self.links.push((pid, Link::Multi(fd)));
+                        self.attached.push((pid, Link::Multi(fd)));
                         continue;
                     }
                     // Attach one by one: that names the site at fault, if any.
@@ -72,7 +125,7 @@ impl Probes {
                 }
             }
             for point in members {
-                self.attach_point(pid, point)?;
+                self.attach_point(ebpf, pid, point)?;
             }
         }
         tracing::trace!(
@@ -85,10 +138,14 @@ impl Probes {
         Ok(())
     }
 
-    fn attach_point(&mut self, pid: u32, point: &AttachPoint) -> Result<(), AttachError> {
+    fn attach_point(
+        &mut self,
+        ebpf: &mut Ebpf,
+        pid: u32,
+        point: &AttachPoint,
+    ) -> Result<(), AttachError> {
         let program = point.program;
-        let prog: &mut UProbe = self
-            .ebpf
+        let prog: &mut UProbe = ebpf
             .program_mut(program)
             .ok_or(AttachError::Missing(program))?
             .try_into()?;
@@ -112,50 +169,53 @@ impl Probes {
                 }
             }
         })?;
-        self.links.push((pid, Link::Aya(program, link)));
+        self.attached.push((pid, Link::Aya(program, link)));
         Ok(())
     }
 
-    /// Detaches and forgets every uprobe of `pid` and removes it from the kernel side's targets
-    /// (its folded stats stay until [`Probes::forget_pid`]).
-    pub(crate) fn drop_target(&mut self, pid: u32) -> Result<(), AttachError> {
-        self.detach_pid(pid);
+    /// Detaches and forgets every uprobe of `pid`.
+    pub fn drop_pid(&mut self, ebpf: &mut Ebpf, pid: u32) {
+        self.detach(ebpf, pid);
         self.points.remove(&pid);
-        self.remove_config(pid)
+    }
+
+    /// Forgets the CPU time booked to `pid` (a target gone).
+    pub fn forget_pid(&mut self, pid: u32) {
+        self.switch_cpu.remove(&pid);
     }
 
     /// Detaches the uprobes of `pid`; the kernel-side stats stay.
-    pub fn detach_pid(&mut self, pid: u32) {
+    pub fn detach(&mut self, ebpf: &mut Ebpf, pid: u32) {
         let began = Instant::now();
-        let (mine, others): (Vec<_>, Vec<_>) = self.links.drain(..).partition(|(p, _)| *p == pid);
-        self.links = others;
+        let (mine, others): (Vec<_>, Vec<_>) =
+            self.attached.drain(..).partition(|(p, _)| *p == pid);
+        self.attached = others;
         let n = mine.len();
-        self.detach_links(pid, mine.into_iter().map(|(_, l)| l).collect());
+        self.detach_links(ebpf, pid, mine.into_iter().map(|(_, l)| l).collect());
         tracing::trace!(pid, links = n, took = ?began.elapsed(), "detached");
     }
 
     /// Detaches every probe and waits until they are gone; the maps stay readable.
-    pub fn detach_all(&mut self) {
-        let mut pids: Vec<u32> = self.links.iter().map(|(pid, _)| *pid).collect();
+    pub fn detach_all(&mut self, ebpf: &mut Ebpf) {
+        let mut pids: Vec<u32> = self.attached.iter().map(|(pid, _)| *pid).collect();
         pids.sort_unstable();
         pids.dedup();
         for pid in pids {
-            self.detach_pid(pid);
+            self.detach(ebpf, pid);
         }
         self.wait_detached();
     }
 
     /// Detaches `links` of `pid`. Closing a link waits for RCU grace periods after removing its
     /// breakpoints, so links are closed on threads of their own and recording goes on; their
-    /// CPU time is booked to `pid` (see [`Probes::take_switch_cpu`]).
-    fn detach_links(&mut self, pid: u32, links: Vec<Link>) {
+    /// CPU time is booked to `pid` (see [`Links::take_switch_cpu`]).
+    fn detach_links(&mut self, ebpf: &mut Ebpf, pid: u32, links: Vec<Link>) {
         let booked = self.switch_cpu.entry(pid).or_default().clone();
         for link in links {
             let owned: Box<dyn Send> = match link {
                 Link::Multi(fd) => Box::new(fd),
                 Link::Aya(program, id) => {
-                    let taken = self
-                        .ebpf
+                    let taken = ebpf
                         .program_mut(program)
                         .ok_or(AttachError::Missing(program))
                         .and_then(|p| <&mut UProbe>::try_from(p).map_err(AttachError::from))

@@ -4,27 +4,29 @@
 //! Everything is owned by this process (program, link and map fds); nothing is pinned, so the
 //! kernel removes every probe when clprof exits, however it exits.
 
-use std::{
-    collections::HashMap,
-    path::{Path, PathBuf},
-    sync::{atomic::AtomicU64, Arc},
-};
+use std::{collections::HashMap, path::Path, time::Duration};
 
 use aya::{
-    maps::{HashMap as BpfHashMap, MapData},
+    maps::{MapData, RingBuf},
     programs::{PerfEvent, UProbe},
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
-    map_names, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES, MAX_TARGETS, NO_FIELD, NO_PROBE_ID,
+    Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES, MAX_TARGETS, NO_FIELD, NO_PROBE_ID,
     PROGRAM_CUSTOM, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW,
     PROGRAM_PERF_SAMPLE,
 };
 
-pub use crate::kernel::links::thread_cpu;
 use crate::{
-    inspect::GoBinary, inspect::MapLayout, kernel::links::Link,
-    kernel::uprobe_multi::MultiPrograms, kernel::xol::XolAreas, probe_spec::CustomProbe,
+    inspect::{GoBinary, MapLayout, ProbeSite},
+    kernel::{
+        bpf_maps::{BpfMaps, BpfMapsMut},
+        error::AttachError,
+        links::{AttachPoint, Links},
+        uprobe_multi::MultiPrograms,
+        xol::{self, XolArea, XolAreas},
+    },
+    probe_spec::CustomProbe,
 };
 
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
@@ -37,48 +39,6 @@ const PROGRAMS: [&str; 4] = [
     PROGRAM_CUSTOM,
 ];
 
-/// Errors loading or attaching the probes.
-#[derive(Debug, thiserror::Error)]
-pub enum AttachError {
-    #[error("this clprof was built without its eBPF programs (CLPROF_SKIP_EBPF=1); rebuild with `cargo xtask build-ebpf`")]
-    NotBuilt,
-    #[error(
-        "the kernel refused clprof's eBPF programs: {0} (a kernel >= 5.15 with BTF is needed)"
-    )]
-    Load(#[source] Box<aya::EbpfError>),
-    #[error("eBPF object has no {0}")]
-    Missing(&'static str),
-    #[error("eBPF program: {0}")]
-    Program(#[source] Box<aya::programs::ProgramError>),
-    #[error("eBPF map: {0}")]
-    Map(#[source] Box<aya::maps::MapError>),
-    #[error("cannot attach a uprobe to {symbol} in {path}: {source}")]
-    Attach {
-        symbol: String,
-        path: String,
-        #[source]
-        source: Box<aya::programs::ProgramError>,
-    },
-    #[error("the kernel cannot put a uprobe on {symbol} in {path}: its first instruction cannot be single-stepped out of line (e.g. LOCK-prefixed); probe a caller instead")]
-    Unprobeable { symbol: String, path: String },
-    #[error("too many targets: at most {MAX_TARGETS} processes at once")]
-    TooManyTargets,
-    #[error("too many probe sites: at most {MAX_PROBES}")]
-    TooManyProbes,
-}
-
-impl From<aya::programs::ProgramError> for AttachError {
-    fn from(e: aya::programs::ProgramError) -> Self {
-        AttachError::Program(Box::new(e))
-    }
-}
-
-impl From<aya::maps::MapError> for AttachError {
-    fn from(e: aya::maps::MapError) -> Self {
-        AttachError::Map(Box::new(e))
-    }
-}
-
 /// A probed function whose hits are counted (index = probe id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CountedProbe {
@@ -88,37 +48,19 @@ pub struct CountedProbe {
     pub symbol: String,
 }
 
-/// One uprobe of a target, kept so that the target's probes can be detached and attached again
-/// (duty cycling under the overhead budget).
-#[derive(Clone, Debug)]
-pub(crate) struct AttachPoint {
-    pub(crate) program: &'static str,
-    pub(crate) path: PathBuf,
-    pub(crate) file_offset: u64,
-    pub(crate) cookie: Cookie,
-    pub(crate) symbol: String,
-}
-
-/// Loaded programs and their attachments.
+/// clprof's loaded programs, the targets they serve and their uprobes.
 pub struct Probes {
-    pub(crate) ebpf: Ebpf,
-    /// Attached links, by target pid.
-    pub(crate) links: Vec<(u32, Link)>,
+    ebpf: Ebpf,
+    /// Every target's uprobes and their links.
+    links: Links,
     /// Targets by `TARGET_HITS` slot (None: free).
     slots: Vec<Option<u32>>,
     /// Each slot's entry hits when its folded counts were last cleared (or it was taken).
-    pub(crate) entries_base: HashMap<u16, u64>,
-    /// Every uprobe of each target, attached or not.
-    pub(crate) points: HashMap<u32, Vec<AttachPoint>>,
-    /// The uprobe programs loaded again for uprobe-multi links; None where the kernel has none.
-    pub(crate) multi: Option<MultiPrograms>,
-    /// Links being closed in the background.
-    pub(crate) closing: Vec<std::thread::JoinHandle<()>>,
-    /// CPU time spent closing each target's links (ns), not yet taken.
-    pub(crate) switch_cpu: HashMap<u32, Arc<AtomicU64>>,
-    pub(crate) sites: Vec<CountedProbe>,
+    entries_base: HashMap<u16, u64>,
+    /// The probes whose hits are counted, by probe id.
+    counted: Vec<CountedProbe>,
     /// Each target's XOL area as last given to the kernel side (see [`crate::kernel::xol`]).
-    pub(crate) xol: XolAreas,
+    xol: XolAreas,
 }
 
 /// The kernel-side configuration for a target; `layout` is None for processes without Go map
@@ -176,14 +118,10 @@ impl Probes {
         };
         Ok(Probes {
             ebpf,
-            links: Vec::new(),
+            links: Links::new(multi),
             slots: Vec::new(),
             entries_base: HashMap::new(),
-            points: HashMap::new(),
-            multi,
-            closing: Vec::new(),
-            switch_cpu: HashMap::new(),
-            sites: Vec::new(),
+            counted: Vec::new(),
             xol: XolAreas::default(),
         })
     }
@@ -203,8 +141,8 @@ impl Probes {
             }
             None => return Err(AttachError::TooManyTargets),
         };
-        let config = self.xol_config(pid, config);
-        self.set_config(
+        let config = self.xol.config_for(pid, config);
+        self.configure(
             pid,
             TargetConfig {
                 slot: slot as u16,
@@ -212,39 +150,28 @@ impl Probes {
             },
         )?;
         self.slots[slot] = Some(pid);
-        let base = self.target_entries(slot as u16).unwrap_or(0);
+        let base = self.maps().target_entries(slot as u16).unwrap_or(0);
         self.entries_base.insert(slot as u16, base);
         Ok(())
     }
 
-    /// Writes the kernel side's configuration of `pid` (its `slot` included).
-    pub(crate) fn set_config(&mut self, pid: u32, config: TargetConfig) -> Result<(), AttachError> {
-        let map = self
-            .ebpf
-            .map_mut(map_names::TARGETS)
-            .ok_or(AttachError::Missing(map_names::TARGETS))?;
-        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(map)?;
-        targets.insert(pid, config, 0)?;
-        Ok(())
+    /// Writes the kernel side's configuration of `pid` (its `slot` included). [`Probes::add_target`]
+    /// does this for targets; calibration registers clprof itself with it.
+    pub fn configure(&mut self, pid: u32, config: TargetConfig) -> Result<(), AttachError> {
+        BpfMapsMut::new(&mut self.ebpf).set_target(pid, config)
     }
 
-    /// Removes `pid` from the kernel side's targets: its probes, if any are left, do nothing.
-    pub(crate) fn remove_config(&mut self, pid: u32) -> Result<(), AttachError> {
-        let map = self
-            .ebpf
-            .map_mut(map_names::TARGETS)
-            .ok_or(AttachError::Missing(map_names::TARGETS))?;
-        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(map)?;
-        targets.remove(&pid)?;
-        Ok(())
+    /// Reads the kernel side's maps.
+    pub fn maps(&self) -> BpfMaps<'_> {
+        BpfMaps::new(&self.ebpf)
     }
 
-    fn new_site(&mut self, pid: u32, binary: &str, symbol: &str) -> Result<u32, AttachError> {
-        let id = self.sites.len() as u32;
+    fn new_counted(&mut self, pid: u32, binary: &str, symbol: &str) -> Result<u32, AttachError> {
+        let id = self.counted.len() as u32;
         if id >= MAX_PROBES {
             return Err(AttachError::TooManyProbes);
         }
-        self.sites.push(CountedProbe {
+        self.counted.push(CountedProbe {
             pid,
             binary: binary.to_owned(),
             symbol: symbol.to_owned(),
@@ -253,7 +180,7 @@ impl Probes {
     }
 
     /// Adds one uprobe to `pid`'s set, attached by [`Probes::attach_pid`].
-    pub(crate) fn attach_at(
+    pub fn attach_at(
         &mut self,
         program: &'static str,
         path: &Path,
@@ -269,7 +196,7 @@ impl Probes {
             cookie,
             symbol: symbol.to_owned(),
         };
-        self.points.entry(pid).or_default().push(point);
+        self.links.add(pid, point);
         Ok(())
     }
 
@@ -283,7 +210,7 @@ impl Probes {
         binary: &GoBinary,
     ) -> Result<(), AttachError> {
         for func in &binary.assign_funcs {
-            let id = self.new_site(pid, exe, &func.symbol)?;
+            let id = self.new_counted(pid, exe, &func.symbol)?;
             let entry = Cookie::assign(func.kind, id);
             self.attach_at(
                 PROGRAM_MAP_ASSIGN,
@@ -324,9 +251,9 @@ impl Probes {
         &mut self,
         pid: u32,
         probe: &CustomProbe,
-        site: &crate::inspect::ProbeSite,
+        site: &ProbeSite,
     ) -> Result<(), AttachError> {
-        let id = self.new_site(pid, &probe.binary.display().to_string(), &probe.symbol)?;
+        let id = self.new_counted(pid, &probe.binary.display().to_string(), &probe.symbol)?;
         let cookie = Cookie {
             kind: CUSTOM_KIND,
             probe_id: id,
@@ -375,8 +302,111 @@ impl Probes {
         for slot in self.slots.iter_mut().filter(|s| **s == Some(pid)) {
             *slot = None;
         }
-        self.switch_cpu.remove(&pid);
-        self.xol.by_pid.remove(&pid);
+        self.links.forget_pid(pid);
+        self.xol.remove(pid);
         dropped.and(forgotten)
+    }
+
+    /// Detaches and forgets every uprobe of `pid` and removes it from the kernel side's targets
+    /// (its folded stats stay until [`Probes::forget_pid`]).
+    pub fn drop_target(&mut self, pid: u32) -> Result<(), AttachError> {
+        self.links.drop_pid(&mut self.ebpf, pid);
+        BpfMapsMut::new(&mut self.ebpf).remove_target(pid)
+    }
+
+    /// Attaches every uprobe of `pid` (its set, see [`Probes::attach_at`]). On failure the
+    /// ones attached stay attached.
+    pub fn attach_pid(&mut self, pid: u32) -> Result<(), AttachError> {
+        self.links.attach(&mut self.ebpf, pid)
+    }
+
+    /// Detaches the uprobes of `pid`; the kernel-side stats stay.
+    pub fn detach_pid(&mut self, pid: u32) {
+        self.links.detach(&mut self.ebpf, pid);
+    }
+
+    /// Detaches every probe and waits until they are gone; the maps stay readable.
+    pub fn detach_all(&mut self) {
+        self.links.detach_all(&mut self.ebpf);
+    }
+
+    /// Whether detached links are still being closed (attaching now would wait for them).
+    pub fn detaching(&self) -> bool {
+        self.links.detaching()
+    }
+
+    /// CPU time spent detaching `pid`'s probes since the last call.
+    pub fn take_switch_cpu(&self, pid: u32) -> Duration {
+        self.links.take_switch_cpu(pid)
+    }
+
+    /// Hits of every counted probe.
+    pub fn hits(&self) -> Result<Vec<(CountedProbe, u64)>, AttachError> {
+        let hits = self.maps().probe_hits(self.counted.len())?;
+        Ok(self.counted.iter().cloned().zip(hits).collect())
+    }
+
+    /// Entry hits of the target in `slot` behind what the kernel side folded for it: since its
+    /// folded counts were last cleared.
+    pub fn folded_entries(&self, slot: u16) -> Result<u64, AttachError> {
+        let base = self.entries_base.get(&slot).copied().unwrap_or(0);
+        Ok(self.maps().target_entries(slot)?.saturating_sub(base))
+    }
+
+    /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs and
+    /// probe steps, writers); for clprof's own calibration probes and for targets that are gone.
+    pub fn forget_pid(&mut self, pid: u32) -> Result<(), AttachError> {
+        self.forget(&|p| p == pid)
+    }
+
+    /// Removes everything the kernel side folded, for every process, and the stored stacks (a
+    /// daemon window's end, once its report is built): one pass over each map.
+    pub fn forget_all(&mut self) -> Result<(), AttachError> {
+        self.forget(&|_| true)?;
+        BpfMapsMut::new(&mut self.ebpf).clear_stacks()
+    }
+
+    fn forget(&mut self, which: &dyn Fn(u32) -> bool) -> Result<(), AttachError> {
+        BpfMapsMut::new(&mut self.ebpf).purge(which)?;
+        for (pid, slot) in self.targets() {
+            if which(pid) {
+                let base = self.maps().target_entries(slot)?;
+                self.entries_base.insert(slot, base);
+            }
+        }
+        Ok(())
+    }
+
+    /// Zeroes every counter and discards the sampled events waiting in the ring buffer (what
+    /// calibration left behind).
+    pub fn reset_counters_and_events(&mut self) -> Result<(), AttachError> {
+        BpfMapsMut::new(&mut self.ebpf).reset_counters_and_events()
+    }
+
+    /// Takes the sampled-event ring buffer.
+    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, AttachError> {
+        BpfMapsMut::new(&mut self.ebpf).take_events()
+    }
+
+    /// Gives the kernel side the XOL areas of targets whose `[uprobes]` mapping showed up since
+    /// they were added (see [`XolAreas::changed`]).
+    pub fn refresh_xol(&mut self) {
+        for (pid, new) in self.xol.changed() {
+            let updated = self.maps().target_config(pid).and_then(|config| {
+                BpfMapsMut::new(&mut self.ebpf).set_target(pid, xol::with_area(config, new))
+            });
+            match updated {
+                Ok(()) => {
+                    tracing::debug!(pid, ?new, "XOL area");
+                    self.xol.set(pid, new);
+                }
+                Err(e) => tracing::debug!(pid, "XOL area not updated: {e}"),
+            }
+        }
+    }
+
+    /// The XOL area known for `pid`: its own mapping, else the expected one.
+    pub fn xol_area(&self, pid: u32) -> Option<XolArea> {
+        self.xol.area(pid)
     }
 }

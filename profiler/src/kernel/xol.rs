@@ -14,14 +14,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aya::maps::{HashMap as BpfHashMap, MapData};
 use profiler_common::{
-    map_names,
     xol::{in_xol_area, GROW_KIND, UNKNOWN_STEP_KIND},
     AssignKind, StepKey, TargetConfig, CUSTOM_KIND,
 };
-
-use crate::kernel::probes::{AttachError, Probes};
 
 /// How often targets whose `[uprobes]` mapping was not seen yet are looked at again.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -72,7 +68,7 @@ impl XolSource {
 /// Every target's XOL area as last given to the kernel side.
 #[derive(Debug, Default)]
 pub struct XolAreas {
-    pub by_pid: HashMap<u32, XolSource>,
+    by_pid: HashMap<u32, XolSource>,
     /// When the pending targets were last looked at.
     checked: Option<Instant>,
 }
@@ -146,70 +142,48 @@ pub fn step_name(key: &StepKey, function: Option<String>) -> String {
     format!("{PROBE_PREFIX} {name}")
 }
 
-impl Probes {
-    /// Sends `pid`'s XOL area to the kernel side, in `config` (before it is first written).
-    pub(crate) fn xol_config(&mut self, pid: u32, config: TargetConfig) -> TargetConfig {
+impl XolAreas {
+    /// `config` with `pid`'s XOL area as it is now, which is remembered as given to the kernel
+    /// side.
+    pub fn config_for(&mut self, pid: u32, config: TargetConfig) -> TargetConfig {
         let source = area_of(pid);
-        self.xol.by_pid.insert(pid, source);
+        self.by_pid.insert(pid, source);
         with_area(config, source)
     }
 
-    /// Every [`RECHECK`], looks again at the targets whose `[uprobes]` mapping was not seen yet,
-    /// and gives the kernel side the area once it is there (or when the expected page got taken).
-    pub fn refresh_xol(&mut self) {
-        if self.xol.checked.is_some_and(|t| t.elapsed() < RECHECK) {
-            return;
+    /// Every [`RECHECK`], looks again at the targets whose `[uprobes]` mapping was not seen yet:
+    /// those whose area is now known (or whose expected page got taken), with the new area.
+    /// Give each to the kernel side, then [`XolAreas::set`] it.
+    pub fn changed(&mut self) -> Vec<(u32, XolSource)> {
+        if self.checked.is_some_and(|t| t.elapsed() < RECHECK) {
+            return Vec::new();
         }
-        self.xol.checked = Some(Instant::now());
-        let pending: Vec<(u32, XolSource)> = self
-            .xol
-            .by_pid
+        self.checked = Some(Instant::now());
+        self.by_pid
             .iter()
             .filter(|(_, s)| !matches!(s, XolSource::Maps(_)))
-            .map(|(&pid, &s)| (pid, s))
-            .collect();
-        for (pid, old) in pending {
-            let new = area_of(pid);
-            if new == old || (new == XolSource::Unknown && !crate::inspect::is_alive(pid)) {
-                continue;
-            }
-            if let Err(e) = self.set_xol(pid, new) {
-                tracing::debug!(pid, "XOL area not updated: {e}");
-                continue;
-            }
-            tracing::debug!(pid, ?new, "XOL area");
-            self.xol.by_pid.insert(pid, new);
-        }
+            .filter_map(|(&pid, &old)| {
+                let new = area_of(pid);
+                let stale =
+                    new == old || (new == XolSource::Unknown && !crate::inspect::is_alive(pid));
+                (!stale).then_some((pid, new))
+            })
+            .collect()
     }
 
-    fn set_xol(&mut self, pid: u32, source: XolSource) -> Result<(), AttachError> {
-        let map = self
-            .ebpf
-            .map_mut(map_names::TARGETS)
-            .ok_or(AttachError::Missing(map_names::TARGETS))?;
-        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> = BpfHashMap::try_from(map)?;
-        let config = targets.get(&pid, 0)?;
-        targets.insert(pid, with_area(config, source), 0)?;
-        Ok(())
+    /// Records `source` as `pid`'s area given to the kernel side.
+    pub fn set(&mut self, pid: u32, source: XolSource) {
+        self.by_pid.insert(pid, source);
+    }
+
+    /// Forgets `pid` (a target gone).
+    pub fn remove(&mut self, pid: u32) {
+        self.by_pid.remove(&pid);
     }
 
     /// The XOL area known for `pid`: its own mapping, else the expected one.
-    pub fn xol_area(&self, pid: u32) -> Option<XolArea> {
-        self.xol.by_pid.get(&pid).and_then(XolSource::area)
-    }
-
-    /// Perf samples of threads single-stepping a probed instruction, per process and site.
-    pub fn probe_steps(&self) -> Result<Vec<(StepKey, u64)>, AttachError> {
-        let map = self
-            .ebpf
-            .map(map_names::PROBE_STEPS)
-            .ok_or(AttachError::Missing(map_names::PROBE_STEPS))?;
-        let steps: BpfHashMap<&MapData, StepKey, u64> = BpfHashMap::try_from(map)?;
-        let mut out: HashMap<StepKey, u64> = HashMap::new();
-        for (k, n) in steps.iter().filter_map(Result::ok) {
-            *out.entry(k).or_default() += n;
-        }
-        Ok(out.into_iter().collect())
+    pub fn area(&self, pid: u32) -> Option<XolArea> {
+        self.by_pid.get(&pid).and_then(XolSource::area)
     }
 }
 

@@ -7,7 +7,7 @@ use profiler_common::ProbeTime;
 
 use crate::{
     inspect,
-    kernel::probes::{thread_cpu, Probes},
+    kernel::{links::thread_cpu, probes::Probes},
     overhead::budget::{Action, Duty, Observation, WindowSample},
     overhead::estimate,
 };
@@ -108,11 +108,11 @@ impl DutyCycler {
             .targets()
             .into_iter()
             .map(|(pid, slot)| {
-                let hits = probes.target_hits(slot).unwrap_or(0);
-                let entries = probes.target_entries(slot).unwrap_or(0);
+                let hits = probes.maps().target_hits(slot).unwrap_or(0);
+                let entries = probes.maps().target_entries(slot).unwrap_or(0);
                 let mut reader = inspect::CpuReader::new(pid);
                 let cpu = reader.read().unwrap_or_default();
-                let time_at_start = probes.probe_time(slot).unwrap_or_default();
+                let time_at_start = probes.maps().probe_time(slot).unwrap_or_default();
                 // The probes are attached: the first window is live.
                 let time_live = Some(ProbeTime::default());
                 let start_obs = Observation {
@@ -165,8 +165,8 @@ impl DutyCycler {
     fn observe(start: Instant, probes: &Probes, t: &mut Target) -> Option<Observation> {
         let threads = t.reader.threads();
         let cpu = t.reader.read()?;
-        let hits = probes.target_hits(t.slot).ok()?;
-        let entries = probes.target_entries(t.slot).ok()?;
+        let hits = probes.maps().target_hits(t.slot).ok()?;
+        let entries = probes.maps().target_entries(t.slot).ok()?;
         if t.reader.threads() != threads {
             t.duty.spoil_window();
         }
@@ -182,6 +182,7 @@ impl DutyCycler {
     /// What the target's probe hits have cost it since the start.
     fn probe_time(probes: &Probes, t: &Target) -> ProbeTime {
         probes
+            .maps()
             .probe_time(t.slot)
             .map(|p| p.since(&t.time_at_start))
             .unwrap_or_default()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use perf_event_open_sys::ioctls;
 
-use crate::perf::{parse_cpu_list, probe_pmu, PerfError, PerfEvents, PerfSource, Sampling};
+use crate::perf::{detect_pmu, parse_cpu_list, PerfError, PerfEvents, PerfSource, Sampling};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -143,7 +143,7 @@ fn pebs_here_fails_cleanly_when_there_is_no_pmu() {
         return;
     }
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("cpuinfo");
-    let pmu = probe_pmu(std::path::Path::new("/sys"), &cpuinfo);
+    let pmu = detect_pmu(std::path::Path::new("/sys"), &cpuinfo);
     // Skylake's encoding on PMU type 4, the usual `cpu` type; absent on a VM without a PMU.
     let pebs = PerfSource::PebsL1Miss {
         pmu_type: pmu.cpu_pmu_type.unwrap_or(4),

@@ -1,7 +1,7 @@
 //! Hardware (and fallback software) perf events that clprof opens itself, one per online CPU,
 //! system-wide, to find the data addresses of L1-missing loads in the target processes.
 //!
-//! The chain is: [`probe_pmu`] reads what the machine offers from sysfs and `/proc/cpuinfo` →
+//! The chain is: [`detect_pmu`] reads what the machine offers from sysfs and `/proc/cpuinfo` →
 //! [`choose`] maps `--events` onto a [`PerfSource`] (or says why it cannot and what to use) →
 //! [`attr`] builds the `perf_event_attr` → [`PerfEvents::open`] opens it on every CPU →
 //! [`PerfEvents::attach_bpf`] hands every sample to the eBPF program, which filters to the
@@ -47,7 +47,7 @@ impl Sampling {
 }
 pub use choose::choose;
 pub use events::PerfEvents;
-pub use pmu::{probe_pmu, PmuInfo, Vendor};
+pub use pmu::{detect_pmu, PmuInfo, Vendor};
 pub use sysfs::parse_cpu_list;
 
 /// What `--events` asked for.

@@ -97,7 +97,7 @@ const INTEL_L1_MISS: &[L1MissEvent] = &[
 
 /// Reads what the machine offers: `sysfs` is the sysfs root (normally "/sys"), `cpuinfo` the
 /// text of `/proc/cpuinfo` (only the first processor's block is used).
-pub fn probe_pmu(sysfs: &Path, cpuinfo: &str) -> PmuInfo {
+pub fn detect_pmu(sysfs: &Path, cpuinfo: &str) -> PmuInfo {
     let (vendor, family, model) = parse_cpuinfo(cpuinfo);
     let devices = sysfs.join("bus/event_source/devices");
     // Non-hybrid x86 registers the core PMU as "cpu"; hybrid Intel parts register "cpu_core"

@@ -1,11 +1,11 @@
-//! `probe_pmu` and `choose` over the sysfs trees in `profiler/tests/data/sysfs/` and this
+//! `detect_pmu` and `choose` over the sysfs trees in `profiler/tests/data/sysfs/` and this
 //! machine's own `/sys`.
 
 use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::perf::events::pmu_cpus;
-use crate::perf::{choose, probe_pmu, EventsChoice, PerfError, PerfSource, PmuInfo, Vendor};
+use crate::perf::{choose, detect_pmu, EventsChoice, PerfError, PerfSource, PmuInfo, Vendor};
 
 fn tree(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,7 +16,7 @@ fn tree(name: &str) -> PathBuf {
 fn probe(name: &str) -> PmuInfo {
     let root = tree(name);
     let cpuinfo = std::fs::read_to_string(root.join("cpuinfo")).expect("cpuinfo fixture");
-    probe_pmu(&root, &cpuinfo)
+    detect_pmu(&root, &cpuinfo)
 }
 
 /// `choose` for every choice, in `EventsChoice` order.
@@ -73,7 +73,7 @@ fn skylake_server_gets_pebs_from_the_table() {
 fn named_sysfs_event_wins_over_the_table_and_needs_no_table_entry() {
     let root = tree("intel-icelake-named-event");
     let cpuinfo = std::fs::read_to_string(root.join("cpuinfo")).unwrap();
-    let pmu = probe_pmu(&root, &cpuinfo);
+    let pmu = detect_pmu(&root, &cpuinfo);
     assert_eq!((pmu.family, pmu.model), (6, 106));
     assert_eq!(pmu.pebs_event, Some(L1_MISS));
     let name = pmu.pebs_event_name.clone().unwrap();
@@ -83,7 +83,7 @@ fn named_sysfs_event_wins_over_the_table_and_needs_no_table_entry() {
     );
     // A model the table does not know still gets PEBS through the sysfs alias…
     let unknown = cpuinfo.replace("model\t\t: 106", "model\t\t: 250");
-    let pmu = probe_pmu(&root, &unknown);
+    let pmu = detect_pmu(&root, &unknown);
     assert_eq!(pmu.model, 250);
     assert_eq!(pmu.pebs_event, Some(L1_MISS));
     assert!(matches!(
@@ -96,7 +96,7 @@ fn named_sysfs_event_wins_over_the_table_and_needs_no_table_entry() {
     // …while Skylake's tree, which names only mem-loads, does not.
     let skx = tree("intel-skylake-server");
     let skx_info = std::fs::read_to_string(skx.join("cpuinfo")).unwrap();
-    let pmu = probe_pmu(&skx, &skx_info.replace("model\t\t: 85", "model\t\t: 250"));
+    let pmu = detect_pmu(&skx, &skx_info.replace("model\t\t: 85", "model\t\t: 250"));
     assert_eq!(pmu.pebs_event, None, "mem-loads is not an L1-miss event");
     let msg = unavailable(choose(EventsChoice::Pebs, &pmu));
     assert!(msg.contains("model 0xfa is not in clprof's table"), "{msg}");
@@ -229,10 +229,10 @@ fn fallback_order_is_pebs_then_ibs_then_l1d_then_cpu_clock() {
 }
 
 #[test]
-fn this_machine_is_probed_consistently_with_its_sysfs() {
+fn this_machine_is_detected_consistently_with_its_sysfs() {
     let sysfs = Path::new("/sys");
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
-    let pmu = probe_pmu(sysfs, &cpuinfo);
+    let pmu = detect_pmu(sysfs, &cpuinfo);
     let devices = sysfs.join("bus/event_source/devices");
     let has_core = ["cpu", "cpu_core"]
         .iter()

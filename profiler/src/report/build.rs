@@ -9,15 +9,16 @@ use profiler_common::{
 
 use crate::{
     collect::{Collected, SampleKey, StopReason},
+    inspect::GoBinary,
+    kernel::bpf_maps::Counters,
     kernel::probes::Probes,
-    kernel::readback::Counters,
     kernel::xol,
     perf::PerfSource,
-    report::fold::{self, FoldedSample, KernelSnapshot, MapExtras, Measured, ProcessInfo},
-    report::overhead::{Overhead, TargetFigures},
+    report::overhead::Overhead,
+    report::rank::{self, KernelSnapshot, MapExtras, Measured, ProcessInfo, SampledWrite},
     report::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
-        TargetInfo, UprobeSource, SCHEMA,
+        TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
     },
     session::{Recorded, Session},
     symbolize::{lookup_addr, Frame},
@@ -48,8 +49,8 @@ pub fn build(
         perf: *source != PerfSource::None,
         addresses: source.has_data_address(),
     };
-    let snapshot = probes.snapshot()?;
-    let counters = probes.counters()?;
+    let snapshot = probes.maps().snapshot()?;
+    let counters = probes.maps().counters()?;
     let processes: HashMap<u32, ProcessInfo> = targets
         .iter()
         .map(|t| {
@@ -58,11 +59,11 @@ pub fn build(
         })
         .collect();
     let mut stacks = Stacks::new(probes, targets);
-    let samples: Vec<FoldedSample> = collected
+    let samples: Vec<SampledWrite> = collected
         .samples
         .iter()
         .filter(|(key, _)| key.flags & SAMPLE_PERF == 0)
-        .map(|(key, &count)| FoldedSample {
+        .map(|(key, &count)| SampledWrite {
             pid: key.pid,
             lines: key.lines,
             caller: stacks
@@ -74,14 +75,17 @@ pub fn build(
         .collect();
     let overhead = Overhead::of(&collected.duty, overhead);
     let extras = map_extras(&mut stacks, &snapshot, collected);
-    let mut lines = fold::fold_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
+    let mut lines = rank::rank_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     overhead.scale_lines(&mut lines);
-    let mut maps = fold::fold_maps(&snapshot, &processes, &extras, measured);
+    let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
     overhead.scale_maps(&mut maps);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let (functions, trampoline) = if measured.perf {
-        let (functions, trampoline) =
-            top_functions(&mut stacks, &probes.perf_ips()?, &probes.probe_steps()?);
+        let (functions, trampoline) = top_functions(
+            &mut stacks,
+            &probes.maps().perf_ips()?,
+            &probes.maps().probe_steps()?,
+        );
         (functions, Some(trampoline))
     } else {
         (Vec::new(), None)
@@ -102,7 +106,6 @@ pub fn build(
         }
     }
     let events = counters.get(Counter::Events);
-    let figures = overhead.sources;
     Ok(Report {
         schema: SCHEMA.to_owned(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -115,12 +118,7 @@ pub fn build(
             uprobes,
             perf: source.name().to_owned(),
             pmu_available: pmu,
-            overhead_budget_pct: figures.overhead_budget_pct,
-            probe_active_fraction: figures.probe_active_fraction,
-            estimated_overhead_pct: figures.estimated_overhead_pct,
-            probe_hit_cost_ns: figures.probe_hit_cost_ns,
-            perf_sample_cost_ns: figures.perf_sample_cost_ns,
-            perf_sample_hz: figures.perf_sample_hz,
+            overhead: overhead.sources,
             perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
             probe_trampoline_samples: trampoline,
         },
@@ -138,7 +136,7 @@ pub fn build(
     })
 }
 
-fn target_info(t: &Recorded, collected: &Collected, o: TargetFigures) -> TargetInfo {
+fn target_info(t: &Recorded, collected: &Collected, overhead: TargetOverhead) -> TargetInfo {
     let layout = t.binary.as_ref().map(|b| &b.layout);
     TargetInfo {
         pid: t.pid,
@@ -150,14 +148,7 @@ fn target_info(t: &Recorded, collected: &Collected, o: TargetFigures) -> TargetI
         symbols_source: t.binary.as_ref().map(|b| b.symbols_source),
         exited: collected.exited.contains_key(&t.pid),
         build_id: t.binary.as_ref().and_then(|b| b.build_id.clone()),
-        probe_active_fraction: o.probe_active_fraction,
-        probe_hits: o.probe_hits,
-        probe_windows: o.probe_windows,
-        estimated_overhead_pct: o.estimated_overhead_pct,
-        probe_hit_cost_ns: o.probe_hit_cost_ns,
-        probe_hit_cost_source: o.probe_hit_cost_source,
-        est_scale: o.est_scale,
-        est_scale_rel_err: o.est_scale_rel_err,
+        overhead,
     }
 }
 
@@ -233,7 +224,7 @@ fn write_stacks(
         let mut frames = stacks.locations(key.pid, key.stack_id, key.return_addr, MAX_STACK_DEPTH);
         if frames.is_empty() {
             // The stack was not stored: keep the probed function so the write still shows.
-            let probed = fold::assign_symbol(key.kind).unwrap_or("custom probe");
+            let probed = rank::assign_symbol(key.kind).unwrap_or("custom probe");
             frames.push(StackLocation {
                 addr: hex(0),
                 lines: vec![Frame {
@@ -381,7 +372,7 @@ fn map_extras(
             continue;
         }
         let to_reports =
-            |frames: Vec<Frame>| frames.iter().map(|f| fold::frame_report(f, 1)).collect();
+            |frames: Vec<Frame>| frames.iter().map(|f| rank::frame_report(f, 1)).collect();
         entry.races.push(RaceReport {
             tid: race.tid,
             other_tid: (race.other_tid != 0).then_some(race.other_tid),
@@ -464,20 +455,25 @@ impl<'p, 't> Stacks<'p, 't> {
         (frame.function != hex(addr)).then(|| frame.function.clone())
     }
 
-    /// The stack's addresses with their depth (0: the probed function; 1: the return address
-    /// read at its entry, which frame-pointer unwinding at a first instruction skips; 2: the
-    /// rest), innermost first, symbolized. Empty when the process cannot be symbolized.
+    /// The stack's addresses (the probed function; the return address read at its entry,
+    /// which frame-pointer unwinding at a first instruction skips; the rest), innermost first,
+    /// symbolized and told apart: probed or calling code. Empty when the process cannot be
+    /// symbolized.
     fn located(
         &mut self,
         pid: u32,
         stack_id: i64,
         return_addr: u64,
-    ) -> Vec<(usize, StackLocation)> {
+    ) -> Vec<(FrameKind, StackLocation)> {
         let probes = self.probes;
         let raw = self
             .raw
             .entry(stack_id)
-            .or_insert_with(|| u32::try_from(stack_id).ok().and_then(|id| probes.stack(id)))
+            .or_insert_with(|| {
+                u32::try_from(stack_id)
+                    .ok()
+                    .and_then(|id| probes.maps().stack(id))
+            })
             .clone()
             .unwrap_or_default();
         let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
@@ -495,13 +491,15 @@ impl<'p, 't> Stacks<'p, 't> {
             addrs.push((return_addr, 1));
         }
         addrs.extend(raw.iter().skip(1).map(|&ip| (ip, 2)));
+        let binary = t.binary.as_deref();
         addrs
             .into_iter()
             .map(|(ip, depth)| {
                 let addr = lookup_addr(ip, bias, depth);
+                let kind = FrameKind::of(depth, addr, binary);
                 let lines = sym.frames(addr).to_vec();
                 (
-                    depth,
+                    kind,
                     StackLocation {
                         addr: hex(addr),
                         lines,
@@ -529,14 +527,15 @@ impl<'p, 't> Stacks<'p, 't> {
     }
 
     /// Up to `max` frames of the code that called the probed function, innermost first,
-    /// skipping the probed runtime functions themselves.
+    /// skipping the probed functions themselves.
     fn callers(&mut self, pid: u32, stack_id: i64, return_addr: u64, max: usize) -> Vec<Frame> {
+        let located = self.located(pid, stack_id, return_addr);
         let mut out = Vec::new();
-        for (depth, loc) in self.located(pid, stack_id, return_addr) {
+        let calling = located
+            .into_iter()
+            .skip_while(|(kind, _)| *kind == FrameKind::Probed);
+        for (_, loc) in calling {
             for f in loc.lines {
-                if out.is_empty() && (depth == 0 || is_probed_frame(&f)) {
-                    continue;
-                }
                 out.push(f);
                 if out.len() >= max {
                     return out;
@@ -547,6 +546,25 @@ impl<'p, 't> Stacks<'p, 't> {
     }
 }
 
-fn is_probed_frame(f: &Frame) -> bool {
-    f.function.contains("mapassign")
+/// What the code at a stack address is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrameKind {
+    /// A probed function: where the uprobe fired (the stack's first address), or code of one
+    /// of the binary's map-assign functions.
+    Probed,
+    /// Code that called the probed function, directly or further out.
+    Caller,
+}
+
+impl FrameKind {
+    /// The kind of the file address `addr`, at `depth` in a stack taken at a probe (0: the
+    /// probe's own address) of a process running `binary`.
+    fn of(depth: usize, addr: u64, binary: Option<&GoBinary>) -> FrameKind {
+        let in_assign = binary.is_some_and(|b| b.assign_func_at(addr).is_some());
+        if depth == 0 || in_assign {
+            FrameKind::Probed
+        } else {
+            FrameKind::Caller
+        }
+    }
 }

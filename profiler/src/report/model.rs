@@ -64,6 +64,14 @@ pub struct TargetInfo {
     /// GNU or Go build id of the executable, when known.
     #[serde(default)]
     pub build_id: Option<String>,
+    /// What the overhead budget did for this process (flattened: its fields are the target's).
+    #[serde(flatten)]
+    pub overhead: TargetOverhead,
+}
+
+/// What the overhead budget did for one target; all null for a process without an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetOverhead {
     /// Fraction of the time this process was recorded during which its probes were attached.
     #[serde(default)]
     pub probe_active_fraction: Option<f64>,
@@ -110,6 +118,22 @@ pub struct Sources {
     pub perf: String,
     /// Whether the machine exposes a hardware PMU.
     pub pmu_available: bool,
+    /// What the overhead budget did over all targets (flattened: its fields are `sources`').
+    #[serde(flatten)]
+    pub overhead: RecordingOverhead,
+    /// Perf samples taken in the targets (user mode); null without perf events.
+    #[serde(default)]
+    pub perf_samples: Option<u64>,
+    /// Of those, samples of a thread single-stepping a probed instruction in the kernel's
+    /// `[uprobes]` page: probe overhead, in `functions` as `[clprof probe] FUNCTION`; null
+    /// without perf events.
+    #[serde(default)]
+    pub probe_trampoline_samples: Option<u64>,
+}
+
+/// What the overhead budget did over all targets.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordingOverhead {
     /// Overhead budget (percent of target CPU); 100 = probes always on.
     pub overhead_budget_pct: f64,
     /// Fraction of the recording during which probes were attached (over all targets).
@@ -126,14 +150,6 @@ pub struct Sources {
     /// Perf sampling frequency per CPU (Hz) chosen within the budget; null without perf events.
     #[serde(default)]
     pub perf_sample_hz: Option<u64>,
-    /// Perf samples taken in the targets (user mode); null without perf events.
-    #[serde(default)]
-    pub perf_samples: Option<u64>,
-    /// Of those, samples of a thread single-stepping a probed instruction in the kernel's
-    /// `[uprobes]` page: probe overhead, in `functions` as `[clprof probe] FUNCTION`; null
-    /// without perf events.
-    #[serde(default)]
-    pub probe_trampoline_samples: Option<u64>,
 }
 
 /// Hits of one probed function.

@@ -8,39 +8,15 @@ use crate::{
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
     overhead::plan::OverheadPlan,
-    report::{HitCostSource, LineReport, MapReport},
+    report::{HitCostSource, LineReport, MapReport, RecordingOverhead, TargetOverhead},
 };
-
-/// What the budget did for one target, as the report gives it.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct TargetFigures {
-    pub probe_active_fraction: Option<f64>,
-    pub probe_hits: Option<u64>,
-    pub probe_windows: Option<u64>,
-    pub estimated_overhead_pct: Option<f64>,
-    pub probe_hit_cost_ns: Option<u64>,
-    pub probe_hit_cost_source: Option<HitCostSource>,
-    pub est_scale: Option<f64>,
-    pub est_scale_rel_err: Option<f64>,
-}
-
-/// What the budget did over all targets, as the report's `sources` gives it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SourceFigures {
-    pub overhead_budget_pct: f64,
-    pub probe_active_fraction: f64,
-    pub estimated_overhead_pct: Option<f64>,
-    pub probe_hit_cost_ns: Option<u64>,
-    pub perf_sample_cost_ns: Option<u64>,
-    pub perf_sample_hz: Option<u64>,
-}
 
 /// The overhead figures of a recording, computed before its report is built.
 #[derive(Clone, Debug)]
 pub struct Overhead {
-    targets: HashMap<u32, TargetFigures>,
+    targets: HashMap<u32, TargetOverhead>,
     scales: HashMap<u32, Scale>,
-    pub sources: SourceFigures,
+    pub sources: RecordingOverhead,
 }
 
 impl Overhead {
@@ -58,7 +34,7 @@ impl Overhead {
             let s = scales.get(&d.pid);
             targets.insert(
                 d.pid,
-                TargetFigures {
+                TargetOverhead {
                     probe_active_fraction: Some(round4(d.active_fraction())),
                     probe_hits: Some(d.hits),
                     probe_windows: Some(d.windows),
@@ -77,7 +53,7 @@ impl Overhead {
         let (active, span) = duty.iter().fold((0.0, 0.0), |(a, s), d| {
             (a + d.active.as_secs_f64(), s + d.span.as_secs_f64())
         });
-        let sources = SourceFigures {
+        let sources = RecordingOverhead {
             overhead_budget_pct: plan.budget.fraction * 100.0,
             probe_active_fraction: if span > 0.0 {
                 round4((active / span).min(1.0))
@@ -100,7 +76,7 @@ impl Overhead {
     }
 
     /// The figures of target `pid`; all null for a process without an account.
-    pub fn target(&self, pid: u32) -> TargetFigures {
+    pub fn target(&self, pid: u32) -> TargetOverhead {
         self.targets.get(&pid).copied().unwrap_or_default()
     }
 

@@ -109,7 +109,10 @@ fn processes_without_an_account_are_left_unscaled() {
         before,
         "no scale: the fold's estimates (null) stay"
     );
-    assert_eq!(o.target(report.targets[0].pid), TargetFigures::default());
+    assert_eq!(
+        o.target(report.targets[0].pid),
+        crate::report::TargetOverhead::default()
+    );
     assert_eq!(o.sources.estimated_overhead_pct, None);
     assert_eq!(o.sources.perf_sample_hz, None);
     assert_eq!(o.sources.overhead_budget_pct, 100.0);

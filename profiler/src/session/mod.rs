@@ -11,7 +11,10 @@ use anyhow::Context as _;
 use crate::{
     collect::{Signals, Streams},
     inspect::{self, GoBinary, ProbeSite, TargetError},
-    kernel::probes::{target_config, Probes},
+    kernel::{
+        calibrate,
+        probes::{target_config, Probes},
+    },
     overhead::{budget, budget::Budget, plan::OverheadPlan},
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
@@ -113,7 +116,7 @@ impl Session {
     ) -> anyhow::Result<Self> {
         preflight::require_uprobes(Path::new("/sys"))?;
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let source = perf::choose(events, &perf::probe_pmu(Path::new("/sys"), &cpuinfo))?;
+        let source = perf::choose(events, &perf::detect_pmu(Path::new("/sys"), &cpuinfo))?;
         let mut probes = Probes::load(verbose)?;
         let overhead = plan_overhead(&mut probes, budget_pct, &source)?;
         Ok(Session {
@@ -150,8 +153,7 @@ fn plan_overhead(
     budget_pct: f64,
     source: &PerfSource,
 ) -> anyhow::Result<OverheadPlan> {
-    let calibration = probes
-        .calibrate(Some(source))
+    let calibration = calibrate::calibrate(probes, Some(source))
         .context("measuring what a probe hit costs on this machine")?;
     Ok(OverheadPlan::new(
         Budget::from_pct(budget_pct),

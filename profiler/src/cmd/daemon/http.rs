@@ -186,12 +186,12 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
     gauge(
         "clprof_probe_active_fraction",
         "Fraction of the latest window the target's probes were attached.",
-        per_target(&|pid| target_field(pid, &|t| t.probe_active_fraction)),
+        per_target(&|pid| target_field(pid, &|t| t.overhead.probe_active_fraction)),
     );
     gauge(
         "clprof_estimated_overhead_pct",
         "Estimated cost of profiling to the target, percent of its own CPU time.",
-        per_target(&|pid| target_field(pid, &|t| t.estimated_overhead_pct)),
+        per_target(&|pid| target_field(pid, &|t| t.overhead.estimated_overhead_pct)),
     );
     let d = &report.drops;
     gauge(

@@ -80,7 +80,7 @@ fn two_map_headers_in_one_line_are_both_listed_with_their_fields() {
             layout: Some(classic()),
         },
     )]);
-    let lines = fold_lines(&snapshot, &layouts, &[], 5, Measured::default());
+    let lines = rank_lines(&snapshot, &layouts, &[], 5, Measured::default());
     assert_eq!(lines.len(), 1);
     let line = &lines[0];
     assert_eq!(line.line, "0x1000");
@@ -105,7 +105,7 @@ fn header_tail_in_next_line_lists_only_unwritten_fields() {
         lines: vec![(key(7, 0x1040), line_stats(5, 0, &[11], &[0]))],
         objects: vec![object(7, 0x1030, 5, &[11])],
     };
-    let lines = fold_lines(
+    let lines = rank_lines(
         &snapshot,
         &HashMap::from([(
             7,
@@ -137,7 +137,7 @@ fn lines_rank_by_transfers_then_writes() {
         ],
         objects: vec![],
     };
-    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5, Measured::default());
+    let lines = rank_lines(&snapshot, &HashMap::new(), &[], 5, Measured::default());
     let order: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
     assert_eq!(order, vec!["0xc0", "0x80", "0x40"]);
 }
@@ -154,7 +154,7 @@ fn samples_count_per_line_and_rank_callers() {
         file: None,
         line: None,
     };
-    let s = |lines: [u64; 2], caller: &Frame| FoldedSample {
+    let s = |lines: [u64; 2], caller: &Frame| SampledWrite {
         pid: 3,
         lines,
         caller: Some(caller.clone()),
@@ -174,7 +174,7 @@ fn samples_count_per_line_and_rank_callers() {
         ],
         objects: vec![],
     };
-    let lines = fold_lines(&snapshot, &HashMap::new(), &samples, 5, Measured::default());
+    let lines = rank_lines(&snapshot, &HashMap::new(), &samples, 5, Measured::default());
     assert_eq!(lines[0].line, "0x40");
     assert_eq!(lines[0].samples, 3);
     assert_eq!(lines[0].top_frames[0].function, "main.worker");
@@ -203,11 +203,11 @@ fn l1_miss_samples_are_reported_only_with_data_addresses() {
     };
     let processes = HashMap::new();
     assert_eq!(
-        fold_lines(&snapshot, &processes, &[], 5, with)[0].l1_miss_samples,
+        rank_lines(&snapshot, &processes, &[], 5, with)[0].l1_miss_samples,
         Some(7)
     );
     assert_eq!(
-        fold_lines(&snapshot, &processes, &[], 5, without)[0].l1_miss_samples,
+        rank_lines(&snapshot, &processes, &[], 5, without)[0].l1_miss_samples,
         None
     );
 }
@@ -219,7 +219,7 @@ fn unmeasured_metrics_are_null_not_zero() {
         lines: vec![(key(1, 0x40), line_stats(1, 0, &[1], &[0]))],
         objects: vec![],
     };
-    let lines = fold_lines(&snapshot, &HashMap::new(), &[], 5, Measured::default());
+    let lines = rank_lines(&snapshot, &HashMap::new(), &[], 5, Measured::default());
     let json = serde_json::to_value(&lines[0]).expect("serialize");
     assert!(json["growth_writes"].is_null());
     assert!(json["l1_miss_samples"].is_null());
@@ -241,7 +241,7 @@ fn value_slots_are_listed_in_their_line_with_their_map() {
             layout: Some(classic()),
         },
     )]);
-    let lines = fold_lines(&snapshot, &processes, &[], 5, Measured::default());
+    let lines = rank_lines(&snapshot, &processes, &[], 5, Measured::default());
     let objs = &lines[0].objects;
     assert_eq!(objs.len(), 1, "the header is two lines away: {objs:?}");
     assert_eq!(objs[0].kind, "go-map-slot");
@@ -278,7 +278,7 @@ fn maps_rank_races_first_and_name_their_key_kind() {
             layout: Some(classic()),
         },
     )]);
-    let maps = fold_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
+    let maps = rank_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
     assert_eq!(maps[0].addr, "0x1000");
     assert_eq!(maps[0].concurrent_writers, 3);
     assert_eq!(maps[0].key_kind, "fast64");
@@ -319,7 +319,7 @@ fn many_writer_threads_are_reported_as_the_sketch_estimate() {
             layout: Some(classic()),
         },
     )]);
-    let lines = fold_lines(&snapshot, &processes, &[], 5, Measured::default());
+    let lines = rank_lines(&snapshot, &processes, &[], 5, Measured::default());
     let estimate = stats.writers.estimated_threads();
     assert!((255..=345).contains(&estimate), "300 threads: {estimate}");
     assert_eq!(
@@ -327,6 +327,6 @@ fn many_writer_threads_are_reported_as_the_sketch_estimate() {
         (estimate, false)
     );
     assert_eq!(lines[0].objects[0].writers, estimate);
-    let maps = fold_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
+    let maps = rank_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
     assert_eq!(maps[0].writers, estimate);
 }

@@ -1,5 +1,5 @@
-//! Userspace folding: joins the kernel's per-line and per-object stats with the map layouts and
-//! the sampled stacks into ranked [`LineReport`]s and [`MapReport`]s.
+//! Ranking: joins the kernel's per-line and per-object stats (what its programs folded) with the
+//! map layouts and the sampled stacks into ranked [`LineReport`]s and [`MapReport`]s.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,7 +8,7 @@ use profiler_common::{
     OBJECT_CUSTOM, OBJECT_GO_MAP, OBJECT_GO_MAP_SLOT,
 };
 
-pub use crate::kernel::readback::KernelSnapshot;
+pub use crate::kernel::bpf_maps::KernelSnapshot;
 use crate::{
     inspect::MapLayout,
     report::{hex, FrameReport, LatencyReport, LineReport, MapReport, ObjectReport, RaceReport},
@@ -17,7 +17,7 @@ use crate::{
 
 /// A sampled write, reduced to what ranking needs.
 #[derive(Clone, Debug)]
-pub struct FoldedSample {
+pub struct SampledWrite {
     pub pid: u32,
     /// Lines the write dirtied (0 = none).
     pub lines: [u64; 2],
@@ -55,10 +55,10 @@ pub fn rank(lines: &mut [LineReport]) {
 }
 
 /// Builds the ranked line reports.
-pub fn fold_lines(
+pub fn rank_lines(
     snapshot: &KernelSnapshot,
     processes: &HashMap<u32, ProcessInfo>,
-    samples: &[FoldedSample],
+    samples: &[SampledWrite],
     max_frames: usize,
     measured: Measured,
 ) -> Vec<LineReport> {
@@ -173,7 +173,7 @@ fn objects_in_line(
 
 type FrameCounts = HashMap<Frame, u64>;
 
-fn frames_by_line(samples: &[FoldedSample]) -> HashMap<(u32, u64), (u64, FrameCounts)> {
+fn frames_by_line(samples: &[SampledWrite]) -> HashMap<(u32, u64), (u64, FrameCounts)> {
     let mut by_line: HashMap<(u32, u64), (u64, FrameCounts)> = HashMap::new();
     for sample in samples {
         for &line in sample.lines.iter().filter(|&&l| l != 0) {
@@ -245,7 +245,7 @@ pub struct MapExtras {
 }
 
 /// Builds the per-map reports (Go map headers only).
-pub fn fold_maps(
+pub fn rank_maps(
     snapshot: &KernelSnapshot,
     processes: &HashMap<u32, ProcessInfo>,
     extras: &HashMap<(u32, u64), MapExtras>,
@@ -310,5 +310,5 @@ pub fn fold_maps(
 }
 
 #[cfg(test)]
-#[path = "fold_tests.rs"]
+#[path = "rank_tests.rs"]
 mod tests;

@@ -1,0 +1,277 @@
+//! The kernel side's maps: each target's configuration written in, and what the programs
+//! counted and folded read back (and cleared between daemon windows).
+
+use std::collections::HashMap;
+
+use aya::{
+    maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuValues, RingBuf, StackTraceMap},
+    Ebpf,
+};
+use profiler_common::{
+    map_names, Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats,
+    ProbeTime, StepKey, TargetConfig, COUNTERS, TARGET_SLOTS,
+};
+
+use crate::kernel::error::AttachError;
+
+/// What the kernel maps held at the end of a recording.
+#[derive(Clone, Debug, Default)]
+pub struct KernelSnapshot {
+    pub lines: Vec<(LineKey, LineStats)>,
+    pub objects: Vec<(ObjectKey, ObjectStats)>,
+    pub latency: HashMap<ObjectKey, LatencyHist>,
+}
+
+/// Keys that belong to one process.
+trait PidKey {
+    fn pid(&self) -> u32;
+}
+
+impl PidKey for LineKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for ObjectKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for IpKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for StepKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+/// Sum over CPUs of every [`Counter`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters(pub [u64; COUNTERS as usize]);
+
+impl Counters {
+    pub fn get(&self, c: Counter) -> u64 {
+        self.0[c as usize]
+    }
+}
+
+/// Reads the kernel side's maps.
+#[derive(Clone, Copy)]
+pub struct BpfMaps<'a> {
+    ebpf: &'a Ebpf,
+}
+
+impl<'a> BpfMaps<'a> {
+    pub fn new(ebpf: &'a Ebpf) -> Self {
+        BpfMaps { ebpf }
+    }
+
+    fn map(&self, name: &'static str) -> Result<&'a aya::maps::Map, AttachError> {
+        self.ebpf.map(name).ok_or(AttachError::Missing(name))
+    }
+
+    fn per_cpu_sum(&self, name: &'static str, index: u32) -> Result<u64, AttachError> {
+        let array: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(self.map(name)?)?;
+        Ok(array.get(&index, 0)?.iter().sum())
+    }
+
+    /// Per-CPU counters summed.
+    pub fn counters(&self) -> Result<Counters, AttachError> {
+        let mut out = Counters::default();
+        for (i, slot) in out.0.iter_mut().enumerate() {
+            *slot = self.per_cpu_sum(map_names::COUNTERS, i as u32)?;
+        }
+        Ok(out)
+    }
+
+    /// Hits of the counted probes `0..count` (by probe id).
+    pub fn probe_hits(&self, count: usize) -> Result<Vec<u64>, AttachError> {
+        (0..count as u32)
+            .map(|id| self.per_cpu_sum(map_names::HITS, id))
+            .collect()
+    }
+
+    /// Uprobe hits (every program) of the target in `slot` so far.
+    pub fn target_hits(&self, slot: u16) -> Result<u64, AttachError> {
+        self.per_cpu_sum(map_names::TARGET_HITS, u32::from(slot))
+    }
+
+    /// Entry hits (programs that observe: assigns, custom probes) of the target in `slot` so far.
+    pub fn target_entries(&self, slot: u16) -> Result<u64, AttachError> {
+        self.per_cpu_sum(map_names::TARGET_HITS, TARGET_SLOTS + u32::from(slot))
+    }
+
+    /// What the probe hits of the target in `slot` cost it so far (every CPU's share summed).
+    pub fn probe_time(&self, slot: u16) -> Result<ProbeTime, AttachError> {
+        let array: PerCpuArray<&MapData, ProbeTime> =
+            PerCpuArray::try_from(self.map(map_names::PROBE_TIME)?)?;
+        let mut sum = ProbeTime::default();
+        for cpu in array.get(&u32::from(slot), 0)?.iter() {
+            sum.merge(cpu);
+        }
+        Ok(sum)
+    }
+
+    /// The kernel-side configuration of `pid`.
+    pub fn target_config(&self, pid: u32) -> Result<TargetConfig, AttachError> {
+        let targets: BpfHashMap<&MapData, u32, TargetConfig> =
+            BpfHashMap::try_from(self.map(map_names::TARGETS)?)?;
+        Ok(targets.get(&pid, 0)?)
+    }
+
+    /// The folded maps as they are now.
+    pub fn snapshot(&self) -> Result<KernelSnapshot, AttachError> {
+        let lines: BpfHashMap<&MapData, LineKey, LineStats> =
+            BpfHashMap::try_from(self.map(map_names::LINES)?)?;
+        let objects: BpfHashMap<&MapData, ObjectKey, ObjectStats> =
+            BpfHashMap::try_from(self.map(map_names::OBJECTS)?)?;
+        let latency: BpfHashMap<&MapData, ObjectKey, LatencyHist> =
+            BpfHashMap::try_from(self.map(map_names::LATENCY)?)?;
+        // Entries can be evicted while iterating; skip the ones that vanish.
+        Ok(KernelSnapshot {
+            lines: lines.iter().filter_map(Result::ok).collect(),
+            objects: objects.iter().filter_map(Result::ok).collect(),
+            latency: latency
+                .iter()
+                .filter_map(Result::ok)
+                .collect::<HashMap<_, _>>(),
+        })
+    }
+
+    /// Perf samples per user instruction address.
+    pub fn perf_ips(&self) -> Result<Vec<(IpKey, u64)>, AttachError> {
+        let ips: BpfHashMap<&MapData, IpKey, u64> =
+            BpfHashMap::try_from(self.map(map_names::PERF_IPS)?)?;
+        Ok(ips.iter().filter_map(Result::ok).collect())
+    }
+
+    /// Perf samples of threads single-stepping a probed instruction, per process and site.
+    pub fn probe_steps(&self) -> Result<Vec<(StepKey, u64)>, AttachError> {
+        let steps: BpfHashMap<&MapData, StepKey, u64> =
+            BpfHashMap::try_from(self.map(map_names::PROBE_STEPS)?)?;
+        let mut out: HashMap<StepKey, u64> = HashMap::new();
+        for (k, n) in steps.iter().filter_map(Result::ok) {
+            *out.entry(k).or_default() += n;
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// The user stack stored under `id`, innermost frame first.
+    pub fn stack(&self, id: u32) -> Option<Vec<u64>> {
+        let stacks: StackTraceMap<&MapData> =
+            StackTraceMap::try_from(self.map(map_names::STACKS).ok()?).ok()?;
+        let trace = stacks.get(&id, 0).ok()?;
+        Some(trace.frames().iter().map(|f| f.ip).collect())
+    }
+}
+
+/// Writes and clears the kernel side's maps.
+pub struct BpfMapsMut<'a> {
+    ebpf: &'a mut Ebpf,
+}
+
+impl<'a> BpfMapsMut<'a> {
+    pub fn new(ebpf: &'a mut Ebpf) -> Self {
+        BpfMapsMut { ebpf }
+    }
+
+    fn map(&mut self, name: &'static str) -> Result<&mut aya::maps::Map, AttachError> {
+        self.ebpf.map_mut(name).ok_or(AttachError::Missing(name))
+    }
+
+    /// Writes the kernel side's configuration of `pid` (its `slot` included).
+    pub fn set_target(&mut self, pid: u32, config: TargetConfig) -> Result<(), AttachError> {
+        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> =
+            BpfHashMap::try_from(self.map(map_names::TARGETS)?)?;
+        targets.insert(pid, config, 0)?;
+        Ok(())
+    }
+
+    /// Removes `pid` from the kernel side's targets: its probes, if any are left, do nothing.
+    pub fn remove_target(&mut self, pid: u32) -> Result<(), AttachError> {
+        let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> =
+            BpfHashMap::try_from(self.map(map_names::TARGETS)?)?;
+        targets.remove(&pid)?;
+        Ok(())
+    }
+
+    /// Removes what the kernel side folded for the processes `which` selects: lines, objects,
+    /// latency, writers, perf IPs and probe steps (one pass over each map).
+    pub fn purge(&mut self, which: &dyn Fn(u32) -> bool) -> Result<(), AttachError> {
+        self.purge_map::<LineKey, LineStats>(map_names::LINES, which)?;
+        self.purge_map::<ObjectKey, ObjectStats>(map_names::OBJECTS, which)?;
+        self.purge_map::<ObjectKey, LatencyHist>(map_names::LATENCY, which)?;
+        self.purge_map::<ObjectKey, MapWriter>(map_names::MAP_WRITERS, which)?;
+        self.purge_map::<IpKey, u64>(map_names::PERF_IPS, which)?;
+        self.purge_map::<StepKey, u64>(map_names::PROBE_STEPS, which)
+    }
+
+    fn purge_map<K: aya::Pod + PidKey, V: aya::Pod>(
+        &mut self,
+        name: &'static str,
+        which: &dyn Fn(u32) -> bool,
+    ) -> Result<(), AttachError> {
+        let mut map: BpfHashMap<&mut MapData, K, V> = BpfHashMap::try_from(self.map(name)?)?;
+        let keys: Vec<K> = map
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| which(k.pid()))
+            .collect();
+        for k in keys {
+            // Already gone (evicted) is fine.
+            let _ = map.remove(&k);
+        }
+        Ok(())
+    }
+
+    /// Removes every stored stack.
+    pub fn clear_stacks(&mut self) -> Result<(), AttachError> {
+        let mut stacks: StackTraceMap<&mut MapData> =
+            StackTraceMap::try_from(self.map(map_names::STACKS)?)?;
+        let ids: Vec<u32> = stacks.stack_ids().filter_map(Result::ok).collect();
+        for id in ids {
+            let _ = stacks.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Zeroes every counter and discards the sampled events waiting in the ring buffer (what
+    /// calibration left behind).
+    pub fn reset_counters_and_events(&mut self) -> Result<(), AttachError> {
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| {
+            AttachError::Map(Box::new(aya::maps::MapError::SyscallError(
+                aya::sys::SyscallError {
+                    call: "nr_cpus",
+                    io_error: e,
+                },
+            )))
+        })?;
+        let mut counters: PerCpuArray<&mut MapData, u64> =
+            PerCpuArray::try_from(self.map(map_names::COUNTERS)?)?;
+        for i in 0..COUNTERS {
+            let zeros = PerCpuValues::try_from(vec![0u64; cpus])
+                .map_err(|e| AttachError::Map(Box::new(aya::maps::MapError::from(e))))?;
+            counters.set(i, zeros, 0)?;
+        }
+        if let Some(map) = self.ebpf.map_mut(map_names::EVENTS) {
+            let mut ring: RingBuf<&mut MapData> = RingBuf::try_from(map)?;
+            while ring.next().is_some() {}
+        }
+        Ok(())
+    }
+
+    /// Takes the sampled-event ring buffer.
+    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, AttachError> {
+        let map = self
+            .ebpf
+            .take_map(map_names::EVENTS)
+            .ok_or(AttachError::Missing(map_names::EVENTS))?;
+        Ok(RingBuf::try_from(map)?)
+    }
+}
