@@ -159,6 +159,31 @@ impl Writers {
     pub fn cpu_count(&self) -> u32 {
         self.cpus.iter().map(|w| w.count_ones()).sum()
     }
+
+    /// The writers of either set: the exact thread ids of both while they fit in
+    /// [`TRACKED_TIDS`] (an id beyond counts as an overflow), the sketches and CPU bitmaps
+    /// joined.
+    pub fn union(&self, other: &Writers) -> Writers {
+        let mut out = *self;
+        for i in 0..TRACKED_TIDS {
+            let tid = other.tids[i];
+            if tid == 0 || out.tids.contains(&tid) {
+                continue;
+            }
+            match out.tids.iter().position(|&t| t == 0) {
+                Some(free) => out.tids[free] = tid,
+                None => out.tid_overflow = out.tid_overflow.saturating_add(1),
+            }
+        }
+        out.tid_overflow = out.tid_overflow.saturating_add(other.tid_overflow);
+        for (a, b) in out.cpus.iter_mut().zip(&other.cpus) {
+            *a |= b;
+        }
+        for (a, b) in out.tid_sketch.iter_mut().zip(&other.tid_sketch) {
+            *a |= b;
+        }
+        out
+    }
 }
 
 /// Natural logarithm of `n` >= 1 (`core` has no `ln`): `n = 2^e * r` with `r` in [1, 2), and
@@ -180,6 +205,22 @@ fn ln_int(n: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_union_of_two_writer_sets_counts_each_thread_once() {
+        let a = replay(&[(10, 0), (11, 1)]).writers;
+        let b = replay(&[(11, 1), (12, 0)]).writers;
+        let both = a.union(&b);
+        assert_eq!(both.estimated_threads(), 3);
+        assert!(both.tids_exact());
+        assert_eq!(both.cpu_count(), 2);
+        assert_eq!(both.union(&Writers::default()), both);
+        let eight: [(u32, u32); 8] = core::array::from_fn(|i| (20 + i as u32, 0));
+        let many = replay(&eight).writers;
+        let over = many.union(&a);
+        assert!(!over.tids_exact(), "ten threads do not fit in eight slots");
+        assert!(over.estimated_threads() >= 9);
+    }
 
     fn plain_add(v: &mut u64, n: u64) {
         *v += n;

@@ -19,8 +19,9 @@ pub const MAX_TARGETS: u32 = 64;
 pub const TARGET_SLOTS: u32 = MAX_TARGETS + 1;
 /// Counters of `TARGET_HITS`: slot `s` counts every uprobe hit of the target in slot `s` (what
 /// the budget meters), slot `TARGET_SLOTS + s` its entry hits, the ones that observe (an assign
-/// or a custom probe: what every observed count is in proportion to).
-pub const TARGET_COUNTERS: u32 = 2 * TARGET_SLOTS;
+/// or a custom probe: what every observed count is in proportion to), and slot
+/// `2 * TARGET_SLOTS + s` its watchpoint hits ([`watch::watch_hits_counter`]).
+pub const TARGET_COUNTERS: u32 = 3 * TARGET_SLOTS;
 /// The `TARGET_HITS` slot of clprof's own calibration probe.
 pub const CALIBRATION_SLOT: u16 = MAX_TARGETS as u16;
 /// Capacity of the user stack map (`STACKS`).
@@ -81,6 +82,12 @@ pub mod map_names {
     pub const PROBE_STEPS: &str = "PROBE_STEPS";
     /// `PerCpuArray<ProbeTime>` per target slot: what the target's probe hits cost it.
     pub const PROBE_TIME: &str = "PROBE_TIME";
+    /// `LruHashMap<WordKey, LineStats>`: writes to each watched word.
+    pub const WATCH_WORDS: &str = "WATCH_WORDS";
+    /// `LruHashMap<LineKey, LineStats>`: writes to watched words, per line.
+    pub const WATCH_LINES: &str = "WATCH_LINES";
+    /// `LruHashMap<WatchSiteKey, WatchSite>`: the instructions that wrote each watched word.
+    pub const WATCH_SITES: &str = "WATCH_SITES";
 }
 
 /// Name of the uprobe program attached to every Go map-assign function's entry.
@@ -236,10 +243,14 @@ pub enum Counter {
     PerfSamples = 10,
     /// Of those, samples with a data address (PEBS / IBS).
     PerfAddrSamples = 11,
+    /// Watchpoint hits in a target process (writes to a watched word).
+    WatchHits = 12,
+    /// Watchpoint hits in processes that are not targets (same address, other process).
+    WatchOtherHits = 13,
 }
 
 /// Number of [`Counter`] values.
-pub const COUNTERS: u32 = 12;
+pub const COUNTERS: u32 = 14;
 
 /// Per-target configuration written by userspace into `TARGETS`, keyed by tgid.
 #[repr(C)]
@@ -514,6 +525,9 @@ mod pod {
     unsafe impl aya::Pod for super::ProbeHit {}
     unsafe impl aya::Pod for super::StepKey {}
     unsafe impl aya::Pod for super::ProbeTime {}
+    unsafe impl aya::Pod for super::watch::WordKey {}
+    unsafe impl aya::Pod for super::watch::WatchSiteKey {}
+    unsafe impl aya::Pod for super::watch::WatchSite {}
 }
 
 /// The 64-byte line holding `addr`.
@@ -524,6 +538,7 @@ pub const fn line_of(addr: u64) -> u64 {
 pub mod fold;
 mod latency;
 pub mod probe_time;
+pub mod watch;
 pub mod xol;
 
 pub use latency::{latency_bucket, latency_bucket_upper, LatencyHist};

@@ -41,21 +41,23 @@ pub fn current_write(pid_tgid: u64, growth: bool, concurrent: bool) -> Write {
     }
 }
 
-/// The value under `key`, inserted from `fresh` when absent (counting `created`); None when the
-/// map could not store it (counted as `MapFull`).
+/// The value under `key`, inserted from `fresh` when absent (counting `created`, if any); None
+/// when the map could not store it (counted as `MapFull`).
 #[inline(always)]
-fn entry<K, V>(
+pub fn entry<K, V>(
     map: &LruHashMap<K, V>,
     key: &K,
     fresh: impl FnOnce() -> V,
-    created: Counter,
+    created: Option<Counter>,
 ) -> Option<*mut V> {
     if let Some(p) = map.get_ptr_mut(key) {
         return Some(p);
     }
     match map.insert(key, fresh(), BPF_NOEXIST as u64) {
         Ok(()) => {
-            bump(created);
+            if let Some(created) = created {
+                bump(created);
+            }
         }
         // Another CPU inserted it first.
         Err(e) if e == -EEXIST => {}
@@ -83,7 +85,7 @@ pub fn write_line(write: &Write, line: u64) -> bool {
         first_ns: write.now_ns,
         ..LineStats::default()
     };
-    match entry(&LINES, &key, fresh, Counter::LinesCreated) {
+    match entry(&LINES, &key, fresh, Some(Counter::LinesCreated)) {
         // SAFETY: a live map value; concurrent writers are tolerated (see profiler_common::fold).
         Some(stats) => {
             record_line_write(unsafe { &mut *stats }, write, atomic_add);
@@ -123,7 +125,7 @@ pub fn write_object(write: &Write, id: &ObjectId) {
         owner: id.owner,
         ..ObjectStats::default()
     };
-    if let Some(stats) = entry(&OBJECTS, &key, fresh, Counter::ObjectsCreated) {
+    if let Some(stats) = entry(&OBJECTS, &key, fresh, Some(Counter::ObjectsCreated)) {
         // SAFETY: as in `write_line`.
         record_object_write(unsafe { &mut *stats }, write, kind, atomic_add);
     }

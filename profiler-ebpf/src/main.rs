@@ -13,6 +13,7 @@ mod map_return;
 mod maps;
 mod perf_sample;
 mod sample;
+mod watch;
 mod xol;
 
 #[cfg(not(test))]

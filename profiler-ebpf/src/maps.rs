@@ -5,6 +5,7 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use profiler_common::{
+    watch::{WatchSite, WatchSiteKey, WordKey, MAX_WATCH_LINES, MAX_WATCH_SITES, MAX_WATCH_WORDS},
     xol::{MAX_PROBE_STEPS, MAX_PROBE_THREADS},
     Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
     ObjectStats, ProbeHit, ProbeTime, StepKey, TargetConfig, EVENTS_RING_BYTES, MAX_INFLIGHT,
@@ -61,6 +62,18 @@ pub static PROBE_STEPS: LruHashMap<StepKey, u64> = LruHashMap::with_max_entries(
 
 #[map]
 pub static PROBE_TIME: PerCpuArray<ProbeTime> = PerCpuArray::with_max_entries(TARGET_SLOTS, 0);
+
+#[map]
+pub static WATCH_WORDS: LruHashMap<WordKey, LineStats> =
+    LruHashMap::with_max_entries(MAX_WATCH_WORDS, 0);
+
+#[map]
+pub static WATCH_LINES: LruHashMap<LineKey, LineStats> =
+    LruHashMap::with_max_entries(MAX_WATCH_LINES, 0);
+
+#[map]
+pub static WATCH_SITES: LruHashMap<WatchSiteKey, WatchSite> =
+    LruHashMap::with_max_entries(MAX_WATCH_SITES, 0);
 
 /// One all-zero histogram: the template new `LATENCY` entries are inserted from (a 256-byte
 /// value does not belong on the 512-byte BPF stack).

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     probe_spec::ProbeSpec,
     render::{Format, Weight},
+    watch::spec::WatchSpec,
 };
 
 /// Reports kept per daemon (the oldest is dropped first): with the default 60 s window, the
@@ -93,6 +94,14 @@ pub struct RecordArgs {
     /// function: the pointer in REG, plus OFF bytes, is the written object). Repeatable.
     #[arg(long = "probe", value_name = "go|BIN:SYMBOL:REG[+OFF]")]
     pub probes: Vec<ProbeSpec>,
+
+    /// Watch memory with hardware write watchpoints (repeatable): SYMBOL[+OFF][:LEN], a global
+    /// variable of each target from its symbol table (e.g. main.stats+8:16), or ADDR[:LEN], an
+    /// address in each target (8 bytes by default); `off` watches nothing. Every write to a
+    /// watched word is counted, by any instruction, with its thread, CPU and code; more words
+    /// than the 4 debug registers are rotated.
+    #[arg(long = "watch", value_name = "off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]")]
+    pub watch: Vec<WatchSpec>,
     /// Perf-event source: auto picks PEBS/IBS L1-miss sampling with data addresses, else the
     /// generic L1D read-miss event, else cpu-clock; a forced choice fails when unavailable.
     #[arg(long, value_enum, default_value_t = crate::perf::EventsChoice::Auto)]

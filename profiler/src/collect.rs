@@ -20,6 +20,7 @@ use crate::{
     kernel::probes::Probes,
     output::{Output, WriteError},
     overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
+    watch::{WatchOutcome, Watcher},
 };
 
 /// Why recording ended.
@@ -89,6 +90,8 @@ pub struct Collected {
     pub overflow: u64,
     /// Why `--save-samples` failed (the first error; no more events were saved after it).
     pub save_error: Option<WriteError>,
+    /// What the watchpoints watched, when `--watch` named anything.
+    pub watch: Option<WatchOutcome>,
 }
 
 /// Settings of one collection run.
@@ -102,6 +105,8 @@ pub struct CollectOptions {
     pub save_samples: Option<Output>,
     /// SIGINT and SIGTERM, caught since before the probes were attached.
     pub signals: Signals,
+    /// The write watchpoints, armed; rotated while recording and disarmed at its end.
+    pub watcher: Option<Watcher>,
 }
 
 /// SIGINT and SIGTERM listeners. Created at start, so that a signal arriving while clprof sets
@@ -183,6 +188,9 @@ pub async fn collect(
             _ = tick.tick() => {
                 samples.drain(events.get_mut());
                 probes.refresh_xol();
+                if let Some(watcher) = options.watcher.as_mut() {
+                    watcher.step();
+                }
                 for &pid in &pids {
                     if !exited.contains_key(&pid) && !inspect::is_alive(pid) {
                         tracing::info!(pid, "target exited");
@@ -198,6 +206,7 @@ pub async fn collect(
     };
     let elapsed = start.elapsed();
     let mut duty = duty.finish(probes);
+    let watch = options.watcher.take().map(Watcher::finish);
     // Detach first so the last drain sees every event that will ever be sampled.
     probes.detach_all();
     // Entries made while attaching and detaching are folded too: what observed counts scale from.
@@ -224,6 +233,7 @@ pub async fn collect(
         duty,
         overflow: samples.overflow,
         save_error,
+        watch,
     })
 }
 

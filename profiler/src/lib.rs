@@ -1,9 +1,9 @@
 //! clprof: find the cache lines that threads fight over, in live Go processes, with eBPF.
 //!
 //! Data flow: [`inspect`] (which process, which functions, which layout) → [`kernel`] (uprobes,
-//! kernel-side folding per cache line) → [`collect`] (tokio, under the [`overhead`] budget) →
-//! [`report`] (fold, estimates) with [`symbolize`] → [`render`]. The subcommands ([`cmd`]) sit on
-//! top.
+//! kernel-side folding per cache line) and [`watch`] (hardware write watchpoints) → [`collect`]
+//! (tokio, under the [`overhead`] budget) → [`report`] (ranking, estimates, watched words) with
+//! [`symbolize`] → [`render`]. The subcommands ([`cmd`]) sit on top.
 
 pub mod cli;
 pub mod cmd;
@@ -21,3 +21,4 @@ pub mod session;
 pub mod symbolize;
 #[cfg(test)]
 mod test_support;
+pub mod watch;

@@ -11,6 +11,7 @@ use crate::{
     render::{self, Format},
     report::build,
     session::{load_bias, open_symbolizer, Prelude, Recorded, Session},
+    watch::spec::WatchSpec,
 };
 
 pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
@@ -19,6 +20,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     check_outputs(&args)?;
     let Prelude { signals, plan } = Prelude::start(&args.probes)?;
+    let watching = args.watch.iter().any(|w| *w != WatchSpec::Off);
+    let plan = plan.watching(watching);
     let mut targets = Vec::new();
     for &pid in &args.pids {
         let process = inspect::resolve_process(pid)?;
@@ -99,12 +102,14 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         None => None,
     };
+    let watcher = session.watch(&targets, &args.watch)?;
     let mut options = CollectOptions {
         duration: args.duration,
         progress: !quiet,
         duty: session.overhead.duty,
         save_samples,
         signals,
+        watcher,
     };
     let mut collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
     let save_error = collected.save_error.take();

@@ -31,6 +31,34 @@ pub fn find_symbol(path: &Path, symbol: &str) -> Result<ProbeSite, TargetError> 
     })
 }
 
+/// A global variable: where it is and how big.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variable {
+    /// Virtual address in the file (before any load bias).
+    pub vaddr: u64,
+    /// Size in bytes from the symbol table (0 when the table does not say).
+    pub size: u64,
+}
+
+/// Finds the global variable `symbol` in the ELF file at `path` (`.symtab`, then `.dynsym`):
+/// a defined data symbol (Go globals such as `main.stats`, C globals such as `counters`).
+pub fn find_variable(path: &Path, symbol: &str) -> Result<Variable, TargetError> {
+    let data = open(path)?;
+    let obj = parse(path, &data)?;
+    obj.symbols()
+        .chain(obj.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Data && s.is_definition())
+        .find(|s| s.name() == Ok(symbol))
+        .map(|s| Variable {
+            vaddr: s.address(),
+            size: s.size(),
+        })
+        .ok_or_else(|| TargetError::SymbolNotFound {
+            symbol: symbol.to_string(),
+            path: path.to_path_buf(),
+        })
+}
+
 /// The defined function `symbol` of `obj` (symtab first, then dynsym), where it is file-backed.
 pub(crate) fn function_site<'a, R: object::ReadRef<'a>>(
     obj: &object::File<'a, R>,

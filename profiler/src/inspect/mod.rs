@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cpu_clock::CpuReader;
-pub use elf::{find_symbol, ProbeSite};
+pub use elf::{find_symbol, find_variable, ProbeSite, Variable};
 pub use gobinary::{inspect_binary, AssignFunc, GoBinary, SymbolsSource, GROWTH_FUNCS};
 pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};
 pub use maps::{load_bias, load_bias_of};
@@ -114,7 +114,7 @@ pub enum TargetError {
         /// The Go version found in the binary, if any.
         go_version: Option<String>,
     },
-    /// A function symbol asked for by name is in neither symbol table.
+    /// A function or variable asked for by name is in neither symbol table.
     #[error(
         "symbol {symbol} not found in {} (is it exported or is the binary stripped?)",
         .path.display()

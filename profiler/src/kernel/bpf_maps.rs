@@ -8,8 +8,10 @@ use aya::{
     Ebpf,
 };
 use profiler_common::{
-    map_names, Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats,
-    ProbeTime, StepKey, TargetConfig, COUNTERS, TARGET_SLOTS,
+    map_names,
+    watch::{WatchSite, WatchSiteKey, WordKey},
+    Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime,
+    StepKey, TargetConfig, COUNTERS, TARGET_SLOTS,
 };
 
 use crate::kernel::error::AttachError;
@@ -20,6 +22,14 @@ pub struct KernelSnapshot {
     pub lines: Vec<(LineKey, LineStats)>,
     pub objects: Vec<(ObjectKey, ObjectStats)>,
     pub latency: HashMap<ObjectKey, LatencyHist>,
+}
+
+/// What the watch program folded: per word, per line, per writing instruction.
+#[derive(Clone, Debug, Default)]
+pub struct WatchSnapshot {
+    pub words: Vec<(WordKey, LineStats)>,
+    pub lines: Vec<(LineKey, LineStats)>,
+    pub sites: Vec<(WatchSiteKey, WatchSite)>,
 }
 
 /// Keys that belong to one process.
@@ -46,6 +56,18 @@ impl PidKey for IpKey {
 }
 
 impl PidKey for StepKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for WordKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for WatchSiteKey {
     fn pid(&self) -> u32 {
         self.pid
     }
@@ -144,6 +166,21 @@ impl<'a> BpfMaps<'a> {
         })
     }
 
+    /// What the watch program folded, as it is now.
+    pub fn watch_snapshot(&self) -> Result<WatchSnapshot, AttachError> {
+        let words: BpfHashMap<&MapData, WordKey, LineStats> =
+            BpfHashMap::try_from(self.map(map_names::WATCH_WORDS)?)?;
+        let lines: BpfHashMap<&MapData, LineKey, LineStats> =
+            BpfHashMap::try_from(self.map(map_names::WATCH_LINES)?)?;
+        let sites: BpfHashMap<&MapData, WatchSiteKey, WatchSite> =
+            BpfHashMap::try_from(self.map(map_names::WATCH_SITES)?)?;
+        Ok(WatchSnapshot {
+            words: words.iter().filter_map(Result::ok).collect(),
+            lines: lines.iter().filter_map(Result::ok).collect(),
+            sites: sites.iter().filter_map(Result::ok).collect(),
+        })
+    }
+
     /// Perf samples per user instruction address.
     pub fn perf_ips(&self) -> Result<Vec<(IpKey, u64)>, AttachError> {
         let ips: BpfHashMap<&MapData, IpKey, u64> =
@@ -202,14 +239,17 @@ impl<'a> BpfMapsMut<'a> {
     }
 
     /// Removes what the kernel side folded for the processes `which` selects: lines, objects,
-    /// latency, writers, perf IPs and probe steps (one pass over each map).
+    /// latency, writers, perf IPs, probe steps and watched writes (one pass over each map).
     pub fn purge(&mut self, which: &dyn Fn(u32) -> bool) -> Result<(), AttachError> {
         self.purge_map::<LineKey, LineStats>(map_names::LINES, which)?;
         self.purge_map::<ObjectKey, ObjectStats>(map_names::OBJECTS, which)?;
         self.purge_map::<ObjectKey, LatencyHist>(map_names::LATENCY, which)?;
         self.purge_map::<ObjectKey, MapWriter>(map_names::MAP_WRITERS, which)?;
         self.purge_map::<IpKey, u64>(map_names::PERF_IPS, which)?;
-        self.purge_map::<StepKey, u64>(map_names::PROBE_STEPS, which)
+        self.purge_map::<StepKey, u64>(map_names::PROBE_STEPS, which)?;
+        self.purge_map::<WordKey, LineStats>(map_names::WATCH_WORDS, which)?;
+        self.purge_map::<LineKey, LineStats>(map_names::WATCH_LINES, which)?;
+        self.purge_map::<WatchSiteKey, WatchSite>(map_names::WATCH_SITES, which)
     }
 
     fn purge_map<K: aya::Pod + PidKey, V: aya::Pod>(

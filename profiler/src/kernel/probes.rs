@@ -12,8 +12,8 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
-    Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES, MAX_TARGETS, NO_FIELD, NO_PROBE_ID,
-    PROGRAM_CUSTOM, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW,
+    watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES, MAX_TARGETS, NO_FIELD,
+    NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW,
     PROGRAM_PERF_SAMPLE,
 };
 
@@ -102,11 +102,13 @@ impl Probes {
                 .try_into()?;
             program.load()?;
         }
-        let perf: &mut PerfEvent = ebpf
-            .program_mut(PROGRAM_PERF_SAMPLE)
-            .ok_or(AttachError::Missing(PROGRAM_PERF_SAMPLE))?
-            .try_into()?;
-        perf.load()?;
+        for name in [PROGRAM_PERF_SAMPLE, PROGRAM_WATCH] {
+            let perf: &mut PerfEvent = ebpf
+                .program_mut(name)
+                .ok_or(AttachError::Missing(name))?
+                .try_into()?;
+            perf.load()?;
+        }
         let multi = match MultiPrograms::load(EBPF_OBJECT, &ebpf, &PROGRAMS) {
             Ok(multi) => Some(multi),
             Err(e) => {
@@ -272,11 +274,23 @@ impl Probes {
 
     /// The loaded perf_event program, for `PERF_EVENT_IOC_SET_BPF` on clprof's own perf events.
     pub fn perf_program_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, AttachError> {
+        self.perf_event_program(PROGRAM_PERF_SAMPLE)
+    }
+
+    /// The loaded watch program, for `PERF_EVENT_IOC_SET_BPF` on the write breakpoints.
+    pub fn watch_program_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>, AttachError> {
+        self.perf_event_program(PROGRAM_WATCH)
+    }
+
+    fn perf_event_program(
+        &self,
+        name: &'static str,
+    ) -> Result<std::os::fd::BorrowedFd<'_>, AttachError> {
         use std::os::fd::AsFd as _;
         let program: &PerfEvent = self
             .ebpf
-            .program(PROGRAM_PERF_SAMPLE)
-            .ok_or(AttachError::Missing(PROGRAM_PERF_SAMPLE))?
+            .program(name)
+            .ok_or(AttachError::Missing(name))?
             .try_into()?;
         Ok(program.fd()?.as_fd())
     }

@@ -9,6 +9,7 @@
 //! from recorded trees under `profiler/tests/data/sysfs/` on machines (VMs) without a PMU.
 
 mod attr;
+pub mod breakpoint;
 mod choose;
 mod events;
 mod pmu;
@@ -49,6 +50,16 @@ pub use choose::choose;
 pub use events::PerfEvents;
 pub use pmu::{detect_pmu, PmuInfo, Vendor};
 pub use sysfs::parse_cpu_list;
+
+/// The online CPUs (`/sys/devices/system/cpu/online`).
+pub fn online_cpus() -> Result<Vec<u32>, PerfError> {
+    let online = std::path::Path::new("/sys/devices/system/cpu/online");
+    let text = std::fs::read_to_string(online).map_err(|source| PerfError::Sysfs {
+        path: online.display().to_string(),
+        source,
+    })?;
+    parse_cpu_list(&text)
+}
 
 /// What `--events` asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

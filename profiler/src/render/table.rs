@@ -152,10 +152,17 @@ pub fn table(report: &Report, top: usize) -> String {
 }
 
 fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
-    let pct = if line.writes == 0 {
+    // Transfers come from the probes' writes or, when more, the watched ones: so do the writes
+    // they are a share of.
+    let watched: u64 = line
+        .watch
+        .as_ref()
+        .map_or(0, |w| w.words.iter().map(|w| w.writes).sum());
+    let writes = line.writes.max(watched);
+    let pct = if writes == 0 {
         0.0
     } else {
-        100.0 * line.transfers as f64 / line.writes as f64
+        100.0 * line.transfers as f64 / writes as f64
     };
     // Beyond the exactly tracked threads the count is the kernel sketch's estimate.
     let threads = if line.threads_exact {
@@ -212,7 +219,7 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     for o in line
         .objects
         .iter()
-        .filter(|o| o.owner.is_none() && o.kind != "custom")
+        .filter(|o| o.owner.is_none() && o.kind != "custom" && o.kind != "watched")
     {
         let written = if o.written_fields.is_empty() {
             "none of its written fields here".to_owned()
@@ -231,6 +238,7 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             o.fields.join(" ")
         );
     }
+    watch_rows(s, line);
     for f in &line.top_frames {
         let share = if line.samples == 0 {
             0.0
@@ -243,6 +251,38 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             _ => "?".to_owned(),
         };
         let _ = writeln!(s, "       {share:>5.1}%  {}  {loc}", f.function);
+    }
+}
+
+/// The line's watched words, each with the writers the probes do not see under it.
+fn watch_rows(s: &mut String, line: &LineReport) {
+    let Some(watch) = &line.watch else {
+        return;
+    };
+    for w in &watch.words {
+        let _ = writeln!(
+            s,
+            "       watched {} ({}, {} B)  {} writes by {} thread(s), {} transfers in {:.1} s watched",
+            w.name,
+            w.addr,
+            w.len,
+            thousands(w.writes),
+            writers_text(w.threads),
+            thousands(w.transfers),
+            w.active_s
+        );
+        for o in line
+            .objects
+            .iter()
+            .filter(|o| o.kind == "watched" && o.addr == w.addr)
+        {
+            let by = o.writer.as_ref().map_or("?".to_owned(), frame_text);
+            let _ = writeln!(
+                s,
+                "         written outside map assigns: {} writes, most by {by}",
+                thousands(o.writes)
+            );
+        }
     }
 }
 

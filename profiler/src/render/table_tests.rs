@@ -88,3 +88,55 @@ fn target_line_gives_the_namespace_pid_when_it_differs() {
         line(&report)
     );
 }
+
+#[test]
+fn watched_words_and_their_unseen_writers_are_listed_under_their_line() {
+    use crate::report::{ObjectReport, WatchReport, WatchedWordReport};
+    let mut report = crate::report::test_report::sample();
+    let writer = FrameReport {
+        function: "main.counter".to_owned(),
+        file: Some("/src/main.go".to_owned()),
+        line: Some(42),
+        samples: 900,
+    };
+    let line = &mut report.lines[0];
+    line.watch = Some(WatchReport {
+        words: vec![WatchedWordReport {
+            addr: "0xc000014170".to_owned(),
+            len: 8,
+            name: "0xc000014170".to_owned(),
+            writes: 1_000,
+            threads: 2,
+            transfers: 400,
+            active_s: 2.0,
+            frames: vec![writer.clone()],
+        }],
+        active_s: 2.0,
+    });
+    line.objects.push(ObjectReport {
+        kind: "watched".to_owned(),
+        addr: "0xc000014170".to_owned(),
+        fields: vec!["0xc000014170".to_owned()],
+        written_fields: vec!["0xc000014170".to_owned()],
+        writes: 900,
+        writers: 1,
+        assign: None,
+        owner: None,
+        writer: Some(writer),
+    });
+    let text = table(&report, 5);
+    assert!(
+        text.contains("watched 0xc000014170 (0xc000014170, 8 B)  1,000 writes by 2 thread(s), 400 transfers in 2.0 s watched"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "written outside map assigns: 900 writes, most by main.counter (/src/main.go:42)"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("watched 0xc000014170  900 writes"),
+        "the watched object is not listed again as a map object: {text}"
+    );
+}

@@ -9,19 +9,19 @@ use profiler_common::{
 
 use crate::{
     collect::{Collected, SampleKey, StopReason},
-    inspect::GoBinary,
     kernel::bpf_maps::Counters,
-    kernel::probes::Probes,
     kernel::xol,
     perf::PerfSource,
     report::overhead::Overhead,
     report::rank::{self, KernelSnapshot, MapExtras, Measured, ProcessInfo, SampledWrite},
+    report::stacks::Stacks,
+    report::watch,
     report::{
         hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
     },
     session::{Recorded, Session},
-    symbolize::{lookup_addr, Frame},
+    symbolize::Frame,
 };
 
 /// Frames per line in reports.
@@ -77,6 +77,10 @@ pub fn build(
     let extras = map_extras(&mut stacks, &snapshot, collected);
     let mut lines = rank::rank_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     overhead.scale_lines(&mut lines);
+    if let Some(outcome) = &collected.watch {
+        let watched = probes.maps().watch_snapshot()?;
+        watch::join(&mut lines, outcome, &watched, &snapshot, &mut stacks);
+    }
     let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
     overhead.scale_maps(&mut maps);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
@@ -172,10 +176,16 @@ fn notices(collected: &Collected, pmu: bool, events: u64, source: &PerfSource) -
             at.as_secs_f64()
         ));
     }
+    let watched = collected.watch.as_ref().is_some_and(|w| w.registers > 0);
     if !pmu {
-        notices.push(
-            "no hardware PMU on this machine: no L1-miss sampling; contention is measured from map-assign uprobes only".to_owned(),
-        );
+        notices.push(format!(
+            "no hardware PMU on this machine: no L1-miss sampling; contention is measured from {}",
+            if watched {
+                "the probes and the write watchpoints"
+            } else {
+                "map-assign uprobes only"
+            }
+        ));
     }
     match source {
         PerfSource::CpuClock => notices.push(
@@ -186,8 +196,11 @@ fn notices(collected: &Collected, pmu: bool, events: u64, source: &PerfSource) -
         ),
         _ => {}
     }
-    if events == 0 {
+    if events == 0 && !watched {
         notices.push("no probed writes were seen: is the target writing Go maps?".to_owned());
+    }
+    if let Some(watch) = &collected.watch {
+        notices.extend(watch.notices.iter().cloned());
     }
     notices
 }
@@ -289,7 +302,7 @@ fn top_functions(
     let xol_file = Some(xol::XOL_FILE.to_owned());
     for (key, n) in ips {
         if stacks
-            .probes
+            .probes()
             .xol_area(key.pid)
             .is_some_and(|a| a.contains(key.ip))
         {
@@ -391,180 +404,4 @@ fn map_extras(
         });
     }
     extras
-}
-
-/// Stack symbolization for one report: stack ids → caller frames, with caches.
-struct Stacks<'p, 't> {
-    probes: &'p Probes,
-    targets: &'t mut [Recorded],
-    raw: HashMap<i64, Option<Vec<u64>>>,
-    /// Type names by (pid, descriptor address): a name read from a descriptor opens the binary.
-    types: HashMap<(u32, u64), Option<String>>,
-}
-
-impl<'p, 't> Stacks<'p, 't> {
-    fn new(probes: &'p Probes, targets: &'t mut [Recorded]) -> Self {
-        Stacks {
-            probes,
-            targets,
-            raw: HashMap::new(),
-            types: HashMap::new(),
-        }
-    }
-
-    fn type_name(&mut self, pid: u32, type_addr: u64) -> Option<String> {
-        let targets = &*self.targets;
-        self.types
-            .entry((pid, type_addr))
-            .or_insert_with(|| {
-                let t = targets.iter().find(|t| t.pid == pid)?;
-                let binary = t.binary.as_ref()?;
-                binary.type_name(type_addr.checked_sub(t.bias.unwrap_or(0))?)
-            })
-            .clone()
-    }
-
-    /// The innermost source frame at the sampled instruction `ip` of `pid`.
-    fn frame_at(&mut self, pid: u32, ip: u64) -> Frame {
-        let unknown = || Frame {
-            function: format!("{ip:#x}"),
-            file: None,
-            line: None,
-        };
-        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
-            return unknown();
-        };
-        let bias = t.bias.unwrap_or(0);
-        match t.symbolizer.as_mut() {
-            Some(sym) => sym
-                .frames(lookup_addr(ip, bias, 0))
-                .first()
-                .cloned()
-                .unwrap_or_else(unknown),
-            None => unknown(),
-        }
-    }
-
-    /// The function holding the instruction at `ip` of `pid` (its outermost frame: the function
-    /// the code was inlined into, if any), when it can be symbolized.
-    fn function_at(&mut self, pid: u32, ip: u64) -> Option<String> {
-        let t = self.targets.iter_mut().find(|t| t.pid == pid)?;
-        let bias = t.bias.unwrap_or(0);
-        let addr = lookup_addr(ip, bias, 0);
-        let frame = t.symbolizer.as_mut()?.frames(addr).last()?;
-        (frame.function != hex(addr)).then(|| frame.function.clone())
-    }
-
-    /// The stack's addresses (the probed function; the return address read at its entry,
-    /// which frame-pointer unwinding at a first instruction skips; the rest), innermost first,
-    /// symbolized and told apart: probed or calling code. Empty when the process cannot be
-    /// symbolized.
-    fn located(
-        &mut self,
-        pid: u32,
-        stack_id: i64,
-        return_addr: u64,
-    ) -> Vec<(FrameKind, StackLocation)> {
-        let probes = self.probes;
-        let raw = self
-            .raw
-            .entry(stack_id)
-            .or_insert_with(|| {
-                u32::try_from(stack_id)
-                    .ok()
-                    .and_then(|id| probes.maps().stack(id))
-            })
-            .clone()
-            .unwrap_or_default();
-        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
-            return Vec::new();
-        };
-        let bias = t.bias.unwrap_or(0);
-        let Some(sym) = t.symbolizer.as_mut() else {
-            return Vec::new();
-        };
-        let mut addrs: Vec<(u64, usize)> = Vec::new();
-        if let Some(&ip) = raw.first() {
-            addrs.push((ip, 0));
-        }
-        if return_addr != 0 {
-            addrs.push((return_addr, 1));
-        }
-        addrs.extend(raw.iter().skip(1).map(|&ip| (ip, 2)));
-        let binary = t.binary.as_deref();
-        addrs
-            .into_iter()
-            .map(|(ip, depth)| {
-                let addr = lookup_addr(ip, bias, depth);
-                let kind = FrameKind::of(depth, addr, binary);
-                let lines = sym.frames(addr).to_vec();
-                (
-                    kind,
-                    StackLocation {
-                        addr: hex(addr),
-                        lines,
-                    },
-                )
-            })
-            .collect()
-    }
-
-    /// Up to `max` locations of the stack, innermost first, starting at the probed function.
-    fn locations(
-        &mut self,
-        pid: u32,
-        stack_id: i64,
-        return_addr: u64,
-        max: usize,
-    ) -> Vec<StackLocation> {
-        let mut out: Vec<StackLocation> = self
-            .located(pid, stack_id, return_addr)
-            .into_iter()
-            .map(|(_, loc)| loc)
-            .collect();
-        out.truncate(max);
-        out
-    }
-
-    /// Up to `max` frames of the code that called the probed function, innermost first,
-    /// skipping the probed functions themselves.
-    fn callers(&mut self, pid: u32, stack_id: i64, return_addr: u64, max: usize) -> Vec<Frame> {
-        let located = self.located(pid, stack_id, return_addr);
-        let mut out = Vec::new();
-        let calling = located
-            .into_iter()
-            .skip_while(|(kind, _)| *kind == FrameKind::Probed);
-        for (_, loc) in calling {
-            for f in loc.lines {
-                out.push(f);
-                if out.len() >= max {
-                    return out;
-                }
-            }
-        }
-        out
-    }
-}
-
-/// What the code at a stack address is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FrameKind {
-    /// A probed function: where the uprobe fired (the stack's first address), or code of one
-    /// of the binary's map-assign functions.
-    Probed,
-    /// Code that called the probed function, directly or further out.
-    Caller,
-}
-
-impl FrameKind {
-    /// The kind of the file address `addr`, at `depth` in a stack taken at a probe (0: the
-    /// probe's own address) of a process running `binary`.
-    fn of(depth: usize, addr: u64, binary: Option<&GoBinary>) -> FrameKind {
-        let in_assign = binary.is_some_and(|b| b.assign_func_at(addr).is_some());
-        if depth == 0 || in_assign {
-            FrameKind::Probed
-        } else {
-            FrameKind::Caller
-        }
-    }
 }

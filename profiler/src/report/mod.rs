@@ -6,7 +6,9 @@ pub mod build;
 mod model;
 pub mod overhead;
 pub mod rank;
+pub mod stacks;
 #[cfg(test)]
 pub(crate) mod test_report;
+pub mod watch;
 
 pub use model::*;

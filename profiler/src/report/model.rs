@@ -218,12 +218,49 @@ pub struct LineReport {
     pub objects: Vec<ObjectReport>,
     /// Code that wrote this line, by sampled stacks (callers of the map assign).
     pub top_frames: Vec<FrameReport>,
+    /// What the hardware write watchpoints saw of this line (`--watch`); null when none of its
+    /// words was watched.
+    #[serde(default)]
+    pub watch: Option<WatchReport>,
+}
+
+/// Writes to a line's watched words: every write while a word was watched, by any instruction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WatchReport {
+    /// The watched words in this line, by address.
+    pub words: Vec<WatchedWordReport>,
+    /// Seconds the line was watched: the longest any of its words was.
+    pub active_s: f64,
+}
+
+/// One watched word.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WatchedWordReport {
+    /// Address of its first byte (hex).
+    pub addr: String,
+    /// Bytes (1, 2, 4 or 8).
+    pub len: u8,
+    /// What `--watch` named it: `SYMBOL+OFF` for a variable, the address for ADDR.
+    pub name: String,
+    /// Writes to it while it was watched (exact).
+    pub writes: u64,
+    /// Distinct writer threads (exact up to 8; beyond, estimated as `LineReport::threads`).
+    pub threads: u32,
+    /// Writes to it from a CPU other than the previous write's (exact).
+    pub transfers: u64,
+    /// Seconds it was watched.
+    pub active_s: f64,
+    /// The code that wrote it, most writes first: the source line of each writing instruction
+    /// (inlined frames innermost first), then the callers from a sampled stack; `samples` is
+    /// the writes by that instruction.
+    pub frames: Vec<FrameReport>,
 }
 
 /// An object (e.g. a Go map header) living in a line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectReport {
-    /// `go-map`, `go-map-slot` or `custom`.
+    /// `go-map`, `go-map-slot`, `custom`, or `watched`: a watched word written by code the
+    /// probes do not see (not a map assign).
     pub kind: String,
     /// Address of the object's first byte (hex).
     pub addr: String,
@@ -240,6 +277,10 @@ pub struct ObjectReport {
     pub assign: Option<String>,
     /// For `go-map-slot`: the map header the slot belongs to.
     pub owner: Option<String>,
+    /// For `watched`: the code that wrote it most (function, file and line of the writing
+    /// instruction; `samples` is its writes).
+    #[serde(default)]
+    pub writer: Option<FrameReport>,
 }
 
 /// One written Go map.

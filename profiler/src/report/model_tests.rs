@@ -14,6 +14,40 @@ fn keys(v: &Value) -> Vec<&str> {
 }
 
 #[test]
+fn a_watch_report_has_its_words_and_the_time_watched() {
+    let watch = WatchReport {
+        words: vec![WatchedWordReport {
+            addr: hex(0xc000014148),
+            len: 8,
+            name: "main.stats+8".to_owned(),
+            writes: 3,
+            threads: 2,
+            transfers: 2,
+            active_s: 1.5,
+            frames: Vec::new(),
+        }],
+        active_s: 1.5,
+    };
+    let v = serde_json::to_value(&watch).expect("serialize");
+    assert_eq!(keys(&v), ["active_s", "words"]);
+    assert_eq!(
+        keys(&v["words"][0]),
+        [
+            "active_s",
+            "addr",
+            "frames",
+            "len",
+            "name",
+            "threads",
+            "transfers",
+            "writes"
+        ]
+    );
+    let back: WatchReport = serde_json::from_value(v).expect("deserialize");
+    assert_eq!(back, watch);
+}
+
+#[test]
 fn json_has_every_field_of_the_clprof_1_schema() {
     let v = serde_json::to_value(sample()).expect("serialize");
     assert_eq!(v["schema"], "clprof/1");
@@ -101,10 +135,12 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "threads_exact",
             "top_frames",
             "transfers",
+            "watch",
             "writes"
         ]
     );
     assert_eq!(line["line"], "0xc000014140");
+    assert!(line["watch"].is_null(), "no word of the line was watched");
     assert!(line["growth_writes"].is_null());
     assert_eq!(
         keys(&line["objects"][0]),
@@ -114,6 +150,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "fields",
             "kind",
             "owner",
+            "writer",
             "writers",
             "writes",
             "written_fields"

@@ -98,6 +98,7 @@ pub fn rank_lines(
                 l1_miss_samples: measured.addresses.then_some(stats.l1_miss_samples),
                 objects: line_objects,
                 top_frames,
+                watch: None,
             }
         })
         .collect();
@@ -166,6 +167,7 @@ fn objects_in_line(
                 writers: stats.writers.estimated_threads(),
                 assign: assign_symbol(stats.kind).map(str::to_owned),
                 owner,
+                writer: None,
             })
         })
         .collect()

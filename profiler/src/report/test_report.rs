@@ -76,6 +76,7 @@ pub(crate) fn sample() -> Report {
                 writers: 2,
                 assign: Some("runtime.mapassign_fast64".to_owned()),
                 owner: None,
+                writer: None,
             }],
             top_frames: vec![FrameReport {
                 function: "main.worker".to_owned(),
@@ -83,6 +84,7 @@ pub(crate) fn sample() -> Report {
                 line: Some(31),
                 samples: 1,
             }],
+            watch: None,
         }],
         maps: vec![MapReport {
             pid: 42,

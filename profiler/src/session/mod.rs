@@ -19,6 +19,7 @@ use crate::{
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
     symbolize::Symbolizer,
+    watch::{spec::WatchSpec, words, Watcher},
 };
 
 /// One process being recorded.
@@ -40,6 +41,8 @@ pub struct Recorded {
 pub struct ProbePlan {
     go: bool,
     custom: Vec<(CustomProbe, ProbeSite)>,
+    /// `--watch` names memory to watch: a process without Go maps is a target too.
+    watching: bool,
 }
 
 impl ProbePlan {
@@ -47,6 +50,7 @@ impl ProbePlan {
         let mut plan = ProbePlan {
             go: specs.is_empty(),
             custom: Vec::new(),
+            watching: false,
         };
         for spec in specs {
             match spec {
@@ -60,8 +64,13 @@ impl ProbePlan {
         Ok(plan)
     }
 
+    /// The plan, with memory to watch in every target (`--watch`) or not.
+    pub fn watching(self, watching: bool) -> Self {
+        ProbePlan { watching, ..self }
+    }
+
     /// The Go map probes for `inspected`; without them a process is fine only when custom probes
-    /// are asked for.
+    /// are asked for or memory is watched.
     pub fn go_binary(
         &self,
         inspected: Result<Arc<GoBinary>, TargetError>,
@@ -71,7 +80,9 @@ impl ProbePlan {
         }
         match inspected {
             Ok(b) => Ok(Some(b)),
-            Err(TargetError::NoMapFunctions { .. }) if !self.custom.is_empty() => Ok(None),
+            Err(TargetError::NoMapFunctions { .. }) if !self.custom.is_empty() || self.watching => {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -136,6 +147,31 @@ impl Session {
     /// Opens the perf events at the planned frequency; None for no perf events.
     pub fn start_perf(&self) -> anyhow::Result<Option<PerfEvents>> {
         start_perf(&self.probes, &self.source, &self.overhead)
+    }
+
+    /// Arms write watchpoints on what `specs` name in each of `targets` (their load biases
+    /// known); None when nothing is to be watched.
+    pub fn watch(
+        &self,
+        targets: &[Recorded],
+        specs: &[WatchSpec],
+    ) -> anyhow::Result<Option<Watcher>> {
+        let mut ranges = Vec::new();
+        for t in targets {
+            for spec in specs {
+                let exe = Path::new(&t.attach_path);
+                if let Some(range) = words::resolve(spec, exe, t.bias.unwrap_or(0))? {
+                    ranges.push((t.pid, range));
+                }
+            }
+        }
+        if ranges.is_empty() {
+            return Ok(None);
+        }
+        let cpus = perf::online_cpus()?;
+        let watcher = Watcher::start(&ranges, &cpus, self.probes.watch_program_fd()?)
+            .context("arming the write watchpoints")?;
+        Ok(Some(watcher))
     }
 
     /// The sampled-event ring buffer and the eBPF log, as streams the collector reads.

@@ -15,3 +15,4 @@ mod semantics;
 mod service;
 mod support;
 mod symbols;
+mod watch;

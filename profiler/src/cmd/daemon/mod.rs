@@ -157,6 +157,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         duty: session.overhead.duty,
         save_samples: None,
         signals,
+        watcher: None,
     };
     let mut seq = 0;
     let stop = loop {

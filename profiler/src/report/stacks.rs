@@ -1,0 +1,244 @@
+//! Stack symbolization for one report: stack ids to source frames (the probed function told
+//! apart from its callers by address), sampled instructions to functions, type descriptors to
+//! Go type names, and watched writes to the code that made them; with caches.
+
+use std::collections::HashMap;
+
+use crate::{
+    inspect::GoBinary,
+    kernel::probes::Probes,
+    report::{
+        hex,
+        watch::{DescribeSite, Site},
+        StackLocation,
+    },
+    session::Recorded,
+    symbolize::{lookup_addr, Frame},
+};
+
+/// Caller frames kept per watched write's sampled stack.
+const WATCH_CALLERS: usize = 3;
+
+/// Stack symbolization for one report: stack ids → caller frames, with caches.
+pub struct Stacks<'p, 't> {
+    probes: &'p Probes,
+    targets: &'t mut [Recorded],
+    raw: HashMap<i64, Option<Vec<u64>>>,
+    /// Type names by (pid, descriptor address): a name read from a descriptor opens the binary.
+    types: HashMap<(u32, u64), Option<String>>,
+}
+
+impl<'p, 't> Stacks<'p, 't> {
+    pub fn new(probes: &'p Probes, targets: &'t mut [Recorded]) -> Self {
+        Stacks {
+            probes,
+            targets,
+            raw: HashMap::new(),
+            types: HashMap::new(),
+        }
+    }
+
+    /// The loaded probes the stacks were taken by.
+    pub fn probes(&self) -> &'p Probes {
+        self.probes
+    }
+
+    pub fn type_name(&mut self, pid: u32, type_addr: u64) -> Option<String> {
+        let targets = &*self.targets;
+        self.types
+            .entry((pid, type_addr))
+            .or_insert_with(|| {
+                let t = targets.iter().find(|t| t.pid == pid)?;
+                let binary = t.binary.as_ref()?;
+                binary.type_name(type_addr.checked_sub(t.bias.unwrap_or(0))?)
+            })
+            .clone()
+    }
+
+    /// The innermost source frame at the sampled instruction `ip` of `pid`.
+    pub fn frame_at(&mut self, pid: u32, ip: u64) -> Frame {
+        let unknown = || Frame {
+            function: format!("{ip:#x}"),
+            file: None,
+            line: None,
+        };
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
+            return unknown();
+        };
+        let bias = t.bias.unwrap_or(0);
+        match t.symbolizer.as_mut() {
+            Some(sym) => sym
+                .frames(lookup_addr(ip, bias, 0))
+                .first()
+                .cloned()
+                .unwrap_or_else(unknown),
+            None => unknown(),
+        }
+    }
+
+    /// The function holding the instruction at `ip` of `pid` (its outermost frame: the function
+    /// the code was inlined into, if any), when it can be symbolized.
+    pub fn function_at(&mut self, pid: u32, ip: u64) -> Option<String> {
+        let t = self.targets.iter_mut().find(|t| t.pid == pid)?;
+        let bias = t.bias.unwrap_or(0);
+        let addr = lookup_addr(ip, bias, 0);
+        let frame = t.symbolizer.as_mut()?.frames(addr).last()?;
+        (frame.function != hex(addr)).then(|| frame.function.clone())
+    }
+
+    /// The stack's addresses (the probed function; the return address read at its entry,
+    /// which frame-pointer unwinding at a first instruction skips; the rest), innermost first,
+    /// symbolized and told apart: probed or calling code. Empty when the process cannot be
+    /// symbolized.
+    fn located(
+        &mut self,
+        pid: u32,
+        stack_id: i64,
+        return_addr: u64,
+    ) -> Vec<(FrameKind, StackLocation)> {
+        let probes = self.probes;
+        let raw = self
+            .raw
+            .entry(stack_id)
+            .or_insert_with(|| {
+                u32::try_from(stack_id)
+                    .ok()
+                    .and_then(|id| probes.maps().stack(id))
+            })
+            .clone()
+            .unwrap_or_default();
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
+            return Vec::new();
+        };
+        let bias = t.bias.unwrap_or(0);
+        let Some(sym) = t.symbolizer.as_mut() else {
+            return Vec::new();
+        };
+        let mut addrs: Vec<(u64, usize)> = Vec::new();
+        if let Some(&ip) = raw.first() {
+            addrs.push((ip, 0));
+        }
+        if return_addr != 0 {
+            addrs.push((return_addr, 1));
+        }
+        addrs.extend(raw.iter().skip(1).map(|&ip| (ip, 2)));
+        let binary = t.binary.as_deref();
+        addrs
+            .into_iter()
+            .map(|(ip, depth)| {
+                let addr = lookup_addr(ip, bias, depth);
+                let kind = FrameKind::of(depth, addr, binary);
+                let lines = sym.frames(addr).to_vec();
+                (
+                    kind,
+                    StackLocation {
+                        addr: hex(addr),
+                        lines,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Up to `max` locations of the stack, innermost first, starting at the probed function.
+    pub fn locations(
+        &mut self,
+        pid: u32,
+        stack_id: i64,
+        return_addr: u64,
+        max: usize,
+    ) -> Vec<StackLocation> {
+        let mut out: Vec<StackLocation> = self
+            .located(pid, stack_id, return_addr)
+            .into_iter()
+            .map(|(_, loc)| loc)
+            .collect();
+        out.truncate(max);
+        out
+    }
+
+    /// Up to `max` frames of the code that called the probed function, innermost first,
+    /// skipping the probed functions themselves.
+    pub fn callers(&mut self, pid: u32, stack_id: i64, return_addr: u64, max: usize) -> Vec<Frame> {
+        let located = self.located(pid, stack_id, return_addr);
+        let mut out = Vec::new();
+        let calling = located
+            .into_iter()
+            .skip_while(|(kind, _)| *kind == FrameKind::Probed);
+        for (_, loc) in calling {
+            for f in loc.lines {
+                out.push(f);
+                if out.len() >= max {
+                    return out;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What the code at a stack address is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrameKind {
+    /// A probed function: where the uprobe fired (the stack's first address), or code of one
+    /// of the binary's map-assign functions.
+    Probed,
+    /// Code that called the probed function, directly or further out.
+    Caller,
+}
+
+impl FrameKind {
+    /// The kind of the file address `addr`, at `depth` in a stack taken at a probe (0: the
+    /// probe's own address) of a process running `binary`.
+    fn of(depth: usize, addr: u64, binary: Option<&GoBinary>) -> FrameKind {
+        let in_assign = binary.is_some_and(|b| b.assign_func_at(addr).is_some());
+        if depth == 0 || in_assign {
+            FrameKind::Probed
+        } else {
+            FrameKind::Caller
+        }
+    }
+}
+
+impl DescribeSite for Stacks<'_, '_> {
+    fn site(&mut self, pid: u32, ip_after: u64, stack_id: i64) -> Site {
+        let ip = ip_after.saturating_sub(1);
+        let mut frames = Vec::new();
+        let mut probed = false;
+        if let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) {
+            let addr = lookup_addr(ip, t.bias.unwrap_or(0), 0);
+            probed = t
+                .binary
+                .as_ref()
+                .is_some_and(|b| b.assign_func_at(addr).is_some());
+            if let Some(sym) = t.symbolizer.as_mut() {
+                frames = sym.frames(addr).to_vec();
+            }
+        }
+        if frames.is_empty() {
+            frames.push(Frame {
+                function: hex(ip),
+                file: None,
+                line: None,
+            });
+        }
+        let own = frames.len();
+        if stack_id >= 0 {
+            // The stack's first address is the trap's (the instruction after the write): the
+            // callers start at its second.
+            let callers = self.located(pid, stack_id, 0);
+            frames.extend(
+                callers
+                    .into_iter()
+                    .skip(1)
+                    .flat_map(|(_, loc)| loc.lines)
+                    .take(WATCH_CALLERS),
+            );
+        }
+        Site {
+            frames,
+            own,
+            probed,
+        }
+    }
+}

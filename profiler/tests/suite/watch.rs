@@ -1,0 +1,178 @@
+//! `--watch`: hardware write watchpoints on named globals and addresses, with real debug
+//! registers, on Go (both toolchains) and C programs.
+
+use std::{path::Path, time::Duration};
+
+use super::{
+    go::{c_program, program, test_both_go_versions, Go},
+    support::*,
+};
+
+/// The source line holding `marker` in the Go test program `name`.
+fn marked_line(name: &str, marker: &str) -> u64 {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/go")
+        .join(name)
+        .join("main.go");
+    let text = std::fs::read_to_string(&src).expect("read the Go source");
+    let at = text
+        .lines()
+        .position(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no {marker:?} in {}", src.display()));
+    at as u64 + 1
+}
+
+/// The line of `report` holding the watched word at `addr`, and that word.
+fn watched_word(report: &serde_json::Value, addr: u64) -> (&serde_json::Value, &serde_json::Value) {
+    let hex = format!("{addr:#x}");
+    for line in array(report, "lines") {
+        if let Some(words) = line["watch"]["words"].as_array() {
+            if let Some(w) = words.iter().find(|w| w["addr"] == hex.as_str()) {
+                return (line, w);
+            }
+        }
+    }
+    panic!("no watched word at {hex}: {report}")
+}
+
+fn has_frame_at(word: &serde_json::Value, file_suffix: &str, line: u64) -> bool {
+    array(word, "frames")
+        .iter()
+        .any(|f| f["file"].as_str().is_some_and(|p| p.ends_with(file_suffix)) && f["line"] == line)
+}
+
+fn adjacent_atomic_fields_show_both_words_and_writers(go: Go) {
+    let prog = Program::start(&program("watchglobal", go), &["60s"]);
+    let x = prog.addresses()[0];
+    let report = record_json_with(prog.pid(), 3, &["--watch", "main.x:16"]);
+    let add_line = marked_line("watchglobal", "WATCHED ADD");
+    let (line, a) = watched_word(&report, x);
+    let (_, b) = watched_word(&report, x + 8);
+    for (w, name) in [(a, "main.x"), (b, "main.x+8")] {
+        assert_eq!(w["name"], name, "{w}");
+        assert_eq!(w["len"], 8, "{w}");
+        assert!(u64_of(w, "writes") > 0, "{w}");
+        assert_eq!(w["threads"], 1, "one goroutine per field: {w}");
+        assert!(
+            has_frame_at(w, "watchglobal/main.go", add_line),
+            "the atomic add at main.go:{add_line} wrote it: {w}"
+        );
+    }
+    assert_eq!(line["threads"], 2, "two writers share the line: {line}");
+    assert_eq!(line["cpus"], 2, "{line}");
+    assert!(u64_of(line, "transfers") > 0, "{line}");
+    let watched: Vec<&serde_json::Value> = array(line, "objects")
+        .iter()
+        .filter(|o| o["kind"] == "watched")
+        .collect();
+    assert_eq!(watched.len(), 2, "no map assign writes them: {line}");
+    for o in watched {
+        assert_eq!(o["writer"]["function"], "main.worker", "{o}");
+        assert_eq!(o["writer"]["line"], add_line, "{o}");
+    }
+    assert!(
+        line["watch"]["active_s"].as_f64().unwrap_or(0.0) > 1.0,
+        "two words fit the registers: watched the whole time: {line}"
+    );
+}
+test_both_go_versions!(adjacent_atomic_fields_show_both_words_and_writers);
+
+#[test]
+fn a_c_global_is_watched_by_name() {
+    let bin = c_program("counters");
+    let prog = Program::start(&bin, &["60"]);
+    let addrs = prog.addresses();
+    let report = record_json_with(prog.pid(), 2, &["--watch", "shared:16"]);
+    assert!(report["targets"][0]["go_version"].is_null());
+    let (line, a) = watched_word(&report, addrs[0]);
+    let (_, b) = watched_word(&report, addrs[1]);
+    for w in [a, b] {
+        assert!(u64_of(w, "writes") > 0, "{w}");
+        assert!(
+            array(w, "frames")
+                .iter()
+                .any(|f| f["function"] == "counter_add"),
+            "counter_add writes the counters: {w}"
+        );
+    }
+    assert_eq!(a["name"], "shared");
+    assert_eq!(b["name"], "shared+8");
+    assert_eq!(line["threads"], 2, "{line}");
+    assert!(u64_of(line, "transfers") > 0, "{line}");
+}
+
+#[test]
+fn more_words_than_registers_are_rotated_and_the_report_says_so() {
+    let prog = Program::start(&program("watchglobal", Go::Old), &["60s"]);
+    let x = prog.addresses()[0];
+    // 48 bytes: six words on four registers.
+    let spec = format!("{x:#x}:48");
+    let report = record_json_with(prog.pid(), 3, &["--watch", &spec]);
+    let (line, a) = watched_word(&report, x);
+    let active = line["watch"]["active_s"].as_f64().expect("active_s");
+    assert!(
+        active > 0.0 && active < 2.9,
+        "a rotated word is watched part of the time: {line}"
+    );
+    assert!(u64_of(a, "writes") > 0, "{a}");
+    let words = array(&line["watch"], "words").len();
+    assert_eq!(words, 6, "{line}");
+    assert!(
+        array(&report, "notices")
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| n.contains("rotated"))),
+        "{}",
+        report["notices"]
+    );
+}
+
+/// Perf-event fds held by process `pid`.
+fn perf_event_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|l| l.to_string_lossy().contains("perf_event"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn sigkill_leaves_no_watchpoint_armed() {
+    let prog = Program::start(&program("watchglobal", Go::Old), &["60s"]);
+    let x = prog.addresses()[0];
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut clprof = Record::quiet_for("60s")
+        .pid(prog.pid())
+        .args(["--events", "none", "--watch", "main.x:16"])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start clprof");
+    // One breakpoint event per watched word and CPU.
+    assert!(
+        eventually(Duration::from_secs(20), || perf_event_fds(clprof.id())
+            >= 2 * cpus),
+        "the watchpoints were never armed"
+    );
+    clprof.kill().expect("SIGKILL clprof");
+    clprof.wait().expect("reap clprof");
+    // Were its two registers still taken, four words could not all be watched at once.
+    let spec = format!("{:#x}:16", x + 16);
+    let report = record_json_with(
+        prog.pid(),
+        1,
+        &["--events", "none", "--watch", "main.x:16", "--watch", &spec],
+    );
+    let notices = report["notices"].to_string();
+    assert!(!notices.contains("were free"), "{notices}");
+    assert!(
+        !notices.contains("rotated"),
+        "four words on four registers: {notices}"
+    );
+    let (line, _) = watched_word(&report, x);
+    assert!(u64_of(line, "transfers") > 0, "{line}");
+}
