@@ -20,7 +20,7 @@ use crate::{
     kernel::probes::Probes,
     output::{Output, WriteError},
     overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
-    watch::{WatchOutcome, Watcher},
+    watch::{auto::AutoWatch, WatchOutcome, Watcher},
 };
 
 /// Why recording ended.
@@ -107,6 +107,8 @@ pub struct CollectOptions {
     pub signals: Signals,
     /// The write watchpoints, armed; rotated while recording and disarmed at its end.
     pub watcher: Option<Watcher>,
+    /// Watchpoints to arm on the top lines once the probes have ranked some (`--watch auto`).
+    pub auto_watch: Option<AutoWatch>,
 }
 
 /// SIGINT and SIGTERM listeners. Created at start, so that a signal arriving while clprof sets
@@ -188,8 +190,14 @@ pub async fn collect(
             _ = tick.tick() => {
                 samples.drain(events.get_mut());
                 probes.refresh_xol();
+                arm_auto_watch(
+                    probes,
+                    &mut options.auto_watch,
+                    &mut options.watcher,
+                    start.elapsed(),
+                );
                 if let Some(watcher) = options.watcher.as_mut() {
-                    watcher.step();
+                    watcher.step(probes);
                 }
                 for &pid in &pids {
                     if !exited.contains_key(&pid) && !inspect::is_alive(pid) {
@@ -235,6 +243,33 @@ pub async fn collect(
         save_error,
         watch,
     })
+}
+
+/// Arms the `--watch auto` watchpoints when they are due and some line is ranked.
+fn arm_auto_watch(
+    probes: &Probes,
+    auto_watch: &mut Option<AutoWatch>,
+    watcher: &mut Option<Watcher>,
+    elapsed: Duration,
+) {
+    let Some(auto) = auto_watch.as_ref() else {
+        return;
+    };
+    if watcher.is_some() || !auto.due(elapsed) {
+        return;
+    }
+    match auto.arm(probes) {
+        Ok(Some(armed)) => {
+            tracing::debug!(at = ?elapsed, "watchpoints armed on the top lines");
+            *watcher = Some(armed);
+            *auto_watch = None;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!("--watch auto: {e:#}");
+            *auto_watch = None;
+        }
+    }
 }
 
 /// Distinct sample keys (and first-write objects) one recording or daemon window folds at most:

@@ -290,3 +290,38 @@ pub(crate) fn c_program(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     );
     out
 }
+
+/// A header field.
+pub(crate) fn field(name: &str, offset: u64, size: u64) -> crate::inspect::FieldInfo {
+    crate::inspect::FieldInfo {
+        name: name.to_owned(),
+        offset,
+        size,
+    }
+}
+
+/// The classic (Go 1.19) map header layout, as the built-in table gives it.
+pub(crate) fn classic_layout() -> crate::inspect::MapLayout {
+    let fields = vec![
+        field("count", 0, 8),
+        field("flags", 8, 1),
+        field("B", 9, 1),
+        field("noverflow", 10, 2),
+        field("hash0", 12, 4),
+        field("buckets", 16, 8),
+        field("oldbuckets", 24, 8),
+        field("nevacuate", 32, 8),
+        field("extra", 40, 8),
+    ];
+    crate::inspect::MapLayout {
+        flavor: crate::inspect::LayoutFlavor::Classic,
+        source: crate::inspect::LayoutSource::BuiltinTable,
+        type_name: "runtime.hmap".to_owned(),
+        header_size: 48,
+        written: [field("flags", 8, 1), field("count", 0, 8)],
+        writing: field("flags", 8, 1),
+        writing_mask: 4,
+        growth: Some(field("oldbuckets", 24, 8)),
+        fields,
+    }
+}

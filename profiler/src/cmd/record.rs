@@ -20,7 +20,10 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     check_outputs(&args)?;
     let Prelude { signals, plan } = Prelude::start(&args.probes)?;
-    let watching = args.watch.iter().any(|w| *w != WatchSpec::Off);
+    let watching = args
+        .watch
+        .iter()
+        .any(|w| !matches!(w, WatchSpec::Off | WatchSpec::Auto));
     let plan = plan.watching(watching);
     let mut targets = Vec::new();
     for &pid in &args.pids {
@@ -102,14 +105,15 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         None => None,
     };
-    let watcher = session.watch(&targets, &args.watch)?;
+    let watch = session.watch(&targets, &args.watch, args.duration)?;
     let mut options = CollectOptions {
         duration: args.duration,
         progress: !quiet,
         duty: session.overhead.duty,
         save_samples,
         signals,
-        watcher,
+        watcher: watch.watcher,
+        auto_watch: watch.auto,
     };
     let mut collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
     let save_error = collected.save_error.take();

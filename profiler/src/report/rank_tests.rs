@@ -1,39 +1,6 @@
 use super::*;
-use crate::inspect::{FieldInfo, LayoutFlavor, LayoutSource};
+use crate::test_support::classic_layout as classic;
 use profiler_common::{LineKey, LineStats};
-
-fn field(name: &str, offset: u64, size: u64) -> FieldInfo {
-    FieldInfo {
-        name: name.to_owned(),
-        offset,
-        size,
-    }
-}
-
-fn classic() -> MapLayout {
-    let fields = vec![
-        field("count", 0, 8),
-        field("flags", 8, 1),
-        field("B", 9, 1),
-        field("noverflow", 10, 2),
-        field("hash0", 12, 4),
-        field("buckets", 16, 8),
-        field("oldbuckets", 24, 8),
-        field("nevacuate", 32, 8),
-        field("extra", 40, 8),
-    ];
-    MapLayout {
-        flavor: LayoutFlavor::Classic,
-        source: LayoutSource::BuiltinTable,
-        type_name: "runtime.hmap".to_owned(),
-        header_size: 48,
-        written: [field("flags", 8, 1), field("count", 0, 8)],
-        writing: field("flags", 8, 1),
-        writing_mask: 4,
-        growth: Some(field("oldbuckets", 24, 8)),
-        fields,
-    }
-}
 
 fn line_stats(writes: u64, transfers: u64, tids: &[u32], cpus: &[u32]) -> LineStats {
     let mut s = LineStats {

@@ -19,7 +19,7 @@ use crate::{
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
     symbolize::Symbolizer,
-    watch::{spec::WatchSpec, words, Watcher},
+    watch::{auto::AutoWatch, spec::WatchSpec, words, Watcher},
 };
 
 /// One process being recorded.
@@ -106,6 +106,13 @@ impl Prelude {
     }
 }
 
+/// The watchpoints of a recording: armed from the start on named memory, or armed on the
+/// top-ranked lines once ranked (`auto`); neither without `--watch`.
+pub struct WatchSetup {
+    pub watcher: Option<Watcher>,
+    pub auto: Option<AutoWatch>,
+}
+
 /// clprof's programs loaded and calibrated, with the perf source and the budget's plan.
 pub struct Session {
     pub probes: Probes,
@@ -150,12 +157,14 @@ impl Session {
     }
 
     /// Arms write watchpoints on what `specs` name in each of `targets` (their load biases
-    /// known); None when nothing is to be watched.
+    /// known), or, for `auto` alone, prepares to watch the top lines of a recording of
+    /// `duration` once ranked.
     pub fn watch(
         &self,
         targets: &[Recorded],
         specs: &[WatchSpec],
-    ) -> anyhow::Result<Option<Watcher>> {
+        duration: std::time::Duration,
+    ) -> anyhow::Result<WatchSetup> {
         let mut ranges = Vec::new();
         for t in targets {
             for spec in specs {
@@ -165,13 +174,26 @@ impl Session {
                 }
             }
         }
-        if ranges.is_empty() {
-            return Ok(None);
-        }
         let cpus = perf::online_cpus()?;
+        if ranges.is_empty() {
+            let auto = specs.contains(&WatchSpec::Auto).then(|| {
+                let layouts = targets
+                    .iter()
+                    .filter_map(|t| Some((t.pid, t.binary.as_ref()?.layout.clone())))
+                    .collect();
+                AutoWatch::new(duration, layouts, cpus)
+            });
+            return Ok(WatchSetup {
+                watcher: None,
+                auto,
+            });
+        }
         let watcher = Watcher::start(&ranges, &cpus, self.probes.watch_program_fd()?)
             .context("arming the write watchpoints")?;
-        Ok(Some(watcher))
+        Ok(WatchSetup {
+            watcher: Some(watcher),
+            auto: None,
+        })
     }
 
     /// The sampled-event ring buffer and the eBPF log, as streams the collector reads.

@@ -3,17 +3,24 @@
 //! than registers ([`Watcher`]). The kernel side folds every hit (`profiler_common::watch`);
 //! the report joins the folds to the lines (`report::watch`).
 
+pub mod auto;
 pub mod spec;
 pub mod words;
 
 use std::{
+    collections::HashMap,
     os::fd::BorrowedFd,
     time::{Duration, Instant},
 };
 
-use crate::perf::{
-    breakpoint::{Breakpoints, Word, DEBUG_REGISTERS},
-    PerfError,
+use profiler_common::line_of;
+
+use crate::{
+    kernel::{bpf_maps::WatchSnapshot, probes::Probes},
+    perf::{
+        breakpoint::{Breakpoints, Word, DEBUG_REGISTERS},
+        PerfError,
+    },
 };
 use words::WatchRange;
 
@@ -44,19 +51,37 @@ pub struct WatchOutcome {
 /// The debug registers clprof holds and the words it rotates them over.
 pub struct Watcher {
     breakpoints: Breakpoints,
-    /// Distinct words (a word of several targets at one address is watched once).
+    /// The words rotated over (a word of several targets at one address is watched once).
     words: Vec<Word>,
-    /// Time each of `words` was watched.
-    active: Vec<Duration>,
+    /// Registers in use: the first `in_use` of `breakpoints`.
+    in_use: usize,
+    /// Time each word was watched.
+    active: HashMap<Word, Duration>,
     /// Every target's words.
     owners: Vec<WatchedWord>,
     /// Index in `words` of the word on register 0.
     cursor: usize,
+    /// Rotations since the start.
+    turns: usize,
     /// When the words on the registers were enabled.
     since: Instant,
     /// False once a rotation failed: the words on the registers stay.
     rotating: bool,
+    /// After one full rotation, keep only the words that were written, together (`auto`);
+    /// `Some(n)` once done, with the words kept.
+    focus: Focus,
     notices: Vec<String>,
+}
+
+/// Whether the words are narrowed down to the written ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Focus {
+    /// Every word named is watched in turn.
+    Never,
+    /// After one full rotation.
+    Pending,
+    /// Done: this many words were written and kept.
+    Done(usize),
 }
 
 impl Watcher {
@@ -95,30 +120,32 @@ impl Watcher {
         for i in 0..breakpoints.len() {
             breakpoints.enable(i)?;
         }
-        let held = breakpoints.len();
-        if held > 0 && words.len() > held {
-            notices.push(format!(
-                "watchpoints: {} words on {held} debug registers, rotated every {} ms: each word was watched about {:.0}% of the time (`watch.active_s`)",
-                words.len(),
-                ROTATE_EVERY.as_millis(),
-                100.0 * held as f64 / words.len() as f64
-            ));
-        }
         Ok(Watcher {
+            in_use: breakpoints.len(),
             breakpoints,
-            active: vec![Duration::ZERO; words.len()],
+            active: HashMap::new(),
             words,
             owners,
             cursor: 0,
+            turns: 0,
             since: Instant::now(),
             rotating: true,
+            focus: Focus::Never,
             notices,
         })
     }
 
-    /// Moves the registers to the next words when the current ones had their turn.
-    pub fn step(&mut self) {
-        let held = self.breakpoints.len();
+    /// After one full rotation, watch only the words that were written (together, when the
+    /// registers suffice: their transfers are then exact between them).
+    pub fn focusing(mut self) -> Self {
+        self.focus = Focus::Pending;
+        self
+    }
+
+    /// Moves the registers to the next words when the current ones had their turn; narrows
+    /// them down to the written ones (see [`Watcher::focusing`]) from what `probes` folded.
+    pub fn step(&mut self, probes: &Probes) {
+        let held = self.in_use;
         if !self.rotating || held == 0 || self.words.len() <= held {
             return;
         }
@@ -126,19 +153,77 @@ impl Watcher {
             return;
         }
         self.settle();
-        let n = self.words.len();
-        self.cursor = (self.cursor + held) % n;
-        for i in 0..held {
-            let word = self.words[(self.cursor + i) % n];
-            if let Err(e) = self.breakpoints.retarget(i, word) {
-                self.stop_rotating(e);
-                return;
+        self.turns += 1;
+        if self.focus == Focus::Pending && self.turns * held >= self.words.len() {
+            match probes.maps().watch_snapshot() {
+                Ok(snapshot) => return self.narrow(&snapshot),
+                Err(e) => tracing::debug!("watch counts unreadable, rotating on: {e}"),
             }
         }
-        for i in 0..held {
+        let n = self.words.len();
+        self.cursor = (self.cursor + held) % n;
+        let next: Vec<Word> = (0..held)
+            .map(|i| self.words[(self.cursor + i) % n])
+            .collect();
+        self.place(&next);
+    }
+
+    /// Keeps the written words (most written lines first, a line's words together); rotates
+    /// over them only if they still outnumber the registers.
+    fn narrow(&mut self, snapshot: &WatchSnapshot) {
+        let mut writes: HashMap<u64, u64> = HashMap::new();
+        for (key, stats) in &snapshot.words {
+            *writes.entry(key.addr).or_default() += stats.writes;
+        }
+        let mut by_line: HashMap<u64, u64> = HashMap::new();
+        for w in &self.words {
+            *by_line.entry(line_of(w.addr)).or_default() +=
+                writes.get(&w.addr).copied().unwrap_or(0);
+        }
+        let mut kept: Vec<Word> = self
+            .words
+            .iter()
+            .copied()
+            .filter(|w| writes.get(&w.addr).is_some_and(|&n| n > 0))
+            .collect();
+        kept.sort_by(|a, b| {
+            let (la, lb) = (line_of(a.addr), line_of(b.addr));
+            by_line[&lb]
+                .cmp(&by_line[&la])
+                .then(la.cmp(&lb))
+                .then(a.addr.cmp(&b.addr))
+        });
+        tracing::debug!(
+            kept = kept.len(),
+            of = self.words.len(),
+            "watching the written words"
+        );
+        self.focus = Focus::Done(kept.len());
+        if kept.is_empty() {
+            // Nothing written yet: go on rotating over everything.
+            return;
+        }
+        self.words = kept;
+        self.cursor = 0;
+        let held = self.breakpoints.len();
+        self.in_use = held.min(self.words.len());
+        for i in self.in_use..held {
+            self.breakpoints.disable(i);
+        }
+        let next: Vec<Word> = self.words[..self.in_use].to_vec();
+        self.place(&next);
+    }
+
+    /// Moves the registers in use onto `next` and enables them.
+    fn place(&mut self, next: &[Word]) {
+        for (i, &word) in next.iter().enumerate() {
+            if let Err(e) = self.breakpoints.retarget(i, word) {
+                return self.stop_rotating(e);
+            }
+        }
+        for i in 0..next.len() {
             if let Err(e) = self.breakpoints.enable(i) {
-                self.stop_rotating(e);
-                return;
+                return self.stop_rotating(e);
             }
         }
     }
@@ -148,11 +233,8 @@ impl Watcher {
         let now = Instant::now();
         let spent = now - self.since;
         self.since = now;
-        for i in 0..self.breakpoints.len() {
-            let word = self.breakpoints.word(i);
-            if let Some(at) = self.words.iter().position(|w| *w == word) {
-                self.active[at] += spent;
-            }
+        for i in 0..self.in_use {
+            *self.active.entry(self.breakpoints.word(i)).or_default() += spent;
         }
     }
 
@@ -162,7 +244,7 @@ impl Watcher {
             .push(format!("watchpoints stopped rotating: {e}"));
         self.rotating = false;
         // The words a failed move left disabled stay so; the others go on.
-        for i in 0..self.breakpoints.len() {
+        for i in 0..self.in_use {
             let _ = self.breakpoints.enable(i);
         }
     }
@@ -171,15 +253,29 @@ impl Watcher {
     pub fn finish(mut self) -> WatchOutcome {
         self.settle();
         self.breakpoints.disable_all();
+        let held = self.breakpoints.len();
+        let named = self.owners.len();
+        match self.focus {
+            Focus::Done(kept) if kept > 0 => self.notices.push(format!(
+                "watchpoints: {named} words of the top lines watched in turn on {held} debug registers until each had one turn ({} ms each), then the {kept} written ones{}",
+                ROTATE_EVERY.as_millis(),
+                if kept <= held { ", together" } else { ", in turn" }
+            )),
+            _ if held > 0 && self.words.len() > held => self.notices.push(format!(
+                "watchpoints: {} words on {held} debug registers, rotated every {} ms: each word was watched about {:.0}% of the time (`watch.active_s`)",
+                self.words.len(),
+                ROTATE_EVERY.as_millis(),
+                100.0 * held as f64 / self.words.len() as f64
+            )),
+            _ => {}
+        }
         let mut words = self.owners;
         for w in &mut words {
-            if let Some(at) = self.words.iter().position(|x| *x == w.word) {
-                w.active = self.active[at];
-            }
+            w.active = self.active.get(&w.word).copied().unwrap_or_default();
         }
         WatchOutcome {
             words,
-            registers: self.breakpoints.len(),
+            registers: held,
             notices: self.notices,
         }
     }

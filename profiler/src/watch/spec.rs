@@ -1,5 +1,6 @@
-//! `--watch` values: `off`, or what to watch: `SYMBOL[+OFF][:LEN]` (a global variable of each
-//! target's executable, from its symbol table) or `ADDR[:LEN]` (an address in each target).
+//! `--watch` values: `auto` (the top-ranked lines, once ranked), `off`, or what to watch:
+//! `SYMBOL[+OFF][:LEN]` (a global variable of each target's executable, from its symbol table)
+//! or `ADDR[:LEN]` (an address in each target).
 
 use std::{fmt, str::FromStr};
 
@@ -9,6 +10,8 @@ pub const MAX_WATCH_BYTES: u64 = 4096;
 /// One `--watch` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WatchSpec {
+    /// The words of the top-ranked lines, once the probes have ranked them.
+    Auto,
     /// No watchpoints.
     Off,
     /// `SYMBOL[+OFF][:LEN]`: `len` bytes (default: the rest of the variable) from `offset`
@@ -24,7 +27,7 @@ pub enum WatchSpec {
 
 /// A malformed `--watch`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("bad --watch {spec:?}: {reason} (expected off, SYMBOL[+OFF][:LEN] or ADDR[:LEN], e.g. main.stats+8:16 or 0xc000012340:8)")]
+#[error("bad --watch {spec:?}: {reason} (expected auto, off, SYMBOL[+OFF][:LEN] or ADDR[:LEN], e.g. main.stats+8:16 or 0xc000012340:8)")]
 pub struct WatchSpecError {
     spec: String,
     reason: String,
@@ -46,8 +49,10 @@ impl FromStr for WatchSpec {
             spec: spec.to_owned(),
             reason: reason.to_owned(),
         };
-        if spec == "off" {
-            return Ok(WatchSpec::Off);
+        match spec {
+            "off" => return Ok(WatchSpec::Off),
+            "auto" => return Ok(WatchSpec::Auto),
+            _ => {}
         }
         let (what, len) = match spec.rsplit_once(':') {
             Some((what, len)) => {
@@ -87,6 +92,7 @@ impl FromStr for WatchSpec {
 impl fmt::Display for WatchSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            WatchSpec::Auto => f.write_str("auto"),
             WatchSpec::Off => f.write_str("off"),
             WatchSpec::Symbol { name, offset, len } => {
                 f.write_str(name)?;

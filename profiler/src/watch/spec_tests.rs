@@ -49,6 +49,7 @@ fn addresses_are_hexadecimal_with_an_optional_length() {
         })
     );
     assert_eq!(parse("off"), Ok(WatchSpec::Off));
+    assert_eq!(parse("auto"), Ok(WatchSpec::Auto));
 }
 
 #[test]
@@ -71,7 +72,14 @@ fn malformed_values_say_what_is_wrong_and_show_the_grammar() {
 
 #[test]
 fn values_print_as_they_parse() {
-    for s in ["off", "main.x", "main.x+8:16", "0xc000012340:4", "0x7f00"] {
+    for s in [
+        "auto",
+        "off",
+        "main.x",
+        "main.x+8:16",
+        "0xc000012340:4",
+        "0x7f00",
+    ] {
         assert_eq!(parse(s).unwrap().to_string(), s);
     }
 }

@@ -79,7 +79,8 @@ pub fn words(addr: u64, len: u64) -> Vec<Word> {
 }
 
 /// The range `spec` names in the process whose executable is `exe` (as the kernel maps it:
-/// `/proc/PID/exe` or the root-relative path), loaded at `bias`; None for `off`.
+/// `/proc/PID/exe` or the root-relative path), loaded at `bias`; None for `off` and `auto`
+/// (whose words are known only once lines are ranked).
 pub fn resolve(
     spec: &WatchSpec,
     exe: &std::path::Path,
@@ -87,7 +88,7 @@ pub fn resolve(
 ) -> Result<Option<WatchRange>, WatchError> {
     let text = spec.to_string();
     match spec {
-        WatchSpec::Off => Ok(None),
+        WatchSpec::Off | WatchSpec::Auto => Ok(None),
         WatchSpec::Addr { addr, len } => Ok(Some(WatchRange {
             spec: text,
             symbol: None,

@@ -77,6 +77,40 @@ fn adjacent_atomic_fields_show_both_words_and_writers(go: Go) {
 }
 test_both_go_versions!(adjacent_atomic_fields_show_both_words_and_writers);
 
+fn a_counter_sharing_a_map_header_line_is_found_by_auto(go: Go) {
+    let prog = Program::start(&program("watchshared", go), &["60s"]);
+    let [map, counter] = prog.addresses()[..] else {
+        panic!("banner: {}", prog.banner)
+    };
+    let report = record_json_with(prog.pid(), 4, &["--watch", "auto"]);
+    let line = line_with_object(&report, map).unwrap_or_else(|| panic!("{report}"));
+    let header = array(line, "objects")
+        .iter()
+        .find(|o| o["kind"] == "go-map")
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(
+        header["writers"], 1,
+        "the map probes see one writer: {header}"
+    );
+    assert_eq!(
+        line["threads"], 2,
+        "the watchpoints see the counter's writer: {line}"
+    );
+    assert!(u64_of(line, "transfers") > 0, "{line}");
+    let add_line = marked_line("watchshared", "COUNTER ADD");
+    let watched = array(line, "objects")
+        .iter()
+        .find(|o| o["kind"] == "watched" && o["addr"] == format!("{counter:#x}").as_str())
+        .unwrap_or_else(|| panic!("no watched object at the counter {counter:#x}: {line}"));
+    assert_eq!(
+        watched["writer"]["function"], "main.counterWriter",
+        "{watched}"
+    );
+    assert_eq!(watched["writer"]["line"], add_line, "{watched}");
+    assert_eq!(watched["writers"], 1, "{watched}");
+}
+test_both_go_versions!(a_counter_sharing_a_map_header_line_is_found_by_auto);
+
 #[test]
 fn a_c_global_is_watched_by_name() {
     let bin = c_program("counters");

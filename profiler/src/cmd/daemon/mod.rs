@@ -158,6 +158,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         save_samples: None,
         signals,
         watcher: None,
+        auto_watch: None,
     };
     let mut seq = 0;
     let stop = loop {
