@@ -174,7 +174,12 @@ pub async fn collect(
     let stop = loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break StopReason::Duration,
-            _ = tokio::time::sleep_until(duty.next_check()) => duty.step(probes),
+            _ = tokio::time::sleep_until(duty.next_check()) => {
+                duty.step(probes);
+                if let Some(watcher) = options.watcher.as_mut() {
+                    watcher.gate(&|pid| duty.is_attached(pid));
+                }
+            }
             _ = sigint.recv() => break StopReason::Signal("SIGINT"),
             _ = sigterm.recv() => break StopReason::Signal("SIGTERM"),
             guard = events.readable_mut() => {
@@ -197,6 +202,7 @@ pub async fn collect(
                     start.elapsed(),
                 );
                 if let Some(watcher) = options.watcher.as_mut() {
+                    watcher.gate(&|pid| duty.is_attached(pid));
                     watcher.step(probes);
                 }
                 for &pid in &pids {

@@ -11,7 +11,6 @@ use crate::{
     render::{self, Format},
     report::build,
     session::{load_bias, open_symbolizer, Prelude, Recorded, Session},
-    watch::spec::WatchSpec,
 };
 
 pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
@@ -20,11 +19,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     check_outputs(&args)?;
     let Prelude { signals, plan } = Prelude::start(&args.probes)?;
-    let watching = args
-        .watch
-        .iter()
-        .any(|w| !matches!(w, WatchSpec::Off | WatchSpec::Auto));
-    let plan = plan.watching(watching);
+    let plan = plan.watching(&args.watch);
     let mut targets = Vec::new();
     for &pid in &args.pids {
         let process = inspect::resolve_process(pid)?;

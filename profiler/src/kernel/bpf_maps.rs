@@ -9,7 +9,7 @@ use aya::{
 };
 use profiler_common::{
     map_names,
-    watch::{WatchSite, WatchSiteKey, WordKey},
+    watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey},
     Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime,
     StepKey, TargetConfig, COUNTERS, TARGET_SLOTS,
 };
@@ -127,6 +127,11 @@ impl<'a> BpfMaps<'a> {
     /// Entry hits (programs that observe: assigns, custom probes) of the target in `slot` so far.
     pub fn target_entries(&self, slot: u16) -> Result<u64, AttachError> {
         self.per_cpu_sum(map_names::TARGET_HITS, TARGET_SLOTS + u32::from(slot))
+    }
+
+    /// Watchpoint hits of the target in `slot` so far.
+    pub fn target_watch_hits(&self, slot: u16) -> Result<u64, AttachError> {
+        self.per_cpu_sum(map_names::TARGET_HITS, watch_hits_counter(u32::from(slot)))
     }
 
     /// What the probe hits of the target in `slot` cost it so far (every CPU's share summed).

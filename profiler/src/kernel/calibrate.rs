@@ -19,7 +19,11 @@ use profiler_common::{
 use crate::{
     inspect::{self, TargetError},
     kernel::{error::AttachError, probes::Probes},
-    perf::{PerfError, PerfEvents, PerfSource, Sampling},
+    perf::{
+        self,
+        breakpoint::{Breakpoints, Word},
+        PerfError, PerfEvents, PerfSource, Sampling,
+    },
 };
 
 /// Calls of the probed function per run.
@@ -51,6 +55,9 @@ pub struct Calibration {
     pub hit_cost: Duration,
     /// Cost of one perf sample to the sampled thread; None without perf events.
     pub sample_cost: Option<Duration>,
+    /// Cost of one watchpoint hit to the writing thread (trap, watch program, return); None
+    /// when nothing is to be watched, or no debug register was free to measure it.
+    pub watch_cost: Option<Duration>,
 }
 
 /// Why calibration failed.
@@ -64,14 +71,17 @@ pub enum CalibrationError {
     Perf(#[from] PerfError),
     #[error("calibration: the self-probe counted {got} hits for {want} calls (is /proc/self/exe the running binary?)")]
     Hits { got: u64, want: u64 },
+    #[error("calibration: the watchpoint counted {got} writes for {want} (is another program on the same breakpoint?)")]
+    WatchHits { got: u64, want: u64 },
 }
 
 /// Runs both calibrations on clprof itself (registered as a target under [`CALIBRATION_SLOT`],
 /// removed afterwards with everything it folded). `perf` is the perf source the recording will
-/// use, None for none.
+/// use, None for none; the watchpoint calibration runs when `watch` asks for it.
 pub fn calibrate(
     probes: &mut Probes,
     perf: Option<&PerfSource>,
+    watch: bool,
 ) -> Result<Calibration, CalibrationError> {
     let pid = std::process::id();
     let config = TargetConfig {
@@ -82,7 +92,7 @@ pub fn calibrate(
         ..TargetConfig::default()
     };
     probes.configure(pid, config)?;
-    let result = measure(probes, pid, perf);
+    let result = measure(probes, pid, perf, watch);
     let cleanup = probes
         .drop_target(pid)
         .and_then(|()| probes.forget_pid(pid))
@@ -92,6 +102,7 @@ pub fn calibrate(
     tracing::info!(
         hit_cost_ns = calibration.hit_cost.as_nanos() as u64,
         sample_cost_ns = calibration.sample_cost.map(|c| c.as_nanos() as u64),
+        watch_cost_ns = calibration.watch_cost.map(|c| c.as_nanos() as u64),
         "calibrated"
     );
     Ok(calibration)
@@ -101,15 +112,18 @@ fn measure(
     probes: &mut Probes,
     pid: u32,
     perf: Option<&PerfSource>,
+    watch: bool,
 ) -> Result<Calibration, CalibrationError> {
     let hit_cost = measure_hit(probes, pid)?;
     let sample_cost = match perf {
         None | Some(PerfSource::None) => None,
         Some(_) => Some(measure_sample(probes)?),
     };
+    let watch_cost = if watch { measure_watch(probes)? } else { None };
     Ok(Calibration {
         hit_cost,
         sample_cost,
+        watch_cost,
     })
 }
 
@@ -176,6 +190,41 @@ fn measure_sample(probes: &mut Probes) -> Result<Duration, CalibrationError> {
         }
     }
     Ok(sampled.saturating_sub(bare) / samples as u32)
+}
+
+/// The word clprof watches in itself to time a watchpoint hit.
+static WATCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Times writes to [`WATCHED`] with and without a write watchpoint on it (the watch program
+/// folding them as for a target); None when no debug register is free.
+fn measure_watch(probes: &mut Probes) -> Result<Option<Duration>, CalibrationError> {
+    use std::sync::atomic::Ordering;
+    let word = Word {
+        addr: WATCHED.as_ptr() as u64,
+        len: 8,
+    };
+    let cpus = perf::online_cpus()?;
+    let mut breakpoints = Breakpoints::open(&[word], &cpus, probes.watch_program_fd()?)?;
+    if breakpoints.is_empty() {
+        tracing::info!("no debug register free: the watchpoint hit cost is not calibrated");
+        return Ok(None);
+    }
+    let write = || {
+        for i in 0..u64::from(CALLS) {
+            WATCHED.store(black_box(i), Ordering::Relaxed);
+        }
+    };
+    let bare = min_time(write);
+    let before = probes.maps().target_watch_hits(CALIBRATION_SLOT)?;
+    breakpoints.enable(0)?;
+    let watched = min_time(write);
+    breakpoints.disable_all();
+    let got = probes.maps().target_watch_hits(CALIBRATION_SLOT)? - before;
+    let want = u64::from(CALLS) * RUNS as u64;
+    if got != want {
+        return Err(CalibrationError::WatchHits { got, want });
+    }
+    Ok(Some(watched.saturating_sub(bare) / CALLS))
 }
 
 /// Time of the fastest of [`RUNS`] runs of `f`.

@@ -90,6 +90,9 @@ pub struct Observation {
     pub hits: u64,
     /// Of those, entry hits (the ones that observe: every observed count is in proportion).
     pub entries: u64,
+    /// What the target's watchpoint hits cost it since recording started (hits × the cost of
+    /// one): part of `cpu`, charged to the account like probe hits.
+    pub watch: Duration,
 }
 
 /// The account of one target's probes.
@@ -120,7 +123,7 @@ pub struct Duty {
 /// measure of what the probes saw against what the target did (see `estimate`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WindowSample {
-    /// CPU time the target used (probe handlers included).
+    /// CPU time the target used (probe handlers included, watchpoint hits not).
     pub cpu: Duration,
     /// Uprobe hits.
     pub hits: u64,
@@ -139,15 +142,18 @@ struct Window {
     active_from: Duration,
     until: Duration,
     hits_at: u64,
+    /// Watchpoint cost at `since`.
+    watch_at: Duration,
 }
 
 impl Window {
-    fn new(now: Duration, len: Duration, hits: u64) -> Self {
+    fn new(now: Duration, len: Duration, at: &Observation) -> Self {
         Window {
             since: now,
             active_from: now,
             until: now + len,
-            hits_at: hits,
+            hits_at: at.hits,
+            watch_at: at.watch,
         }
     }
 }
@@ -164,7 +170,7 @@ impl Duty {
             cycles: 1,
             rate: None,
             cpu_rate: 0.0,
-            attached: Some(Window::new(start.now, MIN_WINDOW, start.hits)),
+            attached: Some(Window::new(start.now, MIN_WINDOW, &start)),
             active: Duration::ZERO,
             last: start,
             live: Some(start),
@@ -204,19 +210,23 @@ impl Duty {
         self.switch_spent_ns / self.cycles.max(1) as f64
     }
 
-    /// Probe cost so far (ns): hits plus attach/detach work.
-    fn spent_ns(&self, hits: u64) -> f64 {
-        hits as f64 * self.hit_cost_ns + self.switch_spent_ns
+    /// Probe cost so far (ns): hits plus attach/detach work plus watchpoint hits.
+    fn spent_ns(&self, obs: &Observation) -> f64 {
+        obs.hits as f64 * self.hit_cost_ns + self.switch_spent_ns + obs.watch.as_nanos() as f64
     }
 
-    /// CPU time the target spent on its own work (ns): its CPU time minus the probe handlers.
+    /// CPU time the target spent on its own work (ns): its CPU time minus the probe handlers
+    /// and the watchpoint hits.
     fn useful_ns(&self, obs: &Observation) -> f64 {
-        (obs.cpu.as_nanos() as f64 - obs.hits as f64 * self.hit_cost_ns).max(0.0)
+        (obs.cpu.as_nanos() as f64
+            - obs.hits as f64 * self.hit_cost_ns
+            - obs.watch.as_nanos() as f64)
+            .max(0.0)
     }
 
     /// What the budget still allows (ns); negative when overspent.
     fn allowance_ns(&self, obs: &Observation) -> f64 {
-        self.fraction * self.useful_ns(obs) - self.spent_ns(obs.hits)
+        self.fraction * self.useful_ns(obs) - self.spent_ns(obs)
     }
 
     /// Expected cost (ns) of a window of `len`: one attach/detach cycle plus probe hits at the
@@ -266,8 +276,10 @@ impl Duty {
     /// Ends the live window at `obs` (its probes are about to be detached).
     fn close_window(&mut self, obs: Observation) {
         if let Some(live) = self.live.take() {
+            // The watchpoints' cost is no work of the target's, nor of the probes'.
+            let watched = obs.watch.saturating_sub(live.watch);
             self.samples.push(WindowSample {
-                cpu: obs.cpu.saturating_sub(live.cpu),
+                cpu: obs.cpu.saturating_sub(live.cpu).saturating_sub(watched),
                 hits: obs.hits.saturating_sub(live.hits),
                 entries: obs.entries.saturating_sub(live.entries),
                 hit_ns: None,
@@ -314,8 +326,9 @@ impl Duty {
             self.active += obs.now.saturating_sub(self.last.now.max(w.active_from));
             let len = obs.now.saturating_sub(w.since);
             if !len.is_zero() {
-                let measured = obs.hits.saturating_sub(w.hits_at) as f64 * self.hit_cost_ns
-                    / len.as_secs_f64();
+                let hits = obs.hits.saturating_sub(w.hits_at) as f64 * self.hit_cost_ns;
+                let watch = obs.watch.saturating_sub(w.watch_at).as_nanos() as f64;
+                let measured = (hits + watch) / len.as_secs_f64();
                 self.rate = Some(measured);
             }
         }
@@ -340,11 +353,7 @@ impl Duty {
                     } else {
                         MAX_WINDOW.as_secs_f64()
                     };
-                    self.attached = Some(Window::new(
-                        obs.now,
-                        Duration::from_secs_f64(secs),
-                        obs.hits,
-                    ));
+                    self.attached = Some(Window::new(obs.now, Duration::from_secs_f64(secs), &obs));
                     Action::Keep
                 } else {
                     self.attached = None;
@@ -356,7 +365,7 @@ impl Duty {
             None => match self.affordable_window(usable) {
                 Some(len) => {
                     self.cycles += 1;
-                    self.attached = Some(Window::new(obs.now, len, obs.hits));
+                    self.attached = Some(Window::new(obs.now, len, &obs));
                     Action::Attach
                 }
                 None => Action::Keep,
@@ -366,7 +375,7 @@ impl Duty {
 
     fn open(&mut self, obs: Observation) {
         self.cycles += 1;
-        self.attached = Some(Window::new(obs.now, MAX_WINDOW, obs.hits));
+        self.attached = Some(Window::new(obs.now, MAX_WINDOW, &obs));
     }
 
     /// When the next decision is due (time since recording started).
@@ -395,7 +404,7 @@ impl Duty {
         if let Some(w) = &mut self.attached {
             let len = w.until.saturating_sub(w.since);
             let decided = w.since;
-            *w = Window::new(obs.now, len, obs.hits);
+            *w = Window::new(obs.now, len, &obs);
             w.active_from = decided + obs.now.saturating_sub(decided) / 2;
             self.live = Some(obs);
         }
@@ -412,7 +421,7 @@ impl Duty {
         if useful <= 0.0 {
             return 0.0;
         }
-        self.spent_ns(self.last.hits) / useful
+        self.spent_ns(&self.last) / useful
     }
 }
 

@@ -33,6 +33,7 @@ impl Sim {
                 cpu: Duration::ZERO,
                 hits: 0,
                 entries: 0,
+                watch: Duration::ZERO,
             },
         );
         let mut attached = true;
@@ -63,6 +64,7 @@ impl Sim {
                     cpu: Duration::from_nanos(cpu_ns as u64),
                     hits: hits as u64,
                     entries: hits as u64 / 2,
+                    watch: Duration::ZERO,
                 };
                 match duty.step(obs) {
                     Action::Attach => {
@@ -86,6 +88,7 @@ impl Sim {
             cpu: Duration::from_nanos(cpu_ns as u64),
             hits: hits as u64,
             entries: hits as u64 / 2,
+            watch: Duration::ZERO,
         });
         let alone = self.cores * total.as_secs_f64() * 1e9 / self.work.as_nanos() as f64;
         Outcome {

@@ -22,6 +22,8 @@ pub struct DutyPlan {
     pub fraction: f64,
     /// Calibrated cost of one uprobe hit.
     pub hit_cost: Duration,
+    /// Calibrated cost of one watchpoint hit (zero when nothing is watched).
+    pub watch_cost: Duration,
 }
 
 /// Longest time between two readings of a target's CPU time and hits, attached or not: what a
@@ -45,8 +47,13 @@ pub struct DutyOutcome {
     pub overhead: f64,
     /// Attach windows (the first one included).
     pub windows: u64,
-    /// CPU time the target used during the recording (probe handlers included).
+    /// CPU time the target used during the recording (probe handlers included, watchpoint
+    /// hits not: they are in `watch`).
     pub cpu: Duration,
+    /// What its watchpoint hits cost it (hits × the calibrated cost of one).
+    pub watch: Duration,
+    /// Watchpoint hits in it.
+    pub watch_hits: u64,
     /// The target's CPU time and hits in each window while all its probes were in place.
     pub samples: Vec<WindowSample>,
     /// The hit cost measured in its threads; None when too few assigns were timed.
@@ -73,6 +80,7 @@ struct Target {
     duty: Duty,
     cpu_at_start: Duration,
     hits_at_start: u64,
+    watch_at_start: u64,
     entries_at_start: u64,
     time_at_start: ProbeTime,
     /// What its probes cost it inside closed windows (all probes in place), and the reading
@@ -97,6 +105,8 @@ struct Target {
 /// Every target's account.
 pub struct DutyCycler {
     start: Instant,
+    /// Cost of one watchpoint hit.
+    watch_cost: Duration,
     targets: Vec<Target>,
 }
 
@@ -110,6 +120,7 @@ impl DutyCycler {
             .map(|(pid, slot)| {
                 let hits = probes.maps().target_hits(slot).unwrap_or(0);
                 let entries = probes.maps().target_entries(slot).unwrap_or(0);
+                let watch_hits = probes.maps().target_watch_hits(slot).unwrap_or(0);
                 let mut reader = inspect::CpuReader::new(pid);
                 let cpu = reader.read().unwrap_or_default();
                 let time_at_start = probes.maps().probe_time(slot).unwrap_or_default();
@@ -120,6 +131,7 @@ impl DutyCycler {
                     cpu: Duration::ZERO,
                     hits: 0,
                     entries: 0,
+                    watch: Duration::ZERO,
                 };
                 Target {
                     pid,
@@ -127,6 +139,7 @@ impl DutyCycler {
                     duty: Duty::new(plan.fraction, plan.hit_cost, start_obs),
                     cpu_at_start: cpu,
                     hits_at_start: hits,
+                    watch_at_start: watch_hits,
                     entries_at_start: entries,
                     time_at_start,
                     time_in: ProbeTime::default(),
@@ -140,7 +153,11 @@ impl DutyCycler {
                 }
             })
             .collect();
-        DutyCycler { start, targets }
+        DutyCycler {
+            start,
+            watch_cost: plan.watch_cost,
+            targets,
+        }
     }
 
     /// When the next decision is due.
@@ -162,11 +179,17 @@ impl DutyCycler {
 
     /// Reads the target's CPU time, hits and probe time. A thread found since the last reading
     /// ran uncounted until now: the live window, if any, cannot be measured.
-    fn observe(start: Instant, probes: &Probes, t: &mut Target) -> Option<Observation> {
+    fn observe(
+        start: Instant,
+        watch_cost: Duration,
+        probes: &Probes,
+        t: &mut Target,
+    ) -> Option<Observation> {
         let threads = t.reader.threads();
         let cpu = t.reader.read()?;
         let hits = probes.maps().target_hits(t.slot).ok()?;
         let entries = probes.maps().target_entries(t.slot).ok()?;
+        let watch_hits = probes.maps().target_watch_hits(t.slot).ok()?;
         if t.reader.threads() != threads {
             t.duty.spoil_window();
         }
@@ -176,7 +199,18 @@ impl DutyCycler {
             cpu: cpu.saturating_sub(t.cpu_at_start),
             hits: hits.saturating_sub(t.hits_at_start),
             entries: entries.saturating_sub(t.entries_at_start),
+            watch: Duration::from_nanos(
+                (watch_cost.as_nanos() as u64)
+                    .saturating_mul(watch_hits.saturating_sub(t.watch_at_start)),
+            ),
         })
+    }
+
+    /// Whether `pid`'s probes are attached now (its window is open).
+    pub fn is_attached(&self, pid: u32) -> bool {
+        self.targets
+            .iter()
+            .any(|t| t.pid == pid && t.ended.is_none() && t.duty.is_attached())
     }
 
     /// What the target's probe hits have cost it since the start.
@@ -231,7 +265,7 @@ impl DutyCycler {
             if t.ended.is_some() {
                 continue;
             }
-            let fresh = Self::observe(start, probes, t);
+            let fresh = Self::observe(start, self.watch_cost, probes, t);
             if let Some(obs) = fresh {
                 t.seen = obs;
             }
@@ -278,7 +312,7 @@ impl DutyCycler {
                         continue;
                     }
                     let t = &mut self.targets[i];
-                    if let Some(obs) = Self::observe(start, probes, t) {
+                    if let Some(obs) = Self::observe(start, self.watch_cost, probes, t) {
                         t.seen = obs;
                         t.duty.attached_at(obs);
                         t.time_live = Some(t.time_now);
@@ -299,10 +333,11 @@ impl DutyCycler {
     pub fn finish(mut self, probes: &Probes) -> Vec<DutyOutcome> {
         let end = self.start.elapsed();
         let start = self.start;
+        let watch_cost = self.watch_cost;
         self.targets
             .iter_mut()
             .map(|t| {
-                let obs = Self::observe(start, probes, t);
+                let obs = Self::observe(start, watch_cost, probes, t);
                 t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
                 // A target gone since its last reading ends there.
                 let last = obs.filter(|_| t.ended.is_none()).unwrap_or(t.seen);
@@ -322,7 +357,13 @@ impl DutyCycler {
                     entries: last.entries,
                     overhead: t.duty.overhead(),
                     windows: t.duty.windows(),
-                    cpu: last.cpu,
+                    cpu: last.cpu.saturating_sub(last.watch),
+                    watch: last.watch,
+                    watch_hits: if watch_cost.is_zero() {
+                        0
+                    } else {
+                        (last.watch.as_nanos() / watch_cost.as_nanos()) as u64
+                    },
                     samples: t.duty.samples().to_vec(),
                     measured,
                     hit_cost_ns: t.duty.hit_cost_ns(),

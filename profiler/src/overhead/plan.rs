@@ -42,6 +42,7 @@ impl OverheadPlan {
             duty: DutyPlan {
                 fraction,
                 hit_cost: calibration.hit_cost,
+                watch_cost: calibration.watch_cost.unwrap_or_default(),
             },
         }
     }

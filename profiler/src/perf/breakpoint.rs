@@ -115,6 +115,11 @@ impl Breakpoints {
         self.slots[i].word
     }
 
+    /// Whether slot `i` is enabled.
+    pub fn is_enabled(&self, i: usize) -> bool {
+        self.slots[i].enabled
+    }
+
     /// Points slot `i` at `word`, leaving it disabled.
     pub fn retarget(&mut self, i: usize, word: Word) -> Result<(), PerfError> {
         self.disable(i);

@@ -81,8 +81,8 @@ pub struct TargetOverhead {
     /// Attach windows its probes ran in.
     #[serde(default)]
     pub probe_windows: Option<u64>,
-    /// Estimated cost to this process: probe hits × hit cost, plus perf sampling, over the CPU
-    /// time it spent on its own work (percent).
+    /// Estimated cost to this process: probe hits × hit cost, plus watchpoint hits × their
+    /// cost, plus perf sampling, over the CPU time it spent on its own work (percent).
     #[serde(default)]
     pub estimated_overhead_pct: Option<f64>,
     /// Cost of one probe hit to this process (ns), as `probe_hit_cost_source` says.
@@ -97,6 +97,14 @@ pub struct TargetOverhead {
     /// Relative standard error of `est_scale` (0.05 = 5%).
     #[serde(default)]
     pub est_scale_rel_err: Option<f64>,
+    /// Watchpoint hits in this process (writes to watched words); null when nothing was to be
+    /// watched.
+    #[serde(default)]
+    pub watch_hits: Option<u64>,
+    /// Calibrated cost of one watchpoint hit (ns), charged to the budget with the probe hits;
+    /// null when nothing was to be watched or no debug register was free to measure it.
+    #[serde(default)]
+    pub watch_hit_cost_ns: Option<u64>,
 }
 
 /// Where a target's probe hit cost comes from.

@@ -88,7 +88,9 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "probe_hit_cost_source",
             "probe_hits",
             "probe_windows",
-            "symbols_source"
+            "symbols_source",
+            "watch_hit_cost_ns",
+            "watch_hits"
         ]
     );
     assert_eq!(

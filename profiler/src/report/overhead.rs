@@ -47,6 +47,8 @@ impl Overhead {
                     }),
                     est_scale: s.map(|s| round4(s.factor)),
                     est_scale_rel_err: s.map(|s| round4(s.rel_err)),
+                    watch_hits: plan.calibration.watch_cost.map(|_| d.watch_hits),
+                    watch_hit_cost_ns: plan.calibration.watch_cost.map(|c| c.as_nanos() as u64),
                 },
             );
         }

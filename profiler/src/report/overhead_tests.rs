@@ -29,6 +29,8 @@ fn scales_counts_and_reports_the_budget() {
         overhead: 0.012,
         windows: 7,
         cpu: Duration::from_secs(1),
+        watch: Duration::ZERO,
+        watch_hits: 0,
         samples: vec![window, window],
         measured: None,
         hit_cost_ns: 27_000.0,
@@ -39,12 +41,14 @@ fn scales_counts_and_reports_the_budget() {
         calibration: Calibration {
             hit_cost: Duration::from_micros(27),
             sample_cost: Some(Duration::from_micros(5)),
+            watch_cost: None,
         },
         perf_hz: Some(1_000),
         perf_overhead: 0.005,
         duty: DutyPlan {
             fraction: 0.015,
             hit_cost: Duration::from_micros(27),
+            watch_cost: Duration::ZERO,
         },
     };
     let o = Overhead::of(&duty, &plan);
@@ -92,12 +96,14 @@ fn processes_without_an_account_are_left_unscaled() {
         calibration: Calibration {
             hit_cost: Duration::from_micros(3),
             sample_cost: None,
+            watch_cost: None,
         },
         perf_hz: None,
         perf_overhead: 0.0,
         duty: DutyPlan {
             fraction: 1.0,
             hit_cost: Duration::from_micros(3),
+            watch_cost: Duration::ZERO,
         },
     };
     let o = Overhead::of(&[], &plan);

@@ -27,6 +27,8 @@ pub(crate) fn sample() -> Report {
                 probe_hit_cost_source: Some(HitCostSource::Measured),
                 est_scale: Some(4.0),
                 est_scale_rel_err: Some(0.1),
+                watch_hits: None,
+                watch_hit_cost_ns: None,
             },
         }],
         sources: Sources {

@@ -43,6 +43,8 @@ pub struct ProbePlan {
     custom: Vec<(CustomProbe, ProbeSite)>,
     /// `--watch` names memory to watch: a process without Go maps is a target too.
     watching: bool,
+    /// Something is to be watched (named or `auto`): the watchpoint hit cost is calibrated.
+    watch_calibrated: bool,
 }
 
 impl ProbePlan {
@@ -51,6 +53,7 @@ impl ProbePlan {
             go: specs.is_empty(),
             custom: Vec::new(),
             watching: false,
+            watch_calibrated: false,
         };
         for spec in specs {
             match spec {
@@ -64,9 +67,15 @@ impl ProbePlan {
         Ok(plan)
     }
 
-    /// The plan, with memory to watch in every target (`--watch`) or not.
-    pub fn watching(self, watching: bool) -> Self {
-        ProbePlan { watching, ..self }
+    /// The plan, with `specs` to watch in every target (`--watch`).
+    pub fn watching(self, specs: &[WatchSpec]) -> Self {
+        ProbePlan {
+            watching: specs
+                .iter()
+                .any(|w| !matches!(w, WatchSpec::Off | WatchSpec::Auto)),
+            watch_calibrated: specs.iter().any(|w| *w != WatchSpec::Off),
+            ..self
+        }
     }
 
     /// The Go map probes for `inspected`; without them a process is fine only when custom probes
@@ -136,7 +145,7 @@ impl Session {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let source = perf::choose(events, &perf::detect_pmu(Path::new("/sys"), &cpuinfo))?;
         let mut probes = Probes::load(verbose)?;
-        let overhead = plan_overhead(&mut probes, budget_pct, &source)?;
+        let overhead = plan_overhead(&mut probes, budget_pct, &source, plan.watch_calibrated)?;
         Ok(Session {
             probes,
             plan,
@@ -210,8 +219,9 @@ fn plan_overhead(
     probes: &mut Probes,
     budget_pct: f64,
     source: &PerfSource,
+    watch: bool,
 ) -> anyhow::Result<OverheadPlan> {
-    let calibration = calibrate::calibrate(probes, Some(source))
+    let calibration = calibrate::calibrate(probes, Some(source), watch)
         .context("measuring what a probe hit costs on this machine")?;
     Ok(OverheadPlan::new(
         Budget::from_pct(budget_pct),

@@ -59,7 +59,11 @@ fn the_top_lines_are_watched_written_header_words_first() {
     let ranges = auto().ranges(&snapshot);
     let addrs: Vec<u64> = ranges.iter().map(|(_, r)| r.addr).collect();
     assert_eq!(ranges.len(), 16, "two lines of eight words");
-    assert_eq!(&addrs[..2], [0x1010, 0x1018], "count's word and flags' first");
+    assert_eq!(
+        &addrs[..2],
+        [0x1010, 0x1018],
+        "count's word and flags' first"
+    );
     assert!(addrs.iter().all(|a| line_of(*a) != 0x3000), "{addrs:x?}");
     assert!(
         addrs.contains(&0x1038) && addrs.contains(&0x2038),

@@ -8,7 +8,7 @@ pub mod spec;
 pub mod words;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     os::fd::BorrowedFd,
     time::{Duration, Instant},
 };
@@ -24,8 +24,9 @@ use crate::{
 };
 use words::WatchRange;
 
-/// How long one group of words holds the registers when there are more words than registers.
-pub const ROTATE_EVERY: Duration = Duration::from_millis(100);
+/// How long one group of words is watched (registers enabled) in its turn when there are more
+/// words than registers.
+pub const ROTATE_EVERY: Duration = Duration::from_millis(50);
 
 /// One watched word of one target, and how long it was watched.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,8 +64,13 @@ pub struct Watcher {
     cursor: usize,
     /// Rotations since the start.
     turns: usize,
-    /// When the words on the registers were enabled.
+    /// How long the words on the registers have been watched in their turn.
+    turn_watched: Duration,
+    /// When the watched time was last booked.
     since: Instant,
+    /// The targets whose words may be watched now: those whose probe window is open (the
+    /// budget pays for both together).
+    open: HashSet<u32>,
     /// False once a rotation failed: the words on the registers stay.
     rotating: bool,
     /// After one full rotation, keep only the words that were written, together (`auto`);
@@ -128,7 +134,9 @@ impl Watcher {
             owners,
             cursor: 0,
             turns: 0,
+            turn_watched: Duration::ZERO,
             since: Instant::now(),
+            open: ranges.iter().map(|(pid, _)| *pid).collect(),
             rotating: true,
             focus: Focus::Never,
             notices,
@@ -149,10 +157,11 @@ impl Watcher {
         if !self.rotating || held == 0 || self.words.len() <= held {
             return;
         }
-        if self.since.elapsed() < ROTATE_EVERY {
+        self.settle();
+        if self.turn_watched < ROTATE_EVERY {
             return;
         }
-        self.settle();
+        self.turn_watched = Duration::ZERO;
         self.turns += 1;
         if self.focus == Focus::Pending && self.turns * held >= self.words.len() {
             match probes.maps().watch_snapshot() {
@@ -214,27 +223,65 @@ impl Watcher {
         self.place(&next);
     }
 
-    /// Moves the registers in use onto `next` and enables them.
+    /// Moves the registers in use onto `next` and enables those of open targets.
     fn place(&mut self, next: &[Word]) {
         for (i, &word) in next.iter().enumerate() {
             if let Err(e) = self.breakpoints.retarget(i, word) {
                 return self.stop_rotating(e);
             }
         }
-        for i in 0..next.len() {
-            if let Err(e) = self.breakpoints.enable(i) {
-                return self.stop_rotating(e);
+        self.apply_gate();
+    }
+
+    /// Watches only the words of targets `open` says may be (their probe window is open), from
+    /// now on.
+    pub fn gate(&mut self, open: &dyn Fn(u32) -> bool) {
+        let now: HashSet<u32> = self
+            .owners
+            .iter()
+            .map(|o| o.pid)
+            .filter(|&p| open(p))
+            .collect();
+        if now != self.open {
+            self.settle();
+            self.open = now;
+            self.apply_gate();
+        }
+    }
+
+    /// Enables the registers in use whose word belongs to an open target, disables the others.
+    fn apply_gate(&mut self) {
+        for i in 0..self.in_use {
+            let word = self.breakpoints.word(i);
+            let on = self
+                .owners
+                .iter()
+                .any(|o| o.word == word && self.open.contains(&o.pid));
+            if on && !self.breakpoints.is_enabled(i) {
+                if let Err(e) = self.breakpoints.enable(i) {
+                    return self.stop_rotating(e);
+                }
+            } else if !on && self.breakpoints.is_enabled(i) {
+                self.breakpoints.disable(i);
             }
         }
     }
 
-    /// Books the time since the words on the registers were enabled.
+    /// Books the time since the last booking to the words whose registers are enabled (and to
+    /// their turn, if any was).
     fn settle(&mut self) {
         let now = Instant::now();
         let spent = now - self.since;
         self.since = now;
+        let mut watched = false;
         for i in 0..self.in_use {
-            *self.active.entry(self.breakpoints.word(i)).or_default() += spent;
+            if self.breakpoints.is_enabled(i) {
+                *self.active.entry(self.breakpoints.word(i)).or_default() += spent;
+                watched = true;
+            }
+        }
+        if watched {
+            self.turn_watched += spent;
         }
     }
 
@@ -243,10 +290,6 @@ impl Watcher {
         self.notices
             .push(format!("watchpoints stopped rotating: {e}"));
         self.rotating = false;
-        // The words a failed move left disabled stay so; the others go on.
-        for i in 0..self.in_use {
-            let _ = self.breakpoints.enable(i);
-        }
     }
 
     /// Disables every watchpoint and says what was watched for how long.

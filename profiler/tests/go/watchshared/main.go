@@ -1,6 +1,7 @@
 // A map header and an unrelated 48-byte counter object share one cache line (Go's allocator
-// puts objects of one size class back to back). One goroutine writes the map; another, on
-// another CPU, increments the counter atomically. The map probes see one writer; the line is
+// puts objects of one size class back to back). One goroutine writes the map (inserting and
+// deleting, so the header's count changes); another, on another CPU, increments the counter
+// atomically. The map probes see one writer; the line is
 // contended all the same. The banner gives the header's and the counter's addresses; the
 // increment's line carries a marker comment the tests look for.
 package main
@@ -31,16 +32,19 @@ var (
 	keep []interface{}
 )
 
-// allocate makes a map and a counter, again and again, until the counter (allocated right
-// after the header, in the next slot of the same span) starts in the header's line.
+// allocate makes counter, map, counter, again and again, until a counter (in the slot just
+// before or after the header, in the same span) starts in the header's line.
 func allocate() {
 	for i := 0; i < 100000; i++ {
+		before := new(counter)
 		m := make(map[int]int)
-		c := new(counter)
-		keep = append(keep, m, c)
-		if testkit.Header(m)/64 == uintptr(unsafe.Pointer(&c.n))/64 {
-			shared, hits = m, c
-			return
+		after := new(counter)
+		keep = append(keep, before, m, after)
+		for _, c := range []*counter{before, after} {
+			if testkit.Header(m)/64 == uintptr(unsafe.Pointer(&c.n))/64 {
+				shared, hits = m, c
+				return
+			}
 		}
 	}
 	panic("no counter in a map header's line")
@@ -50,13 +54,19 @@ func mapWriter(stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	runtime.LockOSThread()
 	testkit.PinToCPU(0)
+	h := uint64(1)
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
 			return
 		default:
 		}
-		shared[i%1024] = i
+		for j := 0; j < 5000; j++ {
+			h = h*6364136223846793005 + 1
+		}
+		// Insert and delete: the header's count changes with every write, as in a cache.
+		shared[i%1024] = int(h)
+		delete(shared, (i+512)%1024)
 	}
 }
 
@@ -71,7 +81,9 @@ func counterWriter(stop <-chan struct{}, wg *sync.WaitGroup) {
 			return
 		default:
 		}
-		for i := 0; i < 2000; i++ {
+		// Work between increments: tens of thousands of them a second, a hot counter all
+		// the same.
+		for i := 0; i < 20000; i++ {
 			h = h*6364136223846793005 + 1
 		}
 		atomic.AddInt64(&hits.n, int64(h&1)|1) // COUNTER ADD
