@@ -155,6 +155,11 @@ pub struct DaemonArgs {
     /// Write each window's JSON report to DIR (window-NNNNNN.json and latest.json).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Watch memory with hardware write watchpoints in every window (repeatable): auto (the
+    /// words of the window's top lines, once ranked), SYMBOL[+OFF][:LEN] or ADDR[:LEN] in every
+    /// target; off (the default) watches nothing. See `clprof record --help`.
+    #[arg(long = "watch", value_name = "auto|off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]")]
+    pub watch: Vec<WatchSpec>,
 }
 
 #[derive(Debug, Args)]

@@ -340,3 +340,40 @@ fn soak_many_short_lived_programs_keep_memory_and_fds_flat() {
         "fds grew: {early_fds} -> {late_fds} ({samples:?})"
     );
 }
+
+#[test]
+fn every_window_watches_the_named_words() {
+    let prog = Program::start(&program("watchglobal", Go::New), &["60s"]);
+    let x = prog.addresses()[0];
+    let port = free_port();
+    let mut daemon = clprof()
+        .args(["daemon", "--quiet", "--pid", &prog.pid().to_string()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--window", "2s", "--budget", "100", "--watch", "main.x:16"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start clprof daemon");
+    let second_window = || {
+        get(port, "/report.json").is_some_and(|(s, body)| {
+            s == 200
+                && serde_json::from_slice::<serde_json::Value>(&body)
+                    .is_ok_and(|r| r["lines"][0]["watch"].is_object())
+        })
+    };
+    // Two windows served with their watch: the watchpoints come back after the first.
+    assert!(
+        eventually(Duration::from_secs(30), second_window),
+        "no window with watched words was served"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, body) = get(port, "/report.json").expect("report");
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("JSON report");
+    let line = &report["lines"][0];
+    assert_eq!(line["line"], format!("{:#x}", x & !63).as_str(), "{line}");
+    let words = array(&line["watch"], "words");
+    assert_eq!(words.len(), 2, "{line}");
+    assert!(words.iter().all(|w| u64_of(w, "writes") > 0), "{line}");
+    assert_eq!(line["threads"], 2, "{line}");
+    daemon.kill().expect("stop the daemon");
+    daemon.wait().expect("reap the daemon");
+}

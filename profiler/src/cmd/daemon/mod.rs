@@ -105,6 +105,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
     let Prelude { signals, plan } = Prelude::start(&[])?;
+    let plan = plan.watching(&args.watch);
     if let Some(dir) = &args.out_dir {
         prepare_out_dir(dir)?;
     }
@@ -164,6 +165,12 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let stop = loop {
         if let Some(scanner) = &mut scanner {
             follow_new(scanner, &mut session, &mut targets, &args, &state);
+        }
+        // Watchpoints anew each window: on what `--watch` names in the targets of the moment, or
+        // on the window's own top lines.
+        match session.watch(&targets, &args.watch, args.window) {
+            Ok(watch) => (options.watcher, options.auto_watch) = (watch.watcher, watch.auto),
+            Err(e) => tracing::warn!("--watch: {e:#}; this window watches nothing"),
         }
         let started_at = chrono::Utc::now();
         let collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
