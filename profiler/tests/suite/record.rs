@@ -138,11 +138,12 @@ fn launched_command_is_profiled_from_its_start() {
 
 #[test]
 fn target_exiting_mid_record_yields_a_report_with_a_notice() {
-    let prog = Program::start(&program("sharedmap", Go::Old), &["3s"]);
+    // Long enough for clprof to load, calibrate and attach on a loaded machine first.
+    let prog = Program::start(&program("sharedmap", Go::Old), &["6s"]);
     let started = std::time::Instant::now();
-    let report = record_json(prog.pid(), 20);
+    let report = record_json(prog.pid(), 30);
     assert!(
-        started.elapsed() < Duration::from_secs(15),
+        started.elapsed() < Duration::from_secs(20),
         "recording did not stop when the target exited"
     );
     assert_eq!(report["targets"][0]["exited"], true);
