@@ -180,6 +180,7 @@ fn sigkill_leaves_no_watchpoint_armed() {
     let x = prog.addresses()[0];
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut clprof = Record::quiet_for("60s")
+        .budget("2")
         .pid(prog.pid())
         .args(["--events", "none", "--watch", "main.x:16"])
         .command()
@@ -218,4 +219,86 @@ fn sigkill_leaves_no_watchpoint_armed() {
     );
     let (line, _) = watched_word(&report, x);
     assert!(u64_of(line, "transfers") > 0, "{line}");
+}
+
+/// CPU time of process `pid` so far (user + system, from `/proc/PID/stat`).
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_nanos(ticks * 1_000_000_000 / hz)
+}
+
+/// The two counters of watchglobal's `x`, added: the increments it made so far.
+fn increments(pid: u32, x: u64) -> u64 {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem");
+    mem.seek(SeekFrom::Start(x)).expect("seek to x");
+    let mut bytes = [0u8; 16];
+    mem.read_exact(&mut bytes).expect("read x");
+    let a = i64::from_ne_bytes(bytes[..8].try_into().unwrap());
+    let b = i64::from_ne_bytes(bytes[8..].try_into().unwrap());
+    (a + b) as u64
+}
+
+/// Increments per CPU second of the program over `span`: its work rate (each increment follows
+/// the same fixed work).
+fn work_rate(pid: u32, x: u64, span: Duration) -> f64 {
+    let (c0, n0) = (process_cpu(pid), increments(pid, x));
+    std::thread::sleep(span);
+    let (c1, n1) = (process_cpu(pid), increments(pid, x));
+    (n1 - n0) as f64 / (c1 - c0).as_secs_f64()
+}
+
+#[test]
+fn watching_stays_within_the_budget_as_estimated_and_as_measured() {
+    let prog = Program::start(&program("watchglobal", Go::New), &["60s"]);
+    let x = prog.addresses()[0];
+    let alone = work_rate(prog.pid(), x, Duration::from_secs(2));
+    let budget = 5.0;
+    let clprof = Record::quiet_for("9s")
+        .json()
+        .budget("5")
+        .pid(prog.pid())
+        .args(["--events", "none", "--watch", "main.x:16"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start clprof");
+    // Past loading and calibrating: the watchpoints are armed once recording starts.
+    std::thread::sleep(Duration::from_secs(4));
+    let watched = work_rate(prog.pid(), x, Duration::from_secs(3));
+    let out = clprof.wait_with_output().expect("clprof");
+    assert!(out.status.success(), "clprof failed");
+    // The program's own rate drifts by a few percent: the baseline is the mean of before and
+    // after.
+    let alone = (alone + work_rate(prog.pid(), x, Duration::from_secs(2))) / 2.0;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let target = &report["targets"][0];
+    assert!(
+        u64_of(target, "watch_hits") > 0,
+        "nothing was watched: {target}"
+    );
+    assert!(u64_of(target, "watch_hit_cost_ns") > 0, "{target}");
+    let estimated = target["estimated_overhead_pct"].as_f64().expect("estimate");
+    let measured = 100.0 * (alone / watched - 1.0);
+    println!(
+        "budget {budget}%: estimated {estimated:.2}%, measured {measured:.2}% ({alone:.0} vs {watched:.0} increments per CPU second)"
+    );
+    assert!(
+        estimated <= 2.0 * budget,
+        "estimated {estimated}%: {target}"
+    );
+    // Unwatched this program would lose over half its work rate to the traps.
+    assert!(
+        measured <= 3.0 * budget,
+        "measured {measured:.1}% against a {budget}% budget: {target}"
+    );
 }
