@@ -40,23 +40,48 @@ pub struct Variable {
     pub size: u64,
 }
 
-/// Finds the global variable `symbol` in the ELF file at `path` (`.symtab`, then `.dynsym`):
-/// a defined data symbol (Go globals such as `main.stats`, C globals such as `counters`).
+/// Finds the global variable `symbol` in the ELF file at `path`: a defined data symbol of
+/// `.symtab`, then of `.dynsym` (Go globals such as `main.stats`, C globals such as
+/// `counters`), then a variable with a fixed address in the DWARF (binaries whose symbol table
+/// was stripped but not their debug information).
 pub fn find_variable(path: &Path, symbol: &str) -> Result<Variable, TargetError> {
     let data = open(path)?;
     let obj = parse(path, &data)?;
-    obj.symbols()
+    let from_symbols = obj
+        .symbols()
         .chain(obj.dynamic_symbols())
         .filter(|s| s.kind() == SymbolKind::Data && s.is_definition())
         .find(|s| s.name() == Ok(symbol))
         .map(|s| Variable {
             vaddr: s.address(),
             size: s.size(),
-        })
-        .ok_or_else(|| TargetError::SymbolNotFound {
+        });
+    if let Some(v) = from_symbols {
+        return Ok(v);
+    }
+    match super::layout_dwarf::variable(&obj, symbol) {
+        Ok(Some((vaddr, size))) => Ok(Variable { vaddr, size }),
+        Ok(None) => Err(TargetError::SymbolNotFound {
             symbol: symbol.to_string(),
             path: path.to_path_buf(),
-        })
+        }),
+        Err(e) => {
+            tracing::debug!(symbol, "DWARF unreadable: {e}");
+            Err(TargetError::SymbolNotFound {
+                symbol: symbol.to_string(),
+                path: path.to_path_buf(),
+            })
+        }
+    }
+}
+
+/// The global variable `symbol` as the DWARF of the ELF file at `path` describes it.
+#[cfg(test)]
+pub(crate) fn dwarf_variable(path: &Path, symbol: &str) -> Option<Variable> {
+    let data = open(path).ok()?;
+    let obj = parse(path, &data).ok()?;
+    let (vaddr, size) = super::layout_dwarf::variable(&obj, symbol).ok()??;
+    Some(Variable { vaddr, size })
 }
 
 /// The defined function `symbol` of `obj` (symtab first, then dynsym), where it is file-backed.

@@ -69,3 +69,37 @@ fn find_symbol_on_bad_files() {
         Err(TargetError::Io { .. })
     ));
 }
+
+#[test]
+fn dwarf_describes_go_globals_as_the_symbol_table_does() {
+    use crate::test_support::{go_program, GoBuild};
+    for build in [GoBuild::OldDwarf, GoBuild::NewDwarf] {
+        let path = go_program(build);
+        for name in ["runtime.firstmoduledata", "runtime.buildVersion"] {
+            let symtab = find_variable(&path, name).expect("in .symtab");
+            let dwarf = dwarf_variable(&path, name).unwrap_or_else(|| panic!("{name} in DWARF"));
+            assert_eq!(dwarf.vaddr, symtab.vaddr, "{name} in {}", path.display());
+            assert_eq!(dwarf.size, symtab.size, "{name} in {}", path.display());
+            assert!(dwarf.size > 0, "{name}");
+        }
+        assert!(dwarf_variable(&path, "no.such_variable").is_none());
+    }
+}
+
+#[test]
+fn a_variable_only_dwarf_describes_is_found_there() {
+    // A C program with debug information, its symbol table stripped: the variable is found
+    // in the DWARF alone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = build_c(dir.path(), "dwarfonly", &[]);
+    let before = find_variable(&path, "total").expect("in .symtab");
+    let status = std::process::Command::new("objcopy")
+        .args(["--strip-symbol=total"])
+        .arg(&path)
+        .status()
+        .expect("objcopy");
+    assert!(status.success());
+    let v = find_variable(&path, "total").expect("found in the DWARF");
+    assert_eq!(v, before, "the DWARF says what the symbol table said");
+    assert_eq!(v.size, 4, "an int");
+}

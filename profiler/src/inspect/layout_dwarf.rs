@@ -49,14 +49,42 @@ pub(crate) struct DwarfTypes {
 pub(crate) fn scan<'a, Rd: object::ReadRef<'a>>(
     obj: &object::File<'a, Rd>,
 ) -> Result<DwarfTypes, String> {
-    if obj.section_by_name(".debug_info").is_none() {
+    let Some(sections) = load(obj)? else {
         return Ok(DwarfTypes::default());
-    }
-    let endian = if obj.is_little_endian() {
+    };
+    let dwarf = sections.borrow(|s| EndianSlice::new(s, endian_of(obj)));
+    scan_units(&dwarf, &[CLASSIC_TYPE, SWISS_TYPE]).map_err(|e| format!("DWARF: {e}"))
+}
+
+/// The global variable `name` described in the DWARF of `obj`: its address (a
+/// `DW_AT_location` of `DW_OP_addr`, before any load bias) and size (of its type; 0 when not
+/// given). None when the binary has no DWARF or no such variable.
+pub(crate) fn variable<'a, Rd: object::ReadRef<'a>>(
+    obj: &object::File<'a, Rd>,
+    name: &str,
+) -> Result<Option<(u64, u64)>, String> {
+    let Some(sections) = load(obj)? else {
+        return Ok(None);
+    };
+    let dwarf = sections.borrow(|s| EndianSlice::new(s, endian_of(obj)));
+    find_variable(&dwarf, name).map_err(|e| format!("DWARF: {e}"))
+}
+
+fn endian_of<'a, Rd: object::ReadRef<'a>>(obj: &object::File<'a, Rd>) -> RunTimeEndian {
+    if obj.is_little_endian() {
         RunTimeEndian::Little
     } else {
         RunTimeEndian::Big
-    };
+    }
+}
+
+/// The sections [`needed`] of `obj`, decompressed; None without `.debug_info`.
+fn load<'a, Rd: object::ReadRef<'a>>(
+    obj: &object::File<'a, Rd>,
+) -> Result<Option<gimli::DwarfSections<Cow<'a, [u8]>>>, String> {
+    if obj.section_by_name(".debug_info").is_none() {
+        return Ok(None);
+    }
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'a, [u8]>, String> {
         if !needed(id) {
             return Ok(Cow::Borrowed(&[]));
@@ -69,8 +97,54 @@ pub(crate) fn scan<'a, Rd: object::ReadRef<'a>>(
             None => Ok(Cow::Borrowed(&[])),
         }
     })?;
-    let dwarf = sections.borrow(|s| EndianSlice::new(s, endian));
-    scan_units(&dwarf, &[CLASSIC_TYPE, SWISS_TYPE]).map_err(|e| format!("DWARF: {e}"))
+    Ok(Some(sections))
+}
+
+/// The first `DW_TAG_variable` named `name` with a fixed address.
+fn find_variable(dwarf: &gimli::Dwarf<R<'_>>, name: &str) -> gimli::Result<Option<(u64, u64)>> {
+    let mut units = Vec::new();
+    let mut headers = dwarf.units();
+    while let Some(header) = headers.next()? {
+        let abbrevs = dwarf.abbreviations(&header)?;
+        units.push(UnitAbbrevs { header, abbrevs });
+    }
+    for (idx, unit) in units.iter().enumerate() {
+        let mut entries = unit.header.entries(&unit.abbrevs);
+        while let Some((_, entry)) = entries.next_dfs()? {
+            if entry.tag() != gimli::DW_TAG_variable {
+                continue;
+            }
+            let named = entry
+                .attr_value(gimli::DW_AT_name)?
+                .and_then(|v| attr_str(dwarf, v));
+            if named.as_deref() != Some(name) {
+                continue;
+            }
+            let Some(addr) = entry.attr_value(gimli::DW_AT_location)?.and_then(|v| {
+                let expr = v.exprloc_value()?;
+                fixed_address(expr.0.slice(), unit.header.encoding().address_size)
+            }) else {
+                continue;
+            };
+            let size = match entry.attr_value(gimli::DW_AT_type)? {
+                Some(t) => type_size(&units, idx, t, 0).unwrap_or(0),
+                None => 0,
+            };
+            return Ok(Some((addr, size)));
+        }
+    }
+    Ok(None)
+}
+
+/// The address of a location expression that is exactly `DW_OP_addr ADDR`.
+fn fixed_address(expr: &[u8], address_size: u8) -> Option<u64> {
+    let (&op, rest) = expr.split_first()?;
+    if op != gimli::DW_OP_addr.0 || rest.len() != usize::from(address_size) {
+        return None;
+    }
+    let mut bytes = [0u8; 8];
+    bytes[..rest.len()].copy_from_slice(rest);
+    Some(u64::from_le_bytes(bytes))
 }
 
 /// A unit header with its abbreviations. `gimli::Unit` is not used because building one also
