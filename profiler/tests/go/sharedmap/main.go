@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"time"
 
 	"clproftest/testkit"
 )
@@ -16,8 +15,7 @@ var (
 	shared = make(map[int]int)
 )
 
-func worker(id int, stop <-chan struct{}, wg *sync.WaitGroup) {
-	defer wg.Done()
+func worker(id int, stop <-chan struct{}) {
 	runtime.LockOSThread()
 	testkit.PinToCPU(id)
 	for i := 0; ; i++ {
@@ -35,13 +33,5 @@ func worker(id int, stop <-chan struct{}, wg *sync.WaitGroup) {
 func main() {
 	d := testkit.Duration()
 	fmt.Printf("map %#x\n", testkit.Header(shared))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for id := 0; id < 2; id++ {
-		wg.Add(1)
-		go worker(id, stop, &wg)
-	}
-	time.Sleep(d)
-	close(stop)
-	wg.Wait()
+	testkit.RunWorkers(2, d, worker)
 }

@@ -4,6 +4,7 @@ package testkit
 import (
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -66,4 +67,21 @@ func WriteOwn(m map[int32]int, cpu int, stop <-chan struct{}) {
 		}
 		m[i%1024] = int(i)
 	}
+}
+
+// RunWorkers runs worker(id, stop) for ids 0 to n-1, each on a goroutine of its own, for d;
+// then closes stop and waits until every worker has returned.
+func RunWorkers(n int, d time.Duration, worker func(id int, stop <-chan struct{})) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for id := 0; id < n; id++ {
+		wg.Add(1)
+		go func(id int) {
+			defer wg.Done()
+			worker(id, stop)
+		}(id)
+	}
+	time.Sleep(d)
+	close(stop)
+	wg.Wait()
 }

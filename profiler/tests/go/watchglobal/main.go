@@ -7,9 +7,7 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"clproftest/testkit"
@@ -25,8 +23,7 @@ var x pair
 // sink keeps the work between increments from being optimized away.
 var sink uint64
 
-func worker(id int, stop <-chan struct{}, wg *sync.WaitGroup) {
-	defer wg.Done()
+func worker(id int, stop <-chan struct{}) {
 	runtime.LockOSThread()
 	testkit.PinToCPU(id)
 	field := &x.a
@@ -52,14 +49,6 @@ func worker(id int, stop <-chan struct{}, wg *sync.WaitGroup) {
 func main() {
 	d := testkit.Duration()
 	fmt.Printf("pair %#x\n", uintptr(unsafe.Pointer(&x)))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for id := 0; id < 2; id++ {
-		wg.Add(1)
-		go worker(id, stop, &wg)
-	}
-	time.Sleep(d)
-	close(stop)
-	wg.Wait()
+	testkit.RunWorkers(2, d, worker)
 	fmt.Println(atomic.LoadInt64(&x.a), atomic.LoadInt64(&x.b))
 }
