@@ -183,20 +183,23 @@ impl Session {
                 }
             }
         }
-        let cpus = perf::online_cpus()?;
         if ranges.is_empty() {
-            let auto = specs.contains(&WatchSpec::Auto).then(|| {
+            // Without `--watch` (or with `off`) nothing is read or opened.
+            let auto = if specs.contains(&WatchSpec::Auto) {
                 let layouts = targets
                     .iter()
                     .filter_map(|t| Some((t.pid, t.binary.as_ref()?.layout.clone())))
                     .collect();
-                AutoWatch::new(duration, layouts, cpus)
-            });
+                Some(AutoWatch::new(duration, layouts, perf::online_cpus()?))
+            } else {
+                None
+            };
             return Ok(WatchSetup {
                 watcher: None,
                 auto,
             });
         }
+        let cpus = perf::online_cpus()?;
         let watcher = Watcher::start(&ranges, &cpus, self.probes.watch_program_fd()?)
             .context("arming the write watchpoints")?;
         Ok(WatchSetup {
