@@ -437,8 +437,11 @@ pub struct Inflight {
     pub return_addr: u64,
     /// [`AssignKind`] of the entry probe.
     pub kind: u32,
-    /// Nonzero once a growth function ran inside this assign.
-    pub grew: u32,
+    /// Nonzero once a growth function ran inside this assign (2: the map was growing at entry).
+    pub grew: u16,
+    /// Nonzero once a watchpoint hit inside this assign: its trap lies in the entry-to-RET gap,
+    /// so the gap is not timed (the hit is charged at the calibrated watchpoint cost instead).
+    pub watched: u16,
 }
 const _: () = assert!(size_of::<Inflight>() == 64);
 

@@ -167,6 +167,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         kind: cookie.kind,
         // Already counted as a growth write at entry: the return must not count it again.
         grew: if growing { 2 } else { 0 },
+        watched: 0,
     };
     let key = InflightKey { pid, _pad: 0, g };
     // The program's time ends here: what is left is one map update.

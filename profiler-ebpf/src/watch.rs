@@ -10,12 +10,12 @@ use profiler_common::{
     fold::record_line_write,
     line_of,
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey, WATCH_STACK_EVERY},
-    Counter, LineKey, LineStats,
+    Counter, InflightKey, LineKey, LineStats,
 };
 
 use crate::{
     fold::{atomic_add, current_write, entry, Write},
-    maps::{bump, bump_index, TARGETS, TARGET_HITS, WATCH_LINES, WATCH_SITES, WATCH_WORDS},
+    maps::{bump, bump_index, INFLIGHT, TARGETS, TARGET_HITS, WATCH_LINES, WATCH_SITES, WATCH_WORDS},
     sample::user_stack,
 };
 
@@ -38,7 +38,8 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
     bump(Counter::WatchHits);
     bump_index(&TARGET_HITS, watch_hits_counter(u32::from(slot)));
     // SAFETY: the context is the kernel's bpf_perf_event_data, readable at constant offsets.
-    let (ip_after, word) = unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).addr) };
+    let (ip_after, word, g) = unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).addr, (*ctx.ctx).regs.r14) };
+    mark_inflight(pid, g);
     let write = current_write(pid_tgid, false, false);
     let fresh = || LineStats {
         first_ns: write.now_ns,
@@ -64,6 +65,16 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
     }
     count_site(ctx, &write, word, ip_after);
     Ok(())
+}
+
+/// Marks the probed map assign this write happened in, if any (a Go thread's goroutine is in
+/// R14): the trap's time must not be timed as the probes' entry-to-RET gap.
+#[inline(always)]
+fn mark_inflight(pid: u32, g: u64) {
+    if let Some(inflight) = INFLIGHT.get_ptr_mut(InflightKey { pid, _pad: 0, g }) {
+        // SAFETY: a live map value; the flag is only ever set.
+        unsafe { (*inflight).watched = 1 };
+    }
 }
 
 /// Counts the write at its instruction, with a user stack at the site's first write and then at

@@ -95,12 +95,18 @@ pub struct RecordArgs {
     #[arg(long = "probe", value_name = "go|BIN:SYMBOL:REG[+OFF]")]
     pub probes: Vec<ProbeSpec>,
 
-    /// Watch memory with hardware write watchpoints (repeatable): SYMBOL[+OFF][:LEN], a global
-    /// variable of each target from its symbol table (e.g. main.stats+8:16), or ADDR[:LEN], an
-    /// address in each target (8 bytes by default); `off` watches nothing. Every write to a
-    /// watched word is counted, by any instruction, with its thread, CPU and code; more words
-    /// than the 4 debug registers are rotated.
-    #[arg(long = "watch", value_name = "off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]")]
+    /// Watch memory with hardware write watchpoints (repeatable): auto (the default: the words
+    /// of the top-ranked lines, once ranked, within the budget), SYMBOL[+OFF][:LEN], a global
+    /// variable of each target from its symbol table or DWARF (e.g. main.stats+8:16, or a Rust
+    /// path such as server::STATS), or ADDR[:LEN], an address in each target (8 bytes by
+    /// default); `off` watches nothing. Every write to a watched word is counted, by any
+    /// instruction, with its thread, CPU and code; more words than the 4 debug registers are
+    /// rotated.
+    #[arg(
+        long = "watch",
+        value_name = "auto|off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]",
+        default_value = "auto"
+    )]
     pub watch: Vec<WatchSpec>,
     /// Perf-event source: auto picks PEBS/IBS L1-miss sampling with data addresses, else the
     /// generic L1D read-miss event, else cpu-clock; a forced choice fails when unavailable.
@@ -156,9 +162,13 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     /// Watch memory with hardware write watchpoints in every window (repeatable): auto (the
-    /// words of the window's top lines, once ranked), SYMBOL[+OFF][:LEN] or ADDR[:LEN] in every
-    /// target; off (the default) watches nothing. See `clprof record --help`.
-    #[arg(long = "watch", value_name = "auto|off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]")]
+    /// default: the words of the window's top lines, once ranked), SYMBOL[+OFF][:LEN] or
+    /// ADDR[:LEN] in every target; off watches nothing. See `clprof record --help`.
+    #[arg(
+        long = "watch",
+        value_name = "auto|off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]",
+        default_value = "auto"
+    )]
     pub watch: Vec<WatchSpec>,
 }
 

@@ -9,3 +9,31 @@ fn budget_is_a_percentage() {
         assert!(parse_budget(bad).is_err(), "{bad:?} accepted");
     }
 }
+
+#[test]
+fn watch_defaults_to_auto_and_a_named_word_replaces_it() {
+    use clap::Parser as _;
+
+    use crate::watch::spec::WatchSpec;
+    let watch_of = |args: &[&str]| match super::Cli::try_parse_from(args).unwrap().command {
+        super::Command::Record(r) => r.watch,
+        super::Command::Daemon(d) => d.watch,
+        _ => panic!("not record or daemon"),
+    };
+    assert_eq!(
+        watch_of(&["clprof", "record", "-p", "1"]),
+        [WatchSpec::Auto]
+    );
+    assert_eq!(
+        watch_of(&["clprof", "daemon", "-p", "1"]),
+        [WatchSpec::Auto]
+    );
+    assert_eq!(
+        watch_of(&["clprof", "record", "-p", "1", "--watch", "off"]),
+        [WatchSpec::Off]
+    );
+    assert_eq!(
+        watch_of(&["clprof", "record", "-p", "1", "--watch", "main.x:8"]),
+        ["main.x:8".parse::<WatchSpec>().unwrap()]
+    );
+}

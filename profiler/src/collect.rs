@@ -178,6 +178,7 @@ pub async fn collect(
                 duty.step(probes);
                 if let Some(watcher) = options.watcher.as_mut() {
                     watcher.gate(&|pid| duty.is_attached(pid));
+                    watcher.step(probes);
                 }
             }
             _ = sigint.recv() => break StopReason::Signal("SIGINT"),

@@ -19,7 +19,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     check_outputs(&args)?;
     let Prelude { signals, plan } = Prelude::start(&args.probes)?;
-    let plan = plan.watching(&args.watch);
+    let plan = plan.watching(&args.watch)?;
     let mut targets = Vec::new();
     for &pid in &args.pids {
         let process = inspect::resolve_process(pid)?;

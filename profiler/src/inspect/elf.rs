@@ -47,11 +47,22 @@ pub struct Variable {
 pub fn find_variable(path: &Path, symbol: &str) -> Result<Variable, TargetError> {
     let data = open(path)?;
     let obj = parse(path, &data)?;
-    let from_symbols = obj
-        .symbols()
-        .chain(obj.dynamic_symbols())
-        .filter(|s| s.kind() == SymbolKind::Data && s.is_definition())
+    let data_symbols = || {
+        obj.symbols()
+            .chain(obj.dynamic_symbols())
+            .filter(|s| s.kind() == SymbolKind::Data && s.is_definition())
+    };
+    let from_symbols = data_symbols()
         .find(|s| s.name() == Ok(symbol))
+        .or_else(|| {
+            // A Rust path (`crate::module::STATS`) names a mangled symbol.
+            symbol.contains("::").then(|| {
+                data_symbols().find(|s| {
+                    s.name()
+                        .is_ok_and(|n| rust_path(n).as_deref() == Some(symbol))
+                })
+            })?
+        })
         .map(|s| Variable {
             vaddr: s.address(),
             size: s.size(),
@@ -73,6 +84,14 @@ pub fn find_variable(path: &Path, symbol: &str) -> Result<Variable, TargetError>
             })
         }
     }
+}
+
+/// The path a mangled Rust symbol demangles to, without its hash (`crate::module::STATS`); None
+/// for a symbol that is not a mangled Rust one.
+fn rust_path(symbol: &str) -> Option<String> {
+    rustc_demangle::try_demangle(symbol)
+        .ok()
+        .map(|d| format!("{d:#}"))
 }
 
 /// The global variable `symbol` as the DWARF of the ELF file at `path` describes it.

@@ -25,6 +25,8 @@ pub const MAX_PERF_HZ: u64 = 4_000;
 /// Share of what the allowance pays for that a window may use: windows end a little late (the
 /// collector's timers, the attach itself), so they are planned short of the allowance.
 const PLANNING_MARGIN: f64 = 0.6;
+/// Smallest share of a target's CPU time taken as its own work when reporting the overhead.
+const MIN_OWN_SHARE: f64 = 0.01;
 /// Share of the budget given to perf sampling when perf events are on.
 pub const PERF_SHARE: f64 = 0.25;
 
@@ -131,6 +133,8 @@ pub struct WindowSample {
     pub entries: u64,
     /// Cost of one hit in this window, measured in it (ns); None when too few were timed.
     pub hit_ns: Option<u64>,
+    /// What the watchpoint hits in it cost (at the calibrated cost), already out of `cpu`.
+    pub watch: Duration,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -283,6 +287,7 @@ impl Duty {
                 hits: obs.hits.saturating_sub(live.hits),
                 entries: obs.entries.saturating_sub(live.entries),
                 hit_ns: None,
+                watch: watched,
             });
         }
     }
@@ -415,9 +420,12 @@ impl Duty {
         self.active
     }
 
-    /// Probe cost over the target's own CPU time so far (0.01 = 1%).
+    /// Probe cost over the target's own CPU time so far (0.01 = 1%). Where the costs account
+    /// for all of its CPU time, its own work is taken as [`MIN_OWN_SHARE`] of it: the figure is
+    /// then a lower bound of a cost that dwarfs the work.
     pub fn overhead(&self) -> f64 {
-        let useful = self.useful_ns(&self.last);
+        let floor = MIN_OWN_SHARE * self.last.cpu.as_nanos() as f64;
+        let useful = self.useful_ns(&self.last).max(floor);
         if useful <= 0.0 {
             return 0.0;
         }

@@ -218,3 +218,21 @@ fn perf_frequency_follows_the_budget() {
     assert!(Budget::from_pct(100.0).unlimited());
     assert!(!Budget::from_pct(99.0).unlimited());
 }
+
+#[test]
+fn costs_that_take_all_the_cpu_report_a_huge_overhead_not_none() {
+    let at = |ms: u64, watch_ms: u64| Observation {
+        now: Duration::from_millis(ms),
+        cpu: Duration::from_millis(ms),
+        hits: 0,
+        entries: 0,
+        watch: Duration::from_millis(watch_ms),
+    };
+    let mut d = Duty::new(1.0, Duration::from_micros(5), at(0, 0));
+    d.step(at(1_000, 1_100));
+    assert!(
+        d.overhead() > 10.0,
+        "1.1 s of watchpoint hits in 1 s of CPU: {}",
+        d.overhead()
+    );
+}

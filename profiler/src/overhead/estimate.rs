@@ -30,7 +30,9 @@
 //! Uncertainty, as a relative standard error: from `c` (the distance between the gaps' median
 //! and their mean below the 90th percentile, plus the bucket width, propagated through the
 //! formula), from the spread of the hit rate per unit of own work between windows (a ratio
-//! estimator's standard error), and per count from its own sampling (`1/sqrt(n)`). At
+//! estimator's standard error), from the watchpoint hit cost taken out of the CPU time (its
+//! calibration's uncertainty, [`crate::kernel::calibrate::WATCH_COST_REL_ERR`]), and per count
+//! from its own sampling (`1/sqrt(n)`). At
 //! `--budget 100` the probes saw everything: scale 1, error 0.
 
 use profiler_common::{ProbeTime, GAP_BUCKETS, GAP_BUCKET_NS};
@@ -137,6 +139,11 @@ pub struct Seen<'a> {
     /// Cost of one hit (ns) and its uncertainty.
     pub hit_ns: f64,
     pub hit_err_ns: f64,
+    /// What the watchpoint hits cost over the recording (ns, at the calibrated cost), already
+    /// out of `cpu_ns` (and each window's share out of its `cpu`).
+    pub watch_ns: f64,
+    /// Relative uncertainty of that cost.
+    pub watch_err: f64,
     /// Probes attached the whole time.
     pub always_on: bool,
 }
@@ -201,11 +208,15 @@ pub fn scale(seen: &Seen) -> Option<Scale> {
     } else {
         1.0
     };
+    // From the watchpoint cost, taken out of the windows' and the recording's CPU time alike:
+    // d ln(est)/dw = (W_in/U_in - W_all/U_all)/w.
+    let watch_in: f64 = seen.windows.iter().map(|w| w.watch.as_nanos() as f64).sum();
+    let from_watch = ((watch_in / own_in - seen.watch_ns / own_all) * seen.watch_err).abs();
     let from_windows =
         window_spread(seen.windows, c, by_entries).unwrap_or(1.0 / (counted_in as f64).sqrt());
     Some(Scale {
         factor,
-        rel_err: (from_cost.powi(2) + from_windows.powi(2)).sqrt(),
+        rel_err: (from_cost.powi(2) + from_watch.powi(2) + from_windows.powi(2)).sqrt(),
     })
 }
 

@@ -10,6 +10,7 @@ fn window(cpu_us: u64, hits: u64) -> WindowSample {
         hits,
         entries: 0,
         hit_ns: None,
+        watch: Duration::ZERO,
     }
 }
 
@@ -28,6 +29,7 @@ fn simulated(
             hits,
             entries: 0,
             hit_ns: None,
+            watch: Duration::ZERO,
         })
         .collect();
     let seen_hits = windows as u64 * hits;
@@ -73,6 +75,8 @@ fn the_observer_effect_is_undone() {
         windows: &windows,
         hit_ns: 7_000.0,
         hit_err_ns: 100.0,
+        watch_ns: 0.0,
+        watch_err: 0.0,
         always_on: false,
     })
     .expect("windows saw hits");
@@ -92,6 +96,8 @@ fn a_wrong_hit_cost_moves_the_estimate_as_the_error_says() {
         windows: &windows,
         hit_ns: 7_300.0,
         hit_err_ns: 300.0,
+        watch_ns: 0.0,
+        watch_err: 0.0,
         always_on: false,
     })
     .expect("windows saw hits");
@@ -115,6 +121,8 @@ fn window_spread_grows_the_error() {
             windows,
             hit_ns: 2_000.0,
             hit_err_ns: 0.0,
+            watch_ns: 0.0,
+            watch_err: 0.0,
             always_on: false,
         })
         .expect("windows saw hits")
@@ -132,6 +140,8 @@ fn always_on_probes_scale_by_one_without_error() {
         windows: &[],
         hit_ns: 5_000.0,
         hit_err_ns: 1_000.0,
+        watch_ns: 0.0,
+        watch_err: 0.0,
         always_on: true,
     })
     .expect("always on");
@@ -159,6 +169,8 @@ fn no_hits_in_windows_gives_no_estimate() {
             windows: &windows,
             hit_ns: 5_000.0,
             hit_err_ns: 0.0,
+            watch_ns: 0.0,
+            watch_err: 0.0,
             always_on: false,
         }),
         None
@@ -181,6 +193,7 @@ fn each_window_is_charged_its_own_hit_cost() {
             hits,
             entries: hits / 2,
             hit_ns: Some(c as u64),
+            watch: Duration::ZERO,
         })
         .collect();
     let seen_hits = 10 * 600 + 10 * 200;
@@ -194,6 +207,8 @@ fn each_window_is_charged_its_own_hit_cost() {
         windows: &windows,
         hit_ns: 7_500.0,
         hit_err_ns: 100.0,
+        watch_ns: 0.0,
+        watch_err: 0.0,
         always_on: false,
     })
     .expect("windows saw hits");
@@ -215,6 +230,7 @@ fn counts_scale_with_the_entries_behind_them() {
             hits: 200,
             entries: 100,
             hit_ns: Some(2_500),
+            watch: Duration::ZERO,
         })
         .collect();
     // Own work in windows: 20 × (1 ms − 200 × 2.5 µs) = 10 ms for 2,000 entries; over the
@@ -226,6 +242,8 @@ fn counts_scale_with_the_entries_behind_them() {
         windows: &windows,
         hit_ns: 2_500.0,
         hit_err_ns: 0.0,
+        watch_ns: 0.0,
+        watch_err: 0.0,
         always_on: false,
     })
     .expect("windows saw hits");
@@ -234,5 +252,51 @@ fn counts_scale_with_the_entries_behind_them() {
         "scale {} gives {} entries, not 200000",
         s.factor,
         2_500.0 * s.factor
+    );
+}
+
+#[test]
+fn a_wrong_watchpoint_cost_moves_the_estimate_as_the_error_says() {
+    // 3 µs of own work and 7 µs of probes per hit; in the windows each hit also brings 2 µs of
+    // watchpoint hits, taken out of the CPU time at the calibrated cost.
+    let watched = |watch_ns: f64| {
+        let (mut windows, cpu, seen) = simulated(3_000.0, 7_000.0, 20, 500, 1_000_000);
+        for w in &mut windows {
+            w.watch = Duration::from_nanos((500.0 * watch_ns) as u64);
+        }
+        (windows, cpu, seen)
+    };
+    let scale_with = |windows: &[WindowSample], cpu: f64, seen: u64, watch_ns: f64| {
+        scale(&Seen {
+            cpu_ns: cpu,
+            hits: seen,
+            entries: 0,
+            windows,
+            hit_ns: 7_000.0,
+            hit_err_ns: 0.0,
+            watch_ns: seen as f64 * watch_ns,
+            watch_err: 0.15,
+            always_on: false,
+        })
+        .expect("windows saw hits")
+    };
+    let (windows, cpu, seen) = watched(2_000.0);
+    let right = scale_with(&windows, cpu, seen, 2_000.0);
+    assert!(
+        (seen as f64 * right.factor - 1_000_000.0).abs() < 1.0,
+        "the watch cost taken out exactly: {right:?}"
+    );
+    // Charged 15% too dear: the windows' own work looks 300 ns (10%) smaller per hit.
+    let (mut windows, _, _) = watched(2_000.0);
+    for w in &mut windows {
+        w.cpu -= Duration::from_nanos(500 * 300);
+    }
+    let dear = scale_with(&windows, cpu - seen as f64 * 300.0, seen, 2_300.0);
+    let moved = dear.factor / right.factor - 1.0;
+    assert!(moved > 0.05, "the estimate moves up: {moved}");
+    assert!(
+        (right.rel_err - moved).abs() < 0.5 * moved,
+        "the error said ({}) is about the move ({moved})",
+        right.rel_err
     );
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::{
+    kernel::calibrate,
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
     overhead::plan::OverheadPlan,
@@ -125,6 +126,8 @@ fn scale_of(d: &DutyOutcome, plan: &OverheadPlan) -> Option<Scale> {
         windows: &d.samples,
         hit_ns,
         hit_err_ns,
+        watch_ns: d.watch.as_nanos() as f64,
+        watch_err: calibrate::WATCH_COST_REL_ERR,
         always_on: d.always_on,
     })
 }

@@ -19,6 +19,7 @@ fn scales_counts_and_reports_the_budget() {
         hits: 50,
         entries: 0,
         hit_ns: None,
+        watch: Duration::ZERO,
     };
     let duty = [DutyOutcome {
         pid,

@@ -12,14 +12,18 @@ use crate::{
     collect::{Signals, Streams},
     inspect::{self, GoBinary, ProbeSite, TargetError},
     kernel::{
-        calibrate,
+        calibrate::{self, WatchCalibration},
         probes::{target_config, Probes},
     },
     overhead::{budget, budget::Budget, plan::OverheadPlan},
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
     symbolize::Symbolizer,
-    watch::{auto::AutoWatch, spec::WatchSpec, words, Watcher},
+    watch::{
+        auto::AutoWatch,
+        spec::{self, WatchSpec, WatchSpecError},
+        words, Watcher,
+    },
 };
 
 /// One process being recorded.
@@ -43,8 +47,8 @@ pub struct ProbePlan {
     custom: Vec<(CustomProbe, ProbeSite)>,
     /// `--watch` names memory to watch: a process without Go maps is a target too.
     watching: bool,
-    /// Something is to be watched (named or `auto`): the watchpoint hit cost is calibrated.
-    watch_calibrated: bool,
+    /// Whether and how the watchpoint hit cost is calibrated.
+    watch_calibration: WatchCalibration,
 }
 
 impl ProbePlan {
@@ -53,7 +57,7 @@ impl ProbePlan {
             go: specs.is_empty(),
             custom: Vec::new(),
             watching: false,
-            watch_calibrated: false,
+            watch_calibration: WatchCalibration::Skip,
         };
         for spec in specs {
             match spec {
@@ -67,15 +71,24 @@ impl ProbePlan {
         Ok(plan)
     }
 
-    /// The plan, with `specs` to watch in every target (`--watch`).
-    pub fn watching(self, specs: &[WatchSpec]) -> Self {
-        ProbePlan {
-            watching: specs
-                .iter()
-                .any(|w| !matches!(w, WatchSpec::Off | WatchSpec::Auto)),
-            watch_calibrated: specs.iter().any(|w| *w != WatchSpec::Off),
+    /// The plan, with `specs` to watch in every target (`--watch`; `off` only alone).
+    pub fn watching(self, specs: &[WatchSpec]) -> Result<Self, WatchSpecError> {
+        spec::check(specs)?;
+        let named = specs
+            .iter()
+            .any(|w| !matches!(w, WatchSpec::Off | WatchSpec::Auto));
+        Ok(ProbePlan {
+            watching: named,
+            // Named words need watchpoints; `auto` uses them where they work.
+            watch_calibration: if named {
+                WatchCalibration::Required
+            } else if specs.contains(&WatchSpec::Auto) {
+                WatchCalibration::IfAvailable
+            } else {
+                WatchCalibration::Skip
+            },
             ..self
-        }
+        })
     }
 
     /// The Go map probes for `inspected`; without them a process is fine only when custom probes
@@ -145,7 +158,7 @@ impl Session {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let source = perf::choose(events, &perf::detect_pmu(Path::new("/sys"), &cpuinfo))?;
         let mut probes = Probes::load(verbose)?;
-        let overhead = plan_overhead(&mut probes, budget_pct, &source, plan.watch_calibrated)?;
+        let overhead = plan_overhead(&mut probes, budget_pct, &source, plan.watch_calibration)?;
         Ok(Session {
             probes,
             plan,
@@ -183,9 +196,19 @@ impl Session {
                 }
             }
         }
+        let auto_asked = specs.contains(&WatchSpec::Auto);
+        if ranges.is_empty() && auto_asked && self.overhead.calibration.watch_cost.is_none() {
+            // Calibration found no watchpoint to use: `auto` watches nothing, and says so.
+            return Ok(WatchSetup {
+                watcher: Some(Watcher::unavailable(
+                    "watchpoints: none could be used here (no free debug register, or no hardware breakpoints): --watch auto watched nothing".to_owned(),
+                )),
+                auto: None,
+            });
+        }
         if ranges.is_empty() {
-            // Without `--watch` (or with `off`) nothing is read or opened.
-            let auto = if specs.contains(&WatchSpec::Auto) {
+            // With `off` nothing is read or opened.
+            let auto = if auto_asked {
                 let layouts = targets
                     .iter()
                     .filter_map(|t| Some((t.pid, t.binary.as_ref()?.layout.clone())))
@@ -200,8 +223,14 @@ impl Session {
             });
         }
         let cpus = perf::online_cpus()?;
-        let watcher = Watcher::start(&ranges, &cpus, self.probes.watch_program_fd()?)
+        let mut watcher = Watcher::start(&ranges, &cpus, self.probes.watch_program_fd()?)
             .context("arming the write watchpoints")?;
+        if auto_asked {
+            watcher.notice(
+                "watchpoints: --watch auto was ignored: the words named by --watch take the debug registers"
+                    .to_owned(),
+            );
+        }
         Ok(WatchSetup {
             watcher: Some(watcher),
             auto: None,
@@ -222,7 +251,7 @@ fn plan_overhead(
     probes: &mut Probes,
     budget_pct: f64,
     source: &PerfSource,
-    watch: bool,
+    watch: WatchCalibration,
 ) -> anyhow::Result<OverheadPlan> {
     let calibration = calibrate::calibrate(probes, Some(source), watch)
         .context("measuring what a probe hit costs on this machine")?;

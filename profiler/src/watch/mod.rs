@@ -27,6 +27,9 @@ use words::WatchRange;
 /// How long one group of words is watched (registers enabled) in its turn when there are more
 /// words than registers.
 pub const ROTATE_EVERY: Duration = Duration::from_millis(50);
+/// How long each group of words is watched in its turn while `auto` looks for the written ones:
+/// a hot word is written thousands of times in that, and a tight budget watches little.
+pub const DISCOVERY_TURN: Duration = Duration::from_millis(10);
 
 /// One watched word of one target, and how long it was watched.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +146,30 @@ impl Watcher {
         })
     }
 
+    /// A watcher holding no register, for the report's notice of why nothing was watched.
+    pub fn unavailable(notice: String) -> Self {
+        Watcher {
+            breakpoints: Breakpoints::default(),
+            words: Vec::new(),
+            in_use: 0,
+            active: HashMap::new(),
+            owners: Vec::new(),
+            cursor: 0,
+            turns: 0,
+            turn_watched: Duration::ZERO,
+            since: Instant::now(),
+            open: HashSet::new(),
+            rotating: false,
+            focus: Focus::Never,
+            notices: vec![notice],
+        }
+    }
+
+    /// Adds a notice for the report.
+    pub fn notice(&mut self, notice: String) {
+        self.notices.push(notice);
+    }
+
     /// After one full rotation, watch only the words that were written (together, when the
     /// registers suffice: their transfers are then exact between them).
     pub fn focusing(mut self) -> Self {
@@ -158,7 +185,12 @@ impl Watcher {
             return;
         }
         self.settle();
-        if self.turn_watched < ROTATE_EVERY {
+        let turn = if self.focus == Focus::Pending {
+            DISCOVERY_TURN
+        } else {
+            ROTATE_EVERY
+        };
+        if self.turn_watched < turn {
             return;
         }
         self.turn_watched = Duration::ZERO;
@@ -236,15 +268,18 @@ impl Watcher {
     /// Watches only the words of targets `open` says may be (their probe window is open), from
     /// now on.
     pub fn gate(&mut self, open: &dyn Fn(u32) -> bool) {
-        let now: HashSet<u32> = self
+        let changed = self
             .owners
             .iter()
-            .map(|o| o.pid)
-            .filter(|&p| open(p))
-            .collect();
-        if now != self.open {
+            .any(|o| open(o.pid) != self.open.contains(&o.pid));
+        if changed {
             self.settle();
-            self.open = now;
+            self.open = self
+                .owners
+                .iter()
+                .map(|o| o.pid)
+                .filter(|&p| open(p))
+                .collect();
             self.apply_gate();
         }
     }
@@ -301,7 +336,7 @@ impl Watcher {
         match self.focus {
             Focus::Done(kept) if kept > 0 => self.notices.push(format!(
                 "watchpoints: {named} words of the top lines watched in turn on {held} debug registers until each had one turn ({} ms each), then the {kept} written ones{}",
-                ROTATE_EVERY.as_millis(),
+                DISCOVERY_TURN.as_millis(),
                 if kept <= held { ", together" } else { ", in turn" }
             )),
             _ if held > 0 && self.words.len() > held => self.notices.push(format!(

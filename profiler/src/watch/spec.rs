@@ -1,5 +1,6 @@
 //! `--watch` values: `auto` (the top-ranked lines, once ranked), `off`, or what to watch:
-//! `SYMBOL[+OFF][:LEN]` (a global variable of each target's executable, from its symbol table)
+//! `SYMBOL[+OFF][:LEN]` (a global variable of each target's executable, from its symbol table
+//! or DWARF: `main.stats`, `counters`, a Rust path such as `server::STATS`)
 //! or `ADDR[:LEN]` (an address in each target).
 
 use std::{fmt, str::FromStr};
@@ -54,7 +55,11 @@ impl FromStr for WatchSpec {
             "auto" => return Ok(WatchSpec::Auto),
             _ => {}
         }
-        let (what, len) = match spec.rsplit_once(':') {
+        // The LEN follows the last single colon: `::` belongs to a Rust path.
+        let (what, len) = match spec
+            .rsplit_once(':')
+            .filter(|(what, _)| !what.ends_with(':'))
+        {
             Some((what, len)) => {
                 let len = number(len).ok_or_else(|| bad("LEN is not a number"))?;
                 if len == 0 || len > MAX_WATCH_BYTES {
@@ -87,6 +92,18 @@ impl FromStr for WatchSpec {
             len,
         })
     }
+}
+
+/// Checks a list of `--watch` values: `off` may not be combined with others.
+pub fn check(specs: &[WatchSpec]) -> Result<(), WatchSpecError> {
+    if specs.len() > 1 && specs.contains(&WatchSpec::Off) {
+        return Err(WatchSpecError {
+            spec: "off".to_owned(),
+            reason: "off watches nothing, so it cannot be combined with other --watch values"
+                .to_owned(),
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Display for WatchSpec {

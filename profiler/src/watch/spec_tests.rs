@@ -83,3 +83,32 @@ fn values_print_as_they_parse() {
         assert_eq!(parse(s).unwrap().to_string(), s);
     }
 }
+
+#[test]
+fn a_rust_path_keeps_its_double_colons() {
+    assert_eq!(
+        parse("server::stats::COUNTERS+8:16"),
+        Ok(WatchSpec::Symbol {
+            name: "server::stats::COUNTERS".into(),
+            offset: 8,
+            len: Some(16)
+        })
+    );
+    assert_eq!(
+        parse("server::STATS"),
+        Ok(WatchSpec::Symbol {
+            name: "server::STATS".into(),
+            offset: 0,
+            len: None
+        })
+    );
+}
+
+#[test]
+fn off_stands_alone() {
+    let x: WatchSpec = "main.x".parse().unwrap();
+    assert!(check(&[WatchSpec::Off]).is_ok());
+    assert!(check(&[WatchSpec::Auto, x.clone()]).is_ok());
+    let err = check(&[WatchSpec::Off, x]).unwrap_err().to_string();
+    assert!(err.contains("cannot be combined"), "{err}");
+}

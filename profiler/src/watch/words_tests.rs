@@ -65,3 +65,28 @@ fn a_variable_of_this_test_binary_resolves_with_its_size() {
 #[no_mangle]
 #[used]
 static WATCHED_BY_THE_TEST: [u64; 3] = [1, 2, 3];
+
+#[test]
+fn a_rust_static_resolves_by_its_path() {
+    let exe = std::env::current_exe().unwrap();
+    // The path as rustc mangles it: `clprof::watch::words::tests::RUST_STATIC_BY_PATH`.
+    let path = format!("{}::RUST_STATIC_BY_PATH", module_path!());
+    let spec: WatchSpec = format!("{path}:16").parse().unwrap();
+    let range = resolve(&spec, &exe, 0).unwrap().expect("a range");
+    let at = std::ptr::addr_of!(RUST_STATIC_BY_PATH) as u64;
+    assert_eq!(
+        (at - range.addr) % 4096,
+        0,
+        "the mangled symbol's file address is the static's, less the load bias"
+    );
+    assert_eq!(range.len, 16);
+    assert_eq!(range.name_of(range.addr + 8), format!("{path}+8"));
+    let whole = resolve(&path.parse().unwrap(), &exe, 0)
+        .unwrap()
+        .expect("a range");
+    assert_eq!(whole.len, 32, "the whole 32-byte static");
+}
+
+#[used]
+static RUST_STATIC_BY_PATH: [std::sync::atomic::AtomicU64; 4] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 4];

@@ -128,24 +128,48 @@ pub(crate) use test_both_go_versions;
 
 /// The C test program `name` (`tests/c/<name>.c`), built with gcc on first use.
 pub fn c_program(name: &str) -> PathBuf {
+    built_program(name, "c", |src, out| {
+        Command::new("gcc")
+            .args(["-O1", "-g", "-pthread", "-Wall", "-o"])
+            .arg(out)
+            .arg(src)
+            .status()
+    })
+}
+
+/// Builds `tests/rust/NAME.rs` with rustc (optimized, with debug information) once per test run.
+pub fn rust_program(name: &str) -> PathBuf {
+    built_program(name, "rust", |src, out| {
+        Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+            .args(["-O", "-g", "--edition", "2021", "-o"])
+            .arg(out)
+            .arg(src)
+            .status()
+    })
+}
+
+/// Builds `tests/LANG/NAME.EXT` with `build(src, out)` once per test run.
+fn built_program(
+    name: &str,
+    lang: &str,
+    build: impl FnOnce(&Path, &Path) -> std::io::Result<std::process::ExitStatus>,
+) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = built.get(name) {
+    if let Some(p) = built.get(&format!("{lang}/{name}")) {
         return p.clone();
     }
+    let ext = if lang == "rust" { "rs" } else { lang };
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/c")
-        .join(format!("{name}.c"));
-    let out = out_dir().join("c").join(name);
-    std::fs::create_dir_all(out_dir().join("c")).expect("create the C output directory");
-    let status = Command::new("gcc")
-        .args(["-O1", "-g", "-pthread", "-Wall", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run gcc to build {name} ({e})"));
-    assert!(status.success(), "building {name} with gcc failed");
-    built.insert(name.to_owned(), out.clone());
+        .join("tests")
+        .join(lang)
+        .join(format!("{name}.{ext}"));
+    let dir = out_dir().join(lang);
+    std::fs::create_dir_all(&dir).expect("create the test programs' output directory");
+    let out = dir.join(name);
+    let status = build(&src, &out).unwrap_or_else(|e| panic!("cannot build {name} ({e})"));
+    assert!(status.success(), "building {} failed", src.display());
+    built.insert(format!("{lang}/{name}"), out.clone());
     out
 }

@@ -4,7 +4,7 @@
 use std::{path::Path, time::Duration};
 
 use super::{
-    go::{c_program, program, test_both_go_versions, Go},
+    go::{c_program, program, rust_program, test_both_go_versions, Go},
     support::*,
 };
 
@@ -83,7 +83,8 @@ fn a_counter_sharing_a_map_header_line_is_found_by_auto(go: Go) {
     let [map, counter] = prog.addresses()[..] else {
         panic!("banner: {}", prog.banner)
     };
-    let report = record_json_with(prog.pid(), 6, &["--watch", "auto"]);
+    // Default settings: `--watch auto` and the default budget.
+    let report = record_json_with(prog.pid(), 6, &[]);
     let line = line_with_object(&report, map).unwrap_or_else(|| panic!("{report}"));
     let header = array(line, "objects")
         .iter()
@@ -133,6 +134,47 @@ fn a_c_global_is_watched_by_name() {
     assert_eq!(b["name"], "shared+8");
     assert_eq!(line["threads"], 2, "{line}");
     assert!(u64_of(line, "transfers") > 0, "{line}");
+}
+
+#[test]
+fn a_rust_static_is_watched_by_its_path() {
+    let bin = rust_program("rust_counters");
+    let prog = Program::start(&bin, &["60"]);
+    let addrs = prog.addresses();
+    let report = record_json_with(
+        prog.pid(),
+        2,
+        &["--budget", "100", "--watch", "rust_counters::STATS"],
+    );
+    let (line, a) = watched_word(&report, addrs[0]);
+    let (_, b) = watched_word(&report, addrs[1]);
+    assert_eq!(a["name"], "rust_counters::STATS");
+    assert_eq!(b["name"], "rust_counters::STATS+8");
+    for w in [a, b] {
+        assert!(u64_of(w, "writes") > 0, "{w}");
+        assert!(
+            array(w, "frames").iter().any(|f| f["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("rust_counters.rs"))),
+            "the worker's fetch_add writes the counters: {w}"
+        );
+    }
+    assert_eq!(line["threads"], 2, "{line}");
+}
+
+#[test]
+fn watch_off_arms_nothing() {
+    let prog = Program::start(&program("watchshared", Go::New), &["60s"]);
+    let report = record_json_with(prog.pid(), 2, &["--watch", "off"]);
+    assert!(
+        array(&report, "lines").iter().all(|l| l["watch"].is_null()),
+        "--watch off: {report}"
+    );
+    assert!(
+        report["targets"][0]["watch_hits"].is_null(),
+        "nothing calibrated or counted: {}",
+        report["targets"][0]
+    );
 }
 
 #[test]

@@ -105,7 +105,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
     let Prelude { signals, plan } = Prelude::start(&[])?;
-    let plan = plan.watching(&args.watch);
+    let plan = plan.watching(&args.watch)?;
     if let Some(dir) = &args.out_dir {
         prepare_out_dir(dir)?;
     }
