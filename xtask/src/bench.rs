@@ -6,7 +6,10 @@
 //! - detection: the shortest recording (default budget) whose first line is the shared cache;
 //! - fold rate: `cargo bench --bench fold` over an event stream recorded here;
 //! - symbolization: `cargo bench --bench symbolize` (clprof vs binutils addr2line);
-//! - accuracy and efficiency of the estimates (`bench_accuracy`).
+//! - accuracy and efficiency of the estimates (`bench_accuracy`);
+//! - the watchpoint hit cost against what a target pays (`bench_watch`).
+//!
+//! `--only watch` runs the last alone and prints its table, leaving BENCHMARKS.md as it is.
 
 use std::{
     fs,
@@ -20,7 +23,7 @@ use anyhow::{bail, Context as _, Result};
 use crate::{
     bench_accuracy, bench_report,
     bench_service::{self, ServiceStart},
-    bootstrap, build, demo, util,
+    bench_watch, bootstrap, build, demo, util,
 };
 
 /// How long each slowdown run lasts.
@@ -37,6 +40,13 @@ pub fn detection_steps() -> String {
         .map(|ms| ms.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A part of the bench that can run alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// Watchpoint hit cost against ground truth.
+    Watch,
 }
 
 /// The three ways the workload runs.
@@ -78,11 +88,16 @@ pub struct Results {
     pub service: ServiceStart,
     /// Estimates against ground truth, and what the budget buys.
     pub accuracy: bench_accuracy::Results,
+    /// Calibrated watchpoint hit cost against what a target pays.
+    pub watch: bench_watch::Results,
 }
 
-pub fn bench(rounds: usize) -> Result<()> {
+pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
     if !util::is_root()? {
         bail!("cargo xtask bench must run as root: clprof loads eBPF");
+    }
+    if only == Some(Section::Watch) {
+        return watch_only();
     }
     let tools = bootstrap::setup()?;
     let clprof = build::release_clprof()?;
@@ -104,6 +119,7 @@ pub fn bench(rounds: usize) -> Result<()> {
         calibration: None,
         service: ServiceStart::default(),
         accuracy: bench_accuracy::Results::default(),
+        watch: bench_watch::Results::default(),
     };
     let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
     for round in 0..rounds {
@@ -132,12 +148,26 @@ pub fn bench(rounds: usize) -> Result<()> {
     results.symbolize_new = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
     results.service = bench_service::measure(&clprof, &tools.prometheus, &out)?;
     results.accuracy = bench_accuracy::measure(&clprof, &tools.go_new, &out)?;
+    results.watch = bench_watch::measure(&clprof, &out)?;
 
     let path = util::repo_root().join("BENCHMARKS.md");
     fs::write(&path, bench_report::markdown(&results, &tools)?)
         .with_context(|| format!("writing {}", path.display()))?;
     println!("{}", bench_report::summary(&results));
     println!("wrote {}", util::rel(&path));
+    Ok(())
+}
+
+/// The watchpoint hit cost alone: needs only the release clprof and gcc; prints the section.
+fn watch_only() -> Result<()> {
+    bootstrap::setup_ebpf()?;
+    let clprof = build::release_clprof()?;
+    let out = util::target_dir().join("bench");
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let watch = bench_watch::measure(&clprof, &out)?;
+    let mut md = String::new();
+    bench_report::watch_section(&mut md, &watch)?;
+    print!("\n{md}");
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::{fmt::Write as _, process::Command};
 use anyhow::Result;
 
 use crate::bench_service::ServiceStart;
+use crate::bench_watch::{self, AFTER_S, GAP_S, LEAD_S, MARGIN_S, RECORD_S, ROUNDS, SETTLE_S};
 use crate::{
     bench::{Results, Run},
     bootstrap::Tools,
@@ -66,6 +67,9 @@ pub fn summary(r: &Results) -> String {
                 "symbolization ({name} binary): {x:.1}x binutils addr2line"
             );
         }
+    }
+    if let Some(line) = watch_ratios(&r.watch) {
+        let _ = writeln!(s, "watch hit cost, calibrated / paid: {line}");
     }
     s
 }
@@ -309,6 +313,7 @@ pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
     writeln!(md)?;
     service_section(&mut md, &r.service)?;
     crate::bench_accuracy::markdown(&mut md, &r.accuracy)?;
+    watch_section(&mut md, &r.watch)?;
 
     writeln!(
         md,
@@ -409,6 +414,56 @@ fn service_section(md: &mut String, m: &ServiceStart) -> Result<()> {
         list(&m.attach_ms),
         list(&m.peak_rss_kib)
     )?;
+    Ok(())
+}
+
+/// "median R (min–max A–B, N rounds)" of the rounds' calibrated / paid ratios.
+fn watch_ratios(w: &bench_watch::Results) -> Option<String> {
+    let ratios: Vec<f64> = w.rounds.iter().filter_map(|r| r.ratio()).collect();
+    let min = ratios.iter().copied().reduce(f64::min)?;
+    let max = ratios.iter().copied().reduce(f64::max)?;
+    let n = ratios.len();
+    Some(format!(
+        "median {:.2} (min–max {min:.2}–{max:.2}, {n} rounds)",
+        median(ratios)?
+    ))
+}
+
+/// The watchpoint hit cost table, for BENCHMARKS.md and `cargo xtask bench --only watch`.
+pub fn watch_section(md: &mut String, w: &bench_watch::Results) -> Result<()> {
+    writeln!(md, "## Watchpoint hit cost against ground truth\n")?;
+    writeln!(
+        md,
+        "`xtask/bench/watchcost.c` (gcc -O2) loops over an atomic add to a 64-byte-aligned \
+         global, `shared_word`, and a 50-step spin, and prints every 5,000 iterations its \
+         thread's CPU time per iteration. It runs on while `clprof record --pid --budget 100 \
+         --watch shared_word:8` records it {ROUNDS} times for {RECORD_S} s, {GAP_S} s apart. \
+         Calibrated = the report's `watch_hit_cost_ns` (measured at clprof's start, on a word of \
+         its own). Paid = the median CPU time per iteration from {SETTLE_S} s into a recording \
+         to {MARGIN_S} s before its end, less the median over the {LEAD_S} s before it and from \
+         {MARGIN_S} to {AFTER_S} s after it: each iteration writes the word once. Ratio = \
+         calibrated / paid.\n"
+    )?;
+    writeln!(
+        md,
+        "| round | watched writes | calibrated | paid | ratio |\n|---:|---:|---:|---:|---:|"
+    )?;
+    let us = |ns: Option<f64>| ns.map_or("-".to_owned(), |ns| format!("{:.2} µs", ns / 1000.0));
+    for (i, r) in w.rounds.iter().enumerate() {
+        writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            i + 1,
+            r.hits.map_or("-".to_owned(), |h| h.to_string()),
+            us(r.calibrated_ns.map(|ns| ns as f64)),
+            us(r.paid_ns()),
+            r.ratio().map_or("-".to_owned(), |x| format!("{x:.2}"))
+        )?;
+    }
+    match watch_ratios(w) {
+        Some(line) => writeln!(md, "\nCalibrated / paid: {line}.\n")?,
+        None => writeln!(md, "\nNo round gave both costs.\n")?,
+    }
     Ok(())
 }
 

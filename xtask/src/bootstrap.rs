@@ -51,9 +51,7 @@ pub struct Tools {
 
 pub fn setup() -> Result<Tools> {
     let start = Instant::now();
-    let (nightly, nightly_sysroot) = ensure_nightly()?;
-    let llvm = ensure_llvm_prefix(&nightly, &nightly_sysroot)?;
-    ensure_bpf_linker(&nightly_sysroot, &llvm)?;
+    setup_ebpf()?;
     let go_new = ensure_go_new()?;
     let go_old = ensure_go_old()?;
     let go_matrix = go_matrix::ensure(&go_old, &go_new)?;
@@ -67,6 +65,13 @@ pub fn setup() -> Result<Tools> {
         prometheus,
         elapsed,
     })
+}
+
+/// The pinned nightly and bpf-linker only: what a build of clprof's eBPF object needs.
+pub fn setup_ebpf() -> Result<()> {
+    let (nightly, nightly_sysroot) = ensure_nightly()?;
+    let llvm = ensure_llvm_prefix(&nightly, &nightly_sysroot)?;
+    ensure_bpf_linker(&nightly_sysroot, &llvm)
 }
 
 // ---- 1. pinned nightly -------------------------------------------------------------------------

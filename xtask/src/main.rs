@@ -4,6 +4,7 @@ mod bench;
 mod bench_accuracy;
 mod bench_report;
 mod bench_service;
+mod bench_watch;
 mod bootstrap;
 mod build;
 mod demo;
@@ -49,6 +50,9 @@ enum Task {
         /// Rounds of the alone / default budget / --budget 100 slowdown runs.
         #[arg(long, default_value_t = 7)]
         rounds: usize,
+        /// Run only this part and print its results (BENCHMARKS.md is left as it is).
+        #[arg(long, value_enum)]
+        only: Option<bench::Section>,
     },
     /// rustfmt check and clippy (-D warnings) for the workspace and profiler-ebpf.
     Lint,
@@ -77,7 +81,7 @@ fn run(task: Task) -> Result<()> {
         Task::BuildEbpf => build::build_ebpf(),
         Task::Test => test::test(),
         Task::Demo { duration } => demo::demo(&duration),
-        Task::Bench { rounds } => bench::bench(rounds),
+        Task::Bench { rounds, only } => bench::bench(rounds, only),
         Task::Lint => lint::lint(),
     }
 }
