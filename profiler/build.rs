@@ -41,6 +41,11 @@ fn main() -> anyhow::Result<()> {
     let ebpf_dir = manifest_dir.join("../profiler-ebpf");
     let toolchain_file = ebpf_dir.join("rust-toolchain.toml");
     println!("cargo:rerun-if-changed={}", toolchain_file.display());
+    // The programs are built from profiler-common too (aya-build watches profiler-ebpf only).
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("../profiler-common").display()
+    );
     let nightly = pinned_nightly(toolchain_file.to_str().context("non-UTF-8 path")?)?;
     let root_dir = ebpf_dir.to_str().context("non-UTF-8 path")?;
     // profiler-ebpf is its own workspace (bpf target, pinned nightly, own lock file); aya-build runs

@@ -40,16 +40,25 @@ pub fn tid_sketch_bit(tid: u32) -> u32 {
     h & (TID_SKETCH_BITS - 1)
 }
 
-/// Adds `tid` and `cpu` to a writer set.
+/// The word and mask of `cpu`'s bit in a CPU bitmap of [`TRACKED_CPUS`] bits (CPUs beyond share
+/// the last bit).
 #[inline(always)]
-pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
+fn cpu_bit(cpu: u32) -> (usize, u64) {
     let bit = if cpu >= TRACKED_CPUS {
         TRACKED_CPUS - 1
     } else {
         cpu
     };
-    let word = ((bit / 64) as usize) & (writers.cpus.len() - 1);
-    let mask = 1u64 << (bit % 64);
+    (
+        ((bit / 64) as usize) & ((TRACKED_CPUS / 64) as usize - 1),
+        1u64 << (bit % 64),
+    )
+}
+
+/// Adds `tid` and `cpu` to a writer set.
+#[inline(always)]
+pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
+    let (word, mask) = cpu_bit(cpu);
     if writers.cpus[word] & mask == 0 {
         writers.cpus[word] |= mask;
     }
@@ -80,14 +89,45 @@ pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
     }
 }
 
-/// Charges one write to a line: counts it, and counts an ownership transfer when the previous
-/// write came from another CPU (the line had to move between caches).
+/// Charges one write to a line: counts it, counts an ownership transfer when the previous
+/// write came from another CPU (the line had to move between caches), and the readers' copies
+/// it invalidates; the writer's CPU is then the line's only holder.
 #[inline(always)]
 pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut u64, u64)) {
     add(&mut stats.writes, 1);
     let cpu_plus1 = write.cpu + 1;
     if stats.last_cpu_plus1 != 0 && stats.last_cpu_plus1 != cpu_plus1 {
         add(&mut stats.transfers, 1);
+    }
+    let (word, mask) = cpu_bit(write.cpu);
+    let (last_word, last_mask) = if stats.last_cpu_plus1 != 0 {
+        cpu_bit(stats.last_cpu_plus1 - 1)
+    } else {
+        (0, 0)
+    };
+    let mut copies = 0u32;
+    let mut only_writer = true;
+    for i in 0..stats.holders.len() {
+        let mut others = stats.holders[i];
+        if i == word {
+            others &= !mask;
+        }
+        if others != 0 {
+            only_writer = false;
+        }
+        if i == last_word {
+            others &= !last_mask;
+        }
+        copies += others.count_ones();
+    }
+    if copies > 0 {
+        add(&mut stats.invalidations, copies as u64);
+    }
+    // Written only when it changes, so a line one CPU keeps writing is not dirtied for it.
+    if !only_writer || stats.holders[word] & mask == 0 {
+        for i in 0..stats.holders.len() {
+            stats.holders[i] = if i == word { mask } else { 0 };
+        }
     }
     if stats.last_tid != 0 && stats.last_tid != write.tid {
         add(&mut stats.thread_switches, 1);
@@ -102,6 +142,22 @@ pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut
     stats.last_tid = write.tid;
     stats.last_ns = write.now_ns;
     note_writer(&mut stats.writers, write.tid, write.cpu);
+}
+
+/// Charges one read to a line: counts it, and counts a remote read when the reader's CPU does
+/// not hold the line's current version but another CPU does (it comes from that CPU's cache);
+/// the reader's CPU then holds it too.
+#[inline(always)]
+pub fn record_line_read(stats: &mut LineStats, read: &Write, add: impl Fn(&mut u64, u64)) {
+    add(&mut stats.reads, 1);
+    let (word, mask) = cpu_bit(read.cpu);
+    if stats.holders[word] & mask == 0 {
+        if stats.holders.iter().any(|&w| w != 0) {
+            add(&mut stats.remote_reads, 1);
+        }
+        stats.holders[word] |= mask;
+    }
+    note_writer(&mut stats.readers, read.tid, read.cpu);
 }
 
 /// Charges one write to an object through a probe of `kind`.
@@ -243,6 +299,87 @@ mod tests {
             record_line_write(&mut stats, &write(tid, cpu), plain_add);
         }
         stats
+    }
+
+    /// Replays reads (`true`) and writes (`false`) as (tid, cpu).
+    fn replay_mixed(events: &[(bool, u32, u32)]) -> LineStats {
+        let mut stats = LineStats::default();
+        for &(read, tid, cpu) in events {
+            if read {
+                record_line_read(&mut stats, &write(tid, cpu), plain_add);
+            } else {
+                record_line_write(&mut stats, &write(tid, cpu), plain_add);
+            }
+        }
+        stats
+    }
+
+    #[test]
+    fn readers_on_other_cpus_read_remotely_once_per_write() {
+        // Writer on CPU 0; readers on 1, 2 and 3 each read twice after each write.
+        let events: [(bool, u32, u32); 21] = core::array::from_fn(|i| match i % 7 {
+            0 => (false, 10, 0),
+            r => (true, 20 + (r as u32).div_ceil(2), (r as u32).div_ceil(2)),
+        });
+        let stats = replay_mixed(&events);
+        assert_eq!(stats.writes, 3);
+        assert_eq!(stats.reads, 18);
+        assert_eq!(
+            stats.remote_reads, 9,
+            "the first read on each reader CPU after each write"
+        );
+        assert_eq!(
+            stats.invalidations, 6,
+            "the 2nd and 3rd writes each destroy three copies"
+        );
+        assert_eq!(stats.transfers, 0, "one writer CPU");
+        assert_eq!(stats.readers.thread_count(), 3);
+        assert_eq!(stats.readers.cpu_count(), 3);
+        assert_eq!(stats.holders, [0b1110 | 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn reads_and_writes_on_one_cpu_share_nothing() {
+        let stats = replay_mixed(&[(false, 10, 2), (true, 10, 2), (true, 10, 2), (false, 10, 2)]);
+        assert_eq!(
+            (stats.reads, stats.remote_reads, stats.invalidations),
+            (2, 0, 0)
+        );
+        assert_eq!(stats.holders, [0b100, 0, 0, 0]);
+    }
+
+    #[test]
+    fn the_first_read_of_an_unseen_line_is_not_remote() {
+        let stats = replay_mixed(&[(true, 10, 1), (true, 11, 2), (false, 12, 3)]);
+        assert_eq!(
+            stats.remote_reads, 1,
+            "the first read finds no holder; the second finds CPU 1's copy"
+        );
+        assert_eq!(
+            stats.invalidations, 2,
+            "the write destroys both readers' copies"
+        );
+    }
+
+    #[test]
+    fn ping_pong_writes_transfer_without_invalidating() {
+        let stats = replay_mixed(&[(false, 10, 0), (false, 11, 1), (false, 10, 0)]);
+        assert_eq!(stats.transfers, 2);
+        assert_eq!(
+            stats.invalidations, 0,
+            "the previous writer's copy moves with the transfer"
+        );
+        assert_eq!(stats.holders, [1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn cpus_past_the_bitmap_share_its_last_bit() {
+        let stats = replay_mixed(&[(false, 10, 0), (true, 11, 300), (true, 12, 301)]);
+        assert_eq!(
+            stats.remote_reads, 1,
+            "CPU 301 finds the shared last bit set"
+        );
+        assert_eq!(stats.holders[3], 1 << 63);
     }
 
     #[test]

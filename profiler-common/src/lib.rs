@@ -94,6 +94,9 @@ pub mod map_names {
 pub const PROGRAM_MAP_ASSIGN: &str = "go_map_assign";
 /// Name of the uprobe program attached to every RET instruction of the map-assign functions.
 pub const PROGRAM_MAP_ASSIGN_RET: &str = "go_map_assign_ret";
+/// Name of the uprobe program attached to the entry of the other Go map functions: lookups,
+/// iteration, deletes and `clear` ([`access::AccessKind`]).
+pub const PROGRAM_MAP_ACCESS: &str = "go_map_access";
 /// Name of the uprobe program attached to the Go runtime's map growth functions.
 pub const PROGRAM_MAP_GROW: &str = "go_map_grow";
 /// Name of the perf_event program fed by clprof's own perf events (L1 miss or cpu-clock).
@@ -247,10 +250,12 @@ pub enum Counter {
     WatchHits = 12,
     /// Watchpoint hits in processes that are not targets (same address, other process).
     WatchOtherHits = 13,
+    /// Hits of the access probes (map reads, iteration, deletes, clears) in target processes.
+    Accesses = 14,
 }
 
 /// Number of [`Counter`] values.
-pub const COUNTERS: u32 = 14;
+pub const COUNTERS: u32 = 15;
 
 /// Per-target configuration written by userspace into `TARGETS`, keyed by tgid.
 #[repr(C)]
@@ -344,8 +349,21 @@ pub struct LineStats {
     pub last_tid: u32,
     /// Distinct writers.
     pub writers: Writers,
+    /// Reads of this line by the access probes: map lookups and iteration steps (count).
+    pub reads: u64,
+    /// Reads from a CPU that did not hold the line's current version while another CPU did: the
+    /// line came from another cache (the software analogue of a load HITM; count).
+    pub remote_reads: u64,
+    /// Copies held by CPUs other than the writer and the previous writer that a write destroyed
+    /// (readers' copies; count).
+    pub invalidations: u64,
+    /// CPUs holding the line's current version: the last writer and the readers since (bit `n`
+    /// is CPU `n`; CPUs >= TRACKED_CPUS share the last bit).
+    pub holders: [u64; (TRACKED_CPUS / 64) as usize],
+    /// Distinct readers.
+    pub readers: Writers,
 }
-const _: () = assert!(size_of::<LineStats>() == 176);
+const _: () = assert!(size_of::<LineStats>() == 336);
 
 /// Key of `OBJECTS`: one written object (a Go map header) in one process.
 #[repr(C)]
@@ -389,8 +407,18 @@ pub struct ObjectStats {
     pub object_kind: u32,
     /// Distinct writers.
     pub writers: Writers,
+    /// Lookups (`mapaccess*`; count).
+    pub reads: u64,
+    /// `range` loops started (count).
+    pub iterations: u64,
+    /// Deletes (count).
+    pub deletes: u64,
+    /// `clear`s (count).
+    pub clears: u64,
+    /// Lookups and iteration steps that found a writer inside the map (count).
+    pub read_races: u64,
 }
-const _: () = assert!(size_of::<ObjectStats>() == 160);
+const _: () = assert!(size_of::<ObjectStats>() == 200);
 
 /// Key of `PERF_IPS`: one user instruction address in one process.
 #[repr(C)]
@@ -538,6 +566,7 @@ pub const fn line_of(addr: u64) -> u64 {
     addr & !(CACHE_LINE_BYTES - 1)
 }
 
+pub mod access;
 pub mod fold;
 mod latency;
 pub mod probe_time;

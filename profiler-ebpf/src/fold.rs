@@ -11,11 +11,11 @@ use aya_ebpf::{
 };
 pub use profiler_common::fold::Write;
 use profiler_common::{
-    fold::{record_line_write, record_object_write},
+    fold::{record_line_read, record_line_write, record_object_write},
     Counter, LineKey, LineStats, ObjectKey, ObjectStats,
 };
 
-use crate::maps::{bump, LINES, OBJECTS};
+use crate::maps::{bump, LINES, OBJECTS, ZERO_LINE, ZERO_OBJECT};
 
 const EEXIST: i32 = 17;
 
@@ -41,36 +41,56 @@ pub fn current_write(pid_tgid: u64, growth: bool, concurrent: bool) -> Write {
     }
 }
 
-/// The value under `key`, inserted from `fresh` when absent (counting `created`, if any); None
-/// when the map could not store it (counted as `MapFull`).
+/// The value under `key`, inserted from `zero` when absent (counting `created`, if any), and
+/// whether this call created it; None when the map could not store it (counted as `MapFull`).
+/// The new value is copied from map memory: the stats are too big for the BPF stack.
 #[inline(always)]
 pub fn entry<K, V>(
     map: &LruHashMap<K, V>,
     key: &K,
-    fresh: impl FnOnce() -> V,
+    zero: &V,
     created: Option<Counter>,
-) -> Option<*mut V> {
+) -> Option<(*mut V, bool)> {
     if let Some(p) = map.get_ptr_mut(key) {
-        return Some(p);
+        return Some((p, false));
     }
-    match map.insert(key, fresh(), BPF_NOEXIST as u64) {
+    let new = match map.insert(key, zero, BPF_NOEXIST as u64) {
         Ok(()) => {
             if let Some(created) = created {
                 bump(created);
             }
+            true
         }
         // Another CPU inserted it first.
-        Err(e) if e == -EEXIST => {}
+        Err(e) if e == -EEXIST => false,
         Err(_) => {
             bump(Counter::MapFull);
             return None;
         }
-    }
+    };
     let p = map.get_ptr_mut(key);
     if p.is_none() {
         bump(Counter::MapFull);
     }
-    p
+    p.map(|p| (p, new))
+}
+
+/// The stats of the line under `key` in `map` (`LINES` or the watch maps), created at `now_ns`
+/// when absent.
+#[inline(always)]
+pub fn line_entry<K>(
+    map: &LruHashMap<K, LineStats>,
+    key: &K,
+    now_ns: u64,
+    created: Option<Counter>,
+) -> Option<*mut LineStats> {
+    let zero = ZERO_LINE.get(0)?;
+    let (stats, new) = entry(map, key, zero, created)?;
+    if new {
+        // SAFETY: a live map value, just created.
+        unsafe { (*stats).first_ns = now_ns };
+    }
+    Some(stats)
 }
 
 /// Charges `write` to the line at `line`; returns false when the line could not be stored.
@@ -81,11 +101,7 @@ pub fn write_line(write: &Write, line: u64) -> bool {
         _pad: 0,
         line,
     };
-    let fresh = || LineStats {
-        first_ns: write.now_ns,
-        ..LineStats::default()
-    };
-    match entry(&LINES, &key, fresh, Some(Counter::LinesCreated)) {
+    match line_entry(&LINES, &key, write.now_ns, Some(Counter::LinesCreated)) {
         // SAFETY: a live map value; concurrent writers are tolerated (see profiler_common::fold).
         Some(stats) => {
             record_line_write(unsafe { &mut *stats }, write, atomic_add);
@@ -93,6 +109,48 @@ pub fn write_line(write: &Write, line: u64) -> bool {
         }
         None => false,
     }
+}
+
+/// Charges a read by the thread of `read` to the line at `line`; returns false when the line
+/// could not be stored.
+#[inline(always)]
+pub fn read_line(read: &Write, line: u64) -> bool {
+    let key = LineKey {
+        pid: read.pid,
+        _pad: 0,
+        line,
+    };
+    match line_entry(&LINES, &key, read.now_ns, Some(Counter::LinesCreated)) {
+        // SAFETY: a live map value; concurrent updates are tolerated (see profiler_common::fold).
+        Some(stats) => {
+            record_line_read(unsafe { &mut *stats }, read, atomic_add);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The stats of the object `id` of the process of `write`, created when absent.
+#[inline(always)]
+pub fn object_stats(write: &Write, id: &ObjectId) -> Option<*mut ObjectStats> {
+    let key = ObjectKey {
+        pid: write.pid,
+        _pad: 0,
+        addr: id.addr,
+    };
+    let zero = ZERO_OBJECT.get(0)?;
+    let (stats, new) = entry(&OBJECTS, &key, zero, Some(Counter::ObjectsCreated))?;
+    if new {
+        // SAFETY: a live map value, just created; a racing writer of the same object sets the
+        // same values.
+        unsafe {
+            (*stats).kind = id.kind;
+            (*stats).object_kind = id.object_kind;
+            (*stats).type_addr = id.type_addr;
+            (*stats).owner = id.owner;
+        }
+    }
+    Some(stats)
 }
 
 /// What an object is, for [`write_object`].
@@ -112,22 +170,9 @@ pub struct ObjectId {
 /// Charges `write` to an object.
 #[inline(always)]
 pub fn write_object(write: &Write, id: &ObjectId) {
-    let key = ObjectKey {
-        pid: write.pid,
-        _pad: 0,
-        addr: id.addr,
-    };
-    let kind = id.kind;
-    let fresh = || ObjectStats {
-        kind,
-        object_kind: id.object_kind,
-        type_addr: id.type_addr,
-        owner: id.owner,
-        ..ObjectStats::default()
-    };
-    if let Some(stats) = entry(&OBJECTS, &key, fresh, Some(Counter::ObjectsCreated)) {
+    if let Some(stats) = object_stats(write, id) {
         // SAFETY: as in `write_line`.
-        record_object_write(unsafe { &mut *stats }, write, kind, atomic_add);
+        record_object_write(unsafe { &mut *stats }, write, id.kind, atomic_add);
     }
 }
 

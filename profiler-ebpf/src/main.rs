@@ -7,6 +7,8 @@
 
 mod custom;
 mod fold;
+mod header;
+mod map_access;
 mod map_assign;
 mod map_grow;
 mod map_return;

@@ -13,21 +13,20 @@
 //! twice for one assign (counted twice; the second entry replaces the first in `INFLIGHT`).
 
 use aya_ebpf::{
-    helpers::{
-        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
-    },
+    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::uprobe,
     programs::ProbeContext,
     EbpfContext,
 };
 use aya_log_ebpf::debug;
 use profiler_common::{
-    line_of, Cookie, Counter, Inflight, InflightKey, MapWriter, ObjectKey, TargetConfig, NO_FIELD,
+    line_of, Cookie, Counter, Inflight, InflightKey, MapWriter, ObjectKey, TargetConfig,
     OBJECT_GO_MAP, SAMPLE_CONCURRENT, WRITTEN_FIELDS,
 };
 
 use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
+    header::{header_u64, header_u8},
     maps::{
         bump, bump_index, bump_target_entry, time_program, HITS, INFLIGHT, MAP_WRITERS, TARGETS,
     },
@@ -41,26 +40,6 @@ pub fn go_map_assign(ctx: ProbeContext) -> u32 {
         Ok(()) => 0,
         Err(()) => 1,
     }
-}
-
-/// Reads the header byte at `map + offset`; 0 when absent or unreadable.
-#[inline(always)]
-fn header_u8(map: u64, offset: u16) -> u8 {
-    if offset == NO_FIELD {
-        return 0;
-    }
-    // SAFETY: reads target memory through the checked helper; failure gives 0.
-    unsafe { bpf_probe_read_user((map + offset as u64) as *const u8) }.unwrap_or(0)
-}
-
-/// Reads the header word at `map + offset`; 0 when absent or unreadable.
-#[inline(always)]
-fn header_u64(map: u64, offset: u16) -> u64 {
-    if offset == NO_FIELD {
-        return 0;
-    }
-    // SAFETY: reads target memory through the checked helper; failure gives 0.
-    unsafe { bpf_probe_read_user((map + offset as u64) as *const u64) }.unwrap_or(0)
 }
 
 fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {

@@ -80,6 +80,14 @@ pub static WATCH_SITES: LruHashMap<WatchSiteKey, WatchSite> =
 #[map]
 pub static ZERO_HIST: PerCpuArray<LatencyHist> = PerCpuArray::with_max_entries(1, 0);
 
+/// Zeroed line stats, never written: what a new line starts from (too big for the BPF stack).
+#[map]
+pub static ZERO_LINE: PerCpuArray<LineStats> = PerCpuArray::with_max_entries(1, 0);
+
+/// Zeroed object stats, never written: what a new object starts from.
+#[map]
+pub static ZERO_OBJECT: PerCpuArray<ObjectStats> = PerCpuArray::with_max_entries(1, 0);
+
 const COUNTERS_LEN: u32 = profiler_common::COUNTERS;
 
 /// Adds one to a per-CPU counter and returns this CPU's new value (0 if the slot is missing).

@@ -10,12 +10,14 @@ use profiler_common::{
     fold::record_line_write,
     line_of,
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey, WATCH_STACK_EVERY},
-    Counter, InflightKey, LineKey, LineStats,
+    Counter, InflightKey, LineKey,
 };
 
 use crate::{
-    fold::{atomic_add, current_write, entry, Write},
-    maps::{bump, bump_index, INFLIGHT, TARGETS, TARGET_HITS, WATCH_LINES, WATCH_SITES, WATCH_WORDS},
+    fold::{atomic_add, current_write, entry, line_entry, Write},
+    maps::{
+        bump, bump_index, INFLIGHT, TARGETS, TARGET_HITS, WATCH_LINES, WATCH_SITES, WATCH_WORDS,
+    },
     sample::user_stack,
 };
 
@@ -38,19 +40,16 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
     bump(Counter::WatchHits);
     bump_index(&TARGET_HITS, watch_hits_counter(u32::from(slot)));
     // SAFETY: the context is the kernel's bpf_perf_event_data, readable at constant offsets.
-    let (ip_after, word, g) = unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).addr, (*ctx.ctx).regs.r14) };
+    let (ip_after, word, g) =
+        unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).addr, (*ctx.ctx).regs.r14) };
     mark_inflight(pid, g);
     let write = current_write(pid_tgid, false, false);
-    let fresh = || LineStats {
-        first_ns: write.now_ns,
-        ..LineStats::default()
-    };
     let key = WordKey {
         pid,
         _pad: 0,
         addr: word,
     };
-    if let Some(stats) = entry(&WATCH_WORDS, &key, fresh, None) {
+    if let Some(stats) = line_entry(&WATCH_WORDS, &key, write.now_ns, None) {
         // SAFETY: a live map value; racing writers are tolerated (see profiler_common::fold).
         record_line_write(unsafe { &mut *stats }, &write, atomic_add);
     }
@@ -59,7 +58,7 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
         _pad: 0,
         line: line_of(word),
     };
-    if let Some(stats) = entry(&WATCH_LINES, &key, fresh, None) {
+    if let Some(stats) = line_entry(&WATCH_LINES, &key, write.now_ns, None) {
         // SAFETY: as above.
         record_line_write(unsafe { &mut *stats }, &write, atomic_add);
     }
@@ -87,11 +86,11 @@ fn count_site(ctx: &PerfEventContext, write: &Write, word: u64, ip_after: u64) {
         word,
         ip_after,
     };
-    let fresh = || WatchSite {
+    let fresh = WatchSite {
         writes: 0,
         stack_id: -1,
     };
-    let Some(site) = entry(&WATCH_SITES, &key, fresh, None) else {
+    let Some((site, _)) = entry(&WATCH_SITES, &key, &fresh, None) else {
         return;
     };
     // SAFETY: a live map value.

@@ -1,5 +1,6 @@
-//! `--probe` specifications: `go` (the Go map-assign probes) or `BIN:SYMBOL:REG[+OFF]` (a probe on
-//! any function, treating the pointer in REG, plus OFF bytes, as the written object).
+//! `--probe` specifications: `go` (the Go map probes: assigns, lookups, iteration, deletes and
+//! clears), `go-writes` (the assign probes alone) or `BIN:SYMBOL:REG[+OFF]` (a probe on any
+//! function, treating the pointer in REG, plus OFF bytes, as the written object).
 
 use std::{fmt, path::PathBuf, str::FromStr};
 
@@ -8,8 +9,10 @@ use profiler_common::Register;
 /// One `--probe` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeSpec {
-    /// The Go map-assign probes.
+    /// Every Go map probe: assigns, lookups, iteration, deletes and clears.
     Go,
+    /// The Go map-assign probes alone.
+    GoWrites,
     /// A probe on `symbol` in `binary`.
     Custom(CustomProbe),
 }
@@ -26,7 +29,7 @@ pub struct CustomProbe {
 
 /// A malformed `--probe`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("bad --probe {spec:?}: {reason} (expected `go` or BIN:SYMBOL:REG[+OFF], e.g. ./server:counter_add:rdi+8)")]
+#[error("bad --probe {spec:?}: {reason} (expected `go`, `go-writes` or BIN:SYMBOL:REG[+OFF], e.g. ./server:counter_add:rdi+8)")]
 pub struct ProbeSpecError {
     spec: String,
     reason: String,
@@ -80,8 +83,10 @@ impl FromStr for ProbeSpec {
             spec: spec.to_owned(),
             reason: reason.to_owned(),
         };
-        if spec == "go" {
-            return Ok(ProbeSpec::Go);
+        match spec {
+            "go" => return Ok(ProbeSpec::Go),
+            "go-writes" => return Ok(ProbeSpec::GoWrites),
+            _ => {}
         }
         let mut parts = spec.rsplitn(3, ':');
         let (Some(reg), Some(symbol), Some(binary)) = (parts.next(), parts.next(), parts.next())

@@ -10,6 +10,7 @@ fn custom(spec: &str) -> CustomProbe {
 #[test]
 fn go_is_the_map_assign_probes() {
     assert_eq!("go".parse::<ProbeSpec>(), Ok(ProbeSpec::Go));
+    assert_eq!("go-writes".parse::<ProbeSpec>(), Ok(ProbeSpec::GoWrites));
 }
 
 #[test]

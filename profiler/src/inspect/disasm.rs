@@ -11,7 +11,7 @@
 //! every byte between a function's start and its end belongs to an instruction that starts where
 //! the previous one ended.
 
-use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
+use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic, OpKind};
 
 /// Why a function's bytes could not be swept.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +54,28 @@ pub(crate) fn ret_addresses(code: &[u8], vaddr: u64) -> Result<Vec<u64>, SweepEr
         }
     }
     Ok(rets)
+}
+
+/// Targets of every direct near `call` in `code` (one function at `vaddr`), in address order:
+/// which functions it calls (to tell a wrapper from the function it wraps).
+pub(crate) fn call_targets(code: &[u8], vaddr: u64) -> Result<Vec<u64>, SweepError> {
+    let mut decoder = Decoder::with_ip(64, code, vaddr, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    let mut targets = Vec::new();
+    while decoder.can_decode() {
+        let vaddr = decoder.ip();
+        decoder.decode_out(&mut insn);
+        if insn.is_invalid() {
+            return Err(match decoder.last_error() {
+                DecoderError::NoMoreBytes => SweepError::Truncated { vaddr },
+                _ => SweepError::Invalid { vaddr },
+            });
+        }
+        if insn.mnemonic() == Mnemonic::Call && insn.op0_kind() == OpKind::NearBranch64 {
+            targets.push(insn.near_branch_target());
+        }
+    }
+    Ok(targets)
 }
 
 #[cfg(test)]

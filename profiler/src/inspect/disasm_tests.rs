@@ -49,3 +49,19 @@ fn bad_code_is_an_error() {
     let msg = SweepError::Invalid { vaddr: 0x201 }.to_string();
     assert!(!msg.contains('\n') && msg.contains('('), "{msg}");
 }
+
+#[test]
+fn direct_calls_are_found_with_their_targets() {
+    // call +0x10 @0 (target 0x15); call rax @5 (indirect, not reported); E8 bytes in an
+    // immediate @7; call -0x0c @12 (target 0x05); ret @17.
+    let code: &[u8] = &[
+        0xe8, 0x10, 0x00, 0x00, 0x00, // call rel32 +0x10 @0
+        0xff, 0xd0, // call rax @5
+        0xb8, 0xe8, 0xe8, 0xe8, 0xe8, // mov eax, 0xe8e8e8e8 @7
+        0xe8, 0xf4, 0xff, 0xff, 0xff, // call rel32 -0x0c @12
+        0xc3, // ret @17
+    ];
+    assert_eq!(call_targets(code, 0).unwrap(), vec![0x15, 0x05]);
+    assert_eq!(call_targets(code, 0x1000).unwrap(), vec![0x1015, 0x1005]);
+    assert!(call_targets(&[0xe8, 0x00], 0).is_err(), "a truncated call");
+}

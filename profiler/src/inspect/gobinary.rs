@@ -12,6 +12,7 @@ use object::{Object, ObjectKind, ObjectSection, ObjectSymbol};
 use crate::symbolize::gopclntab::GoLineTable;
 use profiler_common::AssignKind;
 
+use super::access_funcs::{self, AccessFunc, Candidate};
 use super::elf::{self, ProbeSite};
 use super::{buildinfo, disasm, layout, layout_dwarf, map_types};
 use super::{LayoutFlavor, MapLayout, TargetError};
@@ -35,6 +36,9 @@ pub struct GoBinary {
     /// The functions that grow a map during an assign, those of [`GROWTH_FUNCS`] for the
     /// binary's flavor that it links, in that order; may be empty.
     pub growth_funcs: Vec<ProbeSite>,
+    /// The other map functions (lookups, iteration, deletes, clear) to probe, see
+    /// [`access_funcs`]; may be empty.
+    pub access_funcs: Vec<AccessFunc>,
     /// Where the runtime functions were found.
     pub symbols_source: SymbolsSource,
     /// Address of the first runtime type descriptor (`moduledata.types`, file vaddr): type
@@ -206,6 +210,7 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
     let Functions {
         mut assign_funcs,
         mut growth,
+        access,
         has_swiss_symbols,
     } = found;
     if assign_funcs.is_empty() {
@@ -231,6 +236,8 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         .filter(|(i, _)| GROWTH_FUNCS[*i].0 == layout.flavor)
         .map(|(_, site)| site)
         .collect();
+    let access_funcs =
+        access_funcs::keep(access.into_iter().map(|(c, _)| c).collect(), layout.flavor);
     let types_word = match go_version.as_deref().and_then(buildinfo::parse_go_version) {
         Some((1, minor)) if minor < 20 => MODULEDATA_TYPES_WORD_119,
         _ => MODULEDATA_TYPES_WORD,
@@ -253,6 +260,7 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         source = ?layout.source,
         funcs = assign_funcs.len(),
         growth_funcs = growth_funcs.len(),
+        access_funcs = access_funcs.len(),
         map_types = map_types.len(),
         "inspected Go binary"
     );
@@ -264,6 +272,7 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         assign_funcs,
         build_id,
         growth_funcs,
+        access_funcs,
         symbols_source,
         types_base,
         map_types,
@@ -276,6 +285,8 @@ struct Functions {
     assign_funcs: Vec<AssignFunc>,
     /// Growth functions with their index in [`GROWTH_FUNCS`].
     growth: Vec<(usize, ProbeSite)>,
+    /// Lookup, iteration, delete and clear functions, with their sizes.
+    access: Vec<(Candidate, u64)>,
     has_swiss_symbols: bool,
 }
 
@@ -294,6 +305,9 @@ impl Functions {
         }
         if !defined {
             return;
+        }
+        if let Some(spec) = access_funcs::spec_of(name) {
+            return self.offer_access(obj, spec, name, vaddr, size);
         }
         if let Some(i) = GROWTH_FUNCS.iter().position(|(_, n)| *n == name) {
             if !self.growth.iter().any(|(j, _)| *j == i) {
@@ -328,6 +342,57 @@ impl Functions {
     }
 }
 
+impl Functions {
+    /// Takes the access function of [`access_funcs::ACCESS_FUNCS`] entry `spec`, the larger of
+    /// two copies (an ABI0 wrapper is named like the function it wraps).
+    fn offer_access<'a, R: object::ReadRef<'a>>(
+        &mut self,
+        obj: &object::File<'a, R>,
+        spec: usize,
+        name: &str,
+        vaddr: u64,
+        size: u64,
+    ) {
+        if let Some(i) = self.access.iter().position(|(c, _)| c.spec == spec) {
+            if self.access[i].1 >= size {
+                return;
+            }
+            self.access.remove(i);
+        }
+        let Some(site) = elf::site_at(obj, name, vaddr, None) else {
+            return;
+        };
+        let calls = code_of(obj, vaddr, size).and_then(|code| {
+            disasm::call_targets(code, vaddr)
+                .map_err(|e| tracing::debug!(symbol = name, "calls not found: {e}"))
+                .ok()
+        });
+        let spec_entry = &access_funcs::ACCESS_FUNCS[spec];
+        let func = AccessFunc {
+            kind: spec_entry.kind,
+            symbol: site.symbol,
+            vaddr,
+            file_offset: site.file_offset,
+            map: spec_entry.map,
+        };
+        self.access.push((Candidate { spec, func, calls }, size));
+    }
+}
+
+/// The code bytes of the function at `vaddr` (`size` bytes), if a section holds them.
+fn code_of<'a, 'd, R: object::ReadRef<'d>>(
+    obj: &'a object::File<'d, R>,
+    vaddr: u64,
+    size: u64,
+) -> Option<&'d [u8]> {
+    if size == 0 {
+        return None;
+    }
+    obj.sections()
+        .find(|s| s.address() <= vaddr && vaddr < s.address() + s.size())
+        .and_then(|s| s.data_range(vaddr, size).ok().flatten())
+}
+
 /// File offsets of the RETs of the function `name` (`size` bytes at `vaddr`) whose entry is at
 /// `file_offset`. The function lies in one section, so an instruction's file offset is
 /// `file_offset + (its vaddr - entry)`.
@@ -338,12 +403,8 @@ fn ret_offsets<'a, R: object::ReadRef<'a>>(
     size: u64,
     file_offset: u64,
 ) -> Vec<u64> {
-    let code = obj
-        .sections()
-        .find(|s| s.address() <= vaddr && vaddr < s.address() + s.size())
-        .and_then(|s| s.data_range(vaddr, size).ok().flatten());
-    let result = match code {
-        Some(code) if size > 0 => disasm::ret_addresses(code, vaddr).map_err(|e| e.to_string()),
+    let result = match code_of(obj, vaddr, size) {
+        Some(code) => disasm::ret_addresses(code, vaddr).map_err(|e| e.to_string()),
         _ => Err(format!("no code bytes for {size} bytes at {vaddr:#x}")),
     };
     match result {

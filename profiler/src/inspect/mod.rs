@@ -14,6 +14,7 @@
 //!   from DWARF ([`layout_dwarf`]) or a built-in table when the binary has no DWARF.
 //! - [`map_types`]: map type names by runtime type descriptor address, from the same DWARF pass.
 
+pub mod access_funcs;
 mod buildinfo;
 mod cpu_clock;
 mod disasm;

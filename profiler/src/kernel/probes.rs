@@ -1,5 +1,6 @@
 //! Loads the embedded eBPF object, tells the kernel side about each target, and attaches the
-//! uprobes: map-assign entries and RET sites, growth functions, custom probes.
+//! uprobes: map-assign entries and RET sites, growth functions, the other map functions (lookups,
+//! iteration, deletes, clears), custom probes.
 //!
 //! Everything is owned by this process (program, link and map fds); nothing is pinned, so the
 //! kernel removes every probe when clprof exits, however it exits.
@@ -12,13 +13,13 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
-    watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES, MAX_TARGETS, NO_FIELD,
-    NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW,
-    PROGRAM_PERF_SAMPLE,
+    access::ACCESS_DEREF, watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES,
+    MAX_TARGETS, NO_FIELD, NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN,
+    PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_PERF_SAMPLE,
 };
 
 use crate::{
-    inspect::{GoBinary, MapLayout, ProbeSite},
+    inspect::{access_funcs::MapArg, GoBinary, MapLayout, ProbeSite},
     kernel::{
         bpf_maps::{BpfMaps, BpfMapsMut},
         error::AttachError,
@@ -32,8 +33,9 @@ use crate::{
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler"));
 
-const PROGRAMS: [&str; 4] = [
+const PROGRAMS: [&str; 5] = [
     PROGRAM_MAP_ASSIGN,
+    PROGRAM_MAP_ACCESS,
     PROGRAM_MAP_ASSIGN_RET,
     PROGRAM_MAP_GROW,
     PROGRAM_CUSTOM,
@@ -202,14 +204,16 @@ impl Probes {
         Ok(())
     }
 
-    /// Adds the Go map probes of `binary` (entries, RET sites, growth functions) at
-    /// `attach_path` to `pid`'s set; `exe` names the binary in reports.
+    /// Adds the Go map probes of `binary` (assign entries, RET sites, growth functions, and with
+    /// `access` the lookup, iteration, delete and clear functions) at `attach_path` to `pid`'s
+    /// set; `exe` names the binary in reports.
     pub fn attach_go(
         &mut self,
         pid: u32,
         attach_path: &Path,
         exe: &str,
         binary: &GoBinary,
+        access: bool,
     ) -> Result<(), AttachError> {
         for func in &binary.assign_funcs {
             let id = self.new_counted(pid, exe, &func.symbol)?;
@@ -233,6 +237,27 @@ impl Probes {
                     &func.symbol,
                 )?;
             }
+        }
+        for func in binary.access_funcs.iter().filter(|_| access) {
+            let id = self.new_counted(pid, exe, &func.symbol)?;
+            let (register, offset) = match func.map {
+                MapArg::Reg(r) => (r as u32, 0),
+                MapArg::Field(r, off) => (r as u32 | ACCESS_DEREF, off as i32),
+            };
+            let cookie = Cookie {
+                kind: func.kind.cookie_kind(),
+                probe_id: id,
+                register,
+                offset,
+            };
+            self.attach_at(
+                PROGRAM_MAP_ACCESS,
+                attach_path,
+                pid,
+                func.file_offset,
+                cookie,
+                &func.symbol,
+            )?;
         }
         for grow in &binary.growth_funcs {
             let cookie = Cookie::unpack(0);

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use profiler_common::TRACKED_TIDS;
 
-use crate::report::{FrameReport, LineReport, Report, TargetInfo};
+use crate::report::{FrameReport, LineReport, RaceKind, Report, TargetInfo};
 
 /// An object's or map's writer count: exact up to [`TRACKED_TIDS`], so a larger one is the
 /// kernel sketch's estimate and shows as `~N`.
@@ -113,13 +113,15 @@ pub fn table(report: &Report, top: usize) -> String {
     } else {
         let _ = writeln!(
             s,
-            "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>6} {:>7} {:>4} {:>8} {:>8} {:>8}",
+            "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>6} {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
             "#",
             "LINE",
             "PID",
             "WRITES",
             "TRANSFERS",
             "XFER%",
+            "READS",
+            "REMOTE",
             "THREADS",
             "CPUS",
             "SAMPLES",
@@ -173,13 +175,15 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     let opt = |v: Option<u64>| v.map_or("-".to_owned(), thousands);
     let _ = writeln!(
         s,
-        "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>5.1}% {:>7} {:>4} {:>8} {:>8} {:>8}",
+        "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>5.1}% {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
         rank,
         line.line,
         line.pid,
         thousands(line.writes),
         thousands(line.transfers),
         pct,
+        opt(line.reads),
+        opt(line.remote_reads),
         threads,
         line.cpus,
         thousands(line.samples),
@@ -297,9 +301,22 @@ fn frame_text(f: &FrameReport) -> String {
 fn maps_section(s: &mut String, report: &Report, top: usize) {
     let _ = writeln!(
         s,
-        "{:<16} {:>7} {:<22} {:<9} {:>10} {:>7} {:>8} {:>8} {:>9} {:>9}",
-        "MAP", "PID", "TYPE", "KEYS", "WRITES", "THREADS", "GROWING", "RACING", "P50", "P99"
+        "{:<16} {:>7} {:<22} {:<9} {:>10} {:>10} {:>8} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9}",
+        "MAP",
+        "PID",
+        "TYPE",
+        "KEYS",
+        "WRITES",
+        "READS",
+        "DELETES",
+        "RANGES",
+        "THREADS",
+        "GROWING",
+        "RACING",
+        "P50",
+        "P99"
     );
+    let opt = |v: Option<u64>| v.map_or("-".to_owned(), thousands);
     let ns = |v: u64| format!("{:.1}us", v as f64 / 1000.0);
     for m in report.maps.iter().take(top) {
         let (p50, p99) = m
@@ -310,15 +327,18 @@ fn maps_section(s: &mut String, report: &Report, top: usize) {
             });
         let _ = writeln!(
             s,
-            "{:<16} {:>7} {:<22} {:<9} {:>10} {:>7} {:>8} {:>8} {:>9} {:>9}",
+            "{:<16} {:>7} {:<22} {:<9} {:>10} {:>10} {:>8} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9}",
             m.addr,
             m.pid,
             m.go_type.as_deref().unwrap_or("?"),
             m.key_kind,
             thousands(m.writes),
+            opt(m.reads),
+            opt(m.deletes.map(|d| d + m.clears.unwrap_or(0))),
+            opt(m.iterations),
             writers_text(m.writers),
             thousands(m.growth_writes),
-            thousands(m.concurrent_writers),
+            thousands(m.concurrent_writers + m.read_races.unwrap_or(0)),
             p50,
             p99
         );
@@ -334,15 +354,30 @@ fn maps_section(s: &mut String, report: &Report, top: usize) {
                 .other_frames
                 .first()
                 .map_or("(not sampled)".to_owned(), frame_text);
+            let doing = match r.kind {
+                RaceKind::WriteWrite => "writing",
+                RaceKind::ReadWrite => "reading",
+                RaceKind::IterateWrite => "iterating",
+            };
             let _ = writeln!(
                 s,
-                "       race: tid {} at {at} entered while {other} was inside, at {other_at}",
+                "       race ({}): tid {} {doing} at {at} entered while {other} was writing, at {other_at}",
+                race_kind_name(r.kind),
                 r.tid
             );
         }
     }
     if report.maps.len() > top {
         let _ = writeln!(s, "... {} more map(s)", report.maps.len() - top);
+    }
+}
+
+/// The race kind as the JSON names it.
+fn race_kind_name(kind: RaceKind) -> &'static str {
+    match kind {
+        RaceKind::WriteWrite => "write-write",
+        RaceKind::ReadWrite => "read-write",
+        RaceKind::IterateWrite => "iterate-write",
     }
 }
 

@@ -17,7 +17,7 @@ use crate::{
     report::stacks::Stacks,
     report::watch,
     report::{
-        hex, Drops, FrameReport, RaceReport, Report, Sources, StackLocation, StackReport,
+        hex, Drops, FrameReport, RaceKind, RaceReport, Report, Sources, StackLocation, StackReport,
         TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
     },
     session::{Recorded, Session},
@@ -55,7 +55,11 @@ pub fn build(
         .iter()
         .map(|t| {
             let layout = t.binary.as_ref().map(|b| b.layout.clone());
-            (t.pid, ProcessInfo { layout })
+            let reads = session.plan.probes_access()
+                && t.binary
+                    .as_ref()
+                    .is_some_and(|b| !b.access_funcs.is_empty());
+            (t.pid, ProcessInfo { layout, reads })
         })
         .collect();
     let mut stacks = Stacks::new(probes, targets);
@@ -387,6 +391,7 @@ fn map_extras(
         let to_reports =
             |frames: Vec<Frame>| frames.iter().map(|f| rank::frame_report(f, 1)).collect();
         entry.races.push(RaceReport {
+            kind: RaceKind::WriteWrite,
             tid: race.tid,
             other_tid: (race.other_tid != 0).then_some(race.other_tid),
             frames: to_reports(stacks.callers(

@@ -204,6 +204,23 @@ pub struct LineReport {
     pub cpus: u32,
     /// Writes from a CPU other than the previous writer's (cache-line moves).
     pub transfers: u64,
+    /// Reads by the lookup and iteration probes; null when they were not attached.
+    #[serde(default)]
+    pub reads: Option<u64>,
+    /// Reads on a CPU that did not hold the line's current version while another CPU did: the
+    /// line came from another cache (the software analogue of a load HITM); null as `reads`.
+    #[serde(default)]
+    pub remote_reads: Option<u64>,
+    /// Distinct reader threads (exact up to 8, then the sketch's estimate); null as `reads`.
+    #[serde(default)]
+    pub reader_threads: Option<u32>,
+    /// Readers' copies destroyed by writes; null as `reads`.
+    #[serde(default)]
+    pub invalidations: Option<u64>,
+    /// What lines are ranked by: `transfers + remote_reads + invalidations / 2` (README,
+    /// "Sharing model").
+    #[serde(default)]
+    pub contention: u64,
     /// Writes over the whole recording, probes on or off: `writes` × the process's `est_scale`.
     #[serde(default)]
     pub est_writes: Option<u64>,
@@ -317,6 +334,22 @@ pub struct MapReport {
     pub growth_writes: u64,
     /// Assigns that found another writer inside the map.
     pub concurrent_writers: u64,
+    /// Lookups (`mapaccess*`); null when the lookup probes were not attached.
+    #[serde(default)]
+    pub reads: Option<u64>,
+    /// Deletes; null as `reads`.
+    #[serde(default)]
+    pub deletes: Option<u64>,
+    /// `clear`s; null as `reads`.
+    #[serde(default)]
+    pub clears: Option<u64>,
+    /// `range` loops started; null as `reads`.
+    #[serde(default)]
+    pub iterations: Option<u64>,
+    /// Lookups and iteration steps that found a writer inside the map (the race behind Go's
+    /// "concurrent map read and map write"); null as `reads`.
+    #[serde(default)]
+    pub read_races: Option<u64>,
     /// Perf samples taken while an assign on this map ran; null without perf events.
     pub perf_samples: Option<u64>,
     /// Lines holding the header fields an assign writes (hex).
@@ -342,6 +375,9 @@ pub struct LatencyReport {
 /// A sampled concurrent write: `tid` entered while `other_tid` was inside a write of the map.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaceReport {
+    /// What the entering thread was doing.
+    #[serde(default)]
+    pub kind: RaceKind,
     pub tid: u32,
     /// Null when the writer inside could not be identified.
     pub other_tid: Option<u32>,
@@ -349,6 +385,19 @@ pub struct RaceReport {
     pub frames: Vec<FrameReport>,
     /// The inside thread's caller frames, when its entry was sampled.
     pub other_frames: Vec<FrameReport>,
+}
+
+/// What a thread was doing when it found a writer inside the map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RaceKind {
+    /// Writing (an assign): Go's "concurrent map writes".
+    #[default]
+    WriteWrite,
+    /// Reading (a lookup): "concurrent map read and map write".
+    ReadWrite,
+    /// Iterating (a `range` step): "concurrent map iteration and map write".
+    IterateWrite,
 }
 
 /// One instruction address of a stack and the source frames there.

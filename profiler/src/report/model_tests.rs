@@ -122,16 +122,21 @@ fn json_has_every_field_of_the_clprof_1_schema() {
         keys(line),
         [
             "concurrent_writers",
+            "contention",
             "cpus",
             "est_transfers",
             "est_transfers_rel_err",
             "est_writes",
             "est_writes_rel_err",
             "growth_writes",
+            "invalidations",
             "l1_miss_samples",
             "line",
             "objects",
             "pid",
+            "reader_threads",
+            "reads",
+            "remote_reads",
             "samples",
             "threads",
             "threads_exact",
@@ -164,18 +169,23 @@ fn json_has_every_field_of_the_clprof_1_schema() {
         [
             "addr",
             "assign",
+            "clears",
             "concurrent_writers",
+            "deletes",
             "est_writes",
             "est_writes_rel_err",
             "first_assign",
             "go_type",
             "growth_writes",
+            "iterations",
             "key_kind",
             "latency",
             "lines",
             "perf_samples",
             "pid",
             "races",
+            "read_races",
+            "reads",
             "writers",
             "writes"
         ]
@@ -184,8 +194,9 @@ fn json_has_every_field_of_the_clprof_1_schema() {
     assert!(v["stacks"].as_array().is_some_and(|s| s.is_empty()));
     assert_eq!(
         keys(&map["races"][0]),
-        ["frames", "other_frames", "other_tid", "tid"]
+        ["frames", "kind", "other_frames", "other_tid", "tid"]
     );
+    assert_eq!(map["races"][0]["kind"], "write-write");
     assert_eq!(
         keys(&line["top_frames"][0]),
         ["file", "function", "line", "samples"]

@@ -32,6 +32,8 @@ pub struct SampledWrite {
 pub struct ProcessInfo {
     /// None for processes probed with custom probes only.
     pub layout: Option<MapLayout>,
+    /// Its map lookups, iteration, deletes and clears were probed.
+    pub reads: bool,
 }
 
 /// Which optional measurements ran, so unmeasured values come out null.
@@ -43,11 +45,17 @@ pub struct Measured {
     pub addresses: bool,
 }
 
-/// Orders lines as the schema requires: transfers, then writes, descending; ties by address.
+/// A line's contention score: every transfer and remote read moves the line from another
+/// cache; an invalidation is a message without the data, counted as half.
+pub fn contention(transfers: u64, remote_reads: u64, invalidations: u64) -> u64 {
+    transfers + remote_reads + invalidations / 2
+}
+
+/// Orders lines as the schema requires: contention, then writes, descending; ties by address.
 pub fn rank(lines: &mut [LineReport]) {
     lines.sort_by(|a, b| {
-        b.transfers
-            .cmp(&a.transfers)
+        b.contention
+            .cmp(&a.contention)
             .then(b.writes.cmp(&a.writes))
             .then(a.pid.cmp(&b.pid))
             .then(a.line.cmp(&b.line))
@@ -80,6 +88,7 @@ pub fn rank_lines(
             };
             // Growth and races are measured only through the Go map probes.
             let go = layout.is_some();
+            let reads = processes.get(&key.pid).is_some_and(|p| p.reads);
             LineReport {
                 line: hex(key.line),
                 pid: key.pid,
@@ -89,6 +98,11 @@ pub fn rank_lines(
                 threads_exact: stats.writers.tids_exact(),
                 cpus: stats.writers.cpu_count(),
                 transfers: stats.transfers,
+                reads: reads.then_some(stats.reads),
+                remote_reads: reads.then_some(stats.remote_reads),
+                reader_threads: reads.then(|| stats.readers.estimated_threads()),
+                invalidations: reads.then_some(stats.invalidations),
+                contention: contention(stats.transfers, stats.remote_reads, stats.invalidations),
                 est_writes: None,
                 est_writes_rel_err: None,
                 est_transfers: None,
@@ -273,15 +287,18 @@ pub fn rank_maps(
                 })
                 .unwrap_or_default();
             lines.dedup();
-            let assign = assign_symbol(stats.kind).unwrap_or("?");
+            // A map only read while the probes were on has no assign kind.
+            let assign = assign_symbol(stats.kind).unwrap_or("-");
+            let reads = processes.get(&key.pid).is_some_and(|p| p.reads);
             MapReport {
                 pid: key.pid,
                 addr: hex(key.addr),
                 go_type: extra.go_type,
-                key_kind: assign
-                    .strip_prefix("runtime.mapassign_")
-                    .unwrap_or("generic")
-                    .to_owned(),
+                key_kind: match assign {
+                    "-" => "unknown",
+                    a => a.strip_prefix("runtime.mapassign_").unwrap_or("generic"),
+                }
+                .to_owned(),
                 assign: assign.to_owned(),
                 writes: stats.writes,
                 est_writes: None,
@@ -289,6 +306,11 @@ pub fn rank_maps(
                 writers: stats.writers.estimated_threads(),
                 growth_writes: stats.growth_writes,
                 concurrent_writers: stats.concurrent_writers,
+                reads: reads.then_some(stats.reads),
+                deletes: reads.then_some(stats.deletes),
+                clears: reads.then_some(stats.clears),
+                iterations: reads.then_some(stats.iterations),
+                read_races: reads.then_some(stats.read_races),
                 perf_samples: measured.perf.then_some(stats.perf_samples),
                 lines,
                 latency: snapshot.latency.get(key).and_then(percentiles),

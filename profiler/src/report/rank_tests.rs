@@ -45,6 +45,7 @@ fn two_map_headers_in_one_line_are_both_listed_with_their_fields() {
         7,
         ProcessInfo {
             layout: Some(classic()),
+            reads: false,
         },
     )]);
     let lines = rank_lines(&snapshot, &layouts, &[], 5, Measured::default());
@@ -78,6 +79,7 @@ fn header_tail_in_next_line_lists_only_unwritten_fields() {
             7,
             ProcessInfo {
                 layout: Some(classic()),
+                reads: false,
             },
         )]),
         &[],
@@ -206,6 +208,7 @@ fn value_slots_are_listed_in_their_line_with_their_map() {
         7,
         ProcessInfo {
             layout: Some(classic()),
+            reads: false,
         },
     )]);
     let lines = rank_lines(&snapshot, &processes, &[], 5, Measured::default());
@@ -243,6 +246,7 @@ fn maps_rank_races_first_and_name_their_key_kind() {
         7,
         ProcessInfo {
             layout: Some(classic()),
+            reads: false,
         },
     )]);
     let maps = rank_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
@@ -284,6 +288,7 @@ fn many_writer_threads_are_reported_as_the_sketch_estimate() {
         7,
         ProcessInfo {
             layout: Some(classic()),
+            reads: false,
         },
     )]);
     let lines = rank_lines(&snapshot, &processes, &[], 5, Measured::default());

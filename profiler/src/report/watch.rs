@@ -140,6 +140,11 @@ pub fn join(
             let writers = probe_writers.unwrap_or_default().union(&seen.writers);
             set_writers(entry, &writers);
             entry.transfers = entry.transfers.max(seen.transfers);
+            entry.contention = rank::contention(
+                entry.transfers,
+                entry.remote_reads.unwrap_or(0),
+                entry.invalidations.unwrap_or(0),
+            );
         }
         entry.objects.extend(objects);
         entry.watch = Some(watch);
@@ -184,6 +189,11 @@ fn empty_line(pid: u32, line: u64) -> LineReport {
         threads_exact: true,
         cpus: 0,
         transfers: 0,
+        reads: None,
+        remote_reads: None,
+        reader_threads: None,
+        invalidations: None,
+        contention: 0,
         est_writes: None,
         est_writes_rel_err: None,
         est_transfers: None,

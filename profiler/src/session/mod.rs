@@ -41,9 +41,19 @@ pub struct Recorded {
     pub bias: Option<u64>,
 }
 
+/// Which Go map probes are attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoProbes {
+    None,
+    /// The assigns (`--probe go-writes`).
+    Writes,
+    /// Assigns, lookups, iteration, deletes and clears (`--probe go`, the default).
+    All,
+}
+
 /// Which probes the user asked for.
 pub struct ProbePlan {
-    go: bool,
+    go: GoProbes,
     custom: Vec<(CustomProbe, ProbeSite)>,
     /// `--watch` names memory to watch: a process without Go maps is a target too.
     watching: bool,
@@ -54,14 +64,20 @@ pub struct ProbePlan {
 impl ProbePlan {
     pub fn new(specs: &[ProbeSpec]) -> anyhow::Result<Self> {
         let mut plan = ProbePlan {
-            go: specs.is_empty(),
+            go: if specs.is_empty() {
+                GoProbes::All
+            } else {
+                GoProbes::None
+            },
             custom: Vec::new(),
             watching: false,
             watch_calibration: WatchCalibration::Skip,
         };
         for spec in specs {
             match spec {
-                ProbeSpec::Go => plan.go = true,
+                ProbeSpec::Go => plan.go = GoProbes::All,
+                ProbeSpec::GoWrites if plan.go == GoProbes::None => plan.go = GoProbes::Writes,
+                ProbeSpec::GoWrites => {}
                 ProbeSpec::Custom(c) => {
                     let site = inspect::find_symbol(&c.binary, &c.symbol)?;
                     plan.custom.push((c.clone(), site));
@@ -91,13 +107,18 @@ impl ProbePlan {
         })
     }
 
+    /// Whether the Go map lookups, iteration, deletes and clears are probed.
+    pub fn probes_access(&self) -> bool {
+        self.go == GoProbes::All
+    }
+
     /// The Go map probes for `inspected`; without them a process is fine only when custom probes
     /// are asked for or memory is watched.
     pub fn go_binary(
         &self,
         inspected: Result<Arc<GoBinary>, TargetError>,
     ) -> Result<Option<Arc<GoBinary>>, TargetError> {
-        if !self.go {
+        if self.go == GoProbes::None {
             return Ok(None);
         }
         match inspected {
@@ -287,7 +308,8 @@ fn attach(
     let layout = t.binary.as_ref().map(|b| &b.layout);
     probes.add_target(t.pid, target_config(layout, sample_every))?;
     if let Some(binary) = &t.binary {
-        probes.attach_go(t.pid, &t.attach_path, &t.exe, binary)?;
+        let access = plan.go == GoProbes::All;
+        probes.attach_go(t.pid, &t.attach_path, &t.exe, binary, access)?;
     }
     for (probe, site) in &plan.custom {
         probes.attach_custom(t.pid, probe, site)?;

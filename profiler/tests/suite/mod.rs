@@ -10,6 +10,7 @@ mod matrix;
 mod outputs;
 mod paths;
 mod perf_events;
+mod reads;
 mod record;
 mod semantics;
 mod service;

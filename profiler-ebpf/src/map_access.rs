@@ -1,0 +1,130 @@
+//! The uprobe at the entry of the other Go map functions ([`AccessKind`]): lookups
+//! (`runtime.mapaccess1*`, `mapaccess2*`, `mapaccessK`), iteration (its start and each step),
+//! deletes and `clear`. The map header is in the register the cookie names (RBX, as for assigns),
+//! or, for an iteration step, in the iterator that register points to (the cookie's offset).
+//!
+//! Lookups and iteration read the header fields writers dirty (every one checks the writer flag
+//! and the count first): they are folded as reads of those lines, which keeps each line's set of
+//! CPUs holding its current version (`profiler_common::fold::record_line_read`). Deletes and
+//! clears write those fields: they are folded as writes. A lookup or iteration step that finds
+//! the writer flag set is a read racing a write (`read_races`).
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
+    },
+    macros::uprobe,
+    programs::ProbeContext,
+    EbpfContext,
+};
+use profiler_common::{
+    access::{AccessKind, ACCESS_DEREF},
+    fold::note_writer,
+    Cookie, Counter, TargetConfig, OBJECT_GO_MAP,
+};
+
+use crate::{
+    fold::{atomic_add, current_write, object_stats, read_line, write_line, ObjectId},
+    header::{field_lines, header_u8},
+    maps::{bump, bump_index, bump_target_entry, time_program, HITS, TARGETS},
+    xol::remember_hit,
+};
+
+#[uprobe]
+pub fn go_map_access(ctx: ProbeContext) -> u32 {
+    match try_go_map_access(&ctx) {
+        Ok(()) => 0,
+        Err(()) => 1,
+    }
+}
+
+fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
+    // SAFETY: reads the monotonic clock.
+    let start_ns = unsafe { bpf_ktime_get_ns() };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let pid = (pid_tgid >> 32) as u32;
+    // SAFETY: read-only lookup; the value is copied out at once.
+    let Some(config) = (unsafe { TARGETS.get(pid) }) else {
+        return Ok(());
+    };
+    let config: TargetConfig = *config;
+    bump_target_entry(config.slot);
+    // SAFETY: the helper only reads the attach cookie of the running program.
+    let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
+    let Some(access) = AccessKind::of_cookie_kind(cookie.kind) else {
+        return Err(());
+    };
+    bump(Counter::Accesses);
+    bump_index(&HITS, cookie.probe_id);
+    // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
+    let (rax, rbx, rcx, site) = unsafe {
+        (
+            (*ctx.regs).rax,
+            (*ctx.regs).rbx,
+            (*ctx.regs).rcx,
+            (*ctx.regs).rip,
+        )
+    };
+    remember_hit(pid_tgid, site, cookie.kind);
+    let base = match cookie.register & !ACCESS_DEREF {
+        0 => rax,
+        1 => rbx,
+        2 => rcx,
+        _ => return Err(()),
+    };
+    let map = if cookie.register & ACCESS_DEREF != 0 && base != 0 {
+        let field = base.wrapping_add(cookie.offset as i64 as u64);
+        // SAFETY: reads target memory through the checked helper; failure gives 0.
+        unsafe { bpf_probe_read_user(field as *const u64) }.unwrap_or(0)
+    } else {
+        base
+    };
+    // A lookup in a nil map is legal Go (it finds nothing) and touches no memory.
+    if map == 0 {
+        time_program(config.slot, start_ns, None);
+        return Ok(());
+    }
+    let writing = header_u8(map, config.writing_offset) & config.writing_mask != 0;
+    let writes = access.writes();
+    let now = current_write(pid_tgid, false, writing && writes);
+    for line in field_lines(map, &config) {
+        if line == 0 {
+            continue;
+        }
+        if writes {
+            write_line(&now, line);
+        } else {
+            read_line(&now, line);
+        }
+    }
+    // The map type is in RAX where the header is in RBX.
+    let type_addr = if cookie.register == 1 { rax } else { 0 };
+    let object = ObjectId {
+        addr: map,
+        kind: cookie.kind,
+        object_kind: OBJECT_GO_MAP,
+        type_addr,
+        owner: 0,
+    };
+    if let Some(stats) = object_stats(&now, &object) {
+        // SAFETY: a live map value; concurrent updates are tolerated (see profiler_common::fold).
+        let stats = unsafe { &mut *stats };
+        match access {
+            AccessKind::Read => atomic_add(&mut stats.reads, 1),
+            AccessKind::IterInit => atomic_add(&mut stats.iterations, 1),
+            AccessKind::IterNext => {}
+            AccessKind::Delete => atomic_add(&mut stats.deletes, 1),
+            AccessKind::Clear => atomic_add(&mut stats.clears, 1),
+        }
+        if writes {
+            if writing {
+                atomic_add(&mut stats.concurrent_writers, 1);
+            }
+            note_writer(&mut stats.writers, now.tid, now.cpu);
+        } else if writing {
+            atomic_add(&mut stats.read_races, 1);
+        }
+    }
+    time_program(config.slot, start_ns, None);
+    Ok(())
+}
