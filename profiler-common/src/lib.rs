@@ -494,6 +494,8 @@ pub const SAMPLE_SLOT: u32 = 2;
 pub const SAMPLE_CUSTOM: u32 = 4;
 /// [`SampleEvent::flags`]: a perf-event sample (L1 miss or cpu-clock); `return_addr` is 0.
 pub const SAMPLE_PERF: u32 = 8;
+/// [`SampleEvent::flags`]: a lookup or iteration step (an access probe's read), not a write.
+pub const SAMPLE_READ: u32 = 16;
 
 /// A sampled assign, sent through `EVENTS`.
 #[repr(C)]

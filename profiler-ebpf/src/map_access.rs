@@ -20,13 +20,15 @@ use aya_ebpf::{
 use profiler_common::{
     access::{AccessKind, ACCESS_DEREF},
     fold::note_writer,
-    Cookie, Counter, TargetConfig, OBJECT_GO_MAP,
+    Cookie, Counter, MapWriter, ObjectKey, TargetConfig, OBJECT_GO_MAP, SAMPLE_CONCURRENT,
+    SAMPLE_READ,
 };
 
 use crate::{
-    fold::{atomic_add, current_write, object_stats, read_line, write_line, ObjectId},
+    fold::{atomic_add, current_write, object_stats, read_line, write_line, ObjectId, Write},
     header::{field_lines, header_u8},
-    maps::{bump, bump_index, bump_target_entry, time_program, HITS, TARGETS},
+    maps::{bump, bump_index, bump_target_entry, time_program, HITS, MAP_WRITERS, TARGETS},
+    sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
 
@@ -57,12 +59,13 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
     bump(Counter::Accesses);
     bump_index(&HITS, cookie.probe_id);
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
-    let (rax, rbx, rcx, site) = unsafe {
+    let (rax, rbx, rcx, site, sp) = unsafe {
         (
             (*ctx.regs).rax,
             (*ctx.regs).rbx,
             (*ctx.regs).rcx,
             (*ctx.regs).rip,
+            (*ctx.regs).rsp,
         )
     };
     remember_hit(pid_tgid, site, cookie.kind);
@@ -87,7 +90,8 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
     let writing = header_u8(map, config.writing_offset) & config.writing_mask != 0;
     let writes = access.writes();
     let now = current_write(pid_tgid, false, writing && writes);
-    for line in field_lines(map, &config) {
+    let lines = field_lines(map, &config);
+    for line in lines {
         if line == 0 {
             continue;
         }
@@ -125,6 +129,43 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
             atomic_add(&mut stats.read_races, 1);
         }
     }
+    let map_key = ObjectKey {
+        pid,
+        _pad: 0,
+        addr: map,
+    };
+    // Every race is sampled, with the writer inside when known.
+    let mut stack_id = -1i64;
+    if writing {
+        stack_id = user_stack(ctx);
+        // SAFETY: read-only lookup, copied out at once.
+        let other = unsafe { MAP_WRITERS.get(map_key) }.copied();
+        let info = SampleInfo {
+            kind: cookie.kind,
+            object: map,
+            lines,
+            flags: SAMPLE_CONCURRENT | if writes { 0 } else { SAMPLE_READ },
+            other_tid: other.map_or(0, |o| o.tid),
+            other_stack_id: other.map_or(-1, |o| o.stack_id),
+        };
+        send(&now, &info, stack_id, return_address(sp));
+    }
+    if writes {
+        enter_write(&now, &map_key, stack_id);
+    }
     time_program(config.slot, start_ns, None);
     Ok(())
+}
+
+/// A delete or clear is inside the map now: a reader or writer that finds the writer flag set
+/// names this thread (the entry stays until the next writer's replaces it; a delete has no RET
+/// probe to remove it).
+#[inline(always)]
+fn enter_write(now: &Write, map_key: &ObjectKey, stack_id: i64) {
+    let writer = MapWriter {
+        tid: now.tid,
+        _pad: 0,
+        stack_id,
+    };
+    let _ = MAP_WRITERS.insert(map_key, writer, 0);
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use aya::maps::{MapData, RingBuf};
-use profiler_common::{SampleEvent, SAMPLE_CONCURRENT, SAMPLE_SLOT};
+use profiler_common::{SampleEvent, SAMPLE_CONCURRENT, SAMPLE_READ, SAMPLE_SLOT};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{signal, SignalKind},
@@ -365,7 +365,8 @@ impl Samples {
                 self.folded.insert(key, 1);
             }
         }
-        if event.flags & SAMPLE_SLOT == 0
+        // A map's first write: reads (sampled when racing) are not writes.
+        if event.flags & (SAMPLE_SLOT | SAMPLE_READ) == 0
             && event.stack_id >= 0
             && (self.first.len() < MAX_SAMPLE_KEYS
                 || self.first.contains_key(&(event.pid, event.object)))

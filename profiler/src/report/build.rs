@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use profiler_common::{
-    xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey, SAMPLE_CONCURRENT, SAMPLE_CUSTOM, SAMPLE_PERF,
-    SAMPLE_SLOT,
+    access::AccessKind, xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey, SAMPLE_CONCURRENT,
+    SAMPLE_CUSTOM, SAMPLE_PERF, SAMPLE_READ, SAMPLE_SLOT,
 };
 
 use crate::{
@@ -66,7 +66,7 @@ pub fn build(
     let samples: Vec<SampledWrite> = collected
         .samples
         .iter()
-        .filter(|(key, _)| key.flags & SAMPLE_PERF == 0)
+        .filter(|(key, _)| key.flags & (SAMPLE_PERF | SAMPLE_READ) == 0)
         .map(|(key, &count)| SampledWrite {
             pid: key.pid,
             lines: key.lines,
@@ -235,7 +235,7 @@ fn write_stacks(
     type StackKey = (u32, Vec<StackLocation>, u64, u64);
     let mut merged: HashMap<StackKey, StackReport> = HashMap::new();
     for (key, &count) in &collected.samples {
-        if key.flags & SAMPLE_PERF != 0 {
+        if key.flags & (SAMPLE_PERF | SAMPLE_READ) != 0 {
             continue;
         }
         let mut frames = stacks.locations(key.pid, key.stack_id, key.return_addr, MAX_STACK_DEPTH);
@@ -360,6 +360,16 @@ fn top_functions(
     (out, trampoline)
 }
 
+/// What the thread that found the writer flag set was doing, by its probe's cookie kind.
+fn race_kind(kind: u32) -> RaceKind {
+    match AccessKind::of_cookie_kind(kind) {
+        Some(AccessKind::Read) => RaceKind::ReadWrite,
+        Some(AccessKind::IterInit | AccessKind::IterNext) => RaceKind::IterateWrite,
+        // Assigns, deletes and clears write.
+        _ => RaceKind::WriteWrite,
+    }
+}
+
 /// First assigns, races and Go types of the maps.
 fn map_extras(
     stacks: &mut Stacks<'_, '_>,
@@ -391,7 +401,7 @@ fn map_extras(
         let to_reports =
             |frames: Vec<Frame>| frames.iter().map(|f| rank::frame_report(f, 1)).collect();
         entry.races.push(RaceReport {
-            kind: RaceKind::WriteWrite,
+            kind: race_kind(race.kind),
             tid: race.tid,
             other_tid: (race.other_tid != 0).then_some(race.other_tid),
             frames: to_reports(stacks.callers(

@@ -136,3 +136,61 @@ fn go_writes_probes_the_assigns_alone() {
     assert!(line["reads"].is_null(), "reads not measured: {line}");
     assert!(array(&report, "maps")[0]["reads"].is_null());
 }
+
+/// Runs `readrace` in `mode` under clprof from its first instruction (the runtime may kill it
+/// within milliseconds) until a race of `kind` is reported, at most 8 times; returns that race.
+fn race_of(go: Go, mode: &str, kind: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..8 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let json = dir.path().join("race.json");
+        let out = Record::quiet_for("5s")
+            .json()
+            .output(&json)
+            .launch(&program("readrace", go), &["2s", mode])
+            .command()
+            .output()
+            .expect("run clprof");
+        assert!(
+            out.status.success(),
+            "clprof failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON");
+        let race = array(&last, "maps")
+            .iter()
+            .flat_map(|m| array(m, "races").iter())
+            .find(|r| r["kind"] == kind)
+            .cloned();
+        if let Some(race) = race {
+            return race;
+        }
+    }
+    panic!("no {kind} race in 8 runs: {}", last["maps"]);
+}
+
+fn a_read_racing_a_write_is_a_read_write_race(go: Go) {
+    let race = race_of(go, "read", "read-write");
+    assert!(
+        array(&race, "frames")
+            .iter()
+            .any(|f| f["function"] == "main.reader"),
+        "the reader's stack: {race}"
+    );
+    let (tid, other) = (u64_of(&race, "tid"), u64_of(&race, "other_tid"));
+    assert!(tid > 0 && other > 0 && tid != other, "both sides: {race}");
+}
+test_both_go_versions!(a_read_racing_a_write_is_a_read_write_race);
+
+fn a_range_loop_racing_a_write_is_an_iterate_write_race(go: Go) {
+    let race = race_of(go, "iterate", "iterate-write");
+    assert!(
+        array(&race, "frames")
+            .iter()
+            .any(|f| f["function"] == "main.ranger"),
+        "the ranging loop's stack: {race}"
+    );
+    let (tid, other) = (u64_of(&race, "tid"), u64_of(&race, "other_tid"));
+    assert!(tid > 0 && other > 0 && tid != other, "both sides: {race}");
+}
+test_both_go_versions!(a_range_loop_racing_a_write_is_an_iterate_write_race);
