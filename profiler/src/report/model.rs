@@ -233,6 +233,18 @@ pub struct LineReport {
     /// Relative standard error of `est_transfers`.
     #[serde(default)]
     pub est_transfers_rel_err: Option<f64>,
+    /// `reads` scaled the same way; null where reads were not probed.
+    #[serde(default)]
+    pub est_reads: Option<u64>,
+    /// Relative standard error of `est_reads`.
+    #[serde(default)]
+    pub est_reads_rel_err: Option<f64>,
+    /// `remote_reads` scaled the same way.
+    #[serde(default)]
+    pub est_remote_reads: Option<u64>,
+    /// Relative standard error of `est_remote_reads`.
+    #[serde(default)]
+    pub est_remote_reads_rel_err: Option<f64>,
     /// Assigns that started while the map was growing; null: not measured.
     pub growth_writes: Option<u64>,
     /// Assigns that found another writer inside the same map; null: not measured.
@@ -337,6 +349,12 @@ pub struct MapReport {
     /// Lookups (`mapaccess*`); null when the lookup probes were not attached.
     #[serde(default)]
     pub reads: Option<u64>,
+    /// Lookups over the whole recording: `reads` × the process's `est_scale`.
+    #[serde(default)]
+    pub est_reads: Option<u64>,
+    /// Relative standard error of `est_reads`.
+    #[serde(default)]
+    pub est_reads_rel_err: Option<f64>,
     /// Deletes; null as `reads`.
     #[serde(default)]
     pub deletes: Option<u64>,

@@ -94,6 +94,14 @@ impl Overhead {
             (line.est_writes, line.est_writes_rel_err) = (Some(writes), Some(round4(writes_err)));
             (line.est_transfers, line.est_transfers_rel_err) =
                 (Some(transfers), Some(round4(transfers_err)));
+            // Lookups and iteration steps share the windows with the assigns: the same scale.
+            if let (Some(reads), Some(remote)) = (line.reads, line.remote_reads) {
+                let (reads, reads_err) = s.apply(reads);
+                let (remote, remote_err) = s.apply(remote);
+                (line.est_reads, line.est_reads_rel_err) = (Some(reads), Some(round4(reads_err)));
+                (line.est_remote_reads, line.est_remote_reads_rel_err) =
+                    (Some(remote), Some(round4(remote_err)));
+            }
         }
     }
 
@@ -103,6 +111,10 @@ impl Overhead {
             if let Some(s) = self.scales.get(&map.pid) {
                 let (writes, err) = s.apply(map.writes);
                 (map.est_writes, map.est_writes_rel_err) = (Some(writes), Some(round4(err)));
+                if let Some(reads) = map.reads {
+                    let (reads, err) = s.apply(reads);
+                    (map.est_reads, map.est_reads_rel_err) = (Some(reads), Some(round4(err)));
+                }
             }
         }
     }

@@ -131,10 +131,10 @@ fn prometheus_is_profiled_while_it_keeps_answering() {
     );
     assert!(!lines.is_empty(), "no lines ranked");
     let ranked = lines.windows(2).all(|w| {
-        (u64_of(&w[0], "transfers"), u64_of(&w[0], "writes"))
-            >= (u64_of(&w[1], "transfers"), u64_of(&w[1], "writes"))
+        (u64_of(&w[0], "contention"), u64_of(&w[0], "writes"))
+            >= (u64_of(&w[1], "contention"), u64_of(&w[1], "writes"))
     });
-    assert!(ranked, "lines not ranked by transfers, then writes");
+    assert!(ranked, "lines not ranked by contention, then writes");
     assert!(
         types.iter().any(|t| t.starts_with("map[")),
         "no map type named: {:?}",
