@@ -6,6 +6,7 @@
 #![allow(internal_features)]
 
 mod custom;
+mod entry;
 mod fold;
 mod header;
 mod map_access;

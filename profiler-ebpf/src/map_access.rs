@@ -9,25 +9,18 @@
 //! clears write those fields: they are folded as writes. A lookup or iteration step that finds
 //! the writer flag set is a read racing a write (`read_races`).
 
-use aya_ebpf::{
-    helpers::{
-        bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
-    },
-    macros::uprobe,
-    programs::ProbeContext,
-    EbpfContext,
-};
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::uprobe, programs::ProbeContext};
 use profiler_common::{
     access::{AccessKind, ACCESS_DEREF},
     fold::note_writer,
-    Cookie, Counter, MapWriter, ObjectKey, TargetConfig, OBJECT_GO_MAP, SAMPLE_CONCURRENT,
-    SAMPLE_READ,
+    Counter, MapWriter, ObjectKey, OBJECT_GO_MAP, SAMPLE_CONCURRENT, SAMPLE_READ,
 };
 
 use crate::{
+    entry::{enter, Entry},
     fold::{atomic_add, current_write, object_stats, read_line, write_line, ObjectId, Write},
     header::{field_lines, header_u8},
-    maps::{bump, bump_index, bump_target_entry, time_program, HITS, MAP_WRITERS, TARGETS},
+    maps::{bump, time_program, MAP_WRITERS},
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -41,23 +34,20 @@ pub fn go_map_access(ctx: ProbeContext) -> u32 {
 }
 
 fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
-    // SAFETY: reads the monotonic clock.
-    let start_ns = unsafe { bpf_ktime_get_ns() };
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let pid = (pid_tgid >> 32) as u32;
-    // SAFETY: read-only lookup; the value is copied out at once.
-    let Some(config) = (unsafe { TARGETS.get(pid) }) else {
+    let Some(Entry {
+        start_ns,
+        pid_tgid,
+        pid,
+        config,
+        cookie,
+    }) = enter(ctx)
+    else {
         return Ok(());
     };
-    let config: TargetConfig = *config;
-    bump_target_entry(config.slot);
-    // SAFETY: the helper only reads the attach cookie of the running program.
-    let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
     let Some(access) = AccessKind::of_cookie_kind(cookie.kind) else {
         return Err(());
     };
     bump(Counter::Accesses);
-    bump_index(&HITS, cookie.probe_id);
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
     let (rax, rbx, rcx, site, sp) = unsafe {
         (

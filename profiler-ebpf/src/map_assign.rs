@@ -12,24 +12,17 @@
 //! copies the stack and restarts the function from its first instruction: this probe then fires
 //! twice for one assign (counted twice; the second entry replaces the first in `INFLIGHT`).
 
-use aya_ebpf::{
-    helpers::{bpf_get_attach_cookie, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
-    macros::uprobe,
-    programs::ProbeContext,
-    EbpfContext,
-};
+use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use aya_log_ebpf::debug;
 use profiler_common::{
-    line_of, Cookie, Counter, Inflight, InflightKey, MapWriter, ObjectKey, TargetConfig,
-    OBJECT_GO_MAP, SAMPLE_CONCURRENT, WRITTEN_FIELDS,
+    Counter, Inflight, InflightKey, MapWriter, ObjectKey, OBJECT_GO_MAP, SAMPLE_CONCURRENT,
 };
 
 use crate::{
+    entry::{enter, Entry},
     fold::{current_write, write_line, write_object, ObjectId},
-    header::{header_u64, header_u8},
-    maps::{
-        bump, bump_index, bump_target_entry, time_program, HITS, INFLIGHT, MAP_WRITERS, TARGETS,
-    },
+    header::{field_lines, header_u64, header_u8},
+    maps::{bump, time_program, INFLIGHT, MAP_WRITERS},
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -43,20 +36,17 @@ pub fn go_map_assign(ctx: ProbeContext) -> u32 {
 }
 
 fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
-    // SAFETY: reads the monotonic clock.
-    let start_ns = unsafe { bpf_ktime_get_ns() };
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let pid = (pid_tgid >> 32) as u32;
-    // SAFETY: read-only lookup; the value is copied out at once.
-    let Some(config) = (unsafe { TARGETS.get(pid) }) else {
+    let Some(Entry {
+        start_ns,
+        pid_tgid,
+        pid,
+        config,
+        cookie,
+    }) = enter(ctx)
+    else {
         return Ok(());
     };
-    let config: TargetConfig = *config;
-    bump_target_entry(config.slot);
-    // SAFETY: the helper only reads the attach cookie of the running program.
-    let cookie = Cookie::unpack(unsafe { bpf_get_attach_cookie(ctx.as_ptr()) });
     let events = bump(Counter::Events);
-    bump_index(&HITS, cookie.probe_id);
 
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
     let (map, map_type, g, sp, site) = unsafe {
@@ -77,20 +67,12 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     let growing = header_u64(map, config.growth_offset) != 0;
     let write = current_write(pid_tgid, growing, writing);
 
-    // Go's header fields are naturally aligned and at most 8 bytes, so none straddles two lines.
-    let mut lines = [0u64; WRITTEN_FIELDS];
-    for i in 0..WRITTEN_FIELDS {
-        if config.field_size[i] == 0 {
-            continue;
-        }
-        let line = line_of(map.wrapping_add(config.field_offset[i] as u64));
-        if i > 0 && line == lines[0] {
-            continue;
-        }
-        if write_line(&write, line) {
-            lines[i] = line;
-        } else {
-            debug!(ctx, "line {:x} of pid {} not stored", line, pid);
+    // The lines that could not be stored are left out of the sample.
+    let mut lines = field_lines(map, &config);
+    for line in lines.iter_mut().filter(|l| **l != 0) {
+        if !write_line(&write, *line) {
+            debug!(ctx, "line {:x} of pid {} not stored", *line, pid);
+            *line = 0;
         }
     }
     let object = ObjectId {

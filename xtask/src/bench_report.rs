@@ -16,7 +16,8 @@ use crate::{
 
 const NOTES_MARKER: &str = "<!-- notes: kept by cargo xtask bench -->";
 
-fn median(mut xs: Vec<f64>) -> Option<f64> {
+/// The median of `xs`; None when empty.
+pub(crate) fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
         return None;
     }

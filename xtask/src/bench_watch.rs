@@ -15,7 +15,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::util;
+use crate::{bench_report::median, util};
 
 /// Recordings of the program.
 pub const ROUNDS: usize = 5;
@@ -100,19 +100,6 @@ fn parse_batches(text: &str) -> Vec<(f64, f64)> {
             Some((t.trim().parse().ok()?, ns.trim().parse().ok()?))
         })
         .collect()
-}
-
-fn median(mut xs: Vec<f64>) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    Some(if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    })
 }
 
 /// Median per-iteration cost of the batches ending inside any of `windows` (open intervals).

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::{
     cli::ProbesArgs,
-    inspect::{self, GoBinary, TargetError},
+    inspect::{self, access_funcs::MapArg, GoBinary, TargetError},
     probe_spec::ProbeSpec,
 };
 
@@ -106,6 +106,17 @@ fn go_probes(out: &mut String, b: &GoBinary) {
             out,
             "  growth probe {:<32} file offset {:#x}",
             g.symbol, g.file_offset
+        );
+    }
+    for a in &b.access_funcs {
+        let map = match a.map {
+            MapArg::Reg(r) => format!("{r:?}"),
+            MapArg::Field(r, off) => format!("[{r:?}+{off:#x}]"),
+        };
+        let _ = writeln!(
+            out,
+            "  {:?} probe {:<36} file offset {:#x}, map header in {map}",
+            a.kind, a.symbol, a.file_offset
         );
     }
     if !b.map_types.is_empty() {

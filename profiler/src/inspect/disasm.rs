@@ -37,31 +37,36 @@ pub(crate) enum SweepError {
 /// Bytes that look like a RET inside another instruction (an immediate or displacement containing
 /// 0xC3) are not instructions and are not reported: the sweep only looks at instruction starts.
 pub(crate) fn ret_addresses(code: &[u8], vaddr: u64) -> Result<Vec<u64>, SweepError> {
-    let mut decoder = Decoder::with_ip(64, code, vaddr, DecoderOptions::NONE);
-    let mut insn = Instruction::default();
     let mut rets = Vec::new();
-    while decoder.can_decode() {
-        let vaddr = decoder.ip();
-        decoder.decode_out(&mut insn);
-        if insn.is_invalid() {
-            return Err(match decoder.last_error() {
-                DecoderError::NoMoreBytes => SweepError::Truncated { vaddr },
-                _ => SweepError::Invalid { vaddr },
-            });
-        }
+    sweep(code, vaddr, |insn, at| {
         if insn.mnemonic() == Mnemonic::Ret {
-            rets.push(vaddr);
+            rets.push(at);
         }
-    }
+    })?;
     Ok(rets)
 }
 
 /// Targets of every direct near `call` in `code` (one function at `vaddr`), in address order:
 /// which functions it calls (to tell a wrapper from the function it wraps).
 pub(crate) fn call_targets(code: &[u8], vaddr: u64) -> Result<Vec<u64>, SweepError> {
+    let mut targets = Vec::new();
+    sweep(code, vaddr, |insn, _| {
+        if insn.mnemonic() == Mnemonic::Call && insn.op0_kind() == OpKind::NearBranch64 {
+            targets.push(insn.near_branch_target());
+        }
+    })?;
+    Ok(targets)
+}
+
+/// Decodes `code` (one function at `vaddr`) from its first byte to its last, handing each
+/// instruction and its address to `each`.
+fn sweep(
+    code: &[u8],
+    vaddr: u64,
+    mut each: impl FnMut(&Instruction, u64),
+) -> Result<(), SweepError> {
     let mut decoder = Decoder::with_ip(64, code, vaddr, DecoderOptions::NONE);
     let mut insn = Instruction::default();
-    let mut targets = Vec::new();
     while decoder.can_decode() {
         let vaddr = decoder.ip();
         decoder.decode_out(&mut insn);
@@ -71,11 +76,9 @@ pub(crate) fn call_targets(code: &[u8], vaddr: u64) -> Result<Vec<u64>, SweepErr
                 _ => SweepError::Invalid { vaddr },
             });
         }
-        if insn.mnemonic() == Mnemonic::Call && insn.op0_kind() == OpKind::NearBranch64 {
-            targets.push(insn.near_branch_target());
-        }
+        each(&insn, vaddr);
     }
-    Ok(targets)
+    Ok(())
 }
 
 #[cfg(test)]
