@@ -78,6 +78,19 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
         return Ok(());
     }
     let writing = header_u8(map, config.writing_offset) & config.writing_mask != 0;
+    let map_key = ObjectKey {
+        pid,
+        _pad: 0,
+        addr: map,
+    };
+    // The writer inside, read at once: it leaves (its RET removes the entry) within
+    // microseconds of clearing the flag.
+    // SAFETY: read-only lookup, copied out at once.
+    let other = if writing {
+        unsafe { MAP_WRITERS.get(map_key) }.copied()
+    } else {
+        None
+    };
     let writes = access.writes();
     let now = current_write(pid_tgid, false, writing && writes);
     let lines = field_lines(map, &config);
@@ -119,17 +132,10 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
             atomic_add(&mut stats.read_races, 1);
         }
     }
-    let map_key = ObjectKey {
-        pid,
-        _pad: 0,
-        addr: map,
-    };
     // Every race is sampled, with the writer inside when known.
     let mut stack_id = -1i64;
     if writing {
         stack_id = user_stack(ctx);
-        // SAFETY: read-only lookup, copied out at once.
-        let other = unsafe { MAP_WRITERS.get(map_key) }.copied();
         let info = SampleInfo {
             kind: cookie.kind,
             object: map,

@@ -64,6 +64,19 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         return Ok(());
     }
     let writing = header_u8(map, config.writing_offset) & config.writing_mask != 0;
+    let map_key = ObjectKey {
+        pid,
+        _pad: 0,
+        addr: map,
+    };
+    // The writer inside, read at once: it leaves (its RET removes the entry) within
+    // microseconds of clearing the flag.
+    // SAFETY: read-only lookup, copied out at once.
+    let other = if writing {
+        unsafe { MAP_WRITERS.get(map_key) }.copied()
+    } else {
+        None
+    };
     let growing = header_u64(map, config.growth_offset) != 0;
     let write = current_write(pid_tgid, growing, writing);
 
@@ -84,17 +97,6 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     };
     write_object(&write, &object);
 
-    let map_key = ObjectKey {
-        pid,
-        _pad: 0,
-        addr: map,
-    };
-    // SAFETY: read-only lookup, copied out at once.
-    let other = if writing {
-        unsafe { MAP_WRITERS.get(map_key) }.copied()
-    } else {
-        None
-    };
     // Every race is sampled; other writes one in `sample_every`.
     let sampled =
         writing || (config.sample_every != 0 && events.is_multiple_of(config.sample_every as u64));

@@ -138,7 +138,8 @@ fn go_writes_probes_the_assigns_alone() {
 }
 
 /// Runs `readrace` in `mode` under clprof from its first instruction (the runtime may kill it
-/// within milliseconds) until a race of `kind` is reported, at most 8 times; returns that race.
+/// within milliseconds) until a race of `kind` with the writer inside named is reported, at
+/// most 8 times; returns that race.
 fn race_of(go: Go, mode: &str, kind: &str) -> serde_json::Value {
     let mut last = serde_json::Value::Null;
     for _ in 0..8 {
@@ -157,10 +158,11 @@ fn race_of(go: Go, mode: &str, kind: &str) -> serde_json::Value {
             String::from_utf8_lossy(&out.stderr)
         );
         last = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON");
+        // The thread inside is named when it was still inside as the reader looked.
         let race = array(&last, "maps")
             .iter()
             .flat_map(|m| array(m, "races").iter())
-            .find(|r| r["kind"] == kind)
+            .find(|r| r["kind"] == kind && r["other_tid"].is_u64())
             .cloned();
         if let Some(race) = race {
             return race;
