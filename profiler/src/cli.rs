@@ -90,9 +90,10 @@ pub struct RecordArgs {
     /// and SVG output (default: all).
     #[arg(long)]
     pub top: Option<usize>,
-    /// What to probe: `go` (Go map assigns; the default) and/or BIN:SYMBOL:REG[+OFF] (any
-    /// function: the pointer in REG, plus OFF bytes, is the written object). Repeatable.
-    #[arg(long = "probe", value_name = "go|BIN:SYMBOL:REG[+OFF]")]
+    /// What to probe: `go` (the Go map probes: assigns, lookups, iteration, deletes, clears;
+    /// the default), `go-writes` (the assigns alone) and/or BIN:SYMBOL:REG[+OFF] (any function:
+    /// the pointer in REG, plus OFF bytes, is the written object). Repeatable.
+    #[arg(long = "probe", value_name = "go|go-writes|BIN:SYMBOL:REG[+OFF]")]
     pub probes: Vec<ProbeSpec>,
 
     /// Watch memory with hardware write watchpoints (repeatable): auto (the default: the words
