@@ -20,7 +20,7 @@ use crate::{
     entry::{enter, Entry},
     fold::{atomic_add, current_write, object_stats, read_line, write_line, ObjectId, Write},
     header::{field_lines, header_u8},
-    maps::{bump, time_program, MAP_WRITERS},
+    maps::{bump, time_program, writer_inside, MAP_WRITERS},
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -83,14 +83,7 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
         _pad: 0,
         addr: map,
     };
-    // The writer inside, read at once: it leaves (its RET removes the entry) within
-    // microseconds of clearing the flag.
-    // SAFETY: read-only lookup, copied out at once.
-    let other = if writing {
-        unsafe { MAP_WRITERS.get(map_key) }.copied()
-    } else {
-        None
-    };
+    let other = writer_inside(&map_key, writing);
     let writes = access.writes();
     let now = current_write(pid_tgid, false, writing && writes);
     let lines = field_lines(map, &config);

@@ -22,7 +22,7 @@ use crate::{
     entry::{enter, Entry},
     fold::{current_write, write_line, write_object, ObjectId},
     header::{field_lines, header_u64, header_u8},
-    maps::{bump, time_program, INFLIGHT, MAP_WRITERS},
+    maps::{bump, time_program, writer_inside, INFLIGHT, MAP_WRITERS},
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -69,14 +69,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         _pad: 0,
         addr: map,
     };
-    // The writer inside, read at once: it leaves (its RET removes the entry) within
-    // microseconds of clearing the flag.
-    // SAFETY: read-only lookup, copied out at once.
-    let other = if writing {
-        unsafe { MAP_WRITERS.get(map_key) }.copied()
-    } else {
-        None
-    };
+    let other = writer_inside(&map_key, writing);
     let growing = header_u64(map, config.growth_offset) != 0;
     let write = current_write(pid_tgid, growing, writing);
 

@@ -46,6 +46,18 @@ pub static INFLIGHT: LruHashMap<InflightKey, Inflight> =
 pub static MAP_WRITERS: LruHashMap<ObjectKey, MapWriter> =
     LruHashMap::with_max_entries(MAX_OBJECTS, 0);
 
+/// The thread inside a write of the map `key` when its writer flag is set (`writing`). Read as
+/// soon as the flag is: the writer leaves (its RET removes the entry) microseconds after
+/// clearing it.
+#[inline(always)]
+pub fn writer_inside(key: &ObjectKey, writing: bool) -> Option<MapWriter> {
+    if !writing {
+        return None;
+    }
+    // SAFETY: read-only lookup, copied out at once.
+    unsafe { MAP_WRITERS.get(key) }.copied()
+}
+
 #[map]
 pub static LATENCY: LruHashMap<ObjectKey, LatencyHist> =
     LruHashMap::with_max_entries(MAX_OBJECTS, 0);
