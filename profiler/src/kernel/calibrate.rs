@@ -67,7 +67,7 @@ pub struct Calibration {
 
 /// Relative uncertainty of the calibrated watchpoint hit cost as a target pays it: the cost of
 /// the trap drifts over seconds on these VMs (3.4 to 5.3 µs), and against a program counting
-/// its own writes the calibration was 0.77 to 1.26 times what it paid (most within 5%).
+/// its own writes the calibration was 0.77 to 1.26 times what it paid (5 of 8 within 5%).
 pub const WATCH_COST_REL_ERR: f64 = 0.15;
 
 /// Whether the watchpoint hit cost is calibrated.
