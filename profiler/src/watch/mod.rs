@@ -358,3 +358,6 @@ impl Watcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
