@@ -115,7 +115,7 @@ impl Run {
 
 fn one_writer_with_work_between_assigns(go: Go) {
     // 15%, or twice the error the report gives when its windows disagree more (with the
-    // watchpoints' cost taken out of them: one run of four here, +18.7% with 13.2% said).
+    // watchpoints' cost taken out of them: one run of five here on Go 1.19, +18.7% with 13.2% said).
     let r = run(go, "2", 8, &["20000", "1", "steady", "own"]);
     let said = r.report["targets"][0]["est_scale_rel_err"]
         .as_f64()
