@@ -23,6 +23,26 @@ pub struct Write {
     pub growth: u32,
     /// 1 when the assign found another writer inside the same map, else 0.
     pub concurrent: u32,
+    /// 1 when the target's reads are watched ([`crate::TARGET_SHARING`]): a write then counts the
+    /// readers' copies it invalidates; else 0.
+    pub sharing: u32,
+    /// The target's sampling bits ([`crate::TARGET_SAMPLING_WRITES`],
+    /// [`crate::TARGET_SAMPLING_READS`]): which counts also go to [`crate::Sampled`].
+    pub sampling: u32,
+}
+
+impl Write {
+    /// The write probes' window is being sampled.
+    #[inline(always)]
+    pub fn samples_writes(&self) -> bool {
+        self.sampling & crate::TARGET_SAMPLING_WRITES as u32 != 0
+    }
+
+    /// The read probes' window is being sampled.
+    #[inline(always)]
+    pub fn samples_reads(&self) -> bool {
+        self.sampling & crate::TARGET_SAMPLING_READS as u32 != 0
+    }
 }
 
 /// The bit of [`Writers::tid_sketch`] that thread `tid` sets: the low bits of murmur3's 32-bit
@@ -95,9 +115,16 @@ pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
 #[inline(always)]
 pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut u64, u64)) {
     add(&mut stats.writes, 1);
+    let sampled = write.samples_writes();
+    if sampled {
+        add(&mut stats.sampled.writes, 1);
+    }
     let cpu_plus1 = write.cpu + 1;
     if stats.last_cpu_plus1 != 0 && stats.last_cpu_plus1 != cpu_plus1 {
         add(&mut stats.transfers, 1);
+        if sampled {
+            add(&mut stats.sampled.transfers, 1);
+        }
     }
     let (word, mask) = cpu_bit(write.cpu);
     let (last_word, last_mask) = if stats.last_cpu_plus1 != 0 {
@@ -120,8 +147,11 @@ pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut
         }
         copies += others.count_ones();
     }
-    if copies > 0 {
+    if copies > 0 && write.sharing != 0 {
         add(&mut stats.invalidations, copies as u64);
+        if write.samples_reads() {
+            add(&mut stats.sampled.invalidations, copies as u64);
+        }
     }
     // Written only when it changes, so a line one CPU keeps writing is not dirtied for it.
     if !only_writer || stats.holders[word] & mask == 0 {
@@ -150,14 +180,30 @@ pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut
 #[inline(always)]
 pub fn record_line_read(stats: &mut LineStats, read: &Write, add: impl Fn(&mut u64, u64)) {
     add(&mut stats.reads, 1);
+    let sampled = read.samples_reads();
+    if sampled {
+        add(&mut stats.sampled.reads, 1);
+    }
     let (word, mask) = cpu_bit(read.cpu);
     if stats.holders[word] & mask == 0 {
         if stats.holders.iter().any(|&w| w != 0) {
             add(&mut stats.remote_reads, 1);
+            if sampled {
+                add(&mut stats.sampled.remote_reads, 1);
+            }
         }
         stats.holders[word] |= mask;
     }
     note_writer(&mut stats.readers, read.tid, read.cpu);
+}
+
+/// Charges one lookup to an object (a map).
+#[inline(always)]
+pub fn record_object_read(stats: &mut ObjectStats, read: &Write, add: impl Fn(&mut u64, u64)) {
+    add(&mut stats.reads, 1);
+    if read.samples_reads() {
+        add(&mut stats.sampled.reads, 1);
+    }
 }
 
 /// Charges one write to an object through a probe of `kind`.
@@ -169,6 +215,9 @@ pub fn record_object_write(
     add: impl Fn(&mut u64, u64),
 ) {
     add(&mut stats.writes, 1);
+    if write.samples_writes() {
+        add(&mut stats.sampled.writes, 1);
+    }
     if write.growth != 0 {
         add(&mut stats.growth_writes, 1);
     }

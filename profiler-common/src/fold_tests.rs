@@ -28,6 +28,8 @@ fn write(tid: u32, cpu: u32) -> Write {
         now_ns: 0,
         growth: 0,
         concurrent: 0,
+        sharing: 1,
+        sampling: 0,
     }
 }
 
@@ -97,6 +99,64 @@ fn the_first_read_of_an_unseen_line_is_not_remote() {
         stats.invalidations, 2,
         "the write destroys both readers' copies"
     );
+}
+
+#[test]
+fn writes_invalidate_nothing_while_reads_are_not_watched() {
+    let mut stats = replay_mixed(&[(true, 11, 1), (true, 12, 2)]);
+    let unwatched = Write {
+        sharing: 0,
+        ..write(10, 0)
+    };
+    record_line_write(&mut stats, &unwatched, plain_add);
+    assert_eq!(stats.invalidations, 0, "no reader was watched: {stats:?}");
+    assert_eq!(
+        stats.holders,
+        [1, 0, 0, 0],
+        "the writer still holds the only copy"
+    );
+    assert_eq!(stats.writes, 1);
+}
+
+#[test]
+fn only_counts_inside_sampled_windows_are_sampled() {
+    let sampled = |w: Write, bits: u8| Write {
+        sampling: bits as u32,
+        ..w
+    };
+    let mut stats = LineStats::default();
+    let mut obj = ObjectStats::default();
+    // Outside any sampled window: a write, a remote read, an invalidating write.
+    record_line_write(&mut stats, &write(10, 0), plain_add);
+    record_line_read(&mut stats, &write(11, 1), plain_add);
+    record_line_write(&mut stats, &write(10, 0), plain_add);
+    // Writes sampled: a write by another CPU (a transfer), its object write.
+    let w = sampled(write(12, 2), crate::TARGET_SAMPLING_WRITES);
+    record_line_write(&mut stats, &w, plain_add);
+    record_object_write(&mut obj, &w, 0, plain_add);
+    // Reads sampled too: a remote read, a lookup, then a write that invalidates it.
+    let both = crate::TARGET_SAMPLING_WRITES | crate::TARGET_SAMPLING_READS;
+    let r = sampled(write(13, 3), both);
+    record_line_read(&mut stats, &r, plain_add);
+    record_object_read(&mut obj, &r, plain_add);
+    record_line_write(&mut stats, &sampled(write(12, 2), both), plain_add);
+    assert_eq!(
+        (stats.writes, stats.transfers, stats.reads),
+        (4, 1, 2),
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.sampled,
+        crate::Sampled {
+            writes: 2,
+            transfers: 1,
+            reads: 1,
+            remote_reads: 1,
+            invalidations: 1,
+        }
+    );
+    assert_eq!((obj.writes, obj.reads), (1, 1));
+    assert_eq!((obj.sampled.writes, obj.sampled.reads), (1, 1));
 }
 
 #[test]

@@ -20,8 +20,46 @@ pub const TARGET_SLOTS: u32 = MAX_TARGETS + 1;
 /// Counters of `TARGET_HITS`: slot `s` counts every uprobe hit of the target in slot `s` (what
 /// the budget meters), slot `TARGET_SLOTS + s` its entry hits, the ones that observe (an assign
 /// or a custom probe: what every observed count is in proportion to), and slot
-/// `2 * TARGET_SLOTS + s` its watchpoint hits ([`watch::watch_hits_counter`]).
-pub const TARGET_COUNTERS: u32 = 3 * TARGET_SLOTS;
+/// `2 * TARGET_SLOTS + s` its watchpoint hits ([`watch::watch_hits_counter`]), slot
+/// `3 * TARGET_SLOTS + s` the hits of its read probes ([`read_hits_counter`]: lookups and
+/// iteration, metered apart by the budget).
+pub const TARGET_COUNTERS: u32 = 4 * TARGET_SLOTS;
+
+/// The `TARGET_HITS` counter of the read-probe hits (lookups, iteration starts and steps) of the
+/// target in `slot`; each is also one of its hits and one of its entry hits.
+pub const fn read_hits_counter(slot: u32) -> u32 {
+    3 * TARGET_SLOTS + slot
+}
+
+/// [`TargetConfig::flags`] bit: the target's read probes are attached, so the sharing model
+/// runs (a write counts the readers' copies it invalidates). Without it a write still makes its
+/// CPU the line's only holder, but invalidates nothing: no reader was watched.
+pub const TARGET_SHARING: u8 = 1;
+/// [`TargetConfig::flags`] bit: the write probes' window is being sampled (all of them in place,
+/// no read probe among them): their counts go to [`Sampled`] too.
+pub const TARGET_SAMPLING_WRITES: u8 = 2;
+/// [`TargetConfig::flags`] bit: the read probes' window is being sampled.
+pub const TARGET_SAMPLING_READS: u8 = 4;
+
+/// The counts of a line or object made while their probes' window was being sampled
+/// ([`TARGET_SAMPLING_WRITES`], [`TARGET_SAMPLING_READS`]): what the estimates scale to the whole
+/// recording. Counts seen outside those windows (while probes were being attached or taken
+/// off, in a window whose CPU time could not be measured) are not scaled.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sampled {
+    /// Writes (count).
+    pub writes: u64,
+    /// Ownership transfers (count; lines only).
+    pub transfers: u64,
+    /// Reads: lookups and iteration steps (count).
+    pub reads: u64,
+    /// Remote reads (count; lines only).
+    pub remote_reads: u64,
+    /// Invalidations (count; lines only).
+    pub invalidations: u64,
+}
+const _: () = assert!(size_of::<Sampled>() == 40);
 /// The `TARGET_HITS` slot of clprof's own calibration probe.
 pub const CALIBRATION_SLOT: u16 = MAX_TARGETS as u16;
 /// Capacity of the user stack map (`STACKS`).
@@ -271,8 +309,8 @@ pub struct TargetConfig {
     pub writing_offset: u16,
     /// Bits of the writer flag that mean "a writer is inside" (classic hashWriting = 4).
     pub writing_mask: u8,
-    /// Explicit padding; always 0.
-    pub _pad: u8,
+    /// [`TARGET_SHARING`], or 0.
+    pub flags: u8,
     /// Offset of the pointer that is non-nil while the map grows (classic `oldbuckets`), or
     /// [`NO_FIELD`] (swiss maps grow inside one assign; see the growth probes).
     pub growth_offset: u16,
@@ -362,8 +400,10 @@ pub struct LineStats {
     pub holders: [u64; (TRACKED_CPUS / 64) as usize],
     /// Distinct readers.
     pub readers: Writers,
+    /// The counts above made inside sampled windows.
+    pub sampled: Sampled,
 }
-const _: () = assert!(size_of::<LineStats>() == 336);
+const _: () = assert!(size_of::<LineStats>() == 376);
 
 /// Key of `OBJECTS`: one written object (a Go map header) in one process.
 #[repr(C)]
@@ -417,8 +457,10 @@ pub struct ObjectStats {
     pub clears: u64,
     /// Lookups and iteration steps that found a writer inside the map (count).
     pub read_races: u64,
+    /// The writes and lookups above made inside sampled windows.
+    pub sampled: Sampled,
 }
-const _: () = assert!(size_of::<ObjectStats>() == 200);
+const _: () = assert!(size_of::<ObjectStats>() == 240);
 
 /// Key of `PERF_IPS`: one user instruction address in one process.
 #[repr(C)]

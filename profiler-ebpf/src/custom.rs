@@ -40,8 +40,8 @@ fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
     // SAFETY: read-only lookup; the value is copied out at once.
-    let Some((sample_every, slot)) =
-        (unsafe { TARGETS.get(pid) }).map(|c| (c.sample_every, c.slot))
+    let Some((sample_every, slot, flags)) =
+        (unsafe { TARGETS.get(pid) }).map(|c| (c.sample_every, c.slot, c.flags))
     else {
         return Ok(());
     };
@@ -60,7 +60,7 @@ fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
         return Ok(());
     }
     let addr = base.wrapping_add(cookie.offset as i64 as u64);
-    let write = current_write(pid_tgid, false, false);
+    let write = current_write(pid_tgid, false, false, flags);
     let line = line_of(addr);
     let mut lines = [0u64; WRITTEN_FIELDS];
     if write_line(&write, line) {

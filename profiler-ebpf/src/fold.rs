@@ -12,7 +12,8 @@ use aya_ebpf::{
 pub use profiler_common::fold::Write;
 use profiler_common::{
     fold::{record_line_read, record_line_write, record_object_write},
-    Counter, LineKey, LineStats, ObjectKey, ObjectStats,
+    Counter, LineKey, LineStats, ObjectKey, ObjectStats, TARGET_SAMPLING_READS,
+    TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };
 
 use crate::maps::{bump, LINES, OBJECTS, ZERO_LINE, ZERO_OBJECT};
@@ -26,9 +27,10 @@ pub fn atomic_add(counter: &mut u64, n: u64) {
     unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(counter, n) };
 }
 
-/// The write the current thread is making now.
+/// The write the current thread is making now; `flags` are its target's
+/// (`TargetConfig::flags`).
 #[inline(always)]
-pub fn current_write(pid_tgid: u64, growth: bool, concurrent: bool) -> Write {
+pub fn current_write(pid_tgid: u64, growth: bool, concurrent: bool, flags: u8) -> Write {
     Write {
         pid: (pid_tgid >> 32) as u32,
         tid: pid_tgid as u32,
@@ -38,6 +40,8 @@ pub fn current_write(pid_tgid: u64, growth: bool, concurrent: bool) -> Write {
         now_ns: unsafe { bpf_ktime_get_ns() },
         growth: growth as u32,
         concurrent: concurrent as u32,
+        sharing: u32::from(flags & TARGET_SHARING != 0),
+        sampling: u32::from(flags & (TARGET_SAMPLING_WRITES | TARGET_SAMPLING_READS)),
     }
 }
 

@@ -12,15 +12,16 @@
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::uprobe, programs::ProbeContext};
 use profiler_common::{
     access::{AccessKind, ACCESS_DEREF},
-    fold::note_writer,
-    Counter, MapWriter, ObjectKey, OBJECT_GO_MAP, SAMPLE_CONCURRENT, SAMPLE_READ,
+    fold::{note_writer, record_object_read},
+    read_hits_counter, Counter, MapWriter, ObjectKey, OBJECT_GO_MAP, SAMPLE_CONCURRENT,
+    SAMPLE_READ,
 };
 
 use crate::{
     entry::{enter, Entry},
     fold::{atomic_add, current_write, object_stats, read_line, write_line, ObjectId, Write},
     header::{field_lines, header_u8},
-    maps::{bump, time_program, writer_inside, MAP_WRITERS},
+    maps::{bump, bump_index, time_program, writer_inside, MAP_WRITERS, TARGET_HITS},
     sample::{return_address, send, user_stack, SampleInfo},
     xol::remember_hit,
 };
@@ -48,6 +49,9 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
         return Err(());
     };
     bump(Counter::Accesses);
+    if !access.writes() {
+        bump_index(&TARGET_HITS, read_hits_counter(u32::from(config.slot)));
+    }
     // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
     let (rax, rbx, rcx, site, sp) = unsafe {
         (
@@ -85,7 +89,7 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let other = writer_inside(&map_key, writing);
     let writes = access.writes();
-    let now = current_write(pid_tgid, false, writing && writes);
+    let now = current_write(pid_tgid, false, writing && writes, config.flags);
     let lines = field_lines(map, &config);
     for line in lines {
         if line == 0 {
@@ -110,7 +114,7 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
         // SAFETY: a live map value; concurrent updates are tolerated (see profiler_common::fold).
         let stats = unsafe { &mut *stats };
         match access {
-            AccessKind::Read => atomic_add(&mut stats.reads, 1),
+            AccessKind::Read => record_object_read(stats, &now, atomic_add),
             AccessKind::IterInit => atomic_add(&mut stats.iterations, 1),
             AccessKind::IterNext => {}
             AccessKind::Delete => atomic_add(&mut stats.deletes, 1),

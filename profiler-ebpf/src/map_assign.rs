@@ -71,7 +71,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let other = writer_inside(&map_key, writing);
     let growing = header_u64(map, config.growth_offset) != 0;
-    let write = current_write(pid_tgid, growing, writing);
+    let write = current_write(pid_tgid, growing, writing, config.flags);
 
     // The lines that could not be stored are left out of the sample.
     let mut lines = field_lines(map, &config);

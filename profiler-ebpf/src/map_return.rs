@@ -60,7 +60,7 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     // A watchpoint trap inside the assign would count as probe cost: such a gap is not timed.
     let gap_ns = (inflight.end_ns != 0 && inflight.watched == 0)
         .then(|| start_ns.saturating_sub(inflight.end_ns));
-    let write = current_write(pid_tgid, false, false);
+    let write = current_write(pid_tgid, false, false, 0);
     let map_key = ObjectKey {
         pid,
         _pad: 0,

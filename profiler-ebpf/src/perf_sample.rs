@@ -79,7 +79,7 @@ fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
             atomic_add(unsafe { &mut (*stats).perf_samples }, 1);
         }
     }
-    let write = current_write(pid_tgid, false, false);
+    let write = current_write(pid_tgid, false, false, 0);
     let info = SampleInfo {
         kind: 0,
         object,

@@ -43,7 +43,7 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
     let (ip_after, word, g) =
         unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).addr, (*ctx.ctx).regs.r14) };
     mark_inflight(pid, g);
-    let write = current_write(pid_tgid, false, false);
+    let write = current_write(pid_tgid, false, false, 0);
     let key = WordKey {
         pid,
         _pad: 0,

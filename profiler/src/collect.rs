@@ -226,11 +226,15 @@ pub async fn collect(
     probes.detach_all();
     // Entries made while attaching and detaching are folded too: what observed counts scale from.
     for (pid, slot) in probes.targets() {
-        if let (Some(d), Ok(n)) = (
+        if let (Some(d), Ok(n), Ok(reads)) = (
             duty.iter_mut().find(|d| d.pid == pid),
             probes.folded_entries(slot),
+            probes.folded_reads(slot),
         ) {
-            d.entries = n;
+            d.entries = n.saturating_sub(reads);
+            if let Some(r) = d.reads.as_mut() {
+                r.entries = reads;
+            }
         }
     }
     samples.drain(events.get_mut());

@@ -8,7 +8,7 @@ use aya::{
     Ebpf,
 };
 use profiler_common::{
-    map_names,
+    map_names, read_hits_counter,
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey},
     Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime,
     StepKey, TargetConfig, COUNTERS, TARGET_SLOTS,
@@ -127,6 +127,11 @@ impl<'a> BpfMaps<'a> {
     /// Entry hits (programs that observe: assigns, custom probes) of the target in `slot` so far.
     pub fn target_entries(&self, slot: u16) -> Result<u64, AttachError> {
         self.per_cpu_sum(map_names::TARGET_HITS, TARGET_SLOTS + u32::from(slot))
+    }
+
+    /// Read-probe hits (lookups, iteration) of the target in `slot` so far.
+    pub fn target_read_hits(&self, slot: u16) -> Result<u64, AttachError> {
+        self.per_cpu_sum(map_names::TARGET_HITS, read_hits_counter(u32::from(slot)))
     }
 
     /// Watchpoint hits of the target in `slot` so far.

@@ -176,7 +176,7 @@ fn measure_hit(probes: &mut Probes, pid: u32) -> Result<Duration, CalibrationErr
         cookie,
         "clprof_calibration_site",
     )?;
-    probes.attach_pid(pid)?;
+    probes.attach_pid(pid, false)?;
     let probed = min_time(|| call_site(&mut counter));
     probes.detach_pid(pid);
     let got = probes.maps().target_hits(CALIBRATION_SLOT)? - before;

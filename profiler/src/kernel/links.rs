@@ -28,6 +28,17 @@ use profiler_common::Cookie;
 
 use crate::kernel::{error::AttachError, uprobe_multi::MultiPrograms};
 
+/// The probes attached and detached together, each group under its own budget account (see
+/// `overhead::mix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeGroup {
+    /// Assign entries and RET sites, growth functions, deletes, clears, custom probes.
+    Writes,
+    /// Lookups and iteration: far more frequent than writes, metered apart so that they cannot
+    /// take the write probes' windows.
+    Reads,
+}
+
 /// One uprobe of a target, kept so that the target's probes can be detached and attached again
 /// (duty cycling under the overhead budget).
 #[derive(Clone, Debug)]
@@ -42,6 +53,8 @@ pub struct AttachPoint {
     pub cookie: Cookie,
     /// The function, for errors.
     pub symbol: String,
+    /// The group it is attached and detached with.
+    pub group: ProbeGroup,
 }
 
 /// One attachment: a uprobe-multi link, or one perf-event uprobe held by its Aya program.
@@ -71,16 +84,16 @@ fn os_error(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
 /// Every target's uprobes and the links that attach them.
 #[derive(Default)]
 pub struct Links {
-    /// Attached links, by target pid.
-    attached: Vec<(u32, Link)>,
+    /// Attached links, by target pid and group.
+    attached: Vec<(u32, ProbeGroup, Link)>,
     /// Every uprobe of each target, attached or not.
     points: HashMap<u32, Vec<AttachPoint>>,
     /// The uprobe programs loaded again for uprobe-multi links; None where the kernel has none.
     multi: Option<MultiPrograms>,
     /// Links being closed in the background.
     closing: Vec<JoinHandle<()>>,
-    /// CPU time spent closing each target's links (ns), not yet taken.
-    switch_cpu: HashMap<u32, Arc<AtomicU64>>,
+    /// CPU time spent closing each target's links (ns), by group, not yet taken.
+    switch_cpu: HashMap<(u32, ProbeGroup), Arc<AtomicU64>>,
 }
 
 impl Links {
@@ -97,11 +110,27 @@ impl Links {
         self.points.entry(pid).or_default().push(point);
     }
 
-    /// Attaches every uprobe of `pid` (its set, see [`Links::add`]) with `ebpf`'s programs. On
-    /// failure the ones attached stay attached.
-    pub fn attach(&mut self, ebpf: &mut Ebpf, pid: u32) -> Result<(), AttachError> {
+    /// Whether `pid` has uprobes of `group`.
+    pub fn has(&self, pid: u32, group: ProbeGroup) -> bool {
+        self.points
+            .get(&pid)
+            .is_some_and(|p| p.iter().any(|p| p.group == group))
+    }
+
+    /// Attaches the uprobes of `group` of `pid` (its set, see [`Links::add`]) with `ebpf`'s
+    /// programs. On failure the ones attached stay attached.
+    pub fn attach(
+        &mut self,
+        ebpf: &mut Ebpf,
+        pid: u32,
+        group: ProbeGroup,
+    ) -> Result<(), AttachError> {
         let (began, cpu) = (Instant::now(), thread_cpu());
-        let points = self.points.get(&pid).cloned().unwrap_or_default();
+        let points: Vec<AttachPoint> = self
+            .points
+            .get(&pid)
+            .map(|p| p.iter().filter(|p| p.group == group).cloned().collect())
+            .unwrap_or_default();
         // Group by (program, binary), keeping the order points were added in.
         let mut groups: Vec<((&'static str, PathBuf), Vec<&AttachPoint>)> = Vec::new();
         for point in &points {
@@ -117,7 +146,7 @@ impl Links {
                 let cookies: Vec<u64> = members.iter().map(|p| p.cookie.pack()).collect();
                 match multi.attach(program, &path, &offsets, &cookies, pid) {
                     Ok(fd) => {
-                        self.attached.push((pid, Link::Multi(fd)));
+                        self.attached.push((pid, group, Link::Multi(fd)));
                         continue;
                     }
                     // Attach one by one: that names the site at fault, if any.
@@ -130,6 +159,7 @@ impl Links {
         }
         tracing::trace!(
             pid,
+            ?group,
             probes = points.len(),
             took = ?began.elapsed(),
             cpu = ?thread_cpu().saturating_sub(cpu),
@@ -169,48 +199,60 @@ impl Links {
                 }
             }
         })?;
-        self.attached.push((pid, Link::Aya(program, link)));
+        self.attached
+            .push((pid, point.group, Link::Aya(program, link)));
         Ok(())
     }
 
     /// Detaches and forgets every uprobe of `pid`.
     pub fn drop_pid(&mut self, ebpf: &mut Ebpf, pid: u32) {
-        self.detach(ebpf, pid);
+        self.detach(ebpf, pid, None);
         self.points.remove(&pid);
     }
 
     /// Forgets the CPU time booked to `pid` (a target gone).
     pub fn forget_pid(&mut self, pid: u32) {
-        self.switch_cpu.remove(&pid);
+        self.switch_cpu.retain(|(p, _), _| *p != pid);
     }
 
-    /// Detaches the uprobes of `pid`; the kernel-side stats stay.
-    pub fn detach(&mut self, ebpf: &mut Ebpf, pid: u32) {
+    /// Detaches the uprobes of `pid` in `group` (every group: None); the kernel-side stats stay.
+    pub fn detach(&mut self, ebpf: &mut Ebpf, pid: u32, group: Option<ProbeGroup>) {
         let began = Instant::now();
-        let (mine, others): (Vec<_>, Vec<_>) =
-            self.attached.drain(..).partition(|(p, _)| *p == pid);
+        let (mine, others): (Vec<_>, Vec<_>) = self
+            .attached
+            .drain(..)
+            .partition(|(p, g, _)| *p == pid && group.is_none_or(|group| *g == group));
         self.attached = others;
         let n = mine.len();
-        self.detach_links(ebpf, pid, mine.into_iter().map(|(_, l)| l).collect());
-        tracing::trace!(pid, links = n, took = ?began.elapsed(), "detached");
+        let mut by_group: Vec<(ProbeGroup, Vec<Link>)> = Vec::new();
+        for (_, g, link) in mine {
+            match by_group.iter_mut().find(|(k, _)| *k == g) {
+                Some((_, links)) => links.push(link),
+                None => by_group.push((g, vec![link])),
+            }
+        }
+        for (g, links) in by_group {
+            self.detach_links(ebpf, pid, g, links);
+        }
+        tracing::trace!(pid, ?group, links = n, took = ?began.elapsed(), "detached");
     }
 
     /// Detaches every probe and waits until they are gone; the maps stay readable.
     pub fn detach_all(&mut self, ebpf: &mut Ebpf) {
-        let mut pids: Vec<u32> = self.attached.iter().map(|(pid, _)| *pid).collect();
+        let mut pids: Vec<u32> = self.attached.iter().map(|(pid, _, _)| *pid).collect();
         pids.sort_unstable();
         pids.dedup();
         for pid in pids {
-            self.detach(ebpf, pid);
+            self.detach(ebpf, pid, None);
         }
         self.wait_detached();
     }
 
     /// Detaches `links` of `pid`. Closing a link waits for RCU grace periods after removing its
     /// breakpoints, so links are closed on threads of their own and recording goes on; their
-    /// CPU time is booked to `pid` (see [`Links::take_switch_cpu`]).
-    fn detach_links(&mut self, ebpf: &mut Ebpf, pid: u32, links: Vec<Link>) {
-        let booked = self.switch_cpu.entry(pid).or_default().clone();
+    /// CPU time is booked to `pid`'s `group` (see [`Links::take_switch_cpu`]).
+    fn detach_links(&mut self, ebpf: &mut Ebpf, pid: u32, group: ProbeGroup, links: Vec<Link>) {
+        let booked = self.switch_cpu.entry((pid, group)).or_default().clone();
         for link in links {
             let owned: Box<dyn Send> = match link {
                 Link::Multi(fd) => Box::new(fd),
@@ -260,11 +302,11 @@ impl Links {
         }
     }
 
-    /// CPU time spent detaching `pid`'s probes since the last call.
-    pub fn take_switch_cpu(&self, pid: u32) -> Duration {
+    /// CPU time spent detaching `pid`'s probes of `group` since the last call.
+    pub fn take_switch_cpu(&self, pid: u32, group: ProbeGroup) -> Duration {
         let ns = self
             .switch_cpu
-            .get(&pid)
+            .get(&(pid, group))
             .map_or(0, |a| a.swap(0, Ordering::Relaxed));
         Duration::from_nanos(ns)
     }

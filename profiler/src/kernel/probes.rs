@@ -15,7 +15,8 @@ use aya::{
 use profiler_common::{
     access::ACCESS_DEREF, watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES,
     MAX_TARGETS, NO_FIELD, NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN,
-    PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_PERF_SAMPLE,
+    PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_PERF_SAMPLE, TARGET_SAMPLING_READS,
+    TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };
 
 use crate::{
@@ -23,7 +24,7 @@ use crate::{
     kernel::{
         bpf_maps::{BpfMaps, BpfMapsMut},
         error::AttachError,
-        links::{AttachPoint, Links},
+        links::{AttachPoint, Links, ProbeGroup},
         uprobe_multi::MultiPrograms,
         xol::{self, XolArea, XolAreas},
     },
@@ -59,6 +60,8 @@ pub struct Probes {
     slots: Vec<Option<u32>>,
     /// Each slot's entry hits when its folded counts were last cleared (or it was taken).
     entries_base: HashMap<u16, u64>,
+    /// Each slot's read-probe hits at the same moment.
+    reads_base: HashMap<u16, u64>,
     /// The probes whose hits are counted, by probe id.
     counted: Vec<CountedProbe>,
     /// Each target's XOL area as last given to the kernel side (see [`crate::kernel::xol`]).
@@ -125,6 +128,7 @@ impl Probes {
             links: Links::new(multi),
             slots: Vec::new(),
             entries_base: HashMap::new(),
+            reads_base: HashMap::new(),
             counted: Vec::new(),
             xol: XolAreas::default(),
         })
@@ -156,6 +160,8 @@ impl Probes {
         self.slots[slot] = Some(pid);
         let base = self.maps().target_entries(slot as u16).unwrap_or(0);
         self.entries_base.insert(slot as u16, base);
+        let base = self.maps().target_read_hits(slot as u16).unwrap_or(0);
+        self.reads_base.insert(slot as u16, base);
         Ok(())
     }
 
@@ -183,7 +189,8 @@ impl Probes {
         Ok(id)
     }
 
-    /// Adds one uprobe to `pid`'s set, attached by [`Probes::attach_pid`].
+    /// Adds one uprobe to `pid`'s set (with the write probes), attached by
+    /// [`Probes::attach_pid`].
     pub fn attach_at(
         &mut self,
         program: &'static str,
@@ -193,13 +200,20 @@ impl Probes {
         cookie: Cookie,
         symbol: &str,
     ) -> Result<(), AttachError> {
-        let point = AttachPoint {
-            program,
-            path: path.to_owned(),
-            file_offset,
-            cookie,
-            symbol: symbol.to_owned(),
-        };
+        self.add_point(
+            AttachPoint {
+                program,
+                path: path.to_owned(),
+                file_offset,
+                cookie,
+                symbol: symbol.to_owned(),
+                group: ProbeGroup::Writes,
+            },
+            pid,
+        )
+    }
+
+    fn add_point(&mut self, point: AttachPoint, pid: u32) -> Result<(), AttachError> {
         self.links.add(pid, point);
         Ok(())
     }
@@ -250,13 +264,21 @@ impl Probes {
                 register,
                 offset,
             };
-            self.attach_at(
-                PROGRAM_MAP_ACCESS,
-                attach_path,
+            let group = if func.kind.writes() {
+                ProbeGroup::Writes
+            } else {
+                ProbeGroup::Reads
+            };
+            self.add_point(
+                AttachPoint {
+                    program: PROGRAM_MAP_ACCESS,
+                    path: attach_path.to_owned(),
+                    file_offset: func.file_offset,
+                    cookie,
+                    symbol: func.symbol.clone(),
+                    group,
+                },
                 pid,
-                func.file_offset,
-                cookie,
-                &func.symbol,
             )?;
         }
         for grow in &binary.growth_funcs {
@@ -353,15 +375,76 @@ impl Probes {
         BpfMapsMut::new(&mut self.ebpf).remove_target(pid)
     }
 
-    /// Attaches every uprobe of `pid` (its set, see [`Probes::attach_at`]). On failure the
-    /// ones attached stay attached.
-    pub fn attach_pid(&mut self, pid: u32) -> Result<(), AttachError> {
-        self.links.attach(&mut self.ebpf, pid)
+    /// Attaches the uprobes of `pid` (its set, see [`Probes::attach_at`]): the write probes,
+    /// and the read probes too `with_reads`. On failure the ones attached stay attached.
+    pub fn attach_pid(&mut self, pid: u32, with_reads: bool) -> Result<(), AttachError> {
+        self.attach_group(pid, ProbeGroup::Writes)?;
+        if with_reads && self.has_group(pid, ProbeGroup::Reads) {
+            self.attach_group(pid, ProbeGroup::Reads)?;
+        }
+        Ok(())
     }
 
     /// Detaches the uprobes of `pid`; the kernel-side stats stay.
     pub fn detach_pid(&mut self, pid: u32) {
-        self.links.detach(&mut self.ebpf, pid);
+        self.set_sharing(pid, false);
+        self.links.detach(&mut self.ebpf, pid, None);
+    }
+
+    /// Whether `pid` has uprobes of `group`.
+    pub fn has_group(&self, pid: u32, group: ProbeGroup) -> bool {
+        self.links.has(pid, group)
+    }
+
+    /// Attaches the uprobes of `pid` in `group`; with the read probes, its writes start counting
+    /// the copies they invalidate (`TARGET_SHARING`).
+    pub fn attach_group(&mut self, pid: u32, group: ProbeGroup) -> Result<(), AttachError> {
+        self.links.attach(&mut self.ebpf, pid, group)?;
+        if group == ProbeGroup::Reads {
+            self.set_sharing(pid, true);
+        }
+        Ok(())
+    }
+
+    /// Detaches the uprobes of `pid` in `group`.
+    pub fn detach_group(&mut self, pid: u32, group: ProbeGroup) {
+        if group == ProbeGroup::Reads {
+            self.set_sharing(pid, false);
+        }
+        self.links.detach(&mut self.ebpf, pid, Some(group));
+    }
+
+    /// Turns the sharing model of `pid` on or off (see `profiler_common::TARGET_SHARING`).
+    fn set_sharing(&mut self, pid: u32, on: bool) {
+        self.set_flags(pid, TARGET_SHARING, if on { TARGET_SHARING } else { 0 });
+    }
+
+    /// Tells the kernel side whether `pid`'s write and read windows are being sampled (see
+    /// `profiler_common::Sampled`).
+    pub fn set_sampling(&mut self, pid: u32, writes: bool, reads: bool) {
+        let mut value = 0;
+        if writes {
+            value |= TARGET_SAMPLING_WRITES;
+        }
+        if reads {
+            value |= TARGET_SAMPLING_READS;
+        }
+        self.set_flags(pid, TARGET_SAMPLING_WRITES | TARGET_SAMPLING_READS, value);
+    }
+
+    /// Sets the `mask` bits of `pid`'s configuration flags to `value`.
+    fn set_flags(&mut self, pid: u32, mask: u8, value: u8) {
+        let updated = self.maps().target_config(pid).and_then(|mut config| {
+            let flags = (config.flags & !mask) | (value & mask);
+            if flags == config.flags {
+                return Ok(());
+            }
+            config.flags = flags;
+            BpfMapsMut::new(&mut self.ebpf).set_target(pid, config)
+        });
+        if let Err(e) = updated {
+            tracing::debug!(pid, mask, value, "target flags not set: {e}");
+        }
     }
 
     /// Detaches every probe and waits until they are gone; the maps stay readable.
@@ -374,9 +457,9 @@ impl Probes {
         self.links.detaching()
     }
 
-    /// CPU time spent detaching `pid`'s probes since the last call.
-    pub fn take_switch_cpu(&self, pid: u32) -> Duration {
-        self.links.take_switch_cpu(pid)
+    /// CPU time spent detaching `pid`'s probes of `group` since the last call.
+    pub fn take_switch_cpu(&self, pid: u32, group: ProbeGroup) -> Duration {
+        self.links.take_switch_cpu(pid, group)
     }
 
     /// Hits of every counted probe.
@@ -390,6 +473,12 @@ impl Probes {
     pub fn folded_entries(&self, slot: u16) -> Result<u64, AttachError> {
         let base = self.entries_base.get(&slot).copied().unwrap_or(0);
         Ok(self.maps().target_entries(slot)?.saturating_sub(base))
+    }
+
+    /// Of those, the read-probe hits (lookups and iteration).
+    pub fn folded_reads(&self, slot: u16) -> Result<u64, AttachError> {
+        let base = self.reads_base.get(&slot).copied().unwrap_or(0);
+        Ok(self.maps().target_read_hits(slot)?.saturating_sub(base))
     }
 
     /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs and
@@ -411,6 +500,8 @@ impl Probes {
             if which(pid) {
                 let base = self.maps().target_entries(slot)?;
                 self.entries_base.insert(slot, base);
+                let base = self.maps().target_read_hits(slot)?;
+                self.reads_base.insert(slot, base);
             }
         }
         Ok(())

@@ -80,21 +80,29 @@ pub enum Action {
     Keep,
 }
 
-/// One observation of a target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One observation of a target, as one account sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Observation {
     /// Time since recording started.
     pub now: Duration,
     /// CPU time the target used since recording started (probe handlers included: they run on
     /// the target's threads).
     pub cpu: Duration,
-    /// Uprobe hits of the target since recording started.
+    /// Hits of this account's uprobes since recording started.
     pub hits: u64,
     /// Of those, entry hits (the ones that observe: every observed count is in proportion).
     pub entries: u64,
+    /// Hits of the target's other uprobes (another account's): part of `cpu`, neither the
+    /// target's own work nor charged to this account as hits.
+    pub other_hits: u64,
+    /// Of those, entry hits.
+    pub other_entries: u64,
     /// What the target's watchpoint hits cost it since recording started (hits × the cost of
-    /// one): part of `cpu`, charged to the account like probe hits.
+    /// one): part of `cpu`, charged to the account like probe hits if it pays for them.
     pub watch: Duration,
+    /// What other accounts of the target spent, charged to this one too (the read probes' cost
+    /// comes out of the write probes' allowance: the budget is one).
+    pub charged: Duration,
 }
 
 /// The account of one target's probes.
@@ -102,6 +110,8 @@ pub struct Observation {
 pub struct Duty {
     /// Fraction of the target's own CPU time the probes may take; >= 1 means always on.
     fraction: f64,
+    /// The watchpoint hits are charged to this account.
+    pays_watch: bool,
     /// Calibrated cost of one probe hit (ns).
     hit_cost_ns: f64,
     /// CPU spent attaching and detaching the probes so far (ns), as measured.
@@ -121,16 +131,19 @@ pub struct Duty {
     samples: Vec<WindowSample>,
 }
 
-/// The target's CPU time and probe hits while every probe was in place, for one window: the
-/// measure of what the probes saw against what the target did (see `estimate`).
+/// The target's CPU time and probe hits while all of an account's probes were in place, for one
+/// window: the measure of what the probes saw against what the target did (see `estimate`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WindowSample {
     /// CPU time the target used (probe handlers included, watchpoint hits not).
     pub cpu: Duration,
-    /// Uprobe hits.
+    /// Uprobe hits of every probe of the target (all of them cost it CPU time).
     pub hits: u64,
-    /// Of those, entry hits.
+    /// Entry hits of the account's own probes (what its observed counts are in proportion to).
     pub entries: u64,
+    /// Entry hits of the target's other probes in it (the write probes' in a read window: the
+    /// clock the read counts are scaled against, see `estimate::nested_scale`).
+    pub other_entries: u64,
     /// Cost of one hit in this window, measured in it (ns); None when too few were timed.
     pub hit_ns: Option<u64>,
     /// What the watchpoint hits in it cost (at the calibrated cost), already out of `cpu`.
@@ -169,6 +182,7 @@ impl Duty {
     pub fn new(fraction: f64, hit_cost: Duration, start: Observation) -> Self {
         Duty {
             fraction,
+            pays_watch: true,
             hit_cost_ns: hit_cost.as_nanos() as f64,
             switch_spent_ns: 0.0,
             cycles: 1,
@@ -180,6 +194,30 @@ impl Duty {
             live: Some(start),
             samples: Vec::new(),
         }
+    }
+
+    /// A target whose probes are not attached yet (at `start`): the account opens its first
+    /// window when it can.
+    pub fn detached(fraction: f64, hit_cost: Duration, start: Observation) -> Self {
+        Duty {
+            cycles: 0,
+            attached: None,
+            live: None,
+            ..Duty::new(fraction, hit_cost, start)
+        }
+    }
+
+    /// The same account, without the watchpoint hits (another account pays for them).
+    pub fn without_watch(self) -> Self {
+        Duty {
+            pays_watch: false,
+            ..self
+        }
+    }
+
+    /// What the account spent so far, as of `obs`.
+    pub fn spent(&self, obs: &Observation) -> Duration {
+        Duration::from_nanos(self.spent_ns(obs).max(0.0) as u64)
     }
 
     /// Replaces the cost of one hit with one measured in the target (ns); the whole account,
@@ -214,16 +252,29 @@ impl Duty {
         self.switch_spent_ns / self.cycles.max(1) as f64
     }
 
-    /// Probe cost so far (ns): hits plus attach/detach work plus watchpoint hits.
-    fn spent_ns(&self, obs: &Observation) -> f64 {
-        obs.hits as f64 * self.hit_cost_ns + self.switch_spent_ns + obs.watch.as_nanos() as f64
+    /// What the watchpoint hits cost this account (ns).
+    fn watch_ns(&self, watch: Duration) -> f64 {
+        if self.pays_watch {
+            watch.as_nanos() as f64
+        } else {
+            0.0
+        }
     }
 
-    /// CPU time the target spent on its own work (ns): its CPU time minus the probe handlers
+    /// Probe cost so far (ns): hits plus attach/detach work plus watchpoint hits plus what other
+    /// accounts charged.
+    fn spent_ns(&self, obs: &Observation) -> f64 {
+        obs.hits as f64 * self.hit_cost_ns
+            + self.switch_spent_ns
+            + self.watch_ns(obs.watch)
+            + obs.charged.as_nanos() as f64
+    }
+
+    /// CPU time the target spent on its own work (ns): its CPU time minus every probe handler
     /// and the watchpoint hits.
     fn useful_ns(&self, obs: &Observation) -> f64 {
         (obs.cpu.as_nanos() as f64
-            - obs.hits as f64 * self.hit_cost_ns
+            - (obs.hits + obs.other_hits) as f64 * self.hit_cost_ns
             - obs.watch.as_nanos() as f64)
             .max(0.0)
     }
@@ -258,16 +309,36 @@ impl Duty {
 
     /// Settles the account with a new observation and says what to do with the probes.
     pub fn step(&mut self, obs: Observation) -> Action {
+        self.step_within(obs, true)
+    }
+
+    /// [`Duty::step`], never asking to attach unless `may_attach` (the probes are nested in
+    /// another group's windows, which is closed).
+    pub fn step_within(&mut self, obs: Observation, may_attach: bool) -> Action {
         self.settle(obs);
         if self.always_on() {
-            return if self.attached.is_some() {
+            return if self.attached.is_some() || !may_attach {
                 Action::Keep
             } else {
                 self.open(obs);
                 Action::Attach
             };
         }
+        if self.attached.is_none() && !may_attach {
+            return Action::Keep;
+        }
         self.decide(obs)
+    }
+
+    /// Closes the open window at `obs`, if any (the group it is nested in was detached): says
+    /// whether there was one, whose probes the caller detaches.
+    pub fn close(&mut self, obs: Observation) -> bool {
+        self.settle(obs);
+        if self.attached.take().is_none() {
+            return false;
+        }
+        self.close_window(obs);
+        true
     }
 
     /// Settles the account one last time (recording over); the probes are detached by the caller.
@@ -282,14 +353,37 @@ impl Duty {
         if let Some(live) = self.live.take() {
             // The watchpoints' cost is no work of the target's, nor of the probes'.
             let watched = obs.watch.saturating_sub(live.watch);
-            self.samples.push(WindowSample {
+            let all = |o: &Observation| o.hits + o.other_hits;
+            let sample = WindowSample {
                 cpu: obs.cpu.saturating_sub(live.cpu).saturating_sub(watched),
-                hits: obs.hits.saturating_sub(live.hits),
+                hits: all(&obs).saturating_sub(all(&live)),
                 entries: obs.entries.saturating_sub(live.entries),
+                other_entries: obs.other_entries.saturating_sub(live.other_entries),
                 hit_ns: None,
                 watch: watched,
-            });
+            };
+            if !sample.cpu.is_zero() || sample.hits > 0 {
+                self.samples.push(sample);
+            }
         }
+    }
+
+    /// Ends the live window's sample at `obs` while the probes stay attached (another group's
+    /// probes nest in the window from now on): what follows is not sampled.
+    pub fn pause_sample(&mut self, obs: Observation) {
+        self.close_window(obs);
+    }
+
+    /// Starts sampling again at `obs` (the nested probes are gone), if the window is open.
+    pub fn resume_sample(&mut self, obs: Observation) {
+        if self.attached.is_some() && self.live.is_none() {
+            self.live = Some(obs);
+        }
+    }
+
+    /// Whether the open window is being sampled.
+    pub fn sampling(&self) -> bool {
+        self.live.is_some()
     }
 
     /// The live window cannot be measured (some of the target's CPU time in it went uncounted):
@@ -332,7 +426,7 @@ impl Duty {
             let len = obs.now.saturating_sub(w.since);
             if !len.is_zero() {
                 let hits = obs.hits.saturating_sub(w.hits_at) as f64 * self.hit_cost_ns;
-                let watch = obs.watch.saturating_sub(w.watch_at).as_nanos() as f64;
+                let watch = self.watch_ns(obs.watch.saturating_sub(w.watch_at));
                 let measured = (hits + watch) / len.as_secs_f64();
                 self.rate = Some(measured);
             }

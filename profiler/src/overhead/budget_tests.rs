@@ -34,6 +34,7 @@ impl Sim {
                 hits: 0,
                 entries: 0,
                 watch: Duration::ZERO,
+                ..Default::default()
             },
         );
         let mut attached = true;
@@ -65,6 +66,7 @@ impl Sim {
                     hits: hits as u64,
                     entries: hits as u64 / 2,
                     watch: Duration::ZERO,
+                    ..Default::default()
                 };
                 match duty.step(obs) {
                     Action::Attach => {
@@ -89,6 +91,7 @@ impl Sim {
             hits: hits as u64,
             entries: hits as u64 / 2,
             watch: Duration::ZERO,
+            ..Default::default()
         });
         let alone = self.cores * total.as_secs_f64() * 1e9 / self.work.as_nanos() as f64;
         Outcome {
@@ -227,6 +230,7 @@ fn costs_that_take_all_the_cpu_report_a_huge_overhead_not_none() {
         hits: 0,
         entries: 0,
         watch: Duration::from_millis(watch_ms),
+        ..Default::default()
     };
     let mut d = Duty::new(1.0, Duration::from_micros(5), at(0, 0));
     d.step(at(1_000, 1_100));

@@ -7,9 +7,13 @@ use profiler_common::ProbeTime;
 
 use crate::{
     inspect,
-    kernel::{links::thread_cpu, probes::Probes},
-    overhead::budget::{Action, Duty, Observation, WindowSample},
+    kernel::{
+        links::{thread_cpu, ProbeGroup},
+        probes::Probes,
+    },
+    overhead::budget::{Action, WindowSample},
     overhead::estimate,
+    overhead::mix::{Mix, Reading},
 };
 
 /// How long to wait before deciding again while earlier links are being closed.
@@ -34,18 +38,18 @@ const SEEN_EVERY: Duration = Duration::from_millis(20);
 #[derive(Clone, Debug, PartialEq)]
 pub struct DutyOutcome {
     pub pid: u32,
-    /// Time the probes were attached.
+    /// Time the write probes were attached.
     pub active: Duration,
     /// Time the target was recorded (until it exited or recording ended).
     pub span: Duration,
-    /// Uprobe hits during the recording.
+    /// Uprobe hits during the recording (every probe's).
     pub hits: u64,
-    /// Entry hits (the ones that observe) behind the folded counts: from the fold's start to the
+    /// Entry hits of the write probes (the ones that observe) behind the folded counts: from the fold's start to the
     /// last detach, set by the collector once the probes are off (until then: the recording's).
     pub entries: u64,
     /// Probe cost over the target's own CPU time (0.01 = 1%).
     pub overhead: f64,
-    /// Attach windows (the first one included).
+    /// Write-probe windows (the first one included).
     pub windows: u64,
     /// CPU time the target used during the recording (probe handlers included, watchpoint
     /// hits not: they are in `watch`).
@@ -62,6 +66,24 @@ pub struct DutyOutcome {
     pub hit_cost_ns: f64,
     /// Probes stayed attached the whole time (`--budget 100`).
     pub always_on: bool,
+    /// The read probes' account; None for a target without read probes.
+    pub reads: Option<ReadOutcome>,
+}
+
+/// How one target's read probes were run (their windows nest in the write probes').
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadOutcome {
+    /// Time they were attached.
+    pub active: Duration,
+    /// Their windows (the first one included).
+    pub windows: u64,
+    /// Their hits during the recording.
+    pub hits: u64,
+    /// Their hits behind the folded counts (every read hit observes), set by the collector like
+    /// [`DutyOutcome::entries`].
+    pub entries: u64,
+    /// The target's CPU time and hits in each read window.
+    pub samples: Vec<WindowSample>,
 }
 
 impl DutyOutcome {
@@ -77,15 +99,17 @@ impl DutyOutcome {
 struct Target {
     pid: u32,
     slot: u16,
-    duty: Duty,
+    /// The accounts of its write and read probes.
+    mix: Mix,
     cpu_at_start: Duration,
     hits_at_start: u64,
+    reads_at_start: u64,
     watch_at_start: u64,
     entries_at_start: u64,
     time_at_start: ProbeTime,
-    /// What its probes cost it inside closed windows (all probes in place), and the reading
-    /// where the live window began: attaching and detaching, whose hits wait on the kernel's
-    /// locks, stay out of the measured hit cost.
+    /// What its probes cost it inside closed write windows (all write probes in place), and the
+    /// reading where the live window began: attaching and detaching, whose hits wait on the
+    /// kernel's locks, stay out of the measured hit cost.
     time_in: ProbeTime,
     time_live: Option<ProbeTime>,
     /// The last reading of its probe time.
@@ -95,11 +119,16 @@ struct Target {
     /// Its CPU time, read thread by thread.
     reader: inspect::CpuReader,
     /// The last reading of its CPU time and hits.
-    seen: Observation,
+    seen: Reading,
     /// Set once the process is gone (time into the recording).
     ended: Option<Duration>,
     /// No decision before this time (waiting for earlier links to close).
     hold_until: Duration,
+    /// Its read probes were taken off inside a write window: the window's sample resumes once
+    /// their links are closed.
+    reads_leaving: bool,
+    /// Whether the kernel side was last told its write and read windows were being sampled.
+    sampling: (bool, bool),
 }
 
 /// Every target's account.
@@ -112,33 +141,33 @@ pub struct DutyCycler {
 
 impl DutyCycler {
     /// Starts the accounts of every target of `probes`, whose probes are attached now.
-    pub fn start(probes: &Probes, plan: DutyPlan) -> Self {
+    pub fn start(probes: &mut Probes, plan: DutyPlan) -> Self {
         let start = Instant::now();
         let targets = probes
             .targets()
             .into_iter()
             .map(|(pid, slot)| {
-                let hits = probes.maps().target_hits(slot).unwrap_or(0);
-                let entries = probes.maps().target_entries(slot).unwrap_or(0);
-                let watch_hits = probes.maps().target_watch_hits(slot).unwrap_or(0);
+                let maps = probes.maps();
+                let hits = maps.target_hits(slot).unwrap_or(0);
+                let reads = maps.target_read_hits(slot).unwrap_or(0);
+                let entries = maps.target_entries(slot).unwrap_or(0);
+                let watch_hits = maps.target_watch_hits(slot).unwrap_or(0);
                 let mut reader = inspect::CpuReader::new(pid);
                 let cpu = reader.read().unwrap_or_default();
-                let time_at_start = probes.maps().probe_time(slot).unwrap_or_default();
-                // The probes are attached: the first window is live.
-                let time_live = Some(ProbeTime::default());
-                let start_obs = Observation {
-                    now: Duration::ZERO,
-                    cpu: Duration::ZERO,
-                    hits: 0,
-                    entries: 0,
-                    watch: Duration::ZERO,
-                };
+                let time_at_start = maps.probe_time(slot).unwrap_or_default();
+                let has_reads = probes.has_group(pid, ProbeGroup::Reads);
+                let seen = Reading::default();
+                let mix = Mix::new(plan.fraction, plan.hit_cost, seen, has_reads);
+                // The write probes are attached: the first window is live, unless the read
+                // probes are in it.
+                let time_live = mix.writes.sampling().then(ProbeTime::default);
                 Target {
                     pid,
                     slot,
-                    duty: Duty::new(plan.fraction, plan.hit_cost, start_obs),
+                    mix,
                     cpu_at_start: cpu,
                     hits_at_start: hits,
+                    reads_at_start: reads,
                     watch_at_start: watch_hits,
                     entries_at_start: entries,
                     time_at_start,
@@ -146,18 +175,26 @@ impl DutyCycler {
                     time_live,
                     time_now: ProbeTime::default(),
                     windows_timed: 0,
-                    seen: start_obs,
+                    seen,
                     reader,
                     ended: None,
                     hold_until: Duration::ZERO,
+                    reads_leaving: false,
+                    sampling: (false, false),
                 }
             })
             .collect();
-        DutyCycler {
+        let mut cycler = DutyCycler {
             start,
             watch_cost: plan.watch_cost,
             targets,
+        };
+        for t in &mut cycler.targets {
+            // What an earlier recording (a daemon's last window) left is overwritten.
+            t.sampling = (!t.mix.writes.sampling(), true);
+            Self::sync_sampling(probes, t);
         }
+        cycler
     }
 
     /// When the next decision is due.
@@ -167,7 +204,7 @@ impl DutyCycler {
             .iter()
             .filter(|t| t.ended.is_none())
             .map(|t| {
-                t.duty
+                t.mix
                     .next_check()
                     .max(t.hold_until)
                     .min(t.seen.now + SEEN_EVERY)
@@ -178,27 +215,30 @@ impl DutyCycler {
     }
 
     /// Reads the target's CPU time, hits and probe time. A thread found since the last reading
-    /// ran uncounted until now: the live window, if any, cannot be measured.
+    /// ran uncounted until now: the live windows, if any, cannot be measured.
     fn observe(
         start: Instant,
         watch_cost: Duration,
         probes: &Probes,
         t: &mut Target,
-    ) -> Option<Observation> {
+    ) -> Option<Reading> {
         let threads = t.reader.threads();
         let cpu = t.reader.read()?;
-        let hits = probes.maps().target_hits(t.slot).ok()?;
-        let entries = probes.maps().target_entries(t.slot).ok()?;
-        let watch_hits = probes.maps().target_watch_hits(t.slot).ok()?;
+        let maps = probes.maps();
+        let hits = maps.target_hits(t.slot).ok()?;
+        let reads = maps.target_read_hits(t.slot).ok()?;
+        let entries = maps.target_entries(t.slot).ok()?;
+        let watch_hits = maps.target_watch_hits(t.slot).ok()?;
         if t.reader.threads() != threads {
-            t.duty.spoil_window();
+            t.mix.spoil_windows();
         }
         t.time_now = Self::probe_time(probes, t);
-        Some(Observation {
+        Some(Reading {
             now: start.elapsed(),
             cpu: cpu.saturating_sub(t.cpu_at_start),
             hits: hits.saturating_sub(t.hits_at_start),
             entries: entries.saturating_sub(t.entries_at_start),
+            reads: reads.saturating_sub(t.reads_at_start),
             watch: Duration::from_nanos(
                 (watch_cost.as_nanos() as u64)
                     .saturating_mul(watch_hits.saturating_sub(t.watch_at_start)),
@@ -206,11 +246,11 @@ impl DutyCycler {
         })
     }
 
-    /// Whether `pid`'s probes are attached now (its window is open).
+    /// Whether `pid`'s write probes are attached now (its window is open).
     pub fn is_attached(&self, pid: u32) -> bool {
         self.targets
             .iter()
-            .any(|t| t.pid == pid && t.ended.is_none() && t.duty.is_attached())
+            .any(|t| t.pid == pid && t.ended.is_none() && t.mix.writes.is_attached())
     }
 
     /// What the target's probe hits have cost it since the start.
@@ -231,14 +271,15 @@ impl DutyCycler {
         time
     }
 
-    /// Ends the live window's probe time at the last reading. A window the account kept gets
-    /// its own hit cost when enough assigns were timed in it; one whose CPU time is less than the
-    /// time clprof's programs ran in it missed some of its threads (found late, or not
+    /// Ends the live write window's probe time at the last reading. A window the account kept
+    /// gets its own hit cost when enough assigns were timed in it; one whose CPU time is less
+    /// than the time clprof's programs ran in it missed some of its threads (found late, or not
     /// countable yet) and is dropped.
     fn close_time(t: &mut Target) {
         if let Some(live) = t.time_live.take() {
             let window = t.time_now.since(&live);
-            if let Some(sample) = t.duty.samples().get(t.windows_timed) {
+            let duty = &mut t.mix.writes;
+            if let Some(sample) = duty.samples().get(t.windows_timed) {
                 if u128::from(window.prog_ns) > sample.cpu.as_nanos() {
                     tracing::debug!(
                         pid = t.pid,
@@ -246,85 +287,185 @@ impl DutyCycler {
                         prog_ns = window.prog_ns,
                         "window dropped"
                     );
-                    t.duty.drop_last_window();
+                    duty.drop_last_window();
                 } else if let Some(cost) = estimate::window_probe_cost(&window) {
-                    t.duty.set_last_window_cost(cost.hit_ns.round() as u64);
+                    duty.set_last_window_cost(cost.hit_ns.round() as u64);
                 }
-                t.windows_timed = t.duty.samples().len();
+                t.windows_timed = duty.samples().len();
             }
             t.time_in.merge(&window);
+        }
+    }
+
+    /// Books the CPU time clprof spent detaching the target's probes, group by group.
+    fn book_switches(probes: &Probes, t: &mut Target) {
+        t.mix
+            .writes
+            .add_switch_cpu(probes.take_switch_cpu(t.pid, ProbeGroup::Writes));
+        let reads = probes.take_switch_cpu(t.pid, ProbeGroup::Reads);
+        if let Some(d) = t.mix.reads.as_mut() {
+            d.add_switch_cpu(reads);
+        }
+    }
+
+    /// Attaches `group` of the target's probes, booking the CPU time it takes; false when the
+    /// probes could not be attached (the ones that were are detached again).
+    fn attach(probes: &mut Probes, t: &mut Target, group: ProbeGroup) -> bool {
+        let began = thread_cpu();
+        let attached = probes.attach_group(t.pid, group);
+        let spent = thread_cpu().saturating_sub(began);
+        match group {
+            ProbeGroup::Writes => t.mix.writes.add_switch_cpu(spent),
+            ProbeGroup::Reads => {
+                if let Some(d) = t.mix.reads.as_mut() {
+                    d.add_switch_cpu(spent);
+                }
+            }
+        }
+        if let Err(e) = attached {
+            tracing::debug!(pid = t.pid, ?group, "re-attaching: {e}");
+            probes.detach_group(t.pid, group);
+            return false;
+        }
+        true
+    }
+
+    /// Detaches `group` of the target's probes, booking the CPU time it takes here.
+    fn detach(probes: &mut Probes, t: &mut Target, group: ProbeGroup) {
+        let began = thread_cpu();
+        probes.detach_group(t.pid, group);
+        let spent = thread_cpu().saturating_sub(began);
+        match group {
+            ProbeGroup::Writes => t.mix.writes.add_switch_cpu(spent),
+            ProbeGroup::Reads => {
+                if let Some(d) = t.mix.reads.as_mut() {
+                    d.add_switch_cpu(spent);
+                }
+            }
         }
     }
 
     /// Settles every due account and attaches or detaches probes accordingly.
     pub fn step(&mut self, probes: &mut Probes) {
         let now = self.start.elapsed();
-        for i in 0..self.targets.len() {
-            let start = self.start;
-            let t = &mut self.targets[i];
+        let (start, watch_cost) = (self.start, self.watch_cost);
+        for t in &mut self.targets {
             if t.ended.is_some() {
                 continue;
             }
-            let fresh = Self::observe(start, self.watch_cost, probes, t);
-            if let Some(obs) = fresh {
-                t.seen = obs;
-            }
-            let t = &self.targets[i];
-            if t.duty.next_check().max(t.hold_until) > now {
-                continue;
-            }
-            if !t.duty.is_attached() && probes.detaching() {
-                // Attaching would wait for the kernel to finish removing the last window's
-                // probes (RCU grace periods): decide once that is done.
-                self.targets[i].hold_until = now + HOLD;
-                continue;
-            }
-            let Some(obs) = fresh else {
-                self.targets[i].ended = Some(now);
-                continue;
-            };
-            let measured = estimate::probe_cost(&Self::window_time(&self.targets[i]));
-            let t = &mut self.targets[i];
-            if let Some(cost) = measured {
-                t.duty.set_hit_cost(cost.hit_ns);
-            }
-            t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
-            let action = t.duty.step(obs);
-            tracing::debug!(
-                pid = t.pid,
-                now_ms = obs.now.as_millis() as u64,
-                cpu_ms = obs.cpu.as_millis() as u64,
-                hits = obs.hits,
-                ?action,
-                "duty"
-            );
-            match action {
-                Action::Keep => {}
-                Action::Attach => {
-                    let began = thread_cpu();
-                    let attached = probes.attach_pid(t.pid);
-                    t.duty.add_switch_cpu(thread_cpu().saturating_sub(began));
-                    if let Err(e) = attached {
-                        // Gone in between, or its binary replaced: stop cycling it.
-                        tracing::debug!(pid = t.pid, "re-attaching: {e}");
-                        probes.detach_pid(t.pid);
-                        t.ended = Some(now);
-                        continue;
-                    }
-                    let t = &mut self.targets[i];
-                    if let Some(obs) = Self::observe(start, self.watch_cost, probes, t) {
-                        t.seen = obs;
-                        t.duty.attached_at(obs);
-                        t.time_live = Some(t.time_now);
-                    }
+            Self::step_one(start, watch_cost, now, probes, t);
+            Self::sync_sampling(probes, t);
+        }
+    }
+
+    /// Tells the kernel side which of the target's windows are being sampled (see
+    /// `profiler_common::Sampled`), when that changed.
+    fn sync_sampling(probes: &mut Probes, t: &mut Target) {
+        let want = if t.ended.is_some() {
+            (false, false)
+        } else {
+            (
+                t.mix.writes.sampling(),
+                t.mix.reads.as_ref().is_some_and(|d| d.sampling()),
+            )
+        };
+        if want != t.sampling {
+            probes.set_sampling(t.pid, want.0, want.1);
+            t.sampling = want;
+        }
+    }
+
+    /// [`DutyCycler::step`] for one target.
+    fn step_one(
+        start: Instant,
+        watch_cost: Duration,
+        now: Duration,
+        probes: &mut Probes,
+        t: &mut Target,
+    ) {
+        let fresh = Self::observe(start, watch_cost, probes, t);
+        if let Some(obs) = fresh {
+            t.seen = obs;
+            if t.reads_leaving && !probes.detaching() {
+                t.reads_leaving = false;
+                t.mix.reads_gone_at(&obs);
+                if t.time_live.is_none() && t.mix.writes.sampling() {
+                    t.time_live = Some(t.time_now);
                 }
-                Action::Detach => {
-                    // The account closed the window at this reading.
-                    Self::close_time(t);
-                    let began = thread_cpu();
+            }
+        }
+        if t.mix.next_check().max(t.hold_until) > now {
+            return;
+        }
+        if !t.mix.writes.is_attached() && probes.detaching() {
+            // Attaching would wait for the kernel to finish removing the last window's
+            // probes (RCU grace periods): decide once that is done.
+            t.hold_until = now + HOLD;
+            return;
+        }
+        let Some(obs) = fresh else {
+            t.ended = Some(now);
+            return;
+        };
+        if let Some(cost) = estimate::probe_cost(&Self::window_time(t)) {
+            t.mix.set_hit_cost(cost.hit_ns);
+        }
+        Self::book_switches(probes, t);
+        // Attaching would wait for links being closed.
+        let actions = t.mix.step(&obs, !probes.detaching());
+        tracing::debug!(
+            pid = t.pid,
+            now_ms = obs.now.as_millis() as u64,
+            cpu_ms = obs.cpu.as_millis() as u64,
+            hits = obs.hits,
+            reads = obs.reads,
+            ?actions,
+            "duty"
+        );
+        if actions.reads == Action::Detach {
+            Self::detach(probes, t, ProbeGroup::Reads);
+            t.reads_leaving = actions.writes == Action::Keep;
+        }
+        match actions.writes {
+            Action::Keep => {}
+            Action::Attach => {
+                if !Self::attach(probes, t, ProbeGroup::Writes) {
+                    // Gone in between, or its binary replaced: stop cycling it.
                     probes.detach_pid(t.pid);
-                    t.duty.add_switch_cpu(thread_cpu().saturating_sub(began));
+                    t.ended = Some(now);
+                    return;
                 }
+            }
+            Action::Detach => {
+                // The account closed the window at this reading.
+                Self::close_time(t);
+                Self::detach(probes, t, ProbeGroup::Writes);
+            }
+        }
+        if actions.reads == Action::Attach {
+            t.mix.reads_attaching(&obs);
+            Self::close_time(t);
+        }
+        let reads_attached =
+            actions.reads == Action::Attach && Self::attach(probes, t, ProbeGroup::Reads);
+        if actions.writes != Action::Attach && actions.reads != Action::Attach {
+            return;
+        }
+        // The window starts once the probes are in place.
+        let Some(at) = Self::observe(start, watch_cost, probes, t) else {
+            return;
+        };
+        t.seen = at;
+        if reads_attached {
+            t.mix.reads_attached_at(&at);
+        } else if actions.reads == Action::Attach {
+            t.mix.reads_failed(&at);
+            t.reads_leaving = true;
+        }
+        if actions.writes == Action::Attach {
+            t.mix.writes_attached_at(&at);
+            if t.mix.writes.sampling() {
+                t.time_live = Some(t.time_now);
             }
         }
     }
@@ -338,25 +479,26 @@ impl DutyCycler {
             .iter_mut()
             .map(|t| {
                 let obs = Self::observe(start, watch_cost, probes, t);
-                t.duty.add_switch_cpu(probes.take_switch_cpu(t.pid));
+                Self::book_switches(probes, t);
                 // A target gone since its last reading ends there.
                 let last = obs.filter(|_| t.ended.is_none()).unwrap_or(t.seen);
-                t.duty.finish(last);
+                t.mix.finish(&last);
                 Self::close_time(t);
                 let time = t.time_in;
                 let measured = estimate::probe_cost(&time);
                 tracing::debug!(pid = t.pid, prog_ns = time.prog_ns, runs = time.prog_runs, gaps = ?time.gaps, ?measured, "probe time in windows");
                 if let Some(cost) = measured {
-                    t.duty.set_hit_cost(cost.hit_ns);
+                    t.mix.set_hit_cost(cost.hit_ns);
                 }
+                let writes = &t.mix.writes;
                 DutyOutcome {
                     pid: t.pid,
-                    active: t.duty.active(),
+                    active: writes.active(),
                     span: t.ended.unwrap_or(end),
                     hits: last.hits,
-                    entries: last.entries,
-                    overhead: t.duty.overhead(),
-                    windows: t.duty.windows(),
+                    entries: last.entries.saturating_sub(last.reads),
+                    overhead: writes.overhead(),
+                    windows: writes.windows(),
                     cpu: last.cpu.saturating_sub(last.watch),
                     watch: last.watch,
                     watch_hits: if watch_cost.is_zero() {
@@ -364,10 +506,17 @@ impl DutyCycler {
                     } else {
                         (last.watch.as_nanos() / watch_cost.as_nanos()) as u64
                     },
-                    samples: t.duty.samples().to_vec(),
+                    samples: writes.samples().to_vec(),
                     measured,
-                    hit_cost_ns: t.duty.hit_cost_ns(),
-                    always_on: t.duty.always_on(),
+                    hit_cost_ns: writes.hit_cost_ns(),
+                    always_on: writes.always_on(),
+                    reads: t.mix.reads.as_ref().map(|d| ReadOutcome {
+                        active: d.active(),
+                        windows: d.windows(),
+                        hits: last.reads,
+                        entries: last.reads,
+                        samples: d.samples().to_vec(),
+                    }),
                 }
             })
             .collect()

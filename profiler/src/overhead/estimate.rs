@@ -148,24 +148,41 @@ pub struct Seen<'a> {
     pub always_on: bool,
 }
 
-/// How the target's observed counts scale to the whole recording.
+/// How the target's counts scale to the whole recording.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scale {
-    /// Multiplier of every observed count (>= 1).
+    /// The target's entries over the whole recording over those the probes saw (>= 1): how
+    /// many times more it did than was seen, for the report.
     pub factor: f64,
-    /// Relative standard error of the multiplier.
+    /// Multiplier of the counts made inside sampled windows (`profiler_common::Sampled`): what
+    /// the estimates are.
+    pub per_sampled: f64,
+    /// Relative standard error of the multipliers.
     pub rel_err: f64,
 }
 
 impl Scale {
-    /// The estimate of an observed count `n`, and its relative standard error (the scale's,
-    /// and the count's own sampling when the probes saw only part of the time).
-    pub fn apply(&self, n: u64) -> (u64, f64) {
-        let est = (n as f64 * self.factor).round() as u64;
-        if self.factor <= 1.0 && self.rel_err == 0.0 {
-            return (est, 0.0);
+    /// Probes that saw everything: counts stand as observed.
+    pub const EXACT: Scale = Scale {
+        factor: 1.0,
+        per_sampled: 1.0,
+        rel_err: 0.0,
+    };
+
+    /// The estimate of a count observed `observed` times, `sampled` of them inside sampled
+    /// windows, and its relative standard error (the scale's, and the count's own sampling).
+    /// Never below what was observed: a count made outside the sampled windows only (a burst
+    /// while the probes were being attached, a launched program's start) stands as observed.
+    pub fn estimate(&self, observed: u64, sampled: u64) -> (u64, f64) {
+        if *self == Scale::EXACT {
+            return (observed, 0.0);
         }
-        let own = if n > 0 { 1.0 / (n as f64).sqrt() } else { 1.0 };
+        let est = ((sampled as f64 * self.per_sampled).round() as u64).max(observed);
+        let own = if sampled > 0 {
+            1.0 / (sampled as f64).sqrt()
+        } else {
+            1.0
+        };
         (est, (self.rel_err.powi(2) + own.powi(2)).sqrt())
     }
 }
@@ -173,10 +190,7 @@ impl Scale {
 /// The scale of one target's counts; None when no window saw a hit.
 pub fn scale(seen: &Seen) -> Option<Scale> {
     if seen.always_on {
-        return Some(Scale {
-            factor: 1.0,
-            rel_err: 0.0,
-        });
+        return Some(Scale::EXACT);
     }
     let c = seen.hit_ns;
     let cpu_in: f64 = seen.windows.iter().map(|w| w.cpu.as_nanos() as f64).sum();
@@ -216,7 +230,45 @@ pub fn scale(seen: &Seen) -> Option<Scale> {
         window_spread(seen.windows, c, by_entries).unwrap_or(1.0 / (counted_in as f64).sqrt());
     Some(Scale {
         factor,
+        per_sampled: est / counted_in as f64,
         rel_err: (from_cost.powi(2) + from_watch.powi(2) + from_windows.powi(2)).sqrt(),
+    })
+}
+
+/// Write entries a read window must have seen for [`nested_scale`] (below, the read counts scale
+/// by CPU time like the writes').
+pub const MIN_CLOCK: u64 = 30;
+
+/// The scale of counts seen in windows nested in another account's (the reads, in windows
+/// inside the write windows), against that account's estimate: the target's reads per write do
+/// not depend on when it is looked at, so `reads seen / writes seen` in the read windows times
+/// the writes over the whole recording (`clock_est`, its relative error `clock_err`) is the
+/// reads over the whole recording. Unlike the own-work scale it needs no cost of a read hit
+/// (which is not an assign's: one trap, no RET, another program). `counted_all`: the observed
+/// counts' entries. None before [`MIN_CLOCK`] write entries were seen in the read windows.
+pub fn nested_scale(
+    windows: &[WindowSample],
+    counted_all: u64,
+    clock_est: f64,
+    clock_err: f64,
+) -> Option<Scale> {
+    let counted_in: u64 = windows.iter().map(|w| w.entries).sum();
+    let clock_in: u64 = windows.iter().map(|w| w.other_entries).sum();
+    if clock_in < MIN_CLOCK || counted_all == 0 || counted_in == 0 {
+        return None;
+    }
+    let est = counted_in as f64 * clock_est / clock_in as f64;
+    let factor = (est / counted_all as f64).max(1.0);
+    let points: Vec<(f64, f64)> = windows
+        .iter()
+        .map(|w| (w.entries as f64, w.other_entries as f64))
+        .collect();
+    let spread = ratio_spread(&points)
+        .unwrap_or_else(|| (1.0 / counted_in as f64 + 1.0 / clock_in as f64).sqrt());
+    Some(Scale {
+        factor,
+        per_sampled: clock_est / clock_in as f64,
+        rel_err: (clock_err.powi(2) + spread.powi(2)).sqrt(),
     })
 }
 
@@ -238,6 +290,12 @@ fn window_spread(windows: &[WindowSample], c: f64, by_entries: bool) -> Option<f
             (counted as f64, own_work(w, c).max(0.0))
         })
         .collect();
+    ratio_spread(&points)
+}
+
+/// Relative standard error of a ratio estimator `Σy / Σx` over draws `(y, x)`; None with fewer
+/// than 2 draws or nothing counted.
+fn ratio_spread(points: &[(f64, f64)]) -> Option<f64> {
     let n = points.len();
     if n < 2 {
         return None;

@@ -9,6 +9,7 @@ fn window(cpu_us: u64, hits: u64) -> WindowSample {
         cpu: Duration::from_micros(cpu_us),
         hits,
         entries: 0,
+        other_entries: 0,
         hit_ns: None,
         watch: Duration::ZERO,
     }
@@ -28,6 +29,7 @@ fn simulated(
             cpu: Duration::from_nanos((hits as f64 * (w + c)) as u64),
             hits,
             entries: 0,
+            other_entries: 0,
             hit_ns: None,
             watch: Duration::ZERO,
         })
@@ -145,17 +147,29 @@ fn always_on_probes_scale_by_one_without_error() {
         always_on: true,
     })
     .expect("always on");
-    assert_eq!(s.apply(1234), (1234, 0.0));
+    assert_eq!(s.estimate(1234, 1000), (1234, 0.0));
 }
 
 #[test]
 fn a_count_carries_its_own_sampling_error() {
     let s = Scale {
-        factor: 10.0,
+        factor: 8.0,
+        per_sampled: 10.0,
         rel_err: 0.0,
     };
-    assert_eq!(s.apply(100), (1_000, 0.1));
-    assert_eq!(s.apply(0), (0, 1.0));
+    assert_eq!(s.estimate(120, 100), (1_000, 0.1));
+    assert_eq!(s.estimate(0, 0), (0, 1.0));
+}
+
+#[test]
+fn counts_seen_only_outside_the_sampled_windows_stand_as_observed() {
+    let s = Scale {
+        factor: 8.0,
+        per_sampled: 10.0,
+        rel_err: 0.05,
+    };
+    assert_eq!(s.estimate(156, 0).0, 156, "a burst while attaching");
+    assert_eq!(s.estimate(50, 4).0, 50, "never below what was seen");
 }
 
 #[test]
@@ -192,6 +206,7 @@ fn each_window_is_charged_its_own_hit_cost() {
             cpu: Duration::from_nanos((hits as f64 * (w + c)) as u64),
             hits,
             entries: hits / 2,
+            other_entries: 0,
             hit_ns: Some(c as u64),
             watch: Duration::ZERO,
         })
@@ -229,6 +244,7 @@ fn counts_scale_with_the_entries_behind_them() {
             cpu: Duration::from_micros(1_000),
             hits: 200,
             entries: 100,
+            other_entries: 0,
             hit_ns: Some(2_500),
             watch: Duration::ZERO,
         })
@@ -298,5 +314,50 @@ fn a_wrong_watchpoint_cost_moves_the_estimate_as_the_error_says() {
         (right.rel_err - moved).abs() < 0.5 * moved,
         "the error said ({}) is about the move ({moved})",
         right.rel_err
+    );
+}
+
+/// A read window that saw `reads` lookups and `writes` write entries.
+fn read_window(reads: u64, writes: u64) -> WindowSample {
+    WindowSample {
+        cpu: Duration::from_millis(5),
+        hits: reads + 2 * writes,
+        entries: reads,
+        other_entries: writes,
+        hit_ns: None,
+        watch: Duration::ZERO,
+    }
+}
+
+#[test]
+fn nested_counts_scale_against_the_writes_seen_beside_them() {
+    // Eight lookups a write in every read window; 10,000 writes in the whole recording.
+    let windows: Vec<WindowSample> = (0..20).map(|i| read_window(80 + i % 3, 10)).collect();
+    let seen_in: u64 = windows.iter().map(|w| w.entries).sum();
+    // A few lookups were counted while the probes were being attached, outside the windows.
+    let s = nested_scale(&windows, seen_in + 20, 10_000.0, 0.05).expect("scale");
+    let est = (seen_in + 20) as f64 * s.factor;
+    let want = 10_000.0 * seen_in as f64 / 200.0;
+    assert!(
+        (est / want - 1.0).abs() < 1e-9,
+        "estimated {est} lookups, want {want}"
+    );
+    assert!(
+        s.rel_err >= 0.05 && s.rel_err < 0.06,
+        "the writes' 5% and a small spread: {}",
+        s.rel_err
+    );
+}
+
+#[test]
+fn nested_counts_need_enough_writes_beside_them() {
+    let windows = [read_window(100, 10), read_window(100, 10)];
+    assert_eq!(nested_scale(&windows, 200, 1_000.0, 0.05), None);
+    let uneven = [read_window(100, 40), read_window(10, 40)];
+    let s = nested_scale(&uneven, 110, 1_000.0, 0.0).expect("80 writes seen");
+    assert!(
+        s.rel_err > 0.5,
+        "windows that disagree ten to one give a wide error: {}",
+        s.rel_err
     );
 }

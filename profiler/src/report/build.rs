@@ -81,6 +81,7 @@ pub fn build(
     let extras = map_extras(&mut stacks, &snapshot, collected);
     let mut lines = rank::rank_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     overhead.scale_lines(&mut lines);
+    rank::rank(&mut lines);
     if let Some(outcome) = &collected.watch {
         let watched = probes.maps().watch_snapshot()?;
         watch::join(&mut lines, outcome, &watched, &snapshot, &mut stacks);

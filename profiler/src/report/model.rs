@@ -72,15 +72,27 @@ pub struct TargetInfo {
 /// What the overhead budget did for one target; all null for a process without an account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetOverhead {
-    /// Fraction of the time this process was recorded during which its probes were attached.
+    /// Fraction of the time this process was recorded during which its (write) probes were
+    /// attached.
     #[serde(default)]
     pub probe_active_fraction: Option<f64>,
     /// Uprobe hits in this process (every probe, RET sites and growth functions included).
     #[serde(default)]
     pub probe_hits: Option<u64>,
-    /// Attach windows its probes ran in.
+    /// Attach windows its (write) probes ran in.
     #[serde(default)]
     pub probe_windows: Option<u64>,
+    /// Fraction of the time its read probes (lookups, iteration) were attached: in windows of
+    /// their own, inside the write probes' ones, on at most half of the budget; null without
+    /// read probes.
+    #[serde(default)]
+    pub read_probe_active_fraction: Option<f64>,
+    /// Windows its read probes ran in; null without read probes.
+    #[serde(default)]
+    pub read_probe_windows: Option<u64>,
+    /// Hits of its read probes (part of `probe_hits`); null without read probes.
+    #[serde(default)]
+    pub read_probe_hits: Option<u64>,
     /// Estimated cost to this process: probe hits × hit cost, plus watchpoint hits × their
     /// cost, plus perf sampling, over the CPU time it spent on its own work (percent).
     #[serde(default)]
@@ -97,6 +109,13 @@ pub struct TargetOverhead {
     /// Relative standard error of `est_scale` (0.05 = 5%).
     #[serde(default)]
     pub est_scale_rel_err: Option<f64>,
+    /// What its read counts (`reads`, `remote_reads`, `invalidations`, iterations) are
+    /// multiplied by in `est_*`: they were seen in the read windows; null without read probes.
+    #[serde(default)]
+    pub est_read_scale: Option<f64>,
+    /// Relative standard error of `est_read_scale`.
+    #[serde(default)]
+    pub est_read_scale_rel_err: Option<f64>,
     /// Watchpoint hits in this process (writes to watched words); null when nothing was to be
     /// watched.
     #[serde(default)]
@@ -217,8 +236,9 @@ pub struct LineReport {
     /// Readers' copies destroyed by writes; null as `reads`.
     #[serde(default)]
     pub invalidations: Option<u64>,
-    /// What lines are ranked by: `transfers + remote_reads + invalidations / 2` (README,
-    /// "Sharing model").
+    /// What lines are ranked by: `transfers + remote_reads + invalidations / 2`, from the
+    /// estimates (`est_*`) where the probes ran in windows (README, "Reads and the sharing
+    /// model").
     #[serde(default)]
     pub contention: u64,
     /// Writes over the whole recording, probes on or off: `writes` × the process's `est_scale`.
@@ -233,7 +253,7 @@ pub struct LineReport {
     /// Relative standard error of `est_transfers`.
     #[serde(default)]
     pub est_transfers_rel_err: Option<f64>,
-    /// `reads` scaled the same way; null where reads were not probed.
+    /// `reads` × the process's `est_read_scale`; null where reads were not probed.
     #[serde(default)]
     pub est_reads: Option<u64>,
     /// Relative standard error of `est_reads`.
@@ -245,6 +265,12 @@ pub struct LineReport {
     /// Relative standard error of `est_remote_reads`.
     #[serde(default)]
     pub est_remote_reads_rel_err: Option<f64>,
+    /// `invalidations` scaled the same way (they are counted only while reads are watched).
+    #[serde(default)]
+    pub est_invalidations: Option<u64>,
+    /// Relative standard error of `est_invalidations`.
+    #[serde(default)]
+    pub est_invalidations_rel_err: Option<f64>,
     /// Assigns that started while the map was growing; null: not measured.
     pub growth_writes: Option<u64>,
     /// Assigns that found another writer inside the same map; null: not measured.
@@ -259,6 +285,9 @@ pub struct LineReport {
     /// words was watched.
     #[serde(default)]
     pub watch: Option<WatchReport>,
+    /// The counts made inside sampled windows: what `est_*` scale (not in the JSON).
+    #[serde(skip)]
+    pub sampled: profiler_common::Sampled,
 }
 
 /// Writes to a line's watched words: every write while a word was watched, by any instruction.
@@ -379,6 +408,9 @@ pub struct MapReport {
     pub first_assign: Vec<FrameReport>,
     /// Sampled races (first ones): the thread that entered and the one already inside.
     pub races: Vec<RaceReport>,
+    /// The writes and lookups made inside sampled windows: what `est_*` scale (not in the JSON).
+    #[serde(skip)]
+    pub sampled: profiler_common::Sampled,
 }
 
 /// Latency percentiles from the kernel's histogram (bucket upper bounds, so within +50%).

@@ -73,6 +73,8 @@ fn json_has_every_field_of_the_clprof_1_schema() {
         keys(&v["targets"][0]),
         [
             "build_id",
+            "est_read_scale",
+            "est_read_scale_rel_err",
             "est_scale",
             "est_scale_rel_err",
             "estimated_overhead_pct",
@@ -88,6 +90,9 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "probe_hit_cost_source",
             "probe_hits",
             "probe_windows",
+            "read_probe_active_fraction",
+            "read_probe_hits",
+            "read_probe_windows",
             "symbols_source",
             "watch_hit_cost_ns",
             "watch_hits"
@@ -124,6 +129,8 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "concurrent_writers",
             "contention",
             "cpus",
+            "est_invalidations",
+            "est_invalidations_rel_err",
             "est_reads",
             "est_reads_rel_err",
             "est_remote_reads",

@@ -9,14 +9,17 @@ use crate::{
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
     overhead::plan::OverheadPlan,
-    report::{HitCostSource, LineReport, MapReport, RecordingOverhead, TargetOverhead},
+    report::{rank, HitCostSource, LineReport, MapReport, RecordingOverhead, TargetOverhead},
 };
 
 /// The overhead figures of a recording, computed before its report is built.
 #[derive(Clone, Debug)]
 pub struct Overhead {
     targets: HashMap<u32, TargetOverhead>,
+    /// Each target's scale of its write counts.
     scales: HashMap<u32, Scale>,
+    /// Each target's scale of its read counts (seen in the read windows).
+    read_scales: HashMap<u32, Scale>,
     pub sources: RecordingOverhead,
 }
 
@@ -27,12 +30,18 @@ impl Overhead {
             .iter()
             .filter_map(|d| Some((d.pid, scale_of(d, plan)?)))
             .collect();
+        let read_scales: HashMap<u32, Scale> = duty
+            .iter()
+            .filter_map(|d| Some((d.pid, read_scale_of(d, plan, scales.get(&d.pid))?)))
+            .collect();
         let mut worst: Option<f64> = None;
         let mut targets = HashMap::new();
         for d in duty {
             let overhead = d.overhead + plan.perf_overhead;
             worst = Some(worst.map_or(overhead, |w: f64| w.max(overhead)));
             let s = scales.get(&d.pid);
+            let r = read_scales.get(&d.pid);
+            let span = d.span.as_secs_f64();
             targets.insert(
                 d.pid,
                 TargetOverhead {
@@ -48,6 +57,17 @@ impl Overhead {
                     }),
                     est_scale: s.map(|s| round4(s.factor)),
                     est_scale_rel_err: s.map(|s| round4(s.rel_err)),
+                    read_probe_active_fraction: d.reads.as_ref().map(|r| {
+                        if span > 0.0 {
+                            round4((r.active.as_secs_f64() / span).min(1.0))
+                        } else {
+                            1.0
+                        }
+                    }),
+                    read_probe_windows: d.reads.as_ref().map(|r| r.windows),
+                    read_probe_hits: d.reads.as_ref().map(|r| r.hits),
+                    est_read_scale: r.map(|s| round4(s.factor)),
+                    est_read_scale_rel_err: r.map(|s| round4(s.rel_err)),
                     watch_hits: plan.calibration.watch_cost.map(|_| d.watch_hits),
                     watch_hit_cost_ns: plan.calibration.watch_cost.map(|c| c.as_nanos() as u64),
                 },
@@ -74,6 +94,7 @@ impl Overhead {
         Overhead {
             targets,
             scales,
+            read_scales,
             sources,
         }
     }
@@ -83,25 +104,36 @@ impl Overhead {
         self.targets.get(&pid).copied().unwrap_or_default()
     }
 
-    /// Adds the estimates (`est_*`) to folded lines; null for processes without a scale.
+    /// Adds the estimates (`est_*`) to folded lines, null for processes without a scale, and
+    /// scores each line's contention from them: transfers were seen in the write windows,
+    /// remote reads and invalidations in the read windows, so their counts as observed do not
+    /// add up.
     pub fn scale_lines(&self, lines: &mut [LineReport]) {
         for line in lines {
             let Some(s) = self.scales.get(&line.pid) else {
                 continue;
             };
-            let (writes, writes_err) = s.apply(line.writes);
-            let (transfers, transfers_err) = s.apply(line.transfers);
+            let sampled = line.sampled;
+            let (writes, writes_err) = s.estimate(line.writes, sampled.writes);
+            let (transfers, transfers_err) = s.estimate(line.transfers, sampled.transfers);
             (line.est_writes, line.est_writes_rel_err) = (Some(writes), Some(round4(writes_err)));
             (line.est_transfers, line.est_transfers_rel_err) =
                 (Some(transfers), Some(round4(transfers_err)));
-            // Lookups and iteration steps share the windows with the assigns: the same scale.
-            if let (Some(reads), Some(remote)) = (line.reads, line.remote_reads) {
-                let (reads, reads_err) = s.apply(reads);
-                let (remote, remote_err) = s.apply(remote);
+            let r = self.read_scales.get(&line.pid);
+            // Without a read scale (no read window saw a hit) the counts stand as observed.
+            if let (Some(r), Some(reads), Some(remote), Some(invalid)) =
+                (r, line.reads, line.remote_reads, line.invalidations)
+            {
+                let (reads, reads_err) = r.estimate(reads, sampled.reads);
+                let (remote, remote_err) = r.estimate(remote, sampled.remote_reads);
+                let (invalid, invalid_err) = r.estimate(invalid, sampled.invalidations);
                 (line.est_reads, line.est_reads_rel_err) = (Some(reads), Some(round4(reads_err)));
                 (line.est_remote_reads, line.est_remote_reads_rel_err) =
                     (Some(remote), Some(round4(remote_err)));
+                (line.est_invalidations, line.est_invalidations_rel_err) =
+                    (Some(invalid), Some(round4(invalid_err)));
             }
+            line.contention = rank::score(line);
         }
     }
 
@@ -109,33 +141,64 @@ impl Overhead {
     pub fn scale_maps(&self, maps: &mut [MapReport]) {
         for map in maps {
             if let Some(s) = self.scales.get(&map.pid) {
-                let (writes, err) = s.apply(map.writes);
+                let (writes, err) = s.estimate(map.writes, map.sampled.writes);
                 (map.est_writes, map.est_writes_rel_err) = (Some(writes), Some(round4(err)));
-                if let Some(reads) = map.reads {
-                    let (reads, err) = s.apply(reads);
-                    (map.est_reads, map.est_reads_rel_err) = (Some(reads), Some(round4(err)));
-                }
+            }
+            if let (Some(r), Some(reads)) = (self.read_scales.get(&map.pid), map.reads) {
+                let (reads, err) = r.estimate(reads, map.sampled.reads);
+                (map.est_reads, map.est_reads_rel_err) = (Some(reads), Some(round4(err)));
             }
         }
     }
 }
 
-/// The scale of one target's counts: with the hit cost measured in it, else the calibrated one
-/// (whose uncertainty is then taken as half of it).
-fn scale_of(d: &DutyOutcome, plan: &OverheadPlan) -> Option<Scale> {
-    let (hit_ns, hit_err_ns) = match d.measured {
+/// The cost of one probe hit in a target and its uncertainty (ns): measured in it, else the
+/// calibrated one (whose uncertainty is then taken as half of it).
+fn hit_cost(d: &DutyOutcome, plan: &OverheadPlan) -> (f64, f64) {
+    match d.measured {
         Some(c) => (c.hit_ns, c.err_ns),
         None => {
             let c = plan.calibration.hit_cost.as_nanos() as f64;
             (c, c / 2.0)
         }
-    };
+    }
+}
+
+/// The scale of one target's write counts: with the hit cost measured in it, else the calibrated one
+/// (whose uncertainty is then taken as half of it).
+fn scale_of(d: &DutyOutcome, plan: &OverheadPlan) -> Option<Scale> {
+    let (hit_ns, hit_err_ns) = hit_cost(d, plan);
     tracing::debug!(pid = d.pid, cpu_ns = d.cpu.as_nanos() as u64, hits = d.hits, hit_ns, hit_err_ns, windows = ?d.samples, "estimate input");
     estimate::scale(&Seen {
         cpu_ns: d.cpu.as_nanos() as f64,
         hits: d.hits,
         entries: d.entries,
         windows: &d.samples,
+        hit_ns,
+        hit_err_ns,
+        watch_ns: d.watch.as_nanos() as f64,
+        watch_err: calibrate::WATCH_COST_REL_ERR,
+        always_on: d.always_on,
+    })
+}
+
+/// The scale of one target's read counts, from its read windows: against the writes seen in them
+/// and the estimate of all writes (`writes`), else by own CPU time like the writes; None without
+/// read probes.
+fn read_scale_of(d: &DutyOutcome, plan: &OverheadPlan, writes: Option<&Scale>) -> Option<Scale> {
+    let reads = d.reads.as_ref()?;
+    if let Some(w) = writes.filter(|_| !d.always_on) {
+        let clock = d.entries as f64 * w.factor;
+        if let Some(s) = estimate::nested_scale(&reads.samples, reads.entries, clock, w.rel_err) {
+            return Some(s);
+        }
+    }
+    let (hit_ns, hit_err_ns) = hit_cost(d, plan);
+    estimate::scale(&Seen {
+        cpu_ns: d.cpu.as_nanos() as f64,
+        hits: d.hits,
+        entries: reads.entries,
+        windows: &reads.samples,
         hit_ns,
         hit_err_ns,
         watch_ns: d.watch.as_nanos() as f64,

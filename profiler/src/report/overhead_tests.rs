@@ -1,3 +1,4 @@
+use profiler_common::Sampled;
 use std::time::Duration;
 
 use super::*;
@@ -18,6 +19,7 @@ fn scales_counts_and_reports_the_budget() {
         cpu: Duration::from_nanos(26_012_500),
         hits: 50,
         entries: 0,
+        other_entries: 0,
         hit_ns: None,
         watch: Duration::ZERO,
     };
@@ -36,6 +38,7 @@ fn scales_counts_and_reports_the_budget() {
         measured: None,
         hit_cost_ns: 27_000.0,
         always_on: false,
+        reads: None,
     }];
     let plan = OverheadPlan {
         budget: Budget::from_pct(2.0),
@@ -51,6 +54,16 @@ fn scales_counts_and_reports_the_budget() {
             hit_cost: Duration::from_micros(27),
             watch_cost: Duration::ZERO,
         },
+    };
+    // Of what the probes saw, what they saw in the sampled windows: what is scaled.
+    report.lines[0].sampled = Sampled {
+        writes: 10,
+        transfers: 2,
+        ..Sampled::default()
+    };
+    report.maps[0].sampled = Sampled {
+        writes: 10,
+        ..Sampled::default()
     };
     let o = Overhead::of(&duty, &plan);
     o.scale_lines(&mut report.lines);
@@ -78,15 +91,19 @@ fn scales_counts_and_reports_the_budget() {
     // Identical windows: only the hit cost's uncertainty (half the calibrated cost) counts.
     let from_cost = (100.0 / 49_325_000.0 - 500.0 / 986_500_000.0) * 13_500.0;
     assert_eq!(t.est_scale_rel_err, Some(round4(from_cost)));
+    // The windows saw 100 hits of the 2,000 estimated: a count seen in them is a twentieth.
     let line = &report.lines[0];
-    assert_eq!(line.est_writes, Some(line.writes * 4));
-    assert_eq!(line.est_transfers, Some(line.transfers * 4));
-    let own = 1.0 / (line.writes as f64).sqrt();
+    assert_eq!(line.est_writes, Some(200.max(line.writes)));
+    assert_eq!(line.est_transfers, Some(40.max(line.transfers)));
+    let own = 1.0 / 10f64.sqrt();
     assert_eq!(
         line.est_writes_rel_err,
         Some(round4((from_cost * from_cost + own * own).sqrt()))
     );
-    assert_eq!(report.maps[0].est_writes, Some(report.maps[0].writes * 4));
+    assert_eq!(
+        report.maps[0].est_writes,
+        Some(200.max(report.maps[0].writes))
+    );
 }
 
 #[test]

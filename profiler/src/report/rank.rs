@@ -51,6 +51,17 @@ pub fn contention(transfers: u64, remote_reads: u64, invalidations: u64) -> u64 
     transfers + remote_reads + invalidations / 2
 }
 
+/// A line's contention from its report: from the estimates where the probes ran in windows (the
+/// write and the read probes in windows of their own), else from the counts; transfers seen
+/// by watchpoints as well as by probes count as the larger of the two.
+pub fn score(line: &LineReport) -> u64 {
+    contention(
+        line.est_transfers.unwrap_or(0).max(line.transfers),
+        line.est_remote_reads.or(line.remote_reads).unwrap_or(0),
+        line.est_invalidations.or(line.invalidations).unwrap_or(0),
+    )
+}
+
 /// Orders lines as the schema requires: contention, then writes, descending; ties by address.
 pub fn rank(lines: &mut [LineReport]) {
     lines.sort_by(|a, b| {
@@ -111,12 +122,15 @@ pub fn rank_lines(
                 est_reads_rel_err: None,
                 est_remote_reads: None,
                 est_remote_reads_rel_err: None,
+                est_invalidations: None,
+                est_invalidations_rel_err: None,
                 growth_writes: go.then_some(stats.growth_writes),
                 concurrent_writers: go.then_some(stats.concurrent_writers),
                 l1_miss_samples: measured.addresses.then_some(stats.l1_miss_samples),
                 objects: line_objects,
                 top_frames,
                 watch: None,
+                sampled: stats.sampled,
             }
         })
         .collect();
@@ -326,6 +340,7 @@ pub fn rank_maps(
                     .map(|f| frame_report(f, 1))
                     .collect(),
                 races: extra.races,
+                sampled: stats.sampled,
             }
         })
         .collect();

@@ -275,6 +275,8 @@ fn many_writer_threads_are_reported_as_the_sketch_estimate() {
             now_ns: 1,
             growth: 0,
             concurrent: 0,
+            sharing: 1,
+            sampling: 0,
         };
         record_line_write(&mut stats, &write, add);
         record_object_write(&mut map.1, &write, AssignKind::Fast64 as u32, add);

@@ -140,11 +140,7 @@ pub fn join(
             let writers = probe_writers.unwrap_or_default().union(&seen.writers);
             set_writers(entry, &writers);
             entry.transfers = entry.transfers.max(seen.transfers);
-            entry.contention = rank::contention(
-                entry.transfers,
-                entry.remote_reads.unwrap_or(0),
-                entry.invalidations.unwrap_or(0),
-            );
+            entry.contention = rank::score(entry);
         }
         entry.objects.extend(objects);
         entry.watch = Some(watch);
@@ -202,12 +198,15 @@ fn empty_line(pid: u32, line: u64) -> LineReport {
         est_reads_rel_err: None,
         est_remote_reads: None,
         est_remote_reads_rel_err: None,
+        est_invalidations: None,
+        est_invalidations_rel_err: None,
         growth_writes: None,
         concurrent_writers: None,
         l1_miss_samples: None,
         objects: Vec::new(),
         top_frames: Vec::new(),
         watch: None,
+        sampled: profiler_common::Sampled::default(),
     }
 }
 

@@ -19,6 +19,8 @@ fn write(tid: u32, cpu: u32) -> Write {
         now_ns: 0,
         growth: 0,
         concurrent: 0,
+        sharing: 1,
+        sampling: 0,
     }
 }
 

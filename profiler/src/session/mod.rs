@@ -15,7 +15,7 @@ use crate::{
         calibrate::{self, WatchCalibration},
         probes::{target_config, Probes},
     },
-    overhead::{budget, budget::Budget, plan::OverheadPlan},
+    overhead::{budget, budget::Budget, mix::Mix, plan::OverheadPlan},
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
     symbolize::Symbolizer,
@@ -189,9 +189,16 @@ impl Session {
         })
     }
 
+    /// Whether a target's read probes are attached with its write probes (see
+    /// [`Mix::reads_start_attached`]).
+    pub fn reads_start_attached(&self) -> bool {
+        Mix::reads_start_attached(self.overhead.duty.fraction)
+    }
+
     /// Adds `t` to the kernel side and attaches its probes.
     pub fn attach(&mut self, t: &Recorded, sample_every: u32) -> anyhow::Result<()> {
-        attach(&mut self.probes, t, &self.plan, sample_every)
+        let with_reads = self.reads_start_attached();
+        attach(&mut self.probes, t, &self.plan, sample_every, with_reads)
     }
 
     /// Opens the perf events at the planned frequency; None for no perf events.
@@ -304,6 +311,7 @@ fn attach(
     t: &Recorded,
     plan: &ProbePlan,
     sample_every: u32,
+    with_reads: bool,
 ) -> anyhow::Result<()> {
     let layout = t.binary.as_ref().map(|b| &b.layout);
     probes.add_target(t.pid, target_config(layout, sample_every))?;
@@ -314,7 +322,7 @@ fn attach(
     for (probe, site) in &plan.custom {
         probes.attach_custom(t.pid, probe, site)?;
     }
-    probes.attach_pid(t.pid)?;
+    probes.attach_pid(t.pid, with_reads)?;
     Ok(())
 }
 

@@ -53,11 +53,14 @@ fn default_budget_cycles_probes_and_still_ranks_the_shared_cache_first(go: Go) {
         "the shared cache's line is not ranked first: {first}"
     );
     assert!(u64_of(first, "transfers") > 0, "{first}");
+    // The estimate scales the writes seen in the sampled windows; a line written steadily all
+    // along has about the target's share of its writes there.
     let (writes, est) = (u64_of(first, "writes"), u64_of(first, "est_writes"));
     let scale = f64_of(target, "est_scale");
+    let ratio = est as f64 / (writes as f64 * scale);
     assert!(
-        scale > 1.0 && (est as f64 - writes as f64 * scale).abs() <= writes as f64 * scale * 1e-3,
-        "est_writes {est} should be writes {writes} × est_scale {scale}: {first}"
+        scale > 1.0 && est >= writes && (0.5..=2.0).contains(&ratio),
+        "est_writes {est} should be about writes {writes} × est_scale {scale}: {first}"
     );
     assert!(f64_of(first, "est_writes_rel_err") > 0.0, "{first}");
     assert_eq!(target["probe_hit_cost_source"], "measured", "{target}");

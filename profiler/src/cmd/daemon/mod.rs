@@ -209,7 +209,8 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         });
         // Next window: probes back on every live target.
         for t in targets.iter().filter(|t| inspect::is_alive(t.pid)) {
-            if let Err(e) = session.probes.attach_pid(t.pid) {
+            let with_reads = session.reads_start_attached();
+            if let Err(e) = session.probes.attach_pid(t.pid, with_reads) {
                 tracing::warn!(pid = t.pid, "re-attaching: {e}");
             }
         }
