@@ -11,6 +11,7 @@ pub mod collect;
 pub mod inspect;
 pub mod kernel;
 pub mod launch;
+pub mod machine;
 pub mod output;
 pub mod overhead;
 pub mod perf;

@@ -129,6 +129,8 @@ pub struct Duty {
     live: Option<Observation>,
     /// What each closed window saw between going live and being closed.
     samples: Vec<WindowSample>,
+    /// Time the closed samples span.
+    sampled: Duration,
 }
 
 /// The target's CPU time and probe hits while all of an account's probes were in place, for one
@@ -193,6 +195,7 @@ impl Duty {
             last: start,
             live: Some(start),
             samples: Vec::new(),
+            sampled: Duration::ZERO,
         }
     }
 
@@ -351,6 +354,7 @@ impl Duty {
     /// Ends the live window at `obs` (its probes are about to be detached).
     fn close_window(&mut self, obs: Observation) {
         if let Some(live) = self.live.take() {
+            self.sampled += obs.now.saturating_sub(live.now);
             // The watchpoints' cost is no work of the target's, nor of the probes'.
             let watched = obs.watch.saturating_sub(live.watch);
             let all = |o: &Observation| o.hits + o.other_hits;
@@ -384,6 +388,14 @@ impl Duty {
     /// Whether the open window is being sampled.
     pub fn sampling(&self) -> bool {
         self.live.is_some()
+    }
+
+    /// Time sampled so far (closed samples, and the live one up to the last observation).
+    pub fn sampled_time(&self) -> Duration {
+        let live = self
+            .live
+            .map_or(Duration::ZERO, |l| self.last.now.saturating_sub(l.now));
+        self.sampled + live
     }
 
     /// The live window cannot be measured (some of the target's CPU time in it went uncounted):

@@ -392,6 +392,7 @@ impl DutyCycler {
                 if t.time_live.is_none() && t.mix.writes.sampling() {
                     t.time_live = Some(t.time_now);
                 }
+                Self::sync_sampling(probes, t);
             }
         }
         if t.mix.next_check().max(t.hold_until) > now {
@@ -422,6 +423,8 @@ impl DutyCycler {
             ?actions,
             "duty"
         );
+        // A sample that ended at this reading stops counting before anything else is done.
+        Self::sync_sampling(probes, t);
         if actions.reads == Action::Detach {
             Self::detach(probes, t, ProbeGroup::Reads);
             t.reads_leaving = actions.writes == Action::Keep;
@@ -444,6 +447,7 @@ impl DutyCycler {
         }
         if actions.reads == Action::Attach {
             t.mix.reads_attaching(&obs);
+            Self::sync_sampling(probes, t);
             Self::close_time(t);
         }
         let reads_attached =
@@ -458,6 +462,9 @@ impl DutyCycler {
         t.seen = at;
         if reads_attached {
             t.mix.reads_attached_at(&at);
+            if t.time_live.is_none() && t.mix.writes.sampling() {
+                t.time_live = Some(t.time_now);
+            }
         } else if actions.reads == Action::Attach {
             t.mix.reads_failed(&at);
             t.reads_leaving = true;
@@ -468,6 +475,8 @@ impl DutyCycler {
                 t.time_live = Some(t.time_now);
             }
         }
+        // A sample that began at this reading starts counting at once.
+        Self::sync_sampling(probes, t);
     }
 
     /// Settles every account for the last time (the probes are about to be detached).

@@ -9,7 +9,11 @@
 //!   and everything the reads leave unused;
 //! - read windows nest in write windows: the reads are attached only while the writes are, and
 //!   taken off with them. In a read window every access to a map is seen, so the sharing model
-//!   (which CPUs hold a line, what a write invalidates) runs only there (`TARGET_SHARING`).
+//!   (which CPUs hold a line, what a write invalidates) runs only there (`TARGET_SHARING`);
+//! - the write windows are sampled only while the read probes are off (read hits cost what an
+//!   assign hit does not) unless the target's reads are negligible, and the read probes open a
+//!   window only while their time attached is no more than the write windows' sampled time: the
+//!   writes keep at least half of it.
 //!
 //! Each account's windows are its own sample of the recording: write counts scale from the write
 //! windows, read counts (and the sharing figures) from the read windows (see `estimate`).
@@ -22,6 +26,9 @@ use crate::overhead::budget::{Action, Duty, Observation, WindowSample};
 
 /// Largest share of a target's probe budget its read probes may take.
 pub const READ_SHARE: f64 = 0.5;
+/// Read hits, as a share of write entries, below which the write windows are sampled with the
+/// read probes in place.
+pub const FEW_READS: f64 = 0.01;
 
 /// One reading of a target's counters since recording started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -127,7 +134,13 @@ impl Mix {
     /// probes are attached only if `reads_may_attach` (and the write probes are).
     pub fn step(&mut self, r: &Reading, reads_may_attach: bool) -> Actions {
         let writes = self.writes.step(self.write_obs(r));
-        let may_attach = reads_may_attach && self.writes.is_attached();
+        // The read windows take at most as long as the write windows' own samples: the writes
+        // keep at least half of their attached time to be sampled alone.
+        let balanced = self
+            .reads
+            .as_ref()
+            .is_some_and(|d| d.active() <= self.writes.sampled_time());
+        let may_attach = reads_may_attach && balanced && self.writes.is_attached();
         let reads = match self.reads.as_mut() {
             None => Action::Keep,
             Some(d) if writes == Action::Detach => {
@@ -147,7 +160,7 @@ impl Mix {
     pub fn writes_attached_at(&mut self, r: &Reading) {
         let obs = self.write_obs(r);
         self.writes.attached_at(obs);
-        if self.reads.as_ref().is_some_and(Duty::is_attached) {
+        if self.reads.as_ref().is_some_and(Duty::is_attached) && !Self::few_reads(r) {
             self.writes.pause_sample(obs);
         }
     }
@@ -160,11 +173,24 @@ impl Mix {
         self.writes.pause_sample(obs);
     }
 
-    /// The read probes asked for are in place at `r`.
+    /// The read probes asked for are in place at `r`. Where the target's reads so far are
+    /// negligible ([`FEW_READS`] of its write entries, none at all in a program that reads no
+    /// map), the write window is sampled again beside them: their hits cannot move its CPU
+    /// time.
     pub fn reads_attached_at(&mut self, r: &Reading) {
         if let Some(d) = self.reads.as_mut() {
             d.attached_at(Self::read_obs(r));
         }
+        if Self::few_reads(r) {
+            let obs = self.write_obs(r);
+            self.writes.resume_sample(obs);
+        }
+    }
+
+    /// Whether the target's read hits so far are negligible beside its write entries.
+    fn few_reads(r: &Reading) -> bool {
+        let writes = r.entries.saturating_sub(r.reads);
+        (r.reads as f64) <= FEW_READS * writes as f64
     }
 
     /// The read probes detached last are gone at `r`: the write window, if still open, is

@@ -30,6 +30,8 @@ struct Outcome {
     writes_active: f64,
     /// Share of the time the read probes were attached.
     reads_active: f64,
+    /// Share of the time the write windows were sampled.
+    writes_sampled: f64,
     /// Everything the probes cost over the target's own work.
     overhead: f64,
     /// What the read probes cost over the target's own work.
@@ -146,6 +148,7 @@ impl Sim {
         Outcome {
             writes_active: writes_time.as_secs_f64() / total.as_secs_f64(),
             reads_active: reads_time.as_secs_f64() / total.as_secs_f64(),
+            writes_sampled: mix.writes.sampled_time().as_secs_f64() / total.as_secs_f64(),
             overhead: mix.writes.overhead(),
             reads_overhead: reads_spent / own,
         }
@@ -221,6 +224,28 @@ fn unused_read_share_goes_to_the_writes() {
         idle_reads.writes_active,
         alone.writes_active
     );
+}
+
+#[test]
+fn the_writes_keep_half_their_windows_to_themselves() {
+    // Read probes cheap enough to stay on: they still leave the writes half of their attached
+    // time, the time write counts are sampled in.
+    let mixed = read_mostly(0.5).run(2.0, SPAN, Metering::Mix);
+    assert!(
+        mixed.reads_active <= 0.55 * mixed.writes_active,
+        "reads attached {:.3} of the time, writes {:.3}",
+        mixed.reads_active,
+        mixed.writes_active
+    );
+    assert!(
+        mixed.writes_sampled >= 0.45 * mixed.writes_active,
+        "{mixed:?}"
+    );
+    // Reads a hundredth of the writes or fewer (none at all, in a program that reads no map):
+    // the writes are sampled with the read probes in place too.
+    let idle = read_mostly(0.0005).run(2.0, SPAN, Metering::Mix);
+    assert!(idle.reads_active > 0.5 * idle.writes_active, "{idle:?}");
+    assert!(idle.writes_sampled >= 0.9 * idle.writes_active, "{idle:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ pub mod breakpoint;
 mod choose;
 mod events;
 mod pmu;
-mod sysfs;
+pub(crate) mod sysfs;
 
 pub use attr::attr;
 

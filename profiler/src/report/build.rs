@@ -130,6 +130,15 @@ pub fn build(
             overhead: overhead.sources,
             perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
             probe_trampoline_samples: trampoline,
+            line_transfer_ns: session
+                .transfer
+                .as_ref()
+                .map(|t| (t.line_transfer_ns * 10.0).round() / 10.0),
+            line_transfer: session
+                .transfer
+                .as_ref()
+                .map(|t| t.classes.clone())
+                .unwrap_or_default(),
         },
         drops: Drops {
             samples_overflow: collected.overflow,

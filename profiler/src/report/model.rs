@@ -156,6 +156,13 @@ pub struct Sources {
     /// without perf events.
     #[serde(default)]
     pub probe_trampoline_samples: Option<u64>,
+    /// What moving one cache line between two CPUs costs on this machine (ns): the mean over
+    /// every pair of the CPUs clprof may run on; null where it could not be measured.
+    #[serde(default)]
+    pub line_transfer_ns: Option<f64>,
+    /// The cost per class of CPU pair, as measured (one pair each).
+    #[serde(default)]
+    pub line_transfer: Vec<crate::machine::ClassCost>,
 }
 
 /// What the overhead budget did over all targets.

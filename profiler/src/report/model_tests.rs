@@ -102,6 +102,8 @@ fn json_has_every_field_of_the_clprof_1_schema() {
         keys(&v["sources"]),
         [
             "estimated_overhead_pct",
+            "line_transfer",
+            "line_transfer_ns",
             "overhead_budget_pct",
             "perf",
             "perf_sample_cost_ns",

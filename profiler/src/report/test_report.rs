@@ -54,6 +54,8 @@ pub(crate) fn sample() -> Report {
             },
             perf_samples: None,
             probe_trampoline_samples: None,
+            line_transfer_ns: None,
+            line_transfer: Vec::new(),
         },
         drops: Drops::default(),
         events: 10,

@@ -15,6 +15,7 @@ use crate::{
         calibrate::{self, WatchCalibration},
         probes::{target_config, Probes},
     },
+    machine,
     overhead::{budget, budget::Budget, mix::Mix, plan::OverheadPlan},
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
@@ -164,6 +165,9 @@ pub struct Session {
     pub overhead: OverheadPlan,
     /// The CPU's hardware PMU is exposed (absent in most VMs).
     pub pmu_available: bool,
+    /// What moving a cache line between CPUs costs here (cached per host); None where it could
+    /// not be measured (one CPU).
+    pub transfer: Option<machine::TransferCosts>,
 }
 
 impl Session {
@@ -180,12 +184,16 @@ impl Session {
         let source = perf::choose(events, &perf::detect_pmu(Path::new("/sys"), &cpuinfo))?;
         let mut probes = Probes::load(verbose)?;
         let overhead = plan_overhead(&mut probes, budget_pct, &source, plan.watch_calibration)?;
+        let transfer = machine::transfer_costs()
+            .inspect_err(|e| tracing::info!("line-transfer cost not measured: {e}"))
+            .ok();
         Ok(Session {
             probes,
             plan,
             source,
             overhead,
             pmu_available: preflight::pmu_available(Path::new("/sys")),
+            transfer,
         })
     }
 

@@ -6,6 +6,7 @@ mod containers;
 mod daemon;
 mod export;
 mod go;
+mod machine;
 mod matrix;
 mod outputs;
 mod paths;

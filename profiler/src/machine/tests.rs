@@ -1,0 +1,62 @@
+use super::*;
+
+fn class(class: PairClass, pairs: u64, ns: f64) -> ClassCost {
+    ClassCost {
+        class,
+        cpus: [0, 1],
+        pairs,
+        ns,
+        spread: 0.1,
+    }
+}
+
+#[test]
+fn the_machine_figure_weighs_each_class_by_its_pairs() {
+    // 4 sibling pairs at 20 ns, 8 in an L3 at 60 ns, 16 across sockets at 150 ns.
+    let classes = vec![
+        class(PairClass::SmtSiblings, 4, 20.0),
+        class(PairClass::SameL3, 8, 60.0),
+        class(PairClass::OtherSocket, 16, 150.0),
+    ];
+    let want = (4.0 * 20.0 + 8.0 * 60.0 + 16.0 * 150.0) / 28.0;
+    assert!((mean_over_pairs(&classes) - want).abs() < 1e-9);
+}
+
+#[test]
+fn a_cached_measurement_serves_only_the_host_it_was_made_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cache/line-transfer.json");
+    let key = HostKey {
+        host: "a".to_owned(),
+        cpu_model: "AMD EPYC".to_owned(),
+        cpus: vec![0, 1],
+    };
+    let costs = TransferCosts {
+        line_transfer_ns: 60.0,
+        classes: vec![class(PairClass::SameL3, 1, 60.0)],
+    };
+    assert_eq!(load(&path, &key), None, "nothing cached yet");
+    store(&path, key.clone(), &costs);
+    assert_eq!(load(&path, &key), Some(costs));
+    let other_cpus = HostKey {
+        cpus: vec![0, 1, 2, 3],
+        ..key.clone()
+    };
+    assert_eq!(load(&path, &other_cpus), None, "CPUs changed");
+    let other_host = HostKey {
+        host: "b".to_owned(),
+        ..key
+    };
+    assert_eq!(load(&path, &other_host), None, "another host");
+    std::fs::write(&path, "{ not json").expect("write");
+    assert_eq!(load(&path, &other_host), None, "a corrupt cache is ignored");
+}
+
+#[test]
+fn one_cpu_cannot_measure_a_transfer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(matches!(
+        measure(dir.path(), &[0]),
+        Err(MachineError::OneCpu(_))
+    ));
+}
