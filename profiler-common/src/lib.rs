@@ -25,41 +25,6 @@ pub const TARGET_SLOTS: u32 = MAX_TARGETS + 1;
 /// iteration, metered apart by the budget).
 pub const TARGET_COUNTERS: u32 = 4 * TARGET_SLOTS;
 
-/// The `TARGET_HITS` counter of the read-probe hits (lookups, iteration starts and steps) of the
-/// target in `slot`; each is also one of its hits and one of its entry hits.
-pub const fn read_hits_counter(slot: u32) -> u32 {
-    3 * TARGET_SLOTS + slot
-}
-
-/// [`TargetConfig::flags`] bit: the target's read probes are attached, so the sharing model
-/// runs (a write counts the readers' copies it invalidates). Without it a write still makes its
-/// CPU the line's only holder, but invalidates nothing: no reader was watched.
-pub const TARGET_SHARING: u8 = 1;
-/// [`TargetConfig::flags`] bit: the write probes' window is being sampled (all of them in place,
-/// no read probe among them): their counts go to [`Sampled`] too.
-pub const TARGET_SAMPLING_WRITES: u8 = 2;
-/// [`TargetConfig::flags`] bit: the read probes' window is being sampled.
-pub const TARGET_SAMPLING_READS: u8 = 4;
-
-/// The counts of a line or object made while their probes' window was being sampled
-/// ([`TARGET_SAMPLING_WRITES`], [`TARGET_SAMPLING_READS`]): what the estimates scale to the whole
-/// recording. Counts seen outside those windows (while probes were being attached or taken
-/// off, in a window whose CPU time could not be measured) are not scaled.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sampled {
-    /// Writes (count).
-    pub writes: u64,
-    /// Ownership transfers (count; lines only).
-    pub transfers: u64,
-    /// Reads: lookups and iteration steps (count).
-    pub reads: u64,
-    /// Remote reads (count; lines only).
-    pub remote_reads: u64,
-    /// Invalidations (count; lines only).
-    pub invalidations: u64,
-}
-const _: () = assert!(size_of::<Sampled>() == 40);
 /// The `TARGET_HITS` slot of clprof's own calibration probe.
 pub const CALIBRATION_SLOT: u16 = MAX_TARGETS as u16;
 /// Capacity of the user stack map (`STACKS`).
@@ -615,10 +580,14 @@ pub mod fold;
 mod latency;
 pub mod probe_time;
 pub mod watch;
+pub mod windows;
 pub mod xol;
 
 pub use latency::{latency_bucket, latency_bucket_upper, LatencyHist};
 pub use probe_time::{gap_bucket, ProbeTime, GAP_BUCKETS, GAP_BUCKET_NS};
+pub use windows::{
+    read_hits_counter, Sampled, TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
+};
 pub use xol::{ProbeHit, StepKey};
 
 #[cfg(test)]

@@ -299,12 +299,9 @@ impl DutyCycler {
 
     /// Books the CPU time clprof spent detaching the target's probes, group by group.
     fn book_switches(probes: &Probes, t: &mut Target) {
-        t.mix
-            .writes
-            .add_switch_cpu(probes.take_switch_cpu(t.pid, ProbeGroup::Writes));
-        let reads = probes.take_switch_cpu(t.pid, ProbeGroup::Reads);
-        if let Some(d) = t.mix.reads.as_mut() {
-            d.add_switch_cpu(reads);
+        for group in [ProbeGroup::Writes, ProbeGroup::Reads] {
+            t.mix
+                .add_switch_cpu(group, probes.take_switch_cpu(t.pid, group));
         }
     }
 
@@ -314,14 +311,7 @@ impl DutyCycler {
         let began = thread_cpu();
         let attached = probes.attach_group(t.pid, group);
         let spent = thread_cpu().saturating_sub(began);
-        match group {
-            ProbeGroup::Writes => t.mix.writes.add_switch_cpu(spent),
-            ProbeGroup::Reads => {
-                if let Some(d) = t.mix.reads.as_mut() {
-                    d.add_switch_cpu(spent);
-                }
-            }
-        }
+        t.mix.add_switch_cpu(group, spent);
         if let Err(e) = attached {
             tracing::debug!(pid = t.pid, ?group, "re-attaching: {e}");
             probes.detach_group(t.pid, group);
@@ -335,14 +325,7 @@ impl DutyCycler {
         let began = thread_cpu();
         probes.detach_group(t.pid, group);
         let spent = thread_cpu().saturating_sub(began);
-        match group {
-            ProbeGroup::Writes => t.mix.writes.add_switch_cpu(spent),
-            ProbeGroup::Reads => {
-                if let Some(d) = t.mix.reads.as_mut() {
-                    d.add_switch_cpu(spent);
-                }
-            }
-        }
+        t.mix.add_switch_cpu(group, spent);
     }
 
     /// Settles every due account and attaches or detaches probes accordingly.

@@ -22,7 +22,10 @@
 
 use std::time::Duration;
 
-use crate::overhead::budget::{Action, Duty, Observation, WindowSample};
+use crate::{
+    kernel::links::ProbeGroup,
+    overhead::budget::{Action, Duty, Observation, WindowSample},
+};
 
 /// Largest share of a target's probe budget its read probes may take.
 pub const READ_SHARE: f64 = 0.5;
@@ -222,6 +225,18 @@ impl Mix {
         self.writes.spoil_window();
         if let Some(d) = self.reads.as_mut() {
             d.spoil_window();
+        }
+    }
+
+    /// Books CPU time clprof spent attaching or detaching `group`'s probes to its account.
+    pub fn add_switch_cpu(&mut self, group: ProbeGroup, cost: Duration) {
+        match group {
+            ProbeGroup::Writes => self.writes.add_switch_cpu(cost),
+            ProbeGroup::Reads => {
+                if let Some(d) = self.reads.as_mut() {
+                    d.add_switch_cpu(cost);
+                }
+            }
         }
     }
 
