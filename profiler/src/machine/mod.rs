@@ -39,7 +39,7 @@ pub struct ClassCost {
     pub pairs: u64,
     /// One transfer (ns): the median run.
     pub ns: f64,
-    /// (slowest − fastest) / median of the runs.
+    /// Interquartile range of the runs over their median.
     pub spread: f64,
 }
 
@@ -67,7 +67,7 @@ struct Cached {
 }
 
 /// The machine's costs: from the cache when it was measured on this host with these CPUs, else
-/// measured now (a few tens of milliseconds) and cached.
+/// measured now (under a second) and cached.
 pub fn transfer_costs() -> Result<TransferCosts, MachineError> {
     let cpus = allowed_cpus();
     let key = HostKey {

@@ -53,6 +53,12 @@ fn the_line_transfer_cost_is_positive_repeatable_and_cached() {
         for class in classes {
             assert!(class["ns"].as_f64().is_some_and(|ns| ns > 0.0), "{class}");
             assert!(class["class"].is_string(), "{class}");
+            // The runs of one measurement agree: their interquartile range under the median.
+            let spread = class["spread"].as_f64().expect("spread");
+            assert!(
+                (0.0..1.0).contains(&spread),
+                "the runs of one measurement disagree: {class}"
+            );
         }
     }
     let (x, y) = (transfer_ns(&first), transfer_ns(&second));
