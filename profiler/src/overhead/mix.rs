@@ -72,10 +72,9 @@ impl Mix {
     /// start, its package initializers' map writes among it) is a sample of the writes.
     pub fn new(fraction: f64, hit_cost: Duration, start: Reading, has_reads: bool) -> Self {
         let mut mix = Mix {
-            writes: Duty::new(fraction, hit_cost, Observation::default()),
+            writes: Duty::new(fraction, hit_cost, Self::writes_seen(None, &start)),
             reads: None,
         };
-        mix.writes = Duty::new(fraction, hit_cost, mix.write_obs(&start));
         if has_reads {
             let share = if fraction >= 1.0 {
                 fraction
@@ -117,10 +116,12 @@ impl Mix {
 
     /// What the write account sees: the reads' spending is charged to it.
     fn write_obs(&self, r: &Reading) -> Observation {
-        let charged = self
-            .reads
-            .as_ref()
-            .map_or(Duration::ZERO, |d| d.spent(&Self::read_obs(r)));
+        Self::writes_seen(self.reads.as_ref(), r)
+    }
+
+    /// What a write account sees beside the read account `reads`, if any.
+    fn writes_seen(reads: Option<&Duty>, r: &Reading) -> Observation {
+        let charged = reads.map_or(Duration::ZERO, |d| d.spent(&Self::read_obs(r)));
         Observation {
             now: r.now,
             cpu: r.cpu,

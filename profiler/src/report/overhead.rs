@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::{
     kernel::calibrate,
+    overhead::budget::WindowSample,
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
     overhead::plan::OverheadPlan,
@@ -164,16 +165,35 @@ fn hit_cost(d: &DutyOutcome, plan: &OverheadPlan) -> (f64, f64) {
     }
 }
 
-/// The scale of one target's write counts: with the hit cost measured in it, else the calibrated one
-/// (whose uncertainty is then taken as half of it).
+/// The scale of one target's write counts: by its own CPU time in the write windows.
 fn scale_of(d: &DutyOutcome, plan: &OverheadPlan) -> Option<Scale> {
+    cpu_scale(d, plan, d.entries, &d.samples)
+}
+
+/// The scale of counts whose `entries` were seen in `windows`, by the target's own CPU time in
+/// them (see `estimate::scale`), with the hit cost measured in it, else the calibrated one.
+fn cpu_scale(
+    d: &DutyOutcome,
+    plan: &OverheadPlan,
+    entries: u64,
+    windows: &[WindowSample],
+) -> Option<Scale> {
     let (hit_ns, hit_err_ns) = hit_cost(d, plan);
-    tracing::debug!(pid = d.pid, cpu_ns = d.cpu.as_nanos() as u64, hits = d.hits, hit_ns, hit_err_ns, windows = ?d.samples, "estimate input");
+    tracing::debug!(
+        pid = d.pid,
+        cpu_ns = d.cpu.as_nanos() as u64,
+        hits = d.hits,
+        entries,
+        hit_ns,
+        hit_err_ns,
+        ?windows,
+        "estimate input"
+    );
     estimate::scale(&Seen {
         cpu_ns: d.cpu.as_nanos() as f64,
         hits: d.hits,
-        entries: d.entries,
-        windows: &d.samples,
+        entries,
+        windows,
         hit_ns,
         hit_err_ns,
         watch_ns: d.watch.as_nanos() as f64,
@@ -193,18 +213,7 @@ fn read_scale_of(d: &DutyOutcome, plan: &OverheadPlan, writes: Option<&Scale>) -
             return Some(s);
         }
     }
-    let (hit_ns, hit_err_ns) = hit_cost(d, plan);
-    estimate::scale(&Seen {
-        cpu_ns: d.cpu.as_nanos() as f64,
-        hits: d.hits,
-        entries: reads.entries,
-        windows: &reads.samples,
-        hit_ns,
-        hit_err_ns,
-        watch_ns: d.watch.as_nanos() as f64,
-        watch_err: calibrate::WATCH_COST_REL_ERR,
-        always_on: d.always_on,
-    })
+    cpu_scale(d, plan, reads.entries, &reads.samples)
 }
 
 /// Four decimals: what a reader can use, without float noise in the JSON.
