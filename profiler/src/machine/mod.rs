@@ -39,7 +39,7 @@ pub struct ClassCost {
     pub pairs: u64,
     /// One transfer (ns): the median run.
     pub ns: f64,
-    /// Interquartile range of the runs over their median.
+    /// Median absolute deviation of the runs from `ns`, over `ns`.
     pub spread: f64,
 }
 

@@ -60,3 +60,15 @@ fn one_cpu_cannot_measure_a_transfer() {
         Err(MachineError::OneCpu(_))
     ));
 }
+
+#[test]
+fn runs_in_another_vcpu_placement_barely_move_the_spread() {
+    // Three of nine runs made while the host had the vCPUs apart (5 times slower).
+    let runs = vec![40.0, 41.0, 200.0, 39.0, 40.0, 210.0, 42.0, 40.0, 190.0];
+    let cost = transfer::PairCost { ns: 41.0, runs };
+    assert!(cost.spread() < 0.1, "spread {}", cost.spread());
+    // Runs scattered everywhere are reported as such.
+    let runs = vec![20.0, 40.0, 80.0, 160.0, 320.0];
+    let cost = transfer::PairCost { ns: 80.0, runs };
+    assert!(cost.spread() >= 0.5, "spread {}", cost.spread());
+}

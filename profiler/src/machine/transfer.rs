@@ -17,9 +17,9 @@ use thiserror::Error;
 pub const ROUNDS: u64 = 5_000;
 /// Runs per CPU pair, [`PAUSE`] apart; the median counts (a vCPU descheduled in a run makes
 /// that run slow).
-pub const RUNS: usize = 9;
+pub const RUNS: usize = 11;
 /// Pause between two runs: a VM's host moves its vCPUs, and a handoff between them then takes
-/// 5 times as long for a hundred milliseconds or more; spread over 0.8 s, the runs' median is
+/// 5 times as long for a hundred milliseconds or more; spread over 1 s, the runs' median is
 /// the usual figure.
 const PAUSE: Duration = Duration::from_millis(100);
 /// Longest a thread waits for the other's handoff before the run is given up.
@@ -49,16 +49,15 @@ pub struct PairCost {
 }
 
 impl PairCost {
-    /// Interquartile range of the runs over their median (a run the scheduler interrupted
-    /// moves it little).
+    /// Median absolute deviation of the runs from their median, over the median: how far a
+    /// typical run lies from the figure. Runs made while the host had moved a vCPU (up to half
+    /// of them) move it little, unlike the interquartile range, which one run in four moves.
     pub fn spread(&self) -> f64 {
-        let mut sorted = self.runs.clone();
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        if n == 0 || self.ns <= 0.0 {
+        if self.runs.is_empty() || self.ns <= 0.0 {
             return 0.0;
         }
-        (sorted[(3 * n) / 4] - sorted[n / 4]) / self.ns
+        let deviations: Vec<f64> = self.runs.iter().map(|r| (r - self.ns).abs()).collect();
+        median(deviations) / self.ns
     }
 }
 
@@ -76,12 +75,16 @@ pub fn measure(a: u32, b: u32) -> Result<PairCost, TransferError> {
         }
         runs.push(run(a, b)?);
     }
-    let mut sorted = runs.clone();
-    sorted.sort_by(f64::total_cmp);
     Ok(PairCost {
-        ns: sorted[sorted.len() / 2],
+        ns: median(runs.clone()),
         runs,
     })
+}
+
+/// The middle value (the upper one of an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// One run: the time per handoff (ns).
