@@ -116,6 +116,13 @@ pub struct TargetOverhead {
     /// Relative standard error of `est_read_scale`.
     #[serde(default)]
     pub est_read_scale_rel_err: Option<f64>,
+    /// Seconds this process was recorded (until it exited or recording ended).
+    #[serde(default)]
+    pub recorded_s: Option<f64>,
+    /// CPU time it used for its own work while recorded (s): its threads' time less the probes'
+    /// estimated cost.
+    #[serde(default)]
+    pub cpu_s: Option<f64>,
     /// Watchpoint hits in this process (writes to watched words); null when nothing was to be
     /// watched.
     #[serde(default)]
@@ -284,6 +291,17 @@ pub struct LineReport {
     pub concurrent_writers: Option<u64>,
     /// Hardware L1-miss samples with a data address in this line; null: not measured.
     pub l1_miss_samples: Option<u64>,
+    /// What kind of contention this is (README, "Verdicts": the rules, in the order applied).
+    #[serde(default)]
+    pub verdict: Verdict,
+    /// What moving this line costs the target; null where the transfer cost could not be
+    /// measured (one CPU) or the target's CPU time is unknown. Lines rank by it.
+    #[serde(default)]
+    pub cost: Option<Cost>,
+    /// What to change, for the verdict: the objects, fields and writing functions, and the fix;
+    /// null for `private` lines.
+    #[serde(default)]
+    pub advice: Option<String>,
     /// Objects whose memory overlaps this line.
     pub objects: Vec<ObjectReport>,
     /// Code that wrote this line, by sampled stacks (callers of the map assign).
@@ -295,6 +313,54 @@ pub struct LineReport {
     /// The counts made inside sampled windows: what `est_*` scale (not in the JSON).
     #[serde(skip)]
     pub sampled: profiler_common::Sampled,
+}
+
+/// What kind of contention a line shows; the rules are in `report::verdict`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Objects of different threads share the line; none is written by two threads.
+    FalseSharing,
+    /// One object is written by several threads.
+    TrueSharing,
+    /// Written on one CPU, read on others: remote reads move it more than writes do.
+    ReadWriteSharing,
+    /// Its maps keep growing: writes during growth are a large share of its writes.
+    Growth,
+    /// Writers (or a reader and a writer) inside one map at once.
+    Race,
+    /// No contention: the line stays in one cache.
+    #[default]
+    Private,
+}
+
+impl Verdict {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::FalseSharing => "false-sharing",
+            Verdict::TrueSharing => "true-sharing",
+            Verdict::ReadWriteSharing => "read-write-sharing",
+            Verdict::Growth => "growth",
+            Verdict::Race => "race",
+            Verdict::Private => "private",
+        }
+    }
+}
+
+/// What a line's moves between caches cost the target: also the most a fix can win.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// CPU time spent moving the line, per second recorded (ns/s): (estimated transfers +
+    /// estimated remote reads) × `sources.line_transfer_ns` / the seconds the target was
+    /// recorded.
+    pub cpu_ns_per_s: f64,
+    /// `cpu_ns_per_s` over the CPU time the target used per second for its own work (percent).
+    pub target_cpu_pct: f64,
+    /// Relative standard error of the counts behind it (0.05 = 5%): the estimates' errors and
+    /// the counting noise of the moves seen (√n / n). The transfer cost's own spread is left
+    /// out: it is one figure for every recording on a host.
+    pub rel_err: f64,
 }
 
 /// Writes to a line's watched words: every write while a word was watched, by any instruction.
@@ -410,6 +476,10 @@ pub struct MapReport {
     pub lines: Vec<String>,
     /// Entry-to-return latency of its assigns; null without RET probes.
     pub latency: Option<LatencyReport>,
+    /// Where the map was made (`runtime.makemap*` returned it; caller frames, innermost first);
+    /// empty when it was made before the probes were in place, or by code the compiler inlined.
+    #[serde(default)]
+    pub made_at: Vec<FrameReport>,
     /// Where the map was first written when that was sampled (caller frames, innermost first):
     /// usually where it was made, or close by.
     pub first_assign: Vec<FrameReport>,

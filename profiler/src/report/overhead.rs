@@ -69,6 +69,8 @@ impl Overhead {
                     read_probe_hits: d.reads.as_ref().map(|r| r.hits),
                     est_read_scale: r.map(|s| round4(s.factor)),
                     est_read_scale_rel_err: r.map(|s| round4(s.rel_err)),
+                    recorded_s: Some(round4(span)),
+                    cpu_s: Some(round4(own_cpu_s(d))),
                     watch_hits: plan.calibration.watch_cost.map(|_| d.watch_hits),
                     watch_hit_cost_ns: plan.calibration.watch_cost.map(|c| c.as_nanos() as u64),
                 },
@@ -214,6 +216,13 @@ fn read_scale_of(d: &DutyOutcome, plan: &OverheadPlan, writes: Option<&Scale>) -
         }
     }
     cpu_scale(d, plan, reads.entries, &reads.samples)
+}
+
+/// The CPU time a target used for its own work (s): its threads' time less its probe hits'
+/// cost (its watchpoint hits are not in its threads' time).
+fn own_cpu_s(d: &DutyOutcome) -> f64 {
+    let probes = d.hits as f64 * d.hit_cost_ns / 1e9;
+    (d.cpu.as_secs_f64() - probes).max(0.0)
 }
 
 /// Four decimals: what a reader can use, without float noise in the JSON.

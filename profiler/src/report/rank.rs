@@ -127,6 +127,9 @@ pub fn rank_lines(
                 growth_writes: go.then_some(stats.growth_writes),
                 concurrent_writers: go.then_some(stats.concurrent_writers),
                 l1_miss_samples: measured.addresses.then_some(stats.l1_miss_samples),
+                verdict: Default::default(),
+                cost: None,
+                advice: None,
                 objects: line_objects,
                 top_frames,
                 watch: None,
@@ -334,6 +337,7 @@ pub fn rank_maps(
                 perf_samples: measured.perf.then_some(stats.perf_samples),
                 lines,
                 latency: snapshot.latency.get(key).and_then(percentiles),
+                made_at: Vec::new(),
                 first_assign: extra
                     .first_assign
                     .iter()

@@ -32,6 +32,8 @@ pub(crate) fn sample() -> Report {
                 read_probe_hits: None,
                 est_read_scale: None,
                 est_read_scale_rel_err: None,
+                recorded_s: None,
+                cpu_s: None,
                 watch_hits: None,
                 watch_hit_cost_ns: None,
             },
@@ -87,6 +89,9 @@ pub(crate) fn sample() -> Report {
             growth_writes: None,
             concurrent_writers: None,
             l1_miss_samples: None,
+            verdict: Default::default(),
+            cost: None,
+            advice: None,
             objects: vec![ObjectReport {
                 kind: "go-map".to_owned(),
                 addr: hex(0xc000014150),
@@ -133,6 +138,7 @@ pub(crate) fn sample() -> Report {
                 p50_ns: 1023,
                 p99_ns: 4095,
             }),
+            made_at: Vec::new(),
             first_assign: vec![],
             races: vec![RaceReport {
                 kind: RaceKind::WriteWrite,
