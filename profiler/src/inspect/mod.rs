@@ -36,7 +36,7 @@ pub use gobinary::{inspect_binary, AssignFunc, GoBinary, SymbolsSource, GROWTH_F
 pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};
 pub use maps::{load_bias, load_bias_of};
 pub use process::{resolve_process, Process};
-pub use procfs::{cpu_time, is_alive, ns_pid_of, numbered_entries, thread_count};
+pub use procfs::{cpu_time, is_alive, ns_pid_of, numbered_entries, read_u64, thread_count};
 
 /// Why a process or binary cannot be profiled. Each message is one line that says what to do.
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,18 @@ pub enum PairClass {
     OtherSocket,
 }
 
+impl PairClass {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairClass::SmtSiblings => "smt-siblings",
+            PairClass::SameL3 => "same-l3",
+            PairClass::SamePackage => "same-package",
+            PairClass::OtherSocket => "other-socket",
+        }
+    }
+}
+
 /// What sysfs says of one CPU.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuTopo {

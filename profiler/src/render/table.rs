@@ -17,6 +17,17 @@ fn writers_text(writers: u32) -> String {
     }
 }
 
+/// A CPU time in ns as `850ns`, `12.3us` or `4.56ms`.
+pub fn duration_text(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.0}ns")
+    } else if ns < 1_000_000.0 {
+        format!("{:.1}us", ns / 1_000.0)
+    } else {
+        format!("{:.2}ms", ns / 1_000_000.0)
+    }
+}
+
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -98,6 +109,19 @@ pub fn table(report: &Report, top: usize) -> String {
         thousands(hits),
         perf_source(report)
     );
+    if let Some(ns) = report.sources.line_transfer_ns {
+        let classes: Vec<String> = report
+            .sources
+            .line_transfer
+            .iter()
+            .map(|c| format!("{} {:.1} ns", c.class.as_str(), c.ns))
+            .collect();
+        let _ = writeln!(
+            s,
+            "line transfer: {ns:.1} ns a move ({}); COST/s is the CPU time lines cost per second",
+            classes.join(", ")
+        );
+    }
     let _ = writeln!(
         s,
         "events: {}, sampled with stacks: {}; drops: ringbuf {}, map-full {}, stacks {}",
@@ -113,10 +137,13 @@ pub fn table(report: &Report, top: usize) -> String {
     } else {
         let _ = writeln!(
             s,
-            "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>6} {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
+            "{:>3}  {:<18} {:>7} {:>10} {:>8} {:<18} {:>12} {:>12} {:>6} {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
             "#",
             "LINE",
             "PID",
+            "COST/s",
+            "CPU%",
+            "VERDICT",
             "WRITES",
             "TRANSFERS",
             "XFER%",
@@ -175,10 +202,14 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     let opt = |v: Option<u64>| v.map_or("-".to_owned(), thousands);
     let _ = writeln!(
         s,
-        "{:>3}  {:<18} {:>7} {:>12} {:>12} {:>5.1}% {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
+        "{:>3}  {:<18} {:>7} {:>10} {:>8} {:<18} {:>12} {:>12} {:>5.1}% {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
         rank,
         line.line,
         line.pid,
+        line.cost.map_or("-".to_owned(), |c| duration_text(c.cpu_ns_per_s)),
+        line.cost
+            .map_or("-".to_owned(), |c| format!("{:.3}%", c.target_cpu_pct)),
+        line.verdict.as_str(),
         thousands(line.writes),
         thousands(line.transfers),
         pct,
@@ -190,6 +221,9 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
         opt(line.growth_writes),
         opt(line.concurrent_writers)
     );
+    if let Some(advice) = &line.advice {
+        let _ = writeln!(s, "       advice: {advice}");
+    }
     // Value slots: one row per owning map (a line can hold several slots of it).
     let mut slots: Vec<(&str, usize, u64, u32)> = Vec::new();
     for o in line.objects.iter().filter(|o| o.owner.is_some()) {

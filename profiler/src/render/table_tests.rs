@@ -140,3 +140,22 @@ fn watched_words_and_their_unseen_writers_are_listed_under_their_line() {
         "the watched object is not listed again as a map object: {text}"
     );
 }
+
+#[test]
+fn each_line_shows_its_cost_verdict_and_advice() {
+    let mut report = crate::report::test_report::sample();
+    report.sources.line_transfer_ns = Some(40.0);
+    report.targets[0].overhead.recorded_s = Some(5.0);
+    report.targets[0].overhead.cpu_s = Some(5.0);
+    crate::report::judge::judge(&mut report);
+    let text = table(&report, 5);
+    assert!(
+        text.contains("COST/s") && text.contains("VERDICT"),
+        "{text}"
+    );
+    // (16 transfers + 6 remote reads) × 40 ns over 5 s.
+    assert!(text.contains("176ns"), "{text}");
+    assert!(text.contains(" race "), "{text}");
+    assert!(text.contains("advice: "), "{text}");
+    assert!(text.contains("line transfer: 40.0 ns a move"), "{text}");
+}

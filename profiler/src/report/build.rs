@@ -17,8 +17,8 @@ use crate::{
     report::stacks::Stacks,
     report::watch,
     report::{
-        hex, Drops, FrameReport, RaceKind, RaceReport, Report, Sources, StackLocation, StackReport,
-        TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
+        hex, judge, parse_hex, Drops, FrameReport, MapReport, RaceKind, RaceReport, Report,
+        Sources, StackLocation, StackReport, TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
     },
     session::{Recorded, Session},
     symbolize::Frame,
@@ -32,6 +32,8 @@ const STACK_FRAMES: usize = 6;
 const RACES_PER_MAP: usize = 5;
 /// Frames kept per flamegraph stack.
 const MAX_STACK_DEPTH: usize = 64;
+/// More entries than any map holds (2^40: terabytes of memory).
+const MAX_ENTRIES: u64 = 1 << 40;
 /// Functions kept in the perf-sample ranking.
 const TOP_FUNCTIONS: usize = 20;
 
@@ -88,6 +90,7 @@ pub fn build(
     }
     let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
     overhead.scale_maps(&mut maps);
+    read_entries(&mut maps, &processes, collected);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let (functions, trampoline) = if measured.perf {
         let (functions, trampoline) = top_functions(
@@ -115,7 +118,7 @@ pub fn build(
         }
     }
     let events = counters.get(Counter::Events);
-    Ok(Report {
+    let mut report = Report {
         schema: SCHEMA.to_owned(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_s: collected.elapsed.as_secs_f64(),
@@ -151,7 +154,32 @@ pub fn build(
         functions,
         stacks: write_stacks,
         notices: notices(collected, pmu, events, source),
-    })
+    };
+    judge::judge(&mut report);
+    Ok(report)
+}
+
+/// Each map's entry count, read from the memory of its process where that still runs.
+fn read_entries(
+    maps: &mut [MapReport],
+    processes: &HashMap<u32, ProcessInfo>,
+    collected: &Collected,
+) {
+    for map in maps {
+        if collected.exited.contains_key(&map.pid) {
+            continue;
+        }
+        let Some(layout) = processes.get(&map.pid).and_then(|p| p.layout.as_ref()) else {
+            continue;
+        };
+        let count = layout.field(layout.flavor.written_names()[1]);
+        if let (Some(field), Some(addr)) = (count, parse_hex(&map.addr)) {
+            // A map the program dropped may have had its memory reused: a count no map can hold
+            // is not one.
+            map.entries =
+                crate::inspect::read_u64(map.pid, addr + field.offset).filter(|&n| n < MAX_ENTRIES);
+        }
+    }
 }
 
 fn target_info(t: &Recorded, collected: &Collected, overhead: TargetOverhead) -> TargetInfo {

@@ -1,14 +1,19 @@
 //! The report: its model (the JSON schema, [`model`]), what the kernel side folded and the
 //! samples joined into ranked lines, objects and maps ([`rank`]), the overhead figures
-//! ([`overhead`]), and the one place that builds it ([`build`]).
+//! ([`overhead`]), the verdict, cost and advice per line ([`judge`]), and the one place that
+//! builds it ([`build`]).
 
+pub mod advice;
 pub mod build;
+pub mod cost;
+pub mod judge;
 mod model;
 pub mod overhead;
 pub mod rank;
 pub mod stacks;
 #[cfg(test)]
 pub(crate) mod test_report;
+pub mod verdict;
 pub mod watch;
 
 pub use model::*;

@@ -476,6 +476,10 @@ pub struct MapReport {
     pub lines: Vec<String>,
     /// Entry-to-return latency of its assigns; null without RET probes.
     pub latency: Option<LatencyReport>,
+    /// Entries it held when the report was built, read from the target's memory (classic
+    /// `hmap.count`, swiss `Map.used`); null when the process had exited.
+    #[serde(default)]
+    pub entries: Option<u64>,
     /// Where the map was made (`runtime.makemap*` returned it; caller frames, innermost first);
     /// empty when it was made before the probes were in place, or by code the compiler inlined.
     #[serde(default)]

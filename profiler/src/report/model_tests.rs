@@ -73,6 +73,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
         keys(&v["targets"][0]),
         [
             "build_id",
+            "cpu_s",
             "est_read_scale",
             "est_read_scale_rel_err",
             "est_scale",
@@ -93,6 +94,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "read_probe_active_fraction",
             "read_probe_hits",
             "read_probe_windows",
+            "recorded_s",
             "symbols_source",
             "watch_hit_cost_ns",
             "watch_hits"
@@ -128,8 +130,10 @@ fn json_has_every_field_of_the_clprof_1_schema() {
     assert_eq!(
         keys(line),
         [
+            "advice",
             "concurrent_writers",
             "contention",
+            "cost",
             "cpus",
             "est_invalidations",
             "est_invalidations_rel_err",
@@ -155,6 +159,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "threads_exact",
             "top_frames",
             "transfers",
+            "verdict",
             "watch",
             "writes"
         ]
@@ -185,6 +190,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "clears",
             "concurrent_writers",
             "deletes",
+            "entries",
             "est_reads",
             "est_reads_rel_err",
             "est_writes",
@@ -196,6 +202,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "key_kind",
             "latency",
             "lines",
+            "made_at",
             "perf_samples",
             "pid",
             "races",

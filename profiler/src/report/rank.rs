@@ -62,11 +62,14 @@ pub fn score(line: &LineReport) -> u64 {
     )
 }
 
-/// Orders lines as the schema requires: contention, then writes, descending; ties by address.
+/// Orders lines as the schema requires: cost, contention, then writes, descending; ties by
+/// address.
 pub fn rank(lines: &mut [LineReport]) {
+    let cost = |l: &LineReport| l.cost.map_or(0.0, |c| c.cpu_ns_per_s);
     lines.sort_by(|a, b| {
-        b.contention
-            .cmp(&a.contention)
+        cost(b)
+            .total_cmp(&cost(a))
+            .then(b.contention.cmp(&a.contention))
             .then(b.writes.cmp(&a.writes))
             .then(a.pid.cmp(&b.pid))
             .then(a.line.cmp(&b.line))
@@ -337,6 +340,7 @@ pub fn rank_maps(
                 perf_samples: measured.perf.then_some(stats.perf_samples),
                 lines,
                 latency: snapshot.latency.get(key).and_then(percentiles),
+                entries: None,
                 made_at: Vec::new(),
                 first_assign: extra
                     .first_assign

@@ -138,6 +138,7 @@ pub(crate) fn sample() -> Report {
                 p50_ns: 1023,
                 p99_ns: 4095,
             }),
+            entries: None,
             made_at: Vec::new(),
             first_assign: vec![],
             races: vec![RaceReport {

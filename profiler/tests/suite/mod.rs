@@ -17,4 +17,5 @@ mod semantics;
 mod service;
 mod support;
 mod symbols;
+mod verdicts;
 mod watch;

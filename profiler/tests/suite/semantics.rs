@@ -76,6 +76,9 @@ fn unlocked_writers_are_seen_racing(go: Go) {
         .find(|l| l["concurrent_writers"].as_u64().is_some_and(|n| n > 0))
         .unwrap_or_else(|| panic!("no line with concurrent writers: {report}"));
     assert!(u64_of(line, "writes") > 0);
+    assert_eq!(line["verdict"], "race", "{line}");
+    let advice = line["advice"].as_str().unwrap_or_else(|| panic!("{line}"));
+    assert!(advice.contains("sync.Mutex"), "{advice}");
 }
 test_both_go_versions!(unlocked_writers_are_seen_racing);
 

@@ -1,0 +1,45 @@
+use super::*;
+use crate::report::{test_report, Verdict};
+
+#[test]
+fn lines_get_a_verdict_a_cost_and_rank_by_cost() {
+    let mut report = test_report::sample();
+    report.sources.line_transfer_ns = Some(40.0);
+    report.targets[0].overhead.recorded_s = Some(5.0);
+    report.targets[0].overhead.cpu_s = Some(10.0);
+    report.maps[0].concurrent_writers = 0;
+    // A second line: fewer moves counted, but more estimated.
+    let mut second = report.lines[0].clone();
+    second.line = "0xc000014180".to_owned();
+    (second.transfers, second.est_transfers) = (2, Some(100));
+    second.contention = 2;
+    report.lines.push(second);
+    judge(&mut report);
+    let costs: Vec<f64> = report
+        .lines
+        .iter()
+        .map(|l| l.cost.expect("cost").cpu_ns_per_s)
+        .collect();
+    // Over 5 s at 40 ns: 100 transfers + 6 remote reads, then 16 transfers + 6 remote reads.
+    assert_eq!(costs, vec![106.0 * 40.0 / 5.0, 22.0 * 40.0 / 5.0]);
+    let pct = report.lines[0].cost.expect("cost").target_cpu_pct;
+    assert!((pct - 848.0 / 2e9 * 100.0).abs() < 1e-9, "{pct}");
+    for line in &report.lines {
+        assert_eq!(
+            line.verdict,
+            Verdict::TrueSharing,
+            "map written by two threads"
+        );
+        assert!(line.advice.is_some());
+    }
+}
+
+#[test]
+fn without_a_transfer_cost_lines_have_verdicts_but_no_cost() {
+    let mut report = test_report::sample();
+    report.targets[0].overhead.recorded_s = Some(5.0);
+    report.targets[0].overhead.cpu_s = Some(10.0);
+    judge(&mut report);
+    assert_eq!(report.lines[0].cost, None);
+    assert_ne!(report.lines[0].verdict, Verdict::Private);
+}

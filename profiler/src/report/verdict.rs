@@ -1,0 +1,124 @@
+//! The verdict per line: what kind of contention it shows, by rules applied in order (the first
+//! that holds decides; README, "Verdicts"):
+//!
+//! 1. `race`: an assign found another writer inside a map of the line (`concurrent_writers`),
+//!    or a lookup or iteration step found one inside a map whose header is in the line
+//!    (`read_races`).
+//! 2. `growth`: writes during growth are a large share of the line's writes: at least
+//!    [`CLASSIC_GROWTH_SHARE`] of them for classic maps (an assign that starts while the map is
+//!    evacuating does evacuation work), at least [`SWISS_GROWTH_SHARE`] for swiss maps (each
+//!    counted growth rehashes a whole table).
+//! 3. `private`: the line stays in one cache: its moves (transfers and remote reads) are under
+//!    [`PRIVATE_MOVE_SHARE`] of its accesses (writes and reads), or one thread wrote it and no
+//!    read came from another CPU (its moves are that thread's own migrations).
+//! 4. `read-write-sharing`: remote reads move it more often than writes do.
+//! 5. `true-sharing`: an object in it was written by two threads or more (or fewer than two
+//!    written objects are known in it, so the writers share one).
+//! 6. `false-sharing`: otherwise: two objects or more, each written by one thread, and the line
+//!    moves between the threads writing them.
+//!
+//! All counts are the estimates over the whole recording (`est_*`) where the probes ran in
+//! windows, else the counts as seen.
+
+use std::collections::HashMap;
+
+use crate::{
+    inspect::LayoutFlavor,
+    report::{parse_hex, LineReport, MapReport, Verdict},
+};
+
+/// Classic maps: share of a line's writes made during growth from which it is `growth`. A map
+/// that keeps growing writes about 8% of its assigns during evacuation; one that stopped
+/// growing, none.
+pub const CLASSIC_GROWTH_SHARE: f64 = 0.02;
+/// Swiss maps: growths per write from which a line is `growth`. Each growth rehashes a table of
+/// 8 to 1,024 slots, so one per 1,000 writes moves about as many entries as the writes insert.
+pub const SWISS_GROWTH_SHARE: f64 = 0.001;
+/// Moves per access under which a line is `private`.
+pub const PRIVATE_MOVE_SHARE: f64 = 0.001;
+
+/// The maps of a report by (pid, header address).
+pub type MapIndex<'a> = HashMap<(u32, u64), &'a MapReport>;
+
+/// Indexes `maps` by (pid, header address).
+pub fn index(maps: &[MapReport]) -> MapIndex<'_> {
+    maps.iter()
+        .filter_map(|m| Some(((m.pid, parse_hex(&m.addr)?), m)))
+        .collect()
+}
+
+/// Transfers over the whole recording: the estimate, or the count where larger (watchpoints
+/// count every transfer of the words they watch).
+pub fn transfers(line: &LineReport) -> u64 {
+    line.est_transfers.unwrap_or(0).max(line.transfers)
+}
+
+/// Remote reads over the whole recording; 0 where reads were not probed.
+pub fn remote_reads(line: &LineReport) -> u64 {
+    line.est_remote_reads.or(line.remote_reads).unwrap_or(0)
+}
+
+/// The line's moves between caches: transfers plus remote reads.
+pub fn moves(line: &LineReport) -> u64 {
+    transfers(line) + remote_reads(line)
+}
+
+/// The verdict on `line`, whose process's maps are `flavor` (None: custom probes only).
+pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlavor>) -> Verdict {
+    if races(line, maps) {
+        return Verdict::Race;
+    }
+    if grows(line, flavor) {
+        return Verdict::Growth;
+    }
+    let (transfers, remote) = (transfers(line), remote_reads(line));
+    let accesses =
+        line.est_writes.unwrap_or(0).max(line.writes) + line.est_reads.or(line.reads).unwrap_or(0);
+    let moves = transfers + remote;
+    if moves == 0
+        || (moves as f64) < PRIVATE_MOVE_SHARE * accesses as f64
+        || (line.threads <= 1 && remote == 0)
+    {
+        return Verdict::Private;
+    }
+    if remote > transfers {
+        return Verdict::ReadWriteSharing;
+    }
+    let written: Vec<_> = line.objects.iter().filter(|o| o.writes > 0).collect();
+    if written.len() < 2 || written.iter().any(|o| o.writers >= 2) {
+        Verdict::TrueSharing
+    } else {
+        Verdict::FalseSharing
+    }
+}
+
+/// Writers inside one map at once, seen on this line or on a map whose header it holds.
+fn races(line: &LineReport, maps: &MapIndex<'_>) -> bool {
+    if line.concurrent_writers.unwrap_or(0) > 0 {
+        return true;
+    }
+    line.objects
+        .iter()
+        .filter(|o| o.kind == "go-map")
+        .filter_map(|o| maps.get(&(line.pid, parse_hex(&o.addr)?)))
+        .any(|m| m.concurrent_writers > 0 || m.read_races.unwrap_or(0) > 0)
+}
+
+/// Writes during growth are a large share of the line's writes.
+fn grows(line: &LineReport, flavor: Option<LayoutFlavor>) -> bool {
+    let (Some(growth), Some(flavor)) = (line.growth_writes, flavor) else {
+        return false;
+    };
+    if growth == 0 || line.writes == 0 {
+        return false;
+    }
+    let share = match flavor {
+        LayoutFlavor::Classic => CLASSIC_GROWTH_SHARE,
+        LayoutFlavor::Swiss => SWISS_GROWTH_SHARE,
+    };
+    growth as f64 >= share * line.writes as f64
+}
+
+#[cfg(test)]
+#[path = "verdict_tests.rs"]
+mod tests;

@@ -1,0 +1,123 @@
+use super::*;
+use crate::report::{test_report, ObjectReport};
+
+fn object(kind: &str, addr: u64, writes: u64, writers: u32) -> ObjectReport {
+    ObjectReport {
+        kind: kind.to_owned(),
+        addr: crate::report::hex(addr),
+        fields: vec![],
+        written_fields: vec![],
+        writes,
+        writers,
+        assign: None,
+        owner: None,
+        writer: None,
+    }
+}
+
+/// A line of two threads with the given moves, no reads, no growth, no race.
+fn line(transfers: u64, objects: Vec<ObjectReport>) -> LineReport {
+    let mut l = test_report::sample().lines.remove(0);
+    l.writes = 1000;
+    l.est_writes = Some(1000);
+    l.transfers = transfers;
+    l.est_transfers = Some(transfers);
+    (l.reads, l.remote_reads, l.invalidations) = (Some(0), Some(0), Some(0));
+    l.growth_writes = Some(0);
+    l.concurrent_writers = Some(0);
+    l.threads = 2;
+    l.objects = objects;
+    l
+}
+
+fn judge(l: &LineReport, flavor: LayoutFlavor) -> Verdict {
+    verdict(l, &HashMap::new(), Some(flavor))
+}
+
+#[test]
+fn two_objects_of_one_writer_each_are_false_sharing() {
+    let l = line(
+        400,
+        vec![
+            object("go-map", 0x1000, 500, 1),
+            object("go-map", 0x1030, 500, 1),
+        ],
+    );
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::FalseSharing);
+}
+
+#[test]
+fn one_object_of_two_writers_is_true_sharing() {
+    let l = line(30, vec![object("go-map", 0x1000, 1000, 2)]);
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::TrueSharing);
+    // An object written by two threads beside one written by one: still true sharing.
+    let l = line(
+        30,
+        vec![
+            object("go-map", 0x1000, 900, 2),
+            object("go-map", 0x1030, 100, 1),
+        ],
+    );
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::TrueSharing);
+}
+
+#[test]
+fn a_line_that_barely_moves_or_has_one_writer_is_private() {
+    let l = line(0, vec![object("go-map", 0x1000, 1000, 2)]);
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Private);
+    // One move in 10,000 accesses.
+    let mut l = line(1, vec![object("go-map", 0x1000, 1000, 2)]);
+    (l.writes, l.est_writes) = (10_000, Some(10_000));
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Private);
+    // One writer thread moving between CPUs.
+    let mut l = line(50, vec![object("go-map", 0x1000, 1000, 1)]);
+    l.threads = 1;
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Private);
+}
+
+#[test]
+fn remote_reads_beyond_transfers_are_read_write_sharing() {
+    let mut l = line(0, vec![object("go-map", 0x1000, 1000, 1)]);
+    l.threads = 1;
+    (l.reads, l.remote_reads, l.est_remote_reads) = (Some(5000), Some(300), Some(300));
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::ReadWriteSharing);
+}
+
+#[test]
+fn growth_is_judged_by_the_share_of_each_layout() {
+    let mut l = line(30, vec![object("go-map", 0x1000, 1000, 2)]);
+    l.growth_writes = Some(5);
+    // 0.5% of the writes: a swiss map growing a table every 200 writes, a classic map barely.
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::Growth);
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::TrueSharing);
+    l.growth_writes = Some(80);
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
+}
+
+#[test]
+fn a_race_comes_first() {
+    let mut l = line(30, vec![object("go-map", 0x1000, 1000, 2)]);
+    l.growth_writes = Some(500);
+    l.concurrent_writers = Some(1);
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Race);
+    // A lookup racing a write, seen on the map whose header the line holds.
+    l.concurrent_writers = Some(0);
+    l.growth_writes = Some(0);
+    let mut map = test_report::sample().maps.remove(0);
+    (map.pid, map.addr) = (l.pid, crate::report::hex(0x1000));
+    (map.concurrent_writers, map.read_races) = (0, Some(3));
+    let maps = [map];
+    let index = index(&maps);
+    assert_eq!(
+        verdict(&l, &index, Some(LayoutFlavor::Classic)),
+        Verdict::Race
+    );
+    let maps = [MapReport {
+        read_races: Some(0),
+        ..maps[0].clone()
+    }];
+    assert_eq!(
+        verdict(&l, &super::index(&maps), Some(LayoutFlavor::Classic)),
+        Verdict::TrueSharing
+    );
+}

@@ -1,0 +1,86 @@
+//! A verdict, a cost and advice per line: false sharing between two maps' headers, one map
+//! written by two threads under a mutex, a map that keeps growing (races: `semantics`).
+
+use super::{
+    go::{program, test_both_go_versions, Go},
+    support::*,
+};
+
+/// Records `name` for 3 s with probes always on; the report.
+fn record(name: &str, go: Go) -> serde_json::Value {
+    let prog = Program::start(&program(name, go), &["60s"]);
+    record_json(prog.pid(), 3)
+}
+
+/// The first line judged `verdict` (lines rank by cost).
+fn judged<'a>(report: &'a serde_json::Value, verdict: &str) -> &'a serde_json::Value {
+    array(report, "lines")
+        .iter()
+        .find(|l| l["verdict"] == verdict)
+        .unwrap_or_else(|| panic!("no line judged {verdict}: {}", report["lines"]))
+}
+
+fn cost_ns_per_s(line: &serde_json::Value) -> f64 {
+    line["cost"]["cpu_ns_per_s"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no cost: {line}"))
+}
+
+fn two_map_headers_in_one_line_are_false_sharing(go: Go) {
+    let report = record("adjacentmaps", go);
+    let line = &array(&report, "lines")[0];
+    assert_eq!(
+        line["verdict"], "false-sharing",
+        "the costliest line: {line}"
+    );
+    assert!(cost_ns_per_s(line) > 0.0, "{line}");
+    assert!(
+        line["cost"]["target_cpu_pct"]
+            .as_f64()
+            .is_some_and(|p| p > 0.0),
+        "{line}"
+    );
+    let advice = line["advice"].as_str().unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(
+        advice.matches("the header of map[int32]int").count()
+            + advice.matches("The header of map[int32]int").count(),
+        2,
+        "the advice names both maps: {advice}"
+    );
+    assert!(advice.contains("pad"), "{advice}");
+    // The lines rank by cost.
+    let costs: Vec<f64> = array(&report, "lines").iter().map(cost_ns_per_s).collect();
+    assert!(costs.windows(2).all(|w| w[0] >= w[1]), "{costs:?}");
+}
+test_both_go_versions!(two_map_headers_in_one_line_are_false_sharing);
+
+fn one_map_of_two_writers_under_a_mutex_is_true_sharing(go: Go) {
+    let report = record("sharedmap", go);
+    let line = judged(&report, "true-sharing");
+    assert!(
+        array(line, "objects")
+            .iter()
+            .any(|o| o["kind"] == "go-map" && u64_of(o, "writers") == 2),
+        "{line}"
+    );
+    assert!(cost_ns_per_s(line) > 0.0, "{line}");
+    let advice = line["advice"].as_str().unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        advice.contains("written by 2 threads") && advice.contains("Shard it 2 ways"),
+        "{advice}"
+    );
+    assert!(
+        advice.contains("main.worker"),
+        "the writers' function: {advice}"
+    );
+}
+test_both_go_versions!(one_map_of_two_writers_under_a_mutex_is_true_sharing);
+
+fn a_growing_map_is_growth(go: Go) {
+    let report = record("growmap", go);
+    let line = judged(&report, "growth");
+    assert!(u64_of(line, "growth_writes") > 0, "{line}");
+    let advice = line["advice"].as_str().unwrap_or_else(|| panic!("{line}"));
+    assert!(advice.contains("make(map[int]int, "), "{advice}");
+}
+test_both_go_versions!(a_growing_map_is_growth);
