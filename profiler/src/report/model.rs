@@ -480,8 +480,8 @@ pub struct MapReport {
     /// `hmap.count`, swiss `Map.used`); null when the process had exited.
     #[serde(default)]
     pub entries: Option<u64>,
-    /// Where the map was made (`runtime.makemap*` returned it; caller frames, innermost first);
-    /// empty when it was made before the probes were in place, or by code the compiler inlined.
+    /// Where the map was made (caller frames, innermost first). Not yet recorded (no
+    /// `runtime.makemap*` probes): always empty; `first_assign` says where it was first written.
     #[serde(default)]
     pub made_at: Vec<FrameReport>,
     /// Where the map was first written when that was sampled (caller frames, innermost first):
