@@ -27,6 +27,9 @@ pub const ACCESS_KINDS: u32 = 5;
 /// The cookie kind of the first access kind: [`AccessKind`] `k` is `ACCESS_KIND_BASE + k`.
 pub const ACCESS_KIND_BASE: u32 = GROW_KIND + 1;
 
+/// The cookie kind of the `runtime.makemap*` RET probes (after the access kinds).
+pub const MAKE_KIND: u32 = ACCESS_KIND_BASE + ACCESS_KINDS;
+
 /// [`crate::Cookie::register`] flag of an access probe: the register holds a pointer to a
 /// struct (Go's map iterator) whose field at [`crate::Cookie::offset`] is the map header.
 pub const ACCESS_DEREF: u32 = 0x80;

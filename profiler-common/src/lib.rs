@@ -102,6 +102,8 @@ pub const PROGRAM_MAP_ASSIGN_RET: &str = "go_map_assign_ret";
 pub const PROGRAM_MAP_ACCESS: &str = "go_map_access";
 /// Name of the uprobe program attached to the Go runtime's map growth functions.
 pub const PROGRAM_MAP_GROW: &str = "go_map_grow";
+/// Name of the uprobe program attached to every RET instruction of `runtime.makemap*`.
+pub const PROGRAM_MAP_MAKE: &str = "go_map_make";
 /// Name of the perf_event program fed by clprof's own perf events (L1 miss or cpu-clock).
 pub const PROGRAM_PERF_SAMPLE: &str = "perf_sample";
 /// Capacity of `PERF_IPS`.
@@ -503,6 +505,9 @@ pub const SAMPLE_CUSTOM: u32 = 4;
 pub const SAMPLE_PERF: u32 = 8;
 /// [`SampleEvent::flags`]: a lookup or iteration step (an access probe's read), not a write.
 pub const SAMPLE_READ: u32 = 16;
+/// [`SampleEvent::flags`]: a `runtime.makemap*` return: `object` is the new map, the stack
+/// where it was made.
+pub const SAMPLE_MADE: u32 = 32;
 
 /// A sampled assign, sent through `EVENTS`.
 #[repr(C)]

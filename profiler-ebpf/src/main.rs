@@ -12,6 +12,7 @@ mod header;
 mod map_access;
 mod map_assign;
 mod map_grow;
+mod map_make;
 mod map_return;
 mod maps;
 mod perf_sample;

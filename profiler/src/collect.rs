@@ -9,7 +9,7 @@ use std::{
 };
 
 use aya::maps::{MapData, RingBuf};
-use profiler_common::{SampleEvent, SAMPLE_CONCURRENT, SAMPLE_READ, SAMPLE_SLOT};
+use profiler_common::{SampleEvent, SAMPLE_CONCURRENT, SAMPLE_MADE, SAMPLE_READ, SAMPLE_SLOT};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{signal, SignalKind},
@@ -79,6 +79,8 @@ pub struct Collected {
     pub samples: HashMap<SampleKey, u64>,
     /// Per (pid, object): its earliest sampled write.
     pub first: HashMap<(u32, u64), FirstSample>,
+    /// Per (pid, map): where it was made, the last time one was made at that address.
+    pub made: HashMap<(u32, u64), FirstSample>,
     pub stop: StopReason,
     /// How long probes were attached.
     pub elapsed: Duration,
@@ -246,6 +248,7 @@ pub async fn collect(
     Ok(Collected {
         samples: std::mem::take(&mut samples.folded),
         first: std::mem::take(&mut samples.first),
+        made: std::mem::take(&mut samples.made),
         stop,
         elapsed,
         exited,
@@ -292,6 +295,8 @@ pub const MAX_SAMPLE_KEYS: usize = 200_000;
 pub struct Samples {
     pub folded: HashMap<SampleKey, u64>,
     pub first: HashMap<(u32, u64), FirstSample>,
+    /// Per (pid, map): the latest `runtime.makemap*` return that gave that address.
+    pub made: HashMap<(u32, u64), FirstSample>,
     pub total: u64,
     /// Samples not folded: `folded` was full.
     pub overflow: u64,
@@ -357,6 +362,23 @@ impl Samples {
     /// Folds one event.
     pub fn add(&mut self, event: &SampleEvent) {
         self.total += 1;
+        if event.flags & SAMPLE_MADE != 0 {
+            // Not a write: where a map was made. A later map at the same address replaces it.
+            let made = (event.ktime_ns, event.stack_id, event.return_addr);
+            if self.made.len() < MAX_SAMPLE_KEYS
+                || self.made.contains_key(&(event.pid, event.object))
+            {
+                self.made
+                    .entry((event.pid, event.object))
+                    .and_modify(|m| {
+                        if made.0 >= m.0 {
+                            *m = made;
+                        }
+                    })
+                    .or_insert(made);
+            }
+            return;
+        }
         let key = SampleKey::from(event);
         let full = self.folded.len() >= MAX_SAMPLE_KEYS;
         match self.folded.get_mut(&key) {

@@ -108,6 +108,14 @@ fn go_probes(out: &mut String, b: &GoBinary) {
             g.symbol, g.file_offset
         );
     }
+    for m in &b.make_funcs {
+        let _ = writeln!(
+            out,
+            "  make probe {:<34} {} RET site(s): where maps are made",
+            m.symbol,
+            m.ret_offsets.len()
+        );
+    }
     for a in &b.access_funcs {
         let map = match a.map {
             MapArg::Reg(r) => format!("{r:?}"),

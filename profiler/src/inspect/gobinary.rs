@@ -36,6 +36,9 @@ pub struct GoBinary {
     /// The functions that grow a map during an assign, those of [`GROWTH_FUNCS`] for the
     /// binary's flavor that it links, in that order; may be empty.
     pub growth_funcs: Vec<ProbeSite>,
+    /// The functions that make a map (those of [`MAKE_FUNCS`] it links), with their RET sites;
+    /// may be empty.
+    pub make_funcs: Vec<MakeFunc>,
     /// The other map functions (lookups, iteration, deletes, clear) to probe, see
     /// [`access_funcs`]; may be empty.
     pub access_funcs: Vec<AccessFunc>,
@@ -107,6 +110,26 @@ impl AssignFunc {
         vaddr >= self.vaddr && vaddr - self.vaddr < self.size
     }
 }
+
+/// One function that makes a map; its RETs return the new header in RAX.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MakeFunc {
+    /// Its symbol name, e.g. "runtime.makemap_small".
+    pub symbol: String,
+    /// Size in bytes (0 if unknown).
+    pub size: u64,
+    /// File offsets of its RET instructions (empty when it could not be disassembled).
+    pub ret_offsets: Vec<u64>,
+}
+
+/// The functions that make a map, in both layouts: `make(map[K]V)` with no or a small hint
+/// (`makemap_small`), with a hint (`makemap`, and `makemap64` for an int64 hint on 32-bit
+/// targets' behalf, which calls `makemap`).
+pub const MAKE_FUNCS: [&str; 3] = [
+    "runtime.makemap",
+    "runtime.makemap_small",
+    "runtime.makemap64",
+];
 
 /// The functions that grow a map inside an assign, per flavor.
 ///
@@ -211,6 +234,7 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         mut assign_funcs,
         mut growth,
         access,
+        make_funcs,
         has_swiss_symbols,
     } = found;
     if assign_funcs.is_empty() {
@@ -272,6 +296,7 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         assign_funcs,
         build_id,
         growth_funcs,
+        make_funcs,
         access_funcs,
         symbols_source,
         types_base,
@@ -287,6 +312,7 @@ struct Functions {
     growth: Vec<(usize, ProbeSite)>,
     /// Lookup, iteration, delete and clear functions, with their sizes.
     access: Vec<(Candidate, u64)>,
+    make_funcs: Vec<MakeFunc>,
     has_swiss_symbols: bool,
 }
 
@@ -308,6 +334,9 @@ impl Functions {
         }
         if let Some(spec) = access_funcs::spec_of(name) {
             return self.offer_access(obj, spec, name, vaddr, size);
+        }
+        if MAKE_FUNCS.contains(&name) {
+            return self.offer_make(obj, name, vaddr, size);
         }
         if let Some(i) = GROWTH_FUNCS.iter().position(|(_, n)| *n == name) {
             if !self.growth.iter().any(|(j, _)| *j == i) {
@@ -343,6 +372,31 @@ impl Functions {
 }
 
 impl Functions {
+    /// Takes the make function `name`, the larger of two copies (an ABI0 wrapper is named like
+    /// the function it wraps).
+    fn offer_make<'a, R: object::ReadRef<'a>>(
+        &mut self,
+        obj: &object::File<'a, R>,
+        name: &str,
+        vaddr: u64,
+        size: u64,
+    ) {
+        if let Some(i) = self.make_funcs.iter().position(|f| f.symbol == name) {
+            if self.make_funcs[i].size >= size {
+                return;
+            }
+            self.make_funcs.remove(i);
+        }
+        let Some(site) = elf::site_at(obj, name, vaddr, None) else {
+            return;
+        };
+        self.make_funcs.push(MakeFunc {
+            symbol: site.symbol,
+            size,
+            ret_offsets: ret_offsets(obj, name, vaddr, size, site.file_offset),
+        });
+    }
+
     /// Takes the access function of [`access_funcs::ACCESS_FUNCS`] entry `spec`, the larger of
     /// two copies (an ABI0 wrapper is named like the function it wraps).
     fn offer_access<'a, R: object::ReadRef<'a>>(

@@ -33,6 +33,19 @@ fn check_rets(path: &Path, bin: &GoBinary) {
             assert!(op == 0xc3 || op == 0xc2, "{}: {op:#x} at {r:#x}", f.symbol);
         }
     }
+    // The functions that make maps, each with RETs holding a ret opcode.
+    let makes: Vec<&str> = bin.make_funcs.iter().map(|m| m.symbol.as_str()).collect();
+    assert!(
+        makes.contains(&"runtime.makemap") && makes.contains(&"runtime.makemap_small"),
+        "{makes:?}"
+    );
+    for m in &bin.make_funcs {
+        assert!(!m.ret_offsets.is_empty(), "{} has no RET", m.symbol);
+        for &r in &m.ret_offsets {
+            let op = bytes[r as usize];
+            assert!(op == 0xc3 || op == 0xc2, "{}: {op:#x} at {r:#x}", m.symbol);
+        }
+    }
 }
 
 /// The growth functions of `flavor` are all there, at offsets holding their code.

@@ -32,7 +32,9 @@ use std::sync::Arc;
 
 pub use cpu_clock::CpuReader;
 pub use elf::{find_symbol, find_variable, ProbeSite, Variable};
-pub use gobinary::{inspect_binary, AssignFunc, GoBinary, SymbolsSource, GROWTH_FUNCS};
+pub use gobinary::{
+    inspect_binary, AssignFunc, GoBinary, MakeFunc, SymbolsSource, GROWTH_FUNCS, MAKE_FUNCS,
+};
 pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};
 pub use maps::{load_bias, load_bias_of};
 pub use process::{resolve_process, Process};

@@ -15,8 +15,8 @@ use aya::{
 use profiler_common::{
     access::ACCESS_DEREF, watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES,
     MAX_TARGETS, NO_FIELD, NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN,
-    PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_PERF_SAMPLE, TARGET_SAMPLING_READS,
-    TARGET_SAMPLING_WRITES, TARGET_SHARING,
+    PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_MAP_MAKE, PROGRAM_PERF_SAMPLE,
+    TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };
 
 use crate::{
@@ -34,11 +34,12 @@ use crate::{
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler"));
 
-const PROGRAMS: [&str; 5] = [
+const PROGRAMS: [&str; 6] = [
     PROGRAM_MAP_ASSIGN,
     PROGRAM_MAP_ACCESS,
     PROGRAM_MAP_ASSIGN_RET,
     PROGRAM_MAP_GROW,
+    PROGRAM_MAP_MAKE,
     PROGRAM_CUSTOM,
 ];
 
@@ -280,6 +281,24 @@ impl Probes {
                 },
                 pid,
             )?;
+        }
+        for make in &binary.make_funcs {
+            let cookie = Cookie {
+                kind: profiler_common::access::MAKE_KIND,
+                probe_id: NO_PROBE_ID,
+                register: 0,
+                offset: 0,
+            };
+            for &offset in &make.ret_offsets {
+                self.attach_at(
+                    PROGRAM_MAP_MAKE,
+                    attach_path,
+                    pid,
+                    offset,
+                    cookie,
+                    &make.symbol,
+                )?;
+            }
         }
         for grow in &binary.growth_funcs {
             let cookie = Cookie::unpack(0);

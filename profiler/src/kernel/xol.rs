@@ -137,6 +137,7 @@ pub fn step_name(key: &StepKey, function: Option<String>) -> String {
     let name = function.unwrap_or_else(|| match key.kind {
         k if k < CUSTOM_KIND => AssignKind::ALL[k as usize].symbol().to_owned(),
         GROW_KIND => format!("map growth function at {:#x}", key.site),
+        profiler_common::access::MAKE_KIND => format!("map make function at {:#x}", key.site),
         _ => format!("custom probe at {:#x}", key.site),
     });
     format!("{PROBE_PREFIX} {name}")

@@ -424,6 +424,9 @@ fn map_extras(
         if let Some(&(_, stack_id, ret)) = collected.first.get(&(key.pid, key.addr)) {
             entry.first_assign = stacks.callers(key.pid, stack_id, ret, STACK_FRAMES);
         }
+        if let Some(&(_, stack_id, ret)) = collected.made.get(&(key.pid, key.addr)) {
+            entry.made_at = stacks.callers(key.pid, stack_id, ret, STACK_FRAMES);
+        }
     }
     let mut races: Vec<&SampleKey> = collected
         .samples

@@ -480,8 +480,9 @@ pub struct MapReport {
     /// `hmap.count`, swiss `Map.used`); null when the process had exited.
     #[serde(default)]
     pub entries: Option<u64>,
-    /// Where the map was made (caller frames, innermost first). Not yet recorded (no
-    /// `runtime.makemap*` probes): always empty; `first_assign` says where it was first written.
+    /// Where the map was made (a `runtime.makemap*` return; caller frames, innermost first);
+    /// empty when it was made while the probes were off (before the recording, or outside the
+    /// budget's windows), or by code the compiler inlined (a small map that does not escape).
     #[serde(default)]
     pub made_at: Vec<FrameReport>,
     /// Where the map was first written when that was sampled (caller frames, innermost first):

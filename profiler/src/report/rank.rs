@@ -281,6 +281,8 @@ pub fn percentiles(hist: &LatencyHist) -> Option<LatencyReport> {
 pub struct MapExtras {
     pub go_type: Option<String>,
     pub first_assign: Vec<Frame>,
+    /// Caller frames where the map was made (a `runtime.makemap*` return).
+    pub made_at: Vec<Frame>,
     pub races: Vec<RaceReport>,
 }
 
@@ -341,7 +343,7 @@ pub fn rank_maps(
                 lines,
                 latency: snapshot.latency.get(key).and_then(percentiles),
                 entries: None,
-                made_at: Vec::new(),
+                made_at: extra.made_at.iter().map(|f| frame_report(f, 1)).collect(),
                 first_assign: extra
                     .first_assign
                     .iter()

@@ -84,3 +84,51 @@ fn a_growing_map_is_growth(go: Go) {
     assert!(advice.contains("make(map[int]int, "), "{advice}");
 }
 test_both_go_versions!(a_growing_map_is_growth);
+
+fn maps_are_named_where_they_were_made(go: Go) {
+    // Launched with the probes in place, so the maps' `make` runs under them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("made.json");
+    let out = Record::quiet_for("3s")
+        .json()
+        .output(&json)
+        .launch(&program("adjacentmaps", go), &["10s"])
+        .command()
+        .output()
+        .expect("run clprof");
+    assert!(
+        out.status.success(),
+        "clprof failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON");
+    let line = &array(&report, "lines")[0];
+    assert_eq!(line["verdict"], "false-sharing", "{line}");
+    // Both maps of the line were made by testkit.AdjacentMaps, called from main.main.
+    for object in array(line, "objects")
+        .iter()
+        .filter(|o| o["kind"] == "go-map")
+    {
+        let map = array(&report, "maps")
+            .iter()
+            .find(|m| m["addr"] == object["addr"])
+            .unwrap_or_else(|| panic!("no map {}: {}", object["addr"], report["maps"]));
+        let made_at = array(map, "made_at");
+        assert_eq!(
+            made_at.first().map(|f| &f["function"]),
+            Some(&serde_json::json!("clproftest/testkit.AdjacentMaps")),
+            "{map}"
+        );
+        assert!(
+            made_at.iter().any(|f| f["function"] == "main.main"),
+            "{map}"
+        );
+    }
+    let advice = line["advice"].as_str().unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        advice.contains("made in clproftest/testkit.AdjacentMaps (testkit.go:"),
+        "{advice}"
+    );
+}
+test_both_go_versions!(maps_are_named_where_they_were_made);
