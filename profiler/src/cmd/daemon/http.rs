@@ -165,6 +165,26 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
         "Writes to the target's most contended line in the latest window.",
         per_target(&|pid| top(pid).map_or(0.0, |l| l.writes as f64)),
     );
+    let cost = |pid: u32| -> f64 {
+        let costs = report.lines.iter().filter(|l| l.pid == pid);
+        costs.filter_map(|l| l.cost).map(|c| c.cpu_ns_per_s).sum()
+    };
+    gauge(
+        "clprof_line_cost_ns_per_s",
+        "CPU time the target's lines cost in moves between caches, per second (latest window; \
+         NaN where the transfer cost is unknown).",
+        per_target(&|pid| {
+            let known = report
+                .lines
+                .iter()
+                .any(|l| l.pid == pid && l.cost.is_some());
+            if known {
+                cost(pid)
+            } else {
+                f64::NAN
+            }
+        }),
+    );
     gauge(
         "clprof_concurrent_writers",
         "Map assigns that found another writer inside the same map (latest window).",

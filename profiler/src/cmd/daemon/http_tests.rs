@@ -12,6 +12,22 @@ fn metrics_are_prometheus_text_per_target() {
         top.transfers
     );
     assert!(text.contains(&want), "{text}");
+    // No transfer cost measured in the sample: the line cost is not a number.
+    assert!(
+        text.contains("clprof_line_cost_ns_per_s{pid=\"42\",exe=\"/srv/app\"} NaN\n"),
+        "{text}"
+    );
+    let mut judged = report.clone();
+    judged.sources.line_transfer_ns = Some(40.0);
+    judged.targets[0].overhead.recorded_s = Some(5.0);
+    judged.targets[0].overhead.cpu_s = Some(5.0);
+    crate::report::judge::judge(&mut judged);
+    let text = prometheus_text(Some((8, &judged)));
+    // (16 transfers + 6 remote reads) × 40 ns over 5 s.
+    assert!(
+        text.contains("clprof_line_cost_ns_per_s{pid=\"42\",exe=\"/srv/app\"} 176\n"),
+        "{text}"
+    );
     assert!(
         text.contains("clprof_drops{kind=\"ringbuf\"} 0\n"),
         "{text}"
