@@ -36,6 +36,8 @@ pub enum Command {
     Probes(ProbesArgs),
     /// Re-render a saved JSON profile (no root, no running target needed).
     Report(ReportArgs),
+    /// Compare two saved JSON profiles of one program (before and after a change), line by line.
+    Diff(DiffArgs),
     /// Record continuously in windows and serve the reports over HTTP (loopback by default).
     Daemon(DaemonArgs),
     /// Print shell completions.
@@ -63,6 +65,24 @@ pub struct ReportArgs {
     /// a device or FIFO written in place).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The profile before the change (`clprof record --format json`).
+    pub before: PathBuf,
+    /// The profile after it.
+    pub after: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = crate::diff::Format::Text)]
+    pub format: crate::diff::Format,
+    /// Table rows to show (default: all).
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Exit with status 1 when the total cost or a line's cost got worse, beyond the noise, by
+    /// more than PCT percent (a new line with any cost counts): a gate for CI.
+    #[arg(long, value_name = "PCT", value_parser = parse_fail_if_worse)]
+    pub fail_if_worse: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +210,17 @@ pub fn parse_budget(text: &str) -> Result<f64, String> {
         Ok(pct) if pct > 0.0 && pct <= 100.0 => Ok(pct),
         _ => Err(format!(
             "`{text}` is not a percentage in (0, 100]: e.g. --budget 2 (2% of the target's CPU) or --budget 100 (always on)"
+        )),
+    }
+}
+
+/// `--fail-if-worse`: a percentage of 0 or more, with or without a trailing `%`.
+pub fn parse_fail_if_worse(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%');
+    match number.parse::<f64>() {
+        Ok(pct) if pct >= 0.0 && pct.is_finite() => Ok(pct),
+        _ => Err(format!(
+            "`{text}` is not a percentage of 0 or more: e.g. --fail-if-worse 10 (fail when a cost grew by more than 10%)"
         )),
     }
 }

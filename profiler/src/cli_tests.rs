@@ -37,3 +37,14 @@ fn watch_defaults_to_auto_and_a_named_word_replaces_it() {
         ["main.x:8".parse::<WatchSpec>().unwrap()]
     );
 }
+
+#[test]
+fn fail_if_worse_is_a_percentage_of_zero_or_more() {
+    use super::parse_fail_if_worse;
+    assert_eq!(parse_fail_if_worse("10"), Ok(10.0));
+    assert_eq!(parse_fail_if_worse("0"), Ok(0.0));
+    assert_eq!(parse_fail_if_worse("2.5%"), Ok(2.5));
+    for bad in ["-1", "ten", "", "inf"] {
+        assert!(parse_fail_if_worse(bad).is_err(), "{bad:?} accepted");
+    }
+}

@@ -3,11 +3,13 @@
 //! Data flow: [`inspect`] (which process, which functions, which layout) → [`kernel`] (uprobes,
 //! kernel-side folding per cache line) and [`watch`] (hardware write watchpoints) → [`collect`]
 //! (tokio, under the [`overhead`] budget) → [`report`] (ranking, estimates, watched words) with
-//! [`symbolize`] → [`render`]. The subcommands ([`cmd`]) sit on top.
+//! [`symbolize`] → [`render`]. [`diff`] compares two saved reports. The subcommands ([`cmd`])
+//! sit on top.
 
 pub mod cli;
 pub mod cmd;
 pub mod collect;
+pub mod diff;
 pub mod inspect;
 pub mod kernel;
 pub mod launch;

@@ -28,6 +28,8 @@ async fn main() -> ExitCode {
         Command::Record(args) => clprof::cmd::record::run(args, cli.verbose > 0, cli.quiet).await,
         Command::Probes(args) => clprof::cmd::probes::run(&args),
         Command::Report(args) => clprof::cmd::report::run(&args),
+        // The one command whose success can still exit 1: its --fail-if-worse gate.
+        Command::Diff(args) => return exit(clprof::cmd::diff::run(&args)),
         Command::Daemon(args) => clprof::cmd::daemon::run(args, cli.verbose > 0, cli.quiet).await,
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
@@ -35,8 +37,13 @@ async fn main() -> ExitCode {
             Ok(())
         }
     };
+    exit(result.map(|()| ExitCode::SUCCESS))
+}
+
+/// The exit status, and an error as one line on stderr.
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // Kernel verifier logs and the like are many lines: keep each cause's first line on
             // stderr, the whole chain in the debug log.

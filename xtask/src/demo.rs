@@ -1,4 +1,5 @@
-//! `cargo xtask demo`: profile the demo Go workload (`demo/workload`) and print clprof's table.
+//! `cargo xtask demo`: profile the demo Go workload (`demo/workload`) and print clprof's table,
+//! then profile it again with its contention fixed (`-fixed`) and print `clprof diff` of the two.
 
 use std::{
     fs,
@@ -84,6 +85,35 @@ pub fn demo(duration: &str) -> Result<()> {
         .arg("10m"))
     .context("profiling the demo workload")?;
 
+    // The same workload with its contention fixed, then what the fix changed, line by line.
+    let fixed = out_dir.join("report-fixed.json");
+    println!("\nprofiling it again with -fixed (sharded cache, maps on lines of their own)...");
+    run(Command::new(&clprof)
+        .args([
+            "record",
+            "--quiet",
+            "--budget",
+            "100",
+            "--duration",
+            duration,
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(&fixed)
+        .arg("--")
+        .arg(&workload)
+        .args(["-fixed", "10m"]))
+    .context("profiling the fixed demo workload")?;
+    println!();
+    run(Command::new(&clprof)
+        .arg("diff")
+        .arg(&report)
+        .arg(&fixed)
+        .args(["--top", "12"]))
+    .context("comparing the two profiles")?;
+    println!();
+
     let svg = out_dir.join("flamegraph.svg");
     run(Command::new(&clprof)
         .arg("report")
@@ -101,6 +131,12 @@ pub fn demo(duration: &str) -> Result<()> {
     .context("writing the pprof profile")?;
 
     println!("JSON report: {}", util::rel(&report));
+    println!(
+        "fixed:       {} (clprof diff {} {})",
+        util::rel(&fixed),
+        util::rel(&report),
+        util::rel(&fixed)
+    );
     println!("pprof:       {}", util::rel(&pprof));
     println!("flamegraph:  {}", util::rel(&svg));
     println!("setup took {:.1}s", tools.elapsed.as_secs_f64());

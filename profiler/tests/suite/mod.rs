@@ -4,6 +4,7 @@ mod budget;
 mod cli_errors;
 mod containers;
 mod daemon;
+mod diff;
 mod export;
 mod go;
 mod machine;
