@@ -297,7 +297,8 @@ fn watch_rows(s: &mut String, line: &LineReport) {
     let Some(watch) = &line.watch else {
         return;
     };
-    for w in &watch.words {
+    let quiet = watch.words.iter().filter(|w| w.writes == 0).count();
+    for w in watch.words.iter().filter(|w| w.writes > 0) {
         let _ = writeln!(
             s,
             "       watched {} ({}, {} B)  {} writes by {} thread(s), {} transfers in {:.1} s watched",
@@ -321,6 +322,12 @@ fn watch_rows(s: &mut String, line: &LineReport) {
                 thousands(o.writes)
             );
         }
+    }
+    if quiet > 0 {
+        let _ = writeln!(
+            s,
+            "       watched … ({quiet} more word(s) of the line: not written)"
+        );
     }
 }
 
@@ -376,6 +383,13 @@ fn maps_section(s: &mut String, report: &Report, top: usize) {
             p50,
             p99
         );
+        let made = m
+            .made_at
+            .iter()
+            .find(|f| !f.function.starts_with("runtime."));
+        if let Some(f) = made {
+            let _ = writeln!(s, "       made at {}", frame_text(f));
+        }
         if let Some(f) = m.first_assign.first() {
             let _ = writeln!(s, "       first written at {}", frame_text(f));
         }

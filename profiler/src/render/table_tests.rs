@@ -101,16 +101,28 @@ fn watched_words_and_their_unseen_writers_are_listed_under_their_line() {
     };
     let line = &mut report.lines[0];
     line.watch = Some(WatchReport {
-        words: vec![WatchedWordReport {
-            addr: "0xc000014170".to_owned(),
-            len: 8,
-            name: "0xc000014170".to_owned(),
-            writes: 1_000,
-            threads: 2,
-            transfers: 400,
-            active_s: 2.0,
-            frames: vec![writer.clone()],
-        }],
+        words: vec![
+            WatchedWordReport {
+                addr: "0xc000014170".to_owned(),
+                len: 8,
+                name: "0xc000014170".to_owned(),
+                writes: 1_000,
+                threads: 2,
+                transfers: 400,
+                active_s: 2.0,
+                frames: vec![writer.clone()],
+            },
+            WatchedWordReport {
+                addr: "0xc000014178".to_owned(),
+                len: 8,
+                name: "0xc000014178".to_owned(),
+                writes: 0,
+                threads: 0,
+                transfers: 0,
+                active_s: 2.0,
+                frames: vec![],
+            },
+        ],
         active_s: 2.0,
     });
     line.objects.push(ObjectReport {
@@ -134,6 +146,11 @@ fn watched_words_and_their_unseen_writers_are_listed_under_their_line() {
             "written outside map assigns: 900 writes, most by main.counter (/src/main.go:42)"
         ),
         "{text}"
+    );
+    assert!(
+        text.contains("watched … (1 more word(s) of the line: not written)")
+            && !text.contains("watched 0xc000014178"),
+        "unwritten words are counted, not listed: {text}"
     );
     assert!(
         !text.contains("watched 0xc000014170  900 writes"),

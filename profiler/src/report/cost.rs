@@ -5,6 +5,13 @@
 
 use crate::report::{verdict, Cost, LineReport};
 
+/// The cost of a line no fix can improve.
+pub const NOTHING: Cost = Cost {
+    cpu_ns_per_s: 0.0,
+    target_cpu_pct: 0.0,
+    rel_err: 0.0,
+};
+
 /// What the target was recorded for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Recorded {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::report::{advice, cost, rank, verdict, Report};
+use crate::report::{advice, cost, rank, verdict, Report, Verdict};
 
 /// Fills in every line's verdict, cost and advice, and ranks the lines by cost.
 pub fn judge(report: &mut Report) {
@@ -35,7 +35,16 @@ pub fn judge(report: &mut Report) {
         line.cost = sources
             .line_transfer_ns
             .zip(recorded.get(&line.pid))
-            .and_then(|(ns, &r)| cost::cost(line, ns, r));
+            .and_then(|(ns, &r)| cost::cost(line, ns, r))
+            .map(|c| {
+                // A private line's moves are one thread's migrations between CPUs, or too few
+                // to matter: no fix wins anything there.
+                if line.verdict == Verdict::Private {
+                    cost::NOTHING
+                } else {
+                    c
+                }
+            });
         line.advice = advice::advice(line, line.verdict, &maps);
     }
     rank::rank(lines);

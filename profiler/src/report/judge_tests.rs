@@ -35,6 +35,22 @@ fn lines_get_a_verdict_a_cost_and_rank_by_cost() {
 }
 
 #[test]
+fn a_private_line_costs_nothing_a_fix_could_win() {
+    let mut report = test_report::sample();
+    report.sources.line_transfer_ns = Some(40.0);
+    report.targets[0].overhead.recorded_s = Some(5.0);
+    report.targets[0].overhead.cpu_s = Some(10.0);
+    report.maps[0].concurrent_writers = 0;
+    // One writer thread, no remote reads: its transfers are its own moves between CPUs.
+    report.lines[0].threads = 1;
+    report.lines[0].remote_reads = Some(0);
+    judge(&mut report);
+    assert_eq!(report.lines[0].verdict, Verdict::Private);
+    assert_eq!(report.lines[0].cost, Some(cost::NOTHING));
+    assert_eq!(report.lines[0].advice, None);
+}
+
+#[test]
 fn without_a_transfer_cost_lines_have_verdicts_but_no_cost() {
     let mut report = test_report::sample();
     report.targets[0].overhead.recorded_s = Some(5.0);

@@ -4,13 +4,14 @@
 //! 1. `race`: an assign found another writer inside a map of the line (`concurrent_writers`),
 //!    or a lookup or iteration step found one inside a map whose header is in the line
 //!    (`read_races`).
-//! 2. `growth`: writes during growth are a large share of the line's writes: at least
-//!    [`CLASSIC_GROWTH_SHARE`] of them for classic maps (an assign that starts while the map is
-//!    evacuating does evacuation work), at least [`SWISS_GROWTH_SHARE`] for swiss maps (each
-//!    counted growth rehashes a whole table).
-//! 3. `private`: the line stays in one cache: its moves (transfers and remote reads) are under
+//! 2. `private`: the line stays in one cache: its moves (transfers and remote reads) are under
 //!    [`PRIVATE_MOVE_SHARE`] of its accesses (writes and reads), or one thread wrote it and no
 //!    read came from another CPU (its moves are that thread's own migrations).
+//! 3. `growth`: writes during growth are a large share of the line's writes: at least
+//!    [`CLASSIC_GROWTH_SHARE`] of them for classic maps (an assign that starts while the map is
+//!    evacuating does evacuation work), at least [`SWISS_GROWTH_SHARE`] for swiss maps (each
+//!    counted growth rehashes a whole table). A map one thread fills is private, however it
+//!    grows: the verdicts are about contention.
 //! 4. `read-write-sharing`: remote reads move it more often than writes do.
 //! 5. `true-sharing`: an object in it was written by two threads or more (or fewer than two
 //!    written objects are known in it, so the writers share one).
@@ -68,9 +69,6 @@ pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlav
     if races(line, maps) {
         return Verdict::Race;
     }
-    if grows(line, flavor) {
-        return Verdict::Growth;
-    }
     let (transfers, remote) = (transfers(line), remote_reads(line));
     let accesses =
         line.est_writes.unwrap_or(0).max(line.writes) + line.est_reads.or(line.reads).unwrap_or(0);
@@ -80,6 +78,9 @@ pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlav
         || (line.threads <= 1 && remote == 0)
     {
         return Verdict::Private;
+    }
+    if grows(line, flavor) {
+        return Verdict::Growth;
     }
     if remote > transfers {
         return Verdict::ReadWriteSharing;

@@ -92,6 +92,9 @@ fn growth_is_judged_by_the_share_of_each_layout() {
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::TrueSharing);
     l.growth_writes = Some(80);
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
+    // One thread filling a map: private, however it grows.
+    l.threads = 1;
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Private);
 }
 
 #[test]
