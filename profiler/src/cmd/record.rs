@@ -27,6 +27,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         targets.push(Recorded {
             pid,
             ns_pid: process.ns_pid,
+            container: process.container,
             exe: process.exe.display().to_string(),
             attach_path: process.attach_path,
             binary,
@@ -64,6 +65,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         let t = Recorded {
             pid: child.pid,
             ns_pid: inspect::ns_pid_of(child.pid),
+            container: inspect::container::of(child.pid),
             exe: path.display().to_string(),
             attach_path: path.clone(),
             binary,

@@ -16,6 +16,7 @@
 
 pub mod access_funcs;
 mod buildinfo;
+pub mod container;
 mod cpu_clock;
 mod disasm;
 mod elf;

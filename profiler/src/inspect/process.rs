@@ -18,6 +18,8 @@ pub struct Process {
     /// Its pid inside its own pid namespace (a container's), from `NSpid:`; equal to `pid` when
     /// it shares clprof's pid namespace, None when `/proc` does not say.
     pub ns_pid: Option<u32>,
+    /// The container it runs in (from its cgroups); None outside one.
+    pub container: Option<super::container::Container>,
 }
 
 /// Resolves a pid to a [`Process`]: checks that it exists, that it is a process and not one of
@@ -38,6 +40,7 @@ pub fn resolve_process(pid: u32) -> Result<Process, TargetError> {
         exe,
         attach_path: proc_dir.join("exe"),
         ns_pid: procfs::ns_pid_of(pid),
+        container: super::container::of(pid),
     })
 }
 

@@ -138,7 +138,24 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
         });
         mappings.insert(t.pid, id);
     }
+    let containers: HashMap<u32, &crate::inspect::container::Container> = report
+        .targets
+        .iter()
+        .filter_map(|t| Some((t.pid, t.container.as_ref()?)))
+        .collect();
     for line in &report.lines {
+        // The target's container, on every sample of its lines.
+        let container: Vec<(&str, String)> = containers
+            .get(&line.pid)
+            .map(|c| {
+                let mut labels = vec![
+                    ("container_id", c.id.clone()),
+                    ("container_runtime", c.runtime.as_str().to_owned()),
+                ];
+                labels.extend(c.pod_uid.clone().map(|uid| ("pod_uid", uid)));
+                labels
+            })
+            .unwrap_or_default();
         let stacks: Vec<_> = report
             .stacks
             .iter()
@@ -156,12 +173,13 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
                 .rev()
                 .map(|loc| b.location(mapping, loc))
                 .collect();
-            let label = vec![
+            let mut label = vec![
                 b.label("line", &line.line),
                 b.label("object", &s.object),
                 b.label("object_kind", &s.object_kind),
                 b.label("fields", &s.fields.join(",")),
             ];
+            label.extend(container.iter().map(|(k, v)| b.label(k, v)));
             b.profile.sample.push(Sample {
                 location_id,
                 value: vec![transfers[i] as i64, writes[i] as i64, s.samples as i64],
@@ -178,7 +196,8 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
                 }],
             };
             let location_id = vec![b.location(mapping, &unsampled)];
-            let label = vec![b.label("line", &line.line)];
+            let mut label = vec![b.label("line", &line.line)];
+            label.extend(container.iter().map(|(k, v)| b.label(k, v)));
             b.profile.sample.push(Sample {
                 location_id,
                 value: vec![line.transfers as i64, line.writes as i64, 0],
@@ -199,3 +218,7 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
     gz.write_all(&encoded)?;
     gz.finish()
 }
+
+#[cfg(test)]
+#[path = "pprof_tests.rs"]
+mod tests;

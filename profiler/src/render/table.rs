@@ -56,11 +56,23 @@ fn perf_source(report: &Report) -> String {
     }
 }
 
-/// A target's pid, with its pid inside its own pid namespace when that differs (a container).
+/// A target's pid, with its pid inside its own pid namespace when that differs, and its
+/// container.
 fn target_pid(t: &TargetInfo) -> String {
-    match t.ns_pid {
+    let pid = match t.ns_pid {
         Some(ns) if ns != t.pid => format!("{} (pid {ns} in its namespace)", t.pid),
         _ => t.pid.to_string(),
+    };
+    match &t.container {
+        Some(c) => {
+            let pod = c
+                .pod_uid
+                .as_ref()
+                .map_or(String::new(), |uid| format!(", pod {uid}"));
+            let short = c.id.get(..12).unwrap_or(&c.id);
+            format!("{pid} [container {short} ({}){pod}]", c.runtime.as_str())
+        }
+        None => pid,
     }
 }
 

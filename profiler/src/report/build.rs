@@ -187,6 +187,7 @@ fn target_info(t: &Recorded, collected: &Collected, overhead: TargetOverhead) ->
     TargetInfo {
         pid: t.pid,
         ns_pid: t.ns_pid,
+        container: t.container.clone(),
         exe: t.exe.clone(),
         go_version: t.binary.as_ref().and_then(|b| b.go_version.clone()),
         map_layout: layout.map(|l| l.flavor),

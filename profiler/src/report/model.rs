@@ -47,6 +47,9 @@ pub struct TargetInfo {
     /// in a child pid namespace (a container); null when unknown.
     #[serde(default)]
     pub ns_pid: Option<u32>,
+    /// The container it runs in, from its cgroups (`{id, runtime, pod_uid}`); null outside one.
+    #[serde(default)]
+    pub container: Option<crate::inspect::container::Container>,
     /// Executable path as the process saw it.
     pub exe: String,
     /// Go version from `.go.buildinfo` (`go1.27.3`), null when absent.

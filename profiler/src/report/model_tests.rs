@@ -73,6 +73,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
         keys(&v["targets"][0]),
         [
             "build_id",
+            "container",
             "cpu_s",
             "est_read_scale",
             "est_read_scale_rel_err",

@@ -10,6 +10,7 @@ pub(crate) fn sample() -> Report {
         duration_s: 5.0,
         targets: vec![TargetInfo {
             pid: 42,
+            container: None,
             ns_pid: Some(42),
             exe: "/srv/app".to_owned(),
             go_version: Some("go1.27.3".to_owned()),

@@ -32,6 +32,8 @@ pub struct Recorded {
     pub pid: u32,
     /// Its pid inside its own pid namespace (see [`inspect::Process::ns_pid`]).
     pub ns_pid: Option<u32>,
+    /// The container it runs in; None outside one.
+    pub container: Option<crate::inspect::container::Container>,
     /// The executable as the user knows it.
     pub exe: String,
     /// Path the kernel and clprof open it by.

@@ -1,9 +1,11 @@
 mod accuracy;
 mod bad_input;
 mod budget;
+mod cgroups;
 mod cli_errors;
 mod containers;
 mod daemon;
+mod deploy;
 mod diff;
 mod export;
 mod go;

@@ -130,11 +130,15 @@ fn prometheus_is_profiled_while_it_keeps_answering() {
         "{target}"
     );
     assert!(!lines.is_empty(), "no lines ranked");
+    let cost = |l: &serde_json::Value| l["cost"]["cpu_ns_per_s"].as_f64().unwrap_or(0.0);
     let ranked = lines.windows(2).all(|w| {
-        (u64_of(&w[0], "contention"), u64_of(&w[0], "writes"))
-            >= (u64_of(&w[1], "contention"), u64_of(&w[1], "writes"))
+        let key = |l: &serde_json::Value| (u64_of(l, "contention"), u64_of(l, "writes"));
+        cost(&w[0]) > cost(&w[1]) || (cost(&w[0]) == cost(&w[1]) && key(&w[0]) >= key(&w[1]))
     });
-    assert!(ranked, "lines not ranked by contention, then writes");
+    assert!(
+        ranked,
+        "lines not ranked by cost, then contention, then writes"
+    );
     assert!(
         types.iter().any(|t| t.starts_with("map[")),
         "no map type named: {:?}",

@@ -143,8 +143,15 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
             .targets
             .iter()
             .map(|t| {
+                let container = t.container.as_ref().map_or(String::new(), |c| {
+                    format!(
+                        ",container_id=\"{}\",pod_uid=\"{}\"",
+                        label(&c.id),
+                        label(c.pod_uid.as_deref().unwrap_or(""))
+                    )
+                });
                 (
-                    format!("{{pid=\"{}\",exe=\"{}\"}}", t.pid, label(&t.exe)),
+                    format!("{{pid=\"{}\",exe=\"{}\"{container}}}", t.pid, label(&t.exe)),
                     f(t.pid),
                 )
             })

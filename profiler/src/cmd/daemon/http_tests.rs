@@ -42,4 +42,17 @@ fn metrics_are_prometheus_text_per_target() {
         "# HELP clprof_windows Windows finished.\n# TYPE clprof_windows gauge\nclprof_windows 0\n"
     );
     assert_eq!(label("a\"b\\c"), "a\\\"b\\\\c");
+    // A target in a container carries its id and pod in every series.
+    let mut contained = report.clone();
+    contained.targets[0].container = Some(crate::inspect::container::Container {
+        id: "ab".repeat(32),
+        runtime: crate::inspect::container::Runtime::CriO,
+        pod_uid: Some("9d2c3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f".to_owned()),
+    });
+    let text = prometheus_text(Some((9, &contained)));
+    let want = format!(
+        "clprof_top_line_writes{{pid=\"{pid}\",exe=\"/srv/app\",container_id=\"{}\",pod_uid=\"9d2c3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f\"}} ",
+        "ab".repeat(32)
+    );
+    assert!(text.contains(&want), "{text}");
 }

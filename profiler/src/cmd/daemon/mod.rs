@@ -43,6 +43,8 @@ pub struct TargetStatus {
     pub pid: u32,
     /// Its pid inside its own pid namespace (a container's); equal to `pid` outside one.
     pub ns_pid: Option<u32>,
+    /// The container it runs in; null outside one.
+    pub container: Option<crate::inspect::container::Container>,
     pub exe: String,
     pub state: TargetState,
     /// Windows this target was recorded in.
@@ -132,6 +134,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             .map(|t| TargetStatus {
                 pid: t.pid,
                 ns_pid: t.ns_pid,
+                container: t.container.clone(),
                 exe: t.exe.clone(),
                 state: TargetState::Recording,
                 windows: 0,
@@ -232,6 +235,7 @@ fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
     Ok(Recorded {
         pid,
         ns_pid: process.ns_pid,
+        container: process.container,
         exe: process.exe.display().to_string(),
         symbolizer: open_symbolizer(&process.attach_path),
         attach_path: process.attach_path,
@@ -262,6 +266,7 @@ fn follow_new(
                 state.targets.push(TargetStatus {
                     pid,
                     ns_pid: t.ns_pid,
+                    container: t.container.clone(),
                     exe: t.exe.clone(),
                     state: TargetState::Recording,
                     windows: 0,

@@ -1,0 +1,57 @@
+use std::io::Read as _;
+
+use super::*;
+use crate::inspect::container::{Container, Runtime};
+
+/// The profile of `report`, decoded.
+fn decoded(report: &Report) -> Profile {
+    let gz = pprof(report).expect("pprof");
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut bytes)
+        .expect("gunzip");
+    <Profile as prost::Message>::decode(&bytes[..]).expect("decode")
+}
+
+/// Every sample's labels as (key, value) strings.
+fn labels(p: &Profile) -> Vec<Vec<(String, String)>> {
+    let s = |i: i64| p.string_table[i as usize].clone();
+    p.sample
+        .iter()
+        .map(|x| x.label.iter().map(|l| (s(l.key), s(l.str))).collect())
+        .collect()
+}
+
+#[test]
+fn samples_carry_their_targets_container() {
+    let mut report = crate::report::test_report::sample();
+    let plain = labels(&decoded(&report));
+    assert!(!plain.is_empty());
+    assert!(
+        plain
+            .iter()
+            .flatten()
+            .all(|(k, _)| !k.starts_with("container")),
+        "no container, no label: {plain:?}"
+    );
+    report.targets[0].container = Some(Container {
+        id: "ab".repeat(32),
+        runtime: Runtime::Containerd,
+        pod_uid: Some("9d2c3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f".to_owned()),
+    });
+    for sample in labels(&decoded(&report)) {
+        let get = |k: &str| {
+            sample
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            get("container_id"),
+            Some("ab".repeat(32).as_str()),
+            "{sample:?}"
+        );
+        assert_eq!(get("container_runtime"), Some("containerd"));
+        assert_eq!(get("pod_uid"), Some("9d2c3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"));
+    }
+}
