@@ -20,6 +20,7 @@ pub mod container;
 mod cpu_clock;
 mod disasm;
 mod elf;
+mod entries;
 mod gobinary;
 mod layout;
 mod layout_dwarf;
@@ -33,13 +34,14 @@ use std::sync::Arc;
 
 pub use cpu_clock::CpuReader;
 pub use elf::{find_symbol, find_variable, ProbeSite, Variable};
+pub use entries::entries;
 pub use gobinary::{
     inspect_binary, AssignFunc, GoBinary, MakeFunc, SymbolsSource, GROWTH_FUNCS, MAKE_FUNCS,
 };
 pub use layout::{FieldInfo, LayoutFlavor, LayoutSource, MapLayout, HASH_WRITING};
 pub use maps::{load_bias, load_bias_of};
 pub use process::{resolve_process, Process};
-pub use procfs::{cpu_time, is_alive, ns_pid_of, numbered_entries, read_u64, thread_count};
+pub use procfs::{cpu_time, is_alive, ns_pid_of, numbered_entries, thread_count, Memory};
 
 /// Why a process or binary cannot be profiled. Each message is one line that says what to do.
 #[derive(Debug, thiserror::Error)]

@@ -39,14 +39,24 @@ pub fn cpu_time(pid: u32) -> Option<std::time::Duration> {
     ))
 }
 
-/// The 8 bytes at `addr` in the memory of `pid` (little-endian), read through
-/// `/proc/PID/mem`; None once it is gone or where nothing is mapped.
-pub fn read_u64(pid: u32, addr: u64) -> Option<u64> {
-    use std::os::unix::fs::FileExt as _;
-    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
-    let mut buf = [0u8; 8];
-    mem.read_exact_at(&mut buf, addr).ok()?;
-    Some(u64::from_le_bytes(buf))
+/// The memory of a process, read through `/proc/PID/mem`.
+pub struct Memory(std::fs::File);
+
+impl Memory {
+    /// Opens the memory of `pid`; None once it is gone.
+    pub fn open(pid: u32) -> Option<Memory> {
+        std::fs::File::open(format!("/proc/{pid}/mem"))
+            .ok()
+            .map(Memory)
+    }
+
+    /// The 8 bytes at `addr` (little-endian); None where nothing is mapped.
+    pub fn read_u64(&self, addr: u64) -> Option<u64> {
+        use std::os::unix::fs::FileExt as _;
+        let mut buf = [0u8; 8];
+        self.0.read_exact_at(&mut buf, addr).ok()?;
+        Some(u64::from_le_bytes(buf))
+    }
 }
 
 /// The numeric entries of a `/proc` directory (`/proc` itself: processes; `/proc/PID/task`:

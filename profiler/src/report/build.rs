@@ -32,8 +32,6 @@ const STACK_FRAMES: usize = 6;
 const RACES_PER_MAP: usize = 5;
 /// Frames kept per flamegraph stack.
 const MAX_STACK_DEPTH: usize = 64;
-/// More entries than any map holds (2^40: terabytes of memory).
-const MAX_ENTRIES: u64 = 1 << 40;
 /// Functions kept in the perf-sample ranking.
 const TOP_FUNCTIONS: usize = 20;
 
@@ -165,6 +163,7 @@ fn read_entries(
     processes: &HashMap<u32, ProcessInfo>,
     collected: &Collected,
 ) {
+    let mut memories: HashMap<u32, Option<crate::inspect::Memory>> = HashMap::new();
     for map in maps {
         if collected.exited.contains_key(&map.pid) {
             continue;
@@ -172,12 +171,11 @@ fn read_entries(
         let Some(layout) = processes.get(&map.pid).and_then(|p| p.layout.as_ref()) else {
             continue;
         };
-        let count = layout.field(layout.flavor.written_names()[1]);
-        if let (Some(field), Some(addr)) = (count, parse_hex(&map.addr)) {
-            // A map the program dropped may have had its memory reused: a count no map can hold
-            // is not one.
-            map.entries =
-                crate::inspect::read_u64(map.pid, addr + field.offset).filter(|&n| n < MAX_ENTRIES);
+        let memory = memories
+            .entry(map.pid)
+            .or_insert_with(|| crate::inspect::Memory::open(map.pid));
+        if let (Some(memory), Some(addr)) = (memory, parse_hex(&map.addr)) {
+            map.entries = crate::inspect::entries(layout, |offset| memory.read_u64(addr + offset));
         }
     }
 }

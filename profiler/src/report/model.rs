@@ -480,7 +480,8 @@ pub struct MapReport {
     /// Entry-to-return latency of its assigns; null without RET probes.
     pub latency: Option<LatencyReport>,
     /// Entries it held when the report was built, read from the target's memory (classic
-    /// `hmap.count`, swiss `Map.used`); null when the process had exited.
+    /// `hmap.count`, swiss `Map.used`); null when the process had exited, or when the count
+    /// does not fit the header's size fields (a dropped map's memory, reused).
     #[serde(default)]
     pub entries: Option<u64>,
     /// Where the map was made (a `runtime.makemap*` return; caller frames, innermost first);

@@ -73,6 +73,12 @@ fn one_map_of_two_writers_under_a_mutex_is_true_sharing(go: Go) {
         advice.contains("main.worker"),
         "the writers' function: {advice}"
     );
+    // The program writes keys modulo 4,096 into its one map: it holds 4,096 entries.
+    let map = array(&report, "maps")
+        .iter()
+        .find(|m| u64_of(m, "writers") == 2)
+        .unwrap_or_else(|| panic!("no map of two writers: {}", report["maps"]));
+    assert_eq!(map["entries"], 4096, "{map}");
 }
 test_both_go_versions!(one_map_of_two_writers_under_a_mutex_is_true_sharing);
 
