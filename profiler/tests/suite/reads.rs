@@ -143,21 +143,7 @@ fn go_writes_probes_the_assigns_alone() {
 fn race_of(go: Go, mode: &str, kind: &str) -> serde_json::Value {
     let mut last = serde_json::Value::Null;
     for _ in 0..8 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let json = dir.path().join("race.json");
-        let out = Record::quiet_for("5s")
-            .json()
-            .output(&json)
-            .launch(&program("readrace", go), &["2s", mode])
-            .command()
-            .output()
-            .expect("run clprof");
-        assert!(
-            out.status.success(),
-            "clprof failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        last = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON");
+        last = record_launched_json("5s", &program("readrace", go), &["2s", mode]);
         // The thread inside is named when it was still inside as the reader looked.
         let race = array(&last, "maps")
             .iter()

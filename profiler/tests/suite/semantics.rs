@@ -27,21 +27,7 @@ test_both_go_versions!(map_growth_is_counted_on_its_lines);
 /// Runs the racy program under clprof (it may die within milliseconds of Go's own check, so it
 /// is launched with probes in place before its first instruction) and returns the report.
 fn record_race(go: Go) -> serde_json::Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("race.json");
-    let out = Record::quiet_for("5s")
-        .json()
-        .output(&json)
-        .launch(&program("racemap", go), &["2s"])
-        .command()
-        .output()
-        .expect("run clprof");
-    assert!(
-        out.status.success(),
-        "clprof failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON")
+    record_launched_json("5s", &program("racemap", go), &["2s"])
 }
 
 fn unlocked_writers_are_seen_racing(go: Go) {

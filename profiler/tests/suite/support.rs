@@ -162,6 +162,26 @@ pub fn record_json_with(pid: u32, secs: u32, extra: &[&str]) -> serde_json::Valu
     })
 }
 
+/// Launches `program` with `args` under `clprof record` for `duration` (probes in place before
+/// its first instruction) and returns the JSON report.
+pub fn record_launched_json(duration: &str, program: &Path, args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let out = Record::quiet_for(duration)
+        .json()
+        .output(&json)
+        .launch(program, args)
+        .command()
+        .output()
+        .expect("run clprof");
+    assert!(
+        out.status.success(),
+        "clprof failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON")
+}
+
 /// Whether a BPF program named `go_map_assign` (clprof's) is loaded anywhere on the system.
 pub fn clprof_program_loaded() -> bool {
     aya::programs::loaded_programs()

@@ -93,22 +93,7 @@ test_both_go_versions!(a_growing_map_is_growth);
 
 fn maps_are_named_where_they_were_made(go: Go) {
     // Launched with the probes in place, so the maps' `make` runs under them.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("made.json");
-    let out = Record::quiet_for("3s")
-        .json()
-        .output(&json)
-        .launch(&program("adjacentmaps", go), &["10s"])
-        .command()
-        .output()
-        .expect("run clprof");
-    assert!(
-        out.status.success(),
-        "clprof failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON");
+    let report = record_launched_json("3s", &program("adjacentmaps", go), &["10s"]);
     let line = &array(&report, "lines")[0];
     assert_eq!(line["verdict"], "false-sharing", "{line}");
     // Both maps of the line were made by testkit.AdjacentMaps, called from main.main.
