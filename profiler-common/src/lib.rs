@@ -584,6 +584,7 @@ pub mod access;
 pub mod fold;
 mod latency;
 pub mod probe_time;
+pub mod process;
 pub mod watch;
 pub mod windows;
 pub mod xol;
@@ -594,7 +595,6 @@ pub use windows::{
     read_hits_counter, Sampled, TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };
 pub use xol::{ProbeHit, StepKey};
-
 #[cfg(test)]
 #[path = "lib_tests.rs"]
 mod tests;

@@ -16,6 +16,7 @@ mod map_make;
 mod map_return;
 mod maps;
 mod perf_sample;
+mod process;
 mod sample;
 mod watch;
 mod xol;

@@ -90,6 +90,10 @@ pub struct RecordArgs {
     /// Process to profile (repeat for several).
     #[arg(short, long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
+    /// Also every Go process on the host: the running ones, and those that start while
+    /// recording (attached as they exec).
+    #[arg(long)]
+    pub all_go: bool,
     /// How long to record (e.g. 10s, 500ms, 2m).
     #[arg(short, long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -154,8 +158,8 @@ pub struct DaemonArgs {
     /// Process to profile (repeat for several).
     #[arg(short, long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
-    /// Follow every Go process on the host: new ones are found at each window's start, exited
-    /// ones are dropped.
+    /// Follow every Go process on the host: the running ones, and new ones as they exec (within
+    /// the second); exited ones are dropped.
     #[arg(long)]
     pub all_go: bool,
     /// Address to serve HTTP on; non-loopback addresses need --allow-remote.

@@ -16,6 +16,7 @@ use tokio::{
 };
 
 use crate::{
+    discover::follow::{Follow, Found},
     inspect,
     kernel::probes::Probes,
     output::{Output, WriteError},
@@ -111,6 +112,9 @@ pub struct CollectOptions {
     pub watcher: Option<Watcher>,
     /// Watchpoints to arm on the top lines once the probes have ranked some (`--watch auto`).
     pub auto_watch: Option<AutoWatch>,
+    /// New processes to attach and exits to note as they happen (`--all-go`); recording then
+    /// goes on when every target has exited.
+    pub follow: Option<Follow>,
 }
 
 /// SIGINT and SIGTERM listeners. Created at start, so that a signal arriving while clprof sets
@@ -167,7 +171,8 @@ pub async fn collect(
     } = &mut options.signals;
     // The eBPF side wakes the collector only when the ring buffer fills up; this drains it.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let pids: Vec<u32> = probes.pids();
+    let mut pids: Vec<u32> = probes.pids();
+    let following = options.follow.is_some();
     let mut exited: HashMap<u32, Duration> = HashMap::new();
     let mut samples = Samples::saving_to(options.save_samples.take());
     let progress = Progress::new(options.progress, options.duration);
@@ -183,6 +188,14 @@ pub async fn collect(
                     watcher.step(probes);
                 }
             }
+            found = next_found(&mut options.follow) => match (found, options.follow.as_mut()) {
+                (Some(found), Some(follow)) => {
+                    let now = start.elapsed();
+                    on_found(found, follow, probes, &mut duty, &mut pids, &mut exited, now);
+                }
+                // The reader stopped: exits are still seen below.
+                _ => options.follow = None,
+            },
             _ = sigint.recv() => break StopReason::Signal("SIGINT"),
             _ = sigterm.recv() => break StopReason::Signal("SIGTERM"),
             guard = events.readable_mut() => {
@@ -215,7 +228,7 @@ pub async fn collect(
                     }
                 }
                 progress.update(probes, start.elapsed(), samples.total);
-                if !pids.is_empty() && exited.len() == pids.len() {
+                if !following && !pids.is_empty() && exited.len() == pids.len() {
                     break StopReason::TargetsExited;
                 }
             }
@@ -257,6 +270,41 @@ pub async fn collect(
         save_error,
         watch,
     })
+}
+
+/// What the follower found next; never, without one.
+async fn next_found(follow: &mut Option<Follow>) -> Option<Found> {
+    match follow {
+        Some(follow) => follow.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Attaches a new Go process (its account starts now), or notes a target's exit.
+fn on_found(
+    found: Found,
+    follow: &mut Follow,
+    probes: &mut Probes,
+    duty: &mut DutyCycler,
+    pids: &mut Vec<u32>,
+    exited: &mut HashMap<u32, Duration>,
+    now: Duration,
+) {
+    match found {
+        Found::Started { target, exec_ns } => {
+            if let Some(pid) = follow.join(probes, *target, exec_ns) {
+                duty.add(probes, pid);
+                pids.push(pid);
+            }
+        }
+        Found::Exited { pid } => {
+            if pids.contains(&pid) && !exited.contains_key(&pid) {
+                tracing::info!(pid, "target exited");
+                exited.insert(pid, now);
+                follow.exited(pid);
+            }
+        }
+    }
 }
 
 /// Arms the `--watch auto` watchpoints when they are due and some line is ranked.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cmd;
 pub mod collect;
 pub mod diff;
+pub mod discover;
 pub mod inspect;
 pub mod kernel;
 pub mod launch;

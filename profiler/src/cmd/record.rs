@@ -7,15 +7,16 @@ use anyhow::{bail, Context as _};
 use crate::{
     cli::RecordArgs,
     collect::{self, CollectOptions},
+    discover::{self, follow::Follow, scan::GoScanner},
     inspect, launch, output,
     render::{self, Format},
     report::build,
-    session::{load_bias, open_symbolizer, Prelude, Recorded, Session},
+    session::{load_bias, open_symbolizer, Prelude, ProbePlan, Recorded, Session},
 };
 
 pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
-    if args.pids.is_empty() && args.command.is_empty() {
-        bail!("nothing to profile: give --pid PID or -- CMD ARGS");
+    if args.pids.is_empty() && args.command.is_empty() && !args.all_go {
+        bail!("nothing to profile: give --pid PID, --all-go or -- CMD ARGS");
     }
     check_outputs(&args)?;
     let Prelude { signals, plan } = Prelude::start(&args.probes)?;
@@ -49,8 +50,30 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     let program_symbolizer = program.as_ref().and_then(|(path, _)| open_symbolizer(path));
     let mut session = Session::open(plan, args.events, args.budget, verbose)?;
+    // The tracepoints first: a process starting during the scan is seen by one or the other.
+    let follow = match args.all_go {
+        true => Some(
+            Follow::start(&mut session, args.sample_every)
+                .context("--all-go: following new processes")?,
+        ),
+        false => None,
+    };
+    let scanned = match args.all_go {
+        true => scan_go(&targets, &session.plan),
+        false => Vec::new(),
+    };
     let started_at = chrono::Utc::now();
-    for t in &targets {
+    for t in scanned {
+        // Gone since, or past the target limit: recorded without it.
+        match session.attach(&t, args.sample_every) {
+            Ok(()) => targets.push(t),
+            Err(e) => {
+                let _ = session.probes.remove_target(t.pid);
+                tracing::info!(pid = t.pid, "not recorded: {e:#}");
+            }
+        }
+    }
+    for t in targets.iter().filter(|t| args.pids.contains(&t.pid)) {
         session.attach(t, args.sample_every).or_else(|e| {
             if inspect::is_alive(t.pid) {
                 Err(e.context(format!("profiling pid {}", t.pid)))
@@ -111,8 +134,12 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         signals,
         watcher: watch.watcher,
         auto_watch: watch.auto,
+        follow,
     };
     let mut collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
+    if let Some(follow) = &mut options.follow {
+        targets.append(&mut follow.take_joined());
+    }
     let save_error = collected.save_error.take();
     if let Some(events) = &perf_events {
         events.disable();
@@ -148,6 +175,22 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         Some(e) => Err(anyhow::Error::new(e).context("--save-samples")),
         None => Ok(()),
     }
+}
+
+/// `--all-go`: the running Go processes not in `targets`, resolved.
+fn scan_go(targets: &[Recorded], plan: &ProbePlan) -> Vec<Recorded> {
+    let known = targets.iter().map(|t| t.pid).collect();
+    let mut found = Vec::new();
+    for pid in GoScanner::default().scan(&known) {
+        match inspect::resolve_pid(pid).map(|t| discover::recorded(t, plan)) {
+            Ok(Ok(mut t)) => {
+                t.symbolizer = open_symbolizer(&t.attach_path);
+                found.push(t);
+            }
+            Ok(Err(e)) | Err(e) => tracing::debug!(pid, "not recorded: {e}"),
+        }
+    }
+    found
 }
 
 /// Refuses output paths that cannot be written (a directory, a missing parent) before anything

@@ -30,6 +30,8 @@ pub enum AttachError {
     TooManyTargets,
     #[error("too many probe sites: at most {MAX_PROBES}")]
     TooManyProbes,
+    #[error("registering a ring buffer with the runtime: {0}")]
+    Io(#[source] Box<std::io::Error>),
 }
 
 impl From<aya::programs::ProgramError> for AttachError {

@@ -10,5 +10,6 @@ pub mod calibrate;
 pub mod error;
 pub mod links;
 pub mod probes;
+pub mod process_events;
 pub mod uprobe_multi;
 pub mod xol;

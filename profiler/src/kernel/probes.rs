@@ -375,6 +375,14 @@ impl Probes {
             .collect()
     }
 
+    /// The `TARGET_HITS` slot of `pid`, if it is a target.
+    pub fn slot_of(&self, pid: u32) -> Option<u16> {
+        self.slots
+            .iter()
+            .position(|s| *s == Some(pid))
+            .map(|i| i as u16)
+    }
+
     /// Stops probing `pid` and forgets everything about it (its slot is free again).
     pub fn remove_target(&mut self, pid: u32) -> Result<(), AttachError> {
         let dropped = self.drop_target(pid);
@@ -535,6 +543,11 @@ impl Probes {
     /// Takes the sampled-event ring buffer.
     pub fn take_events(&mut self) -> Result<RingBuf<MapData>, AttachError> {
         BpfMapsMut::new(&mut self.ebpf).take_events()
+    }
+
+    /// Attaches the exec and exit tracepoints; the ring buffer of their events.
+    pub fn follow_processes(&mut self) -> Result<RingBuf<MapData>, AttachError> {
+        crate::kernel::process_events::attach(&mut self.ebpf)
     }
 
     /// Gives the kernel side the XOL areas of targets whose `[uprobes]` mapping showed up since

@@ -99,6 +99,9 @@ impl DutyOutcome {
 struct Target {
     pid: u32,
     slot: u16,
+    /// When its account started (the recording's start, or when it joined); its readings' times
+    /// count from here.
+    origin: Instant,
     /// The accounts of its write and read probes.
     mix: Mix,
     cpu_at_start: Duration,
@@ -131,11 +134,53 @@ struct Target {
     sampling: (bool, bool),
 }
 
+impl Target {
+    /// The account of the target in `slot`, starting at `origin` with its write probes attached.
+    fn new(probes: &Probes, pid: u32, slot: u16, plan: DutyPlan, origin: Instant) -> Self {
+        let maps = probes.maps();
+        let hits = maps.target_hits(slot).unwrap_or(0);
+        let reads = maps.target_read_hits(slot).unwrap_or(0);
+        let entries = maps.target_entries(slot).unwrap_or(0);
+        let watch_hits = maps.target_watch_hits(slot).unwrap_or(0);
+        let mut reader = inspect::CpuReader::new(pid);
+        let cpu = reader.read().unwrap_or_default();
+        let time_at_start = maps.probe_time(slot).unwrap_or_default();
+        let has_reads = probes.has_group(pid, ProbeGroup::Reads);
+        let seen = Reading::default();
+        let mix = Mix::new(plan.fraction, plan.hit_cost, seen, has_reads);
+        // The write probes are attached: the first window is live, unless the read probes are
+        // in it.
+        let time_live = mix.writes.sampling().then(ProbeTime::default);
+        Target {
+            pid,
+            slot,
+            origin,
+            mix,
+            cpu_at_start: cpu,
+            hits_at_start: hits,
+            reads_at_start: reads,
+            watch_at_start: watch_hits,
+            entries_at_start: entries,
+            time_at_start,
+            time_in: ProbeTime::default(),
+            time_live,
+            time_now: ProbeTime::default(),
+            windows_timed: 0,
+            seen,
+            reader,
+            ended: None,
+            hold_until: Duration::ZERO,
+            reads_leaving: false,
+            sampling: (false, false),
+        }
+    }
+}
+
 /// Every target's account.
 pub struct DutyCycler {
     start: Instant,
-    /// Cost of one watchpoint hit.
-    watch_cost: Duration,
+    /// The budget's terms (for targets that join later too).
+    plan: DutyPlan,
     targets: Vec<Target>,
 }
 
@@ -146,47 +191,11 @@ impl DutyCycler {
         let targets = probes
             .targets()
             .into_iter()
-            .map(|(pid, slot)| {
-                let maps = probes.maps();
-                let hits = maps.target_hits(slot).unwrap_or(0);
-                let reads = maps.target_read_hits(slot).unwrap_or(0);
-                let entries = maps.target_entries(slot).unwrap_or(0);
-                let watch_hits = maps.target_watch_hits(slot).unwrap_or(0);
-                let mut reader = inspect::CpuReader::new(pid);
-                let cpu = reader.read().unwrap_or_default();
-                let time_at_start = maps.probe_time(slot).unwrap_or_default();
-                let has_reads = probes.has_group(pid, ProbeGroup::Reads);
-                let seen = Reading::default();
-                let mix = Mix::new(plan.fraction, plan.hit_cost, seen, has_reads);
-                // The write probes are attached: the first window is live, unless the read
-                // probes are in it.
-                let time_live = mix.writes.sampling().then(ProbeTime::default);
-                Target {
-                    pid,
-                    slot,
-                    mix,
-                    cpu_at_start: cpu,
-                    hits_at_start: hits,
-                    reads_at_start: reads,
-                    watch_at_start: watch_hits,
-                    entries_at_start: entries,
-                    time_at_start,
-                    time_in: ProbeTime::default(),
-                    time_live,
-                    time_now: ProbeTime::default(),
-                    windows_timed: 0,
-                    seen,
-                    reader,
-                    ended: None,
-                    hold_until: Duration::ZERO,
-                    reads_leaving: false,
-                    sampling: (false, false),
-                }
-            })
+            .map(|(pid, slot)| Target::new(probes, pid, slot, plan, start))
             .collect();
         let mut cycler = DutyCycler {
             start,
-            watch_cost: plan.watch_cost,
+            plan,
             targets,
         };
         for t in &mut cycler.targets {
@@ -197,6 +206,25 @@ impl DutyCycler {
         cycler
     }
 
+    /// Adds a target whose probes were just attached (a process found while recording): its
+    /// account starts now, with a first window like every target's.
+    pub fn add(&mut self, probes: &mut Probes, pid: u32) {
+        if self
+            .targets
+            .iter()
+            .any(|t| t.pid == pid && t.ended.is_none())
+        {
+            return;
+        }
+        let Some(slot) = probes.slot_of(pid) else {
+            return;
+        };
+        let mut t = Target::new(probes, pid, slot, self.plan, Instant::now());
+        t.sampling = (!t.mix.writes.sampling(), true);
+        Self::sync_sampling(probes, &mut t);
+        self.targets.push(t);
+    }
+
     /// When the next decision is due.
     pub fn next_check(&self) -> tokio::time::Instant {
         let next = self
@@ -204,24 +232,21 @@ impl DutyCycler {
             .iter()
             .filter(|t| t.ended.is_none())
             .map(|t| {
-                t.mix
+                let next = t
+                    .mix
                     .next_check()
                     .max(t.hold_until)
-                    .min(t.seen.now + SEEN_EVERY)
+                    .min(t.seen.now + SEEN_EVERY);
+                t.origin + next
             })
             .min()
-            .unwrap_or(Duration::from_secs(3600));
-        tokio::time::Instant::from_std(self.start + next)
+            .unwrap_or(self.start + Duration::from_secs(3600));
+        tokio::time::Instant::from_std(next)
     }
 
     /// Reads the target's CPU time, hits and probe time. A thread found since the last reading
     /// ran uncounted until now: the live windows, if any, cannot be measured.
-    fn observe(
-        start: Instant,
-        watch_cost: Duration,
-        probes: &Probes,
-        t: &mut Target,
-    ) -> Option<Reading> {
+    fn observe(watch_cost: Duration, probes: &Probes, t: &mut Target) -> Option<Reading> {
         let threads = t.reader.threads();
         let cpu = t.reader.read()?;
         let maps = probes.maps();
@@ -234,7 +259,7 @@ impl DutyCycler {
         }
         t.time_now = Self::probe_time(probes, t);
         Some(Reading {
-            now: start.elapsed(),
+            now: t.origin.elapsed(),
             cpu: cpu.saturating_sub(t.cpu_at_start),
             hits: hits.saturating_sub(t.hits_at_start),
             entries: entries.saturating_sub(t.entries_at_start),
@@ -330,13 +355,13 @@ impl DutyCycler {
 
     /// Settles every due account and attaches or detaches probes accordingly.
     pub fn step(&mut self, probes: &mut Probes) {
-        let now = self.start.elapsed();
-        let (start, watch_cost) = (self.start, self.watch_cost);
+        let watch_cost = self.plan.watch_cost;
         for t in &mut self.targets {
             if t.ended.is_some() {
                 continue;
             }
-            Self::step_one(start, watch_cost, now, probes, t);
+            let now = t.origin.elapsed();
+            Self::step_one(watch_cost, now, probes, t);
             Self::sync_sampling(probes, t);
         }
     }
@@ -359,14 +384,8 @@ impl DutyCycler {
     }
 
     /// [`DutyCycler::step`] for one target.
-    fn step_one(
-        start: Instant,
-        watch_cost: Duration,
-        now: Duration,
-        probes: &mut Probes,
-        t: &mut Target,
-    ) {
-        let fresh = Self::observe(start, watch_cost, probes, t);
+    fn step_one(watch_cost: Duration, now: Duration, probes: &mut Probes, t: &mut Target) {
+        let fresh = Self::observe(watch_cost, probes, t);
         if let Some(obs) = fresh {
             t.seen = obs;
             if t.reads_leaving && !probes.detaching() {
@@ -439,7 +458,7 @@ impl DutyCycler {
             return;
         }
         // The window starts once the probes are in place.
-        let Some(at) = Self::observe(start, watch_cost, probes, t) else {
+        let Some(at) = Self::observe(watch_cost, probes, t) else {
             return;
         };
         t.seen = at;
@@ -464,13 +483,11 @@ impl DutyCycler {
 
     /// Settles every account for the last time (the probes are about to be detached).
     pub fn finish(mut self, probes: &Probes) -> Vec<DutyOutcome> {
-        let end = self.start.elapsed();
-        let start = self.start;
-        let watch_cost = self.watch_cost;
+        let watch_cost = self.plan.watch_cost;
         self.targets
             .iter_mut()
             .map(|t| {
-                let obs = Self::observe(start, watch_cost, probes, t);
+                let obs = Self::observe(watch_cost, probes, t);
                 Self::book_switches(probes, t);
                 // A target gone since its last reading ends there.
                 let last = obs.filter(|_| t.ended.is_none()).unwrap_or(t.seen);
@@ -486,7 +503,7 @@ impl DutyCycler {
                 DutyOutcome {
                     pid: t.pid,
                     active: writes.active(),
-                    span: t.ended.unwrap_or(end),
+                    span: t.ended.unwrap_or_else(|| t.origin.elapsed()),
                     hits: last.hits,
                     entries: last.entries.saturating_sub(last.reads),
                     overhead: writes.overhead(),

@@ -162,7 +162,8 @@ pub struct WatchSetup {
 /// clprof's programs loaded and calibrated, with the perf source and the budget's plan.
 pub struct Session {
     pub probes: Probes,
-    pub plan: ProbePlan,
+    /// Shared with the task that follows new processes (`--all-go`).
+    pub plan: Arc<ProbePlan>,
     pub source: PerfSource,
     pub overhead: OverheadPlan,
     /// The CPU's hardware PMU is exposed (absent in most VMs).
@@ -191,7 +192,7 @@ impl Session {
             .ok();
         Ok(Session {
             probes,
-            plan,
+            plan: Arc::new(plan),
             source,
             overhead,
             pmu_available: preflight::pmu_available(Path::new("/sys")),
@@ -316,7 +317,8 @@ fn start_perf(
     Ok(Some(events))
 }
 
-fn attach(
+/// Adds `t` to the kernel side and attaches its probes (its read probes too `with_reads`).
+pub fn attach(
     probes: &mut Probes,
     t: &Recorded,
     plan: &ProbePlan,

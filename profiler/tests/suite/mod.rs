@@ -7,6 +7,7 @@ mod containers;
 mod daemon;
 mod deploy;
 mod diff;
+mod discovery;
 mod export;
 mod go;
 mod machine;

@@ -1,7 +1,6 @@
 //! `clprof daemon`: records the targets in back-to-back windows, keeps the last reports, and
 //! serves them over HTTP (see `http`) until SIGINT/SIGTERM.
 
-pub mod discover;
 pub mod http;
 
 use std::{
@@ -14,11 +13,13 @@ use std::{
 
 use anyhow::{bail, Context as _};
 
-use discover::GoScanner;
-
 use crate::{
     cli::DaemonArgs,
     collect::{self, CollectOptions, StopReason},
+    discover::{
+        follow::{Change, Follow},
+        scan::GoScanner,
+    },
     inspect,
     kernel::probes::Probes,
     output, render,
@@ -79,6 +80,36 @@ impl DaemonState {
         }
     }
 
+    /// Lists a new target; finished ones beyond [`MAX_LISTED_TARGETS`] make room (oldest
+    /// first).
+    fn add_target(&mut self, t: &Recorded) {
+        self.targets.push(TargetStatus {
+            pid: t.pid,
+            ns_pid: t.ns_pid,
+            container: t.container.clone(),
+            exe: t.exe.clone(),
+            state: TargetState::Recording,
+            windows: 0,
+        });
+        while self.targets.len() > MAX_LISTED_TARGETS {
+            match self
+                .targets
+                .iter()
+                .position(|s| s.state == TargetState::Exited)
+            {
+                Some(i) => drop(self.targets.remove(i)),
+                None => break,
+            }
+        }
+    }
+
+    /// Marks `pid` exited.
+    fn exited(&mut self, pid: u32) {
+        for status in self.targets.iter_mut().filter(|s| s.pid == pid) {
+            status.state = TargetState::Exited;
+        }
+    }
+
     fn push(&mut self, window: Window) {
         self.windows.push_back(window);
         while self.windows.len() > self.keep.max(1) {
@@ -122,6 +153,14 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             .with_context(|| format!("profiling pid {}", t.pid))?;
         t.bias = load_bias(t);
     }
+    // The tracepoints before the first scan: a process starting in between is seen by one or
+    // the other. Without them, new processes are found at window starts only.
+    let follow = match args.all_go {
+        true => Follow::start(&mut session, args.sample_every)
+            .inspect_err(|e| tracing::warn!("new processes are found at window starts only: {e}"))
+            .ok(),
+        false => None,
+    };
     let mut scanner = args.all_go.then(GoScanner::default);
     let perf_events = session.start_perf()?;
     let mut streams = session.streams()?;
@@ -163,6 +202,16 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         signals,
         watcher: None,
         auto_watch: None,
+        follow: follow.map(|f| {
+            let state = state.clone();
+            f.notifying(move |change| {
+                let mut state = state.write().unwrap_or_else(|e| e.into_inner());
+                match change {
+                    Change::Joined(t) => state.add_target(t),
+                    Change::Exited(pid) => state.exited(pid),
+                }
+            })
+        }),
     };
     let mut seq = 0;
     let stop = loop {
@@ -177,6 +226,9 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         let started_at = chrono::Utc::now();
         let collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
+        if let Some(follow) = &mut options.follow {
+            targets.append(&mut follow.take_joined());
+        }
         seq += 1;
         let report = build::build(&session, &mut targets, &collected, started_at)?;
         forget_window(&mut session.probes);
@@ -244,7 +296,8 @@ fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
     })
 }
 
-/// `--all-go`: adds the Go processes that appeared since the last scan.
+/// `--all-go`: adds the Go processes that appeared since the last scan (all of them at start;
+/// later, those the exec tracepoint missed, or every new one where it is not available).
 fn follow_new(
     scanner: &mut GoScanner,
     session: &mut Session,
@@ -262,26 +315,10 @@ fn follow_new(
         match added {
             Ok(t) => {
                 tracing::info!(pid, exe = %t.exe, "following a new Go process");
-                let mut state = state.write().unwrap_or_else(|e| e.into_inner());
-                state.targets.push(TargetStatus {
-                    pid,
-                    ns_pid: t.ns_pid,
-                    container: t.container.clone(),
-                    exe: t.exe.clone(),
-                    state: TargetState::Recording,
-                    windows: 0,
-                });
-                // Finished targets beyond the cap make room (oldest first).
-                while state.targets.len() > MAX_LISTED_TARGETS {
-                    match state
-                        .targets
-                        .iter()
-                        .position(|s| s.state == TargetState::Exited)
-                    {
-                        Some(i) => drop(state.targets.remove(i)),
-                        None => break,
-                    }
-                }
+                state
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .add_target(&t);
                 targets.push(t);
             }
             Err(e) => {

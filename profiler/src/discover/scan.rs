@@ -1,5 +1,5 @@
-//! Finding Go processes for `clprof daemon --all-go`: a scan of `/proc` for processes whose
-//! executable has Go map-assign functions. Executables found not to be Go are remembered by
+//! Finding Go processes for `--all-go`: a scan of `/proc` for processes whose executable has Go
+//! map-assign functions, and the same check for one process (one found by its exec). Executables found not to be Go are remembered by
 //! device and inode (a path names different files in different mount namespaces: containers), so
 //! a scan costs a directory listing and one `stat` of `/proc/PID/exe` per process.
 
@@ -20,6 +20,11 @@ pub struct GoScanner {
 /// An executable file: device, inode, and size and modification time (a file rewritten in place
 /// keeps its inode).
 type FileKey = (u64, u64, u64, i64, i64);
+
+/// The file behind `/proc/PID/exe`.
+fn file_key(md: &std::fs::Metadata) -> FileKey {
+    (md.dev(), md.ino(), md.size(), md.mtime(), md.mtime_nsec())
+}
 
 /// Bound on remembered executables (a host running many distinct binaries keeps the first).
 const MAX_REMEMBERED: usize = 4_096;
@@ -42,7 +47,7 @@ impl GoScanner {
             let Ok(md) = std::fs::metadata(path.join("exe")) else {
                 continue;
             };
-            let exe: FileKey = (md.dev(), md.ino(), md.size(), md.mtime(), md.mtime_nsec());
+            let exe = file_key(&md);
             if self.not_go.contains(&exe) {
                 continue;
             }
@@ -57,13 +62,40 @@ impl GoScanner {
             });
             match verdict {
                 Some(true) => found.push(pid),
-                Some(false) if self.not_go.len() < MAX_REMEMBERED => {
-                    self.not_go.insert(exe);
-                }
-                _ => {}
+                Some(false) => self.remember_not_go(exe),
+                None => {}
             }
         }
         found.sort_unstable();
         found
+    }
+
+    /// What `pid` runs, when it is a Go program with map functions (clprof itself excluded).
+    pub fn go_target(&mut self, pid: u32) -> Option<inspect::Target> {
+        if pid == std::process::id() {
+            return None;
+        }
+        let md = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+        let exe = file_key(&md);
+        if self.not_go.contains(&exe) {
+            return None;
+        }
+        match inspect::resolve_pid(pid) {
+            Ok(target) => Some(target),
+            Err(TargetError::NoMapFunctions { .. }) => {
+                self.remember_not_go(exe);
+                None
+            }
+            Err(e) => {
+                tracing::debug!(pid, "not inspected: {e}");
+                None
+            }
+        }
+    }
+
+    fn remember_not_go(&mut self, exe: FileKey) {
+        if self.not_go.len() < MAX_REMEMBERED {
+            self.not_go.insert(exe);
+        }
     }
 }
