@@ -52,6 +52,20 @@ pub struct TargetStatus {
     pub windows: u64,
 }
 
+impl TargetStatus {
+    /// A target just attached.
+    fn recording(t: &Recorded) -> Self {
+        TargetStatus {
+            pid: t.pid,
+            ns_pid: t.ns_pid,
+            container: t.container.clone(),
+            exe: t.exe.clone(),
+            state: TargetState::Recording,
+            windows: 0,
+        }
+    }
+}
+
 /// Whether a target is still recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,14 +97,7 @@ impl DaemonState {
     /// Lists a new target; finished ones beyond [`MAX_LISTED_TARGETS`] make room (oldest
     /// first).
     fn add_target(&mut self, t: &Recorded) {
-        self.targets.push(TargetStatus {
-            pid: t.pid,
-            ns_pid: t.ns_pid,
-            container: t.container.clone(),
-            exe: t.exe.clone(),
-            state: TargetState::Recording,
-            windows: 0,
-        });
+        self.targets.push(TargetStatus::recording(t));
         while self.targets.len() > MAX_LISTED_TARGETS {
             match self
                 .targets
@@ -168,17 +175,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let state = Arc::new(RwLock::new(DaemonState {
         keep: args.keep,
         window_s: args.window.as_secs_f64(),
-        targets: targets
-            .iter()
-            .map(|t| TargetStatus {
-                pid: t.pid,
-                ns_pid: t.ns_pid,
-                container: t.container.clone(),
-                exe: t.exe.clone(),
-                state: TargetState::Recording,
-                windows: 0,
-            })
-            .collect(),
+        targets: targets.iter().map(TargetStatus::recording).collect(),
         ..DaemonState::default()
     }));
     let listener = tokio::net::TcpListener::bind(args.listen)
