@@ -3,6 +3,7 @@
 
 pub mod discover;
 pub mod http;
+pub mod push;
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -68,6 +69,8 @@ pub struct DaemonState {
     pub targets: Vec<TargetStatus>,
     /// Window length (s).
     pub window_s: f64,
+    /// Push counters, with `--pyroscope-url`.
+    pub push: Option<Arc<push::PushStats>>,
 }
 
 impl DaemonState {
@@ -103,6 +106,7 @@ pub fn check_listen(addr: &SocketAddr, allow_remote: bool) -> anyhow::Result<()>
 
 pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
     check_listen(&args.listen, args.allow_remote)?;
+    let pusher = push::Pusher::from_args(&args)?;
     if args.pids.is_empty() && !args.all_go {
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
@@ -129,6 +133,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let state = Arc::new(RwLock::new(DaemonState {
         keep: args.keep,
         window_s: args.window.as_secs_f64(),
+        push: pusher.as_ref().map(push::Pusher::stats),
         targets: targets
             .iter()
             .map(|t| TargetStatus {
@@ -191,6 +196,9 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
                 tracing::warn!("window {} not saved: {e:#}", window.seq);
             }
         }
+        if let Some(pusher) = &pusher {
+            pusher.window(&window);
+        }
         state
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -223,6 +231,9 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     session.probes.detach_all();
     server.abort();
+    if let Some(pusher) = pusher {
+        pusher.finish().await;
+    }
     if !quiet {
         eprintln!("clprof: daemon stopped ({stop}) after {seq} window(s)");
     }
