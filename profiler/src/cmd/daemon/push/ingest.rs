@@ -72,7 +72,7 @@ pub fn parse_url(text: &str) -> Result<Endpoint, ConfigError> {
             .into_owned()
     };
     let basic_auth = (!url.username().is_empty() || url.password().is_some())
-        .then(|| (decode(url.username()), url.password().map(|p| decode(p))));
+        .then(|| (decode(url.username()), url.password().map(decode)));
     // Infallible for http(s) URLs with a host.
     let _ = url.set_username("");
     let _ = url.set_password(None);
