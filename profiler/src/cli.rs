@@ -195,6 +195,20 @@ pub struct DaemonArgs {
         default_value = "auto"
     )]
     pub watch: Vec<WatchSpec>,
+    /// Push each window's profile of each target to Grafana Pyroscope's /ingest API at URL
+    /// (http or https; a path prefix is kept; user:password@ in the URL is sent as basic auth).
+    #[arg(long, value_name = "URL")]
+    pub pyroscope_url: Option<String>,
+    /// A label added to every pushed profile, besides pid and the container's (repeatable),
+    /// e.g. --label node=n1 --label cluster=eu1.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// How long one push request may take before it counts as failed (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub push_timeout: Duration,
+    /// Tenant of a multi-tenant Pyroscope, sent as X-Scope-OrgID.
+    #[arg(long, value_name = "ID")]
+    pub pyroscope_tenant: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -103,16 +103,35 @@ impl Builder {
     }
 }
 
+/// The sample types of every profile, in value order, all counted in [`SAMPLE_UNIT`];
+/// `transfers` is the default.
+pub const SAMPLE_TYPES: [&str; 3] = ["transfers", "writes", "samples"];
+
+/// The unit of every sample type.
+pub const SAMPLE_UNIT: &str = "count";
+
 /// The profile, gzipped.
 pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
+    encode(report, None)
+}
+
+/// The profile of one target of `report` (its lines, stacks and mapping alone), gzipped: what
+/// a service that stores one profile per process is given.
+pub fn pprof_of_target(report: &Report, pid: u32) -> std::io::Result<Vec<u8>> {
+    encode(report, Some(pid))
+}
+
+/// The profile of the targets `only` names (every target when None), gzipped.
+fn encode(report: &Report, only: Option<u32>) -> std::io::Result<Vec<u8>> {
+    let wanted = |pid: u32| only.is_none_or(|only| only == pid);
     let mut b = Builder {
         strings: Strings::new(),
         functions: HashMap::new(),
         locations: HashMap::new(),
         profile: Profile::default(),
     };
-    let count = b.strings.get("count");
-    for name in ["transfers", "writes", "samples"] {
+    let count = b.strings.get(SAMPLE_UNIT);
+    for name in SAMPLE_TYPES {
         let kind = b.strings.get(name);
         b.profile.sample_type.push(ValueType {
             r#type: kind,
@@ -120,7 +139,7 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
         });
     }
     let mut mappings: HashMap<u32, u64> = HashMap::new();
-    for t in &report.targets {
+    for t in report.targets.iter().filter(|t| wanted(t.pid)) {
         let id = b.profile.mapping.len() as u64 + 1;
         let filename = b.strings.get(&t.exe);
         let build_id = t.build_id.as_deref().map_or(0, |s| b.strings.get(s));
@@ -143,7 +162,7 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
         .iter()
         .filter_map(|t| Some((t.pid, t.container.as_ref()?)))
         .collect();
-    for line in &report.lines {
+    for line in report.lines.iter().filter(|l| wanted(l.pid)) {
         // The target's container, on every sample of its lines.
         let container: Vec<(&str, String)> = containers
             .get(&line.pid)
@@ -210,7 +229,7 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
         .and_then(|t| t.timestamp_nanos_opt())
         .unwrap_or(0);
     b.profile.duration_nanos = (report.duration_s * 1e9) as i64;
-    b.profile.default_sample_type = b.strings.get("transfers");
+    b.profile.default_sample_type = b.strings.get(SAMPLE_TYPES[0]);
     b.profile.string_table = std::mem::take(&mut b.strings.table);
 
     let encoded = prost::Message::encode_to_vec(&b.profile);

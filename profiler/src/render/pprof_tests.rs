@@ -55,3 +55,57 @@ fn samples_carry_their_targets_container() {
         assert_eq!(get("pod_uid"), Some("9d2c3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"));
     }
 }
+
+/// Every sample's values, summed per sample type.
+fn totals(p: &Profile) -> Vec<i64> {
+    let mut sums = vec![0; p.sample_type.len()];
+    for s in &p.sample {
+        for (sum, v) in sums.iter_mut().zip(&s.value) {
+            *sum += v;
+        }
+    }
+    sums
+}
+
+#[test]
+fn one_targets_profile_holds_its_lines_and_mapping_alone() {
+    let mut report = crate::report::test_report::sample();
+    let mut other = report.targets[0].clone();
+    other.pid = 43;
+    other.exe = "/srv/other".to_owned();
+    report.targets.push(other);
+    let mut line = report.lines[0].clone();
+    line.pid = 43;
+    line.transfers = 100;
+    line.writes = 200;
+    report.lines.push(line);
+
+    let decode = |gz: Vec<u8>| {
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut bytes)
+            .expect("gunzip");
+        <Profile as prost::Message>::decode(&bytes[..]).expect("decode")
+    };
+    let whole = decoded(&report);
+    assert_eq!(whole.mapping.len(), 2);
+    assert_eq!(totals(&whole)[..2], [104, 210]);
+    for (pid, exe, transfers, writes) in [(42, "/srv/app", 4, 10), (43, "/srv/other", 100, 200)] {
+        let one = decode(pprof_of_target(&report, pid).expect("pprof"));
+        let names: Vec<&str> = one
+            .mapping
+            .iter()
+            .map(|m| one.string_table[m.filename as usize].as_str())
+            .collect();
+        assert_eq!(names, [exe], "pid {pid}");
+        assert_eq!(totals(&one)[..2], [transfers, writes], "pid {pid}");
+        let types: Vec<&str> = one
+            .sample_type
+            .iter()
+            .map(|t| one.string_table[t.r#type as usize].as_str())
+            .collect();
+        assert_eq!(types, SAMPLE_TYPES);
+    }
+    let nobody = decode(pprof_of_target(&report, 7).expect("pprof"));
+    assert!(nobody.sample.is_empty() && nobody.mapping.is_empty());
+}

@@ -100,7 +100,10 @@ async fn targets(State(s): State<Shared>) -> Response {
 
 async fn metrics(State(s): State<Shared>) -> Response {
     let state = read(&s);
-    let body = prometheus_text(state.window(None).map(|w| (w.seq, w.report.as_ref())));
+    let mut body = prometheus_text(state.window(None).map(|w| (w.seq, w.report.as_ref())));
+    if let Some(push) = &state.push {
+        body.push_str(&push.prometheus_text());
+    }
     (
         [(
             header::CONTENT_TYPE,

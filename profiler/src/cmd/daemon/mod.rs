@@ -2,6 +2,7 @@
 //! serves them over HTTP (see `http`) until SIGINT/SIGTERM.
 
 pub mod http;
+pub mod push;
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -83,6 +84,8 @@ pub struct DaemonState {
     pub targets: Vec<TargetStatus>,
     /// Window length (s).
     pub window_s: f64,
+    /// Push counters, with `--pyroscope-url`.
+    pub push: Option<Arc<push::PushStats>>,
 }
 
 impl DaemonState {
@@ -141,6 +144,7 @@ pub fn check_listen(addr: &SocketAddr, allow_remote: bool) -> anyhow::Result<()>
 
 pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
     check_listen(&args.listen, args.allow_remote)?;
+    let pusher = push::Pusher::from_args(&args)?;
     if args.pids.is_empty() && !args.all_go {
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
@@ -175,6 +179,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let state = Arc::new(RwLock::new(DaemonState {
         keep: args.keep,
         window_s: args.window.as_secs_f64(),
+        push: pusher.as_ref().map(push::Pusher::stats),
         targets: targets.iter().map(TargetStatus::recording).collect(),
         ..DaemonState::default()
     }));
@@ -240,6 +245,9 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
                 tracing::warn!("window {} not saved: {e:#}", window.seq);
             }
         }
+        if let Some(pusher) = &pusher {
+            pusher.window(&window);
+        }
         state
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -272,6 +280,9 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     session.probes.detach_all();
     server.abort();
+    if let Some(pusher) = pusher {
+        pusher.finish().await;
+    }
     if !quiet {
         eprintln!("clprof: daemon stopped ({stop}) after {seq} window(s)");
     }
