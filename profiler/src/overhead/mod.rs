@@ -7,3 +7,4 @@ pub mod duty;
 pub mod estimate;
 pub mod mix;
 pub mod plan;
+pub mod pool;
