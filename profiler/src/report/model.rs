@@ -100,6 +100,11 @@ pub struct TargetOverhead {
     /// cost, plus perf sampling, over the CPU time it spent on its own work (percent).
     #[serde(default)]
     pub estimated_overhead_pct: Option<f64>,
+    /// Allowance it borrowed from the other targets' unused budget, net, in percent of its own
+    /// work (negative: it lent more than it borrowed); null in profiles written before the
+    /// budget was shared.
+    #[serde(default)]
+    pub pooled_budget_pct: Option<f64>,
     /// Cost of one probe hit to this process (ns), as `probe_hit_cost_source` says.
     #[serde(default)]
     pub probe_hit_cost_ns: Option<u64>,
@@ -175,6 +180,14 @@ pub struct Sources {
     pub line_transfer: Vec<crate::machine::ClassCost>,
 }
 
+/// What `--budget` bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BudgetScope {
+    /// The cost to every target together, over their summed own work (one pool).
+    AllTargets,
+}
+
 /// What the overhead budget did over all targets.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RecordingOverhead {
@@ -185,6 +198,14 @@ pub struct RecordingOverhead {
     /// Highest estimated overhead of any target (percent of its own CPU time).
     #[serde(default)]
     pub estimated_overhead_pct: Option<f64>,
+    /// What the budget bounds: `all-targets`, the cost to every target together over their
+    /// summed own work; null in profiles written before it was shared (then: each target's).
+    #[serde(default)]
+    pub budget_scope: Option<BudgetScope>,
+    /// Estimated cost to every target together over the CPU time they spent on their own
+    /// work (percent): what `--budget` bounds.
+    #[serde(default)]
+    pub total_overhead_pct: Option<f64>,
     /// Calibrated cost of one uprobe hit on this machine (ns).
     #[serde(default)]
     pub probe_hit_cost_ns: Option<u64>,

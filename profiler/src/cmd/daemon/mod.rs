@@ -159,6 +159,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         duration: args.window,
         progress: false,
         duty: session.overhead.duty,
+        ledger: Default::default(),
         save_samples: None,
         signals,
         watcher: None,
