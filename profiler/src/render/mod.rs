@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use crate::report::Report;
 
 pub use folded::{folded, folded_lines, svg, Weight};
-pub use pprof::pprof;
+pub use pprof::{merged as pprof_merged, pprof};
 pub use table::table;
 
 /// Output formats.

@@ -105,6 +105,21 @@ impl Builder {
 
 /// The profile, gzipped.
 pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
+    let time_nanos = chrono::DateTime::parse_from_rfc3339(&report.started_at)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(0);
+    merged(&[report], time_nanos, (report.duration_s * 1e9) as i64)
+}
+
+/// Several reports (a daemon's consecutive windows) as one profile of `duration_nanos` from
+/// `time_nanos` (Unix time): their samples side by side, with functions, locations and the
+/// mapping of each target shared.
+pub fn merged(
+    reports: &[&Report],
+    time_nanos: i64,
+    duration_nanos: i64,
+) -> std::io::Result<Vec<u8>> {
     let mut b = Builder {
         strings: Strings::new(),
         functions: HashMap::new(),
@@ -120,7 +135,10 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
         });
     }
     let mut mappings: HashMap<u32, u64> = HashMap::new();
-    for t in &report.targets {
+    for t in reports.iter().flat_map(|r| &r.targets) {
+        if mappings.contains_key(&t.pid) {
+            continue;
+        }
         let id = b.profile.mapping.len() as u64 + 1;
         let filename = b.strings.get(&t.exe);
         let build_id = t.build_id.as_deref().map_or(0, |s| b.strings.get(s));
@@ -138,6 +156,22 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
         });
         mappings.insert(t.pid, id);
     }
+    for report in reports {
+        add_lines(&mut b, &mappings, report);
+    }
+    b.profile.time_nanos = time_nanos;
+    b.profile.duration_nanos = duration_nanos;
+    b.profile.default_sample_type = b.strings.get("transfers");
+    b.profile.string_table = std::mem::take(&mut b.strings.table);
+
+    let encoded = prost::Message::encode_to_vec(&b.profile);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&encoded)?;
+    gz.finish()
+}
+
+/// Adds the samples of `report`'s lines, in the target mappings `mappings`.
+fn add_lines(b: &mut Builder, mappings: &HashMap<u32, u64>, report: &Report) {
     let containers: HashMap<u32, &crate::inspect::container::Container> = report
         .targets
         .iter()
@@ -205,18 +239,6 @@ pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
             });
         }
     }
-    b.profile.time_nanos = chrono::DateTime::parse_from_rfc3339(&report.started_at)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .unwrap_or(0);
-    b.profile.duration_nanos = (report.duration_s * 1e9) as i64;
-    b.profile.default_sample_type = b.strings.get("transfers");
-    b.profile.string_table = std::mem::take(&mut b.strings.table);
-
-    let encoded = prost::Message::encode_to_vec(&b.profile);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&encoded)?;
-    gz.finish()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod matrix;
 mod outputs;
 mod paths;
 mod perf_events;
+mod pull;
 mod reads;
 mod record;
 mod semantics;

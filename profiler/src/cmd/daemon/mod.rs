@@ -3,6 +3,7 @@
 
 pub mod discover;
 pub mod http;
+pub mod pull;
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -35,6 +36,8 @@ pub struct Window {
     /// 1 for the first window, counting up.
     pub seq: u64,
     pub report: Arc<Report>,
+    /// When its recording started and ended.
+    pub span: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
 }
 
 /// What a target is doing, for `/targets`.
@@ -178,12 +181,14 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         let started_at = chrono::Utc::now();
         let collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
+        let ended_at = chrono::Utc::now();
         seq += 1;
         let report = build::build(&session, &mut targets, &collected, started_at)?;
         forget_window(&mut session.probes);
         let window = Window {
             seq,
             report: Arc::new(report),
+            span: (started_at, ended_at),
         };
         let all_exited = update_targets(&state, &targets, &collected.exited);
         if let Some(dir) = &args.out_dir {
