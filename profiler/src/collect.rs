@@ -21,6 +21,7 @@ use crate::{
     kernel::probes::Probes,
     output::{Output, WriteError},
     overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
+    overhead::ledger::Ledger,
     watch::{auto::AutoWatch, WatchOutcome, Watcher},
 };
 
@@ -104,6 +105,8 @@ pub struct CollectOptions {
     pub progress: bool,
     /// The overhead budget's terms for the probes.
     pub duty: DutyPlan,
+    /// The targets' accounts, carried from one collection run to the next (a daemon's windows).
+    pub ledger: Ledger,
     /// Also write every sampled event here, raw (`--save-samples`); finished when the run ends.
     pub save_samples: Option<Output>,
     /// SIGINT and SIGTERM, caught since before the probes were attached.
@@ -176,7 +179,7 @@ pub async fn collect(
     let mut exited: HashMap<u32, Duration> = HashMap::new();
     let mut samples = Samples::saving_to(options.save_samples.take());
     let progress = Progress::new(options.progress, options.duration);
-    let mut duty = DutyCycler::start(probes, options.duty);
+    let mut duty = DutyCycler::start(probes, options.duty, &options.ledger);
 
     let stop = loop {
         tokio::select! {
@@ -235,7 +238,7 @@ pub async fn collect(
         }
     };
     let elapsed = start.elapsed();
-    let mut duty = duty.finish(probes);
+    let mut duty = duty.finish(probes, &mut options.ledger);
     let watch = options.watcher.take().map(Watcher::finish);
     // Detach first so the last drain sees every event that will ever be sampled.
     probes.detach_all();

@@ -130,6 +130,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         duration: args.duration,
         progress: !quiet,
         duty: session.overhead.duty,
+        ledger: Default::default(),
         save_samples,
         signals,
         watcher: watch.watcher,

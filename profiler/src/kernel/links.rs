@@ -117,6 +117,13 @@ impl Links {
             .is_some_and(|p| p.iter().any(|p| p.group == group))
     }
 
+    /// Whether some of `pid`'s uprobes of `group` are attached.
+    pub fn is_attached(&self, pid: u32, group: ProbeGroup) -> bool {
+        self.attached
+            .iter()
+            .any(|(p, g, _)| *p == pid && *g == group)
+    }
+
     /// Attaches the uprobes of `group` of `pid` (its set, see [`Links::add`]) with `ebpf`'s
     /// programs. On failure the ones attached stay attached.
     pub fn attach(

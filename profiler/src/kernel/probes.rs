@@ -423,6 +423,11 @@ impl Probes {
         self.links.has(pid, group)
     }
 
+    /// Whether some of `pid`'s uprobes of `group` are attached.
+    pub fn is_attached(&self, pid: u32, group: ProbeGroup) -> bool {
+        self.links.is_attached(pid, group)
+    }
+
     /// Attaches the uprobes of `pid` in `group`; with the read probes, its writes start counting
     /// the copies they invalidate (`TARGET_SHARING`).
     pub fn attach_group(&mut self, pid: u32, group: ProbeGroup) -> Result<(), AttachError> {

@@ -131,6 +131,11 @@ pub struct Duty {
     samples: Vec<WindowSample>,
     /// Time the closed samples span.
     sampled: Duration,
+    /// Allowance moved into this account from other targets' (negative: given to them), see
+    /// `pool`.
+    granted_ns: f64,
+    /// Allowance carried over from an earlier recording of the target (a daemon's last window).
+    carried_ns: f64,
 }
 
 /// The target's CPU time and probe hits while all of an account's probes were in place, for one
@@ -196,6 +201,8 @@ impl Duty {
             live: Some(start),
             samples: Vec::new(),
             sampled: Duration::ZERO,
+            granted_ns: 0.0,
+            carried_ns: 0.0,
         }
     }
 
@@ -284,7 +291,53 @@ impl Duty {
 
     /// What the budget still allows (ns); negative when overspent.
     fn allowance_ns(&self, obs: &Observation) -> f64 {
-        self.fraction * self.useful_ns(obs) - self.spent_ns(obs)
+        self.fraction * self.useful_ns(obs) - self.spent_ns(obs) + self.granted_ns + self.carried_ns
+    }
+
+    /// What the budget still allows as of the last observation (ns); negative when overspent.
+    pub fn balance_ns(&self) -> f64 {
+        self.allowance_ns(&self.last)
+    }
+
+    /// The target's own work as of the last observation (ns).
+    pub fn own_work_ns(&self) -> f64 {
+        self.useful_ns(&self.last)
+    }
+
+    /// What the probes cost the target as of the last observation (ns).
+    pub fn spent_now_ns(&self) -> f64 {
+        self.spent_ns(&self.last)
+    }
+
+    /// The allowance that pays for the longest window, planning margin included (ns): what the
+    /// account holds on to before it lends anything (see `pool`).
+    pub fn need_ns(&self) -> f64 {
+        self.window_cost_ns(MAX_WINDOW) / PLANNING_MARGIN
+    }
+
+    /// Fraction of the target's own work the account earns.
+    pub fn fraction(&self) -> f64 {
+        self.fraction
+    }
+
+    /// Allowance received from other accounts so far, net of what it gave them (ns).
+    pub fn granted_ns(&self) -> f64 {
+        self.granted_ns
+    }
+
+    /// Moves `ns` of allowance into the account (out of it when negative).
+    pub fn grant(&mut self, ns: f64) {
+        if ns.is_finite() {
+            self.granted_ns += ns;
+        }
+    }
+
+    /// Starts the account with `ns` of allowance left by an earlier recording (a debt when
+    /// negative).
+    pub fn carry(&mut self, ns: f64) {
+        if ns.is_finite() {
+            self.carried_ns = ns;
+        }
     }
 
     /// Expected cost (ns) of a window of `len`: one attach/detach cycle plus probe hits at the

@@ -5,103 +5,32 @@ use std::time::{Duration, Instant};
 
 use profiler_common::ProbeTime;
 
+pub use crate::overhead::outcome::{DutyOutcome, DutyPlan, ReadOutcome};
 use crate::{
     inspect,
     kernel::{
         links::{thread_cpu, ProbeGroup},
         probes::Probes,
     },
-    overhead::budget::{Action, WindowSample},
+    overhead::budget::Action,
     overhead::estimate,
+    overhead::ledger::{Carried, Ledger},
     overhead::mix::{Mix, Reading},
+    overhead::pool,
 };
 
 /// How long to wait before deciding again while earlier links are being closed.
 const HOLD: Duration = Duration::from_millis(20);
 
-/// What the overhead budget allows the probes, for every target.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DutyPlan {
-    /// Fraction of each target's own CPU time its uprobes may take (>= 1: always on).
-    pub fraction: f64,
-    /// Calibrated cost of one uprobe hit.
-    pub hit_cost: Duration,
-    /// Calibrated cost of one watchpoint hit (zero when nothing is watched).
-    pub watch_cost: Duration,
-}
-
 /// Longest time between two readings of a target's CPU time and hits, attached or not: what a
 /// target that exits in between did last goes unseen.
 const SEEN_EVERY: Duration = Duration::from_millis(20);
 
-/// How one target's probes were run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DutyOutcome {
-    pub pid: u32,
-    /// Time the write probes were attached.
-    pub active: Duration,
-    /// Time the target was recorded (until it exited or recording ended).
-    pub span: Duration,
-    /// Uprobe hits during the recording (every probe's).
-    pub hits: u64,
-    /// Entry hits of the write probes (the ones that observe) behind the folded counts: from the fold's start to the
-    /// last detach, set by the collector once the probes are off (until then: the recording's).
-    pub entries: u64,
-    /// Probe cost over the target's own CPU time (0.01 = 1%).
-    pub overhead: f64,
-    /// Write-probe windows (the first one included).
-    pub windows: u64,
-    /// CPU time the target used during the recording (probe handlers included, watchpoint
-    /// hits not: they are in `watch`).
-    pub cpu: Duration,
-    /// What its watchpoint hits cost it (hits × the calibrated cost of one).
-    pub watch: Duration,
-    /// Watchpoint hits in it.
-    pub watch_hits: u64,
-    /// The target's CPU time and hits in each window while all its probes were in place.
-    pub samples: Vec<WindowSample>,
-    /// The hit cost measured in its threads; None when too few assigns were timed.
-    pub measured: Option<estimate::ProbeCost>,
-    /// Cost of one probe hit the account used (ns): the measured one, else the calibrated one.
-    pub hit_cost_ns: f64,
-    /// Probes stayed attached the whole time (`--budget 100`).
-    pub always_on: bool,
-    /// The read probes' account; None for a target without read probes.
-    pub reads: Option<ReadOutcome>,
-}
-
-/// How one target's read probes were run (their windows nest in the write probes').
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReadOutcome {
-    /// Time they were attached.
-    pub active: Duration,
-    /// Their windows (the first one included).
-    pub windows: u64,
-    /// Their hits during the recording.
-    pub hits: u64,
-    /// Their hits behind the folded counts (every read hit observes), set by the collector like
-    /// [`DutyOutcome::entries`].
-    pub entries: u64,
-    /// The target's CPU time and hits in each read window.
-    pub samples: Vec<WindowSample>,
-}
-
-impl DutyOutcome {
-    /// Fraction of the recorded time the probes were attached.
-    pub fn active_fraction(&self) -> f64 {
-        if self.span.is_zero() {
-            return 1.0;
-        }
-        (self.active.as_secs_f64() / self.span.as_secs_f64()).min(1.0)
-    }
-}
-
 struct Target {
     pid: u32,
     slot: u16,
-    /// When its account started (the recording's start, or when it joined); its readings' times
-    /// count from here.
-    origin: Instant,
+    /// When it joined the recording (time since recording started).
+    added_at: Duration,
     /// The accounts of its write and read probes.
     mix: Mix,
     cpu_at_start: Duration,
@@ -114,6 +43,8 @@ struct Target {
     /// reading where the live window began: attaching and detaching, whose hits wait on the
     /// kernel's locks, stay out of the measured hit cost.
     time_in: ProbeTime,
+    /// Of `time_in`, what an earlier recording carried over.
+    time_carried: ProbeTime,
     time_live: Option<ProbeTime>,
     /// The last reading of its probe time.
     time_now: ProbeTime,
@@ -134,80 +65,33 @@ struct Target {
     sampling: (bool, bool),
 }
 
-impl Target {
-    /// The account of the target in `slot`, starting at `origin` with its write probes attached.
-    fn new(probes: &Probes, pid: u32, slot: u16, plan: DutyPlan, origin: Instant) -> Self {
-        let maps = probes.maps();
-        let hits = maps.target_hits(slot).unwrap_or(0);
-        let reads = maps.target_read_hits(slot).unwrap_or(0);
-        let entries = maps.target_entries(slot).unwrap_or(0);
-        let watch_hits = maps.target_watch_hits(slot).unwrap_or(0);
-        let mut reader = inspect::CpuReader::new(pid);
-        let cpu = reader.read().unwrap_or_default();
-        let time_at_start = maps.probe_time(slot).unwrap_or_default();
-        let has_reads = probes.has_group(pid, ProbeGroup::Reads);
-        let seen = Reading::default();
-        let mix = Mix::new(plan.fraction, plan.hit_cost, seen, has_reads);
-        // The write probes are attached: the first window is live, unless the read probes are
-        // in it.
-        let time_live = mix.writes.sampling().then(ProbeTime::default);
-        Target {
-            pid,
-            slot,
-            origin,
-            mix,
-            cpu_at_start: cpu,
-            hits_at_start: hits,
-            reads_at_start: reads,
-            watch_at_start: watch_hits,
-            entries_at_start: entries,
-            time_at_start,
-            time_in: ProbeTime::default(),
-            time_live,
-            time_now: ProbeTime::default(),
-            windows_timed: 0,
-            seen,
-            reader,
-            ended: None,
-            hold_until: Duration::ZERO,
-            reads_leaving: false,
-            sampling: (false, false),
-        }
-    }
-}
-
-/// Every target's account.
+/// Every target's account, all drawing on one pool (see `pool`).
 pub struct DutyCycler {
     start: Instant,
-    /// The budget's terms (for targets that join later too).
+    /// The budget's terms, for every target (those added later too).
     plan: DutyPlan,
     targets: Vec<Target>,
 }
 
 impl DutyCycler {
-    /// Starts the accounts of every target of `probes`, whose probes are attached now.
-    pub fn start(probes: &mut Probes, plan: DutyPlan) -> Self {
-        let start = Instant::now();
-        let targets = probes
-            .targets()
-            .into_iter()
-            .map(|(pid, slot)| Target::new(probes, pid, slot, plan, start))
-            .collect();
+    /// Starts the accounts of every target of `probes`, whose probes are attached now, each
+    /// going on from what `ledger` carried over for it (a daemon's last window), if anything.
+    pub fn start(probes: &mut Probes, plan: DutyPlan, ledger: &Ledger) -> Self {
         let mut cycler = DutyCycler {
-            start,
+            start: Instant::now(),
             plan,
-            targets,
+            targets: Vec::new(),
         };
-        for t in &mut cycler.targets {
-            // What an earlier recording (a daemon's last window) left is overwritten.
-            t.sampling = (!t.mix.writes.sampling(), true);
-            Self::sync_sampling(probes, t);
+        for (pid, slot) in probes.targets() {
+            cycler.push(probes, pid, slot, ledger.get(pid));
         }
         cycler
     }
 
-    /// Adds a target whose probes were just attached (a process found while recording): its
-    /// account starts now, with a first window like every target's.
+    /// Adds `pid`, a target of `probes` that joined while recording, to the accounts and the
+    /// pool. Its write probes are expected attached (as [`DutyCycler::start`] expects of every
+    /// target); if they are not, its account opens its first window when it can. Nothing is
+    /// done for a pid already cycled, or one `probes` does not know.
     pub fn add(&mut self, probes: &mut Probes, pid: u32) {
         if self
             .targets
@@ -216,11 +100,76 @@ impl DutyCycler {
         {
             return;
         }
-        let Some(slot) = probes.slot_of(pid) else {
+        let Some(slot) = probes
+            .targets()
+            .into_iter()
+            .find(|&(p, _)| p == pid)
+            .map(|(_, s)| s)
+        else {
+            tracing::debug!(pid, "not a target: not cycled");
             return;
         };
-        let mut t = Target::new(probes, pid, slot, self.plan, Instant::now());
-        t.sampling = (!t.mix.writes.sampling(), true);
+        // A process that ended under the same pid leaves its place to the new one.
+        self.targets.retain(|t| t.pid != pid);
+        self.push(probes, pid, slot, None);
+    }
+
+    /// Starts the account of `pid` (in `slot`) now.
+    fn push(&mut self, probes: &mut Probes, pid: u32, slot: u16, carried: Option<&Carried>) {
+        let now = self.start.elapsed();
+        let plan = self.plan;
+        let maps = probes.maps();
+        let hits = maps.target_hits(slot).unwrap_or(0);
+        let reads = maps.target_read_hits(slot).unwrap_or(0);
+        let entries = maps.target_entries(slot).unwrap_or(0);
+        let watch_hits = maps.target_watch_hits(slot).unwrap_or(0);
+        let time_at_start = maps.probe_time(slot).unwrap_or_default();
+        let mut reader = inspect::CpuReader::new(pid);
+        let cpu = reader.read().unwrap_or_default();
+        let has_reads = probes.has_group(pid, ProbeGroup::Reads);
+        let seen = Reading {
+            now,
+            ..Reading::default()
+        };
+        let mut mix = Mix::new(plan.fraction, plan.hit_cost, seen, has_reads);
+        if !probes.is_attached(pid, ProbeGroup::Writes) {
+            mix = Mix::detached(plan.fraction, plan.hit_cost, seen, has_reads);
+        }
+        let time_carried = carried.map(|c| c.time).unwrap_or_default();
+        if let Some(c) = carried {
+            mix.writes.carry(c.balance_ns);
+            if let Some(cost) = estimate::probe_cost(&c.time) {
+                mix.set_hit_cost(cost.hit_ns);
+            }
+        }
+        // The write probes are attached: the first window is live, unless the read probes
+        // are in it.
+        let time_live = mix.writes.sampling().then(ProbeTime::default);
+        let mut t = Target {
+            pid,
+            slot,
+            added_at: now,
+            mix,
+            cpu_at_start: cpu,
+            hits_at_start: hits,
+            reads_at_start: reads,
+            watch_at_start: watch_hits,
+            entries_at_start: entries,
+            time_at_start,
+            time_in: time_carried,
+            time_carried,
+            time_live,
+            time_now: ProbeTime::default(),
+            windows_timed: 0,
+            seen,
+            reader,
+            ended: None,
+            hold_until: Duration::ZERO,
+            reads_leaving: false,
+            // What an earlier recording (a daemon's last window) left is overwritten.
+            sampling: (false, true),
+        };
+        t.sampling.0 = !t.mix.writes.sampling();
         Self::sync_sampling(probes, &mut t);
         self.targets.push(t);
     }
@@ -232,21 +181,24 @@ impl DutyCycler {
             .iter()
             .filter(|t| t.ended.is_none())
             .map(|t| {
-                let next = t
-                    .mix
+                t.mix
                     .next_check()
                     .max(t.hold_until)
-                    .min(t.seen.now + SEEN_EVERY);
-                t.origin + next
+                    .min(t.seen.now + SEEN_EVERY)
             })
             .min()
-            .unwrap_or(self.start + Duration::from_secs(3600));
-        tokio::time::Instant::from_std(next)
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::time::Instant::from_std(self.start + next)
     }
 
     /// Reads the target's CPU time, hits and probe time. A thread found since the last reading
     /// ran uncounted until now: the live windows, if any, cannot be measured.
-    fn observe(watch_cost: Duration, probes: &Probes, t: &mut Target) -> Option<Reading> {
+    fn observe(
+        start: Instant,
+        watch_cost: Duration,
+        probes: &Probes,
+        t: &mut Target,
+    ) -> Option<Reading> {
         let threads = t.reader.threads();
         let cpu = t.reader.read()?;
         let maps = probes.maps();
@@ -259,7 +211,7 @@ impl DutyCycler {
         }
         t.time_now = Self::probe_time(probes, t);
         Some(Reading {
-            now: t.origin.elapsed(),
+            now: start.elapsed(),
             cpu: cpu.saturating_sub(t.cpu_at_start),
             hits: hits.saturating_sub(t.hits_at_start),
             entries: entries.saturating_sub(t.entries_at_start),
@@ -355,14 +307,32 @@ impl DutyCycler {
 
     /// Settles every due account and attaches or detaches probes accordingly.
     pub fn step(&mut self, probes: &mut Probes) {
-        let watch_cost = self.plan.watch_cost;
+        let now = self.start.elapsed();
+        let (start, watch_cost) = (self.start, self.plan.watch_cost);
         for t in &mut self.targets {
             if t.ended.is_some() {
                 continue;
             }
-            let now = t.origin.elapsed();
-            Self::step_one(watch_cost, now, probes, t);
+            Self::step_one(start, watch_cost, now, probes, t);
             Self::sync_sampling(probes, t);
+        }
+        self.pool();
+    }
+
+    /// Moves allowance between the live targets' write accounts (see `pool`): what one leaves
+    /// unused pays for another's windows.
+    fn pool(&mut self) {
+        if self.plan.fraction >= 1.0 {
+            return;
+        }
+        let mut accounts: Vec<&mut crate::overhead::budget::Duty> = self
+            .targets
+            .iter_mut()
+            .filter(|t| t.ended.is_none())
+            .map(|t| &mut t.mix.writes)
+            .collect();
+        if accounts.len() > 1 {
+            pool::rebalance(&mut accounts);
         }
     }
 
@@ -384,8 +354,14 @@ impl DutyCycler {
     }
 
     /// [`DutyCycler::step`] for one target.
-    fn step_one(watch_cost: Duration, now: Duration, probes: &mut Probes, t: &mut Target) {
-        let fresh = Self::observe(watch_cost, probes, t);
+    fn step_one(
+        start: Instant,
+        watch_cost: Duration,
+        now: Duration,
+        probes: &mut Probes,
+        t: &mut Target,
+    ) {
+        let fresh = Self::observe(start, watch_cost, probes, t);
         if let Some(obs) = fresh {
             t.seen = obs;
             if t.reads_leaving && !probes.detaching() {
@@ -458,7 +434,7 @@ impl DutyCycler {
             return;
         }
         // The window starts once the probes are in place.
-        let Some(at) = Self::observe(watch_cost, probes, t) else {
+        let Some(at) = Self::observe(start, watch_cost, probes, t) else {
             return;
         };
         t.seen = at;
@@ -481,15 +457,20 @@ impl DutyCycler {
         Self::sync_sampling(probes, t);
     }
 
-    /// Settles every account for the last time (the probes are about to be detached).
-    pub fn finish(mut self, probes: &Probes) -> Vec<DutyOutcome> {
+    /// Settles every account for the last time (the probes are about to be detached) and keeps
+    /// the accounts of the targets still running in `ledger`, for the next recording.
+    pub fn finish(mut self, probes: &Probes, ledger: &mut Ledger) -> Vec<DutyOutcome> {
+        let end = self.start.elapsed();
+        let start = self.start;
         let watch_cost = self.plan.watch_cost;
-        self.targets
+        let outcomes = self
+            .targets
             .iter_mut()
             .map(|t| {
-                let obs = Self::observe(watch_cost, probes, t);
+                let obs = Self::observe(start, watch_cost, probes, t);
                 Self::book_switches(probes, t);
                 // A target gone since its last reading ends there.
+                let running = obs.is_some() && t.ended.is_none();
                 let last = obs.filter(|_| t.ended.is_none()).unwrap_or(t.seen);
                 t.mix.finish(&last);
                 Self::close_time(t);
@@ -500,13 +481,24 @@ impl DutyCycler {
                     t.mix.set_hit_cost(cost.hit_ns);
                 }
                 let writes = &t.mix.writes;
+                if running {
+                    let earned = writes.fraction() * writes.own_work_ns();
+                    let window = time.since(&t.time_carried);
+                    ledger.keep(t.pid, writes.balance_ns(), earned, window, time);
+                } else {
+                    ledger.forget(t.pid);
+                }
+                let ns = |ns: f64| Duration::from_nanos(ns.max(0.0) as u64);
                 DutyOutcome {
                     pid: t.pid,
                     active: writes.active(),
-                    span: t.ended.unwrap_or_else(|| t.origin.elapsed()),
+                    span: t.ended.unwrap_or(end).saturating_sub(t.added_at),
                     hits: last.hits,
                     entries: last.entries.saturating_sub(last.reads),
                     overhead: writes.overhead(),
+                    probe_cost: ns(writes.spent_now_ns()),
+                    own_work: ns(writes.own_work_ns()),
+                    pooled_ns: writes.granted_ns(),
                     windows: writes.windows(),
                     cpu: last.cpu.saturating_sub(last.watch),
                     watch: last.watch,
@@ -528,6 +520,9 @@ impl DutyCycler {
                     }),
                 }
             })
-            .collect()
+            .collect();
+        let pids: Vec<u32> = self.targets.iter().map(|t| t.pid).collect();
+        ledger.retain(&pids);
+        outcomes
     }
 }

@@ -76,11 +76,7 @@ impl Mix {
             reads: None,
         };
         if has_reads {
-            let share = if fraction >= 1.0 {
-                fraction
-            } else {
-                fraction * READ_SHARE
-            };
+            let share = Self::read_share(fraction);
             let obs = Self::read_obs(&start);
             let reads = if Self::reads_start_attached(fraction) {
                 let writes = mix.write_obs(&start);
@@ -92,6 +88,28 @@ impl Mix {
             mix.reads = Some(reads.without_watch());
         }
         mix
+    }
+
+    /// The accounts of a target whose probes are not attached (at `start`): the write account
+    /// opens its first window when it can.
+    pub fn detached(fraction: f64, hit_cost: Duration, start: Reading, has_reads: bool) -> Self {
+        let reads = has_reads.then(|| {
+            Duty::detached(Self::read_share(fraction), hit_cost, Self::read_obs(&start))
+                .without_watch()
+        });
+        Mix {
+            writes: Duty::detached(fraction, hit_cost, Self::writes_seen(None, &start)),
+            reads,
+        }
+    }
+
+    /// The read account's share of the target's CPU time under `fraction`.
+    fn read_share(fraction: f64) -> f64 {
+        if fraction >= 1.0 {
+            fraction
+        } else {
+            fraction * READ_SHARE
+        }
     }
 
     /// Whether a target's read probes are attached with its write probes at the start, under

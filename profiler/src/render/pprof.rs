@@ -112,17 +112,42 @@ pub const SAMPLE_UNIT: &str = "count";
 
 /// The profile, gzipped.
 pub fn pprof(report: &Report) -> std::io::Result<Vec<u8>> {
-    encode(report, None)
+    encode(&[report], None, span_of(report))
 }
 
 /// The profile of one target of `report` (its lines, stacks and mapping alone), gzipped: what
 /// a service that stores one profile per process is given.
 pub fn pprof_of_target(report: &Report, pid: u32) -> std::io::Result<Vec<u8>> {
-    encode(report, Some(pid))
+    encode(&[report], Some(pid), span_of(report))
 }
 
-/// The profile of the targets `only` names (every target when None), gzipped.
-fn encode(report: &Report, only: Option<u32>) -> std::io::Result<Vec<u8>> {
+/// Several reports (a daemon's consecutive windows) as one profile of `duration_nanos` from
+/// `time_nanos` (Unix time): their samples side by side, with functions, locations and the
+/// mapping of each target shared.
+pub fn merged(
+    reports: &[&Report],
+    time_nanos: i64,
+    duration_nanos: i64,
+) -> std::io::Result<Vec<u8>> {
+    encode(reports, None, (time_nanos, duration_nanos))
+}
+
+/// When `report` started (Unix ns) and how long it recorded (ns).
+fn span_of(report: &Report) -> (i64, i64) {
+    let time_nanos = chrono::DateTime::parse_from_rfc3339(&report.started_at)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(0);
+    (time_nanos, (report.duration_s * 1e9) as i64)
+}
+
+/// The profile of `reports`' targets that `only` names (every target when None) over `span`
+/// (start in Unix ns, duration in ns), gzipped.
+fn encode(
+    reports: &[&Report],
+    only: Option<u32>,
+    (time_nanos, duration_nanos): (i64, i64),
+) -> std::io::Result<Vec<u8>> {
     let wanted = |pid: u32| only.is_none_or(|only| only == pid);
     let mut b = Builder {
         strings: Strings::new(),
@@ -139,7 +164,10 @@ fn encode(report: &Report, only: Option<u32>) -> std::io::Result<Vec<u8>> {
         });
     }
     let mut mappings: HashMap<u32, u64> = HashMap::new();
-    for t in report.targets.iter().filter(|t| wanted(t.pid)) {
+    for t in reports.iter().flat_map(|r| &r.targets) {
+        if mappings.contains_key(&t.pid) || !wanted(t.pid) {
+            continue;
+        }
         let id = b.profile.mapping.len() as u64 + 1;
         let filename = b.strings.get(&t.exe);
         let build_id = t.build_id.as_deref().map_or(0, |s| b.strings.get(s));
@@ -157,6 +185,27 @@ fn encode(report: &Report, only: Option<u32>) -> std::io::Result<Vec<u8>> {
         });
         mappings.insert(t.pid, id);
     }
+    for report in reports {
+        add_lines(&mut b, &mappings, report, wanted);
+    }
+    b.profile.time_nanos = time_nanos;
+    b.profile.duration_nanos = duration_nanos;
+    b.profile.default_sample_type = b.strings.get(SAMPLE_TYPES[0]);
+    b.profile.string_table = std::mem::take(&mut b.strings.table);
+
+    let encoded = prost::Message::encode_to_vec(&b.profile);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&encoded)?;
+    gz.finish()
+}
+
+/// Adds the samples of `report`'s lines of the `wanted` targets, in the mappings `mappings`.
+fn add_lines(
+    b: &mut Builder,
+    mappings: &HashMap<u32, u64>,
+    report: &Report,
+    wanted: impl Fn(u32) -> bool,
+) {
     let containers: HashMap<u32, &crate::inspect::container::Container> = report
         .targets
         .iter()
@@ -224,18 +273,6 @@ fn encode(report: &Report, only: Option<u32>) -> std::io::Result<Vec<u8>> {
             });
         }
     }
-    b.profile.time_nanos = chrono::DateTime::parse_from_rfc3339(&report.started_at)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .unwrap_or(0);
-    b.profile.duration_nanos = (report.duration_s * 1e9) as i64;
-    b.profile.default_sample_type = b.strings.get(SAMPLE_TYPES[0]);
-    b.profile.string_table = std::mem::take(&mut b.strings.table);
-
-    let encoded = prost::Message::encode_to_vec(&b.profile);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&encoded)?;
-    gz.finish()
 }
 
 #[cfg(test)]

@@ -108,4 +108,25 @@ fn one_targets_profile_holds_its_lines_and_mapping_alone() {
     }
     let nobody = decode(pprof_of_target(&report, 7).expect("pprof"));
     assert!(nobody.sample.is_empty() && nobody.mapping.is_empty());
+
+#[test]
+fn windows_merge_into_one_profile_of_their_span() {
+    let report = crate::report::test_report::sample();
+    let one = decoded(&report);
+    let gz = merged(&[&report, &report], 1_000_000_000, 2_500_000_000).expect("merged");
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut bytes)
+        .expect("gunzip");
+    let both = <Profile as prost::Message>::decode(&bytes[..]).expect("decode");
+    assert_eq!(
+        (both.time_nanos, both.duration_nanos),
+        (1_000_000_000, 2_500_000_000)
+    );
+    assert_eq!(both.sample.len(), 2 * one.sample.len());
+    // One mapping per target and one location per address, shared by the windows.
+    assert_eq!(both.mapping.len(), one.mapping.len());
+    assert_eq!(both.location.len(), one.location.len());
+    let total = |p: &Profile| p.sample.iter().map(|s| s.value[0]).sum::<i64>();
+    assert_eq!(total(&both), 2 * total(&one));
 }

@@ -8,6 +8,7 @@ pub mod build;
 pub mod cost;
 pub mod judge;
 mod model;
+mod model_overhead;
 pub mod overhead;
 pub mod rank;
 pub mod stacks;
@@ -17,3 +18,4 @@ pub mod verdict;
 pub mod watch;
 
 pub use model::*;
+pub use model_overhead::*;

@@ -87,6 +87,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "map_layout",
             "ns_pid",
             "pid",
+            "pooled_budget_pct",
             "probe_active_fraction",
             "probe_hit_cost_ns",
             "probe_hit_cost_source",
@@ -104,6 +105,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
     assert_eq!(
         keys(&v["sources"]),
         [
+            "budget_scope",
             "estimated_overhead_pct",
             "line_transfer",
             "line_transfer_ns",
@@ -116,6 +118,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "probe_active_fraction",
             "probe_hit_cost_ns",
             "probe_trampoline_samples",
+            "total_overhead_pct",
             "uprobes"
         ]
     );

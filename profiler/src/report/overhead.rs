@@ -10,7 +10,9 @@ use crate::{
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
     overhead::plan::OverheadPlan,
-    report::{rank, HitCostSource, LineReport, MapReport, RecordingOverhead, TargetOverhead},
+    report::{
+        rank, BudgetScope, HitCostSource, LineReport, MapReport, RecordingOverhead, TargetOverhead,
+    },
 };
 
 /// The overhead figures of a recording, computed before its report is built.
@@ -50,6 +52,14 @@ impl Overhead {
                     probe_hits: Some(d.hits),
                     probe_windows: Some(d.windows),
                     estimated_overhead_pct: Some(round4(overhead * 100.0)),
+                    pooled_budget_pct: (!d.always_on).then(|| {
+                        let own = d.own_work.as_nanos() as f64;
+                        round4(if own > 0.0 {
+                            d.pooled_ns / own * 100.0
+                        } else {
+                            0.0
+                        })
+                    }),
                     probe_hit_cost_ns: Some(d.hit_cost_ns.round() as u64),
                     probe_hit_cost_source: Some(if d.measured.is_some() {
                         HitCostSource::Measured
@@ -79,8 +89,22 @@ impl Overhead {
         let (active, span) = duty.iter().fold((0.0, 0.0), |(a, s), d| {
             (a + d.active.as_secs_f64(), s + d.span.as_secs_f64())
         });
+        // Every target's probe cost over their summed own work, plus the perf share (the same
+        // fraction of each target's CPU time).
+        let (cost, own) = duty.iter().fold((0.0, 0.0), |(c, o), d| {
+            (
+                c + d.probe_cost.as_nanos() as f64,
+                o + d.own_work.as_nanos() as f64,
+            )
+        });
+        let total = (!duty.is_empty()).then(|| {
+            let probes = if own > 0.0 { cost / own } else { 0.0 };
+            round4((probes + plan.perf_overhead) * 100.0)
+        });
         let sources = RecordingOverhead {
             overhead_budget_pct: plan.budget.fraction * 100.0,
+            budget_scope: Some(BudgetScope::AllTargets),
+            total_overhead_pct: total,
             probe_active_fraction: if span > 0.0 {
                 round4((active / span).min(1.0))
             } else {

@@ -30,6 +30,9 @@ fn scales_counts_and_reports_the_budget() {
         hits: 500,
         entries: 0,
         overhead: 0.012,
+        probe_cost: Duration::from_millis(12),
+        own_work: Duration::from_secs(1),
+        pooled_ns: 2e6,
         windows: 7,
         cpu: Duration::from_secs(1),
         watch: Duration::ZERO,
@@ -81,6 +84,13 @@ fn scales_counts_and_reports_the_budget() {
     assert_eq!(s.overhead_budget_pct, 2.0);
     assert_eq!(s.probe_active_fraction, 0.25);
     assert_eq!(s.estimated_overhead_pct, Some(1.7));
+    assert_eq!(s.budget_scope, Some(BudgetScope::AllTargets));
+    assert_eq!(s.total_overhead_pct, Some(1.7), "one target: its own");
+    assert_eq!(
+        t.pooled_budget_pct,
+        Some(0.2),
+        "2 ms borrowed over 1 s of work"
+    );
     assert_eq!(s.probe_hit_cost_ns, Some(27_000));
     assert_eq!(
         (s.perf_sample_cost_ns, s.perf_sample_hz),
@@ -138,6 +148,7 @@ fn processes_without_an_account_are_left_unscaled() {
         crate::report::TargetOverhead::default()
     );
     assert_eq!(o.sources.estimated_overhead_pct, None);
+    assert_eq!(o.sources.total_overhead_pct, None);
     assert_eq!(o.sources.perf_sample_hz, None);
     assert_eq!(o.sources.overhead_budget_pct, 100.0);
 }

@@ -15,6 +15,7 @@ mod matrix;
 mod outputs;
 mod paths;
 mod perf_events;
+mod pull;
 mod push;
 mod reads;
 mod record;

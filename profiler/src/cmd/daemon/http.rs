@@ -15,7 +15,7 @@ use axum::{
 };
 
 use crate::{
-    cmd::daemon::DaemonState,
+    cmd::daemon::{pull, DaemonState},
     render::Format,
     render::{self, Weight},
     report::Report,
@@ -23,10 +23,18 @@ use crate::{
 
 type Shared = Arc<RwLock<DaemonState>>;
 
-/// `?window=SEQ` (default: the latest).
+/// `?window=SEQ` (default: the latest); other parameters are ignored.
 #[derive(Debug, serde::Deserialize)]
 struct WindowQuery {
     window: Option<u64>,
+}
+
+/// `/profile.pb.gz`'s query: `?window=SEQ`, or `?seconds=N` (see `pull`); other parameters
+/// (scrapers add their own) are ignored.
+#[derive(Debug, serde::Deserialize)]
+struct ProfileQuery {
+    window: Option<u64>,
+    seconds: Option<String>,
 }
 
 /// Serves until the task is aborted.
@@ -79,9 +87,38 @@ async fn flamegraph(State(s): State<Shared>, Query(q): Query<WindowQuery>) -> Re
     rendered(&s, &q, Format::Svg, "image/svg+xml")
 }
 
-async fn pprof(State(s): State<Shared>, Query(q): Query<WindowQuery>) -> Response {
-    rendered(&s, &q, Format::Pprof, "application/octet-stream")
+async fn pprof(State(s): State<Shared>, Query(q): Query<ProfileQuery>) -> Response {
+    let Some(raw) = q.seconds.as_deref() else {
+        let q = WindowQuery { window: q.window };
+        return rendered(&s, &q, Format::Pprof, PPROF_TYPE);
+    };
+    if q.window.is_some() {
+        let msg = "give window=SEQ or seconds=N, not both\n";
+        return (StatusCode::BAD_REQUEST, msg).into_response();
+    }
+    let asked = chrono::Utc::now();
+    let kept_s = {
+        let state = read(&s);
+        state.keep.max(1) as f64 * state.window_s
+    };
+    let seconds = match pull::parse_seconds(raw, kept_s) {
+        Ok(seconds) => seconds,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let Some(windows) = pull::windows_for(&s, asked, seconds).await else {
+        let msg = "no window finished in time: is the daemon still recording?\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+    };
+    let (reports, start, nanos) = pull::merged(&windows);
+    let reports: Vec<&Report> = reports.iter().map(|r| r.as_ref()).collect();
+    match render::pprof_merged(&reports, start, nanos) {
+        Ok(body) => ([(header::CONTENT_TYPE, PPROF_TYPE)], body).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
 }
+
+/// The content type of `/profile.pb.gz`.
+const PPROF_TYPE: &str = "application/octet-stream";
 
 async fn targets(State(s): State<Shared>) -> Response {
     let state = read(&s);

@@ -2,6 +2,7 @@
 //! serves them over HTTP (see `http`) until SIGINT/SIGTERM.
 
 pub mod http;
+pub mod pull;
 pub mod push;
 
 use std::{
@@ -37,6 +38,8 @@ pub struct Window {
     /// 1 for the first window, counting up.
     pub seq: u64,
     pub report: Arc<Report>,
+    /// When its recording started and ended.
+    pub span: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
 }
 
 /// What a target is doing, for `/targets`.
@@ -200,6 +203,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         duration: args.window,
         progress: false,
         duty: session.overhead.duty,
+        ledger: Default::default(),
         save_samples: None,
         signals,
         watcher: None,
@@ -228,6 +232,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         let started_at = chrono::Utc::now();
         let collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
+        let ended_at = chrono::Utc::now();
         if let Some(follow) = &mut options.follow {
             targets.append(&mut follow.take_joined());
         }
@@ -237,6 +242,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         let window = Window {
             seq,
             report: Arc::new(report),
+            span: (started_at, ended_at),
         };
         let all_exited = update_targets(&state, &targets, &collected.exited);
         if let Some(dir) = &args.out_dir {

@@ -20,9 +20,11 @@ fn keeps_the_last_windows() {
     };
     let report = Arc::new(crate::report::test_report::sample());
     for seq in 1..=5 {
+        let at = chrono::Utc::now();
         state.push(Window {
             seq,
             report: report.clone(),
+            span: (at, at),
         });
     }
     let seqs: Vec<u64> = state.windows.iter().map(|w| w.seq).collect();
