@@ -108,6 +108,7 @@ fn one_targets_profile_holds_its_lines_and_mapping_alone() {
     }
     let nobody = decode(pprof_of_target(&report, 7).expect("pprof"));
     assert!(nobody.sample.is_empty() && nobody.mapping.is_empty());
+}
 
 #[test]
 fn windows_merge_into_one_profile_of_their_span() {
