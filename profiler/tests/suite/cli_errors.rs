@@ -97,7 +97,7 @@ fn budget_must_be_a_percentage() {
 #[test]
 fn nothing_to_profile_is_explained() {
     let out = clprof().arg("record").output().expect("run clprof");
-    assert_fails_with(out, "give --pid PID or -- CMD ARGS");
+    assert_fails_with(out, "give --pid PID, --all-go or -- CMD ARGS");
 }
 
 #[test]
