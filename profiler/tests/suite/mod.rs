@@ -9,6 +9,7 @@ mod deploy;
 mod diff;
 mod discovery;
 mod export;
+mod faults;
 mod go;
 mod machine;
 mod matrix;

@@ -1,0 +1,114 @@
+//! Faults clprof must survive: a second clprof on the same target, debug registers held by
+//! another perf user, more targets than the kernel side holds, and a target that forks, execs
+//! another program or exits in the middle of a recording.
+
+use std::os::fd::{FromRawFd as _, OwnedFd};
+
+use perf_event_open_sys::{bindings as b, perf_event_open};
+
+use super::{
+    go::{program, Go},
+    support::*,
+};
+
+/// The report's notices, joined.
+fn notices(report: &serde_json::Value) -> String {
+    array(report, "notices")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The writes seen on the line of `map` (the program's map header), or a panic saying so.
+fn map_line_writes(report: &serde_json::Value, map: u64) -> u64 {
+    let line = line_with_object(report, map)
+        .unwrap_or_else(|| panic!("no line holds the map {map:#x}: {}", notices(report)));
+    u64_of(line, "writes")
+}
+
+#[test]
+fn two_clprof_instances_on_one_target_both_record_it() {
+    let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
+    let map = prog.addresses()[0];
+    let pid = prog.pid();
+    let first = std::thread::spawn(move || record_json(pid, 4));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = record_json(pid, 4);
+    let first = first.join().expect("the first clprof");
+    for (which, report) in [("first", &first), ("second", &second)] {
+        assert!(
+            map_line_writes(report, map) > 0,
+            "the {which} clprof saw no writes to the shared map"
+        );
+    }
+}
+
+/// Write breakpoints on every debug register of every online CPU, as a debugger or another
+/// perf user would hold them; released when dropped.
+struct HeldRegisters(Vec<OwnedFd>);
+
+static WATCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl HeldRegisters {
+    fn take_all() -> HeldRegisters {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut fds = Vec::new();
+        for cpu in 0..cpus {
+            for _ in 0..4 {
+                let mut attr = b::perf_event_attr {
+                    size: std::mem::size_of::<b::perf_event_attr>() as u32,
+                    type_: b::PERF_TYPE_BREAKPOINT,
+                    bp_type: b::HW_BREAKPOINT_W,
+                    ..Default::default()
+                };
+                attr.bp_addr = std::ptr::addr_of!(WATCHED) as u64;
+                attr.bp_len = 8;
+                attr.sample_period = 1;
+                attr.set_exclude_kernel(1);
+                // SAFETY: a valid, initialised attr whose size matches its type; system-wide on
+                // one CPU, no group.
+                let fd = unsafe {
+                    perf_event_open(
+                        &mut attr,
+                        -1,
+                        cpu as i32,
+                        -1,
+                        b::PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+                    )
+                };
+                assert!(
+                    fd >= 0,
+                    "cannot hold debug register {} of CPU {cpu}: {}",
+                    fds.len() % 4,
+                    std::io::Error::last_os_error()
+                );
+                // SAFETY: a new descriptor, owned from here on.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+        HeldRegisters(fds)
+    }
+}
+
+#[test]
+fn debug_registers_held_elsewhere_give_a_notice_and_the_rest_still_works() {
+    let prog = Program::start(&program("sharedmap", Go::Old), &["60s"]);
+    let map = prog.addresses()[0];
+    let held = HeldRegisters::take_all();
+    let report = record_json_with(
+        prog.pid(),
+        3,
+        &["--budget", "100", "--watch", "auto"],
+    );
+    drop(held);
+    let said = notices(&report);
+    assert!(
+        said.contains("debug register"),
+        "no notice that the debug registers were taken: {said}"
+    );
+    assert!(
+        map_line_writes(&report, map) > 0,
+        "with the debug registers taken, the probes saw no writes"
+    );
+}
