@@ -11,7 +11,7 @@ use crate::{
     inspect, launch, output,
     render::{self, Format},
     report::build,
-    session::{load_bias, open_symbolizer, Prelude, ProbePlan, Recorded, Session},
+    session::{self, load_bias, open_symbolizer, Prelude, ProbePlan, Recorded, Session},
 };
 
 pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
@@ -63,6 +63,19 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         false => Vec::new(),
     };
     let started_at = chrono::Utc::now();
+    // Beyond the kernel side's targets, a --pid is left out (the report names it), not fatal.
+    let mut given = Vec::with_capacity(targets.len());
+    for t in targets.drain(..) {
+        match session.attach(&t, args.sample_every) {
+            Ok(()) => given.push(t),
+            Err(e) if session::is_full(&e) => tracing::info!(pid = t.pid, "not recorded: {e:#}"),
+            Err(e) if inspect::is_alive(t.pid) => {
+                return Err(e.context(format!("profiling pid {}", t.pid)))
+            }
+            Err(_) => bail!("pid {} exited before its probes were attached", t.pid),
+        }
+    }
+    targets = given;
     for t in scanned {
         // Gone since, or past the target limit: recorded without it.
         match session.attach(&t, args.sample_every) {
@@ -72,15 +85,6 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
                 tracing::info!(pid = t.pid, "not recorded: {e:#}");
             }
         }
-    }
-    for t in targets.iter().filter(|t| args.pids.contains(&t.pid)) {
-        session.attach(t, args.sample_every).or_else(|e| {
-            if inspect::is_alive(t.pid) {
-                Err(e.context(format!("profiling pid {}", t.pid)))
-            } else {
-                bail!("pid {} exited before its probes were attached", t.pid)
-            }
-        })?;
     }
     let mut held = None;
     if let Some((path, binary)) = program {

@@ -67,6 +67,8 @@ pub struct Probes {
     counted: Vec<CountedProbe>,
     /// Each target's XOL area as last given to the kernel side (see [`crate::kernel::xol`]).
     xol: XolAreas,
+    /// Processes refused for want of a free slot: (pid, command name), in refusal order.
+    refused: Vec<(u32, String)>,
 }
 
 /// The kernel-side configuration for a target; `layout` is None for processes without Go map
@@ -132,6 +134,7 @@ impl Probes {
             reads_base: HashMap::new(),
             counted: Vec::new(),
             xol: XolAreas::default(),
+            refused: Vec::new(),
         })
     }
 
@@ -148,7 +151,15 @@ impl Probes {
                 self.slots.push(None);
                 self.slots.len() - 1
             }
-            None => return Err(AttachError::TooManyTargets),
+            None => {
+                if !self.refused.iter().any(|(p, _)| *p == pid) {
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .map(|c| c.trim_end().to_owned())
+                        .unwrap_or_default();
+                    self.refused.push((pid, comm));
+                }
+                return Err(AttachError::TooManyTargets);
+            }
         };
         let config = self.xol.config_for(pid, config);
         self.configure(
@@ -373,6 +384,17 @@ impl Probes {
             .enumerate()
             .filter_map(|(slot, pid)| pid.map(|pid| (pid, slot as u16)))
             .collect()
+    }
+
+    /// The processes left out since [`Probes::forget_refused`]: every slot was taken. Pid and
+    /// command name.
+    pub fn refused(&self) -> &[(u32, String)] {
+        &self.refused
+    }
+
+    /// Starts a new list of refused processes (a daemon's next window).
+    pub fn forget_refused(&mut self) {
+        self.refused.clear();
     }
 
     /// The `TARGET_HITS` slot of `pid`, if it is a target.

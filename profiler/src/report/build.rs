@@ -151,7 +151,10 @@ pub fn build(
         maps,
         functions,
         stacks: write_stacks,
-        notices: notices(collected, pmu, events, source),
+        notices: notices(collected, pmu, events, source)
+            .into_iter()
+            .chain(left_out(session.probes.refused()))
+            .collect(),
     };
     judge::judge(&mut report);
     Ok(report)
@@ -244,6 +247,26 @@ fn notices(collected: &Collected, pmu: bool, events: u64, source: &PerfSource) -
         notices.extend(watch.notices.iter().cloned());
     }
     notices
+}
+
+/// The notice naming the processes left out for want of a free target slot, if any.
+fn left_out(refused: &[(u32, String)]) -> Option<String> {
+    if refused.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = refused
+        .iter()
+        .map(|(pid, comm)| match comm.is_empty() {
+            true => format!("pid {pid}"),
+            false => format!("pid {pid} ({comm})"),
+        })
+        .collect();
+    Some(format!(
+        "{} process(es) left out: clprof records at most {} at once: {}",
+        refused.len(),
+        profiler_common::MAX_TARGETS,
+        named.join(", ")
+    ))
 }
 
 /// Losses: failed inserts plus entries the LRU maps evicted (created minus still present).

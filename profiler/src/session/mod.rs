@@ -338,6 +338,14 @@ pub fn attach(
     Ok(())
 }
 
+/// Whether attaching failed because every target slot is taken.
+pub fn is_full(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<crate::kernel::error::AttachError>(),
+        Some(crate::kernel::error::AttachError::TooManyTargets)
+    )
+}
+
 pub fn load_bias(t: &Recorded) -> Option<u64> {
     match &t.binary {
         Some(binary) => inspect::load_bias(t.pid, binary).ok(),

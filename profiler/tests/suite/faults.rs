@@ -112,3 +112,30 @@ fn debug_registers_held_elsewhere_give_a_notice_and_the_rest_still_works() {
         "with the debug registers taken, the probes saw no writes"
     );
 }
+
+#[test]
+fn targets_beyond_the_kernel_side_are_left_out_by_name() {
+    let limit = profiler_common::MAX_TARGETS as usize;
+    let idle = program("idlemap", Go::New);
+    let programs: Vec<Program> = (0..limit + 2)
+        .map(|_| Program::start(&idle, &["120s"]))
+        .collect();
+    let pids: Vec<String> = programs.iter().map(|p| p.pid().to_string()).collect();
+    let mut record = Record::quiet_for("2s").json();
+    for pid in &pids {
+        record = record.args(["--pid", pid]);
+    }
+    let out = run_ok(&mut record.command());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let recorded = array(&report, "targets").len();
+    assert_eq!(recorded, limit, "targets recorded beside the limit");
+    let said = notices(&report);
+    let left_out = &pids[limit..];
+    for pid in left_out {
+        assert!(
+            said.contains(&format!("pid {pid} (idlemap)")),
+            "pid {pid} was left out but the notices do not name it: {said}"
+        );
+    }
+    assert!(said.contains("2 process(es) left out"), "{said}");
+}

@@ -161,12 +161,20 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         targets.push(resolve(pid, &plan)?);
     }
     let mut session = Session::open(plan, args.events, args.budget, verbose)?;
-    for t in &mut targets {
-        session
-            .attach(t, args.sample_every)
-            .with_context(|| format!("profiling pid {}", t.pid))?;
-        t.bias = load_bias(t);
+    let mut given = Vec::with_capacity(targets.len());
+    for mut t in targets {
+        match session.attach(&t, args.sample_every) {
+            // Named in the first window's notices.
+            Err(e) if crate::session::is_full(&e) => {
+                tracing::warn!(pid = t.pid, "not recorded: {e:#}");
+                continue;
+            }
+            attached => attached.with_context(|| format!("profiling pid {}", t.pid))?,
+        }
+        t.bias = load_bias(&t);
+        given.push(t);
     }
+    let mut targets = given;
     // The tracepoints before the first scan: a process starting in between is seen by one or
     // the other. Without them, new processes are found at window starts only.
     let follow = match args.all_go {
@@ -346,6 +354,7 @@ fn follow_new(
 
 /// Clears what the kernel folded, so that the next window starts from nothing.
 fn forget_window(probes: &mut Probes) {
+    probes.forget_refused();
     if let Err(e) = probes.forget_all() {
         tracing::warn!("clearing the window: {e}");
     }
