@@ -96,11 +96,7 @@ fn debug_registers_held_elsewhere_give_a_notice_and_the_rest_still_works() {
     let prog = Program::start(&program("sharedmap", Go::Old), &["60s"]);
     let map = prog.addresses()[0];
     let held = HeldRegisters::take_all();
-    let report = record_json_with(
-        prog.pid(),
-        3,
-        &["--budget", "100", "--watch", "auto"],
-    );
+    let report = record_json_with(prog.pid(), 3, &["--budget", "100", "--watch", "auto"]);
     drop(held);
     let said = notices(&report);
     assert!(
@@ -138,4 +134,111 @@ fn targets_beyond_the_kernel_side_are_left_out_by_name() {
         );
     }
     assert!(said.contains("2 process(es) left out"), "{said}");
+}
+
+/// Tells the `forkexec` program to fork, then exec `sleep`.
+fn fork_then_exec(prog: &Program) {
+    // SAFETY: kill(2) on a child of this process.
+    let sent = unsafe { libc::kill(prog.pid() as i32, libc::SIGUSR1) };
+    assert_eq!(
+        sent,
+        0,
+        "cannot signal the program: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn a_target_that_forks_then_execs_another_program_mid_window_is_survived() {
+    use std::{
+        io::{BufRead as _, BufReader},
+        process::Stdio,
+        time::Duration,
+    };
+
+    // The daemon: once it serves, its first window gets the fork and, a second later, the
+    // exec; the program then sleeps 2 s as `sleep` and exits, which ends a daemon given only
+    // its pid.
+    let prog = Program::start(&program("forkexec", Go::Old), &["2"]);
+    let map = prog.addresses()[0];
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let port = super::daemon::free_port();
+    let mut daemon = clprof()
+        .args(["daemon", "--quiet", "--pid", &prog.pid().to_string()])
+        .args(["--budget", "100", "--window", "20s", "--out-dir"])
+        .arg(out_dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start clprof daemon");
+    let serving = eventually(Duration::from_secs(60), || {
+        super::daemon::get(port, "/healthz").is_some()
+    });
+    assert!(serving, "the daemon did not serve within 60 s");
+    std::thread::sleep(Duration::from_millis(500));
+    fork_then_exec(&prog);
+    let ended = eventually(Duration::from_secs(60), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = daemon.kill();
+    }
+    let out = daemon.wait_with_output().expect("clprof daemon");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        ended,
+        "the daemon did not stop once its target exited: {stderr}"
+    );
+    assert!(out.status.success(), "clprof daemon failed: {stderr}");
+    let first = std::fs::read(out_dir.path().join("window-000001.json"))
+        .unwrap_or_else(|e| panic!("the first window was not written: {e}; {stderr}"));
+    let first: serde_json::Value = serde_json::from_slice(&first).expect("window JSON");
+    assert!(
+        map_line_writes(&first, map) > 0,
+        "the window holding the fork and the exec lost the writes before them"
+    );
+
+    // record: the same on Go 1.27, ending with the target's exit.
+    let prog = Program::start(&program("forkexec", Go::New), &["1"]);
+    let map = prog.addresses()[0];
+    let mut record = clprof()
+        .args([
+            "record",
+            "--pid",
+            &prog.pid().to_string(),
+            "--budget",
+            "100",
+        ])
+        .args(["--duration", "30s", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start clprof record");
+    let mut stderr = BufReader::new(record.stderr.take().expect("piped stderr"));
+    let mut said = String::new();
+    while !said.contains("clprof: recording") {
+        let mut line = String::new();
+        let n = stderr
+            .read_line(&mut line)
+            .expect("reading clprof's stderr");
+        assert!(n > 0, "clprof record ended before recording: {said}");
+        said.push_str(&line);
+    }
+    let drain = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    std::thread::sleep(Duration::from_millis(500));
+    fork_then_exec(&prog);
+    let out = record.wait_with_output().expect("clprof record");
+    let rest = drain.join().unwrap_or_default();
+    assert!(out.status.success(), "clprof record failed: {said}{rest}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert!(
+        map_line_writes(&report, map) > 0,
+        "writes before the fork and the exec were lost"
+    );
+    let said = notices(&report);
+    assert!(
+        said.contains("exited"),
+        "the target's end is not noticed: {said}"
+    );
 }

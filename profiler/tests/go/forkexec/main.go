@@ -1,0 +1,47 @@
+// Writes a map from two threads; on SIGUSR1 starts a child process (fork and exec), and a
+// second later execs `sleep SECONDS` in its own place (the pid stays, the Go program is gone).
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"clproftest/testkit"
+)
+
+var (
+	mu     sync.Mutex
+	shared = make(map[int]int)
+)
+
+func main() {
+	fmt.Printf("map %#x\n", testkit.Header(shared))
+	for w := 0; w < 2; w++ {
+		go func(id int) {
+			for i := 0; ; i++ {
+				mu.Lock()
+				shared[(i*2+id)%1024] = i
+				mu.Unlock()
+			}
+		}(w)
+	}
+	go_on := make(chan os.Signal, 1)
+	signal.Notify(go_on, syscall.SIGUSR1)
+	<-go_on
+	if err := exec.Command("/bin/true").Run(); err != nil {
+		panic(err)
+	}
+	time.Sleep(time.Second)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		panic(err)
+	}
+	if err := syscall.Exec(sleep, []string{"sleep", os.Args[1]}, os.Environ()); err != nil {
+		panic(err)
+	}
+}
