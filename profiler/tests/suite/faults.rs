@@ -46,7 +46,9 @@ fn two_clprof_instances_on_one_target_both_record_it() {
 
 /// Write breakpoints on every debug register of every online CPU, as a debugger or another
 /// perf user would hold them; released when dropped.
-struct HeldRegisters(Vec<OwnedFd>);
+struct HeldRegisters {
+    _held: Vec<OwnedFd>,
+}
 
 static WATCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -87,7 +89,7 @@ impl HeldRegisters {
                 fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }
-        HeldRegisters(fds)
+        HeldRegisters { _held: fds }
     }
 }
 

@@ -17,7 +17,7 @@ fn a_256_thread_map_churn_runs_to_completion_within_256_mib() {
     let churn = program("churn", Go::New);
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("report.json");
-    let child = clprof()
+    let mut child = clprof()
         .args(["record", "--quiet", "--budget", "100", "--duration", "120s"])
         .args(["--format", "json", "-o"])
         .arg(&json)
@@ -29,8 +29,8 @@ fn a_256_thread_map_churn_runs_to_completion_within_256_mib() {
         .spawn()
         .expect("start clprof record");
     let pid = child.id() as libc::pid_t;
-    let out_pipe = child.stdout.expect("piped stdout");
-    let err_pipe = child.stderr.expect("piped stderr");
+    let out_pipe = child.stdout.take().expect("piped stdout");
+    let err_pipe = child.stderr.take().expect("piped stderr");
     let out = std::thread::spawn(move || std::io::read_to_string(out_pipe).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(err_pipe).unwrap_or_default());
     // wait4 for clprof's own peak resident set.
@@ -40,6 +40,8 @@ fn a_256_thread_map_churn_runs_to_completion_within_256_mib() {
     // SAFETY: waits for our own child, writing into valid locals.
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    // Reaped already: this only lets the handle go (it answers ECHILD).
+    let _ = child.wait();
     let (out, err) = (
         out.join().unwrap_or_default(),
         err.join().unwrap_or_default(),
