@@ -104,6 +104,9 @@ impl Follow {
             after_exec_ms = Duration::from_nanos(delay).as_secs_f64() * 1e3,
             "following a new Go process"
         );
+        // Read now, once the probes are in, while its executable can still be opened: a process
+        // that exits before the window ends is gone from /proc by then.
+        t.symbolizer = open_symbolizer(&t.attach_path);
         if let Some(notify) = &self.notify {
             notify(Change::Joined(&t));
         }
@@ -111,13 +114,9 @@ impl Follow {
         Some(pid)
     }
 
-    /// The targets attached since the last call, their symbol tables loaded.
+    /// The targets attached since the last call.
     pub fn take_joined(&mut self) -> Vec<Recorded> {
-        let mut joined = std::mem::take(&mut self.joined);
-        for t in &mut joined {
-            t.symbolizer = open_symbolizer(&t.attach_path);
-        }
-        joined
+        std::mem::take(&mut self.joined)
     }
 
     /// Tells the caller a target is gone.

@@ -11,8 +11,8 @@ use crate::{
 };
 
 /// The target to record for `found` (a Go process): its namespace pid and container. Its
-/// symbols are not read yet (see [`Recorded::symbolizer`]): that takes long, and a process found
-/// by its exec is attached first.
+/// symbols are not read yet (see [`Recorded::symbolizer`]): a process found by its exec is
+/// attached first.
 pub fn recorded(found: inspect::Target, plan: &ProbePlan) -> Result<Recorded, TargetError> {
     let inspect::Target {
         pid,

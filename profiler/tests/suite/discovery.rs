@@ -1,11 +1,7 @@
 //! `--all-go` finds processes as they start: the exec tracepoint attaches a Go program started
 //! after clprof, whatever the window length, and its exit is noticed at once.
 
-use std::{
-    io::{BufRead as _, BufReader},
-    process::Stdio,
-    time::Duration,
-};
+use std::{process::Stdio, time::Duration};
 
 use super::{
     daemon::{free_port, get, Killed},
@@ -87,20 +83,7 @@ fn record_all_go_records_a_program_started_while_recording() {
         .spawn()
         .expect("start clprof record --all-go");
     // Started once clprof says it records: found by its exec, not by the start-up scan.
-    let mut stderr = BufReader::new(record.stderr.take().expect("piped stderr"));
-    let mut said = String::new();
-    while !said.contains("clprof: recording") {
-        let mut line = String::new();
-        let n = stderr
-            .read_line(&mut line)
-            .expect("reading clprof's stderr");
-        assert!(
-            n > 0,
-            "clprof record --all-go ended before recording: {said}"
-        );
-        said.push_str(&line);
-    }
-    let drain = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let (said, drain) = wait_until_recording(&mut record);
     let prog = Program::start(&sharedmap, &["60s"]);
     let out = record.wait_with_output().expect("clprof record --all-go");
     let rest = drain.join().unwrap_or_default();

@@ -152,11 +152,7 @@ fn fork_then_exec(prog: &Program) {
 
 #[test]
 fn a_target_that_forks_then_execs_another_program_mid_window_is_survived() {
-    use std::{
-        io::{BufRead as _, BufReader},
-        process::Stdio,
-        time::Duration,
-    };
+    use std::{process::Stdio, time::Duration};
 
     // The daemon: once it serves, its first window gets the fork and, a second later, the
     // exec; the program then sleeps 2 s as `sleep` and exits, which ends a daemon given only
@@ -217,17 +213,7 @@ fn a_target_that_forks_then_execs_another_program_mid_window_is_survived() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start clprof record");
-    let mut stderr = BufReader::new(record.stderr.take().expect("piped stderr"));
-    let mut said = String::new();
-    while !said.contains("clprof: recording") {
-        let mut line = String::new();
-        let n = stderr
-            .read_line(&mut line)
-            .expect("reading clprof's stderr");
-        assert!(n > 0, "clprof record ended before recording: {said}");
-        said.push_str(&line);
-    }
-    let drain = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let (said, drain) = wait_until_recording(&mut record);
     std::thread::sleep(Duration::from_millis(500));
     fork_then_exec(&prog);
     let out = record.wait_with_output().expect("clprof record");

@@ -224,3 +224,22 @@ pub fn array<'a>(v: &'a serde_json::Value, field: &str) -> &'a Vec<serde_json::V
         .as_array()
         .unwrap_or_else(|| panic!("{field} is not an array in {v}"))
 }
+
+/// Waits until the `clprof record` in `child` (stderr piped) says it records; what it said so
+/// far, and a thread collecting the rest of its stderr.
+pub fn wait_until_recording(
+    child: &mut std::process::Child,
+) -> (String, std::thread::JoinHandle<String>) {
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut said = String::new();
+    while !said.contains("clprof: recording") {
+        let mut line = String::new();
+        let n = stderr
+            .read_line(&mut line)
+            .expect("reading clprof's stderr");
+        assert!(n > 0, "clprof record ended before recording: {said}");
+        said.push_str(&line);
+    }
+    let rest = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    (said, rest)
+}
