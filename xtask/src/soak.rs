@@ -214,7 +214,8 @@ pub fn soak(packages: &[String], clprof: Option<PathBuf>, write: bool) -> Result
     }
     let tools = bootstrap::setup()?;
     let clprof = match clprof {
-        Some(p) => p,
+        // Absolute: the tests run in their package's folder.
+        Some(p) => fs::canonicalize(&p).with_context(|| format!("--clprof {}", p.display()))?,
         None => build::release_clprof()?,
     };
     let packages: Vec<String> = if packages.is_empty() {
