@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|bench|lint>`.
+//! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|bench|soak|lint>`.
 
 mod bench;
 mod bench_accuracy;
@@ -10,6 +10,7 @@ mod build;
 mod demo;
 mod go_matrix;
 mod lint;
+mod soak;
 mod test;
 mod util;
 
@@ -54,6 +55,18 @@ enum Task {
         #[arg(long, value_enum)]
         only: Option<bench::Section>,
     },
+    /// Setup, then run Go standard-library packages' own tests alone and under
+    /// `clprof record --budget 100` (as root), with both Go versions, and print a table.
+    Soak {
+        /// Packages to run (default: the built-in list).
+        packages: Vec<String>,
+        /// The clprof binary to use (default: build release clprof).
+        #[arg(long)]
+        clprof: Option<std::path::PathBuf>,
+        /// Write the table to BENCHMARKS.md's soak section.
+        #[arg(long)]
+        write: bool,
+    },
     /// rustfmt check and clippy (-D warnings) for the workspace and profiler-ebpf.
     Lint,
 }
@@ -82,6 +95,11 @@ fn run(task: Task) -> Result<()> {
         Task::Test => test::test(),
         Task::Demo { duration } => demo::demo(&duration),
         Task::Bench { rounds, only } => bench::bench(rounds, only),
+        Task::Soak {
+            packages,
+            clprof,
+            write,
+        } => soak::soak(&packages, clprof, write),
         Task::Lint => lint::lint(),
     }
 }

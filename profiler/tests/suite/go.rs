@@ -17,7 +17,7 @@ pub enum Go {
 }
 
 impl Go {
-    fn binary(self) -> PathBuf {
+    pub fn binary(self) -> PathBuf {
         let (var, default) = match self {
             Go::Old => ("CLPROF_GO_OLD", "/usr/lib/go-1.19/bin/go"),
             Go::New => ("CLPROF_GO_NEW", "go"),

@@ -25,5 +25,6 @@ mod semantics;
 mod service;
 mod support;
 mod symbols;
+mod unharmed;
 mod verdicts;
 mod watch;
