@@ -2,7 +2,8 @@
 //!
 //! Builds every target (the debug `clprof` embeds the real eBPF object), then runs the whole
 //! workspace's tests (`profiler`, `profiler-common`, `xtask`) one at a time: the integration tests
-//! load eBPF programs and profile Go processes built with both Go toolchains.
+//! load eBPF programs and profile Go processes built with both Go toolchains. Last, each fuzz
+//! target in `fuzz/` runs for [`FUZZ_SECONDS`] (`cargo xtask fuzz`).
 
 use std::time::Instant;
 
@@ -13,6 +14,10 @@ use crate::{
     build::cargo_with_ebpf,
     util::{self, run},
 };
+
+/// How long each fuzz target runs in `cargo xtask test` (7 targets: about 2.5 minutes, plus
+/// the fuzz build).
+pub const FUZZ_SECONDS: u64 = 20;
 
 pub fn test() -> Result<()> {
     if !util::is_root()? {
@@ -44,6 +49,7 @@ pub fn test() -> Result<()> {
         .env("CLPROF_PROMETHEUS", &tools.prometheus)
         .env("CLPROF_GO_MATRIX", &matrix))
     .context("tests failed")?;
+    crate::fuzz::fuzz(FUZZ_SECONDS).context("fuzzing failed")?;
 
     println!(
         "test: all passed in {:.0}s (setup {:.1}s)",
