@@ -203,7 +203,8 @@ pub(crate) fn file_offset_of<'a, R: object::ReadRef<'a>>(
         .filter(|s| holds(s))
         .or_else(|| obj.sections().find(|s| holds(s)))?;
     let (offset, _) = section.file_range()?;
-    Some(vaddr - section.address() + offset)
+    // A corrupt section can put its file offset near u64::MAX.
+    (vaddr - section.address()).checked_add(offset)
 }
 
 /// A `PT_LOAD` program header.
