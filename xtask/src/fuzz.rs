@@ -120,7 +120,8 @@ fn ensure_cargo_fuzz() -> Result<()> {
     Ok(())
 }
 
-/// Runs one target, echoing libFuzzer's output except the per-input `NEW`/`REDUCE` lines, and
+/// Runs one target, echoing libFuzzer's output except the per-input `NEW`/`REDUCE` lines and
+/// the dictionary entries, and
 /// reads the execution count and rate from its final stats.
 fn run_target(target: &'static str, cmd: &mut Command) -> Result<Outcome> {
     println!("$ (cd fuzz && {})", util::describe(cmd));
@@ -133,7 +134,10 @@ fn run_target(target: &'static str, cmd: &mut Command) -> Result<Outcome> {
     for line in BufReader::new(stderr).lines() {
         let line = line.context("reading libFuzzer output")?;
         stats.offer(&line);
-        let quiet = line.starts_with('#') && (line.contains(" NEW ") || line.contains(" REDUCE "));
+        // Per-input progress and the recommended dictionary are noise in a summary run.
+        let quiet = (line.starts_with('#')
+            && (line.contains(" NEW ") || line.contains(" REDUCE ")))
+            || line.contains("\" # Uses: ");
         if !quiet {
             eprintln!("{line}");
         }
