@@ -1,4 +1,4 @@
-//! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|bench|soak|lint>`.
+//! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|bench|soak|lint|fuzz>`.
 
 mod bench;
 mod bench_accuracy;
@@ -8,6 +8,7 @@ mod bench_watch;
 mod bootstrap;
 mod build;
 mod demo;
+mod fuzz;
 mod go_matrix;
 mod lint;
 mod soak;
@@ -69,6 +70,13 @@ enum Task {
     },
     /// rustfmt check and clippy (-D warnings) for the workspace and profiler-ebpf.
     Lint,
+    /// Install cargo-fuzz if missing, build the fuzz targets in fuzz/ with the pinned nightly
+    /// and run each for a while; fails if any crashes.
+    Fuzz {
+        /// How long to run each target, in seconds.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -101,5 +109,6 @@ fn run(task: Task) -> Result<()> {
             write,
         } => soak::soak(&packages, clprof, write),
         Task::Lint => lint::lint(),
+        Task::Fuzz { seconds } => fuzz::fuzz(seconds),
     }
 }

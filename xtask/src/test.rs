@@ -2,7 +2,8 @@
 //!
 //! Builds every target (the debug `clprof` embeds the real eBPF object), then runs the whole
 //! workspace's tests (`profiler`, `profiler-common`, `xtask`) one at a time: the integration tests
-//! load eBPF programs and profile Go processes built with both Go toolchains.
+//! load eBPF programs and profile Go processes built with both Go toolchains. The fuzz targets
+//! run apart (`cargo xtask fuzz`).
 
 use std::time::Instant;
 

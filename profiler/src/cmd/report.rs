@@ -30,8 +30,13 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
         path: shown.clone(),
         source,
     })?;
+    load_from_bytes(&text, shown)
+}
+
+/// Checks and decodes the bytes of a saved profile; `shown` names it in errors.
+pub fn load_from_bytes(text: &[u8], shown: String) -> Result<Report, LoadError> {
     let value: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| LoadError::Malformed {
+        serde_json::from_slice(text).map_err(|e| LoadError::Malformed {
             path: shown.clone(),
             reason: format!("not JSON: {e}"),
         })?;

@@ -153,11 +153,11 @@ pub(crate) fn open(path: &Path) -> Result<ReadCache<File>, TargetError> {
     Ok(ReadCache::new(file))
 }
 
-/// Parses `data` as a 64-bit ELF file.
-pub(crate) fn parse<'a>(
+/// Parses `data` as a 64-bit x86-64 ELF file (`path` names it in errors).
+pub(crate) fn parse<'a, R: object::ReadRef<'a>>(
     path: &Path,
-    data: &'a ReadCache<File>,
-) -> Result<object::File<'a, &'a ReadCache<File>>, TargetError> {
+    data: R,
+) -> Result<object::File<'a, R>, TargetError> {
     let obj = object::File::parse(data).map_err(|e| TargetError::NotElf {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -203,7 +203,8 @@ pub(crate) fn file_offset_of<'a, R: object::ReadRef<'a>>(
         .filter(|s| holds(s))
         .or_else(|| obj.sections().find(|s| holds(s)))?;
     let (offset, _) = section.file_range()?;
-    Some(vaddr - section.address() + offset)
+    // A corrupt section can put its file offset near u64::MAX.
+    (vaddr - section.address()).checked_add(offset)
 }
 
 /// A `PT_LOAD` program header.

@@ -103,3 +103,11 @@ fn a_variable_only_dwarf_describes_is_found_there() {
     assert_eq!(v, before, "the DWARF says what the symbol table said");
     assert_eq!(v.size, 4, "an int");
 }
+
+/// Found by the `elf` fuzz target: a section whose file offset plus the distance into it
+/// overflowed u64 in `file_offset_of`.
+#[test]
+fn section_file_offset_overflow_is_none_not_a_panic() {
+    let data = include_bytes!("../../tests/data/fuzz/elf-section-offset-overflow.bin");
+    super::super::fuzz::elf_bytes(data);
+}

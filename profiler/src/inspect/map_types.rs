@@ -134,9 +134,19 @@ pub(crate) fn read_type_name(
 ) -> Option<String> {
     let data = super::elf::open(path).ok()?;
     let obj = super::elf::parse(path, &data).ok()?;
+    type_name_in(&data, &obj, types_base, vaddr)
+}
+
+/// [`read_type_name`] in the already parsed `obj`, whose bytes are `data`.
+pub(crate) fn type_name_in<'a, Rd: object::ReadRef<'a>>(
+    data: Rd,
+    obj: &object::File<'a, Rd>,
+    types_base: u64,
+    vaddr: u64,
+) -> Option<String> {
     let read = |at: u64, len: usize| -> Option<Vec<u8>> {
-        let offset = super::elf::file_offset_of(&obj, None, at)?;
-        object::ReadRef::read_bytes_at(&data, offset, len as u64)
+        let offset = super::elf::file_offset_of(obj, None, at)?;
+        object::ReadRef::read_bytes_at(data, offset, len as u64)
             .ok()
             .map(<[u8]>::to_vec)
     };

@@ -21,6 +21,8 @@ mod cpu_clock;
 mod disasm;
 mod elf;
 mod entries;
+#[doc(hidden)]
+pub mod fuzz;
 mod gobinary;
 mod layout;
 mod layout_dwarf;

@@ -12,6 +12,8 @@ mod attr;
 pub mod breakpoint;
 mod choose;
 mod events;
+#[doc(hidden)]
+pub mod fuzz;
 mod pmu;
 pub(crate) mod sysfs;
 

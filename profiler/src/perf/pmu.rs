@@ -166,7 +166,7 @@ fn encode_terms(pmu_dir: &Path, terms: &[(&str, u64)]) -> Option<u64> {
 }
 
 /// Vendor, family and model of the first processor in a `/proc/cpuinfo` text.
-fn parse_cpuinfo(text: &str) -> (Vendor, u32, u32) {
+pub(crate) fn parse_cpuinfo(text: &str) -> (Vendor, u32, u32) {
     let (mut vendor, mut family, mut model) = (Vendor::Other, 0, 0);
     let mut seen_any = false;
     for line in text.lines() {
