@@ -153,10 +153,9 @@ impl Probes {
             }
             None => {
                 if !self.refused.iter().any(|(p, _)| *p == pid) {
-                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                        .map(|c| c.trim_end().to_owned())
-                        .unwrap_or_default();
-                    self.refused.push((pid, comm));
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
+                    self.refused
+                        .push((pid, comm.unwrap_or_default().trim_end().to_owned()));
                 }
                 return Err(AttachError::TooManyTargets);
             }
@@ -386,8 +385,7 @@ impl Probes {
             .collect()
     }
 
-    /// The processes left out since [`Probes::forget_refused`]: every slot was taken. Pid and
-    /// command name.
+    /// The processes (pid, command name) left out for want of a slot since the last forgetting.
     pub fn refused(&self) -> &[(u32, String)] {
         &self.refused
     }
