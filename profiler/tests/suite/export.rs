@@ -129,7 +129,7 @@ fn completions_are_printed_for_each_shell() {
 }
 
 /// `go tool pprof ARGS FILE` with the test's Go toolchain; its stdout.
-fn go_pprof(args: &[&str], file: &Path) -> String {
+pub(super) fn go_pprof(args: &[&str], file: &Path) -> String {
     let go = std::env::var("CLPROF_GO_NEW").unwrap_or_else(|_| "go".to_owned());
     let home = tempfile::tempdir().expect("tempdir");
     let out = Command::new(&go)

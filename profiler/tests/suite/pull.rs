@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::{
-    daemon::{daemon, free_port, get},
+    daemon::{daemon, free_port, get, Killed},
     go::{program, Go},
     support::*,
 };
@@ -42,16 +42,23 @@ fn scrape(port: u16) -> (i64, proto::Profile) {
     (asked, decode(&body))
 }
 
-#[test]
-fn seconds_gives_the_windows_of_the_next_seconds_merged() {
+/// A daemon with one-second windows on `sharedmap`, once it has served a window: the program,
+/// the port and the daemon (both stopped when dropped).
+fn serving() -> (Program, u16, Killed) {
     let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
     let port = free_port();
-    let _daemon = daemon(port, &["--pid", &prog.pid().to_string()]);
+    let daemon = daemon(port, &["--pid", &prog.pid().to_string()]);
     assert!(
         eventually(Duration::from_secs(30), || get(port, "/report.json")
             .is_some_and(|(s, _)| s == 200)),
         "no window was served"
     );
+    (prog, port, daemon)
+}
+
+#[test]
+fn seconds_gives_the_windows_of_the_next_seconds_merged() {
+    let (_prog, port, _daemon) = serving();
     let (asked, first) = scrape(port);
     let types: Vec<&str> = first
         .sample_type
@@ -86,14 +93,7 @@ fn seconds_gives_the_windows_of_the_next_seconds_merged() {
 
 #[test]
 fn bad_seconds_are_refused_and_unknown_parameters_ignored() {
-    let prog = Program::start(&program("sharedmap", Go::New), &["60s"]);
-    let port = free_port();
-    let _daemon = daemon(port, &["--pid", &prog.pid().to_string()]);
-    assert!(
-        eventually(Duration::from_secs(30), || get(port, "/report.json")
-            .is_some_and(|(s, _)| s == 200)),
-        "no window was served"
-    );
+    let (_prog, port, _daemon) = serving();
     for bad in [
         "seconds=abc",
         "seconds=0",

@@ -7,8 +7,6 @@ use std::{
     collections::HashMap,
     io::{BufRead as _, BufReader, Read as _, Write as _},
     net::{TcpListener, TcpStream},
-    path::Path,
-    process::Command,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -273,26 +271,6 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-/// `go tool pprof ARGS FILE` with the test's Go toolchain; its stdout.
-fn go_pprof(args: &[&str], file: &Path) -> String {
-    let go = std::env::var("CLPROF_GO_NEW").unwrap_or_else(|_| "go".to_owned());
-    let home = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(&go)
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(file)
-        .env("HOME", home.path())
-        .env("PPROF_TMPDIR", home.path())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {go} tool pprof: {e}"));
-    assert!(
-        out.status.success(),
-        "go tool pprof {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The value of the unlabelled series `name` in the daemon's /metrics.
 fn metric(port: u16, name: &str) -> Option<f64> {
     let (_, body) = get(port, "/metrics")?;
@@ -375,7 +353,7 @@ fn windows_are_pushed_to_pyroscope_ingest_one_profile_per_target() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("pushed.pb.gz");
     std::fs::write(&file, &ingests[ingests.len() - 1].profile).expect("save the profile");
-    let raw = go_pprof(&["-raw"], &file);
+    let raw = super::export::go_pprof(&["-raw"], &file);
     for kind in ["transfers/count", "writes/count", "samples/count"] {
         assert!(
             raw.contains(kind),
