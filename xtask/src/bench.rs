@@ -68,6 +68,8 @@ pub struct Run {
     pub windows: Option<u64>,
     /// Rank of the shared cache's line (0 = first), when found.
     pub cache_rank: Option<usize>,
+    /// The line-transfer cost this run measured afresh (ns).
+    pub line_transfer_ns: Option<f64>,
 }
 
 /// Everything measured.
@@ -208,7 +210,14 @@ fn run_once(clprof: &Path, workload: &Path, out: &Path, mode: Mode, round: usize
         Mode::FullBudget => ("100", "full"),
     };
     let report = out.join(format!("{name}-{round}.json"));
+    // A cache of its own: every run measures the line-transfer cost afresh, so the rounds show
+    // how far two measurements on this host disagree.
+    let cache = out.join(format!("transfer-cache-{name}-{round}"));
+    if cache.exists() {
+        fs::remove_dir_all(&cache).with_context(|| format!("removing {}", cache.display()))?;
+    }
     let o = Command::new(clprof)
+        .env("CLPROF_CACHE_DIR", &cache)
         .args(["record", "--quiet", "--budget", budget, "--duration", "60s"])
         .args(["--format", "json", "-o"])
         .arg(&report)
@@ -236,6 +245,7 @@ fn run_once(clprof: &Path, workload: &Path, out: &Path, mode: Mode, round: usize
         active_fraction: target["probe_active_fraction"].as_f64(),
         windows: target["probe_windows"].as_u64(),
         cache_rank: parse_cache(&stderr).and_then(|addr| rank_of(&json, &addr)),
+        line_transfer_ns: json["sources"]["line_transfer_ns"].as_f64(),
     })
 }
 

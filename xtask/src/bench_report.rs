@@ -46,6 +46,26 @@ fn num(pairs: &[(String, String)], key: &str) -> Option<f64> {
 }
 
 /// The headline figures, one line each.
+/// How far the line-transfer figures of runs that each measured afresh lie apart.
+fn transfer_line(r: &Results) -> Option<String> {
+    let ns: Vec<f64> = r
+        .default_budget
+        .iter()
+        .chain(&r.full_budget)
+        .filter_map(|run| run.line_transfer_ns)
+        .collect();
+    let lo = ns.iter().copied().reduce(f64::min)?;
+    let hi = ns.iter().copied().reduce(f64::max)?;
+    let mid = median(ns.clone())?;
+    Some(format!(
+        "Line transfer, measured afresh by each of the {} recordings: median {mid:.1} ns, \
+         {lo:.1}–{hi:.1} ns, highest over lowest {:.2}× (a vCPU the host moves during the \
+         measurement makes it slower).",
+        ns.len(),
+        hi / lo.max(f64::MIN_POSITIVE)
+    ))
+}
+
 pub fn summary(r: &Results) -> String {
     let mut s = String::new();
     let alone = ops(&r.alone);
@@ -58,6 +78,9 @@ pub fn summary(r: &Results) -> String {
         }
     }
     let _ = writeln!(s, "detection: {}", detection_text(r));
+    if let Some(line) = transfer_line(r) {
+        let _ = writeln!(s, "{line}");
+    }
     if let Some(rate) = num(&r.fold, "fold_events_per_sec") {
         let _ = writeln!(s, "fold rate: {:.2}M events/s", rate / 1e6);
     }
@@ -259,6 +282,9 @@ pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
             )),
             hz.map_or("n/a".to_owned(), |h| h.to_string())
         )?;
+    }
+    if let Some(line) = transfer_line(r) {
+        writeln!(md, "{line}")?;
     }
 
     writeln!(md, "\n## Detection\n")?;
