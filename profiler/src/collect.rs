@@ -3,7 +3,7 @@
 //! to stop (duration over, Ctrl-C / SIGTERM, targets gone).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     io::IsTerminal as _,
     time::{Duration, Instant},
 };
@@ -86,8 +86,11 @@ pub struct Collected {
     pub stop: StopReason,
     /// How long probes were attached.
     pub elapsed: Duration,
-    /// Targets that exited, with the time into the recording when that was noticed.
+    /// Targets that exited, with the time into the recording when that was noticed; those that
+    /// exec'd another program are among them (their recording ends there too).
     pub exited: HashMap<u32, Duration>,
+    /// Of those, the ones that exec'd another program.
+    pub execd: HashSet<u32>,
     /// How each target's probes were run under the overhead budget.
     pub duty: Vec<DutyOutcome>,
     /// Samples not folded because the maximum of distinct keys was reached.
@@ -177,6 +180,7 @@ pub async fn collect(
     let mut pids: Vec<u32> = probes.pids();
     let following = options.follow.is_some();
     let mut exited: HashMap<u32, Duration> = HashMap::new();
+    let mut execd: HashSet<u32> = HashSet::new();
     let mut samples = Samples::saving_to(options.save_samples.take());
     let progress = Progress::new(options.progress, options.duration);
     let mut duty = DutyCycler::start(probes, options.duty, &options.ledger);
@@ -225,9 +229,18 @@ pub async fn collect(
                     watcher.step(probes);
                 }
                 for &pid in &pids {
-                    if !exited.contains_key(&pid) && !inspect::is_alive(pid) {
+                    if exited.contains_key(&pid) {
+                        continue;
+                    }
+                    if !inspect::is_alive(pid) {
                         tracing::info!(pid, "target exited");
                         exited.insert(pid, start.elapsed());
+                    } else if probes.replaced(pid) {
+                        // Its probes stay in the program it ran, which is gone from it.
+                        tracing::info!(pid, "target exec'd another program");
+                        exited.insert(pid, start.elapsed());
+                        execd.insert(pid);
+                        duty.end(probes, pid);
                     }
                 }
                 progress.update(probes, start.elapsed(), samples.total);
@@ -268,6 +281,7 @@ pub async fn collect(
         stop,
         elapsed,
         exited,
+        execd,
         duty,
         overflow: samples.overflow,
         save_error,

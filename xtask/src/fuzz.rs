@@ -134,9 +134,11 @@ fn run_target(target: &'static str, cmd: &mut Command) -> Result<Outcome> {
     for line in BufReader::new(stderr).lines() {
         let line = line.context("reading libFuzzer output")?;
         stats.offer(&line);
-        // Per-input progress and the recommended dictionary are noise in a summary run.
+        // Per-input progress, newly covered functions and the recommended dictionary are noise
+        // in a summary run.
         let quiet = (line.starts_with('#')
-            && (line.contains(" NEW ") || line.contains(" REDUCE ")))
+            && matches!(line.split_whitespace().nth(1), Some("NEW" | "REDUCE")))
+            || line.trim_start().starts_with("NEW_FUNC[")
             || line.contains("\" # Uses: ");
         if !quiet {
             eprintln!("{line}");

@@ -2,8 +2,8 @@
 //!
 //! Builds every target (the debug `clprof` embeds the real eBPF object), then runs the whole
 //! workspace's tests (`profiler`, `profiler-common`, `xtask`) one at a time: the integration tests
-//! load eBPF programs and profile Go processes built with both Go toolchains. The fuzz targets
-//! run apart (`cargo xtask fuzz`).
+//! load eBPF programs and profile Go processes built with both Go toolchains. Then every fuzz
+//! target runs for [`FUZZ_SECONDS`] (`cargo xtask fuzz` runs them for longer).
 
 use std::time::Instant;
 
@@ -14,6 +14,9 @@ use crate::{
     build::cargo_with_ebpf,
     util::{self, run},
 };
+
+/// Seconds each fuzz target runs in `cargo xtask test`.
+pub const FUZZ_SECONDS: u64 = 20;
 
 pub fn test() -> Result<()> {
     if !util::is_root()? {
@@ -31,7 +34,7 @@ pub fn test() -> Result<()> {
     println!("CLPROF_PROMETHEUS={}", tools.prometheus.display());
     let matrix = crate::go_matrix::env_value(&tools.go_matrix);
     println!("CLPROF_GO_MATRIX={matrix}");
-    run(cargo_with_ebpf()
+    let tests = run(cargo_with_ebpf()
         .args([
             "test",
             "--workspace",
@@ -44,7 +47,11 @@ pub fn test() -> Result<()> {
         .env("CLPROF_BIN", &clprof)
         .env("CLPROF_PROMETHEUS", &tools.prometheus)
         .env("CLPROF_GO_MATRIX", &matrix))
-    .context("tests failed")?;
+    .context("tests failed");
+    // The fuzz targets run even when a test failed: their findings are news of their own.
+    let fuzzed = crate::fuzz::fuzz(FUZZ_SECONDS).context("fuzzing failed");
+    tests?;
+    fuzzed?;
 
     println!(
         "test: all passed in {:.0}s (setup {:.1}s)",

@@ -22,6 +22,9 @@ use super::{LayoutFlavor, MapLayout, TargetError};
 pub struct GoBinary {
     /// Path it was read from.
     pub path: PathBuf,
+    /// (device, inode) of the file read: probes go into this file only, even when the path
+    /// (a `/proc/PID/exe` link) later names another one. None where not known.
+    pub file_id: Option<(u64, u64)>,
     /// Go version from `.go.buildinfo`, e.g. "go1.27.3"; `None` when absent or in a format
     /// older than Go 1.18.
     pub go_version: Option<String>,
@@ -195,7 +198,17 @@ pub(crate) fn inspect_binary_shared(path: &Path) -> Result<Arc<GoBinary>, Target
             ..(*hit).clone()
         }));
     }
-    let binary = Arc::new(inspect_uncached(path)?);
+    let mut binary = inspect_uncached(path)?;
+    // A process that execs while its executable is read leaves a link to another file: what
+    // was read then belongs to neither for sure.
+    let after = std::fs::metadata(path).map_err(|e| TargetError::io(path, e))?;
+    if (after.dev(), after.ino()) != (md.dev(), md.ino()) {
+        return Err(TargetError::Replaced {
+            path: path.to_path_buf(),
+        });
+    }
+    binary.file_id = Some((md.dev(), md.ino()));
+    let binary = Arc::new(binary);
     if let Ok(mut c) = cache().lock() {
         if c.len() >= CACHE_LIMIT {
             c.clear();
@@ -290,6 +303,7 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
     );
     Ok(GoBinary {
         path: path.to_path_buf(),
+        file_id: None,
         go_version,
         is_pie,
         layout,

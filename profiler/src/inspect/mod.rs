@@ -122,6 +122,15 @@ pub enum TargetError {
         /// The Go version found in the binary, if any.
         go_version: Option<String>,
     },
+    /// The file behind a `/proc/PID/exe` link changed while it was read: the process exec'd.
+    #[error(
+        "{} changed while clprof read it (the process exec'd another program); profile the new program by its pid again",
+        .path.display()
+    )]
+    Replaced {
+        /// The link read.
+        path: PathBuf,
+    },
     /// A function or variable asked for by name is in neither symbol table.
     #[error(
         "symbol {symbol} not found in {} (is it exported or is the binary stripped?)",

@@ -175,7 +175,7 @@ fn measure_hit(probes: &mut Probes, pid: u32) -> Result<Duration, CalibrationErr
         site.file_offset,
         cookie,
         "clprof_calibration_site",
-    )?;
+    );
     probes.attach_pid(pid, false)?;
     let probed = min_time(|| call_site(&mut counter));
     probes.detach_pid(pid);

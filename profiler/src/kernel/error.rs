@@ -26,6 +26,8 @@ pub enum AttachError {
     },
     #[error("the kernel cannot put a uprobe on {symbol} in {path}: its first instruction cannot be single-stepped out of line (e.g. LOCK-prefixed); probe a caller instead")]
     Unprobeable { symbol: String, path: String },
+    #[error("process {pid} exec'd another program since clprof read {path}; profile the new program by its pid again")]
+    Replaced { pid: u32, path: String },
     #[error("too many targets: at most {MAX_TARGETS} processes at once")]
     TooManyTargets,
     #[error("too many probe sites: at most {MAX_PROBES}")]

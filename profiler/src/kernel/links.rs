@@ -26,7 +26,11 @@ use aya::{
 };
 use profiler_common::Cookie;
 
-use crate::kernel::{error::AttachError, uprobe_multi::MultiPrograms};
+use crate::kernel::{
+    error::AttachError,
+    held::{self, HeldFiles},
+    uprobe_multi::MultiPrograms,
+};
 
 /// The probes attached and detached together, each group under its own budget account (see
 /// `overhead::mix`).
@@ -94,6 +98,8 @@ pub struct Links {
     closing: Vec<JoinHandle<()>>,
     /// CPU time spent closing each target's links (ns), by group, not yet taken.
     switch_cpu: HashMap<(u32, ProbeGroup), Arc<AtomicU64>>,
+    /// Each target's executable, held open so that its probes stay in that file.
+    files: HeldFiles,
 }
 
 impl Links {
@@ -103,6 +109,22 @@ impl Links {
             multi,
             ..Links::default()
         }
+    }
+
+    /// The path to attach `pid`'s probes in `path` by: the file held open for it (see
+    /// [`HeldFiles::pin`]).
+    pub fn pin(
+        &mut self,
+        pid: u32,
+        path: &std::path::Path,
+        expect: Option<(u64, u64)>,
+    ) -> Result<PathBuf, AttachError> {
+        self.files.pin(pid, path, expect)
+    }
+
+    /// Whether `pid` runs another program than the file its probes are in.
+    pub fn replaced(&self, pid: u32) -> bool {
+        self.files.replaced(pid)
     }
 
     /// Adds `point` to `pid`'s set, attached by [`Links::attach`].
@@ -195,7 +217,7 @@ impl Links {
             cookie: Some(point.cookie.pack()),
         };
         let link = prog.attach(at, &point.path, scope).map_err(|source| {
-            let (symbol, path) = (point.symbol.clone(), point.path.display().to_string());
+            let (symbol, path) = (point.symbol.clone(), held::shown(&point.path));
             if os_error(&source) == Some(ENOTSUPP) {
                 AttachError::Unprobeable { symbol, path }
             } else {
@@ -215,6 +237,7 @@ impl Links {
     pub fn drop_pid(&mut self, ebpf: &mut Ebpf, pid: u32) {
         self.detach(ebpf, pid, None);
         self.points.remove(&pid);
+        self.files.release(pid);
     }
 
     /// Forgets the CPU time booked to `pid` (a target gone).

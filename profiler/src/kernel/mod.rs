@@ -8,6 +8,7 @@
 pub mod bpf_maps;
 pub mod calibrate;
 pub mod error;
+pub mod held;
 pub mod links;
 pub mod probes;
 pub mod process_events;

@@ -160,14 +160,11 @@ impl Probes {
                 return Err(AttachError::TooManyTargets);
             }
         };
-        let config = self.xol.config_for(pid, config);
-        self.configure(
-            pid,
-            TargetConfig {
-                slot: slot as u16,
-                ..config
-            },
-        )?;
+        let slot_config = TargetConfig {
+            slot: slot as u16,
+            ..self.xol.config_for(pid, config)
+        };
+        self.configure(pid, slot_config)?;
         self.slots[slot] = Some(pid);
         let base = self.maps().target_entries(slot as u16).unwrap_or(0);
         self.entries_base.insert(slot as u16, base);
@@ -210,8 +207,9 @@ impl Probes {
         file_offset: u64,
         cookie: Cookie,
         symbol: &str,
-    ) -> Result<(), AttachError> {
-        self.add_point(
+    ) {
+        self.links.add(
+            pid,
             AttachPoint {
                 program,
                 path: path.to_owned(),
@@ -220,18 +218,12 @@ impl Probes {
                 symbol: symbol.to_owned(),
                 group: ProbeGroup::Writes,
             },
-            pid,
-        )
-    }
-
-    fn add_point(&mut self, point: AttachPoint, pid: u32) -> Result<(), AttachError> {
-        self.links.add(pid, point);
-        Ok(())
+        );
     }
 
     /// Adds the Go map probes of `binary` (assign entries, RET sites, growth functions, and with
-    /// `access` the lookup, iteration, delete and clear functions) at `attach_path` to `pid`'s
-    /// set; `exe` names the binary in reports.
+    /// `access` the lookup, iteration, delete and clear functions) in the file `attach_path`
+    /// names now (held open from here on) to `pid`'s set; `exe` names the binary in reports.
     pub fn attach_go(
         &mut self,
         pid: u32,
@@ -240,6 +232,7 @@ impl Probes {
         binary: &GoBinary,
         access: bool,
     ) -> Result<(), AttachError> {
+        let attach_path = &self.links.pin(pid, attach_path, binary.file_id)?;
         for func in &binary.assign_funcs {
             let id = self.new_counted(pid, exe, &func.symbol)?;
             let entry = Cookie::assign(func.kind, id);
@@ -250,7 +243,7 @@ impl Probes {
                 func.file_offset,
                 entry,
                 &func.symbol,
-            )?;
+            );
             let ret = Cookie::assign(func.kind, NO_PROBE_ID);
             for &offset in &func.ret_offsets {
                 self.attach_at(
@@ -260,7 +253,7 @@ impl Probes {
                     offset,
                     ret,
                     &func.symbol,
-                )?;
+                );
             }
         }
         for func in binary.access_funcs.iter().filter(|_| access) {
@@ -280,7 +273,8 @@ impl Probes {
             } else {
                 ProbeGroup::Reads
             };
-            self.add_point(
+            self.links.add(
+                pid,
                 AttachPoint {
                     program: PROGRAM_MAP_ACCESS,
                     path: attach_path.to_owned(),
@@ -289,8 +283,7 @@ impl Probes {
                     symbol: func.symbol.clone(),
                     group,
                 },
-                pid,
-            )?;
+            );
         }
         for make in &binary.make_funcs {
             let cookie = Cookie {
@@ -307,7 +300,7 @@ impl Probes {
                     offset,
                     cookie,
                     &make.symbol,
-                )?;
+                );
             }
         }
         for grow in &binary.growth_funcs {
@@ -319,7 +312,7 @@ impl Probes {
                 grow.file_offset,
                 cookie,
                 &grow.symbol,
-            )?;
+            );
         }
         Ok(())
     }
@@ -345,7 +338,8 @@ impl Probes {
             site.file_offset,
             cookie,
             &probe.symbol,
-        )
+        );
+        Ok(())
     }
 
     /// The loaded perf_event program, for `PERF_EVENT_IOC_SET_BPF` on clprof's own perf events.
@@ -430,6 +424,11 @@ impl Probes {
             self.attach_group(pid, ProbeGroup::Reads)?;
         }
         Ok(())
+    }
+
+    /// Whether `pid` runs another program than the one its probes were put in (it exec'd).
+    pub fn replaced(&self, pid: u32) -> bool {
+        self.links.replaced(pid)
     }
 
     /// Detaches the uprobes of `pid`; the kernel-side stats stay.

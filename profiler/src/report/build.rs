@@ -242,16 +242,27 @@ fn notices(collected: &Collected, pmu: bool, events: u64, source: &PerfSource) -
             "interrupted by {name} after {secs:.1}s: partial report"
         )),
         StopReason::TargetsExited => notices.push(format!(
-            "every target exited; recording stopped after {secs:.1}s"
+            "every target {}; recording stopped after {secs:.1}s",
+            if collected.execd.is_empty() {
+                "exited"
+            } else {
+                "exited or exec'd another program"
+            }
         )),
     }
     let mut exited: Vec<_> = collected.exited.iter().collect();
     exited.sort();
     for (pid, at) in exited {
-        notices.push(format!(
-            "pid {pid} exited {:.1}s into the recording: the report holds what was seen until then",
-            at.as_secs_f64()
-        ));
+        let at = at.as_secs_f64();
+        notices.push(if collected.execd.contains(pid) {
+            format!(
+                "pid {pid} exec'd another program {at:.1}s into the recording: the report holds what its first program did until then; profile the new one by its pid"
+            )
+        } else {
+            format!(
+                "pid {pid} exited {at:.1}s into the recording: the report holds what was seen until then"
+            )
+        });
     }
     let watched = collected.watch.as_ref().is_some_and(|w| w.registers > 0);
     if !pmu {

@@ -230,3 +230,47 @@ fn a_target_that_forks_then_execs_another_program_mid_window_is_survived() {
         "the target's end is not noticed: {said}"
     );
 }
+
+#[test]
+fn a_target_that_execs_another_go_program_keeps_running_unharmed() {
+    use std::{process::Stdio, time::Duration};
+
+    // forkexec (Go 1.27) execs sharedmap (Go 1.19) in its own place: the pid stays, and
+    // `/proc/PID/exe` now names a Go binary of about the same size, in which the first
+    // binary's probe offsets would land mid-instruction. At the default budget the probes are
+    // detached and attached again window after window: clprof must keep them in the first
+    // binary, notice the exec and end the target's recording there.
+    let next = program("sharedmap", Go::Old);
+    let next = next.to_str().expect("UTF-8 path");
+    let mut prog = Program::start(&program("forkexec", Go::New), &["1", next, "4s"]);
+    let map = prog.addresses()[0];
+    let mut record = clprof()
+        .args(["record", "--pid", &prog.pid().to_string()])
+        .args(["--duration", "30s", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start clprof record");
+    let (said, drain) = wait_until_recording(&mut record);
+    std::thread::sleep(Duration::from_millis(500));
+    fork_then_exec(&prog);
+    let status = prog.child.wait().expect("waiting for the target");
+    let out = record.wait_with_output().expect("clprof record");
+    let rest = drain.join().unwrap_or_default();
+    assert!(
+        status.success(),
+        "the program exec'd under clprof did not run to completion: {status}; clprof said: \
+         {said}{rest}"
+    );
+    assert!(out.status.success(), "clprof record failed: {said}{rest}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert!(
+        map_line_writes(&report, map) > 0,
+        "writes before the exec were lost"
+    );
+    let said = notices(&report);
+    assert!(
+        said.contains(&format!("pid {} exec'd another program", prog.pid())),
+        "the exec is not noticed: {said}"
+    );
+}

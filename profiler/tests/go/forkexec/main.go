@@ -1,5 +1,7 @@
 // Writes a map from two threads; on SIGUSR1 starts a child process (fork and exec), and a
 // second later execs `sleep SECONDS` in its own place (the pid stays, the Go program is gone).
+// With `forkexec SECONDS PROGRAM ARGS...` it execs PROGRAM ARGS instead, its output going to
+// /dev/null.
 package main
 
 import (
@@ -37,11 +39,22 @@ func main() {
 		panic(err)
 	}
 	time.Sleep(time.Second)
-	sleep, err := exec.LookPath("sleep")
+	argv := []string{"sleep", os.Args[1]}
+	if len(os.Args) > 2 {
+		argv = os.Args[2:]
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			panic(err)
+		}
+		if err := syscall.Dup3(int(null.Fd()), 1, 0); err != nil {
+			panic(err)
+		}
+	}
+	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		panic(err)
 	}
-	if err := syscall.Exec(sleep, []string{"sleep", os.Args[1]}, os.Environ()); err != nil {
+	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
 		panic(err)
 	}
 }
