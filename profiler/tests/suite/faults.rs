@@ -274,3 +274,74 @@ fn a_target_that_execs_another_go_program_keeps_running_unharmed() {
         "the exec is not noticed: {said}"
     );
 }
+
+#[test]
+fn under_all_go_a_target_that_execs_another_go_program_is_taken_up_again() {
+    use super::daemon::{free_port, get, Killed};
+    use std::{process::Stdio, time::Duration};
+
+    // Built first: the Go toolchain's own processes would be followed too.
+    let next = program("sharedmap", Go::Old);
+    let first = program("forkexec", Go::New);
+    let port = free_port();
+    let _daemon = Killed(
+        clprof()
+            .args(["daemon", "--quiet", "--all-go", "--window", "2s"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start clprof daemon"),
+    );
+    // Every `/targets` entry as (pid, exe, state).
+    let listed = || -> Vec<(u64, String, String)> {
+        let Some((200, body)) = get(port, "/targets") else {
+            return Vec::new();
+        };
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("/targets is JSON");
+        array(&json, "targets")
+            .iter()
+            .map(|t| {
+                let s = |f: &str| t[f].as_str().unwrap_or_default().to_owned();
+                (t["pid"].as_u64().unwrap_or(0), s("exe"), s("state"))
+            })
+            .collect()
+    };
+    let has = |pid: u32, exe: &str, state: &str| {
+        listed()
+            .iter()
+            .any(|(p, e, s)| *p == u64::from(pid) && e.ends_with(exe) && s == state)
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || get(port, "/targets").is_some()),
+        "the daemon did not serve /targets within 60 s"
+    );
+    let next = next.to_str().expect("UTF-8 path");
+    let mut prog = Program::start(&first, &["1", next, "30s"]);
+    let pid = prog.pid();
+    assert!(
+        eventually(Duration::from_secs(10), || has(
+            pid,
+            "forkexec",
+            "recording"
+        )),
+        "pid {pid} is not recorded: {:?}",
+        listed()
+    );
+    fork_then_exec(&prog);
+    // The exec comes a second after the signal; a window (2 s) later the new program is in.
+    let taken = eventually(Duration::from_secs(15), || {
+        has(pid, "forkexec", "exited") && has(pid, "sharedmap", "recording")
+    });
+    assert!(
+        taken,
+        "pid {pid} exec'd sharedmap: /targets should list its forkexec exited and its \
+         sharedmap recording: {:?}",
+        listed()
+    );
+    let _ = prog.child.kill();
+    let status = prog.child.wait().expect("waiting for the target");
+    assert!(
+        status.code().is_none(),
+        "the exec'd program ended on its own before it was stopped: {status}"
+    );
+}

@@ -271,9 +271,10 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             _ if all_exited && scanner.is_none() => break "every target exited",
             _ => {}
         }
-        // Exited targets leave the kernel side, freeing their slots.
+        // Exited targets leave the kernel side, freeing their slots; so do those that exec'd
+        // another program (a rescan takes the new one up as a target of its own).
         targets.retain(|t| {
-            let alive = inspect::is_alive(t.pid);
+            let alive = inspect::is_alive(t.pid) && !session.probes.replaced(t.pid);
             if !alive {
                 if let Err(e) = session.probes.remove_target(t.pid) {
                     tracing::debug!(pid = t.pid, "removing an exited target: {e}");
