@@ -114,18 +114,54 @@ impl Held {
     }
 
     /// Stops the child if it still runs (SIGTERM, then SIGKILL after `grace`) and reaps it.
+    /// `Some` with its status when it had ended by itself; `None` when it was stopped here.
     pub async fn finish(mut self, grace: Duration) -> Option<std::process::ExitStatus> {
         if let Ok(Some(status)) = self.child.try_wait() {
             return Some(status);
         }
         // SAFETY: signalling our own child, which has not been reaped (try_wait said so).
         unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
-        match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(status) => status.ok(),
-            Err(_) => {
-                let _ = self.child.kill().await;
-                self.child.wait().await.ok()
-            }
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+            let _ = self.child.wait().await;
         }
+        None
+    }
+}
+
+/// The exit code `clprof record -- CMD` ends with when CMD ended by itself: CMD's own code, or
+/// 128 plus the signal that killed it (as a shell reports it).
+pub fn exit_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => 128u8.saturating_add(signal as u8),
+        (None, None) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    use super::exit_code;
+
+    #[test]
+    fn exit_codes_are_the_commands_own_or_128_plus_its_signal() {
+        // Wait statuses as waitpid(2) gives them: the code in the second byte, a signal in the
+        // low seven bits.
+        assert_eq!(exit_code(std::process::ExitStatus::from_raw(0)), 0);
+        assert_eq!(exit_code(std::process::ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(
+            exit_code(std::process::ExitStatus::from_raw(libc::SIGKILL)),
+            137
+        );
+        assert_eq!(
+            exit_code(std::process::ExitStatus::from_raw(libc::SIGSEGV)),
+            139
+        );
     }
 }

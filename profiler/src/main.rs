@@ -27,7 +27,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Record(args) => clprof::cmd::record::run(args, cli.verbose > 0, cli.quiet).await,
+        // A launched command's exit code when it ended by itself.
+        Command::Record(args) => {
+            return exit(clprof::cmd::record::run(args, cli.verbose > 0, cli.quiet).await)
+        }
         Command::Probes(args) => clprof::cmd::probes::run(&args),
         Command::Report(args) => clprof::cmd::report::run(&args),
         // The one command whose success can still exit 1: its --fail-if-worse gate.

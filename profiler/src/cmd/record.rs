@@ -1,6 +1,6 @@
 //! `clprof record`: resolve targets, attach, collect, then build and render the report.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::Path, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::{bail, Context as _};
 
@@ -14,7 +14,8 @@ use crate::{
     session::{self, load_bias, open_symbolizer, Prelude, ProbePlan, Recorded, Session},
 };
 
-pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
+/// Records; the exit code is a launched command's own when it ended by itself.
+pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result<ExitCode> {
     if args.pids.is_empty() && args.command.is_empty() && !args.all_go {
         bail!("nothing to profile: give --pid PID, --all-go or -- CMD ARGS");
     }
@@ -152,8 +153,15 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     for t in targets.iter_mut().filter(|t| t.bias.is_none()) {
         t.bias = load_bias(t);
     }
+    // A command that ended by itself gives clprof its exit code; one clprof stopped, none.
+    let mut code = ExitCode::SUCCESS;
     if let Some(child) = held {
-        child.finish(Duration::from_secs(2)).await;
+        if let Some(status) = child.finish(Duration::from_secs(2)).await {
+            code = ExitCode::from(launch::exit_code(status));
+            if !status.success() {
+                tracing::debug!(%status, "the command did not succeed");
+            }
+        }
     }
 
     let report = build::build(&session, &mut targets, &collected, started_at)?;
@@ -178,7 +186,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     }
     match save_error {
         Some(e) => Err(anyhow::Error::new(e).context("--save-samples")),
-        None => Ok(()),
+        None => Ok(code),
     }
 }
 

@@ -166,10 +166,15 @@ fn pprof_output_is_read_by_go_tool_pprof() {
         .skip_while(|l| !l.trim_start().starts_with("flat"))
         .nth(1)
         .unwrap_or_else(|| panic!("no rows: {top}"));
+    // The map assign and its caller share the transfers; which of the two leads depends on
+    // how the machine schedules the writers (a loaded machine once put the caller first).
     assert!(
-        first_row.ends_with("runtime.mapassign_fast32"),
+        ["runtime.mapassign_fast32", "testkit.WriteOwn"]
+            .iter()
+            .any(|f| first_row.ends_with(f)),
         "top function: {first_row}"
     );
+    assert!(top.contains("runtime.mapassign_fast32"), "{top}");
     assert!(top.contains("testkit.WriteOwn"), "{top}");
     for index in ["writes", "samples"] {
         let t = go_pprof(&["-top", &format!("-sample_index={index}")], &pb);

@@ -137,6 +137,36 @@ fn launched_command_is_profiled_from_its_start() {
 }
 
 #[test]
+fn a_launched_command_that_ends_by_itself_gives_its_exit_code_and_its_hits() {
+    // One map write, then exit 3 about 100 ms after its start: before clprof's first reading
+    // of the target's counters.
+    let path = program("idlemap", Go::New);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let out = Record::quiet_for("30s")
+        .json()
+        .output(&json)
+        .launch(&path, &["1ms", "3"])
+        .command()
+        .output()
+        .expect("running clprof");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "clprof record -- CMD ends with CMD's exit code: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report file")).expect("valid JSON");
+    let target = &report["targets"][0];
+    assert_eq!(target["exited"], true, "{target}");
+    assert!(
+        target["probe_hits"].as_u64().is_some_and(|n| n > 0),
+        "the hits of a target gone before the first reading are counted: {target}"
+    );
+}
+
+#[test]
 fn target_exiting_mid_record_yields_a_report_with_a_notice() {
     // Long enough for clprof to load, calibrate and attach on a loaded machine first.
     let prog = Program::start(&program("sharedmap", Go::Old), &["6s"]);

@@ -122,7 +122,8 @@ fn std_tests_pass_unharmed(go: Go) {
         let under_out = String::from_utf8_lossy(&under.stdout).into_owned();
         assert!(
             under.status.success(),
-            "clprof record -- {pkg}.test ({go:?}) failed ({}):\n{}",
+            "clprof record -- {pkg}.test ({go:?}) failed ({}; the test binary's own exit code \
+             when it ended by itself):\n{}",
             under.status,
             tail(&text(&under), 40)
         );
@@ -140,12 +141,10 @@ fn std_tests_pass_unharmed(go: Go) {
         let report: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&report_path).expect("clprof's report"))
                 .expect("clprof's JSON report");
-        // A target that exits before the first counter reading can show 0 probe hits with the
-        // maps its writes were folded into; either shows clprof saw the binary's map writes.
+        // Counted even for a target that exits before the first counter reading.
         let hits = report["targets"][0]["probe_hits"].as_u64().unwrap_or(0);
-        let maps = report["maps"].as_array().map_or(0, Vec::len);
         assert!(
-            hits > 0 || maps > 0,
+            hits > 0,
             "clprof saw no map writes in {pkg}.test ({go:?}): the run proves nothing: {}",
             report["targets"]
         );

@@ -1,10 +1,12 @@
 // A mostly idle process with a map: one write every 100 ms, until the duration given as its
-// first argument (e.g. 60s) has passed. Many of them at once cost the machine little.
+// first argument (e.g. 60s) has passed. Many of them at once cost the machine little. An
+// optional second argument is the exit code to end with.
 package main
 
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"clproftest/testkit"
@@ -22,5 +24,12 @@ func main() {
 	for i := 0; time.Now().Before(end); i++ {
 		m[i%64] = i
 		time.Sleep(100 * time.Millisecond)
+	}
+	if len(os.Args) > 2 {
+		code, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			panic(err)
+		}
+		os.Exit(code)
 	}
 }
