@@ -91,9 +91,8 @@ impl Follow {
         let mut t = target;
         let attached = session::attach(probes, &t, &self.plan, self.sample_every, self.with_reads);
         if let Err(e) = attached {
-            // Gone already, or at the target limit.
             let _ = probes.remove_target(pid);
-            tracing::debug!(pid, "not following: {e}");
+            not_following(pid, &e);
             return None;
         }
         t.bias = load_bias(&t);
@@ -191,4 +190,14 @@ fn monotonic_ns() -> u64 {
     // SAFETY: `ts` is a valid timespec to write.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Says why `pid` is not followed: quietly when it is gone already or every target slot is
+/// taken (the report's notice names those), as a warning otherwise.
+pub fn not_following(pid: u32, e: &anyhow::Error) {
+    if session::is_full(e) || !crate::inspect::is_alive(pid) {
+        tracing::debug!(pid, "not following: {e:#}");
+    } else {
+        tracing::warn!(pid, "not following a Go process: {e:#}");
+    }
 }

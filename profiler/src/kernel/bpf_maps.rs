@@ -291,17 +291,26 @@ impl<'a> BpfMapsMut<'a> {
         Ok(())
     }
 
+    /// Zeroes the hit counters of the probe ids `ids` (freed, to be given out again).
+    pub fn zero_hits(&mut self, ids: &[u32]) -> Result<(), AttachError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let cpus = nr_cpus()?;
+        let mut hits: PerCpuArray<&mut MapData, u64> =
+            PerCpuArray::try_from(self.map(map_names::HITS)?)?;
+        for &id in ids {
+            let zeros = PerCpuValues::try_from(vec![0u64; cpus])
+                .map_err(|e| AttachError::Map(Box::new(aya::maps::MapError::from(e))))?;
+            hits.set(id, zeros, 0)?;
+        }
+        Ok(())
+    }
+
     /// Zeroes every counter and discards the sampled events waiting in the ring buffer (what
     /// calibration left behind).
     pub fn reset_counters_and_events(&mut self) -> Result<(), AttachError> {
-        let cpus = aya::util::nr_cpus().map_err(|(_, e)| {
-            AttachError::Map(Box::new(aya::maps::MapError::SyscallError(
-                aya::sys::SyscallError {
-                    call: "nr_cpus",
-                    io_error: e,
-                },
-            )))
-        })?;
+        let cpus = nr_cpus()?;
         let mut counters: PerCpuArray<&mut MapData, u64> =
             PerCpuArray::try_from(self.map(map_names::COUNTERS)?)?;
         for i in 0..COUNTERS {
@@ -324,4 +333,16 @@ impl<'a> BpfMapsMut<'a> {
             .ok_or(AttachError::Missing(map_names::EVENTS))?;
         Ok(RingBuf::try_from(map)?)
     }
+}
+
+/// The number of possible CPUs (the length of a per-CPU map's values).
+fn nr_cpus() -> Result<usize, AttachError> {
+    aya::util::nr_cpus().map_err(|(_, e)| {
+        AttachError::Map(Box::new(aya::maps::MapError::SyscallError(
+            aya::sys::SyscallError {
+                call: "nr_cpus",
+                io_error: e,
+            },
+        )))
+    })
 }

@@ -7,6 +7,7 @@
 
 pub mod bpf_maps;
 pub mod calibrate;
+pub mod counted;
 pub mod error;
 pub mod held;
 pub mod links;

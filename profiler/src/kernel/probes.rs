@@ -13,8 +13,8 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
-    access::ACCESS_DEREF, watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_PROBES,
-    MAX_TARGETS, NO_FIELD, NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN,
+    access::ACCESS_DEREF, watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_TARGETS,
+    NO_FIELD, NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN,
     PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_MAP_MAKE, PROGRAM_PERF_SAMPLE,
     TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };
@@ -23,6 +23,7 @@ use crate::{
     inspect::{access_funcs::MapArg, GoBinary, MapLayout, ProbeSite},
     kernel::{
         bpf_maps::{BpfMaps, BpfMapsMut},
+        counted::{CountedProbe, CountedProbes},
         error::AttachError,
         links::{AttachPoint, Links, ProbeGroup},
         uprobe_multi::MultiPrograms,
@@ -43,15 +44,6 @@ const PROGRAMS: [&str; 6] = [
     PROGRAM_CUSTOM,
 ];
 
-/// A probed function whose hits are counted (index = probe id).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CountedProbe {
-    pub pid: u32,
-    /// The binary as the user knows it.
-    pub binary: String,
-    pub symbol: String,
-}
-
 /// clprof's loaded programs, the targets they serve and their uprobes.
 pub struct Probes {
     ebpf: Ebpf,
@@ -64,7 +56,7 @@ pub struct Probes {
     /// Each slot's read-probe hits at the same moment.
     reads_base: HashMap<u16, u64>,
     /// The probes whose hits are counted, by probe id.
-    counted: Vec<CountedProbe>,
+    counted: CountedProbes,
     /// Each target's XOL area as last given to the kernel side (see [`crate::kernel::xol`]).
     xol: XolAreas,
     /// Processes refused for want of a free slot: (pid, command name), in refusal order.
@@ -132,7 +124,7 @@ impl Probes {
             slots: Vec::new(),
             entries_base: HashMap::new(),
             reads_base: HashMap::new(),
-            counted: Vec::new(),
+            counted: CountedProbes::default(),
             xol: XolAreas::default(),
             refused: Vec::new(),
         })
@@ -185,16 +177,12 @@ impl Probes {
     }
 
     fn new_counted(&mut self, pid: u32, binary: &str, symbol: &str) -> Result<u32, AttachError> {
-        let id = self.counted.len() as u32;
-        if id >= MAX_PROBES {
-            return Err(AttachError::TooManyProbes);
-        }
-        self.counted.push(CountedProbe {
+        let (binary, symbol) = (binary.to_owned(), symbol.to_owned());
+        self.counted.add(CountedProbe {
             pid,
-            binary: binary.to_owned(),
-            symbol: symbol.to_owned(),
-        });
-        Ok(id)
+            binary,
+            symbol,
+        })
     }
 
     /// Adds one uprobe to `pid`'s set (with the write probes), attached by
@@ -406,7 +394,9 @@ impl Probes {
         }
         self.links.forget_pid(pid);
         self.xol.remove(pid);
-        dropped.and(forgotten)
+        let freed = self.counted.release(pid);
+        let zeroed = BpfMapsMut::new(&mut self.ebpf).zero_hits(&freed);
+        dropped.and(forgotten).and(zeroed)
     }
 
     /// Detaches and forgets every uprobe of `pid` and removes it from the kernel side's targets
@@ -516,7 +506,10 @@ impl Probes {
     /// Hits of every counted probe.
     pub fn hits(&self) -> Result<Vec<(CountedProbe, u64)>, AttachError> {
         let hits = self.maps().probe_hits(self.counted.len())?;
-        Ok(self.counted.iter().cloned().zip(hits).collect())
+        let live = hits.into_iter().enumerate();
+        Ok(live
+            .filter_map(|(id, n)| Some((self.counted.get(id)?.clone(), n)))
+            .collect())
     }
 
     /// Entry hits of the target in `slot` behind what the kernel side folded for it: since its

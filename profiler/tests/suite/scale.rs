@@ -1,6 +1,6 @@
 //! Scale: a target with 256 OS threads and a constant churn of short-lived maps, recorded with
 //! every probe always on, runs to completion while clprof stays within 256 MiB and counts what
-//! its kernel maps could not hold.
+//! its kernel maps could not hold; a daemon following a churn of processes keeps following.
 
 use std::{os::unix::process::ExitStatusExt as _, process::Stdio};
 
@@ -74,5 +74,68 @@ fn a_256_thread_map_churn_runs_to_completion_within_256_mib() {
         "peak RSS {} MiB; drops {drops}; target: {}",
         rss >> 20,
         out.lines().find(|l| l.starts_with("made")).unwrap_or("")
+    );
+}
+
+/// Processes the churn below starts: each takes about ten probe ids, so this many use the
+/// kernel side's 4,095 several times over.
+const CHURNED: usize = 500;
+
+#[test]
+fn a_daemon_following_a_churn_of_processes_keeps_following_them() {
+    use super::daemon::{free_port, get, Killed};
+    use std::{collections::VecDeque, process::Command, time::Duration};
+
+    // Built first: the Go toolchain's own processes would be followed too.
+    let idlemap = program("idlemap", Go::New);
+    let port = free_port();
+    let _daemon = Killed(
+        clprof()
+            .args(["daemon", "--quiet", "--all-go", "--window", "2s"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start clprof daemon"),
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || get(port, "/targets").is_some()),
+        "the daemon did not serve /targets within 60 s"
+    );
+    // Each lives 1 s; a few run at once.
+    let mut running: VecDeque<std::process::Child> = VecDeque::new();
+    let mut pids = Vec::new();
+    for _ in 0..CHURNED {
+        let child = Command::new(&idlemap)
+            .arg("1s")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start idlemap");
+        pids.push(child.id());
+        running.push_back(child);
+        while running.len() > 6 {
+            let mut oldest = running.pop_front().expect("one running");
+            oldest.wait().expect("reap idlemap");
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    for mut child in running {
+        child.wait().expect("reap idlemap");
+    }
+    let (status, body) = get(port, "/targets").expect("/targets answers");
+    assert_eq!(status, 200);
+    let listed: serde_json::Value = serde_json::from_slice(&body).expect("/targets is JSON");
+    let followed: std::collections::HashSet<u64> = array(&listed, "targets")
+        .iter()
+        .filter_map(|t| t["pid"].as_u64())
+        .collect();
+    let last = &pids[CHURNED - 10..];
+    let missed: Vec<_> = last
+        .iter()
+        .filter(|&&pid| !followed.contains(&u64::from(pid)))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "after {CHURNED} processes the daemon stopped following: of the last 10 started, \
+         {missed:?} were never targets"
     );
 }

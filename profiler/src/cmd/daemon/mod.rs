@@ -286,7 +286,12 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         for t in targets.iter().filter(|t| inspect::is_alive(t.pid)) {
             let with_reads = session.reads_start_attached();
             if let Err(e) = session.probes.attach_pid(t.pid, with_reads) {
-                tracing::warn!(pid = t.pid, "re-attaching: {e}");
+                // One that exited since the check above is no news.
+                if inspect::is_alive(t.pid) {
+                    tracing::warn!(pid = t.pid, "re-attaching: {e}");
+                } else {
+                    tracing::debug!(pid = t.pid, "re-attaching: {e}");
+                }
             }
         }
     };
@@ -345,9 +350,9 @@ fn follow_new(
                 targets.push(t);
             }
             Err(e) => {
-                // Gone already, or at the target limit: tried again at the next scan.
+                // Tried again at the next scan.
                 let _ = session.probes.remove_target(pid);
-                tracing::debug!(pid, "not following: {e:#}");
+                crate::discover::follow::not_following(pid, &e);
             }
         }
     }
