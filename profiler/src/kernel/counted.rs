@@ -49,8 +49,8 @@ impl CountedProbes {
         freed
     }
 
-    /// Ids handed out so far: `0..len` covers every one in use.
-    pub fn len(&self) -> usize {
+    /// Ids handed out so far: `0..id_count` covers every one in use.
+    pub fn id_count(&self) -> usize {
         self.ids.len()
     }
 
@@ -84,7 +84,7 @@ mod tests {
         assert_eq!(counted.add(probe(3, "d")).unwrap(), 0);
         assert_eq!(counted.add(probe(3, "e")).unwrap(), 2);
         assert_eq!(counted.add(probe(3, "f")).unwrap(), 3);
-        assert_eq!(counted.len(), 4);
+        assert_eq!(counted.id_count(), 4);
     }
 
     #[test]
@@ -98,7 +98,7 @@ mod tests {
             }
             counted.release(pid);
         }
-        assert_eq!(counted.len(), 3);
+        assert_eq!(counted.id_count(), 3);
     }
 
     #[test]

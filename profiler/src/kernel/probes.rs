@@ -505,7 +505,7 @@ impl Probes {
 
     /// Hits of every counted probe.
     pub fn hits(&self) -> Result<Vec<(CountedProbe, u64)>, AttachError> {
-        let hits = self.maps().probe_hits(self.counted.len())?;
+        let hits = self.maps().probe_hits(self.counted.id_count())?;
         let live = hits.into_iter().enumerate();
         Ok(live
             .filter_map(|(id, n)| Some((self.counted.get(id)?.clone(), n)))

@@ -46,6 +46,26 @@ pub(super) fn daemon(port: u16, args: &[&str]) -> Killed {
     )
 }
 
+/// `clprof daemon --quiet --all-go ARGS` on a free port, once it serves `/targets`.
+pub(super) fn all_go_daemon(args: &[&str]) -> (u16, Killed) {
+    let port = free_port();
+    let daemon = Killed(
+        clprof()
+            .args(["daemon", "--quiet", "--all-go"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start clprof daemon"),
+    );
+    assert!(
+        super::support::eventually(std::time::Duration::from_secs(60), || get(port, "/targets")
+            .is_some()),
+        "the daemon did not serve /targets within 60 s"
+    );
+    (port, daemon)
+}
+
 pub(super) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()

@@ -4,7 +4,7 @@
 use std::{process::Stdio, time::Duration};
 
 use super::{
-    daemon::{free_port, get, Killed},
+    daemon::{all_go_daemon, get},
     go::{program, Go},
     support::*,
 };
@@ -29,20 +29,8 @@ fn state_of(port: u16, pid: u32) -> Option<String> {
 fn a_go_program_started_after_the_daemon_is_listed_within_3_s() {
     // Built first: the Go toolchain's own processes would be followed too.
     let sharedmap = program("sharedmap", Go::New);
-    let port = free_port();
     // The default window (60 s): nothing is found at a window start during the test.
-    let _daemon = Killed(
-        clprof()
-            .args(["daemon", "--quiet", "--all-go", "--budget", "100"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start clprof daemon"),
-    );
-    assert!(
-        eventually(Duration::from_secs(60), || targets(port).is_some()),
-        "the daemon did not serve /targets within 60 s"
-    );
+    let (port, _daemon) = all_go_daemon(&["--budget", "100"]);
     let mut prog = Program::start(&sharedmap, &["60s"]);
     let pid = prog.pid();
     let listed = eventually(Duration::from_secs(3), || {

@@ -150,6 +150,28 @@ fn fork_then_exec(prog: &Program) {
     );
 }
 
+/// `clprof record --pid` of the `forkexec` program `prog` (with `extra` options) until the
+/// target ends, telling it to fork and exec once recording: the JSON report.
+fn record_through_exec(prog: &Program, extra: &[&str]) -> serde_json::Value {
+    use std::{process::Stdio, time::Duration};
+
+    let mut record = clprof()
+        .args(["record", "--pid", &prog.pid().to_string()])
+        .args(["--duration", "30s", "--format", "json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start clprof record");
+    let (said, drain) = wait_until_recording(&mut record);
+    std::thread::sleep(Duration::from_millis(500));
+    fork_then_exec(prog);
+    let out = record.wait_with_output().expect("clprof record");
+    let rest = drain.join().unwrap_or_default();
+    assert!(out.status.success(), "clprof record failed: {said}{rest}");
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
 #[test]
 fn a_target_that_forks_then_execs_another_program_mid_window_is_survived() {
     use std::{process::Stdio, time::Duration};
@@ -200,26 +222,7 @@ fn a_target_that_forks_then_execs_another_program_mid_window_is_survived() {
     // record: the same on Go 1.27, ending with the target's exit.
     let prog = Program::start(&program("forkexec", Go::New), &["1"]);
     let map = prog.addresses()[0];
-    let mut record = clprof()
-        .args([
-            "record",
-            "--pid",
-            &prog.pid().to_string(),
-            "--budget",
-            "100",
-        ])
-        .args(["--duration", "30s", "--format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start clprof record");
-    let (said, drain) = wait_until_recording(&mut record);
-    std::thread::sleep(Duration::from_millis(500));
-    fork_then_exec(&prog);
-    let out = record.wait_with_output().expect("clprof record");
-    let rest = drain.join().unwrap_or_default();
-    assert!(out.status.success(), "clprof record failed: {said}{rest}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let report = record_through_exec(&prog, &["--budget", "100"]);
     assert!(
         map_line_writes(&report, map) > 0,
         "writes before the fork and the exec were lost"
@@ -233,8 +236,6 @@ fn a_target_that_forks_then_execs_another_program_mid_window_is_survived() {
 
 #[test]
 fn a_target_that_execs_another_go_program_keeps_running_unharmed() {
-    use std::{process::Stdio, time::Duration};
-
     // forkexec (Go 1.27) execs sharedmap (Go 1.19) in its own place: the pid stays, and
     // `/proc/PID/exe` now names a Go binary of about the same size, in which the first
     // binary's probe offsets would land mid-instruction. At the default budget the probes are
@@ -244,26 +245,12 @@ fn a_target_that_execs_another_go_program_keeps_running_unharmed() {
     let next = next.to_str().expect("UTF-8 path");
     let mut prog = Program::start(&program("forkexec", Go::New), &["1", next, "4s"]);
     let map = prog.addresses()[0];
-    let mut record = clprof()
-        .args(["record", "--pid", &prog.pid().to_string()])
-        .args(["--duration", "30s", "--format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start clprof record");
-    let (said, drain) = wait_until_recording(&mut record);
-    std::thread::sleep(Duration::from_millis(500));
-    fork_then_exec(&prog);
+    let report = record_through_exec(&prog, &[]);
     let status = prog.child.wait().expect("waiting for the target");
-    let out = record.wait_with_output().expect("clprof record");
-    let rest = drain.join().unwrap_or_default();
     assert!(
         status.success(),
-        "the program exec'd under clprof did not run to completion: {status}; clprof said: \
-         {said}{rest}"
+        "the program exec'd under clprof did not run to completion: {status}"
     );
-    assert!(out.status.success(), "clprof record failed: {said}{rest}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert!(
         map_line_writes(&report, map) > 0,
         "writes before the exec were lost"
@@ -277,21 +264,13 @@ fn a_target_that_execs_another_go_program_keeps_running_unharmed() {
 
 #[test]
 fn under_all_go_a_target_that_execs_another_go_program_is_taken_up_again() {
-    use super::daemon::{free_port, get, Killed};
-    use std::{process::Stdio, time::Duration};
+    use super::daemon::{all_go_daemon, get};
+    use std::time::Duration;
 
     // Built first: the Go toolchain's own processes would be followed too.
     let next = program("sharedmap", Go::Old);
     let first = program("forkexec", Go::New);
-    let port = free_port();
-    let _daemon = Killed(
-        clprof()
-            .args(["daemon", "--quiet", "--all-go", "--window", "2s"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start clprof daemon"),
-    );
+    let (port, _daemon) = all_go_daemon(&["--window", "2s"]);
     // Every `/targets` entry as (pid, exe, state).
     let listed = || -> Vec<(u64, String, String)> {
         let Some((200, body)) = get(port, "/targets") else {
@@ -311,10 +290,6 @@ fn under_all_go_a_target_that_execs_another_go_program_is_taken_up_again() {
             .iter()
             .any(|(p, e, s)| *p == u64::from(pid) && e.ends_with(exe) && s == state)
     };
-    assert!(
-        eventually(Duration::from_secs(60), || get(port, "/targets").is_some()),
-        "the daemon did not serve /targets within 60 s"
-    );
     let next = next.to_str().expect("UTF-8 path");
     let mut prog = Program::start(&first, &["1", next, "30s"]);
     let pid = prog.pid();

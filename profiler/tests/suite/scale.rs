@@ -83,24 +83,12 @@ const CHURNED: usize = 500;
 
 #[test]
 fn a_daemon_following_a_churn_of_processes_keeps_following_them() {
-    use super::daemon::{free_port, get, Killed};
+    use super::daemon::{all_go_daemon, get};
     use std::{collections::VecDeque, process::Command, time::Duration};
 
     // Built first: the Go toolchain's own processes would be followed too.
     let idlemap = program("idlemap", Go::New);
-    let port = free_port();
-    let _daemon = Killed(
-        clprof()
-            .args(["daemon", "--quiet", "--all-go", "--window", "2s"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start clprof daemon"),
-    );
-    assert!(
-        eventually(Duration::from_secs(60), || get(port, "/targets").is_some()),
-        "the daemon did not serve /targets within 60 s"
-    );
+    let (port, _daemon) = all_go_daemon(&["--window", "2s"]);
     // Each lives 1 s; a few run at once.
     let mut running: VecDeque<std::process::Child> = VecDeque::new();
     let mut pids = Vec::new();
