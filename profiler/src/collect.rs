@@ -257,11 +257,13 @@ pub async fn collect(
     probes.detach_all();
     // Entries made while attaching and detaching are folded too: what observed counts scale from.
     for (pid, slot) in probes.targets() {
-        if let (Some(d), Ok(n), Ok(reads)) = (
+        if let (Some(d), Ok(n), Ok(reads), Ok(all)) = (
             duty.iter_mut().find(|d| d.pid == pid),
             probes.folded_entries(slot),
             probes.folded_reads(slot),
+            probes.folded_hits(slot),
         ) {
+            d.all_hits = all;
             d.entries = n.saturating_sub(reads);
             if let Some(r) = d.reads.as_mut() {
                 r.entries = reads;

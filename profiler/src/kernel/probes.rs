@@ -51,10 +51,9 @@ pub struct Probes {
     links: Links,
     /// Targets by `TARGET_HITS` slot (None: free).
     slots: Vec<Option<u32>>,
-    /// Each slot's entry hits when its folded counts were last cleared (or it was taken).
-    entries_base: HashMap<u16, u64>,
-    /// Each slot's read-probe hits at the same moment.
-    reads_base: HashMap<u16, u64>,
+    /// Each slot's (entry, read-probe, all) hits when its folded counts were last cleared (or
+    /// it was taken).
+    bases: HashMap<u16, [u64; 3]>,
     /// The probes whose hits are counted, by probe id.
     counted: CountedProbes,
     /// Each target's XOL area as last given to the kernel side (see [`crate::kernel::xol`]).
@@ -122,8 +121,7 @@ impl Probes {
             ebpf,
             links: Links::new(multi),
             slots: Vec::new(),
-            entries_base: HashMap::new(),
-            reads_base: HashMap::new(),
+            bases: HashMap::new(),
             counted: CountedProbes::default(),
             xol: XolAreas::default(),
             refused: Vec::new(),
@@ -158,11 +156,7 @@ impl Probes {
         };
         self.configure(pid, slot_config)?;
         self.slots[slot] = Some(pid);
-        let base = self.maps().target_entries(slot as u16).unwrap_or(0);
-        self.entries_base.insert(slot as u16, base);
-        let base = self.maps().target_read_hits(slot as u16).unwrap_or(0);
-        self.reads_base.insert(slot as u16, base);
-        Ok(())
+        self.set_bases(slot as u16)
     }
 
     /// Writes the kernel side's configuration of `pid` (its `slot` included). [`Probes::add_target`]
@@ -515,14 +509,31 @@ impl Probes {
     /// Entry hits of the target in `slot` behind what the kernel side folded for it: since its
     /// folded counts were last cleared.
     pub fn folded_entries(&self, slot: u16) -> Result<u64, AttachError> {
-        let base = self.entries_base.get(&slot).copied().unwrap_or(0);
+        let base = self.bases.get(&slot).map_or(0, |b| b[0]);
         Ok(self.maps().target_entries(slot)?.saturating_sub(base))
     }
 
     /// Of those, the read-probe hits (lookups and iteration).
     pub fn folded_reads(&self, slot: u16) -> Result<u64, AttachError> {
-        let base = self.reads_base.get(&slot).copied().unwrap_or(0);
+        let base = self.bases.get(&slot).map_or(0, |b| b[1]);
         Ok(self.maps().target_read_hits(slot)?.saturating_sub(base))
+    }
+
+    /// Every uprobe hit of the target in `slot` over the same span.
+    pub fn folded_hits(&self, slot: u16) -> Result<u64, AttachError> {
+        let base = self.bases.get(&slot).map_or(0, |b| b[2]);
+        Ok(self.maps().target_hits(slot)?.saturating_sub(base))
+    }
+
+    fn set_bases(&mut self, slot: u16) -> Result<(), AttachError> {
+        let maps = self.maps();
+        let bases = [
+            maps.target_entries(slot)?,
+            maps.target_read_hits(slot)?,
+            maps.target_hits(slot)?,
+        ];
+        self.bases.insert(slot, bases);
+        Ok(())
     }
 
     /// Removes everything the kernel side folded for `pid` (lines, objects, latency, perf IPs and
@@ -542,10 +553,7 @@ impl Probes {
         BpfMapsMut::new(&mut self.ebpf).purge(which)?;
         for (pid, slot) in self.targets() {
             if which(pid) {
-                let base = self.maps().target_entries(slot)?;
-                self.entries_base.insert(slot, base);
-                let base = self.maps().target_read_hits(slot)?;
-                self.reads_base.insert(slot, base);
+                self.set_bases(slot)?;
             }
         }
         Ok(())

@@ -534,6 +534,7 @@ impl DutyCycler {
                     active: writes.active(),
                     span: t.ended.unwrap_or(end).saturating_sub(t.added_at),
                     hits: last.hits,
+                    all_hits: 0,
                     entries: last.entries.saturating_sub(last.reads),
                     overhead: writes.overhead(),
                     probe_cost: ns(writes.spent_now_ns()),

@@ -24,8 +24,12 @@ pub struct DutyOutcome {
     pub active: Duration,
     /// Time the target was recorded (until it exited or recording ended).
     pub span: Duration,
-    /// Uprobe hits during the recording (every probe's).
+    /// Uprobe hits during the recording (every probe's), over the span its CPU time is read.
     pub hits: u64,
+    /// Every uprobe hit since the target was attached (or its folded counts last cleared)
+    /// until its probes came off: `hits` and those of the moments around the readings, set by
+    /// the collector (until then 0).
+    pub all_hits: u64,
     /// Entry hits of the write probes (the ones that observe) behind the folded counts: from the fold's start to the
     /// last detach, set by the collector once the probes are off (until then: the recording's).
     pub entries: u64,

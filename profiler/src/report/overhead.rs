@@ -49,7 +49,7 @@ impl Overhead {
                 d.pid,
                 TargetOverhead {
                     probe_active_fraction: Some(round4(d.active_fraction())),
-                    probe_hits: Some(d.hits),
+                    probe_hits: Some(d.hits.max(d.all_hits)),
                     probe_windows: Some(d.windows),
                     estimated_overhead_pct: Some(round4(overhead * 100.0)),
                     pooled_budget_pct: (!d.always_on).then(|| {

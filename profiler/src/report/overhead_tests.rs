@@ -28,6 +28,7 @@ fn scales_counts_and_reports_the_budget() {
         active: Duration::from_millis(250),
         span: Duration::from_secs(1),
         hits: 500,
+        all_hits: 0,
         entries: 0,
         overhead: 0.012,
         probe_cost: Duration::from_millis(12),
