@@ -158,9 +158,6 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if let Some(child) = held {
         if let Some(status) = child.finish(Duration::from_secs(2)).await {
             code = ExitCode::from(launch::exit_code(status));
-            if !status.success() {
-                tracing::debug!(%status, "the command did not succeed");
-            }
         }
     }
 

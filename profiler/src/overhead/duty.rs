@@ -223,8 +223,9 @@ impl DutyCycler {
         })
     }
 
-    /// Ends `pid`'s account now, its probes detached: the process exec'd another program (its
-    /// CPU time from here on is not the probed program's).
+    /// Ends `pid`'s account at its last reading, its probes detached: the process exec'd
+    /// another program (its CPU time from here on is not the probed program's; the hits
+    /// reported are the kernel side's count, see `DutyOutcome::all_hits`).
     pub fn end(&mut self, probes: &mut Probes, pid: u32) {
         let now = self.start.elapsed();
         for t in self
@@ -233,30 +234,8 @@ impl DutyCycler {
             .filter(|t| t.pid == pid && t.ended.is_none())
         {
             t.ended = Some(now);
-            Self::count_after_exit(probes, t);
         }
         probes.detach_pid(pid);
-    }
-
-    /// A target gone since its last reading: its CPU time can no longer be read, but the kernel
-    /// side's counters of its slot still hold every hit up to its exit (a process that ran
-    /// for less than one reading interval would otherwise report none).
-    fn count_after_exit(probes: &Probes, t: &mut Target) {
-        let maps = probes.maps();
-        let read = |v: Result<u64, _>, at: u64, seen: u64| {
-            v.map_or(seen, |v: u64| v.saturating_sub(at).max(seen))
-        };
-        t.seen.hits = read(maps.target_hits(t.slot), t.hits_at_start, t.seen.hits);
-        t.seen.entries = read(
-            maps.target_entries(t.slot),
-            t.entries_at_start,
-            t.seen.entries,
-        );
-        t.seen.reads = read(
-            maps.target_read_hits(t.slot),
-            t.reads_at_start,
-            t.seen.reads,
-        );
     }
 
     /// Whether `pid`'s write probes are attached now (its window is open).
@@ -420,7 +399,6 @@ impl DutyCycler {
         }
         let Some(obs) = fresh else {
             t.ended = Some(now);
-            Self::count_after_exit(probes, t);
             return;
         };
         if let Some(cost) = estimate::probe_cost(&Self::window_time(t)) {
@@ -508,9 +486,6 @@ impl DutyCycler {
                 Self::book_switches(probes, t);
                 // A target gone since its last reading ends there.
                 let running = obs.is_some() && t.ended.is_none();
-                if obs.is_none() && t.ended.is_none() {
-                    Self::count_after_exit(probes, t);
-                }
                 let last = obs.filter(|_| t.ended.is_none()).unwrap_or(t.seen);
                 t.mix.finish(&last);
                 Self::close_time(t);
