@@ -163,7 +163,8 @@ pub fn record_json_with(pid: u32, secs: u32, extra: &[&str]) -> serde_json::Valu
 }
 
 /// Launches `program` with `args` under `clprof record` for `duration` (probes in place before
-/// its first instruction) and returns the JSON report.
+/// its first instruction) and returns the JSON report. The program may fail (a racing one is
+/// stopped by Go's own check, and clprof then exits with its code); clprof may not.
 pub fn record_launched_json(duration: &str, program: &Path, args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("report.json");
@@ -174,10 +175,11 @@ pub fn record_launched_json(duration: &str, program: &Path, args: &[&str]) -> se
         .command()
         .output()
         .expect("run clprof");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success(),
-        "clprof failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        !stderr.contains("clprof: error:") && json.exists(),
+        "clprof failed ({}): {stderr}",
+        out.status
     );
     serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("JSON")
 }
