@@ -38,19 +38,25 @@ impl HeldFiles {
         path: &Path,
         expect: Option<(u64, u64)>,
     ) -> Result<PathBuf, AttachError> {
-        let held = self.files.entry(pid).or_default();
-        if let Some(h) = held.iter().find(|h| h.path == path) {
-            return Ok(fd_path(&h.file));
-        }
-        let replaced = || AttachError::Replaced {
+        let replaced = |id: (u64, u64)| expect.is_some_and(|e| e != id);
+        let refused = || AttachError::Replaced {
             pid,
             path: path.display().to_string(),
         };
+        let held = self.files.entry(pid).or_default();
+        // A file held from before an exec is not the one read now.
+        if let Some(h) = held.iter().find(|h| h.path == path) {
+            return if replaced(h.id) {
+                Err(refused())
+            } else {
+                Ok(fd_path(&h.file))
+            };
+        }
         let file = File::open(path).map_err(|e| AttachError::Io(Box::new(e)))?;
         let md = file.metadata().map_err(|e| AttachError::Io(Box::new(e)))?;
         let id = (md.dev(), md.ino());
-        if expect.is_some_and(|e| e != id) {
-            return Err(replaced());
+        if replaced(id) {
+            return Err(refused());
         }
         let at = fd_path(&file);
         held.push(Held {
@@ -105,6 +111,11 @@ mod tests {
         let mut held = HeldFiles::default();
         let at = held.pin(7, &path, Some((md.dev(), md.ino()))).expect("pin");
         assert_eq!(held.pin(7, &path, None).expect("again"), at);
+        let other_id = Some((md.dev(), md.ino() + 1));
+        assert!(
+            held.pin(7, &path, other_id).is_err(),
+            "a file held for another binary is not handed out again"
+        );
         assert_eq!(shown(&at), path.display().to_string());
         // The name now points at another file: the one held stays what probes go into.
         let other = dir.path().join("other");
