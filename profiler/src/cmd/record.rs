@@ -20,7 +20,11 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         bail!("nothing to profile: give --pid PID, --all-go or -- CMD ARGS");
     }
     check_outputs(&args)?;
-    let Prelude { signals, plan } = Prelude::start(&args.probes)?;
+    let Prelude {
+        signals,
+        plan,
+        loading,
+    } = Prelude::start(&args.probes, verbose)?;
     let plan = plan.watching(&args.watch)?;
     let mut targets = Vec::new();
     for &pid in &args.pids {
@@ -50,7 +54,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         t.symbolizer = open_symbolizer(&t.attach_path);
     }
     let program_symbolizer = program.as_ref().and_then(|(path, _)| open_symbolizer(path));
-    let mut session = Session::open(plan, args.events, args.budget, verbose)?;
+    let mut session = Session::open(plan, loading, args.events, args.budget)?;
     // The tracepoints first: a process starting during the scan is seen by one or the other.
     let follow = match args.all_go {
         true => Some(

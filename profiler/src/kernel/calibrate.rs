@@ -4,6 +4,12 @@
 //! spinning thread of clprof, feeding the perf program as a target's samples would). Each is the
 //! minimum over several runs: the intrinsic cost, without other load's noise. The overhead budget
 //! is metered with these.
+//!
+//! Measuring takes a few hundred milliseconds, too long before every recording (a process that
+//! fails half a second after it starts would be gone), so the figures are kept per host, kernel,
+//! CPU model, CPU set and eBPF object for [`MAX_AGE`] (`calibration.json` in the cache folder,
+//! beside the line-transfer cost). They only start things off: the probes' hit cost is measured
+//! in each target's own threads once it has made enough assigns, the watchpoints' too.
 
 use std::{
     hint::black_box,
@@ -16,9 +22,16 @@ use profiler_common::{
     PROGRAM_CUSTOM,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::{
     inspect::{self, TargetError},
-    kernel::{error::AttachError, links::thread_cpu, probes::Probes},
+    kernel::{
+        error::AttachError,
+        links::thread_cpu,
+        probes::{self, Probes},
+    },
+    machine::cache::{Cache, HostKey},
     perf::{
         self,
         breakpoint::{Breakpoints, Word},
@@ -42,6 +55,11 @@ const PERF_PERIOD_NS: u64 = 50_000;
 const SAMPLE_ATTEMPTS: usize = 4;
 /// Length of one spin of the perf calibration.
 const SPIN: Duration = Duration::from_millis(25);
+/// How long a calibration serves later recordings on the same host (what a trap costs drifts
+/// over hours on these VMs: 6 to 27 µs a uprobe hit from one day to the next).
+pub const MAX_AGE: Duration = Duration::from_secs(3600);
+/// The cache file, in the cache folder.
+const CACHE_FILE: &str = "calibration.json";
 
 /// The function clprof probes in itself. `#[no_mangle]` keeps its symbol findable in
 /// `/proc/self/exe`; it writes through its pointer argument (RDI), as a probed target would.
@@ -63,6 +81,8 @@ pub struct Calibration {
     /// Cost of one watchpoint hit to the writing thread (trap, watch program, return); None
     /// when nothing is to be watched, or no debug register was free to measure it.
     pub watch_cost: Option<Duration>,
+    /// How long before this recording it was measured (zero: measured for it).
+    pub age: Duration,
 }
 
 /// Relative uncertainty of the calibrated watchpoint hit cost as a target pays it: the cost of
@@ -97,10 +117,104 @@ pub enum CalibrationError {
     WatchHits { got: u64, want: u64 },
 }
 
-/// Runs both calibrations on clprof itself (registered as a target under [`CALIBRATION_SLOT`],
-/// removed afterwards with everything it folded). `perf` is the perf source the recording will
-/// use, None for none; the watchpoint calibration runs as `watch` asks.
+/// What a hit, a sample and a watchpoint hit cost on this host: kept from a recording of the
+/// last [`MAX_AGE`] on this host with this eBPF object, else measured now on clprof itself and
+/// kept. `perf` is the perf source the recording will use, None for none; the watchpoint cost is
+/// calibrated as `watch` asks.
 pub fn calibrate(
+    probes: &mut Probes,
+    perf: Option<&PerfSource>,
+    watch: WatchCalibration,
+) -> Result<Calibration, CalibrationError> {
+    let key = HostKey::current();
+    let cache = Cache::named(CACHE_FILE);
+    let object = probes::object_fingerprint();
+    let needs_sample = !matches!(perf, None | Some(PerfSource::None));
+    if let Some((kept, at)) = cache.load::<Kept>(&key, Some(MAX_AGE)) {
+        if let Some(calibration) = kept.serves(object, needs_sample, watch, at) {
+            tracing::info!(
+                hit_cost_ns = calibration.hit_cost.as_nanos() as u64,
+                sample_cost_ns = calibration.sample_cost.map(|c| c.as_nanos() as u64),
+                watch_cost_ns = calibration.watch_cost.map(|c| c.as_nanos() as u64),
+                age_s = calibration.age.as_secs(),
+                "calibration of this host kept from an earlier recording"
+            );
+            return Ok(calibration);
+        }
+    }
+    let calibration = calibrate_now(probes, perf, watch)?;
+    cache.store(key, &Kept::of(&calibration, object, watch));
+    Ok(calibration)
+}
+
+/// A calibration as the cache keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Kept {
+    /// [`probes::object_fingerprint`] of the eBPF object measured with.
+    object: u64,
+    hit_cost_ns: u64,
+    sample_cost_ns: Option<u64>,
+    watch: KeptWatch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum KeptWatch {
+    NotMeasured,
+    /// No watchpoint could be used when measured.
+    Unusable,
+    Ns(u64),
+}
+
+impl Kept {
+    fn of(c: &Calibration, object: u64, watch: WatchCalibration) -> Self {
+        Kept {
+            object,
+            hit_cost_ns: c.hit_cost.as_nanos() as u64,
+            sample_cost_ns: c.sample_cost.map(|d| d.as_nanos() as u64),
+            watch: match (watch, c.watch_cost) {
+                (WatchCalibration::Skip, _) => KeptWatch::NotMeasured,
+                (_, None) => KeptWatch::Unusable,
+                (_, Some(d)) => KeptWatch::Ns(d.as_nanos() as u64),
+            },
+        }
+    }
+
+    /// The calibration this serves, measured `at`, for an eBPF object with `object` as its
+    /// fingerprint, with a sample cost when `needs_sample` and a watchpoint cost as `watch`
+    /// asks; None when it lacks any of these.
+    fn serves(
+        &self,
+        object: u64,
+        needs_sample: bool,
+        watch: WatchCalibration,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Calibration> {
+        if self.object != object || (needs_sample && self.sample_cost_ns.is_none()) {
+            return None;
+        }
+        let watch_cost = match (watch, self.watch) {
+            (WatchCalibration::Skip, _) => None,
+            (_, KeptWatch::Ns(ns)) => Some(Duration::from_nanos(ns)),
+            (WatchCalibration::IfAvailable, KeptWatch::Unusable) => None,
+            _ => return None,
+        };
+        let age = chrono::Utc::now().signed_duration_since(at);
+        Some(Calibration {
+            hit_cost: Duration::from_nanos(self.hit_cost_ns),
+            sample_cost: self
+                .sample_cost_ns
+                .filter(|_| needs_sample)
+                .map(Duration::from_nanos),
+            watch_cost,
+            age: age.to_std().unwrap_or_default(),
+        })
+    }
+}
+
+/// Measures now, on clprof itself (registered as a target under [`CALIBRATION_SLOT`], removed
+/// afterwards with everything it folded).
+fn calibrate_now(
     probes: &mut Probes,
     perf: Option<&PerfSource>,
     watch: WatchCalibration,
@@ -153,6 +267,7 @@ fn measure(
         hit_cost,
         sample_cost,
         watch_cost,
+        age: Duration::ZERO,
     })
 }
 

@@ -204,10 +204,7 @@ impl Links {
         point: &AttachPoint,
     ) -> Result<(), AttachError> {
         let program = point.program;
-        let prog: &mut UProbe = ebpf
-            .program_mut(program)
-            .ok_or(AttachError::Missing(program))?
-            .try_into()?;
+        let prog = load_uprobe(ebpf, program)?;
         let scope = match NonZeroU32::new(pid) {
             Some(pid) => UProbeScope::OneProcess(pid),
             None => UProbeScope::AllProcesses,
@@ -353,4 +350,19 @@ pub fn thread_cpu() -> Duration {
         return Duration::ZERO;
     }
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Aya's copy of the uprobe program `name`, loaded (verified) on first use.
+pub fn load_uprobe<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut UProbe, AttachError> {
+    let prog: &mut UProbe = ebpf
+        .program_mut(name)
+        .ok_or(AttachError::Missing(name))?
+        .try_into()?;
+    if prog.fd().is_err() {
+        prog.load()?;
+    }
+    Ok(prog)
 }

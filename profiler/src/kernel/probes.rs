@@ -9,7 +9,7 @@ use std::{collections::HashMap, path::Path, time::Duration};
 
 use aya::{
     maps::{MapData, RingBuf},
-    programs::{PerfEvent, UProbe},
+    programs::PerfEvent,
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
@@ -25,7 +25,7 @@ use crate::{
         bpf_maps::{BpfMaps, BpfMapsMut},
         counted::{CountedProbe, CountedProbes},
         error::AttachError,
-        links::{AttachPoint, Links, ProbeGroup},
+        links::{load_uprobe, AttachPoint, Links, ProbeGroup},
         uprobe_multi::MultiPrograms,
         xol::{self, XolArea, XolAreas},
     },
@@ -82,6 +82,14 @@ pub fn target_config(layout: Option<&MapLayout>, sample_every: u32) -> TargetCon
     config
 }
 
+/// A fingerprint of the embedded eBPF object: what a probe hit costs depends on its programs.
+pub fn object_fingerprint() -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::hash::DefaultHasher::new();
+    EBPF_OBJECT.hash(&mut hasher);
+    hasher.finish()
+}
+
 impl Probes {
     /// Loads the programs. `verbose` enables the eBPF side's debug logs (aya-log).
     pub fn load(verbose: bool) -> Result<Self, AttachError> {
@@ -94,13 +102,6 @@ impl Probes {
             .override_global("AYA_LOG_LEVEL", &level, false)
             .load(EBPF_OBJECT)
             .map_err(|e| AttachError::Load(Box::new(e)))?;
-        for name in PROGRAMS {
-            let program: &mut UProbe = ebpf
-                .program_mut(name)
-                .ok_or(AttachError::Missing(name))?
-                .try_into()?;
-            program.load()?;
-        }
         for name in [PROGRAM_PERF_SAMPLE, PROGRAM_WATCH] {
             let perf: &mut PerfEvent = ebpf
                 .program_mut(name)
@@ -108,7 +109,13 @@ impl Probes {
                 .try_into()?;
             perf.load()?;
         }
-        let multi = match MultiPrograms::load(EBPF_OBJECT, &ebpf, &PROGRAMS) {
+        // The lookup program, verified as long as the assign program, is first attached after
+        // the first window: it is verified meanwhile.
+        let now: Vec<&str> = PROGRAMS
+            .into_iter()
+            .filter(|&p| p != PROGRAM_MAP_ACCESS)
+            .collect();
+        let multi = match MultiPrograms::load(EBPF_OBJECT, &ebpf, &now, &[PROGRAM_MAP_ACCESS]) {
             Ok(multi) => Some(multi),
             Err(e) => {
                 tracing::info!(
@@ -117,6 +124,13 @@ impl Probes {
                 None
             }
         };
+        // With uprobe-multi links Aya's copies of the uprobe programs only serve a site whose
+        // multi link fails; they are verified then (`Links`), not at every start.
+        if multi.is_none() {
+            for name in PROGRAMS {
+                load_uprobe(&mut ebpf, name)?;
+            }
+        }
         Ok(Probes {
             ebpf,
             links: Links::new(multi),

@@ -19,6 +19,7 @@ use std::{
     os::fd::{AsFd as _, AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd},
     os::unix::ffi::OsStrExt as _,
     path::Path,
+    sync::{Mutex, OnceLock},
 };
 
 use aya::maps::Map;
@@ -44,6 +45,35 @@ pub enum MultiError {
 /// The uprobe programs loaded for uprobe-multi links, by name.
 pub struct MultiPrograms {
     programs: HashMap<String, OwnedFd>,
+    /// Programs still being verified, on threads of their own, by name.
+    deferred: HashMap<String, Deferred>,
+}
+
+/// A program verified on a thread of its own, taken on first use.
+struct Deferred {
+    thread: Mutex<Option<std::thread::JoinHandle<io::Result<OwnedFd>>>>,
+    /// The program's fd, or why it could not be loaded.
+    loaded: OnceLock<Result<OwnedFd, String>>,
+}
+
+impl Deferred {
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let loaded = self.loaded.get_or_init(|| {
+            let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match thread.map(|t| t.join()) {
+                Some(Ok(Ok(fd))) => Ok(fd),
+                Some(Ok(Err(e))) => Err(e.to_string()),
+                Some(Err(_)) => Err("the loading thread panicked".to_owned()),
+                None => Err("not loaded".to_owned()),
+            }
+        });
+        match loaded {
+            Ok(fd) => Ok(fd.as_fd()),
+            Err(e) => Err(io::Error::other(format!(
+                "BPF_PROG_LOAD for uprobe-multi: {e}"
+            ))),
+        }
+    }
 }
 
 /// The fd of an Aya map (the variants clprof's object defines).
@@ -63,9 +93,15 @@ fn map_fd(map: &Map) -> Option<BorrowedFd<'_>> {
 }
 
 impl MultiPrograms {
-    /// Loads `names` from `object` with `BPF_TRACE_UPROBE_MULTI` as expected attach type, their
+    /// Loads `names` from `object`, and `later` on threads of their own, taken when first
+    /// attached (programs not needed at once need not hold up the start). Also with `BPF_TRACE_UPROBE_MULTI` as expected attach type, their
     /// map references pointing at `ebpf`'s maps.
-    pub fn load(object: &[u8], ebpf: &aya::Ebpf, names: &[&str]) -> Result<Self, MultiError> {
+    pub fn load(
+        object: &[u8],
+        ebpf: &aya::Ebpf,
+        names: &[&str],
+        later: &[&str],
+    ) -> Result<Self, MultiError> {
         let mut obj =
             aya_obj::Object::parse(object).map_err(|e| MultiError::Parse(e.to_string()))?;
         let fds: HashMap<&str, i32> = ebpf
@@ -95,8 +131,9 @@ impl MultiPrograms {
         }
         obj.relocate_calls(&text)
             .map_err(|e| MultiError::Relocate(format!("calls: {e}")))?;
-        let mut programs = HashMap::new();
-        for &name in names {
+        let mut functions = Vec::with_capacity(names.len());
+        let mut deferred = HashMap::new();
+        for &name in names.iter().chain(later) {
             let program = obj
                 .programs
                 .get(name)
@@ -105,15 +142,49 @@ impl MultiPrograms {
                 .functions
                 .get(&program.function_key())
                 .ok_or_else(|| MultiError::Missing(name.to_owned()))?;
-            let fd = prog_load(name, &function.instructions, &obj.license).map_err(|source| {
-                MultiError::Load {
-                    name: name.to_owned(),
-                    source,
-                }
+            if later.contains(&name) {
+                let (owned, insns, license) = (
+                    name.to_owned(),
+                    function.instructions.clone(),
+                    obj.license.clone(),
+                );
+                let thread = std::thread::spawn(move || prog_load(&owned, &insns, &license));
+                let program = Deferred {
+                    thread: Mutex::new(Some(thread)),
+                    loaded: OnceLock::new(),
+                };
+                deferred.insert(name.to_owned(), program);
+            } else {
+                functions.push((name, &function.instructions));
+            }
+        }
+        // The verifier takes most of clprof's start (a few hundred milliseconds for the assign
+        // program): the programs are verified side by side, one thread each.
+        let license = &obj.license;
+        let loaded: Vec<(&str, io::Result<OwnedFd>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = functions
+                .iter()
+                .map(|&(name, insns)| (name, scope.spawn(move || prog_load(name, insns, license))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(name, h)| {
+                    let result = h
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("the loading thread panicked")));
+                    (name, result)
+                })
+                .collect()
+        });
+        let mut programs = HashMap::new();
+        for (name, result) in loaded {
+            let fd = result.map_err(|source| MultiError::Load {
+                name: name.to_owned(),
+                source,
             })?;
             programs.insert(name.to_owned(), fd);
         }
-        Ok(MultiPrograms { programs })
+        Ok(MultiPrograms { programs, deferred })
     }
 
     /// Attaches `program` at `offsets` of `path` (file offsets), scoped to `pid` (0: every
@@ -126,10 +197,16 @@ impl MultiPrograms {
         cookies: &[u64],
         pid: u32,
     ) -> io::Result<OwnedFd> {
-        let prog = self
-            .programs
-            .get(program)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "program not loaded"))?;
+        let prog = match (self.programs.get(program), self.deferred.get(program)) {
+            (Some(fd), _) => fd.as_fd(),
+            (None, Some(deferred)) => deferred.fd()?,
+            (None, None) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "program not loaded",
+                ))
+            }
+        };
         assert_eq!(offsets.len(), cookies.len(), "one cookie per offset");
         let path = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;

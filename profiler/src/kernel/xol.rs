@@ -5,7 +5,9 @@
 //! it can (`TASK_SIZE - PAGE_SIZE`, a hint). Each target's area goes to the kernel side in its
 //! `TargetConfig`: read from the target's `/proc/PID/maps` (`[uprobes]`) when it is there; until
 //! then the page where the kernel put clprof's own area (created by calibration) when that page
-//! is free in the target, which is where the kernel will put it; else none. The collector looks
+//! is free in the target, which is where the kernel will put it; without one of clprof's own (a
+//! calibration kept from an earlier recording), the page below the top of a 47-bit address
+//! space (`TASK_SIZE` with 4-level paging) when the target maps nothing above it; else none. The collector looks
 //! again every second until the target's own `[uprobes]` line shows up, and the report checks
 //! the instruction addresses left over against the areas seen.
 
@@ -101,13 +103,25 @@ pub fn area_for(target: &str, own: &str) -> XolSource {
     if let Some(area) = xol {
         return XolSource::Maps(area);
     }
-    match parse(own).0 {
+    if ranges.is_empty() {
+        return XolSource::Unknown;
+    }
+    let below_47_bits = ranges.iter().all(|&(_, e)| e <= TASK_SIZE_47);
+    let placed = parse(own).0.or(below_47_bits.then_some(XolArea {
+        start: TASK_SIZE_47 - PAGE,
+        end: TASK_SIZE_47,
+    }));
+    match placed {
         Some(area) if !ranges.iter().any(|&(s, e)| area.overlaps(s, e)) => {
             XolSource::Expected(area)
         }
         _ => XolSource::Unknown,
     }
 }
+
+/// x86-64's `TASK_SIZE` with 4-level paging: the top of user space, less a guard page.
+const TASK_SIZE_47: u64 = (1 << 47) - PAGE;
+const PAGE: u64 = 4096;
 
 /// [`area_for`] process `pid` now.
 pub fn area_of(pid: u32) -> XolSource {

@@ -33,8 +33,13 @@ fn before_the_first_hit_the_kernels_placement_is_expected_when_free() {
     // The page is taken in the target: the kernel will put its area elsewhere.
     let taken = format!("{TARGET}7fffffffd000-7ffffffff000 rw-p 00000000 00:00 0\n");
     assert_eq!(area_for(&taken, OWN), XolSource::Unknown);
-    // clprof has no area of its own (no calibration): nothing is assumed.
-    assert_eq!(area_for(TARGET, TARGET), XolSource::Unknown);
+    // clprof has no area of its own (its calibration was kept): the top page of a 47-bit
+    // address space, where the kernel puts it.
+    assert_eq!(area_for(TARGET, TARGET), XolSource::Expected(expected));
+    // Mappings above 47 bits (5-level paging): the top is elsewhere, nothing is assumed.
+    let high = format!("{TARGET}7fffffffffff0000-7fffffffffff1000 rw-p 00000000 00:00 0\n");
+    assert_eq!(area_for(&high, TARGET), XolSource::Unknown);
+    // No maps read: nothing is assumed.
     assert_eq!(area_for("", ""), XolSource::Unknown);
 }
 

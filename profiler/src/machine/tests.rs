@@ -25,9 +25,10 @@ fn the_machine_figure_weighs_each_class_by_its_pairs() {
 #[test]
 fn a_cached_measurement_serves_only_the_host_it_was_made_on() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("cache/line-transfer.json");
+    let cache = Cache::at(dir.path().join("cache/line-transfer.json"));
     let key = HostKey {
         host: "a".to_owned(),
+        kernel: "6.18.0".to_owned(),
         cpu_model: "AMD EPYC".to_owned(),
         cpus: vec![0, 1],
     };
@@ -35,21 +36,39 @@ fn a_cached_measurement_serves_only_the_host_it_was_made_on() {
         line_transfer_ns: 60.0,
         classes: vec![class(PairClass::SameL3, 1, 60.0)],
     };
-    assert_eq!(load(&path, &key), None, "nothing cached yet");
-    store(&path, key.clone(), &costs);
-    assert_eq!(load(&path, &key), Some(costs));
+    let load = |key: &HostKey| cache.load::<TransferCosts>(key, None).map(|(c, _)| c);
+    assert_eq!(load(&key), None, "nothing cached yet");
+    cache.store(key.clone(), &costs);
+    assert_eq!(load(&key), Some(costs));
     let other_cpus = HostKey {
         cpus: vec![0, 1, 2, 3],
         ..key.clone()
     };
-    assert_eq!(load(&path, &other_cpus), None, "CPUs changed");
+    assert_eq!(load(&other_cpus), None, "CPUs changed");
+    let other_kernel = HostKey {
+        kernel: "6.19.0".to_owned(),
+        ..key.clone()
+    };
+    assert_eq!(load(&other_kernel), None, "another kernel");
     let other_host = HostKey {
         host: "b".to_owned(),
-        ..key
+        ..key.clone()
     };
-    assert_eq!(load(&path, &other_host), None, "another host");
-    std::fs::write(&path, "{ not json").expect("write");
-    assert_eq!(load(&path, &other_host), None, "a corrupt cache is ignored");
+    assert_eq!(load(&other_host), None, "another host");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(
+        cache.load::<TransferCosts>(&key, Some(std::time::Duration::from_millis(10))),
+        None,
+        "older than asked for"
+    );
+    assert!(
+        cache
+            .load::<TransferCosts>(&key, Some(std::time::Duration::from_secs(60)))
+            .is_some(),
+        "young enough"
+    );
+    std::fs::write(dir.path().join("cache/line-transfer.json"), "{ not json").expect("write");
+    assert_eq!(load(&key), None, "a corrupt cache is ignored");
 }
 
 #[test]

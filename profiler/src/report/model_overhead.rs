@@ -111,6 +111,11 @@ pub struct RecordingOverhead {
     /// Calibrated cost of one uprobe hit on this machine (ns).
     #[serde(default)]
     pub probe_hit_cost_ns: Option<u64>,
+    /// Seconds between the calibration and this recording: 0 when measured for it, more when
+    /// an earlier recording's on this host served (see `kernel::calibrate::MAX_AGE`); null in
+    /// profiles written before calibrations were kept.
+    #[serde(default)]
+    pub calibration_age_s: Option<u64>,
     /// Calibrated cost of one perf sample (ns); null without perf events.
     #[serde(default)]
     pub perf_sample_cost_ns: Option<u64>,

@@ -106,6 +106,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
         keys(&v["sources"]),
         [
             "budget_scope",
+            "calibration_age_s",
             "estimated_overhead_pct",
             "line_transfer",
             "line_transfer_ns",

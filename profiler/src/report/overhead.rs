@@ -112,6 +112,7 @@ impl Overhead {
             },
             estimated_overhead_pct: worst.map(|w| round4(w * 100.0)),
             probe_hit_cost_ns: Some(plan.calibration.hit_cost.as_nanos() as u64),
+            calibration_age_s: Some(plan.calibration.age.as_secs()),
             perf_sample_cost_ns: plan
                 .perf_hz
                 .and(plan.calibration.sample_cost)

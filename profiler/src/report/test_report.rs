@@ -55,6 +55,7 @@ pub(crate) fn sample() -> Report {
                 budget_scope: Some(crate::report::BudgetScope::AllTargets),
                 total_overhead_pct: Some(1.5),
                 probe_hit_cost_ns: Some(27_000),
+                calibration_age_s: Some(0),
                 perf_sample_cost_ns: None,
                 perf_sample_hz: None,
             },

@@ -134,21 +134,55 @@ impl ProbePlan {
     }
 }
 
-/// What is settled before any target is resolved: root, the open-files limit, SIGINT/SIGTERM
-/// caught, and the probes asked for.
+/// What is settled before any target is resolved: root, uprobes, the open-files limit,
+/// SIGINT/SIGTERM caught, and the probes asked for; clprof's programs are being loaded
+/// meanwhile.
 pub struct Prelude {
     pub signals: Signals,
     pub plan: ProbePlan,
+    pub loading: Loading,
 }
 
 impl Prelude {
-    pub fn start(probes: &[ProbeSpec]) -> anyhow::Result<Self> {
+    pub fn start(probes: &[ProbeSpec], verbose: bool) -> anyhow::Result<Self> {
         preflight::require_root()?;
+        preflight::require_uprobes(Path::new("/sys"))?;
+        let loading = Loading::start(verbose);
         let open_files = preflight::raise_open_files_limit();
         tracing::debug!(open_files, "open files limit");
         let signals = Signals::catch().context("catching SIGINT and SIGTERM")?;
         let plan = ProbePlan::new(probes)?;
-        Ok(Prelude { signals, plan })
+        Ok(Prelude {
+            signals,
+            plan,
+            loading,
+        })
+    }
+}
+
+/// clprof's programs being loaded on a thread of their own: the kernel's verifier takes a few
+/// hundred milliseconds, which the targets' inspection (symbol tables of a 50 MB executable)
+/// can use too.
+pub struct Loading {
+    began: std::time::Instant,
+    thread: std::thread::JoinHandle<Result<Probes, crate::kernel::error::AttachError>>,
+}
+
+impl Loading {
+    fn start(verbose: bool) -> Self {
+        Loading {
+            began: std::time::Instant::now(),
+            thread: std::thread::spawn(move || Probes::load(verbose)),
+        }
+    }
+
+    /// The loaded programs, once they are.
+    fn wait(self) -> anyhow::Result<Probes> {
+        let probes = self.thread.join().map_err(|_| {
+            anyhow::anyhow!("loading clprof's eBPF programs: the thread panicked")
+        })??;
+        tracing::debug!(took = ?self.began.elapsed(), "programs loaded");
+        Ok(probes)
     }
 }
 
@@ -174,22 +208,28 @@ pub struct Session {
 }
 
 impl Session {
-    /// Checks for uprobes, chooses the perf source (`events`), loads the programs and calibrates
+    /// Chooses the perf source (`events`), takes the loaded programs and calibrates
     /// what a hit and a sample cost on this machine under `budget_pct`.
     pub fn open(
         plan: ProbePlan,
+        loading: Loading,
         events: perf::EventsChoice,
         budget_pct: f64,
-        verbose: bool,
     ) -> anyhow::Result<Self> {
-        preflight::require_uprobes(Path::new("/sys"))?;
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let source = perf::choose(events, &perf::detect_pmu(Path::new("/sys"), &cpuinfo))?;
-        let mut probes = Probes::load(verbose)?;
+        let mut probes = loading.wait()?;
+        let began = std::time::Instant::now();
         let overhead = plan_overhead(&mut probes, budget_pct, &source, plan.watch_calibration)?;
+        let calibrated = began.elapsed();
         let transfer = machine::transfer_costs()
             .inspect_err(|e| tracing::info!("line-transfer cost not measured: {e}"))
             .ok();
+        tracing::debug!(
+            calibrate = ?calibrated,
+            line_transfer = ?(began.elapsed() - calibrated),
+            "session opened"
+        );
         Ok(Session {
             probes,
             plan: Arc::new(plan),

@@ -151,7 +151,11 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if args.pids.is_empty() && !args.all_go {
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
-    let Prelude { signals, plan } = Prelude::start(&[])?;
+    let Prelude {
+        signals,
+        plan,
+        loading,
+    } = Prelude::start(&[], verbose)?;
     let plan = plan.watching(&args.watch)?;
     if let Some(dir) = &args.out_dir {
         prepare_out_dir(dir)?;
@@ -160,7 +164,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     for &pid in &args.pids {
         targets.push(resolve(pid, &plan)?);
     }
-    let mut session = Session::open(plan, args.events, args.budget, verbose)?;
+    let mut session = Session::open(plan, loading, args.events, args.budget)?;
     let mut given = Vec::with_capacity(targets.len());
     for mut t in targets {
         match session.attach(&t, args.sample_every) {

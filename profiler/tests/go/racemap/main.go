@@ -1,9 +1,11 @@
 // Two goroutines write one map with no lock: the race the Go runtime sometimes reports as
-// "fatal error: concurrent map writes" (and then the program dies).
+// "fatal error: concurrent map writes" (and then the program dies). Arguments: run time, and
+// how long to wait before the writers start (none by default).
 package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 
@@ -24,6 +26,11 @@ func writer(id int) {
 
 func main() {
 	fmt.Printf("map %#x\n", testkit.Header(racy))
+	if len(os.Args) > 2 {
+		if d, err := time.ParseDuration(os.Args[2]); err == nil {
+			time.Sleep(d)
+		}
+	}
 	go writer(0)
 	go writer(1)
 	time.Sleep(testkit.Duration())
