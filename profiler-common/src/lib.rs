@@ -476,8 +476,9 @@ pub struct Inflight {
     pub kind: u32,
     /// Nonzero once a growth function ran inside this assign (2: the map was growing at entry).
     pub grew: u16,
-    /// Nonzero once a watchpoint hit inside this assign: its trap lies in the entry-to-RET gap,
-    /// so the gap is not timed (the hit is charged at the calibrated watchpoint cost instead).
+    /// Watchpoint hits inside this assign (count, saturating): their traps lie in the
+    /// entry-to-RET gap, which is then timed apart (see [`ProbeTime::watched_gap_ns`]): how much
+    /// longer it is than an unwatched one is what a watchpoint hit costs the target.
     pub watched: u16,
 }
 const _: () = assert!(size_of::<Inflight>() == 64);

@@ -21,7 +21,9 @@ use profiler_common::{
 
 use crate::{
     fold::{add_line_growth, add_object_growth, current_write, write_line, write_object, ObjectId},
-    maps::{bump, bump_target, time_program, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST},
+    maps::{
+        bump, bump_target, time_program, Gap, INFLIGHT, LATENCY, MAP_WRITERS, TARGETS, ZERO_HIST,
+    },
     sample::{send, SampleInfo},
     xol::remember_hit,
 };
@@ -57,9 +59,11 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     };
     let _ = INFLIGHT.remove(key);
     let inflight: Inflight = inflight;
-    // A watchpoint trap inside the assign would count as probe cost: such a gap is not timed.
-    let gap_ns = (inflight.end_ns != 0 && inflight.watched == 0)
-        .then(|| start_ns.saturating_sub(inflight.end_ns));
+    // A gap with watchpoint traps in it is timed apart: it measures what they cost.
+    let gap = (inflight.end_ns != 0).then(|| Gap {
+        ns: start_ns.saturating_sub(inflight.end_ns),
+        watched: inflight.watched,
+    });
     let write = current_write(pid_tgid, false, false, 0);
     let map_key = ObjectKey {
         pid,
@@ -108,7 +112,7 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
     if unsafe { MAP_WRITERS.get(map_key) }.is_some_and(|w| w.tid == write.tid) {
         let _ = MAP_WRITERS.remove(map_key);
     }
-    time_program(target, start_ns, gap_ns);
+    time_program(target, start_ns, gap);
     Ok(())
 }
 

@@ -124,22 +124,27 @@ pub fn bump_target_entry(slot: u16) {
 /// Books one program run of the target in `slot`, from `start_ns` to now, and, from a RET
 /// program, the gap since its assign's entry program ended (ns); returns now (ns).
 #[inline(always)]
-pub fn time_program(slot: u16, start_ns: u64, gap_ns: Option<u64>) -> u64 {
+pub fn time_program(slot: u16, start_ns: u64, gap: Option<Gap>) -> u64 {
     // SAFETY: reads the monotonic clock.
     let now = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
     if let Some(t) = PROBE_TIME.get_ptr_mut(slot as u32) {
-        // SAFETY: per-CPU slot, only this CPU touches it while the program runs; the gap index
-        // is bounded by gap_bucket.
+        // SAFETY: per-CPU slot, only this CPU touches it while the program runs.
         unsafe {
             (*t).prog_ns += now.saturating_sub(start_ns);
             (*t).prog_runs += 1;
-            if let Some(gap) = gap_ns {
-                let cell = (*t).gaps.as_mut_ptr().add(profiler_common::gap_bucket(gap));
-                *cell += 1;
+            if let Some(gap) = gap {
+                (*t).add_gap(gap.ns, gap.watched);
             }
         }
     }
     now
+}
+
+/// An assign's entry-end-to-RET-start gap, and the watchpoint hits in it.
+#[derive(Clone, Copy)]
+pub struct Gap {
+    pub ns: u64,
+    pub watched: u16,
 }
 
 /// Adds one to `array[index]` on this CPU and returns the new value.

@@ -66,13 +66,14 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
     Ok(())
 }
 
-/// Marks the probed map assign this write happened in, if any (a Go thread's goroutine is in
-/// R14): the trap's time must not be timed as the probes' entry-to-RET gap.
+/// Counts this write's trap in the probed map assign it happened in, if any (a Go thread's
+/// goroutine is in R14): that assign's entry-to-RET gap is timed apart, as a watched one.
 #[inline(always)]
 fn mark_inflight(pid: u32, g: u64) {
     if let Some(inflight) = INFLIGHT.get_ptr_mut(InflightKey { pid, _pad: 0, g }) {
-        // SAFETY: a live map value; the flag is only ever set.
-        unsafe { (*inflight).watched = 1 };
+        // SAFETY: a live map value, touched only by the goroutine's own thread (its probes and
+        // the traps of its writes).
+        unsafe { (*inflight).watched = (*inflight).watched.saturating_add(1) };
     }
 }
 

@@ -504,7 +504,7 @@ impl DutyCycler {
                     ledger.forget(t.pid);
                 }
                 let ns = |ns: f64| Duration::from_nanos(ns.max(0.0) as u64);
-                DutyOutcome {
+                let mut outcome = DutyOutcome {
                     pid: t.pid,
                     active: writes.active(),
                     span: t.ended.unwrap_or(end).saturating_sub(t.added_at),
@@ -523,6 +523,7 @@ impl DutyCycler {
                     } else {
                         (last.watch.as_nanos() / watch_cost.as_nanos()) as u64
                     },
+                    watch_measured: None,
                     samples: writes.samples().to_vec(),
                     measured,
                     hit_cost_ns: writes.hit_cost_ns(),
@@ -534,7 +535,13 @@ impl DutyCycler {
                         entries: last.reads,
                         samples: d.samples().to_vec(),
                     }),
+                };
+                let watch_measured = estimate::watch_cost(&time);
+                tracing::debug!(pid = t.pid, ?watch_measured, calibrated = ?watch_cost, "watchpoint hit cost");
+                if let Some(cost) = watch_measured {
+                    outcome.reprice_watch(watch_cost, cost);
                 }
+                outcome
             })
             .collect();
         let pids: Vec<u32> = self.targets.iter().map(|t| t.pid).collect();

@@ -104,6 +104,84 @@ fn cost_from(t: &ProbeTime, min_gaps: u64) -> Option<ProbeCost> {
     })
 }
 
+/// Watched assigns needed before the watchpoint hit cost measured in the target replaces the
+/// calibrated one.
+pub const MIN_WATCHED: u64 = 20;
+/// What is left uncertain in a measured watchpoint hit cost beyond its sampling error: the
+/// traps timed inside assigns stand for every trap of the target, also those outside them.
+const WATCH_SYSTEMATIC: f64 = 0.05;
+
+/// The cost of one watchpoint hit, measured in the target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WatchCost {
+    /// Cost of one hit (ns): how much longer an assign's gap is per trap in it.
+    pub ns: f64,
+    /// Its relative standard error.
+    pub rel_err: f64,
+}
+
+/// The watchpoint hit cost measured in the target: (mean watched gap − mean unwatched gap) /
+/// traps per watched assign. None before [`MIN_WATCHED`] watched and as many unwatched assigns
+/// were timed, or when the difference is not positive.
+pub fn watch_cost(t: &ProbeTime) -> Option<WatchCost> {
+    if t.watched_runs < MIN_WATCHED || t.gap_runs < MIN_WATCHED || t.watched_traps == 0 {
+        return None;
+    }
+    let n = t.watched_runs as f64;
+    let watched = t.watched_gap_ns as f64 / n;
+    let unwatched = t.gap_ns as f64 / t.gap_runs as f64;
+    let traps = t.watched_traps as f64 / n;
+    let ns = (watched - unwatched) / traps;
+    if ns <= 0.0 {
+        return None;
+    }
+    // Sampling error of the watched mean (squares kept in µs²) and of the unwatched one (from
+    // the histogram, each gap at its bucket's middle).
+    let watched_var = (t.watched_gap_sq_us as f64 * 1e6 / n - watched * watched).max(0.0) / n;
+    let unwatched_var = histogram_var(t) / t.gap_runs as f64;
+    let sampling = (watched_var + unwatched_var).sqrt() / traps / ns;
+    Some(WatchCost {
+        ns,
+        rel_err: (sampling.powi(2) + WATCH_SYSTEMATIC.powi(2)).sqrt(),
+    })
+}
+
+/// Variance of the gaps of `t.gaps` (ns²) below its last bucket, each at its bucket's middle.
+fn histogram_var(t: &ProbeTime) -> f64 {
+    let below = &t.gaps[..GAP_BUCKETS - 1];
+    let n: f64 = below.iter().map(|&c| c as f64).sum();
+    if n < 2.0 {
+        return 0.0;
+    }
+    let mean = below
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| bucket_mid(i) * c as f64)
+        .sum::<f64>()
+        / n;
+    below
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (bucket_mid(i) - mean).powi(2) * c as f64)
+        .sum::<f64>()
+        / (n - 1.0)
+}
+
+/// `samples` with their watchpoint hits charged at `to` a hit instead of `from` (what their
+/// `watch` was reckoned at): the difference goes back to, or comes out of, their CPU time.
+pub fn reprice_watch(samples: &mut [WindowSample], from: std::time::Duration, to_ns: f64) {
+    if from.is_zero() {
+        return;
+    }
+    for w in samples {
+        let hits = (w.watch.as_nanos() as f64 / from.as_nanos() as f64).round();
+        let gross = w.cpu + w.watch;
+        let watch = std::time::Duration::from_nanos((hits * to_ns).max(0.0) as u64).min(gross);
+        w.cpu = gross - watch;
+        w.watch = watch;
+    }
+}
+
 fn bucket_mid(i: usize) -> f64 {
     (i as f64 + 0.5) * GAP_BUCKET_NS as f64
 }

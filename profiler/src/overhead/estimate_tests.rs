@@ -361,3 +361,50 @@ fn nested_counts_need_enough_writes_beside_them() {
         s.rel_err
     );
 }
+
+#[test]
+fn the_watchpoint_cost_is_how_much_longer_a_watched_assign_takes_per_trap() {
+    let mut t = ProbeTime::default();
+    // Unwatched gaps of 5 and 6 µs; watched ones with two traps of 7 µs each on top.
+    for i in 0..200u64 {
+        t.add_gap(5_000 + (i % 2) * 1_000, 0);
+    }
+    for i in 0..(MIN_WATCHED - 1) {
+        t.add_gap(5_000 + (i % 2) * 1_000 + 2 * 7_000, 2);
+    }
+    assert_eq!(watch_cost(&t), None, "too few watched assigns");
+    t.add_gap(6_000 + 2 * 7_000, 2);
+    let cost = watch_cost(&t).expect("enough watched assigns");
+    assert!((cost.ns - 7_000.0).abs() < 1.0, "{cost:?}");
+    // The gaps' own spread (±0.5 µs) over 20 draws, and the systematic 5%.
+    assert!(
+        cost.rel_err >= WATCH_SYSTEMATIC && cost.rel_err < 0.06,
+        "{cost:?}"
+    );
+    // Watched assigns no longer than the others: no cost can be told.
+    let mut flat = ProbeTime::default();
+    for _ in 0..100 {
+        flat.add_gap(5_000, 0);
+        flat.add_gap(5_000, 1);
+    }
+    assert_eq!(watch_cost(&flat), None);
+}
+
+#[test]
+fn repricing_the_watchpoint_hits_moves_their_cost_between_watch_and_cpu() {
+    // 100 hits reckoned at 4 µs; they cost 6 µs: 200 µs of the CPU time was theirs.
+    let mut w = window(10_000, 50);
+    w.watch = Duration::from_micros(400);
+    let mut samples = [w];
+    reprice_watch(&mut samples, Duration::from_micros(4), 6_000.0);
+    assert_eq!(samples[0].watch, Duration::from_micros(600));
+    assert_eq!(samples[0].cpu, Duration::from_micros(9_800));
+    // Never more than the window's CPU time in all.
+    let mut tiny = [WindowSample {
+        watch: Duration::from_micros(400),
+        ..window(100, 1)
+    }];
+    reprice_watch(&mut tiny, Duration::from_micros(4), 40_000.0);
+    assert_eq!(tiny[0].cpu + tiny[0].watch, Duration::from_micros(500));
+    assert_eq!(tiny[0].cpu, Duration::ZERO);
+}

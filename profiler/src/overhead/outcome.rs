@@ -47,10 +47,14 @@ pub struct DutyOutcome {
     /// CPU time the target used during the recording (probe handlers included, watchpoint
     /// hits not: they are in `watch`).
     pub cpu: Duration,
-    /// What its watchpoint hits cost it (hits × the calibrated cost of one).
+    /// What its watchpoint hits cost it (hits × the cost of one: measured in it where
+    /// `watch_measured` says, else the calibrated one).
     pub watch: Duration,
     /// Watchpoint hits in it.
     pub watch_hits: u64,
+    /// The watchpoint hit cost measured in its threads; None when too few watched assigns
+    /// were timed.
+    pub watch_measured: Option<estimate::WatchCost>,
     /// The target's CPU time and hits in each window while all its probes were in place.
     pub samples: Vec<WindowSample>,
     /// The hit cost measured in its threads; None when too few assigns were timed.
@@ -80,6 +84,24 @@ pub struct ReadOutcome {
 }
 
 impl DutyOutcome {
+    /// Charges the watchpoint hits at `cost`, measured in the target, instead of `calibrated`
+    /// (what they were metered at while recording): in the recording's figures and in every
+    /// window's.
+    pub fn reprice_watch(&mut self, calibrated: Duration, cost: estimate::WatchCost) {
+        let mut all = [WindowSample {
+            cpu: self.cpu,
+            watch: self.watch,
+            ..WindowSample::default()
+        }];
+        estimate::reprice_watch(&mut all, calibrated, cost.ns);
+        (self.cpu, self.watch) = (all[0].cpu, all[0].watch);
+        estimate::reprice_watch(&mut self.samples, calibrated, cost.ns);
+        if let Some(reads) = &mut self.reads {
+            estimate::reprice_watch(&mut reads.samples, calibrated, cost.ns);
+        }
+        self.watch_measured = Some(cost);
+    }
+
     /// Fraction of the recorded time the probes were attached.
     pub fn active_fraction(&self) -> f64 {
         if self.span.is_zero() {

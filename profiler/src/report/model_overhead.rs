@@ -66,10 +66,15 @@ pub struct TargetOverhead {
     /// watched.
     #[serde(default)]
     pub watch_hits: Option<u64>,
-    /// Calibrated cost of one watchpoint hit (ns), charged to the budget with the probe hits;
-    /// null when nothing was to be watched or no debug register was free to measure it.
+    /// Cost of one watchpoint hit (ns), as `watch_hit_cost_source` says, charged to the budget
+    /// with the probe hits and taken out of the CPU time the estimates scale by; null when
+    /// nothing was to be watched or no debug register was free to measure it.
     #[serde(default)]
     pub watch_hit_cost_ns: Option<u64>,
+    /// `measured` (how much longer an assign with watchpoint traps in it took, per trap, in this
+    /// process's threads) or `calibrated` (a word of clprof's own).
+    #[serde(default)]
+    pub watch_hit_cost_source: Option<HitCostSource>,
 }
 
 /// Where a target's probe hit cost comes from.

@@ -99,6 +99,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "recorded_s",
             "symbols_source",
             "watch_hit_cost_ns",
+            "watch_hit_cost_source",
             "watch_hits"
         ]
     );

@@ -82,7 +82,18 @@ impl Overhead {
                     recorded_s: Some(round4(span)),
                     cpu_s: Some(round4(own_cpu_s(d))),
                     watch_hits: plan.calibration.watch_cost.map(|_| d.watch_hits),
-                    watch_hit_cost_ns: plan.calibration.watch_cost.map(|c| c.as_nanos() as u64),
+                    watch_hit_cost_ns: plan.calibration.watch_cost.map(|c| {
+                        match d.watch_measured {
+                            Some(m) => m.ns.round() as u64,
+                            None => c.as_nanos() as u64,
+                        }
+                    }),
+                    watch_hit_cost_source: plan.calibration.watch_cost.map(|_| {
+                        match d.watch_measured {
+                            Some(_) => HitCostSource::Measured,
+                            None => HitCostSource::Calibrated,
+                        }
+                    }),
                 },
             );
         }
@@ -224,7 +235,9 @@ fn cpu_scale(
         hit_ns,
         hit_err_ns,
         watch_ns: d.watch.as_nanos() as f64,
-        watch_err: calibrate::WATCH_COST_REL_ERR,
+        watch_err: d
+            .watch_measured
+            .map_or(calibrate::WATCH_COST_REL_ERR, |m| m.rel_err),
         always_on: d.always_on,
     })
 }

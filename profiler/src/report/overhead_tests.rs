@@ -38,6 +38,7 @@ fn scales_counts_and_reports_the_budget() {
         cpu: Duration::from_secs(1),
         watch: Duration::ZERO,
         watch_hits: 0,
+        watch_measured: None,
         samples: vec![window, window],
         measured: None,
         hit_cost_ns: 27_000.0,

@@ -38,6 +38,7 @@ pub(crate) fn sample() -> Report {
                 cpu_s: None,
                 watch_hits: None,
                 watch_hit_cost_ns: None,
+                watch_hit_cost_source: None,
             },
         }],
         sources: Sources {
