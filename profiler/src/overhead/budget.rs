@@ -144,6 +144,8 @@ pub struct Duty {
 pub struct WindowSample {
     /// CPU time the target used (probe handlers included, watchpoint hits not).
     pub cpu: Duration,
+    /// How long the window's sample lasted (wall-clock time).
+    pub wall: Duration,
     /// Uprobe hits of every probe of the target (all of them cost it CPU time).
     pub hits: u64,
     /// Entry hits of the account's own probes (what its observed counts are in proportion to).
@@ -413,6 +415,7 @@ impl Duty {
             let all = |o: &Observation| o.hits + o.other_hits;
             let sample = WindowSample {
                 cpu: obs.cpu.saturating_sub(live.cpu).saturating_sub(watched),
+                wall: obs.now.saturating_sub(live.now),
                 hits: all(&obs).saturating_sub(all(&live)),
                 entries: obs.entries.saturating_sub(live.entries),
                 other_entries: obs.other_entries.saturating_sub(live.other_entries),

@@ -350,6 +350,48 @@ pub fn nested_scale(
     })
 }
 
+/// Windows needed to tell whether the target's threads wait on one another while probed.
+const MIN_WAIT_WINDOWS: usize = 3;
+/// The share of its CPU rate outside the windows below which a target that keeps it inside
+/// them, less 3 standard errors, is taken to wait on its probed threads.
+const WAIT_RATIO: f64 = 0.8;
+
+/// Whether the target's threads wait on one another while probed: its CPU time per second in
+/// the `windows` (each with its `wall` time) falls below [`WAIT_RATIO`] of its CPU time per
+/// second outside them (`cpu_ns` over `span_ns` in all, both with the watchpoints' cost), by
+/// more than 3 standard errors of the windows' rate. A thread holding a lock or a channel
+/// across probed assigns makes the others wait (sleeping, or spinning, which counts as their own
+/// work): the windows then hold more of the target's own CPU time per assign than the rest of
+/// the recording, and the estimate is too low, a lower bound. Returns the ratio of the rates
+/// when so, None otherwise (or with too few windows, or too little time outside them).
+pub fn waits_while_probed(windows: &[WindowSample], cpu_ns: f64, span_ns: f64) -> Option<f64> {
+    let points: Vec<(f64, f64)> = windows
+        .iter()
+        .filter(|w| !w.wall.is_zero())
+        .map(|w| {
+            (
+                (w.cpu + w.watch).as_nanos() as f64,
+                w.wall.as_nanos() as f64,
+            )
+        })
+        .collect();
+    if points.len() < MIN_WAIT_WINDOWS {
+        return None;
+    }
+    let (cpu_in, wall_in) = points
+        .iter()
+        .fold((0.0, 0.0), |(c, w), p| (c + p.0, w + p.1));
+    let wall_out = span_ns - wall_in;
+    // At least as long outside the windows as inside, and a second of it.
+    if wall_out < wall_in.max(1e9) || cpu_in <= 0.0 {
+        return None;
+    }
+    let rate_in = cpu_in / wall_in;
+    let rate_out = (cpu_ns - cpu_in).max(0.0) / wall_out;
+    let spread = ratio_spread(&points)? * rate_in;
+    (rate_in + 3.0 * spread < WAIT_RATIO * rate_out).then(|| rate_in / rate_out)
+}
+
 /// The target's own work in one window (ns): its CPU time less its hits at the cost measured in
 /// it, or at `c`.
 fn own_work(w: &WindowSample, c: f64) -> f64 {

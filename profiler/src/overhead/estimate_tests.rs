@@ -7,6 +7,7 @@ use super::*;
 fn window(cpu_us: u64, hits: u64) -> WindowSample {
     WindowSample {
         cpu: Duration::from_micros(cpu_us),
+        wall: Duration::ZERO,
         hits,
         entries: 0,
         other_entries: 0,
@@ -27,6 +28,7 @@ fn simulated(
     let win: Vec<WindowSample> = (0..windows)
         .map(|_| WindowSample {
             cpu: Duration::from_nanos((hits as f64 * (w + c)) as u64),
+            wall: Duration::ZERO,
             hits,
             entries: 0,
             other_entries: 0,
@@ -204,6 +206,7 @@ fn each_window_is_charged_its_own_hit_cost() {
         .take(20)
         .map(|&(c, hits)| WindowSample {
             cpu: Duration::from_nanos((hits as f64 * (w + c)) as u64),
+            wall: Duration::ZERO,
             hits,
             entries: hits / 2,
             other_entries: 0,
@@ -242,6 +245,7 @@ fn counts_scale_with_the_entries_behind_them() {
     let windows: Vec<WindowSample> = (0..20)
         .map(|_| WindowSample {
             cpu: Duration::from_micros(1_000),
+            wall: Duration::ZERO,
             hits: 200,
             entries: 100,
             other_entries: 0,
@@ -321,6 +325,7 @@ fn a_wrong_watchpoint_cost_moves_the_estimate_as_the_error_says() {
 fn read_window(reads: u64, writes: u64) -> WindowSample {
     WindowSample {
         cpu: Duration::from_millis(5),
+        wall: Duration::ZERO,
         hits: reads + 2 * writes,
         entries: reads,
         other_entries: writes,
@@ -407,4 +412,41 @@ fn repricing_the_watchpoint_hits_moves_their_cost_between_watch_and_cpu() {
     reprice_watch(&mut tiny, Duration::from_micros(4), 40_000.0);
     assert_eq!(tiny[0].cpu + tiny[0].watch, Duration::from_micros(500));
     assert_eq!(tiny[0].cpu, Duration::ZERO);
+}
+
+fn timed(cpu_ms: u64, wall_ms: u64) -> WindowSample {
+    WindowSample {
+        wall: Duration::from_millis(wall_ms),
+        ..window(cpu_ms * 1_000, 100)
+    }
+}
+
+#[test]
+fn threads_that_wait_on_each_other_while_probed_are_told() {
+    // Two threads busy outside the windows (1.85 CPUs over 6 s); about one inside them: the
+    // figures of two writers sharing a map under a mutex.
+    let waiting: Vec<WindowSample> = [(8, 7), (5, 6), (7, 7), (4, 6), (6, 5), (3, 4)]
+        .into_iter()
+        .map(|(c, w)| timed(c, w))
+        .collect();
+    let ratio = waits_while_probed(&waiting, 11.1e9, 6e9).expect("told");
+    assert!((0.4..0.7).contains(&ratio), "{ratio}");
+    // One busy thread, in the windows and out of them: no waiting.
+    let steady: Vec<WindowSample> = (0..6).map(|_| timed(6, 6)).collect();
+    assert_eq!(waits_while_probed(&steady, 6e9, 6e9), None);
+    // Bursts: windows fall in the rests and in the bursts alike; their rate is too scattered
+    // to tell anything.
+    let bursts: Vec<WindowSample> = [(0, 6), (6, 6), (0, 6), (0, 6), (6, 6), (1, 6)]
+        .into_iter()
+        .map(|(c, w)| timed(c, w))
+        .collect();
+    assert_eq!(waits_while_probed(&bursts, 2e9, 6e9), None);
+    let mostly_rests: Vec<WindowSample> = [(0, 6), (0, 6), (0, 6), (0, 6), (6, 6), (1, 6)]
+        .into_iter()
+        .map(|(c, w)| timed(c, w))
+        .collect();
+    assert_eq!(waits_while_probed(&mostly_rests, 2e9, 6e9), None);
+    // Too few windows, or too little time outside them.
+    assert_eq!(waits_while_probed(&waiting[..2], 11.1e9, 6e9), None);
+    assert_eq!(waits_while_probed(&waiting, 0.1e9, 0.06e9), None);
 }

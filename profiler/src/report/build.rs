@@ -154,6 +154,7 @@ pub fn build(
         notices: notices(collected, pmu, events, source)
             .into_iter()
             .chain(left_out(session.probes.refused()))
+            .chain(overhead.notices())
             .collect(),
     };
     judge::judge(&mut report);

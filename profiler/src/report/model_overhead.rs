@@ -48,6 +48,11 @@ pub struct TargetOverhead {
     /// Relative standard error of `est_scale` (0.05 = 5%).
     #[serde(default)]
     pub est_scale_rel_err: Option<f64>,
+    /// The estimates are lower bounds: the threads waited on one another while probed (a
+    /// notice says so), so the windows hold more own CPU time per assign than the rest of the
+    /// recording; null without estimates.
+    #[serde(default)]
+    pub est_lower_bound: Option<bool>,
     /// What its read counts (`reads`, `remote_reads`, `invalidations`, iterations) are
     /// multiplied by in `est_*`: they were seen in the read windows; null without read probes.
     #[serde(default)]

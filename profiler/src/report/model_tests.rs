@@ -75,6 +75,7 @@ fn json_has_every_field_of_the_clprof_1_schema() {
             "build_id",
             "container",
             "cpu_s",
+            "est_lower_bound",
             "est_read_scale",
             "est_read_scale_rel_err",
             "est_scale",

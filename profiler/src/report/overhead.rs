@@ -23,6 +23,9 @@ pub struct Overhead {
     scales: HashMap<u32, Scale>,
     /// Each target's scale of its read counts (seen in the read windows).
     read_scales: HashMap<u32, Scale>,
+    /// Targets whose threads waited on one another while probed, with the ratio of their CPU
+    /// rate inside the windows to outside them (see `estimate::waits_while_probed`).
+    waiting: HashMap<u32, f64>,
     pub sources: RecordingOverhead,
 }
 
@@ -36,6 +39,16 @@ impl Overhead {
         let read_scales: HashMap<u32, Scale> = duty
             .iter()
             .filter_map(|d| Some((d.pid, read_scale_of(d, plan, scales.get(&d.pid))?)))
+            .collect();
+        let waiting: HashMap<u32, f64> = duty
+            .iter()
+            .filter(|d| !d.always_on)
+            .filter_map(|d| {
+                let cpu = (d.cpu + d.watch).as_nanos() as f64;
+                let ratio =
+                    estimate::waits_while_probed(&d.samples, cpu, d.span.as_nanos() as f64)?;
+                Some((d.pid, ratio))
+            })
             .collect();
         let mut worst: Option<f64> = None;
         let mut targets = HashMap::new();
@@ -68,6 +81,7 @@ impl Overhead {
                     }),
                     est_scale: s.map(|s| round4(s.factor)),
                     est_scale_rel_err: s.map(|s| round4(s.rel_err)),
+                    est_lower_bound: s.map(|_| waiting.contains_key(&d.pid)),
                     read_probe_active_fraction: d.reads.as_ref().map(|r| {
                         if span > 0.0 {
                             round4((r.active.as_secs_f64() / span).min(1.0))
@@ -134,8 +148,26 @@ impl Overhead {
             targets,
             scales,
             read_scales,
+            waiting,
             sources,
         }
+    }
+
+    /// What the report says of the estimates that are only lower bounds.
+    pub fn notices(&self) -> Vec<String> {
+        let mut pids: Vec<(&u32, &f64)> = self.waiting.iter().collect();
+        pids.sort_unstable_by_key(|(pid, _)| **pid);
+        pids.into_iter()
+            .map(|(pid, ratio)| {
+                format!(
+                    "pid {pid}: its threads used {:.0}% of their CPU rate while probed: they \
+                     waited on one another (a lock or channel held across probed map writes?), \
+                     so est_* count less than happened and are lower bounds; --budget 100 \
+                     counts every write",
+                    ratio * 100.0
+                )
+            })
+            .collect()
     }
 
     /// The figures of target `pid`; all null for a process without an account.

@@ -17,6 +17,7 @@ fn scales_counts_and_reports_the_budget() {
     // work per hit of the whole recording: every count scales by 4.
     let window = WindowSample {
         cpu: Duration::from_nanos(26_012_500),
+        wall: Duration::ZERO,
         hits: 50,
         entries: 0,
         other_entries: 0,

@@ -29,6 +29,7 @@ pub(crate) fn sample() -> Report {
                 probe_hit_cost_source: Some(HitCostSource::Measured),
                 est_scale: Some(4.0),
                 est_scale_rel_err: Some(0.1),
+                est_lower_bound: None,
                 read_probe_active_fraction: None,
                 read_probe_windows: None,
                 read_probe_hits: None,

@@ -3,9 +3,9 @@
 //! the standard errors the report states of what they counted, and that error at most 15%; at
 //! `--budget 100` the observed count is the count (a goroutine whose
 //! stack grows re-enters the function once more: a few extra entries at most). Writers sharing a
-//! map under a mutex are the known exception (README, known limits): the probes lengthen the
-//! critical section, the other writer spins on the lock inside the windows, and that spinning
-//! is booked as its own work; the test holds what the estimate does there.
+//! map under a mutex are the exception the report declares (README, Estimates): the probes
+//! lengthen the critical section, the other writer waits on the lock inside the windows (its
+//! spinning booked as its own work), and the estimate is a lower bound, which it says.
 
 use super::{
     go::{program, test_both_go_versions, Go},
@@ -134,6 +134,49 @@ impl Run {
             "{what}: the stated error ±{:.1}% is too wide to be of use (target {target})",
             said * 100.0
         );
+        assert_eq!(
+            target["est_lower_bound"], false,
+            "{what}: threads that do not wait on each other taken for waiting: {target}"
+        );
+    }
+
+    /// Asserts the estimate is declared a lower bound, with a notice saying why, and is one:
+    /// no more than 3 stated standard errors above the truth.
+    fn assert_lower_bound(&self, what: &str) {
+        let target = &self.report["targets"][0];
+        let (off, said) = (self.estimate_off(), self.stated_error());
+        eprintln!(
+            "{what}: truth {} estimate {} ({:+.1}%), declared a lower bound: {}; hit cost {} ns",
+            self.truth,
+            self.sum("est_writes"),
+            off * 100.0,
+            target["est_lower_bound"],
+            target["probe_hit_cost_ns"],
+        );
+        assert_eq!(
+            target["est_lower_bound"],
+            true,
+            "{what}: writers waiting on a lock the probes slow, not declared: {:+.1}% off the \
+             truth (target {target})",
+            off * 100.0
+        );
+        let pid = target["pid"].to_string();
+        assert!(
+            array(&self.report, "notices")
+                .iter()
+                .filter_map(|n| n.as_str())
+                .any(|n| n.starts_with(&format!("pid {pid}:")) && n.contains("lower bound")),
+            "{what}: no notice says why: {}",
+            self.report["notices"]
+        );
+        assert!(
+            off <= 3.0 * said,
+            "{what}: the lower bound {} lies above the truth {} ({:+.1}%, stated ±{:.1}%)",
+            self.sum("est_writes"),
+            self.truth,
+            off * 100.0,
+            said * 100.0
+        );
     }
 }
 
@@ -169,20 +212,27 @@ fn two_writers_each_with_its_map(go: Go) {
 }
 test_both_go_versions!(two_writers_each_with_its_map);
 
-#[test]
-fn two_writers_under_one_mutex_are_underestimated_as_documented() {
-    // The bias grows with the hit cost (the probes lengthen the critical section): −4 to −15%
-    // at 6–9 µs a hit, −28 to −42% at 13–18 µs (README, Known limits).
-    let r = run(Go::New, "2", 6, &["20000", "2", "steady", "shared"]);
-    let off = r.estimate_off();
-    assert!(
-        (-0.50..=0.15).contains(&off),
-        "shared map: {:+.1}% off the truth {}: {}",
-        off * 100.0,
-        r.truth,
-        r.report["targets"][0]
-    );
+fn writers_waiting_on_one_mutex_get_an_estimate_that_holds_or_a_lower_bound(go: Go) {
+    // About 27 µs of work between assigns, the map under a mutex: the probes lengthen the
+    // critical section and the other writer waits inside the windows (spinning counts as its
+    // own work): −28 to −42% at 13–18 µs a hit before it was told (README, Estimates).
+    // Where the hits are cheap the wait may be too small to tell: then the estimate must hold.
+    let r = run(go, "2", 6, &["20000", "2", "steady", "shared"]);
+    if r.report["targets"][0]["est_lower_bound"] == true {
+        r.assert_lower_bound("shared map");
+    } else {
+        r.assert_estimate_holds("shared map");
+    }
 }
+test_both_go_versions!(writers_waiting_on_one_mutex_get_an_estimate_that_holds_or_a_lower_bound);
+
+fn writers_whose_probes_dominate_a_mutex_get_a_lower_bound(go: Go) {
+    // A few hundred nanoseconds of work between assigns under one mutex: millions of assigns a
+    // second outside the windows, a few tens of thousands inside them. Once −98.5% with ±45%
+    // stated; now declared a lower bound.
+    run(go, "2", 6, &["300", "2", "steady", "shared"]).assert_lower_bound("probe-dominated lock");
+}
+test_both_go_versions!(writers_whose_probes_dominate_a_mutex_get_a_lower_bound);
 
 fn full_budget_counts_every_assign(go: Go) {
     let r = run(go, "100", 3, &["2000", "2", "steady", "shared"]);
