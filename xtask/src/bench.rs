@@ -9,7 +9,8 @@
 //! - accuracy and efficiency of the estimates (`bench_accuracy`);
 //! - the watchpoint hit cost against what a target pays (`bench_watch`).
 //!
-//! `--only watch` runs the last alone and prints its table, leaving BENCHMARKS.md as it is.
+//! `--only watch` runs the last alone and prints its table, `--only start` clprof's start step
+//! by step; both leave BENCHMARKS.md as it is.
 
 use std::{
     fs,
@@ -47,6 +48,8 @@ pub fn detection_steps() -> String {
 pub enum Section {
     /// Watchpoint hit cost against ground truth.
     Watch,
+    /// clprof's start, step by step, on prometheus and a small Go program.
+    Start,
 }
 
 /// The three ways the workload runs.
@@ -98,8 +101,10 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
     if !util::is_root()? {
         bail!("cargo xtask bench must run as root: clprof loads eBPF");
     }
-    if only == Some(Section::Watch) {
-        return watch_only();
+    match only {
+        Some(Section::Watch) => return watch_only(),
+        Some(Section::Start) => return start_only(),
+        None => {}
     }
     let tools = bootstrap::setup()?;
     let clprof = build::release_clprof()?;
@@ -149,6 +154,9 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
     results.symbolize = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload_old)?;
     results.symbolize_new = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
     results.service = bench_service::measure(&clprof, &tools.prometheus, &out)?;
+    let small = bench_service::build_small(&tools.go_new, &out)?;
+    results.service.small_steps = bench_service::measure_small(&clprof, &small, &[], &out)?;
+    results.service.busy_steps = bench_service::measure_small(&clprof, &workload, &["30s"], &out)?;
     results.accuracy = bench_accuracy::measure(&clprof, &tools.go_new, &out)?;
     results.watch = bench_watch::measure(&clprof, &out)?;
 
@@ -169,6 +177,23 @@ fn watch_only() -> Result<()> {
     let watch = bench_watch::measure(&clprof, &out)?;
     let mut md = String::new();
     bench_report::watch_section(&mut md, &watch)?;
+    print!("\n{md}");
+    Ok(())
+}
+
+/// clprof's start alone: prints the stripped service's section.
+fn start_only() -> Result<()> {
+    let tools = bootstrap::setup()?;
+    let clprof = build::release_clprof()?;
+    let out = util::target_dir().join("bench");
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let workload = demo::build_workload(&tools.go_new, &out, "workload")?;
+    let mut service = bench_service::measure(&clprof, &tools.prometheus, &out)?;
+    let small = bench_service::build_small(&tools.go_new, &out)?;
+    service.small_steps = bench_service::measure_small(&clprof, &small, &[], &out)?;
+    service.busy_steps = bench_service::measure_small(&clprof, &workload, &["30s"], &out)?;
+    let mut md = String::new();
+    bench_report::service_section(&mut md, &service)?;
     print!("\n{md}");
     Ok(())
 }
