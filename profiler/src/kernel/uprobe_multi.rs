@@ -93,9 +93,9 @@ fn map_fd(map: &Map) -> Option<BorrowedFd<'_>> {
 }
 
 impl MultiPrograms {
-    /// Loads `names` from `object`, and `later` on threads of their own, taken when first
-    /// attached (programs not needed at once need not hold up the start). Also with `BPF_TRACE_UPROBE_MULTI` as expected attach type, their
-    /// map references pointing at `ebpf`'s maps.
+    /// Loads `names` from `object` with `BPF_TRACE_UPROBE_MULTI` as expected attach type, their
+    /// map references pointing at `ebpf`'s maps; `later` the same on threads of their own, taken
+    /// when first attached (programs not needed at once need not hold up the start).
     pub fn load(
         object: &[u8],
         ebpf: &aya::Ebpf,

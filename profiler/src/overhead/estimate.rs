@@ -355,11 +355,17 @@ const MIN_WAIT_WINDOWS: usize = 3;
 /// The share of its CPU rate outside the windows below which a target that keeps it inside
 /// them, less 3 standard errors, is taken to wait on its probed threads.
 const WAIT_RATIO: f64 = 0.8;
+/// Threads wait on one another only where more than one runs: a target using fewer CPUs than
+/// this outside the windows (on average) is not told waiting. A single thread working in bursts
+/// can have every window fall in its rests by chance (7 windows in 12 s of 100 ms bursts every
+/// 300 ms once did).
+const WAIT_MIN_CPUS: f64 = 1.2;
 
 /// Whether the target's threads wait on one another while probed: its CPU time per second in
 /// the `windows` (each with its `wall` time) falls below [`WAIT_RATIO`] of its CPU time per
 /// second outside them (`cpu_ns` over `span_ns` in all, both with the watchpoints' cost), by
-/// more than 3 standard errors of the windows' rate. A thread holding a lock or a channel
+/// more than 3 standard errors of the windows' rate, in a target using more than
+/// [`WAIT_MIN_CPUS`] outside them. A thread holding a lock or a channel
 /// across probed assigns makes the others wait (sleeping, or spinning, which counts as their own
 /// work): the windows then hold more of the target's own CPU time per assign than the rest of
 /// the recording, and the estimate is too low, a lower bound. Returns the ratio of the rates
@@ -388,6 +394,9 @@ pub fn waits_while_probed(windows: &[WindowSample], cpu_ns: f64, span_ns: f64) -
     }
     let rate_in = cpu_in / wall_in;
     let rate_out = (cpu_ns - cpu_in).max(0.0) / wall_out;
+    if rate_out < WAIT_MIN_CPUS {
+        return None;
+    }
     let spread = ratio_spread(&points)? * rate_in;
     (rate_in + 3.0 * spread < WAIT_RATIO * rate_out).then(|| rate_in / rate_out)
 }

@@ -446,6 +446,10 @@ fn threads_that_wait_on_each_other_while_probed_are_told() {
         .map(|(c, w)| timed(c, w))
         .collect();
     assert_eq!(waits_while_probed(&mostly_rests, 2e9, 6e9), None);
+    // One thread (under 1.2 CPUs outside the windows) whose windows all fell in its rests,
+    // their rate steady: no waiting without a second thread.
+    let rests: Vec<WindowSample> = (0..6).map(|_| timed(1, 10)).collect();
+    assert_eq!(waits_while_probed(&rests, 2e9, 6e9), None);
     // Too few windows, or too little time outside them.
     assert_eq!(waits_while_probed(&waiting[..2], 11.1e9, 6e9), None);
     assert_eq!(waits_while_probed(&waiting, 0.1e9, 0.06e9), None);
