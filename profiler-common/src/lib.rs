@@ -476,9 +476,8 @@ pub struct Inflight {
     pub kind: u32,
     /// Nonzero once a growth function ran inside this assign (2: the map was growing at entry).
     pub grew: u16,
-    /// Watchpoint hits inside this assign (count, saturating): their traps lie in the
-    /// entry-to-RET gap, which is then timed apart (see [`ProbeTime::watched_gap_ns`]): how much
-    /// longer it is than an unwatched one is what a watchpoint hit costs the target.
+    /// Watchpoint hits inside this assign (count, saturating): their traps lie in the gap,
+    /// timed apart then ([`ProbeTime::watched_gap_ns`]: what a watchpoint hit costs).
     pub watched: u16,
 }
 const _: () = assert!(size_of::<Inflight>() == 64);
