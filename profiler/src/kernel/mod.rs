@@ -13,5 +13,6 @@ pub mod held;
 pub mod links;
 pub mod probes;
 pub mod process_events;
+pub mod target_config;
 pub mod uprobe_multi;
 pub mod xol;

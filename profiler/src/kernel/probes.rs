@@ -14,13 +14,13 @@ use aya::{
 };
 use profiler_common::{
     access::ACCESS_DEREF, watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_TARGETS,
-    NO_FIELD, NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN,
-    PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_MAP_MAKE, PROGRAM_PERF_SAMPLE,
-    TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
+    NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET,
+    PROGRAM_MAP_GROW, PROGRAM_MAP_MAKE, PROGRAM_PERF_SAMPLE, TARGET_SAMPLING_READS,
+    TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };
 
 use crate::{
-    inspect::{access_funcs::MapArg, GoBinary, MapLayout, ProbeSite},
+    inspect::{access_funcs::MapArg, GoBinary, ProbeSite},
     kernel::{
         bpf_maps::{BpfMaps, BpfMapsMut},
         counted::{CountedProbe, CountedProbes},
@@ -60,26 +60,6 @@ pub struct Probes {
     xol: XolAreas,
     /// Processes refused for want of a free slot: (pid, command name), in refusal order.
     refused: Vec<(u32, String)>,
-}
-
-/// The kernel-side configuration for a target; `layout` is None for processes without Go map
-/// probes (custom probes only).
-pub fn target_config(layout: Option<&MapLayout>, sample_every: u32) -> TargetConfig {
-    let mut config = TargetConfig {
-        sample_every,
-        writing_offset: NO_FIELD,
-        growth_offset: NO_FIELD,
-        ..TargetConfig::default()
-    };
-    if let Some(layout) = layout {
-        let [w0, w1] = &layout.written;
-        config.field_offset = [w0.offset as u16, w1.offset as u16];
-        config.field_size = [w0.size as u16, w1.size as u16];
-        config.writing_offset = layout.writing.offset as u16;
-        config.writing_mask = layout.writing_mask;
-        config.growth_offset = layout.growth.as_ref().map_or(NO_FIELD, |f| f.offset as u16);
-    }
-    config
 }
 
 /// A fingerprint of the embedded eBPF object: what a probe hit costs depends on its programs.

@@ -13,7 +13,8 @@ use crate::{
     inspect::{self, GoBinary, ProbeSite, TargetError},
     kernel::{
         calibrate::{self, WatchCalibration},
-        probes::{target_config, Probes},
+        probes::Probes,
+        target_config::target_config,
     },
     machine,
     overhead::{budget, budget::Budget, mix::Mix, plan::OverheadPlan},
