@@ -75,6 +75,18 @@ fn cpu_bit(cpu: u32) -> (usize, u64) {
     )
 }
 
+/// 1 when `holders` has the bit `mask` (one bit or none) of word `word` set, else 0; no branch.
+#[inline(always)]
+fn holders_bit(holders: &[u64; (TRACKED_CPUS / 64) as usize], word: usize, mask: u64) -> u32 {
+    (holders[word] & mask).count_ones()
+}
+
+/// `mask` when `a` and `b` are the same word, else 0.
+#[inline(always)]
+fn same_word_mask(a: usize, b: usize, mask: u64) -> u64 {
+    mask & 0u64.wrapping_sub(u64::from(a == b))
+}
+
 /// Adds `tid` and `cpu` to a writer set.
 #[inline(always)]
 pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
@@ -92,21 +104,19 @@ pub fn note_writer(writers: &mut Writers, tid: u32, cpu: u32) {
     if writers.tid_sketch[word] & mask == 0 {
         writers.tid_sketch[word] |= mask;
     }
-    let mut free = TRACKED_TIDS;
+    // Slots fill in order and are never cleared, so the first empty one ends the set: the
+    // thread is stored there, with no slot index carried out of the scan.
     for i in 0..TRACKED_TIDS {
         let t = writers.tids[i];
         if t == tid {
             return;
         }
-        if t == 0 && free == TRACKED_TIDS {
-            free = i;
+        if t == 0 {
+            writers.tids[i] = tid;
+            return;
         }
     }
-    if free < TRACKED_TIDS {
-        writers.tids[free] = tid;
-    } else {
-        writers.tid_overflow = writers.tid_overflow.wrapping_add(1);
-    }
+    writers.tid_overflow = writers.tid_overflow.wrapping_add(1);
 }
 
 /// Charges one write to a line: counts it, counts an ownership transfer when the previous
@@ -126,27 +136,25 @@ pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut
             add(&mut stats.sampled.transfers, 1);
         }
     }
+    // Indexed, never compared with a loop counter: the verifier then keeps one state where a
+    // scan would split on each word the CPU's bit might be in (`holders_bit`).
     let (word, mask) = cpu_bit(write.cpu);
-    let (last_word, last_mask) = if stats.last_cpu_plus1 != 0 {
-        cpu_bit(stats.last_cpu_plus1 - 1)
+    let held: u32 = stats.holders.iter().map(|w| w.count_ones()).sum();
+    let own = holders_bit(&stats.holders, word, mask);
+    let last = if stats.last_cpu_plus1 != 0 && stats.last_cpu_plus1 != cpu_plus1 {
+        let (last_word, last_mask) = cpu_bit(stats.last_cpu_plus1 - 1);
+        // The previous writer's CPU may share the last bit with this one.
+        holders_bit(
+            &stats.holders,
+            last_word,
+            last_mask & !same_word_mask(last_word, word, mask),
+        )
     } else {
-        (0, 0)
+        0
     };
-    let mut copies = 0u32;
-    let mut only_writer = true;
-    for i in 0..stats.holders.len() {
-        let mut others = stats.holders[i];
-        if i == word {
-            others &= !mask;
-        }
-        if others != 0 {
-            only_writer = false;
-        }
-        if i == last_word {
-            others &= !last_mask;
-        }
-        copies += others.count_ones();
-    }
+    // Copies held by CPUs other than this one; the last writer's is not a reader's copy.
+    let others = held - own;
+    let copies = others - last;
     if copies > 0 && write.sharing != 0 {
         add(&mut stats.invalidations, copies as u64);
         if write.samples_reads() {
@@ -154,10 +162,13 @@ pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut
         }
     }
     // Written only when it changes, so a line one CPU keeps writing is not dirtied for it.
-    if !only_writer || stats.holders[word] & mask == 0 {
-        for i in 0..stats.holders.len() {
-            stats.holders[i] = if i == word { mask } else { 0 };
+    if others != 0 || own == 0 {
+        for held in stats.holders.iter_mut() {
+            // SAFETY: a valid, aligned reference. Volatile keeps these four stores from being
+            // turned into a call to `memset`, a byte loop the verifier walks through.
+            unsafe { core::ptr::write_volatile(held, 0) };
         }
+        stats.holders[word] = mask;
     }
     if stats.last_tid != 0 && stats.last_tid != write.tid {
         add(&mut stats.thread_switches, 1);
@@ -186,7 +197,7 @@ pub fn record_line_read(stats: &mut LineStats, read: &Write, add: impl Fn(&mut u
     }
     let (word, mask) = cpu_bit(read.cpu);
     if stats.holders[word] & mask == 0 {
-        if stats.holders.iter().any(|&w| w != 0) {
+        if stats.holders.iter().fold(0, |any, &w| any | w) != 0 {
             add(&mut stats.remote_reads, 1);
             if sampled {
                 add(&mut stats.sampled.remote_reads, 1);

@@ -13,7 +13,7 @@ pub use profiler_common::fold::Write;
 use profiler_common::{
     fold::{record_line_read, record_line_write, record_object_write},
     Counter, LineKey, LineStats, ObjectKey, ObjectStats, TARGET_SAMPLING_READS,
-    TARGET_SAMPLING_WRITES, TARGET_SHARING,
+    TARGET_SAMPLING_WRITES, TARGET_SHARING, WRITTEN_FIELDS,
 };
 
 use crate::maps::{bump, LINES, OBJECTS, ZERO_LINE, ZERO_OBJECT};
@@ -98,7 +98,7 @@ pub fn line_entry<K>(
 }
 
 /// Charges `write` to the line at `line`; returns false when the line could not be stored.
-#[inline(always)]
+#[inline(never)]
 pub fn write_line(write: &Write, line: u64) -> bool {
     let key = LineKey {
         pid: write.pid,
@@ -115,9 +115,35 @@ pub fn write_line(write: &Write, line: u64) -> bool {
     }
 }
 
+/// Charges `write` to each nonzero line of `lines`; returns them with those that could not be
+/// stored zeroed. Written out line by line: a loop would carry its index, and the verifier
+/// would walk every state of one line's update once more for each state of the next.
+#[inline(always)]
+pub fn write_lines(write: &Write, lines: [u64; WRITTEN_FIELDS]) -> [u64; WRITTEN_FIELDS] {
+    const _: () = assert!(WRITTEN_FIELDS == 2, "write_lines handles two lines");
+    let first = lines[0] != 0 && write_line(write, lines[0]);
+    let second = lines[1] != 0 && write_line(write, lines[1]);
+    [
+        if first { lines[0] } else { 0 },
+        if second { lines[1] } else { 0 },
+    ]
+}
+
+/// Charges a read by the thread of `read` to each nonzero line of `lines`, line by line (see
+/// [`write_lines`]).
+#[inline(always)]
+pub fn read_lines(read: &Write, lines: [u64; WRITTEN_FIELDS]) {
+    if lines[0] != 0 {
+        read_line(read, lines[0]);
+    }
+    if lines[1] != 0 {
+        read_line(read, lines[1]);
+    }
+}
+
 /// Charges a read by the thread of `read` to the line at `line`; returns false when the line
 /// could not be stored.
-#[inline(always)]
+#[inline(never)]
 pub fn read_line(read: &Write, line: u64) -> bool {
     let key = LineKey {
         pid: read.pid,
@@ -172,7 +198,7 @@ pub struct ObjectId {
 }
 
 /// Charges `write` to an object.
-#[inline(always)]
+#[inline(never)]
 pub fn write_object(write: &Write, id: &ObjectId) {
     if let Some(stats) = object_stats(write, id) {
         // SAFETY: as in `write_line`.

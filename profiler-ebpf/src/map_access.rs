@@ -19,7 +19,7 @@ use profiler_common::{
 
 use crate::{
     entry::{enter, Entry},
-    fold::{atomic_add, current_write, object_stats, read_line, write_line, ObjectId, Write},
+    fold::{atomic_add, current_write, object_stats, read_lines, write_lines, ObjectId, Write},
     header::{field_lines, header_u8},
     maps::{bump, bump_index, time_program, writer_inside, MAP_WRITERS, TARGET_HITS},
     sample::{return_address, send, user_stack, SampleInfo},
@@ -91,15 +91,10 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
     let writes = access.writes();
     let now = current_write(pid_tgid, false, writing && writes, config.flags);
     let lines = field_lines(map, &config);
-    for line in lines {
-        if line == 0 {
-            continue;
-        }
-        if writes {
-            write_line(&now, line);
-        } else {
-            read_line(&now, line);
-        }
+    if writes {
+        write_lines(&now, lines);
+    } else {
+        read_lines(&now, lines);
     }
     // The map type is in RAX where the header is in RBX.
     let type_addr = if cookie.register == 1 { rax } else { 0 };

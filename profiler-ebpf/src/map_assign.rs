@@ -13,14 +13,13 @@
 //! twice for one assign (counted twice; the second entry replaces the first in `INFLIGHT`).
 
 use aya_ebpf::{macros::uprobe, programs::ProbeContext};
-use aya_log_ebpf::debug;
 use profiler_common::{
     Counter, Inflight, InflightKey, MapWriter, ObjectKey, OBJECT_GO_MAP, SAMPLE_CONCURRENT,
 };
 
 use crate::{
     entry::{enter, Entry},
-    fold::{current_write, write_line, write_object, ObjectId},
+    fold::{current_write, write_lines, write_object, ObjectId},
     header::{field_lines, header_u64, header_u8},
     maps::{bump, time_program, writer_inside, INFLIGHT, MAP_WRITERS},
     sample::{return_address, send, user_stack, SampleInfo},
@@ -74,13 +73,7 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     let write = current_write(pid_tgid, growing, writing, config.flags);
 
     // The lines that could not be stored are left out of the sample.
-    let mut lines = field_lines(map, &config);
-    for line in lines.iter_mut().filter(|l| **l != 0) {
-        if !write_line(&write, *line) {
-            debug!(ctx, "line {:x} of pid {} not stored", *line, pid);
-            *line = 0;
-        }
-    }
+    let lines = write_lines(&write, field_lines(map, &config));
     let object = ObjectId {
         addr: map,
         kind: cookie.kind,

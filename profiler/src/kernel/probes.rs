@@ -78,10 +78,12 @@ impl Probes {
         }
         // aya-log levels: 0 disables every log statement in the kernel; 0xff enables all.
         let level: u8 = if verbose { 0xff } else { 0 };
+        let began = std::time::Instant::now();
         let mut ebpf = EbpfLoader::new()
             .override_global("AYA_LOG_LEVEL", &level, false)
             .load(EBPF_OBJECT)
             .map_err(|e| AttachError::Load(Box::new(e)))?;
+        tracing::debug!(took = ?began.elapsed(), "maps created");
         for name in [PROGRAM_PERF_SAMPLE, PROGRAM_WATCH] {
             let perf: &mut PerfEvent = ebpf
                 .program_mut(name)
@@ -89,6 +91,7 @@ impl Probes {
                 .try_into()?;
             perf.load()?;
         }
+        tracing::debug!(took = ?began.elapsed(), "perf programs verified");
         // The lookup program, verified as long as the assign program, is first attached after
         // the first window: it is verified meanwhile.
         let now: Vec<&str> = PROGRAMS
@@ -104,6 +107,7 @@ impl Probes {
                 None
             }
         };
+        tracing::debug!(took = ?began.elapsed(), "uprobe programs verified");
         // With uprobe-multi links Aya's copies of the uprobe programs only serve a site whose
         // multi link fails; they are verified then (`Links`), not at every start.
         if multi.is_none() {

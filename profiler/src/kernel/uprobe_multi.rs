@@ -131,8 +131,7 @@ impl MultiPrograms {
         }
         obj.relocate_calls(&text)
             .map_err(|e| MultiError::Relocate(format!("calls: {e}")))?;
-        let mut functions = Vec::with_capacity(names.len());
-        let mut deferred = HashMap::new();
+        let mut functions = Vec::with_capacity(names.len() + later.len());
         for &name in names.iter().chain(later) {
             let program = obj
                 .programs
@@ -142,48 +141,24 @@ impl MultiPrograms {
                 .functions
                 .get(&program.function_key())
                 .ok_or_else(|| MultiError::Missing(name.to_owned()))?;
-            if later.contains(&name) {
-                let (owned, insns, license) = (
-                    name.to_owned(),
-                    function.instructions.clone(),
-                    obj.license.clone(),
-                );
+            functions.push((name, &function.instructions));
+        }
+        let (now, after) = functions.split_at(names.len());
+        let programs = load_side_by_side(now, &obj.license)?;
+        // The programs taken later are verified once those needed now are: on a machine with
+        // few CPUs they would otherwise share the CPUs with them and delay the start.
+        let deferred = after
+            .iter()
+            .map(|&(name, insns)| {
+                let (owned, insns, license) = (name.to_owned(), insns.clone(), obj.license.clone());
                 let thread = std::thread::spawn(move || prog_load(&owned, &insns, &license));
                 let program = Deferred {
                     thread: Mutex::new(Some(thread)),
                     loaded: OnceLock::new(),
                 };
-                deferred.insert(name.to_owned(), program);
-            } else {
-                functions.push((name, &function.instructions));
-            }
-        }
-        // The verifier takes most of clprof's start (a few hundred milliseconds for the assign
-        // program): the programs are verified side by side, one thread each.
-        let license = &obj.license;
-        let loaded: Vec<(&str, io::Result<OwnedFd>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = functions
-                .iter()
-                .map(|&(name, insns)| (name, scope.spawn(move || prog_load(name, insns, license))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|(name, h)| {
-                    let result = h
-                        .join()
-                        .unwrap_or_else(|_| Err(io::Error::other("the loading thread panicked")));
-                    (name, result)
-                })
-                .collect()
-        });
-        let mut programs = HashMap::new();
-        for (name, result) in loaded {
-            let fd = result.map_err(|source| MultiError::Load {
-                name: name.to_owned(),
-                source,
-            })?;
-            programs.insert(name.to_owned(), fd);
-        }
+                (name.to_owned(), program)
+            })
+            .collect();
         Ok(MultiPrograms { programs, deferred })
     }
 
@@ -231,9 +206,42 @@ impl MultiPrograms {
     }
 }
 
+/// Verifies `functions` side by side, one thread each: the verifier takes most of clprof's start
+/// (a hundred milliseconds or more for the assign program).
+fn load_side_by_side(
+    functions: &[(&str, &Vec<bpf_insn>)],
+    license: &CString,
+) -> Result<HashMap<String, OwnedFd>, MultiError> {
+    let loaded: Vec<(&str, io::Result<OwnedFd>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = functions
+            .iter()
+            .map(|&(name, insns)| (name, scope.spawn(move || prog_load(name, insns, license))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, h)| {
+                let result = h
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("the loading thread panicked")));
+                (name, result)
+            })
+            .collect()
+    });
+    let mut programs = HashMap::new();
+    for (name, result) in loaded {
+        let fd = result.map_err(|source| MultiError::Load {
+            name: name.to_owned(),
+            source,
+        })?;
+        programs.insert(name.to_owned(), fd);
+    }
+    Ok(programs)
+}
+
 fn prog_load(name: &str, insns: &[bpf_insn], license: &CString) -> io::Result<OwnedFd> {
     // SAFETY: an all-zero bpf_attr is the documented starting point of every command.
     let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    let began = std::time::Instant::now();
     // SAFETY: writing plain integer fields of the prog-load member of the union.
     unsafe {
         let load = &mut attr.__bindgen_anon_3;
@@ -251,7 +259,9 @@ fn prog_load(name: &str, insns: &[bpf_insn], license: &CString) -> io::Result<Ow
         }
     }
     // SAFETY: `attr` points at `insns` and `license`, alive across the call.
-    let fd = unsafe { sys_bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr) }?;
+    let fd = unsafe { sys_bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr) };
+    tracing::debug!(program = name, took = ?began.elapsed(), "verified");
+    let fd = fd?;
     // SAFETY: the kernel returned a new program fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
