@@ -1,15 +1,10 @@
 //! Project tasks: `cargo xtask <setup|build|build-ebpf|test|demo|bench|soak|lint|fuzz>`.
 
 mod bench;
-mod bench_accuracy;
-mod bench_report;
-mod bench_service;
-mod bench_watch;
 mod bootstrap;
 mod build;
 mod demo;
 mod fuzz;
-mod go_matrix;
 mod lint;
 mod soak;
 mod test;

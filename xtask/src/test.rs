@@ -32,7 +32,7 @@ pub fn test() -> Result<()> {
     println!("CLPROF_GO_OLD={}", tools.go_old.display());
     println!("CLPROF_BIN={}", clprof.display());
     println!("CLPROF_PROMETHEUS={}", tools.prometheus.display());
-    let matrix = crate::go_matrix::env_value(&tools.go_matrix);
+    let matrix = crate::bootstrap::go_matrix::env_value(&tools.go_matrix);
     println!("CLPROF_GO_MATRIX={matrix}");
     let tests = run(cargo_with_ebpf()
         .args([

@@ -146,7 +146,7 @@ pub enum Regression {
 impl Regression {
     /// One line for stderr, in the compared unit.
     pub fn describe(&self, by: ComparedBy) -> String {
-        let show = |v: f64| super::text::amount(v, by);
+        let show = |v: f64| by.amount(v);
         let pct = |b: f64, a: f64| {
             change_pct(b, a).map_or("from nothing".to_owned(), |p| format!("{p:+.1}%"))
         };

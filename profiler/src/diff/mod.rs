@@ -68,6 +68,14 @@ impl ComparedBy {
             ComparedBy::Moves => "moves/s",
         }
     }
+
+    /// `value` in the compared unit: µs/s from ns/s, or moves/s.
+    pub fn amount(self, value: f64) -> String {
+        match self {
+            ComparedBy::CpuTime => format!("{:.1}", value / 1000.0),
+            ComparedBy::Moves => format!("{value:.0}"),
+        }
+    }
 }
 
 /// One of the two profiles.

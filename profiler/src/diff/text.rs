@@ -7,14 +7,6 @@ use super::{
     ComparedBy, Diff, Matched, Side,
 };
 
-/// An amount in the compared unit: µs/s from ns/s, or moves/s.
-pub fn amount(value: f64, by: ComparedBy) -> String {
-    match by {
-        ComparedBy::CpuTime => format!("{:.1}", value / 1000.0),
-        ComparedBy::Moves => format!("{value:.0}"),
-    }
-}
-
 /// Renders the diff; `top` rows at most (None: all).
 pub fn text(diff: &Diff, top: Option<usize>) -> String {
     let by = diff.compared_by;
@@ -71,8 +63,8 @@ pub fn text(diff: &Diff, top: Option<usize>) -> String {
     let _ = writeln!(
         s,
         "total: {} → {} {unit} ({pct}): {}",
-        amount(b, by),
-        amount(a, by),
+        by.amount(b),
+        by.amount(a),
         t.change.as_str()
     );
     let _ = writeln!(
@@ -86,7 +78,7 @@ pub fn text(diff: &Diff, top: Option<usize>) -> String {
 fn row(s: &mut String, m: &Matched, by: ComparedBy) {
     let cost = |side: &Option<Side>| match side {
         Some(side) => (
-            amount(side.value(by), by),
+            by.amount(side.value(by)),
             side.target_cpu_pct
                 .map_or("-".to_owned(), |p| format!("{p:.2}%")),
         ),

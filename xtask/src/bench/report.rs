@@ -6,29 +6,15 @@ use std::{fmt::Write as _, process::Command};
 
 use anyhow::Result;
 
-use crate::bench_service::{ServiceStart, Steps};
-use crate::bench_watch::{self, AFTER_S, GAP_S, LEAD_S, MARGIN_S, RECORD_S, ROUNDS, SETTLE_S};
-use crate::{
-    bench::{Results, Run},
-    bootstrap::Tools,
-    util,
+use super::{
+    results::{detection_steps, Results, Run},
+    service::{ServiceStart, Steps},
+    stats::median,
+    watch::{self, AFTER_S, GAP_S, LEAD_S, MARGIN_S, RECORD_S, ROUNDS, SETTLE_S},
 };
+use crate::{bootstrap::Tools, util};
 
 const NOTES_MARKER: &str = "<!-- notes: kept by cargo xtask bench -->";
-
-/// The median of `xs`; None when empty.
-pub(crate) fn median(mut xs: Vec<f64>) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    Some(if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    })
-}
 
 fn ops(runs: &[Run]) -> Option<f64> {
     median(runs.iter().map(|r| r.ops as f64).collect())
@@ -293,7 +279,7 @@ pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
         "The workload runs on; `clprof record --pid` (default budget) records it for {} ms \
          until the shared cache's line (its header address, printed by the workload) is ranked \
          first; {} fresh processes. Result: {}.\n",
-        crate::bench::detection_steps(),
+        detection_steps(),
         r.detection_ms.len(),
         detection_text(r)
     )?;
@@ -339,7 +325,7 @@ pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
     }
     writeln!(md)?;
     service_section(&mut md, &r.service)?;
-    crate::bench_accuracy::markdown(&mut md, &r.accuracy)?;
+    super::accuracy::markdown(&mut md, &r.accuracy)?;
     watch_section(&mut md, &r.watch)?;
 
     writeln!(
@@ -496,7 +482,7 @@ pub fn service_section(md: &mut String, m: &ServiceStart) -> Result<()> {
 }
 
 /// "median R (min–max A–B, N rounds)" of the rounds' calibrated / paid ratios.
-fn watch_ratios(w: &bench_watch::Results) -> Option<String> {
+fn watch_ratios(w: &watch::Results) -> Option<String> {
     let ratios: Vec<f64> = w.rounds.iter().filter_map(|r| r.ratio()).collect();
     let min = ratios.iter().copied().reduce(f64::min)?;
     let max = ratios.iter().copied().reduce(f64::max)?;
@@ -508,7 +494,7 @@ fn watch_ratios(w: &bench_watch::Results) -> Option<String> {
 }
 
 /// The watchpoint hit cost table, for BENCHMARKS.md and `cargo xtask bench --only watch`.
-pub fn watch_section(md: &mut String, w: &bench_watch::Results) -> Result<()> {
+pub fn watch_section(md: &mut String, w: &watch::Results) -> Result<()> {
     writeln!(md, "## Watchpoint hit cost against ground truth\n")?;
     writeln!(
         md,

