@@ -70,7 +70,7 @@ pub fn find_variable(path: &Path, symbol: &str) -> Result<Variable, TargetError>
     if let Some(v) = from_symbols {
         return Ok(v);
     }
-    match super::layout_dwarf::variable(&obj, symbol) {
+    match super::dwarf::variable(&obj, symbol) {
         Ok(Some((vaddr, size))) => Ok(Variable { vaddr, size }),
         Ok(None) => Err(TargetError::SymbolNotFound {
             symbol: symbol.to_string(),
@@ -99,7 +99,7 @@ fn rust_path(symbol: &str) -> Option<String> {
 pub(crate) fn dwarf_variable(path: &Path, symbol: &str) -> Option<Variable> {
     let data = open(path).ok()?;
     let obj = parse(path, &data).ok()?;
-    let (vaddr, size) = super::layout_dwarf::variable(&obj, symbol).ok()??;
+    let (vaddr, size) = super::dwarf::variable(&obj, symbol).ok()??;
     Some(Variable { vaddr, size })
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use object::{Object, ObjectSymbol};
 
-use super::{buildinfo, elf, layout_dwarf, map_types};
+use super::{buildinfo, dwarf, elf, layout_dwarf, map_types};
 
 const SHOWN: &str = "<fuzz input>";
 
@@ -42,5 +42,5 @@ pub fn dwarf_bytes(data: &[u8]) {
         return;
     };
     let _ = layout_dwarf::scan(&obj);
-    let _ = layout_dwarf::variable(&obj, "main.counter");
+    let _ = dwarf::variable(&obj, "main.counter");
 }

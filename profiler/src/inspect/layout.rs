@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::buildinfo::parse_go_version;
-use super::layout_dwarf::DwarfStruct;
+use super::dwarf::DwarfStruct;
 use super::TargetError;
 
 /// Which Go map implementation a binary uses.

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use gimli::{AttributeValue, DebuggingInformationEntry};
 use object::{Object, ObjectSection, ObjectSymbol};
 
-use super::layout_dwarf::{attr_str, R};
+use super::dwarf::{attr_str, R};
 
 /// `DW_AT_go_runtime_type` (cmd/internal/dwarf/dwarf.go).
 const DW_AT_GO_RUNTIME_TYPE: gimli::DwAt = gimli::DwAt(0x2904);

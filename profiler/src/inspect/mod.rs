@@ -19,6 +19,7 @@ mod buildinfo;
 pub mod container;
 mod cpu_clock;
 mod disasm;
+mod dwarf;
 mod elf;
 mod entries;
 #[doc(hidden)]
