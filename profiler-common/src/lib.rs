@@ -495,64 +495,6 @@ pub struct MapWriter {
 }
 const _: () = assert!(size_of::<MapWriter>() == 16);
 
-/// [`SampleEvent::flags`]: the entry saw another writer inside the map.
-pub const SAMPLE_CONCURRENT: u32 = 1;
-/// [`SampleEvent::flags`]: a RET-site event charging the value slot's line.
-pub const SAMPLE_SLOT: u32 = 2;
-/// [`SampleEvent::flags`]: a custom probe.
-pub const SAMPLE_CUSTOM: u32 = 4;
-/// [`SampleEvent::flags`]: a perf-event sample (L1 miss or cpu-clock); `return_addr` is 0.
-pub const SAMPLE_PERF: u32 = 8;
-/// [`SampleEvent::flags`]: a lookup or iteration step (an access probe's read), not a write.
-pub const SAMPLE_READ: u32 = 16;
-/// [`SampleEvent::flags`]: a `runtime.makemap*` return: `object` is the new map, the stack
-/// where it was made.
-pub const SAMPLE_MADE: u32 = 32;
-
-/// A sampled assign, sent through `EVENTS`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SampleEvent {
-    /// Monotonic time of the assign (ns since boot).
-    pub ktime_ns: u64,
-    /// Process id (tgid).
-    pub pid: u32,
-    /// Thread id.
-    pub tid: u32,
-    /// CPU the assign ran on.
-    pub cpu: u32,
-    /// [`AssignKind`] of the probe.
-    pub kind: u32,
-    /// Map header address (the written object).
-    pub object: u64,
-    /// Lines written, first field's line then the second's (0 = none / same line).
-    pub lines: [u64; WRITTEN_FIELDS],
-    /// The caller's return address, read at `[rsp]`: frame-pointer unwinding at a function's first
-    /// instruction skips the immediate caller, so userspace splices this in as frame 1.
-    pub return_addr: u64,
-    /// Id in `STACKS` of the user stack, or negative errno when it could not be stored.
-    pub stack_id: i64,
-    /// `SAMPLE_*` bits.
-    pub flags: u32,
-    /// With [`SAMPLE_CONCURRENT`]: the thread already inside the map's write, else 0.
-    pub other_tid: u32,
-    /// With [`SAMPLE_CONCURRENT`]: that thread's entry stack when it was sampled, else negative.
-    pub other_stack_id: i64,
-}
-const _: () = assert!(size_of::<SampleEvent>() == 80);
-
-impl SampleEvent {
-    /// The event at the start of `bytes` (a ring-buffer record or a saved stream), if whole.
-    pub fn read_from(bytes: &[u8]) -> Option<SampleEvent> {
-        if bytes.len() < size_of::<SampleEvent>() {
-            return None;
-        }
-        // SAFETY: `bytes` holds at least one SampleEvent's worth of bytes, read unaligned; the
-        // type is plain integers (repr(C), explicit padding), so any bit pattern is valid.
-        Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast()) })
-    }
-}
-
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: all of these are repr(C), Copy, with explicit padding and no invalid bit patterns.
@@ -585,12 +527,14 @@ pub mod fold;
 mod latency;
 pub mod probe_time;
 pub mod process;
+mod sample;
 pub mod watch;
 pub mod windows;
 pub mod xol;
 
 pub use latency::{latency_bucket, latency_bucket_upper, LatencyHist};
 pub use probe_time::{gap_bucket, ProbeTime, GAP_BUCKETS, GAP_BUCKET_NS};
+pub use sample::{SampleEvent, SampleFlags};
 pub use windows::{
     read_hits_counter, Sampled, TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };

@@ -8,7 +8,7 @@ use aya_ebpf::{
     programs::ProbeContext,
     EbpfContext,
 };
-use profiler_common::{line_of, Cookie, Counter, OBJECT_CUSTOM, SAMPLE_CUSTOM, WRITTEN_FIELDS};
+use profiler_common::{line_of, Cookie, Counter, SampleFlags, OBJECT_CUSTOM, WRITTEN_FIELDS};
 
 use crate::{
     fold::{current_write, write_line, write_object, ObjectId},
@@ -79,7 +79,7 @@ fn try_custom_probe(ctx: &ProbeContext) -> Result<(), ()> {
             kind: cookie.kind,
             object: addr,
             lines,
-            flags: SAMPLE_CUSTOM,
+            flags: SampleFlags::CUSTOM,
             other_tid: 0,
             other_stack_id: -1,
         };

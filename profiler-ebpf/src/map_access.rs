@@ -13,8 +13,7 @@ use aya_ebpf::{helpers::bpf_probe_read_user, macros::uprobe, programs::ProbeCont
 use profiler_common::{
     access::{AccessKind, ACCESS_DEREF},
     fold::{note_writer, record_object_read},
-    read_hits_counter, Counter, MapWriter, ObjectKey, OBJECT_GO_MAP, SAMPLE_CONCURRENT,
-    SAMPLE_READ,
+    read_hits_counter, Counter, MapWriter, ObjectKey, SampleFlags, OBJECT_GO_MAP,
 };
 
 use crate::{
@@ -132,7 +131,11 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
             kind: cookie.kind,
             object: map,
             lines,
-            flags: SAMPLE_CONCURRENT | if writes { 0 } else { SAMPLE_READ },
+            flags: if writes {
+                SampleFlags::CONCURRENT
+            } else {
+                SampleFlags::CONCURRENT.with(SampleFlags::READ)
+            },
             other_tid: other.map_or(0, |o| o.tid),
             other_stack_id: other.map_or(-1, |o| o.stack_id),
         };

@@ -14,7 +14,7 @@
 
 use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use profiler_common::{
-    Counter, Inflight, InflightKey, MapWriter, ObjectKey, OBJECT_GO_MAP, SAMPLE_CONCURRENT,
+    Counter, Inflight, InflightKey, MapWriter, ObjectKey, SampleFlags, OBJECT_GO_MAP,
 };
 
 use crate::{
@@ -94,7 +94,11 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
             kind: cookie.kind,
             object: map,
             lines,
-            flags: if writing { SAMPLE_CONCURRENT } else { 0 },
+            flags: if writing {
+                SampleFlags::CONCURRENT
+            } else {
+                SampleFlags::NONE
+            },
             other_tid: other.map_or(0, |o| o.tid),
             other_stack_id: other.map_or(-1, |o| o.stack_id),
         };

@@ -4,7 +4,7 @@
 //! as where the map was made.
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::uprobe, programs::ProbeContext};
-use profiler_common::{access::MAKE_KIND, SAMPLE_MADE, WRITTEN_FIELDS};
+use profiler_common::{access::MAKE_KIND, SampleFlags, WRITTEN_FIELDS};
 
 use crate::{
     fold::current_write,
@@ -41,7 +41,7 @@ fn try_go_map_make(ctx: &ProbeContext) -> Result<(), ()> {
         kind: MAKE_KIND,
         object: map,
         lines: [0; WRITTEN_FIELDS],
-        flags: SAMPLE_MADE,
+        flags: SampleFlags::MADE,
         other_tid: 0,
         other_stack_id: -1,
     };

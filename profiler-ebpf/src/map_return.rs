@@ -15,8 +15,8 @@ use aya_ebpf::{
     EbpfContext,
 };
 use profiler_common::{
-    latency_bucket, line_of, Cookie, Counter, Inflight, InflightKey, ObjectKey, OBJECT_GO_MAP_SLOT,
-    SAMPLE_SLOT, WRITTEN_FIELDS,
+    latency_bucket, line_of, Cookie, Counter, Inflight, InflightKey, ObjectKey, SampleFlags,
+    OBJECT_GO_MAP_SLOT, WRITTEN_FIELDS,
 };
 
 use crate::{
@@ -100,7 +100,7 @@ fn try_go_map_assign_ret(ctx: &ProbeContext) -> Result<(), ()> {
                 kind: inflight.kind,
                 object: slot,
                 lines,
-                flags: SAMPLE_SLOT,
+                flags: SampleFlags::SLOT,
                 other_tid: 0,
                 other_stack_id: -1,
             };

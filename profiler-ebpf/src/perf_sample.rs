@@ -11,7 +11,7 @@
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::perf_event, programs::PerfEventContext};
 use profiler_common::{
-    line_of, xol::in_xol_area, Counter, InflightKey, IpKey, LineKey, ObjectKey, SAMPLE_PERF,
+    line_of, xol::in_xol_area, Counter, InflightKey, IpKey, LineKey, ObjectKey, SampleFlags,
     WRITTEN_FIELDS,
 };
 
@@ -84,7 +84,7 @@ fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
         kind: 0,
         object,
         lines,
-        flags: SAMPLE_PERF,
+        flags: SampleFlags::PERF,
         other_tid: 0,
         other_stack_id: -1,
     };

@@ -4,7 +4,9 @@
 use aya_ebpf::{
     bindings::BPF_F_USER_STACK, helpers::bpf_probe_read_user, programs::tracing::StackIdContext,
 };
-use profiler_common::{fold::Write, Counter, SampleEvent, EVENTS_RING_BYTES, WRITTEN_FIELDS};
+use profiler_common::{
+    fold::Write, Counter, SampleEvent, SampleFlags, EVENTS_RING_BYTES, WRITTEN_FIELDS,
+};
 
 use crate::maps::{bump, EVENTS, STACKS};
 
@@ -13,7 +15,7 @@ pub struct SampleInfo {
     pub kind: u32,
     pub object: u64,
     pub lines: [u64; WRITTEN_FIELDS],
-    pub flags: u32,
+    pub flags: SampleFlags,
     pub other_tid: u32,
     pub other_stack_id: i64,
 }

@@ -85,15 +85,46 @@ pub struct DiffArgs {
     pub fail_if_worse: Option<f64>,
 }
 
+/// What to record and what it may cost: the flags `record` and `daemon` share.
 #[derive(Debug, Args)]
-pub struct RecordArgs {
+pub struct RecordingArgs {
     /// Process to profile (repeat for several).
     #[arg(short, long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
     /// Also every Go process on the host: the running ones, and those that start while
-    /// recording (attached as they exec).
+    /// recording, attached as they exec (the daemon drops the ones that exit).
     #[arg(long)]
     pub all_go: bool,
+    /// Watch memory with hardware write watchpoints (repeatable): auto (the default: the words
+    /// of the top-ranked lines, once ranked, within the budget), SYMBOL[+OFF][:LEN], a global
+    /// variable of each target from its symbol table or DWARF (e.g. main.stats+8:16, or a Rust
+    /// path such as server::STATS), or ADDR[:LEN], an address in each target (8 bytes by
+    /// default); `off` watches nothing. Every write to a watched word is counted, by any
+    /// instruction, with its thread, CPU and code; more words than the 4 debug registers are
+    /// rotated. The daemon arms them anew in every window.
+    #[arg(
+        long = "watch",
+        value_name = "auto|off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]",
+        default_value = "auto"
+    )]
+    pub watch: Vec<WatchSpec>,
+    /// Perf-event source: auto picks PEBS/IBS L1-miss sampling with data addresses, else the
+    /// generic L1D read-miss event, else cpu-clock; a forced choice fails when unavailable.
+    #[arg(long, value_enum, default_value_t = crate::perf::EventsChoice::Auto)]
+    pub events: crate::perf::EventsChoice,
+    /// Overhead budget, percent of each target's CPU time (e.g. 2 or 2%): probes are attached in
+    /// windows the budget pays for, and perf sampling is slowed to fit; 100 = always on.
+    #[arg(long, default_value = "2", value_name = "PCT", value_parser = parse_budget)]
+    pub budget: f64,
+    /// Sample one map write in N (per CPU) with its user stack.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sample_every: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub recording: RecordingArgs,
     /// How long to record (e.g. 10s, 500ms, 2m).
     #[arg(short, long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -119,35 +150,10 @@ pub struct RecordArgs {
     /// the pointer in REG, plus OFF bytes, is the written object). Repeatable.
     #[arg(long = "probe", value_name = "go|go-writes|BIN:SYMBOL:REG[+OFF]")]
     pub probes: Vec<ProbeSpec>,
-
-    /// Watch memory with hardware write watchpoints (repeatable): auto (the default: the words
-    /// of the top-ranked lines, once ranked, within the budget), SYMBOL[+OFF][:LEN], a global
-    /// variable of each target from its symbol table or DWARF (e.g. main.stats+8:16, or a Rust
-    /// path such as server::STATS), or ADDR[:LEN], an address in each target (8 bytes by
-    /// default); `off` watches nothing. Every write to a watched word is counted, by any
-    /// instruction, with its thread, CPU and code; more words than the 4 debug registers are
-    /// rotated.
-    #[arg(
-        long = "watch",
-        value_name = "auto|off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]",
-        default_value = "auto"
-    )]
-    pub watch: Vec<WatchSpec>,
-    /// Perf-event source: auto picks PEBS/IBS L1-miss sampling with data addresses, else the
-    /// generic L1D read-miss event, else cpu-clock; a forced choice fails when unavailable.
-    #[arg(long, value_enum, default_value_t = crate::perf::EventsChoice::Auto)]
-    pub events: crate::perf::EventsChoice,
-    /// Overhead budget, percent of each target's CPU time (e.g. 2 or 2%): probes are attached in
-    /// windows the budget pays for, and perf sampling is slowed to fit; 100 = always on.
-    #[arg(long, default_value = "2", value_name = "PCT", value_parser = parse_budget)]
-    pub budget: f64,
     /// Also write every sampled event, as received, to FILE (raw 80-byte `SampleEvent` records,
     /// native byte order): an event stream to fold offline or benchmark with.
     #[arg(long, value_name = "FILE")]
     pub save_samples: Option<PathBuf>,
-    /// Sample one map write in N (per CPU) with its user stack.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
-    pub sample_every: u32,
     /// Command to start and profile (after --).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
@@ -155,13 +161,8 @@ pub struct RecordArgs {
 
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
-    /// Process to profile (repeat for several).
-    #[arg(short, long = "pid", value_name = "PID")]
-    pub pids: Vec<u32>,
-    /// Follow every Go process on the host: the running ones, and new ones as they exec (within
-    /// the second); exited ones are dropped.
-    #[arg(long)]
-    pub all_go: bool,
+    #[command(flatten)]
+    pub recording: RecordingArgs,
     /// Address to serve HTTP on; non-loopback addresses need --allow-remote.
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub listen: std::net::SocketAddr,
@@ -174,27 +175,9 @@ pub struct DaemonArgs {
     /// Windows kept in memory (the oldest is dropped).
     #[arg(long, default_value_t = DEFAULT_KEEP, value_parser = clap::value_parser!(usize))]
     pub keep: usize,
-    /// Overhead budget, percent of each target's CPU time; 100 = probes always on.
-    #[arg(long, default_value = "2", value_name = "PCT", value_parser = parse_budget)]
-    pub budget: f64,
-    /// Perf-event source (as for record).
-    #[arg(long, value_enum, default_value_t = crate::perf::EventsChoice::Auto)]
-    pub events: crate::perf::EventsChoice,
-    /// Sample one map write in N (per CPU) with its user stack.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
-    pub sample_every: u32,
     /// Write each window's JSON report to DIR (window-NNNNNN.json and latest.json).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// Watch memory with hardware write watchpoints in every window (repeatable): auto (the
-    /// default: the words of the window's top lines, once ranked), SYMBOL[+OFF][:LEN] or
-    /// ADDR[:LEN] in every target; off watches nothing. See `clprof record --help`.
-    #[arg(
-        long = "watch",
-        value_name = "auto|off|SYMBOL[+OFF][:LEN]|ADDR[:LEN]",
-        default_value = "auto"
-    )]
-    pub watch: Vec<WatchSpec>,
     /// Push each window's profile of each target to Grafana Pyroscope's /ingest API at URL
     /// (http or https; a path prefix is kept; user:password@ in the URL is sent as basic auth).
     #[arg(long, value_name = "URL")]

@@ -16,8 +16,8 @@ fn watch_defaults_to_auto_and_a_named_word_replaces_it() {
 
     use crate::watch::spec::WatchSpec;
     let watch_of = |args: &[&str]| match super::Cli::try_parse_from(args).unwrap().command {
-        super::Command::Record(r) => r.watch,
-        super::Command::Daemon(d) => d.watch,
+        super::Command::Record(r) => r.recording.watch,
+        super::Command::Daemon(d) => d.recording.watch,
         _ => panic!("not record or daemon"),
     };
     assert_eq!(

@@ -9,11 +9,7 @@ use std::{
 };
 
 use aya::maps::{MapData, RingBuf};
-use profiler_common::{SampleEvent, SAMPLE_CONCURRENT, SAMPLE_MADE, SAMPLE_READ, SAMPLE_SLOT};
-use tokio::{
-    io::unix::AsyncFd,
-    signal::unix::{signal, SignalKind},
-};
+use profiler_common::{SampleEvent, SampleFlags};
 
 use crate::{
     discover::follow::{Follow, Found},
@@ -22,6 +18,7 @@ use crate::{
     output::{Output, WriteError},
     overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
     overhead::ledger::Ledger,
+    session::streams::{Signals, Streams},
     watch::{auto::AutoWatch, WatchOutcome, Watcher},
 };
 
@@ -45,8 +42,8 @@ pub struct SampleKey {
     pub lines: [u64; 2],
     pub return_addr: u64,
     pub stack_id: i64,
-    /// `SAMPLE_*` bits.
-    pub flags: u32,
+    /// What kind of event.
+    pub flags: SampleFlags,
     /// For races: who entered and who was inside.
     pub tid: u32,
     pub other_tid: u32,
@@ -55,7 +52,7 @@ pub struct SampleKey {
 
 impl From<&SampleEvent> for SampleKey {
     fn from(e: &SampleEvent) -> Self {
-        let race = e.flags & SAMPLE_CONCURRENT != 0;
+        let race = e.flags.is_race();
         SampleKey {
             pid: e.pid,
             kind: e.kind,
@@ -72,8 +69,27 @@ impl From<&SampleEvent> for SampleKey {
     }
 }
 
-/// The earliest sampled write of an object: (time, stack id, return address).
-pub type FirstSample = (u64, i64, u64);
+/// One sampled event of an object kept for where it happened: its earliest write, or where it
+/// was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirstSample {
+    /// Monotonic time of the event (ns since boot).
+    pub ktime_ns: u64,
+    /// Id of its user stack in the stack map.
+    pub stack_id: i64,
+    /// The caller's return address (frame 1 of the stack).
+    pub return_addr: u64,
+}
+
+impl From<&SampleEvent> for FirstSample {
+    fn from(e: &SampleEvent) -> Self {
+        FirstSample {
+            ktime_ns: e.ktime_ns,
+            stack_id: e.stack_id,
+            return_addr: e.return_addr,
+        }
+    }
+}
 
 /// What collection produced.
 pub struct Collected {
@@ -101,6 +117,19 @@ pub struct Collected {
     pub watch: Option<WatchOutcome>,
 }
 
+impl Collected {
+    /// The user stacks the samples name: their writes', the racing writers', and where maps
+    /// were first written and made.
+    pub fn stack_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        let keys = self
+            .samples
+            .keys()
+            .flat_map(|k| [k.stack_id, k.other_stack_id]);
+        let firsts = self.first.values().chain(self.made.values());
+        keys.chain(firsts.map(|f| f.stack_id))
+    }
+}
+
 /// Settings of one collection run.
 pub struct CollectOptions {
     pub duration: Duration,
@@ -121,44 +150,6 @@ pub struct CollectOptions {
     /// New processes to attach and exits to note as they happen (`--all-go`); recording then
     /// goes on when every target has exited.
     pub follow: Option<Follow>,
-}
-
-/// SIGINT and SIGTERM listeners. Created at start, so that a signal arriving while clprof sets
-/// up (loading, calibrating, attaching) ends recording cleanly instead of killing clprof.
-pub struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub fn catch() -> std::io::Result<Self> {
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-}
-
-type Logger = aya_log::EbpfLogger<&'static dyn log::Log>;
-
-/// The sampled-event ring buffer and the eBPF log ring, registered with tokio once and drained
-/// by every collection run.
-pub struct Streams {
-    events: AsyncFd<RingBuf<MapData>>,
-    logger: Option<AsyncFd<Logger>>,
-}
-
-impl Streams {
-    pub fn new(events: RingBuf<MapData>, logger: Option<Logger>) -> std::io::Result<Self> {
-        // SAFETY: both own their fd (a BPF ring buffer map) and keep it open and unchanged for
-        // as long as the AsyncFd owns them.
-        let events = unsafe { AsyncFd::register(events) }?;
-        let logger = match logger {
-            Some(l) => Some(unsafe { AsyncFd::register(l) }?),
-            None => None,
-        };
-        Ok(Streams { events, logger })
-    }
 }
 
 /// Runs until the duration elapses, a signal arrives or every target has exited, then detaches
@@ -429,16 +420,16 @@ impl Samples {
     /// Folds one event.
     pub fn add(&mut self, event: &SampleEvent) {
         self.total += 1;
-        if event.flags & SAMPLE_MADE != 0 {
+        if event.flags.is_made() {
             // Not a write: where a map was made. A later map at the same address replaces it.
-            let made = (event.ktime_ns, event.stack_id, event.return_addr);
+            let made = FirstSample::from(event);
             if self.made.len() < MAX_SAMPLE_KEYS
                 || self.made.contains_key(&(event.pid, event.object))
             {
                 self.made
                     .entry((event.pid, event.object))
                     .and_modify(|m| {
-                        if made.0 >= m.0 {
+                        if made.ktime_ns >= m.ktime_ns {
                             *m = made;
                         }
                     })
@@ -459,16 +450,17 @@ impl Samples {
             }
         }
         // A map's first write: reads (sampled when racing) are not writes.
-        if event.flags & (SAMPLE_SLOT | SAMPLE_READ) == 0
+        if !event.flags.is_slot()
+            && !event.flags.is_read()
             && event.stack_id >= 0
             && (self.first.len() < MAX_SAMPLE_KEYS
                 || self.first.contains_key(&(event.pid, event.object)))
         {
-            let first = (event.ktime_ns, event.stack_id, event.return_addr);
+            let first = FirstSample::from(event);
             self.first
                 .entry((event.pid, event.object))
                 .and_modify(|f| {
-                    if first.0 < f.0 {
+                    if first.ktime_ns < f.ktime_ns {
                         *f = first;
                     }
                 })

@@ -20,7 +20,7 @@ fn a_saved_stream_folds_like_the_live_one() {
     };
     let b = SampleEvent { tid: 9, ..a };
     let race = SampleEvent {
-        flags: SAMPLE_CONCURRENT,
+        flags: SampleFlags::CONCURRENT,
         ..a
     };
     let mut stream = Vec::new();
@@ -35,7 +35,7 @@ fn a_saved_stream_folds_like_the_live_one() {
     assert_eq!(samples.folded.len(), 2);
     assert_eq!(samples.folded[&SampleKey::from(&a)], 2);
     assert_eq!(samples.folded[&SampleKey::from(&race)], 1);
-    assert_eq!(samples.first[&(7, 0xc000_0100)].1, 3);
+    assert_eq!(samples.first[&(7, 0xc000_0100)].stack_id, 3);
 }
 
 #[test]

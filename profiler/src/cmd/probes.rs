@@ -17,8 +17,8 @@ pub fn run(args: &ProbesArgs) -> anyhow::Result<()> {
             _ => String::new(),
         };
         let _ = writeln!(out, "pid {pid}{ns}: {}", process.exe.display());
-        match inspect::resolve_pid(pid) {
-            Ok(t) => go_probes(&mut out, &t.binary),
+        match inspect::inspect_process(&process) {
+            Ok(binary) => go_probes(&mut out, &binary),
             Err(e @ TargetError::NoMapFunctions { .. }) => {
                 let _ = writeln!(out, "  go map probes: none ({e})");
             }

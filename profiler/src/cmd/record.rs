@@ -7,16 +7,17 @@ use anyhow::{bail, Context as _};
 use crate::{
     cli::RecordArgs,
     collect::{self, CollectOptions},
-    discover::{self, follow::Follow, scan::GoScanner},
+    discover::{follow::Follow, scan::GoScanner},
     inspect, launch, output,
     render::{self, Format},
     report::build,
-    session::{self, load_bias, open_symbolizer, Prelude, ProbePlan, Recorded, Session},
+    session::{self, Prelude, ProbePlan, Session},
+    target::{open_symbolizer, Target},
 };
 
 /// Records; the exit code is a launched command's own when it ended by itself.
 pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result<ExitCode> {
-    if args.pids.is_empty() && args.command.is_empty() && !args.all_go {
+    if args.recording.pids.is_empty() && args.command.is_empty() && !args.recording.all_go {
         bail!("nothing to profile: give --pid PID, --all-go or -- CMD ARGS");
     }
     check_outputs(&args)?;
@@ -25,21 +26,10 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         plan,
         loading,
     } = Prelude::start(&args.probes, verbose)?;
-    let plan = plan.watching(&args.watch)?;
+    let plan = plan.watching(&args.recording.watch)?;
     let mut targets = Vec::new();
-    for &pid in &args.pids {
-        let process = inspect::resolve_process(pid)?;
-        let binary = plan.go_binary(inspect::resolve_pid(pid).map(|t| t.binary))?;
-        targets.push(Recorded {
-            pid,
-            ns_pid: process.ns_pid,
-            container: process.container,
-            exe: process.exe.display().to_string(),
-            attach_path: process.attach_path,
-            binary,
-            symbolizer: None,
-            bias: None,
-        });
+    for &pid in &args.recording.pids {
+        targets.push(plan.resolve(pid)?);
     }
     let program = match args.command.first() {
         Some(cmd) => {
@@ -51,19 +41,19 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     };
     // Symbol tables load before any probe is attached: that time is not charged to the targets.
     for t in &mut targets {
-        t.symbolizer = open_symbolizer(&t.attach_path);
+        t.open_symbols();
     }
     let program_symbolizer = program.as_ref().and_then(|(path, _)| open_symbolizer(path));
-    let mut session = Session::open(plan, loading, args.events, args.budget)?;
+    let mut session = Session::open(plan, loading, args.recording.events, args.recording.budget)?;
     // The tracepoints first: a process starting during the scan is seen by one or the other.
-    let follow = match args.all_go {
+    let follow = match args.recording.all_go {
         true => Some(
-            Follow::start(&mut session, args.sample_every)
+            Follow::start(&mut session, args.recording.sample_every)
                 .context("--all-go: following new processes")?,
         ),
         false => None,
     };
-    let scanned = match args.all_go {
+    let scanned = match args.recording.all_go {
         true => scan_go(&targets, &session.plan),
         false => Vec::new(),
     };
@@ -71,7 +61,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     // Beyond the kernel side's targets, a --pid is left out (the report names it), not fatal.
     let mut given = Vec::with_capacity(targets.len());
     for t in targets.drain(..) {
-        match session.attach(&t, args.sample_every) {
+        match session.attach(&t, args.recording.sample_every) {
             Ok(()) => given.push(t),
             Err(e) if session::is_full(&e) => tracing::info!(pid = t.pid, "not recorded: {e:#}"),
             Err(e) if inspect::is_alive(t.pid) => {
@@ -83,7 +73,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     targets = given;
     for t in scanned {
         // Gone since, or past the target limit: recorded without it.
-        match session.attach(&t, args.sample_every) {
+        match session.attach(&t, args.recording.sample_every) {
             Ok(()) => targets.push(t),
             Err(e) => {
                 let _ = session.probes.remove_target(t.pid);
@@ -94,18 +84,10 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let mut held = None;
     if let Some((path, binary)) = program {
         let mut child = launch::spawn_held(&path, &args.command[1..])?;
-        let t = Recorded {
-            pid: child.pid,
-            ns_pid: inspect::ns_pid_of(child.pid),
-            container: inspect::container::of(child.pid),
-            exe: path.display().to_string(),
-            attach_path: path.clone(),
-            binary,
-            symbolizer: program_symbolizer,
-            bias: None,
-        };
+        let mut t = Target::launched(child.pid, &path, binary);
+        t.symbolizer = program_symbolizer;
         session
-            .attach(&t, args.sample_every)
+            .attach(&t, args.recording.sample_every)
             .with_context(|| format!("profiling {}", path.display()))?;
         child.release().context("starting the command")?;
         targets.push(t);
@@ -126,7 +108,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for t in &mut targets {
-        t.bias = load_bias(t);
+        t.read_bias();
     }
     let save_samples = match &args.save_samples {
         Some(path) => {
@@ -134,7 +116,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         None => None,
     };
-    let watch = session.watch(&targets, &args.watch, args.duration)?;
+    let watch = session.watch(&targets, &args.recording.watch, args.duration)?;
     let mut options = CollectOptions {
         duration: args.duration,
         progress: !quiet,
@@ -155,7 +137,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         events.disable();
     }
     for t in targets.iter_mut().filter(|t| t.bias.is_none()) {
-        t.bias = load_bias(t);
+        t.read_bias();
     }
     // A command that ended by itself gives clprof its exit code; one clprof stopped, none.
     let mut code = ExitCode::SUCCESS;
@@ -165,7 +147,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
     }
 
-    let report = build::build(&session, &mut targets, &collected, started_at)?;
+    let readout = session.readout(collected.watch.is_some(), collected.stack_ids())?;
+    let report = build::build(readout, &mut targets, &collected, started_at);
     let text = render::render(&report, args.format, args.top, args.weight)?;
     match &args.output {
         Some(path) => output::write(path, &text, output::NoReader::Wait).context("-o")?,
@@ -192,16 +175,16 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
 }
 
 /// `--all-go`: the running Go processes not in `targets`, resolved.
-fn scan_go(targets: &[Recorded], plan: &ProbePlan) -> Vec<Recorded> {
+fn scan_go(targets: &[Target], plan: &ProbePlan) -> Vec<Target> {
     let known = targets.iter().map(|t| t.pid).collect();
     let mut found = Vec::new();
     for pid in GoScanner::default().scan(&known) {
-        match inspect::resolve_pid(pid).map(|t| discover::recorded(t, plan)) {
-            Ok(Ok(mut t)) => {
-                t.symbolizer = open_symbolizer(&t.attach_path);
+        match inspect::resolve_pid(pid).and_then(|t| plan.found(t)) {
+            Ok(mut t) => {
+                t.open_symbols();
                 found.push(t);
             }
-            Ok(Err(e)) | Err(e) => tracing::debug!(pid, "not recorded: {e}"),
+            Err(e) => tracing::debug!(pid, "not recorded: {e}"),
         }
     }
     found

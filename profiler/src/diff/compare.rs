@@ -71,8 +71,31 @@ pub fn match_sides(
             change,
         });
     };
+    let mut unmatched = Vec::new();
     for (identity, b) in before {
-        let a = after.remove(&identity).map(|t| t.side(by));
+        match after.remove(&identity) {
+            Some(a) => push(identity, Some(b.side(by)), Some(a.side(by))),
+            None => unmatched.push((identity, b)),
+        }
+    }
+    // Objects placed a few bytes apart in another run put other fields in the line: a line
+    // left alone on each side with the same objects, fields aside, is the same line.
+    let shapes = |ids: Vec<&Identity>| {
+        let mut count: BTreeMap<Identity, usize> = BTreeMap::new();
+        for id in ids {
+            *count.entry(id.shape()).or_default() += 1;
+        }
+        count
+    };
+    let before_shapes = shapes(unmatched.iter().map(|(i, _)| i).collect());
+    let after_shapes = shapes(after.keys().collect());
+    for (identity, b) in unmatched {
+        let shape = identity.shape();
+        let alone = before_shapes.get(&shape) == Some(&1) && after_shapes.get(&shape) == Some(&1);
+        let twin = alone
+            .then(|| after.keys().find(|a| a.shape() == shape).cloned())
+            .flatten();
+        let a = twin.and_then(|t| after.remove(&t)).map(|t| t.side(by));
         push(identity, Some(b.side(by)), a);
     }
     for (identity, a) in after {

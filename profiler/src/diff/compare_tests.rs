@@ -1,5 +1,6 @@
 use super::*;
 use crate::diff::{diff, test_reports::program};
+use crate::report::hex;
 
 #[test]
 fn differences_must_beat_three_sigma_and_a_tenth_of_the_larger_cost() {
@@ -69,4 +70,42 @@ fn lines_are_sorted_by_the_larger_of_their_costs() {
     let d = diff(&before, "b", &after, "a");
     assert_eq!(d.matched[0].identity.objects[0].kind, "go-map");
     assert_eq!(d.matched[0].change_pct, Some(800.0));
+}
+
+#[test]
+fn the_same_objects_at_other_offsets_of_their_line_are_the_same_line() {
+    let before = program(1, 0xc000014000, 50_000.0, 20_000.0);
+    let mut after = program(2, 0xc000014000, 52_000.0, 20_000.0);
+    let identities = diff(&before, "b", &after, "a").matched.len();
+    // In the second run the two headers sit 16 bytes further in: other fields share the line.
+    after.lines[0].objects[0].fields = vec!["used".to_owned(), "seed".to_owned()];
+    after.lines[0].objects[1].fields = vec!["used".to_owned(), "seed".to_owned()];
+    let d = diff(&before, "b", &after, "a");
+    let stats = &d.matched[0];
+    assert!(
+        stats.before.is_some() && stats.after.is_some(),
+        "{:#?}",
+        d.matched
+    );
+    assert_eq!(stats.change, Change::Same);
+    assert_eq!(
+        d.matched.len(),
+        identities,
+        "nothing left unmatched: {:#?}",
+        d.matched
+    );
+    // A second line of the same objects on one side leaves the pairing open: no guess.
+    let mut twice = after.clone();
+    let mut other = twice.lines[0].clone();
+    other.line = hex(0xc000015000);
+    other.objects[0].fields = vec!["dirPtr".to_owned()];
+    twice.lines.push(other);
+    let d = diff(&before, "b", &twice, "a");
+    assert!(
+        d.matched.iter().all(|m| m.before.is_none()
+            || m.after.is_none()
+            || m.identity.objects[0].kind != "go-map"),
+        "{:#?}",
+        d.matched
+    );
 }

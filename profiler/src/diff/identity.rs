@@ -9,7 +9,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::{ComparedBy, Side};
-use crate::report::{parse_hex, FrameReport, LineReport, MapReport, Report, Verdict};
+use crate::report::{parse_hex, FrameReport, LineReport, MapReport, ObjectKind, Report, Verdict};
 
 /// A line's identity: equal in two runs of one program when the same objects share the line.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -23,11 +23,27 @@ pub struct Identity {
     pub label: String,
 }
 
+impl Identity {
+    /// The identity with the objects' fields left out: what stays the same when the objects sit
+    /// at other offsets of the line.
+    pub fn shape(&self) -> Identity {
+        let mut objects = self.objects.clone();
+        for o in &mut objects {
+            o.fields.clear();
+        }
+        objects.sort();
+        Identity {
+            exe: self.exe.clone(),
+            objects,
+            label: String::new(),
+        }
+    }
+}
+
 /// One object of a line, without its address.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectIdentity {
-    /// `go-map`, `go-map-slot`, `custom` or `watched`.
-    pub kind: String,
+    pub kind: ObjectKind,
     /// The map's Go type (for a slot, its owner map's); null when unknown or not a map.
     pub go_type: Option<String>,
     /// The function that made the map (`made_at`, else where it was first written:
@@ -160,7 +176,7 @@ pub fn identity(
     let mut watched: Vec<ObjectIdentity> = Vec::new();
     for o in &line.objects {
         let blank = ObjectIdentity {
-            kind: o.kind.clone(),
+            kind: o.kind,
             go_type: None,
             made_in: None,
             fields: o.fields.clone(),
@@ -168,9 +184,9 @@ pub fn identity(
             watched: None,
             written_by: None,
         };
-        match o.kind.as_str() {
-            "go-map" | "go-map-slot" => {
-                let header = if o.kind == "go-map" {
+        match o.kind {
+            ObjectKind::GoMap | ObjectKind::GoMapSlot => {
+                let header = if o.kind == ObjectKind::GoMap {
                     Some(o.addr.as_str())
                 } else {
                     o.owner.as_deref()
@@ -182,11 +198,11 @@ pub fn identity(
                     ..blank
                 };
                 // A line holds as many slots of one map as were written there: count them once.
-                if o.kind == "go-map" || !objects.contains(&id) {
+                if o.kind == ObjectKind::GoMap || !objects.contains(&id) {
                     objects.push(id);
                 }
             }
-            "watched" => {
+            ObjectKind::Watched => {
                 let name = line
                     .watch
                     .as_ref()
@@ -256,7 +272,7 @@ fn label(exe: &str, objects: &[ObjectIdentity]) -> String {
     let parts: Vec<String> = objects
         .iter()
         .map(|o| {
-            let mut s = o.kind.clone();
+            let mut s = o.kind.to_string();
             for part in [&o.go_type, &o.probe, &o.watched].into_iter().flatten() {
                 s.push(' ');
                 s.push_str(part);
@@ -305,15 +321,15 @@ impl LineFigures {
                 n as f64
             }
         };
-        let transfers = line.est_transfers.unwrap_or(line.transfers);
-        let remote = line.est_remote_reads.or(line.remote_reads).unwrap_or(0);
+        let transfers = line.est.transfers.unwrap_or(line.transfers);
+        let remote = line.est.remote_reads.or(line.remote_reads).unwrap_or(0);
         // The estimates' errors, and the counting noise of the moves seen (√n / n).
         let est_sigma = |n: u64, rel: Option<f64>| n as f64 * rel.unwrap_or(0.0);
         let moves = (transfers + remote) as f64;
         let seen = line.transfers + line.remote_reads.unwrap_or(0);
         let moves_rel_err = if moves > 0.0 && seen > 0 {
-            let est = est_sigma(transfers, line.est_transfers_rel_err)
-                .hypot(est_sigma(remote, line.est_remote_reads_rel_err))
+            let est = est_sigma(transfers, line.est.transfers_rel_err)
+                .hypot(est_sigma(remote, line.est.remote_reads_rel_err))
                 / moves;
             (est * est + 1.0 / seen as f64).sqrt()
         } else {
@@ -339,7 +355,7 @@ impl LineFigures {
             }
         };
         LineFigures {
-            writes_per_s: per_s(line.est_writes.unwrap_or(line.writes)),
+            writes_per_s: per_s(line.est.writes.unwrap_or(line.writes)),
             transfers_per_s: per_s(transfers),
             remote_reads_per_s: per_s(remote),
             moves_rel_err,

@@ -139,10 +139,10 @@ fn without_a_cost_the_rate_of_moves_stands_in() {
         Verdict::Private,
     );
     l.transfers = 100;
-    l.est_transfers = Some(400);
-    l.est_transfers_rel_err = Some(0.1);
+    l.est.transfers = Some(400);
+    l.est.transfers_rel_err = Some(0.1);
     l.remote_reads = Some(44);
-    l.est_remote_reads = None;
+    l.est.remote_reads = None;
     r.lines = vec![l];
     let t = tally(&r);
     let (id, t) = t.iter().next().unwrap();

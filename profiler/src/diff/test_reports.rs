@@ -26,7 +26,7 @@ pub(crate) fn map(pid: u32, addr: u64, go_type: &str, made_in: &str) -> MapRepor
 /// An object of `kind` at `addr` with `fields` in the line.
 pub(crate) fn object(kind: &str, addr: u64, fields: &[&str], owner: Option<u64>) -> ObjectReport {
     ObjectReport {
-        kind: kind.to_owned(),
+        kind: kind.parse().expect("an object kind"),
         addr: hex(addr),
         fields: fields.iter().map(|f| f.to_string()).collect(),
         written_fields: Vec::new(),
@@ -45,14 +45,18 @@ pub(crate) fn line(
     cost_ns: Option<f64>,
     verdict: Verdict,
 ) -> LineReport {
+    let base = sample().lines[0].clone();
     LineReport {
         line: hex(addr & !63),
         pid,
         transfers,
-        est_transfers: Some(transfers),
-        est_transfers_rel_err: Some(0.0),
         remote_reads: Some(0),
-        est_remote_reads: Some(0),
+        est: LineEstimates {
+            transfers: Some(transfers),
+            transfers_rel_err: Some(0.0),
+            remote_reads: Some(0),
+            ..base.est
+        },
         verdict,
         cost: cost_ns.map(|ns| Cost {
             cpu_ns_per_s: ns,
@@ -60,7 +64,7 @@ pub(crate) fn line(
             rel_err: 0.05,
         }),
         objects,
-        ..sample().lines[0].clone()
+        ..base
     }
 }
 

@@ -10,9 +10,10 @@ use profiler_common::process::{ProcessEvent, PROCESS_EXEC, PROCESS_EXIT};
 use tokio::{io::unix::AsyncFd, sync::mpsc};
 
 use crate::{
-    discover::{recorded, scan::GoScanner},
+    discover::scan::GoScanner,
     kernel::{error::AttachError, probes::Probes},
-    session::{self, load_bias, open_symbolizer, ProbePlan, Recorded, Session},
+    session::{self, ProbePlan, Session},
+    target::Target,
 };
 
 /// Found processes waiting for the collector; past this the reader waits (and the kernel's
@@ -22,7 +23,7 @@ const QUEUE: usize = 1_024;
 /// What the reader task found.
 pub enum Found {
     /// A process exec'd a Go executable; `exec_ns` is when (CLOCK_MONOTONIC).
-    Started { target: Box<Recorded>, exec_ns: u64 },
+    Started { target: Box<Target>, exec_ns: u64 },
     /// A process's main thread exited.
     Exited { pid: u32 },
 }
@@ -30,7 +31,7 @@ pub enum Found {
 /// What the collector tells the caller as it happens.
 pub enum Change<'a> {
     /// A target joined (attached).
-    Joined(&'a Recorded),
+    Joined(&'a Target),
     /// A target exited.
     Exited(u32),
 }
@@ -44,7 +45,7 @@ pub struct Follow {
     sample_every: u32,
     with_reads: bool,
     /// Targets attached since the caller last took them ([`Follow::take_joined`]).
-    joined: Vec<Recorded>,
+    joined: Vec<Target>,
     notify: Option<Notify>,
 }
 
@@ -83,7 +84,7 @@ impl Follow {
     }
 
     /// Attaches a found process; its pid when it joined (not already a target, attached).
-    pub fn join(&mut self, probes: &mut Probes, target: Recorded, exec_ns: u64) -> Option<u32> {
+    pub fn join(&mut self, probes: &mut Probes, target: Target, exec_ns: u64) -> Option<u32> {
         let pid = target.pid;
         if probes.slot_of(pid).is_some() {
             return None;
@@ -95,7 +96,7 @@ impl Follow {
             not_following(pid, &e);
             return None;
         }
-        t.bias = load_bias(&t);
+        t.read_bias();
         let delay = monotonic_ns().saturating_sub(exec_ns);
         tracing::info!(
             pid,
@@ -105,7 +106,7 @@ impl Follow {
         );
         // Read now, once the probes are in, while its executable can still be opened: a process
         // that exits before the window ends is gone from /proc by then.
-        t.symbolizer = open_symbolizer(&t.attach_path);
+        t.open_symbols();
         if let Some(notify) = &self.notify {
             notify(Change::Joined(&t));
         }
@@ -114,7 +115,7 @@ impl Follow {
     }
 
     /// The targets attached since the last call.
-    pub fn take_joined(&mut self) -> Vec<Recorded> {
+    pub fn take_joined(&mut self) -> Vec<Target> {
         std::mem::take(&mut self.joined)
     }
 
@@ -153,7 +154,7 @@ async fn read(mut ring: AsyncFd<RingBuf<MapData>>, plan: Arc<ProbePlan>, tx: mps
                     let (mut s, plan) = (scanner.take().unwrap_or_default(), plan.clone());
                     let checked = tokio::task::spawn_blocking(move || {
                         let began = std::time::Instant::now();
-                        let found = s.go_target(pid).map(|t| recorded(t, &plan));
+                        let found = s.go_target(pid).map(|t| plan.found(t));
                         tracing::trace!(pid, took = ?began.elapsed(), "exec'd executable read");
                         (s, found)
                     })

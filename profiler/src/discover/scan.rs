@@ -71,7 +71,7 @@ impl GoScanner {
     }
 
     /// What `pid` runs, when it is a Go program with map functions (clprof itself excluded).
-    pub fn go_target(&mut self, pid: u32) -> Option<inspect::Target> {
+    pub fn go_target(&mut self, pid: u32) -> Option<inspect::GoProcess> {
         if pid == std::process::id() {
             return None;
         }

@@ -171,47 +171,38 @@ impl TargetError {
     }
 }
 
-/// A running Go process to profile.
+/// A running Go process, its executable inspected.
 #[derive(Clone, Debug)]
-pub struct Target {
-    /// Process id (tgid).
-    pub pid: u32,
-    /// What /proc/PID/exe points to, " (deleted)" suffix removed; for display.
-    pub exe: PathBuf,
-    /// Path the kernel can open for uprobes and we can read: "/proc/PID/exe" (works for deleted
-    /// files and other mount namespaces).
-    pub attach_path: PathBuf,
+pub struct GoProcess {
+    pub process: Process,
     /// The inspected executable.
     pub binary: Arc<GoBinary>,
 }
 
-/// Resolves a pid to a [`Target`]: [`resolve_process`], then inspects the executable through
-/// `/proc/PID/exe`.
-pub fn resolve_pid(pid: u32) -> Result<Target, TargetError> {
-    let Process {
-        pid,
-        exe,
-        attach_path,
-        ..
-    } = resolve_process(pid)?;
-    let binary = gobinary::inspect_binary_shared(&attach_path).map_err(|e| match e {
-        // Name the executable the user knows, not the /proc link.
-        TargetError::NoMapFunctions { .. } => TargetError::NoMapFunctions { path: exe.clone() },
+/// The executable of `process`, inspected through `/proc/PID/exe`; errors name the executable
+/// the user knows, not the link.
+pub fn inspect_process(process: &Process) -> Result<Arc<GoBinary>, TargetError> {
+    let binary = gobinary::inspect_binary_shared(&process.attach_path).map_err(|e| match e {
+        TargetError::NoMapFunctions { .. } => TargetError::NoMapFunctions {
+            path: process.exe.clone(),
+        },
         e => e,
     })?;
     tracing::debug!(
-        pid,
-        exe = %exe.display(),
+        pid = process.pid,
+        exe = %process.exe.display(),
         go_version = binary.go_version.as_deref().unwrap_or("unknown"),
         flavor = ?binary.layout.flavor,
         "resolved target"
     );
-    Ok(Target {
-        pid,
-        exe,
-        attach_path,
-        binary,
-    })
+    Ok(binary)
+}
+
+/// Resolves a pid to a [`GoProcess`]: [`resolve_process`], then [`inspect_process`].
+pub fn resolve_pid(pid: u32) -> Result<GoProcess, TargetError> {
+    let process = resolve_process(pid)?;
+    let binary = inspect_process(&process)?;
+    Ok(GoProcess { process, binary })
 }
 
 #[cfg(test)]

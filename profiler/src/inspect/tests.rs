@@ -7,13 +7,13 @@ fn resolve_pid_on_running_go_process() {
     let mut child = crate::test_support::SleepingChild::spawn(&bin);
     let pid = child.pid();
     let target = resolve_pid(pid).expect("resolve_pid on a live Go process");
-    assert_eq!(target.pid, pid);
-    assert_eq!(target.exe, std::fs::canonicalize(&bin).unwrap());
+    assert_eq!(target.process.pid, pid);
+    assert_eq!(target.process.exe, std::fs::canonicalize(&bin).unwrap());
     assert_eq!(
-        target.attach_path,
+        target.process.attach_path,
         PathBuf::from(format!("/proc/{pid}/exe"))
     );
-    assert_eq!(target.binary.path, target.attach_path);
+    assert_eq!(target.binary.path, target.process.attach_path);
     assert_eq!(target.binary.layout.flavor, LayoutFlavor::Swiss);
     assert_eq!(target.binary.assign_funcs.len(), 5);
     assert!(is_alive(pid));
@@ -49,7 +49,7 @@ fn resolve_pid_of_deleted_executable() {
     std::fs::remove_file(&copy).unwrap();
     let target = resolve_pid(child.pid()).expect("resolve a deleted executable");
     assert_eq!(
-        target.exe,
+        target.process.exe,
         std::fs::canonicalize(dir.path()).unwrap().join("victim")
     );
     assert_eq!(target.binary.layout.flavor, LayoutFlavor::Classic);

@@ -10,27 +10,14 @@ use aya::{
 use profiler_common::{
     map_names, read_hits_counter,
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey},
-    Counter, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime,
-    StepKey, TargetConfig, COUNTERS, TARGET_SLOTS,
+    IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime, StepKey,
+    TargetConfig, COUNTERS, TARGET_SLOTS,
 };
 
-use crate::kernel::error::AttachError;
-
-/// What the kernel maps held at the end of a recording.
-#[derive(Clone, Debug, Default)]
-pub struct KernelSnapshot {
-    pub lines: Vec<(LineKey, LineStats)>,
-    pub objects: Vec<(ObjectKey, ObjectStats)>,
-    pub latency: HashMap<ObjectKey, LatencyHist>,
-}
-
-/// What the watch program folded: per word, per line, per writing instruction.
-#[derive(Clone, Debug, Default)]
-pub struct WatchSnapshot {
-    pub words: Vec<(WordKey, LineStats)>,
-    pub lines: Vec<(LineKey, LineStats)>,
-    pub sites: Vec<(WatchSiteKey, WatchSite)>,
-}
+use crate::{
+    folded::{Counters, KernelSnapshot, WatchSnapshot},
+    kernel::error::AttachError,
+};
 
 /// Keys that belong to one process.
 trait PidKey {
@@ -70,16 +57,6 @@ impl PidKey for WordKey {
 impl PidKey for WatchSiteKey {
     fn pid(&self) -> u32 {
         self.pid
-    }
-}
-
-/// Sum over CPUs of every [`Counter`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters(pub [u64; COUNTERS as usize]);
-
-impl Counters {
-    pub fn get(&self, c: Counter) -> u64 {
-        self.0[c as usize]
     }
 }
 
@@ -209,12 +186,26 @@ impl<'a> BpfMaps<'a> {
         Ok(out.into_iter().collect())
     }
 
-    /// The user stack stored under `id`, innermost frame first.
-    pub fn stack(&self, id: u32) -> Option<Vec<u64>> {
-        let stacks: StackTraceMap<&MapData> =
-            StackTraceMap::try_from(self.map(map_names::STACKS).ok()?).ok()?;
-        let trace = stacks.get(&id, 0).ok()?;
-        Some(trace.frames().iter().map(|f| f.ip).collect())
+    /// The user stacks stored under `ids` (negative ids, failed stores, skipped), innermost
+    /// frame first.
+    pub fn stacks(&self, ids: impl IntoIterator<Item = i64>) -> HashMap<u32, Vec<u64>> {
+        let Some(stacks) = self
+            .map(map_names::STACKS)
+            .ok()
+            .and_then(|m| StackTraceMap::<&MapData>::try_from(m).ok())
+        else {
+            return HashMap::new();
+        };
+        let mut out = HashMap::new();
+        for id in ids.into_iter().filter_map(|id| u32::try_from(id).ok()) {
+            if out.contains_key(&id) {
+                continue;
+            }
+            if let Ok(trace) = stacks.get(&id, 0) {
+                out.insert(id, trace.frames().iter().map(|f| f.ip).collect());
+            }
+        }
+        out
     }
 }
 

@@ -20,6 +20,7 @@ use profiler_common::{
 };
 
 use crate::{
+    folded::XolArea,
     inspect::{access_funcs::MapArg, GoBinary, ProbeSite},
     kernel::{
         bpf_maps::{BpfMaps, BpfMapsMut},
@@ -27,7 +28,7 @@ use crate::{
         error::AttachError,
         links::{load_uprobe, AttachPoint, Links, ProbeGroup},
         uprobe_multi::MultiPrograms,
-        xol::{self, XolArea, XolAreas},
+        xol::{self, XolAreas},
     },
     probe_spec::CustomProbe,
 };
@@ -590,8 +591,8 @@ impl Probes {
         }
     }
 
-    /// The XOL area known for `pid`: its own mapping, else the expected one.
-    pub fn xol_area(&self, pid: u32) -> Option<XolArea> {
-        self.xol.area(pid)
+    /// The XOL area known for each target: its own mapping, else the expected one.
+    pub fn xol_areas(&self) -> HashMap<u32, XolArea> {
+        self.xol.areas()
     }
 }

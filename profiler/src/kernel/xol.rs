@@ -16,36 +16,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use profiler_common::{
-    xol::{in_xol_area, GROW_KIND, UNKNOWN_STEP_KIND},
-    AssignKind, StepKey, TargetConfig, CUSTOM_KIND,
-};
+use profiler_common::TargetConfig;
+
+use crate::folded::{XolArea, XOL_MAPPING};
 
 /// How often targets whose `[uprobes]` mapping was not seen yet are looked at again.
 const RECHECK: Duration = Duration::from_secs(1);
-/// Name of the XOL mapping in `/proc/PID/maps`.
-const XOL_MAPPING: &str = "[uprobes]";
-/// Prefix of the `functions` entries that are probe overhead.
-pub const PROBE_PREFIX: &str = "[clprof probe]";
-/// `file` of those entries: where the samples were taken.
-pub const XOL_FILE: &str = XOL_MAPPING;
-
-/// An address range `[start, end)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct XolArea {
-    pub start: u64,
-    pub end: u64,
-}
-
-impl XolArea {
-    pub fn contains(&self, ip: u64) -> bool {
-        in_xol_area(ip, self.start, self.end)
-    }
-
-    fn overlaps(&self, start: u64, end: u64) -> bool {
-        start < self.end && self.start < end
-    }
-}
 
 /// Where a target's XOL area was taken from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +88,7 @@ pub fn area_for(target: &str, own: &str) -> XolSource {
         end: TASK_SIZE_47,
     }));
     match placed {
-        Some(area) if !ranges.iter().any(|&(s, e)| area.overlaps(s, e)) => {
+        Some(area) if !ranges.iter().any(|&(s, e)| s < area.end && area.start < e) => {
             XolSource::Expected(area)
         }
         _ => XolSource::Unknown,
@@ -140,21 +116,6 @@ pub fn with_area(config: TargetConfig, source: XolSource) -> TargetConfig {
         xol_end: area.end,
         ..config
     }
-}
-
-/// The `functions` name of the samples counted under `key`; `function` is the function holding
-/// the probed instruction, when it could be symbolized.
-pub fn step_name(key: &StepKey, function: Option<String>) -> String {
-    if key.kind == UNKNOWN_STEP_KIND {
-        return format!("{XOL_MAPPING} single-step of an unidentified probe");
-    }
-    let name = function.unwrap_or_else(|| match key.kind {
-        k if k < CUSTOM_KIND => AssignKind::ALL[k as usize].symbol().to_owned(),
-        GROW_KIND => format!("map growth function at {:#x}", key.site),
-        profiler_common::access::MAKE_KIND => format!("map make function at {:#x}", key.site),
-        _ => format!("custom probe at {:#x}", key.site),
-    });
-    format!("{PROBE_PREFIX} {name}")
 }
 
 impl XolAreas {
@@ -197,8 +158,11 @@ impl XolAreas {
     }
 
     /// The XOL area known for `pid`: its own mapping, else the expected one.
-    pub fn area(&self, pid: u32) -> Option<XolArea> {
-        self.by_pid.get(&pid).and_then(XolSource::area)
+    pub fn areas(&self) -> HashMap<u32, XolArea> {
+        self.by_pid
+            .iter()
+            .filter_map(|(&pid, source)| Some((pid, source.area()?)))
+            .collect()
     }
 }
 

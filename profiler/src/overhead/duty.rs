@@ -26,7 +26,8 @@ const HOLD: Duration = Duration::from_millis(20);
 /// target that exits in between did last goes unseen.
 const SEEN_EVERY: Duration = Duration::from_millis(20);
 
-struct Target {
+/// One target's duty cycle: the accounts of its probes and the readings they are kept from.
+struct TargetDuty {
     pid: u32,
     slot: u16,
     /// When it joined the recording (time since recording started).
@@ -70,7 +71,7 @@ pub struct DutyCycler {
     start: Instant,
     /// The budget's terms, for every target (those added later too).
     plan: DutyPlan,
-    targets: Vec<Target>,
+    targets: Vec<TargetDuty>,
 }
 
 impl DutyCycler {
@@ -145,7 +146,7 @@ impl DutyCycler {
         // The write probes are attached: the first window is live, unless the read probes
         // are in it.
         let time_live = mix.writes.sampling().then(ProbeTime::default);
-        let mut t = Target {
+        let mut t = TargetDuty {
             pid,
             slot,
             added_at: now,
@@ -197,7 +198,7 @@ impl DutyCycler {
         start: Instant,
         watch_cost: Duration,
         probes: &Probes,
-        t: &mut Target,
+        t: &mut TargetDuty,
     ) -> Option<Reading> {
         let threads = t.reader.threads();
         let cpu = t.reader.read()?;
@@ -246,7 +247,7 @@ impl DutyCycler {
     }
 
     /// What the target's probe hits have cost it since the start.
-    fn probe_time(probes: &Probes, t: &Target) -> ProbeTime {
+    fn probe_time(probes: &Probes, t: &TargetDuty) -> ProbeTime {
         probes
             .maps()
             .probe_time(t.slot)
@@ -255,7 +256,7 @@ impl DutyCycler {
     }
 
     /// What the target's probe hits cost it inside windows, as of the last reading.
-    fn window_time(t: &Target) -> ProbeTime {
+    fn window_time(t: &TargetDuty) -> ProbeTime {
         let mut time = t.time_in;
         if let Some(live) = &t.time_live {
             time.merge(&t.time_now.since(live));
@@ -267,7 +268,7 @@ impl DutyCycler {
     /// gets its own hit cost when enough assigns were timed in it; one whose CPU time is less
     /// than the time clprof's programs ran in it missed some of its threads (found late, or not
     /// countable yet) and is dropped.
-    fn close_time(t: &mut Target) {
+    fn close_time(t: &mut TargetDuty) {
         if let Some(live) = t.time_live.take() {
             let window = t.time_now.since(&live);
             let duty = &mut t.mix.writes;
@@ -290,7 +291,7 @@ impl DutyCycler {
     }
 
     /// Books the CPU time clprof spent detaching the target's probes, group by group.
-    fn book_switches(probes: &Probes, t: &mut Target) {
+    fn book_switches(probes: &Probes, t: &mut TargetDuty) {
         for group in [ProbeGroup::Writes, ProbeGroup::Reads] {
             t.mix
                 .add_switch_cpu(group, probes.take_switch_cpu(t.pid, group));
@@ -299,7 +300,7 @@ impl DutyCycler {
 
     /// Attaches `group` of the target's probes, booking the CPU time it takes; false when the
     /// probes could not be attached (the ones that were are detached again).
-    fn attach(probes: &mut Probes, t: &mut Target, group: ProbeGroup) -> bool {
+    fn attach(probes: &mut Probes, t: &mut TargetDuty, group: ProbeGroup) -> bool {
         let began = thread_cpu();
         let attached = probes.attach_group(t.pid, group);
         let spent = thread_cpu().saturating_sub(began);
@@ -313,7 +314,7 @@ impl DutyCycler {
     }
 
     /// Detaches `group` of the target's probes, booking the CPU time it takes here.
-    fn detach(probes: &mut Probes, t: &mut Target, group: ProbeGroup) {
+    fn detach(probes: &mut Probes, t: &mut TargetDuty, group: ProbeGroup) {
         let began = thread_cpu();
         probes.detach_group(t.pid, group);
         let spent = thread_cpu().saturating_sub(began);
@@ -353,7 +354,7 @@ impl DutyCycler {
 
     /// Tells the kernel side which of the target's windows are being sampled (see
     /// `profiler_common::Sampled`), when that changed.
-    fn sync_sampling(probes: &mut Probes, t: &mut Target) {
+    fn sync_sampling(probes: &mut Probes, t: &mut TargetDuty) {
         let want = if t.ended.is_some() {
             (false, false)
         } else {
@@ -374,7 +375,7 @@ impl DutyCycler {
         watch_cost: Duration,
         now: Duration,
         probes: &mut Probes,
-        t: &mut Target,
+        t: &mut TargetDuty,
     ) {
         let fresh = Self::observe(start, watch_cost, probes, t);
         if let Some(obs) = fresh {

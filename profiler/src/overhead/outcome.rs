@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{overhead::budget::WindowSample, overhead::estimate};
+use crate::{kernel::calibrate, overhead::budget::WindowSample, overhead::estimate};
 
 /// What the overhead budget allows the probes, for every target.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,6 +100,13 @@ impl DutyOutcome {
             estimate::reprice_watch(&mut reads.samples, calibrated, cost.ns);
         }
         self.watch_measured = Some(cost);
+    }
+
+    /// Relative error of the watchpoint hit cost the figures were charged: the one measured in
+    /// the target's windows, else the calibration's.
+    pub fn watch_cost_rel_err(&self) -> f64 {
+        self.watch_measured
+            .map_or(calibrate::WATCH_COST_REL_ERR, |m| m.rel_err)
     }
 
     /// Fraction of the recorded time the probes were attached.

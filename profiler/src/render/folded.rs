@@ -97,7 +97,7 @@ pub fn folded_lines(report: &Report, weight: Weight, top: Option<usize>) -> Vec<
                         .flat_map(|loc| loc.lines.iter().rev())
                         .map(|f| f.function.replace(';', ":"))
                         .collect();
-                    frames.push(leaf(&s.object, &s.object_kind, &s.fields));
+                    frames.push(leaf(&s.object, s.object_kind.as_str(), &s.fields));
                     frames.push(format!("[line {}]", line.line));
                     out.push(format!("{} {n}", frames.join(";")));
                 }

@@ -244,7 +244,7 @@ fn add_lines(
             let mut label = vec![
                 b.label("line", &line.line),
                 b.label("object", &s.object),
-                b.label("object_kind", &s.object_kind),
+                b.label("object_kind", s.object_kind.as_str()),
                 b.label("fields", &s.fields.join(",")),
             ];
             label.extend(container.iter().map(|(k, v)| b.label(k, v)));

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use profiler_common::TRACKED_TIDS;
 
-use crate::report::{FrameReport, LineReport, RaceKind, Report, TargetInfo};
+use crate::report::{FrameReport, LineReport, ObjectKind, RaceKind, Report, TargetInfo};
 
 /// An object's or map's writer count: exact up to [`TRACKED_TIDS`], so a larger one is the
 /// kernel sketch's estimate and shows as `~N`.
@@ -257,7 +257,7 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             writers_text(writers)
         );
     }
-    for o in line.objects.iter().filter(|o| o.kind == "custom") {
+    for o in line.objects.iter().filter(|o| o.kind == ObjectKind::Custom) {
         let _ = writeln!(
             s,
             "       custom {}  {} writes by {} thread(s)",
@@ -266,11 +266,9 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             writers_text(o.writers)
         );
     }
-    for o in line
-        .objects
-        .iter()
-        .filter(|o| o.owner.is_none() && o.kind != "custom" && o.kind != "watched")
-    {
+    for o in line.objects.iter().filter(|o| {
+        o.owner.is_none() && o.kind != ObjectKind::Custom && o.kind != ObjectKind::Watched
+    }) {
         let written = if o.written_fields.is_empty() {
             "none of its written fields here".to_owned()
         } else {
@@ -325,7 +323,7 @@ fn watch_rows(s: &mut String, line: &LineReport) {
         for o in line
             .objects
             .iter()
-            .filter(|o| o.kind == "watched" && o.addr == w.addr)
+            .filter(|o| o.kind == ObjectKind::Watched && o.addr == w.addr)
         {
             let by = o.writer.as_ref().map_or("?".to_owned(), frame_text);
             let _ = writeln!(

@@ -126,7 +126,7 @@ fn watched_words_and_their_unseen_writers_are_listed_under_their_line() {
         active_s: 2.0,
     });
     line.objects.push(ObjectReport {
-        kind: "watched".to_owned(),
+        kind: ObjectKind::Watched,
         addr: "0xc000014170".to_owned(),
         fields: vec!["0xc000014170".to_owned()],
         written_fields: vec!["0xc000014170".to_owned()],

@@ -3,7 +3,8 @@
 //! the line's verdict.
 
 use crate::report::{
-    parse_hex, verdict::MapIndex, FrameReport, LineReport, MapReport, ObjectReport, Verdict,
+    parse_hex, verdict::MapIndex, FrameReport, LineReport, MapReport, ObjectKind, ObjectReport,
+    Verdict,
 };
 
 /// Functions named as a line's writers, at most.
@@ -12,9 +13,9 @@ const WRITERS_NAMED: usize = 2;
 /// The advice for `line`, judged `verdict`; None for a private line.
 pub fn advice(line: &LineReport, verdict: Verdict, maps: &MapIndex<'_>) -> Option<String> {
     let map_of = |o: &ObjectReport| {
-        let addr = match o.kind.as_str() {
-            "go-map" => parse_hex(&o.addr)?,
-            "go-map-slot" => parse_hex(o.owner.as_deref()?)?,
+        let addr = match o.kind {
+            ObjectKind::GoMap => parse_hex(&o.addr)?,
+            ObjectKind::GoMapSlot => parse_hex(o.owner.as_deref()?)?,
             _ => return None,
         };
         maps.get(&(line.pid, addr)).copied()
@@ -29,7 +30,7 @@ pub fn advice(line: &LineReport, verdict: Verdict, maps: &MapIndex<'_>) -> Optio
     match verdict {
         Verdict::Private => None,
         Verdict::FalseSharing => {
-            if !written.is_empty() && written.iter().all(|o| o.kind == "go-map-slot") {
+            if !written.is_empty() && written.iter().all(|o| o.kind == ObjectKind::GoMapSlot) {
                 let owner = written.iter().find_map(|o| map_of(o));
                 return Some(format!(
                     "Slots of keys written by different threads share one bucket of {}{in_writers}. \
@@ -58,7 +59,7 @@ pub fn advice(line: &LineReport, verdict: Verdict, maps: &MapIndex<'_>) -> Optio
                 || "This line".to_owned(),
                 |o| capitalize(&describe_object(o, map_of(o))),
             );
-            let fix = if shared.is_some_and(|o| o.kind == "watched") {
+            let fix = if shared.is_some_and(|o| o.kind == ObjectKind::Watched) {
                 format!(
                     "Shard it {} ways, each shard on a cache line of its own (a per-CPU or \
                      per-goroutine counter), and sum the shards when read.",
@@ -166,28 +167,28 @@ fn frame_text(f: &FrameReport) -> String {
 
 /// One object of a line, with its fields there.
 fn describe_object(o: &ObjectReport, map: Option<&MapReport>) -> String {
-    let fields = if o.fields.is_empty() || o.kind == "watched" {
+    let fields = if o.fields.is_empty() || o.kind == ObjectKind::Watched {
         String::new()
     } else {
         format!(" (fields {})", o.fields.join(", "))
     };
-    match o.kind.as_str() {
-        "go-map" => format!(
+    match o.kind {
+        ObjectKind::GoMap => format!(
             "the header of {}{fields}",
             map.map_or_else(|| format!("the map at {}", o.addr), describe_map)
         ),
-        "go-map-slot" => format!(
+        ObjectKind::GoMapSlot => format!(
             "a slot of {}",
             map.map_or_else(|| "a map".to_owned(), describe_map)
         ),
-        "watched" => {
+        ObjectKind::Watched => {
             let name = o.fields.first().map_or(o.addr.as_str(), String::as_str);
             match &o.writer {
                 Some(w) => format!("`{name}` (written in {})", frame_text(w)),
                 None => format!("`{name}`"),
             }
         }
-        _ => format!(
+        ObjectKind::Custom => format!(
             "the object at {} written by {}",
             o.addr,
             o.assign.as_deref().unwrap_or("a custom probe")

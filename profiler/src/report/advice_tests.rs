@@ -24,7 +24,7 @@ fn map(addr: u64, ty: &str, made_in: &str, line: u32) -> MapReport {
 
 fn header(addr: u64, writers: u32) -> ObjectReport {
     ObjectReport {
-        kind: "go-map".to_owned(),
+        kind: ObjectKind::GoMap,
         addr: hex(addr),
         fields: vec!["count".to_owned(), "flags".to_owned()],
         written_fields: vec!["count".to_owned()],

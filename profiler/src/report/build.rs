@@ -2,26 +2,24 @@
 
 use std::collections::HashMap;
 
-use profiler_common::{
-    access::AccessKind, xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey, SAMPLE_CONCURRENT,
-    SAMPLE_CUSTOM, SAMPLE_PERF, SAMPLE_READ, SAMPLE_SLOT,
-};
+use profiler_common::{access::AccessKind, xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey};
 
 use crate::{
     collect::{Collected, SampleKey, StopReason},
-    kernel::bpf_maps::Counters,
-    kernel::xol,
+    folded::{self, Counters, KernelSnapshot},
     perf::PerfSource,
+    readout::Readout,
     report::overhead::Overhead,
-    report::rank::{self, KernelSnapshot, MapExtras, Measured, ProcessInfo, SampledWrite},
+    report::rank::{self, MapExtras, Measured, ProcessInfo, SampledWrite},
     report::stacks::Stacks,
     report::watch,
     report::{
-        hex, judge, parse_hex, Drops, FrameReport, MapReport, RaceKind, RaceReport, Report,
-        Sources, StackLocation, StackReport, TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
+        hex, judge, parse_hex, Drops, FrameReport, MapReport, ObjectKind, RaceKind, RaceReport,
+        Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead, UprobeSource,
+        SCHEMA,
     },
-    session::{Recorded, Session},
     symbolize::Frame,
+    target::Target,
 };
 
 /// Frames per line in reports.
@@ -35,38 +33,50 @@ const MAX_STACK_DEPTH: usize = 64;
 /// Functions kept in the perf-sample ranking.
 const TOP_FUNCTIONS: usize = 20;
 
-/// The report of what `session` collected from `targets`, the recording having started at
-/// `started_at`.
+/// The report of what was collected from `targets` and read back in `readout`, the recording
+/// having started at `started_at`.
 pub fn build(
-    session: &Session,
-    targets: &mut [Recorded],
+    readout: Readout,
+    targets: &mut [Target],
     collected: &Collected,
     started_at: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<Report> {
-    let (probes, source, pmu) = (&session.probes, &session.source, session.pmu_available);
-    let overhead = &session.overhead;
+) -> Report {
+    let Readout {
+        snapshot,
+        counters,
+        watched,
+        perf_ips,
+        probe_steps,
+        stacks: raw_stacks,
+        xol_areas,
+        hits,
+        refused,
+        perf: source,
+        pmu_available: pmu,
+        transfer,
+        overhead: plan,
+        probes_access,
+    } = readout;
     let measured = Measured {
-        perf: *source != PerfSource::None,
+        perf: source != PerfSource::None,
         addresses: source.has_data_address(),
     };
-    let snapshot = probes.maps().snapshot()?;
-    let counters = probes.maps().counters()?;
     let processes: HashMap<u32, ProcessInfo> = targets
         .iter()
         .map(|t| {
             let layout = t.binary.as_ref().map(|b| b.layout.clone());
-            let reads = session.plan.probes_access()
+            let reads = probes_access
                 && t.binary
                     .as_ref()
                     .is_some_and(|b| !b.access_funcs.is_empty());
             (t.pid, ProcessInfo { layout, reads })
         })
         .collect();
-    let mut stacks = Stacks::new(probes, targets);
+    let mut stacks = Stacks::new(&raw_stacks, &xol_areas, targets);
     let samples: Vec<SampledWrite> = collected
         .samples
         .iter()
-        .filter(|(key, _)| key.flags & (SAMPLE_PERF | SAMPLE_READ) == 0)
+        .filter(|(key, _)| key.flags.is_probed_write())
         .map(|(key, &count)| SampledWrite {
             pid: key.pid,
             lines: key.lines,
@@ -77,41 +87,40 @@ pub fn build(
             count,
         })
         .collect();
-    let overhead = Overhead::of(&collected.duty, overhead);
+    let overhead = Overhead::of(&collected.duty, &plan);
     let extras = map_extras(&mut stacks, &snapshot, collected);
     let mut lines = rank::rank_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     overhead.scale_lines(&mut lines);
     rank::rank(&mut lines);
-    if let Some(outcome) = &collected.watch {
-        let watched = probes.maps().watch_snapshot()?;
-        watch::join(&mut lines, outcome, &watched, &snapshot, &mut stacks);
+    if let (Some(outcome), Some(watched)) = (&collected.watch, &watched) {
+        watch::join(&mut lines, outcome, watched, &snapshot, &mut stacks);
     }
     let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
+    // Every line and object is in the report's terms now: the kernel's copies (tens of
+    // megabytes when the maps are full) go before the stacks are written and the lines judged.
+    let drops = drops(&counters, &snapshot);
+    drop(snapshot);
     overhead.scale_maps(&mut maps);
     read_entries(&mut maps, &processes, collected);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let (functions, trampoline) = if measured.perf {
-        let (functions, trampoline) = top_functions(
-            &mut stacks,
-            &probes.maps().perf_ips()?,
-            &probes.maps().probe_steps()?,
-        );
+        let (functions, trampoline) = top_functions(&mut stacks, &perf_ips, &probe_steps);
         (functions, Some(trampoline))
     } else {
         (Vec::new(), None)
     };
 
     let mut uprobes: Vec<UprobeSource> = Vec::new();
-    for (site, hits) in probes.hits()? {
+    for site in &hits {
         match uprobes
             .iter_mut()
             .find(|u| u.binary == site.binary && u.symbol == site.symbol)
         {
-            Some(u) => u.hits += hits,
+            Some(u) => u.hits += site.hits,
             None => uprobes.push(UprobeSource {
-                binary: site.binary,
-                symbol: site.symbol,
-                hits,
+                binary: site.binary.clone(),
+                symbol: site.symbol.clone(),
+                hits: site.hits,
             }),
         }
     }
@@ -131,19 +140,17 @@ pub fn build(
             overhead: overhead.sources,
             perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
             probe_trampoline_samples: trampoline,
-            line_transfer_ns: session
-                .transfer
+            line_transfer_ns: transfer
                 .as_ref()
                 .map(|t| (t.line_transfer_ns * 10.0).round() / 10.0),
-            line_transfer: session
-                .transfer
+            line_transfer: transfer
                 .as_ref()
                 .map(|t| t.classes.clone())
                 .unwrap_or_default(),
         },
         drops: Drops {
             samples_overflow: collected.overflow,
-            ..drops(&counters, &snapshot)
+            ..drops
         },
         events,
         samples: counters.get(Counter::Samples),
@@ -151,9 +158,9 @@ pub fn build(
         maps,
         functions,
         stacks: write_stacks,
-        notices: notices(collected, pmu, events, source)
+        notices: notices(collected, pmu, events, &source)
             .into_iter()
-            .chain(left_out(session.probes.refused()))
+            .chain(left_out(&refused))
             .chain(overhead.notices())
             .collect(),
     };
@@ -161,7 +168,7 @@ pub fn build(
     if let Some(notice) = keep_top(&mut report) {
         report.notices.push(notice);
     }
-    Ok(report)
+    report
 }
 
 /// Lines, and maps, a report keeps at most: the highest ranked. A churn of short-lived maps
@@ -217,7 +224,7 @@ fn read_entries(
     }
 }
 
-fn target_info(t: &Recorded, collected: &Collected, overhead: TargetOverhead) -> TargetInfo {
+fn target_info(t: &Target, collected: &Collected, overhead: TargetOverhead) -> TargetInfo {
     let layout = t.binary.as_ref().map(|b| &b.layout);
     TargetInfo {
         pid: t.pid,
@@ -340,7 +347,7 @@ fn write_stacks(
     type StackKey = (u32, Vec<StackLocation>, u64, u64);
     let mut merged: HashMap<StackKey, StackReport> = HashMap::new();
     for (key, &count) in &collected.samples {
-        if key.flags & (SAMPLE_PERF | SAMPLE_READ) != 0 {
+        if !key.flags.is_probed_write() {
             continue;
         }
         let mut frames = stacks.locations(key.pid, key.stack_id, key.return_addr, MAX_STACK_DEPTH);
@@ -359,10 +366,10 @@ fn write_stacks(
         frames.reverse();
         let layout = processes.get(&key.pid).and_then(|p| p.layout.as_ref());
         for &line in key.lines.iter().filter(|&&l| l != 0) {
-            let (kind, fields) = if key.flags & SAMPLE_SLOT != 0 {
-                ("go-map-slot", vec!["value".to_owned()])
-            } else if key.flags & SAMPLE_CUSTOM != 0 {
-                ("custom", Vec::new())
+            let (kind, fields) = if key.flags.is_slot() {
+                (ObjectKind::GoMapSlot, vec!["value".to_owned()])
+            } else if key.flags.is_custom() {
+                (ObjectKind::Custom, Vec::new())
             } else {
                 let fields = layout
                     .map(|l| {
@@ -373,7 +380,7 @@ fn write_stacks(
                             .collect()
                     })
                     .unwrap_or_default();
-                ("go-map", fields)
+                (ObjectKind::GoMap, fields)
             };
             let entry = merged
                 .entry((key.pid, frames.clone(), line, key.object))
@@ -382,7 +389,7 @@ fn write_stacks(
                     frames: frames.clone(),
                     line: hex(line),
                     object: hex(key.object),
-                    object_kind: kind.to_owned(),
+                    object_kind: kind,
                     fields,
                     samples: 0,
                 });
@@ -408,20 +415,16 @@ fn top_functions(
 ) -> (Vec<FrameReport>, u64) {
     let mut by_function: HashMap<(String, Option<String>), u64> = HashMap::new();
     let mut trampoline = 0;
-    let xol_file = Some(xol::XOL_FILE.to_owned());
+    let xol_file = Some(folded::XOL_FILE.to_owned());
     for (key, n) in ips {
-        if stacks
-            .probes()
-            .xol_area(key.pid)
-            .is_some_and(|a| a.contains(key.ip))
-        {
+        if stacks.in_xol_area(key.pid, key.ip) {
             // Taken before the kernel side knew the area: the probe is not known.
             let unknown = StepKey {
                 pid: key.pid,
                 kind: UNKNOWN_STEP_KIND,
                 site: 0,
             };
-            let name = xol::step_name(&unknown, None);
+            let name = folded::step_name(&unknown, None);
             *by_function.entry((name, xol_file.clone())).or_default() += n;
             trampoline += n;
             continue;
@@ -443,7 +446,7 @@ fn top_functions(
             n,
             "probe step samples"
         );
-        let name = xol::step_name(key, function);
+        let name = folded::step_name(key, function);
         *by_function.entry((name, xol_file.clone())).or_default() += n;
         trampoline += n;
     }
@@ -488,17 +491,18 @@ fn map_extras(
         }
         let entry = extras.entry((key.pid, key.addr)).or_default();
         entry.go_type = stacks.type_name(key.pid, stats.type_addr);
-        if let Some(&(_, stack_id, ret)) = collected.first.get(&(key.pid, key.addr)) {
-            entry.first_assign = stacks.callers(key.pid, stack_id, ret, STACK_FRAMES);
+        if let Some(first) = collected.first.get(&(key.pid, key.addr)) {
+            entry.first_assign =
+                stacks.callers(key.pid, first.stack_id, first.return_addr, STACK_FRAMES);
         }
-        if let Some(&(_, stack_id, ret)) = collected.made.get(&(key.pid, key.addr)) {
-            entry.made_at = stacks.callers(key.pid, stack_id, ret, STACK_FRAMES);
+        if let Some(made) = collected.made.get(&(key.pid, key.addr)) {
+            entry.made_at = stacks.callers(key.pid, made.stack_id, made.return_addr, STACK_FRAMES);
         }
     }
     let mut races: Vec<&SampleKey> = collected
         .samples
         .keys()
-        .filter(|k| k.flags & SAMPLE_CONCURRENT != 0 && k.flags & SAMPLE_SLOT == 0)
+        .filter(|k| k.flags.is_race() && !k.flags.is_slot())
         .collect();
     races.sort_by_key(|k| (k.pid, k.object, k.tid, k.other_tid, k.stack_id));
     for race in races {
@@ -528,3 +532,7 @@ fn map_extras(
     }
     extras
 }
+
+#[cfg(test)]
+#[path = "build_tests.rs"]
+mod tests;

@@ -53,15 +53,15 @@ pub fn rel_err(line: &LineReport) -> f64 {
         estimate * estimate * (est_err.unwrap_or(0.0).powi(2) + counting)
     };
     // Transfers seen by watchpoints are exact counts: no estimate error then.
-    let transfers_err = if line.est_transfers.unwrap_or(0) >= line.transfers {
-        line.est_transfers_rel_err
+    let transfers_err = if line.est.transfers.unwrap_or(0) >= line.transfers {
+        line.est.transfers_rel_err
     } else {
         None
     };
     let variance = part(transfers, transfers_err, line.transfers)
         + part(
             remote,
-            line.est_remote_reads_rel_err,
+            line.est.remote_reads_rel_err,
             line.remote_reads.unwrap_or(0),
         );
     variance.sqrt() / total

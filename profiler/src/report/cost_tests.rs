@@ -3,8 +3,8 @@ use crate::report::test_report;
 
 fn line(transfers: u64, est: u64, err: f64) -> LineReport {
     let mut l = test_report::sample().lines.remove(0);
-    (l.transfers, l.est_transfers, l.est_transfers_rel_err) = (transfers, Some(est), Some(err));
-    (l.remote_reads, l.est_remote_reads) = (Some(0), None);
+    (l.transfers, l.est.transfers, l.est.transfers_rel_err) = (transfers, Some(est), Some(err));
+    (l.remote_reads, l.est.remote_reads) = (Some(0), None);
     l
 }
 
@@ -32,8 +32,8 @@ fn remote_reads_cost_like_transfers() {
     let mut l = line(0, 0, 0.0);
     (
         l.remote_reads,
-        l.est_remote_reads,
-        l.est_remote_reads_rel_err,
+        l.est.remote_reads,
+        l.est.remote_reads_rel_err,
     ) = (Some(400), Some(400), Some(0.0));
     let r = Recorded {
         seconds: 1.0,

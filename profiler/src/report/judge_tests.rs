@@ -11,7 +11,7 @@ fn lines_get_a_verdict_a_cost_and_rank_by_cost() {
     // A second line: fewer moves counted, but more estimated.
     let mut second = report.lines[0].clone();
     second.line = "0xc000014180".to_owned();
-    (second.transfers, second.est_transfers) = (2, Some(100));
+    (second.transfers, second.est.transfers) = (2, Some(100));
     second.contention = 2;
     report.lines.push(second);
     judge(&mut report);

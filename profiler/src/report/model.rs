@@ -127,7 +127,7 @@ pub struct Drops {
 }
 
 /// One contended cache line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LineReport {
     /// Address of the line (hex, 64-byte aligned).
     pub line: String,
@@ -165,36 +165,9 @@ pub struct LineReport {
     /// model").
     #[serde(default)]
     pub contention: u64,
-    /// Writes over the whole recording, probes on or off: `writes` × the process's `est_scale`.
-    #[serde(default)]
-    pub est_writes: Option<u64>,
-    /// Relative standard error of `est_writes` (0.05 = 5%).
-    #[serde(default)]
-    pub est_writes_rel_err: Option<f64>,
-    /// `transfers` scaled the same way (transfers seen between consecutive writes in windows).
-    #[serde(default)]
-    pub est_transfers: Option<u64>,
-    /// Relative standard error of `est_transfers`.
-    #[serde(default)]
-    pub est_transfers_rel_err: Option<f64>,
-    /// `reads` × the process's `est_read_scale`; null where reads were not probed.
-    #[serde(default)]
-    pub est_reads: Option<u64>,
-    /// Relative standard error of `est_reads`.
-    #[serde(default)]
-    pub est_reads_rel_err: Option<f64>,
-    /// `remote_reads` scaled the same way.
-    #[serde(default)]
-    pub est_remote_reads: Option<u64>,
-    /// Relative standard error of `est_remote_reads`.
-    #[serde(default)]
-    pub est_remote_reads_rel_err: Option<f64>,
-    /// `invalidations` scaled the same way (they are counted only while reads are watched).
-    #[serde(default)]
-    pub est_invalidations: Option<u64>,
-    /// Relative standard error of `est_invalidations`.
-    #[serde(default)]
-    pub est_invalidations_rel_err: Option<f64>,
+    /// The counts over the whole recording, estimated from the windows (`est_*`).
+    #[serde(flatten)]
+    pub est: LineEstimates,
     /// Assigns that started while the map was growing; null: not measured.
     pub growth_writes: Option<u64>,
     /// Assigns that found another writer inside the same map; null: not measured.
@@ -305,12 +278,103 @@ pub struct WatchedWordReport {
     pub frames: Vec<FrameReport>,
 }
 
+/// A line's counts over the whole recording, probes on or off, estimated from what the windows
+/// observed, each with its relative standard error; null where the probes ran all along (the
+/// counts are then exact) or nothing was observed. In the JSON they sit beside the line's other
+/// fields, named `est_*`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LineEstimates {
+    /// Writes over the whole recording, probes on or off: `writes` × the process's `est_scale`.
+    #[serde(default, rename = "est_writes")]
+    pub writes: Option<u64>,
+    /// Relative standard error of `est_writes` (0.05 = 5%).
+    #[serde(default, rename = "est_writes_rel_err")]
+    pub writes_rel_err: Option<f64>,
+    /// `transfers` scaled the same way (transfers seen between consecutive writes in windows).
+    #[serde(default, rename = "est_transfers")]
+    pub transfers: Option<u64>,
+    /// Relative standard error of `est_transfers`.
+    #[serde(default, rename = "est_transfers_rel_err")]
+    pub transfers_rel_err: Option<f64>,
+    /// `reads` × the process's `est_read_scale`; null where reads were not probed.
+    #[serde(default, rename = "est_reads")]
+    pub reads: Option<u64>,
+    /// Relative standard error of `est_reads`.
+    #[serde(default, rename = "est_reads_rel_err")]
+    pub reads_rel_err: Option<f64>,
+    /// `remote_reads` scaled the same way.
+    #[serde(default, rename = "est_remote_reads")]
+    pub remote_reads: Option<u64>,
+    /// Relative standard error of `est_remote_reads`.
+    #[serde(default, rename = "est_remote_reads_rel_err")]
+    pub remote_reads_rel_err: Option<f64>,
+    /// `invalidations` scaled the same way (they are counted only while reads are watched).
+    #[serde(default, rename = "est_invalidations")]
+    pub invalidations: Option<u64>,
+    /// Relative standard error of `est_invalidations`.
+    #[serde(default, rename = "est_invalidations_rel_err")]
+    pub invalidations_rel_err: Option<f64>,
+}
+
+/// What an object living in a line is. The variants are declared in the order of their names,
+/// so objects sort as they did by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectKind {
+    /// Memory a custom probe (`--probe`) writes.
+    Custom,
+    /// A Go map's header.
+    GoMap,
+    /// A value slot of a Go map (its `owner` is the map header).
+    GoMapSlot,
+    /// A watched word written by code the probes do not see (not a map assign).
+    Watched,
+}
+
+impl ObjectKind {
+    /// The name reports use (`go-map`, `go-map-slot`, `custom`, `watched`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Custom => "custom",
+            ObjectKind::GoMap => "go-map",
+            ObjectKind::GoMapSlot => "go-map-slot",
+            ObjectKind::Watched => "watched",
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ObjectKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        [
+            ObjectKind::Custom,
+            ObjectKind::GoMap,
+            ObjectKind::GoMapSlot,
+            ObjectKind::Watched,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+        .ok_or_else(|| format!("no object kind `{name}` (go-map, go-map-slot, custom, watched)"))
+    }
+}
+
+impl PartialEq<&str> for ObjectKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
 /// An object (e.g. a Go map header) living in a line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectReport {
-    /// `go-map`, `go-map-slot`, `custom`, or `watched`: a watched word written by code the
-    /// probes do not see (not a map assign).
-    pub kind: String,
+    pub kind: ObjectKind,
     /// Address of the object's first byte (hex).
     pub addr: String,
     /// The object's fields inside this line, by offset.
@@ -462,7 +526,7 @@ pub struct StackReport {
     pub line: String,
     /// The written object (hex) and its kind.
     pub object: String,
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     /// Fields of the object written in this line.
     pub fields: Vec<String>,
     /// Sampled writes with this stack to this line.

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use crate::{
-    kernel::calibrate,
     overhead::budget::WindowSample,
     overhead::duty::DutyOutcome,
     overhead::estimate::{self, Scale, Seen},
@@ -187,8 +186,8 @@ impl Overhead {
             let sampled = line.sampled;
             let (writes, writes_err) = s.estimate(line.writes, sampled.writes);
             let (transfers, transfers_err) = s.estimate(line.transfers, sampled.transfers);
-            (line.est_writes, line.est_writes_rel_err) = (Some(writes), Some(round4(writes_err)));
-            (line.est_transfers, line.est_transfers_rel_err) =
+            (line.est.writes, line.est.writes_rel_err) = (Some(writes), Some(round4(writes_err)));
+            (line.est.transfers, line.est.transfers_rel_err) =
                 (Some(transfers), Some(round4(transfers_err)));
             let r = self.read_scales.get(&line.pid);
             // Without a read scale (no read window saw a hit) the counts stand as observed.
@@ -198,10 +197,10 @@ impl Overhead {
                 let (reads, reads_err) = r.estimate(reads, sampled.reads);
                 let (remote, remote_err) = r.estimate(remote, sampled.remote_reads);
                 let (invalid, invalid_err) = r.estimate(invalid, sampled.invalidations);
-                (line.est_reads, line.est_reads_rel_err) = (Some(reads), Some(round4(reads_err)));
-                (line.est_remote_reads, line.est_remote_reads_rel_err) =
+                (line.est.reads, line.est.reads_rel_err) = (Some(reads), Some(round4(reads_err)));
+                (line.est.remote_reads, line.est.remote_reads_rel_err) =
                     (Some(remote), Some(round4(remote_err)));
-                (line.est_invalidations, line.est_invalidations_rel_err) =
+                (line.est.invalidations, line.est.invalidations_rel_err) =
                     (Some(invalid), Some(round4(invalid_err)));
             }
             line.contention = rank::score(line);
@@ -267,9 +266,7 @@ fn cpu_scale(
         hit_ns,
         hit_err_ns,
         watch_ns: d.watch.as_nanos() as f64,
-        watch_err: d
-            .watch_measured
-            .map_or(calibrate::WATCH_COST_REL_ERR, |m| m.rel_err),
+        watch_err: d.watch_cost_rel_err(),
         always_on: d.always_on,
     })
 }

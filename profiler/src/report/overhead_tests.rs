@@ -107,11 +107,11 @@ fn scales_counts_and_reports_the_budget() {
     assert_eq!(t.est_scale_rel_err, Some(round4(from_cost)));
     // The windows saw 100 hits of the 2,000 estimated: a count seen in them is a twentieth.
     let line = &report.lines[0];
-    assert_eq!(line.est_writes, Some(200.max(line.writes)));
-    assert_eq!(line.est_transfers, Some(40.max(line.transfers)));
+    assert_eq!(line.est.writes, Some(200.max(line.writes)));
+    assert_eq!(line.est.transfers, Some(40.max(line.transfers)));
     let own = 1.0 / 10f64.sqrt();
     assert_eq!(
-        line.est_writes_rel_err,
+        line.est.writes_rel_err,
         Some(round4((from_cost * from_cost + own * own).sqrt()))
     );
     assert_eq!(
@@ -140,11 +140,11 @@ fn processes_without_an_account_are_left_unscaled() {
         },
     };
     let o = Overhead::of(&[], &plan);
-    let before = (report.lines[0].est_writes, report.maps[0].est_writes);
+    let before = (report.lines[0].est.writes, report.maps[0].est_writes);
     o.scale_lines(&mut report.lines);
     o.scale_maps(&mut report.maps);
     assert_eq!(
-        (report.lines[0].est_writes, report.maps[0].est_writes),
+        (report.lines[0].est.writes, report.maps[0].est_writes),
         before,
         "no scale: the fold's estimates (null) stay"
     );

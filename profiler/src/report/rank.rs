@@ -8,10 +8,13 @@ use profiler_common::{
     OBJECT_CUSTOM, OBJECT_GO_MAP, OBJECT_GO_MAP_SLOT,
 };
 
-pub use crate::kernel::bpf_maps::KernelSnapshot;
+use crate::folded::KernelSnapshot;
 use crate::{
     inspect::MapLayout,
-    report::{hex, FrameReport, LatencyReport, LineReport, MapReport, ObjectReport, RaceReport},
+    report::{
+        hex, FrameReport, LatencyReport, LineEstimates, LineReport, MapReport, ObjectKind,
+        ObjectReport, RaceReport,
+    },
     symbolize::Frame,
 };
 
@@ -56,9 +59,9 @@ pub fn contention(transfers: u64, remote_reads: u64, invalidations: u64) -> u64 
 /// by watchpoints as well as by probes count as the larger of the two.
 pub fn score(line: &LineReport) -> u64 {
     contention(
-        line.est_transfers.unwrap_or(0).max(line.transfers),
-        line.est_remote_reads.or(line.remote_reads).unwrap_or(0),
-        line.est_invalidations.or(line.invalidations).unwrap_or(0),
+        line.est.transfers.unwrap_or(0).max(line.transfers),
+        line.est.remote_reads.or(line.remote_reads).unwrap_or(0),
+        line.est.invalidations.or(line.invalidations).unwrap_or(0),
     )
 }
 
@@ -117,16 +120,7 @@ pub fn rank_lines(
                 reader_threads: reads.then(|| stats.readers.estimated_threads()),
                 invalidations: reads.then_some(stats.invalidations),
                 contention: contention(stats.transfers, stats.remote_reads, stats.invalidations),
-                est_writes: None,
-                est_writes_rel_err: None,
-                est_transfers: None,
-                est_transfers_rel_err: None,
-                est_reads: None,
-                est_reads_rel_err: None,
-                est_remote_reads: None,
-                est_remote_reads_rel_err: None,
-                est_invalidations: None,
-                est_invalidations_rel_err: None,
+                est: LineEstimates::default(),
                 growth_writes: go.then_some(stats.growth_writes),
                 concurrent_writers: go.then_some(stats.concurrent_writers),
                 l1_miss_samples: measured.addresses.then_some(stats.l1_miss_samples),
@@ -187,17 +181,22 @@ fn objects_in_line(
                     if fields.is_empty() {
                         return None;
                     }
-                    ("go-map", fields, names(&layout.written), None)
+                    (ObjectKind::GoMap, fields, names(&layout.written), None)
                 }
                 OBJECT_GO_MAP_SLOT if addr >= line => {
                     let value = vec!["value".to_owned()];
-                    ("go-map-slot", value.clone(), value, Some(hex(stats.owner)))
+                    (
+                        ObjectKind::GoMapSlot,
+                        value.clone(),
+                        value,
+                        Some(hex(stats.owner)),
+                    )
                 }
-                OBJECT_CUSTOM if addr >= line => ("custom", Vec::new(), Vec::new(), None),
+                OBJECT_CUSTOM if addr >= line => (ObjectKind::Custom, Vec::new(), Vec::new(), None),
                 _ => return None,
             };
             Some(ObjectReport {
-                kind: kind.to_owned(),
+                kind,
                 addr: hex(addr),
                 fields,
                 written_fields,

@@ -5,42 +5,48 @@
 use std::collections::HashMap;
 
 use crate::{
+    folded::XolArea,
     inspect::GoBinary,
-    kernel::probes::Probes,
     report::{
         hex,
         watch::{DescribeSite, Site},
         StackLocation,
     },
-    session::Recorded,
     symbolize::{lookup_addr, Frame},
+    target::Target,
 };
 
 /// Caller frames kept per watched write's sampled stack.
 const WATCH_CALLERS: usize = 3;
 
 /// Stack symbolization for one report: stack ids → caller frames, with caches.
-pub struct Stacks<'p, 't> {
-    probes: &'p Probes,
-    targets: &'t mut [Recorded],
-    raw: HashMap<i64, Option<Vec<u64>>>,
+pub struct Stacks<'r, 't> {
+    /// The user stacks read back, by id, innermost frame first.
+    raw: &'r HashMap<u32, Vec<u64>>,
+    /// The targets' XOL areas.
+    xol_areas: &'r HashMap<u32, XolArea>,
+    targets: &'t mut [Target],
     /// Type names by (pid, descriptor address): a name read from a descriptor opens the binary.
     types: HashMap<(u32, u64), Option<String>>,
 }
 
-impl<'p, 't> Stacks<'p, 't> {
-    pub fn new(probes: &'p Probes, targets: &'t mut [Recorded]) -> Self {
+impl<'r, 't> Stacks<'r, 't> {
+    pub fn new(
+        raw: &'r HashMap<u32, Vec<u64>>,
+        xol_areas: &'r HashMap<u32, XolArea>,
+        targets: &'t mut [Target],
+    ) -> Self {
         Stacks {
-            probes,
+            raw,
+            xol_areas,
             targets,
-            raw: HashMap::new(),
             types: HashMap::new(),
         }
     }
 
-    /// The loaded probes the stacks were taken by.
-    pub fn probes(&self) -> &'p Probes {
-        self.probes
+    /// `pid`'s XOL area holds `ip`: a thread single-stepping a probed instruction.
+    pub fn in_xol_area(&self, pid: u32, ip: u64) -> bool {
+        self.xol_areas.get(&pid).is_some_and(|a| a.contains(ip))
     }
 
     pub fn type_name(&mut self, pid: u32, type_addr: u64) -> Option<String> {
@@ -96,17 +102,11 @@ impl<'p, 't> Stacks<'p, 't> {
         stack_id: i64,
         return_addr: u64,
     ) -> Vec<(FrameKind, StackLocation)> {
-        let probes = self.probes;
-        let raw = self
-            .raw
-            .entry(stack_id)
-            .or_insert_with(|| {
-                u32::try_from(stack_id)
-                    .ok()
-                    .and_then(|id| probes.maps().stack(id))
-            })
-            .clone()
-            .unwrap_or_default();
+        let stacks = self.raw;
+        let raw: &[u64] = u32::try_from(stack_id)
+            .ok()
+            .and_then(|id| stacks.get(&id))
+            .map_or(&[], Vec::as_slice);
         let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
             return Vec::new();
         };

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use crate::{
     inspect::LayoutFlavor,
-    report::{parse_hex, LineReport, MapReport, Verdict},
+    report::{parse_hex, LineReport, MapReport, ObjectKind, Verdict},
 };
 
 /// Classic maps: share of a line's writes made during growth from which it is `growth`. A map
@@ -51,12 +51,12 @@ pub fn index(maps: &[MapReport]) -> MapIndex<'_> {
 /// Transfers over the whole recording: the estimate, or the count where larger (watchpoints
 /// count every transfer of the words they watch).
 pub fn transfers(line: &LineReport) -> u64 {
-    line.est_transfers.unwrap_or(0).max(line.transfers)
+    line.est.transfers.unwrap_or(0).max(line.transfers)
 }
 
 /// Remote reads over the whole recording; 0 where reads were not probed.
 pub fn remote_reads(line: &LineReport) -> u64 {
-    line.est_remote_reads.or(line.remote_reads).unwrap_or(0)
+    line.est.remote_reads.or(line.remote_reads).unwrap_or(0)
 }
 
 /// The line's moves between caches: transfers plus remote reads.
@@ -71,7 +71,7 @@ pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlav
     }
     let (transfers, remote) = (transfers(line), remote_reads(line));
     let accesses =
-        line.est_writes.unwrap_or(0).max(line.writes) + line.est_reads.or(line.reads).unwrap_or(0);
+        line.est.writes.unwrap_or(0).max(line.writes) + line.est.reads.or(line.reads).unwrap_or(0);
     let moves = transfers + remote;
     if moves == 0
         || (moves as f64) < PRIVATE_MOVE_SHARE * accesses as f64
@@ -100,7 +100,7 @@ fn races(line: &LineReport, maps: &MapIndex<'_>) -> bool {
     }
     line.objects
         .iter()
-        .filter(|o| o.kind == "go-map")
+        .filter(|o| o.kind == ObjectKind::GoMap)
         .filter_map(|o| maps.get(&(line.pid, parse_hex(&o.addr)?)))
         .any(|m| m.concurrent_writers > 0 || m.read_races.unwrap_or(0) > 0)
 }

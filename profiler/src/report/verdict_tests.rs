@@ -3,7 +3,7 @@ use crate::report::{test_report, ObjectReport};
 
 fn object(kind: &str, addr: u64, writes: u64, writers: u32) -> ObjectReport {
     ObjectReport {
-        kind: kind.to_owned(),
+        kind: kind.parse().expect("an object kind"),
         addr: crate::report::hex(addr),
         fields: vec![],
         written_fields: vec![],
@@ -19,9 +19,9 @@ fn object(kind: &str, addr: u64, writes: u64, writers: u32) -> ObjectReport {
 fn line(transfers: u64, objects: Vec<ObjectReport>) -> LineReport {
     let mut l = test_report::sample().lines.remove(0);
     l.writes = 1000;
-    l.est_writes = Some(1000);
+    l.est.writes = Some(1000);
     l.transfers = transfers;
-    l.est_transfers = Some(transfers);
+    l.est.transfers = Some(transfers);
     (l.reads, l.remote_reads, l.invalidations) = (Some(0), Some(0), Some(0));
     l.growth_writes = Some(0);
     l.concurrent_writers = Some(0);
@@ -67,7 +67,7 @@ fn a_line_that_barely_moves_or_has_one_writer_is_private() {
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Private);
     // One move in 10,000 accesses.
     let mut l = line(1, vec![object("go-map", 0x1000, 1000, 2)]);
-    (l.writes, l.est_writes) = (10_000, Some(10_000));
+    (l.writes, l.est.writes) = (10_000, Some(10_000));
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Private);
     // One writer thread moving between CPUs.
     let mut l = line(50, vec![object("go-map", 0x1000, 1000, 1)]);
@@ -79,7 +79,7 @@ fn a_line_that_barely_moves_or_has_one_writer_is_private() {
 fn remote_reads_beyond_transfers_are_read_write_sharing() {
     let mut l = line(0, vec![object("go-map", 0x1000, 1000, 1)]);
     l.threads = 1;
-    (l.reads, l.remote_reads, l.est_remote_reads) = (Some(5000), Some(300), Some(300));
+    (l.reads, l.remote_reads, l.est.remote_reads) = (Some(5000), Some(300), Some(300));
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::ReadWriteSharing);
 }
 

@@ -8,8 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use profiler_common::{line_of, LineKey, LineStats, Writers};
 
 use crate::{
-    kernel::bpf_maps::{KernelSnapshot, WatchSnapshot},
-    report::{hex, rank, FrameReport, LineReport, ObjectReport, WatchReport, WatchedWordReport},
+    folded::{KernelSnapshot, WatchSnapshot},
+    report::{
+        hex, rank, FrameReport, LineReport, ObjectKind, ObjectReport, WatchReport,
+        WatchedWordReport,
+    },
     symbolize::Frame,
     watch::{WatchOutcome, WatchedWord},
 };
@@ -97,7 +100,7 @@ pub fn join(
             }
             if unseen_writes > 0 {
                 objects.push(ObjectReport {
-                    kind: "watched".to_owned(),
+                    kind: ObjectKind::Watched,
                     addr: hex(w.word.addr),
                     fields: vec![w.name.clone()],
                     written_fields: vec![w.name.clone()],
@@ -179,37 +182,8 @@ fn empty_line(pid: u32, line: u64) -> LineReport {
     LineReport {
         line: hex(line),
         pid,
-        writes: 0,
-        samples: 0,
-        threads: 0,
         threads_exact: true,
-        cpus: 0,
-        transfers: 0,
-        reads: None,
-        remote_reads: None,
-        reader_threads: None,
-        invalidations: None,
-        contention: 0,
-        est_writes: None,
-        est_writes_rel_err: None,
-        est_transfers: None,
-        est_transfers_rel_err: None,
-        est_reads: None,
-        est_reads_rel_err: None,
-        est_remote_reads: None,
-        est_remote_reads_rel_err: None,
-        est_invalidations: None,
-        est_invalidations_rel_err: None,
-        growth_writes: None,
-        concurrent_writers: None,
-        l1_miss_samples: None,
-        verdict: Default::default(),
-        cost: None,
-        advice: None,
-        objects: Vec::new(),
-        top_frames: Vec::new(),
-        watch: None,
-        sampled: profiler_common::Sampled::default(),
+        ..LineReport::default()
     }
 }
 

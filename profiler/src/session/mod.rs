@@ -3,13 +3,14 @@
 //! perf sampling and the event streams.
 
 pub mod preflight;
+pub mod streams;
 
-use std::{path::Path, path::PathBuf, sync::Arc};
+use std::{path::Path, sync::Arc};
 
 use anyhow::Context as _;
+use streams::{Signals, Streams};
 
 use crate::{
-    collect::{Signals, Streams},
     inspect::{self, GoBinary, ProbeSite, TargetError},
     kernel::{
         calibrate::{self, WatchCalibration},
@@ -20,30 +21,14 @@ use crate::{
     overhead::{budget, budget::Budget, mix::Mix, plan::OverheadPlan},
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
-    symbolize::Symbolizer,
+    readout::{ProbeHits, Readout},
+    target::Target,
     watch::{
         auto::AutoWatch,
         spec::{self, WatchSpec, WatchSpecError},
         words, Watcher,
     },
 };
-
-/// One process being recorded.
-pub struct Recorded {
-    pub pid: u32,
-    /// Its pid inside its own pid namespace (see [`inspect::Process::ns_pid`]).
-    pub ns_pid: Option<u32>,
-    /// The container it runs in; None outside one.
-    pub container: Option<crate::inspect::container::Container>,
-    /// The executable as the user knows it.
-    pub exe: String,
-    /// Path the kernel and clprof open it by.
-    pub attach_path: PathBuf,
-    /// None when only custom probes apply to it.
-    pub binary: Option<Arc<GoBinary>>,
-    pub symbolizer: Option<Symbolizer>,
-    pub bias: Option<u64>,
-}
 
 /// Which Go map probes are attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +94,20 @@ impl ProbePlan {
             },
             ..self
         })
+    }
+
+    /// `pid` to record: its `/proc` entry read and its executable inspected, once.
+    pub fn resolve(&self, pid: u32) -> Result<Target, TargetError> {
+        let process = inspect::resolve_process(pid)?;
+        let binary = self.go_binary(inspect::inspect_process(&process))?;
+        Ok(Target::of_process(process, binary))
+    }
+
+    /// A Go process `--all-go` found, to record. Its symbols are not opened yet: a process found
+    /// by its exec is attached first.
+    pub fn found(&self, found: inspect::GoProcess) -> Result<Target, TargetError> {
+        let binary = self.go_binary(Ok(found.binary))?;
+        Ok(Target::of_process(found.process, binary))
     }
 
     /// Whether the Go map lookups, iteration, deletes and clears are probed.
@@ -241,14 +240,85 @@ impl Session {
         })
     }
 
+    /// Everything a report needs from the kernel side and the session, read once: with what the
+    /// watchpoints folded when `watched`, and the user stacks under `stack_ids` (those the
+    /// collected samples name) and under the watched writes.
+    pub fn readout(
+        &self,
+        watched: bool,
+        stack_ids: impl IntoIterator<Item = i64>,
+    ) -> anyhow::Result<Readout> {
+        let maps = self.probes.maps();
+        let perf = self.source != PerfSource::None;
+        let watched = if watched {
+            Some(maps.watch_snapshot()?)
+        } else {
+            None
+        };
+        let watch_stacks = watched
+            .iter()
+            .flat_map(|w| w.sites.iter().map(|(_, s)| s.stack_id));
+        let stacks = maps.stacks(stack_ids.into_iter().chain(watch_stacks));
+        let hits = self.probes.hits()?.into_iter();
+        Ok(Readout {
+            snapshot: maps.snapshot()?,
+            counters: maps.counters()?,
+            perf_ips: if perf { maps.perf_ips()? } else { Vec::new() },
+            probe_steps: if perf {
+                maps.probe_steps()?
+            } else {
+                Vec::new()
+            },
+            watched,
+            stacks,
+            xol_areas: self.probes.xol_areas(),
+            hits: hits
+                .map(|(probe, hits)| ProbeHits {
+                    binary: probe.binary,
+                    symbol: probe.symbol,
+                    hits,
+                })
+                .collect(),
+            refused: self.probes.refused().to_vec(),
+            perf: self.source.clone(),
+            pmu_available: self.pmu_available,
+            transfer: self.transfer.clone(),
+            overhead: self.overhead,
+            probes_access: self.plan.probes_access(),
+        })
+    }
+
     /// Whether a target's read probes are attached with its write probes (see
     /// [`Mix::reads_start_attached`]).
     pub fn reads_start_attached(&self) -> bool {
         Mix::reads_start_attached(self.overhead.duty.fraction)
     }
 
+    /// Opens a daemon's next window: what the kernel side folded and counted cleared, the list
+    /// of refused processes started anew, and the probes back on every live target.
+    pub fn next_window(&mut self, targets: &[Target]) {
+        self.probes.forget_refused();
+        if let Err(e) = self.probes.forget_all() {
+            tracing::warn!("clearing the window: {e}");
+        }
+        if let Err(e) = self.probes.reset_counters_and_events() {
+            tracing::warn!("clearing the counters: {e}");
+        }
+        let with_reads = self.reads_start_attached();
+        for t in targets.iter().filter(|t| inspect::is_alive(t.pid)) {
+            if let Err(e) = self.probes.attach_pid(t.pid, with_reads) {
+                // One that exited since is no news.
+                if inspect::is_alive(t.pid) {
+                    tracing::warn!(pid = t.pid, "re-attaching: {e}");
+                } else {
+                    tracing::debug!(pid = t.pid, "re-attaching: {e}");
+                }
+            }
+        }
+    }
+
     /// Adds `t` to the kernel side and attaches its probes.
-    pub fn attach(&mut self, t: &Recorded, sample_every: u32) -> anyhow::Result<()> {
+    pub fn attach(&mut self, t: &Target, sample_every: u32) -> anyhow::Result<()> {
         let with_reads = self.reads_start_attached();
         attach(&mut self.probes, t, &self.plan, sample_every, with_reads)
     }
@@ -263,7 +333,7 @@ impl Session {
     /// `duration` once ranked.
     pub fn watch(
         &self,
-        targets: &[Recorded],
+        targets: &[Target],
         specs: &[WatchSpec],
         duration: std::time::Duration,
     ) -> anyhow::Result<WatchSetup> {
@@ -361,7 +431,7 @@ fn start_perf(
 /// Adds `t` to the kernel side and attaches its probes (its read probes too `with_reads`).
 pub fn attach(
     probes: &mut Probes,
-    t: &Recorded,
+    t: &Target,
     plan: &ProbePlan,
     sample_every: u32,
     with_reads: bool,
@@ -385,21 +455,4 @@ pub fn is_full(e: &anyhow::Error) -> bool {
         e.downcast_ref::<crate::kernel::error::AttachError>(),
         Some(crate::kernel::error::AttachError::TooManyTargets)
     )
-}
-
-pub fn load_bias(t: &Recorded) -> Option<u64> {
-    match &t.binary {
-        Some(binary) => inspect::load_bias(t.pid, binary).ok(),
-        None => inspect::load_bias_of(t.pid, &t.attach_path).ok(),
-    }
-}
-
-pub fn open_symbolizer(path: &Path) -> Option<Symbolizer> {
-    match Symbolizer::open(path) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!("stacks will not be symbolized: {e}");
-            None
-        }
-    }
 }

@@ -7,8 +7,9 @@ use std::{collections::HashMap, time::Duration};
 use profiler_common::{line_of, CACHE_LINE_BYTES, OBJECT_GO_MAP};
 
 use crate::{
+    folded::KernelSnapshot,
     inspect::MapLayout,
-    kernel::{bpf_maps::KernelSnapshot, probes::Probes},
+    kernel::probes::Probes,
     watch::{words::WatchRange, Watcher},
 };
 

@@ -16,7 +16,8 @@ use std::{
 use profiler_common::line_of;
 
 use crate::{
-    kernel::{bpf_maps::WatchSnapshot, probes::Probes},
+    folded::WatchSnapshot,
+    kernel::probes::Probes,
     perf::{
         breakpoint::{Breakpoints, Word, DEBUG_REGISTERS},
         PerfError,

@@ -22,11 +22,10 @@ use crate::{
         follow::{Change, Follow},
         scan::GoScanner,
     },
-    inspect,
-    kernel::probes::Probes,
-    output, render,
+    inspect, output, render,
     report::{build, Report},
-    session::{load_bias, open_symbolizer, Prelude, ProbePlan, Recorded, Session},
+    session::{Prelude, ProbePlan, Session},
+    target::Target,
 };
 
 /// Targets listed by `/targets`, exited ones dropped first beyond it.
@@ -58,7 +57,7 @@ pub struct TargetStatus {
 
 impl TargetStatus {
     /// A target just attached.
-    fn recording(t: &Recorded) -> Self {
+    fn recording(t: &Target) -> Self {
         TargetStatus {
             pid: t.pid,
             ns_pid: t.ns_pid,
@@ -102,7 +101,7 @@ impl DaemonState {
 
     /// Lists a new target; finished ones beyond [`MAX_LISTED_TARGETS`] make room (oldest
     /// first).
-    fn add_target(&mut self, t: &Recorded) {
+    fn add_target(&mut self, t: &Target) {
         self.targets.push(TargetStatus::recording(t));
         while self.targets.len() > MAX_LISTED_TARGETS {
             match self
@@ -148,7 +147,7 @@ pub fn check_listen(addr: &SocketAddr, allow_remote: bool) -> anyhow::Result<()>
 pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result<()> {
     check_listen(&args.listen, args.allow_remote)?;
     let pusher = push::Pusher::from_args(&args)?;
-    if args.pids.is_empty() && !args.all_go {
+    if args.recording.pids.is_empty() && !args.recording.all_go {
         bail!("nothing to profile: give --pid PID (repeat for several) or --all-go");
     }
     let Prelude {
@@ -156,18 +155,18 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         plan,
         loading,
     } = Prelude::start(&[], verbose)?;
-    let plan = plan.watching(&args.watch)?;
+    let plan = plan.watching(&args.recording.watch)?;
     if let Some(dir) = &args.out_dir {
         prepare_out_dir(dir)?;
     }
     let mut targets = Vec::new();
-    for &pid in &args.pids {
+    for &pid in &args.recording.pids {
         targets.push(resolve(pid, &plan)?);
     }
-    let mut session = Session::open(plan, loading, args.events, args.budget)?;
+    let mut session = Session::open(plan, loading, args.recording.events, args.recording.budget)?;
     let mut given = Vec::with_capacity(targets.len());
     for mut t in targets {
-        match session.attach(&t, args.sample_every) {
+        match session.attach(&t, args.recording.sample_every) {
             // Named in the first window's notices.
             Err(e) if crate::session::is_full(&e) => {
                 tracing::warn!(pid = t.pid, "not recorded: {e:#}");
@@ -175,19 +174,19 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             }
             attached => attached.with_context(|| format!("profiling pid {}", t.pid))?,
         }
-        t.bias = load_bias(&t);
+        t.read_bias();
         given.push(t);
     }
     let mut targets = given;
     // The tracepoints before the first scan: a process starting in between is seen by one or
     // the other. Without them, new processes are found at window starts only.
-    let follow = match args.all_go {
-        true => Follow::start(&mut session, args.sample_every)
+    let follow = match args.recording.all_go {
+        true => Follow::start(&mut session, args.recording.sample_every)
             .inspect_err(|e| tracing::warn!("new processes are found at window starts only: {e}"))
             .ok(),
         false => None,
     };
-    let mut scanner = args.all_go.then(GoScanner::default);
+    let mut scanner = args.recording.all_go.then(GoScanner::default);
     let perf_events = session.start_perf()?;
     let mut streams = session.streams()?;
 
@@ -238,7 +237,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         }
         // Watchpoints anew each window: on what `--watch` names in the targets of the moment, or
         // on the window's own top lines.
-        match session.watch(&targets, &args.watch, args.window) {
+        match session.watch(&targets, &args.recording.watch, args.window) {
             Ok(watch) => (options.watcher, options.auto_watch) = (watch.watcher, watch.auto),
             Err(e) => tracing::warn!("--watch: {e:#}; this window watches nothing"),
         }
@@ -249,8 +248,8 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             targets.append(&mut follow.take_joined());
         }
         seq += 1;
-        let report = build::build(&session, &mut targets, &collected, started_at)?;
-        forget_window(&mut session.probes);
+        let readout = session.readout(collected.watch.is_some(), collected.stack_ids())?;
+        let report = build::build(readout, &mut targets, &collected, started_at);
         let window = Window {
             seq,
             report: Arc::new(report),
@@ -286,18 +285,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
             }
             alive
         });
-        // Next window: probes back on every live target.
-        for t in targets.iter().filter(|t| inspect::is_alive(t.pid)) {
-            let with_reads = session.reads_start_attached();
-            if let Err(e) = session.probes.attach_pid(t.pid, with_reads) {
-                // One that exited since the check above is no news.
-                if inspect::is_alive(t.pid) {
-                    tracing::warn!(pid = t.pid, "re-attaching: {e}");
-                } else {
-                    tracing::debug!(pid = t.pid, "re-attaching: {e}");
-                }
-            }
-        }
+        session.next_window(&targets);
     };
     if let Some(events) = &perf_events {
         events.disable();
@@ -313,19 +301,10 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     Ok(())
 }
 
-fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
-    let process = inspect::resolve_process(pid)?;
-    let binary = plan.go_binary(inspect::resolve_pid(pid).map(|t| t.binary))?;
-    Ok(Recorded {
-        pid,
-        ns_pid: process.ns_pid,
-        container: process.container,
-        exe: process.exe.display().to_string(),
-        symbolizer: open_symbolizer(&process.attach_path),
-        attach_path: process.attach_path,
-        binary,
-        bias: None,
-    })
+fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Target> {
+    let mut t = plan.resolve(pid)?;
+    t.open_symbols();
+    Ok(t)
 }
 
 /// `--all-go`: adds the Go processes that appeared since the last scan (all of them at start;
@@ -333,15 +312,15 @@ fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Recorded> {
 fn follow_new(
     scanner: &mut GoScanner,
     session: &mut Session,
-    targets: &mut Vec<Recorded>,
+    targets: &mut Vec<Target>,
     args: &DaemonArgs,
     state: &RwLock<DaemonState>,
 ) {
     let known: HashSet<u32> = targets.iter().map(|t| t.pid).collect();
     for pid in scanner.scan(&known) {
         let added = resolve(pid, &session.plan).and_then(|mut t| {
-            session.attach(&t, args.sample_every)?;
-            t.bias = load_bias(&t);
+            session.attach(&t, args.recording.sample_every)?;
+            t.read_bias();
             Ok(t)
         });
         match added {
@@ -362,21 +341,10 @@ fn follow_new(
     }
 }
 
-/// Clears what the kernel folded, so that the next window starts from nothing.
-fn forget_window(probes: &mut Probes) {
-    probes.forget_refused();
-    if let Err(e) = probes.forget_all() {
-        tracing::warn!("clearing the window: {e}");
-    }
-    if let Err(e) = probes.reset_counters_and_events() {
-        tracing::warn!("clearing the counters: {e}");
-    }
-}
-
 /// Counts the window for live targets and marks exited ones; true when none is left.
 fn update_targets(
     state: &RwLock<DaemonState>,
-    targets: &[Recorded],
+    targets: &[Target],
     exited: &std::collections::HashMap<u32, Duration>,
 ) -> bool {
     let mut state = state.write().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,128 @@
+use std::time::Duration;
+
+use profiler_common::{LineKey, LineStats};
+
+use super::*;
+use crate::{
+    folded::Counters,
+    kernel::calibrate::Calibration,
+    overhead::{budget::Budget, duty::DutyPlan, plan::OverheadPlan},
+    readout::ProbeHits,
+};
+
+/// What a session could have read back: one line that two CPUs took turns writing, one that a
+/// single CPU wrote, the probes' hits, and a process left out.
+fn readout() -> Readout {
+    let line = |line: u64, writes: u64, transfers: u64, cpus: u32| {
+        let mut stats = LineStats {
+            writes,
+            transfers,
+            ..LineStats::default()
+        };
+        for cpu in 0..cpus {
+            stats.writers.cpus[0] |= 1 << cpu;
+            stats.writers.tids[cpu as usize] = 100 + cpu;
+        }
+        (
+            LineKey {
+                pid: 7,
+                _pad: 0,
+                line,
+            },
+            stats,
+        )
+    };
+    Readout {
+        snapshot: KernelSnapshot {
+            lines: vec![line(0xc000_0040, 500, 0, 1), line(0xc000_0080, 400, 300, 2)],
+            ..KernelSnapshot::default()
+        },
+        counters: Counters::default(),
+        watched: None,
+        perf_ips: Vec::new(),
+        probe_steps: Vec::new(),
+        stacks: HashMap::new(),
+        xol_areas: HashMap::new(),
+        hits: vec![
+            ProbeHits {
+                binary: "/srv/app".to_owned(),
+                symbol: "main.add".to_owned(),
+                hits: 600,
+            },
+            ProbeHits {
+                binary: "/srv/app".to_owned(),
+                symbol: "main.add".to_owned(),
+                hits: 300,
+            },
+        ],
+        refused: vec![(9, "worker".to_owned())],
+        perf: PerfSource::None,
+        pmu_available: false,
+        transfer: None,
+        overhead: OverheadPlan {
+            budget: Budget::from_pct(100.0),
+            calibration: Calibration {
+                hit_cost: Duration::from_micros(7),
+                sample_cost: None,
+                watch_cost: None,
+                age: Duration::ZERO,
+            },
+            perf_hz: None,
+            perf_overhead: 0.0,
+            duty: DutyPlan {
+                fraction: 1.0,
+                hit_cost: Duration::from_micros(7),
+                watch_cost: Duration::ZERO,
+            },
+        },
+        probes_access: false,
+    }
+}
+
+fn collected() -> Collected {
+    Collected {
+        samples: HashMap::new(),
+        first: HashMap::new(),
+        made: HashMap::new(),
+        stop: StopReason::Duration,
+        elapsed: Duration::from_secs(1),
+        exited: HashMap::new(),
+        execd: Default::default(),
+        duty: Vec::new(),
+        overflow: 0,
+        save_error: None,
+        watch: None,
+    }
+}
+
+#[test]
+fn a_report_is_built_from_a_synthetic_readout() {
+    let started_at = chrono::DateTime::UNIX_EPOCH;
+    let report = build(readout(), &mut [], &collected(), started_at);
+    assert_eq!(report.lines.len(), 2, "{:#?}", report.lines);
+    assert_eq!(
+        report.lines[0].line,
+        hex(0xc000_0080),
+        "the moving line ranks first"
+    );
+    assert_eq!(report.lines[0].transfers, 300);
+    assert_eq!(report.lines[0].cpus, 2);
+    assert_eq!(report.lines[1].transfers, 0);
+    let hits: Vec<(&str, u64)> = report
+        .sources
+        .uprobes
+        .iter()
+        .map(|u| (u.symbol.as_str(), u.hits))
+        .collect();
+    assert_eq!(
+        hits,
+        [("main.add", 900)],
+        "one probed function, its hits summed"
+    );
+    assert_eq!(report.sources.perf, PerfSource::None.name());
+    assert!(
+        report.notices.iter().any(|n| n.contains("worker")),
+        "the refused process is named: {:?}",
+        report.notices
+    );
+}
