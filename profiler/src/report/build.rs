@@ -8,7 +8,7 @@ use crate::{
     collect::{Collected, SampleKey, StopReason},
     folded::{self, Counters, KernelSnapshot},
     perf::PerfSource,
-    readout::Readout,
+    readout::{ProbeHits, Readout},
     report::overhead::Overhead,
     report::rank::{self, MapExtras, Measured, ProcessInfo, SampledWrite},
     report::stacks::Stacks,
@@ -61,32 +61,9 @@ pub fn build(
         perf: source != PerfSource::None,
         addresses: source.has_data_address(),
     };
-    let processes: HashMap<u32, ProcessInfo> = targets
-        .iter()
-        .map(|t| {
-            let layout = t.binary.as_ref().map(|b| b.layout.clone());
-            let reads = probes_access
-                && t.binary
-                    .as_ref()
-                    .is_some_and(|b| !b.access_funcs.is_empty());
-            (t.pid, ProcessInfo { layout, reads })
-        })
-        .collect();
+    let processes = processes(targets, probes_access);
     let mut stacks = Stacks::new(&raw_stacks, &xol_areas, targets);
-    let samples: Vec<SampledWrite> = collected
-        .samples
-        .iter()
-        .filter(|(key, _)| key.flags.is_probed_write())
-        .map(|(key, &count)| SampledWrite {
-            pid: key.pid,
-            lines: key.lines,
-            caller: stacks
-                .callers(key.pid, key.stack_id, key.return_addr, 1)
-                .into_iter()
-                .next(),
-            count,
-        })
-        .collect();
+    let samples = sampled_writes(&mut stacks, collected);
     let overhead = Overhead::of(&collected.duty, &plan);
     let extras = map_extras(&mut stacks, &snapshot, collected);
     let mut lines = rank::rank_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
@@ -103,27 +80,10 @@ pub fn build(
     overhead.scale_maps(&mut maps);
     read_entries(&mut maps, &processes, collected);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
-    let (functions, trampoline) = if measured.perf {
-        let (functions, trampoline) = top_functions(&mut stacks, &perf_ips, &probe_steps);
-        (functions, Some(trampoline))
-    } else {
-        (Vec::new(), None)
+    let (functions, trampoline) = match measured.perf {
+        true => top_functions(&mut stacks, &perf_ips, &probe_steps),
+        false => (Vec::new(), None),
     };
-
-    let mut uprobes: Vec<UprobeSource> = Vec::new();
-    for site in &hits {
-        match uprobes
-            .iter_mut()
-            .find(|u| u.binary == site.binary && u.symbol == site.symbol)
-        {
-            Some(u) => u.hits += site.hits,
-            None => uprobes.push(UprobeSource {
-                binary: site.binary.clone(),
-                symbol: site.symbol.clone(),
-                hits: site.hits,
-            }),
-        }
-    }
     let events = counters.get(Counter::Events);
     let mut report = Report {
         schema: SCHEMA.to_owned(),
@@ -134,19 +94,14 @@ pub fn build(
             .map(|t| target_info(t, collected, overhead.target(t.pid)))
             .collect(),
         sources: Sources {
-            uprobes,
+            uprobes: uprobe_sources(&hits),
             perf: source.name().to_owned(),
             pmu_available: pmu,
             overhead: overhead.sources,
             perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
             probe_trampoline_samples: trampoline,
-            line_transfer_ns: transfer
-                .as_ref()
-                .map(|t| (t.line_transfer_ns * 10.0).round() / 10.0),
-            line_transfer: transfer
-                .as_ref()
-                .map(|t| t.classes.clone())
-                .unwrap_or_default(),
+            line_transfer_ns: transfer.as_ref().map(|t| round1(t.line_transfer_ns)),
+            line_transfer: transfer.map(|t| t.classes).unwrap_or_default(),
         },
         drops: Drops {
             samples_overflow: collected.overflow,
@@ -169,6 +124,63 @@ pub fn build(
         report.notices.push(notice);
     }
     report
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// What the report needs of each target's process: its map layout, and whether its reads were
+/// probed.
+fn processes(targets: &[Target], probes_access: bool) -> HashMap<u32, ProcessInfo> {
+    targets
+        .iter()
+        .map(|t| {
+            let layout = t.binary.as_ref().map(|b| b.layout.clone());
+            let reads = probes_access
+                && t.binary
+                    .as_ref()
+                    .is_some_and(|b| !b.access_funcs.is_empty());
+            (t.pid, ProcessInfo { layout, reads })
+        })
+        .collect()
+}
+
+/// The sampled writes a probe saw, each with the function that made it.
+fn sampled_writes(stacks: &mut Stacks<'_, '_>, collected: &Collected) -> Vec<SampledWrite> {
+    collected
+        .samples
+        .iter()
+        .filter(|(key, _)| key.flags.is_probed_write())
+        .map(|(key, &count)| SampledWrite {
+            pid: key.pid,
+            lines: key.lines,
+            caller: stacks
+                .callers(key.pid, key.stack_id, key.return_addr, 1)
+                .into_iter()
+                .next(),
+            count,
+        })
+        .collect()
+}
+
+/// The probes' hits added up per probed function of each binary, in the order first counted.
+fn uprobe_sources(hits: &[ProbeHits]) -> Vec<UprobeSource> {
+    let mut uprobes: Vec<UprobeSource> = Vec::new();
+    for site in hits {
+        match uprobes
+            .iter_mut()
+            .find(|u| u.binary == site.binary && u.symbol == site.symbol)
+        {
+            Some(u) => u.hits += site.hits,
+            None => uprobes.push(UprobeSource {
+                binary: site.binary.clone(),
+                symbol: site.symbol.clone(),
+                hits: site.hits,
+            }),
+        }
+    }
+    uprobes
 }
 
 /// Lines, and maps, a report keeps at most: the highest ranked. A churn of short-lived maps
@@ -412,7 +424,7 @@ fn top_functions(
     stacks: &mut Stacks<'_, '_>,
     ips: &[(IpKey, u64)],
     steps: &[(StepKey, u64)],
-) -> (Vec<FrameReport>, u64) {
+) -> (Vec<FrameReport>, Option<u64>) {
     let mut by_function: HashMap<(String, Option<String>), u64> = HashMap::new();
     let mut trampoline = 0;
     let xol_file = Some(folded::XOL_FILE.to_owned());
@@ -465,7 +477,7 @@ fn top_functions(
             .then_with(|| a.function.cmp(&b.function))
     });
     out.truncate(TOP_FUNCTIONS);
-    (out, trampoline)
+    (out, Some(trampoline))
 }
 
 /// What the thread that found the writer flag set was doing, by its probe's cookie kind.
