@@ -78,8 +78,9 @@ pub fn match_sides(
             None => unmatched.push((identity, b)),
         }
     }
-    // Objects placed a few bytes apart in another run put other fields in the line: a line
-    // left alone on each side with the same objects, fields aside, is the same line.
+    // Objects placed a few bytes apart in another run put other fields in the line, and
+    // another run's sampled stacks may name another maker: a line left alone on each side with
+    // objects of the same kinds and types is the same line.
     let shapes = |ids: Vec<&Identity>| {
         let mut count: BTreeMap<Identity, usize> = BTreeMap::new();
         for id in ids {

@@ -24,12 +24,15 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity with the objects' fields left out: what stays the same when the objects sit
-    /// at other offsets of the line.
+    /// The identity with the objects' fields and makers left out: what stays the same when the
+    /// objects sit at other offsets of the line, or when another run's sampled stacks name
+    /// another function for where a map was first written (an inlined frame or its caller).
     pub fn shape(&self) -> Identity {
         let mut objects = self.objects.clone();
         for o in &mut objects {
             o.fields.clear();
+            o.made_in = None;
+            o.written_by = None;
         }
         objects.sort();
         Identity {

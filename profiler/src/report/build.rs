@@ -1,6 +1,6 @@
 //! Building the [`Report`] at the end of a recording: kernel state + samples + symbols.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use profiler_common::{access::AccessKind, xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey};
 
@@ -9,14 +9,15 @@ use crate::{
     folded::{self, Counters, KernelSnapshot},
     perf::PerfSource,
     readout::{ProbeHits, Readout},
+    report::judge::Judge,
     report::overhead::Overhead,
-    report::rank::{self, MapExtras, Measured, ProcessInfo, SampledWrite},
+    report::rank::{self, LineBuilder, MapExtras, Measured, ProcessInfo, SampledWrite},
     report::stacks::Stacks,
     report::watch,
     report::{
-        hex, judge, parse_hex, Drops, FrameReport, MapReport, ObjectKind, RaceKind, RaceReport,
-        Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead, UprobeSource,
-        SCHEMA,
+        hex, judge, parse_hex, Drops, FrameReport, LineReport, MapReport, ObjectKind, RaceKind,
+        RaceReport, Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead,
+        UprobeSource, SCHEMA,
     },
     symbolize::Frame,
     target::Target,
@@ -62,23 +63,43 @@ pub fn build(
         addresses: source.has_data_address(),
     };
     let processes = processes(targets, probes_access);
+    let overhead = Overhead::of(&collected.duty, &plan);
+    let infos: Vec<TargetInfo> = targets
+        .iter()
+        .map(|t| target_info(t, collected, overhead.target(t.pid)))
+        .collect();
+    let line_transfer_ns = transfer.as_ref().map(|t| round1(t.line_transfer_ns));
     let mut stacks = Stacks::new(&raw_stacks, &xol_areas, targets);
     let samples = sampled_writes(&mut stacks, collected);
-    let overhead = Overhead::of(&collected.duty, &plan);
     let extras = map_extras(&mut stacks, &snapshot, collected);
-    let mut lines = rank::rank_lines(&snapshot, &processes, &samples, TOP_FRAMES, measured);
-    overhead.scale_lines(&mut lines);
-    rank::rank(&mut lines);
-    if let (Some(outcome), Some(watched)) = (&collected.watch, &watched) {
-        watch::join(&mut lines, outcome, watched, &snapshot, &mut stacks);
-    }
     let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
-    // Every line and object is in the report's terms now: the kernel's copies (tens of
-    // megabytes when the maps are full) go before the stacks are written and the lines judged.
-    let drops = drops(&counters, &snapshot);
-    drop(snapshot);
     overhead.scale_maps(&mut maps);
     read_entries(&mut maps, &processes, collected);
+    let (mut lines, mut seen) = {
+        let judge = Judge::new(
+            &infos,
+            line_transfer_ns,
+            &maps,
+            collected.elapsed.as_secs_f64(),
+        );
+        let builder = LineBuilder::new(&snapshot, &processes, &samples, TOP_FRAMES, measured);
+        top_lines(
+            &snapshot,
+            &builder,
+            &overhead,
+            &judge,
+            &watched_lines(collected),
+        )
+    };
+    if let (Some(outcome), Some(watched)) = (&collected.watch, &watched) {
+        let before = lines.len();
+        watch::join(&mut lines, outcome, watched, &snapshot, &mut stacks);
+        seen += lines.len() - before;
+    }
+    // Every line and object is in the report's terms now: the kernel's copies (tens of
+    // megabytes when the maps are full) go before the stacks are written.
+    let drops = drops(&counters, &snapshot);
+    drop(snapshot);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let (functions, trampoline) = match measured.perf {
         true => top_functions(&mut stacks, &perf_ips, &probe_steps),
@@ -89,10 +110,7 @@ pub fn build(
         schema: SCHEMA.to_owned(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_s: collected.elapsed.as_secs_f64(),
-        targets: targets
-            .iter()
-            .map(|t| target_info(t, collected, overhead.target(t.pid)))
-            .collect(),
+        targets: infos,
         sources: Sources {
             uprobes: uprobe_sources(&hits),
             perf: source.name().to_owned(),
@@ -100,7 +118,7 @@ pub fn build(
             overhead: overhead.sources,
             perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
             probe_trampoline_samples: trampoline,
-            line_transfer_ns: transfer.as_ref().map(|t| round1(t.line_transfer_ns)),
+            line_transfer_ns,
             line_transfer: transfer.map(|t| t.classes).unwrap_or_default(),
         },
         drops: Drops {
@@ -120,10 +138,62 @@ pub fn build(
             .collect(),
     };
     judge::judge(&mut report);
-    if let Some(notice) = keep_top(&mut report) {
+    if let Some(notice) = keep_top(&mut report, seen) {
         report.notices.push(notice);
     }
     report
+}
+
+/// The lines that can make the report's top [`MAX_REPORT_LINES`], scaled, judged and ranked,
+/// and how many lines were seen. Built one at a time and cut as they come, so that a churn
+/// that fills the kernel's line map does not hold tens of thousands of reports at once; the
+/// lines holding `watched` words are all kept (what they watched joins them later).
+fn top_lines(
+    snapshot: &KernelSnapshot,
+    builder: &LineBuilder<'_>,
+    overhead: &Overhead,
+    judge: &Judge<'_>,
+    watched: &HashSet<(u32, u64)>,
+) -> (Vec<LineReport>, usize) {
+    let (mut kept, mut seen) = (Vec::new(), 0);
+    for (key, stats) in &snapshot.lines {
+        let Some(mut line) = builder.line(key, stats) else {
+            continue;
+        };
+        seen += 1;
+        overhead.scale_line(&mut line);
+        judge.line(&mut line);
+        kept.push(line);
+        if kept.len() >= 4 * MAX_REPORT_LINES {
+            cut(&mut kept, watched);
+        }
+    }
+    cut(&mut kept, watched);
+    (kept, seen)
+}
+
+/// Ranks `lines` and keeps the top [`MAX_REPORT_LINES`] of those not holding a `watched` word,
+/// and all of those that do.
+fn cut(lines: &mut Vec<LineReport>, watched: &HashSet<(u32, u64)>) {
+    rank::rank(lines);
+    let mut others = 0;
+    lines.retain(|l| {
+        let holds = parse_hex(&l.line).is_some_and(|line| watched.contains(&(l.pid, line)));
+        if !holds {
+            others += 1;
+        }
+        holds || others <= MAX_REPORT_LINES
+    });
+}
+
+/// The lines (pid, line address) the watchpoints watched words in.
+fn watched_lines(collected: &Collected) -> HashSet<(u32, u64)> {
+    collected
+        .watch
+        .iter()
+        .flat_map(|o| &o.words)
+        .map(|w| (w.pid, profiler_common::line_of(w.word.addr)))
+        .collect()
 }
 
 fn round1(x: f64) -> f64 {
@@ -189,9 +259,9 @@ fn uprobe_sources(hits: &[ProbeHits]) -> Vec<UprobeSource> {
 pub const MAX_REPORT_LINES: usize = 1_000;
 
 /// Cuts the report to its top [`MAX_REPORT_LINES`] lines and maps (the stacks of the lines
-/// left out go too); the notice saying so, if anything was cut.
-fn keep_top(report: &mut Report) -> Option<String> {
-    let (lines, maps) = (report.lines.len(), report.maps.len());
+/// left out go too); the notice saying so, if anything was cut, of the `lines` seen.
+fn keep_top(report: &mut Report, lines: usize) -> Option<String> {
+    let maps = report.maps.len();
     if lines <= MAX_REPORT_LINES && maps <= MAX_REPORT_LINES {
         return None;
     }

@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use profiler_common::{LineKey, LineStats};
 
@@ -124,5 +124,67 @@ fn a_report_is_built_from_a_synthetic_readout() {
         report.notices.iter().any(|n| n.contains("worker")),
         "the refused process is named: {:?}",
         report.notices
+    );
+}
+
+#[test]
+fn lines_cut_as_they_come_are_the_top_of_all_of_them() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut snapshot = KernelSnapshot::default();
+    for i in 0..(5 * MAX_REPORT_LINES as u64 + 17) {
+        let stats = LineStats {
+            // Ties on purpose: the order then falls to writes, pid and address.
+            writes: 1 + next(50),
+            transfers: next(40),
+            ..LineStats::default()
+        };
+        let key = LineKey {
+            pid: 7 + (i % 3) as u32,
+            _pad: 0,
+            line: 0xc000_0000 + i * 64,
+        };
+        snapshot.lines.push((key, stats));
+    }
+    let measured = Measured {
+        perf: false,
+        addresses: false,
+    };
+    let processes = HashMap::new();
+    let plan = readout().overhead;
+    let overhead = Overhead::of(&[], &plan);
+    let judge = Judge::new(&[], None, &[], 1.0);
+    let builder = LineBuilder::new(&snapshot, &processes, &[], TOP_FRAMES, measured);
+    let watched = HashSet::from([(8, 0xc000_0000 + 64)]);
+    let (kept, seen) = top_lines(&snapshot, &builder, &overhead, &judge, &watched);
+    assert_eq!(seen, snapshot.lines.len());
+
+    let mut all = rank::rank_lines(&snapshot, &processes, &[], TOP_FRAMES, measured);
+    overhead.scale_lines(&mut all);
+    all.iter_mut().for_each(|l| judge.line(l));
+    rank::rank(&mut all);
+    let top: Vec<&str> = all[..MAX_REPORT_LINES]
+        .iter()
+        .map(|l| l.line.as_str())
+        .collect();
+    let got: Vec<&str> = kept
+        .iter()
+        .filter(|l| !(l.pid == 8 && l.line == hex(0xc000_0000 + 64)))
+        .take(MAX_REPORT_LINES)
+        .map(|l| l.line.as_str())
+        .collect();
+    assert_eq!(
+        got, top,
+        "the cut kept other lines than the full ranking's top"
+    );
+    assert!(
+        kept.iter()
+            .any(|l| l.pid == 8 && l.line == hex(0xc000_0000 + 64)),
+        "the watched line is kept wherever it ranks"
     );
 }

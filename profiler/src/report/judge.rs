@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use crate::report::{advice, cost, rank, verdict, Report, Verdict};
+use crate::{
+    inspect::LayoutFlavor,
+    report::{advice, cost, rank, verdict, LineReport, MapReport, Report, TargetInfo, Verdict},
+};
 
 /// Fills in every line's verdict, cost and advice, and ranks the lines by cost.
 pub fn judge(report: &mut Report) {
@@ -15,26 +18,57 @@ pub fn judge(report: &mut Report) {
         duration_s,
         ..
     } = report;
-    let flavors: HashMap<u32, _> = targets.iter().map(|t| (t.pid, t.map_layout)).collect();
-    let recorded: HashMap<u32, cost::Recorded> = targets
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.pid,
-                cost::Recorded {
-                    seconds: t.overhead.recorded_s.unwrap_or(*duration_s),
-                    cpu_s: t.overhead.cpu_s?,
-                },
-            ))
-        })
-        .collect();
-    let maps = verdict::index(maps);
+    let judge = Judge::new(targets, sources.line_transfer_ns, maps, *duration_s);
     for line in lines.iter_mut() {
-        let flavor = flavors.get(&line.pid).copied().flatten();
-        line.verdict = verdict::verdict(line, &maps, flavor);
-        line.cost = sources
+        judge.line(line);
+    }
+    rank::rank(lines);
+}
+
+/// What a line is judged against: its target's map layout and CPU time, the line-transfer cost
+/// and every map.
+pub struct Judge<'m> {
+    flavors: HashMap<u32, Option<LayoutFlavor>>,
+    recorded: HashMap<u32, cost::Recorded>,
+    line_transfer_ns: Option<f64>,
+    maps: verdict::MapIndex<'m>,
+}
+
+impl<'m> Judge<'m> {
+    pub fn new(
+        targets: &[TargetInfo],
+        line_transfer_ns: Option<f64>,
+        maps: &'m [MapReport],
+        duration_s: f64,
+    ) -> Self {
+        let flavors = targets.iter().map(|t| (t.pid, t.map_layout)).collect();
+        let recorded = targets
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.pid,
+                    cost::Recorded {
+                        seconds: t.overhead.recorded_s.unwrap_or(duration_s),
+                        cpu_s: t.overhead.cpu_s?,
+                    },
+                ))
+            })
+            .collect();
+        Judge {
+            flavors,
+            recorded,
+            line_transfer_ns,
+            maps: verdict::index(maps),
+        }
+    }
+
+    /// Fills in `line`'s verdict, cost and advice.
+    pub fn line(&self, line: &mut LineReport) {
+        let flavor = self.flavors.get(&line.pid).copied().flatten();
+        line.verdict = verdict::verdict(line, &self.maps, flavor);
+        line.cost = self
             .line_transfer_ns
-            .zip(recorded.get(&line.pid))
+            .zip(self.recorded.get(&line.pid))
             .and_then(|(ns, &r)| cost::cost(line, ns, r))
             .map(|c| {
                 // A private line's moves are one thread's migrations between CPUs, or too few
@@ -45,9 +79,8 @@ pub fn judge(report: &mut Report) {
                     c
                 }
             });
-        line.advice = advice::advice(line, line.verdict, &maps);
+        line.advice = advice::advice(line, line.verdict, &self.maps);
     }
-    rank::rank(lines);
 }
 
 #[cfg(test)]

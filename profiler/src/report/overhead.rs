@@ -180,31 +180,36 @@ impl Overhead {
     /// add up.
     pub fn scale_lines(&self, lines: &mut [LineReport]) {
         for line in lines {
-            let Some(s) = self.scales.get(&line.pid) else {
-                continue;
-            };
-            let sampled = line.sampled;
-            let (writes, writes_err) = s.estimate(line.writes, sampled.writes);
-            let (transfers, transfers_err) = s.estimate(line.transfers, sampled.transfers);
-            (line.est.writes, line.est.writes_rel_err) = (Some(writes), Some(round4(writes_err)));
-            (line.est.transfers, line.est.transfers_rel_err) =
-                (Some(transfers), Some(round4(transfers_err)));
-            let r = self.read_scales.get(&line.pid);
-            // Without a read scale (no read window saw a hit) the counts stand as observed.
-            if let (Some(r), Some(reads), Some(remote), Some(invalid)) =
-                (r, line.reads, line.remote_reads, line.invalidations)
-            {
-                let (reads, reads_err) = r.estimate(reads, sampled.reads);
-                let (remote, remote_err) = r.estimate(remote, sampled.remote_reads);
-                let (invalid, invalid_err) = r.estimate(invalid, sampled.invalidations);
-                (line.est.reads, line.est.reads_rel_err) = (Some(reads), Some(round4(reads_err)));
-                (line.est.remote_reads, line.est.remote_reads_rel_err) =
-                    (Some(remote), Some(round4(remote_err)));
-                (line.est.invalidations, line.est.invalidations_rel_err) =
-                    (Some(invalid), Some(round4(invalid_err)));
-            }
-            line.contention = rank::score(line);
+            self.scale_line(line);
         }
+    }
+
+    /// [`Overhead::scale_lines`] for one line.
+    pub fn scale_line(&self, line: &mut LineReport) {
+        let Some(s) = self.scales.get(&line.pid) else {
+            return;
+        };
+        let sampled = line.sampled;
+        let (writes, writes_err) = s.estimate(line.writes, sampled.writes);
+        let (transfers, transfers_err) = s.estimate(line.transfers, sampled.transfers);
+        (line.est.writes, line.est.writes_rel_err) = (Some(writes), Some(round4(writes_err)));
+        (line.est.transfers, line.est.transfers_rel_err) =
+            (Some(transfers), Some(round4(transfers_err)));
+        let r = self.read_scales.get(&line.pid);
+        // Without a read scale (no read window saw a hit) the counts stand as observed.
+        if let (Some(r), Some(reads), Some(remote), Some(invalid)) =
+            (r, line.reads, line.remote_reads, line.invalidations)
+        {
+            let (reads, reads_err) = r.estimate(reads, sampled.reads);
+            let (remote, remote_err) = r.estimate(remote, sampled.remote_reads);
+            let (invalid, invalid_err) = r.estimate(invalid, sampled.invalidations);
+            (line.est.reads, line.est.reads_rel_err) = (Some(reads), Some(round4(reads_err)));
+            (line.est.remote_reads, line.est.remote_reads_rel_err) =
+                (Some(remote), Some(round4(remote_err)));
+            (line.est.invalidations, line.est.invalidations_rel_err) =
+                (Some(invalid), Some(round4(invalid_err)));
+        }
+        line.contention = rank::score(line);
     }
 
     /// Adds the estimates (`est_*`) to folded maps; null for processes without a scale.

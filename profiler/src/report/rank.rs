@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use profiler_common::{
-    latency_bucket_upper, AssignKind, LatencyHist, ObjectKey, ObjectStats, CACHE_LINE_BYTES,
-    OBJECT_CUSTOM, OBJECT_GO_MAP, OBJECT_GO_MAP_SLOT,
+    latency_bucket_upper, AssignKind, LatencyHist, LineKey, LineStats, ObjectKey, ObjectStats,
+    CACHE_LINE_BYTES, OBJECT_CUSTOM, OBJECT_GO_MAP, OBJECT_GO_MAP_SLOT,
 };
 
 use crate::folded::KernelSnapshot;
@@ -87,55 +87,88 @@ pub fn rank_lines(
     max_frames: usize,
     measured: Measured,
 ) -> Vec<LineReport> {
-    let objects = objects_by_pid(&snapshot.objects);
-    let frames = frames_by_line(samples);
+    let builder = LineBuilder::new(snapshot, processes, samples, max_frames, measured);
     let mut out: Vec<LineReport> = snapshot
         .lines
         .iter()
-        .filter(|(_, s)| s.writes > 0)
-        .map(|(key, stats)| {
-            let layout = processes.get(&key.pid).and_then(|p| p.layout.as_ref());
-            let line_objects = objects
-                .get(&key.pid)
-                .map(|objs| objects_in_line(key.line, objs, layout))
-                .unwrap_or_default();
-            let (samples, top_frames) = match frames.get(&(key.pid, key.line)) {
-                Some((n, by_frame)) => (*n, top(by_frame, max_frames)),
-                None => (0, Vec::new()),
-            };
-            // Growth and races are measured only through the Go map probes.
-            let go = layout.is_some();
-            let reads = processes.get(&key.pid).is_some_and(|p| p.reads);
-            LineReport {
-                line: hex(key.line),
-                pid: key.pid,
-                writes: stats.writes,
-                samples,
-                threads: stats.writers.estimated_threads(),
-                threads_exact: stats.writers.tids_exact(),
-                cpus: stats.writers.cpu_count(),
-                transfers: stats.transfers,
-                reads: reads.then_some(stats.reads),
-                remote_reads: reads.then_some(stats.remote_reads),
-                reader_threads: reads.then(|| stats.readers.estimated_threads()),
-                invalidations: reads.then_some(stats.invalidations),
-                contention: contention(stats.transfers, stats.remote_reads, stats.invalidations),
-                est: LineEstimates::default(),
-                growth_writes: go.then_some(stats.growth_writes),
-                concurrent_writers: go.then_some(stats.concurrent_writers),
-                l1_miss_samples: measured.addresses.then_some(stats.l1_miss_samples),
-                verdict: Default::default(),
-                cost: None,
-                advice: None,
-                objects: line_objects,
-                top_frames,
-                watch: None,
-                sampled: stats.sampled,
-            }
-        })
+        .filter_map(|(key, stats)| builder.line(key, stats))
         .collect();
     rank(&mut out);
     out
+}
+
+/// Builds line reports one at a time: the objects in each line and the code that wrote it.
+pub struct LineBuilder<'a> {
+    objects: HashMap<u32, ObjectsByAddr<'a>>,
+    frames: HashMap<(u32, u64), (u64, FrameCounts)>,
+    processes: &'a HashMap<u32, ProcessInfo>,
+    max_frames: usize,
+    measured: Measured,
+}
+
+impl<'a> LineBuilder<'a> {
+    pub fn new(
+        snapshot: &'a KernelSnapshot,
+        processes: &'a HashMap<u32, ProcessInfo>,
+        samples: &[SampledWrite],
+        max_frames: usize,
+        measured: Measured,
+    ) -> Self {
+        LineBuilder {
+            objects: objects_by_pid(&snapshot.objects),
+            frames: frames_by_line(samples),
+            processes,
+            max_frames,
+            measured,
+        }
+    }
+
+    /// The report of the line `key`, unranked and unjudged; None when it saw no write.
+    pub fn line(&self, key: &LineKey, stats: &LineStats) -> Option<LineReport> {
+        if stats.writes == 0 {
+            return None;
+        }
+        let process = self.processes.get(&key.pid);
+        let layout = process.and_then(|p| p.layout.as_ref());
+        let line_objects = self
+            .objects
+            .get(&key.pid)
+            .map(|objs| objects_in_line(key.line, objs, layout))
+            .unwrap_or_default();
+        let (samples, top_frames) = match self.frames.get(&(key.pid, key.line)) {
+            Some((n, by_frame)) => (*n, top(by_frame, self.max_frames)),
+            None => (0, Vec::new()),
+        };
+        // Growth and races are measured only through the Go map probes.
+        let go = layout.is_some();
+        let reads = process.is_some_and(|p| p.reads);
+        Some(LineReport {
+            line: hex(key.line),
+            pid: key.pid,
+            writes: stats.writes,
+            samples,
+            threads: stats.writers.estimated_threads(),
+            threads_exact: stats.writers.tids_exact(),
+            cpus: stats.writers.cpu_count(),
+            transfers: stats.transfers,
+            reads: reads.then_some(stats.reads),
+            remote_reads: reads.then_some(stats.remote_reads),
+            reader_threads: reads.then(|| stats.readers.estimated_threads()),
+            invalidations: reads.then_some(stats.invalidations),
+            contention: contention(stats.transfers, stats.remote_reads, stats.invalidations),
+            est: LineEstimates::default(),
+            growth_writes: go.then_some(stats.growth_writes),
+            concurrent_writers: go.then_some(stats.concurrent_writers),
+            l1_miss_samples: self.measured.addresses.then_some(stats.l1_miss_samples),
+            verdict: Default::default(),
+            cost: None,
+            advice: None,
+            objects: line_objects,
+            top_frames,
+            watch: None,
+            sampled: stats.sampled,
+        })
+    }
 }
 
 type ObjectsByAddr<'a> = BTreeMap<u64, &'a ObjectStats>;
