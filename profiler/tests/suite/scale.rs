@@ -17,21 +17,26 @@ fn a_256_thread_map_churn_runs_to_completion_within_256_mib() {
     let churn = program("churn", Go::New);
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("report.json");
+    // The target is not clprof's child: wait4's peak resident set then covers clprof alone
+    // (a child's includes its own waited-for children's, here the churn's hundreds of MiB).
+    let mut target = std::process::Command::new(&churn)
+        .arg("8s")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the churn");
+    let target_out = target.stdout.take().expect("piped stdout");
+    let out = std::thread::spawn(move || std::io::read_to_string(target_out).unwrap_or_default());
     let mut child = clprof()
         .args(["record", "--quiet", "--budget", "100", "--duration", "120s"])
         .args(["--format", "json", "-o"])
         .arg(&json)
-        .arg("--")
-        .arg(&churn)
-        .arg("8s")
-        .stdout(Stdio::piped())
+        .args(["--pid", &target.id().to_string()])
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start clprof record");
     let pid = child.id() as libc::pid_t;
-    let out_pipe = child.stdout.take().expect("piped stdout");
     let err_pipe = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || std::io::read_to_string(out_pipe).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(err_pipe).unwrap_or_default());
     // wait4 for clprof's own peak resident set.
     let mut status = 0;
@@ -42,9 +47,14 @@ fn a_256_thread_map_churn_runs_to_completion_within_256_mib() {
     assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
     // Reaped already: this only lets the handle go (it answers ECHILD).
     let _ = child.wait();
+    let target_status = target.wait().expect("waiting for the churn");
     let (out, err) = (
         out.join().unwrap_or_default(),
         err.join().unwrap_or_default(),
+    );
+    assert!(
+        target_status.success(),
+        "the churn failed ({target_status}): {out}"
     );
     let status = std::process::ExitStatus::from_raw(status);
     assert!(status.success(), "clprof record failed ({status}): {err}");
