@@ -81,21 +81,24 @@ pub fn match_sides(
     // Objects placed a few bytes apart in another run put other fields in the line, and
     // another run's sampled stacks may name another maker: a line left alone on each side with
     // objects of the same kinds and types is the same line.
-    let shapes = |ids: Vec<&Identity>| {
-        let mut count: BTreeMap<Identity, usize> = BTreeMap::new();
-        for id in ids {
-            *count.entry(id.shape()).or_default() += 1;
-        }
-        count
-    };
-    let before_shapes = shapes(unmatched.iter().map(|(i, _)| i).collect());
-    let after_shapes = shapes(after.keys().collect());
+    let mut before_shapes: BTreeMap<Identity, usize> = BTreeMap::new();
+    for (identity, _) in &unmatched {
+        *before_shapes.entry(identity.shape()).or_default() += 1;
+    }
+    // Each shape's identity on the after side, None where two share it.
+    let mut after_shapes: BTreeMap<Identity, Option<Identity>> = BTreeMap::new();
+    for identity in after.keys() {
+        after_shapes
+            .entry(identity.shape())
+            .and_modify(|twin| *twin = None)
+            .or_insert_with(|| Some(identity.clone()));
+    }
     for (identity, b) in unmatched {
         let shape = identity.shape();
-        let alone = before_shapes.get(&shape) == Some(&1) && after_shapes.get(&shape) == Some(&1);
-        let twin = alone
-            .then(|| after.keys().find(|a| a.shape() == shape).cloned())
-            .flatten();
+        let twin = match before_shapes.get(&shape) {
+            Some(1) => after_shapes.get(&shape).cloned().flatten(),
+            _ => None,
+        };
         let a = twin.and_then(|t| after.remove(&t)).map(|t| t.side(by));
         push(identity, Some(b.side(by)), a);
     }

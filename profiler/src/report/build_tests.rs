@@ -3,6 +3,7 @@ use std::{collections::HashSet, time::Duration};
 use profiler_common::{LineKey, LineStats};
 
 use super::*;
+use crate::report::keep::MAX_REPORT_LINES;
 use crate::{
     folded::Counters,
     kernel::calibrate::Calibration,

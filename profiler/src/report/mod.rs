@@ -7,6 +7,7 @@ pub mod advice;
 pub mod build;
 pub mod cost;
 pub mod judge;
+pub mod keep;
 mod model;
 mod model_overhead;
 pub mod overhead;
