@@ -13,7 +13,8 @@ use aya_ebpf::{helpers::bpf_probe_read_user, macros::uprobe, programs::ProbeCont
 use profiler_common::{
     access::{AccessKind, ACCESS_DEREF},
     fold::{note_writer, record_object_read},
-    read_hits_counter, Counter, MapWriter, ObjectKey, SampleFlags, OBJECT_GO_MAP,
+    read_hits_counter, Cookie, Counter, MapWriter, ObjectKey, ObjectStats, SampleFlags,
+    OBJECT_GO_MAP,
 };
 
 use crate::{
@@ -51,7 +52,9 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
     if !access.writes() {
         bump_index(&TARGET_HITS, read_hits_counter(u32::from(config.slot)));
     }
-    // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets.
+    // SAFETY: `regs` is the probe's pt_regs, readable at constant offsets. All are read here,
+    // each at its own offset: the verifier refuses a load through a context pointer the
+    // compiler would otherwise pick among them.
     let (rax, rbx, rcx, site, sp) = unsafe {
         (
             (*ctx.regs).rax,
@@ -62,19 +65,7 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
         )
     };
     remember_hit(pid_tgid, site, cookie.kind);
-    let base = match cookie.register & !ACCESS_DEREF {
-        0 => rax,
-        1 => rbx,
-        2 => rcx,
-        _ => return Err(()),
-    };
-    let map = if cookie.register & ACCESS_DEREF != 0 && base != 0 {
-        let field = base.wrapping_add(cookie.offset as i64 as u64);
-        // SAFETY: reads target memory through the checked helper; failure gives 0.
-        unsafe { bpf_probe_read_user(field as *const u64) }.unwrap_or(0)
-    } else {
-        base
-    };
+    let map = map_header(&cookie, [rax, rbx, rcx])?;
     // A lookup in a nil map is legal Go (it finds nothing) and touches no memory.
     if map == 0 {
         time_program(config.slot, start_ns, None);
@@ -106,46 +97,85 @@ fn try_go_map_access(ctx: &ProbeContext) -> Result<(), ()> {
     };
     if let Some(stats) = object_stats(&now, &object) {
         // SAFETY: a live map value; concurrent updates are tolerated (see profiler_common::fold).
-        let stats = unsafe { &mut *stats };
-        match access {
-            AccessKind::Read => record_object_read(stats, &now, atomic_add),
-            AccessKind::IterInit => atomic_add(&mut stats.iterations, 1),
-            AccessKind::IterNext => {}
-            AccessKind::Delete => atomic_add(&mut stats.deletes, 1),
-            AccessKind::Clear => atomic_add(&mut stats.clears, 1),
-        }
-        if writes {
-            if writing {
-                atomic_add(&mut stats.concurrent_writers, 1);
-            }
-            note_writer(&mut stats.writers, now.tid, now.cpu);
-        } else if writing {
-            atomic_add(&mut stats.read_races, 1);
-        }
+        count_access(unsafe { &mut *stats }, access, &now, writing);
     }
     // Every race is sampled, with the writer inside when known.
-    let mut stack_id = -1i64;
-    if writing {
-        stack_id = user_stack(ctx);
-        let info = SampleInfo {
-            kind: cookie.kind,
-            object: map,
-            lines,
-            flags: if writes {
-                SampleFlags::CONCURRENT
-            } else {
-                SampleFlags::CONCURRENT.with(SampleFlags::READ)
-            },
-            other_tid: other.map_or(0, |o| o.tid),
-            other_stack_id: other.map_or(-1, |o| o.stack_id),
-        };
-        send(&now, &info, stack_id, return_address(sp));
-    }
+    let stack_id = if writing {
+        sample_race(ctx, &now, &cookie, map, lines, other, sp, writes)
+    } else {
+        -1
+    };
     if writes {
         enter_write(&now, &map_key, stack_id);
     }
     time_program(config.slot, start_ns, None);
     Ok(())
+}
+
+/// The map header the probed function was given: in the register the cookie names (of RAX,
+/// RBX, RCX), or in the iterator that register points to (at the cookie's offset); 0 for a nil
+/// map.
+#[inline(always)]
+fn map_header(cookie: &Cookie, [rax, rbx, rcx]: [u64; 3]) -> Result<u64, ()> {
+    let base = match cookie.register & !ACCESS_DEREF {
+        0 => rax,
+        1 => rbx,
+        2 => rcx,
+        _ => return Err(()),
+    };
+    if cookie.register & ACCESS_DEREF != 0 && base != 0 {
+        let field = base.wrapping_add(cookie.offset as i64 as u64);
+        // SAFETY: reads target memory through the checked helper; failure gives 0.
+        Ok(unsafe { bpf_probe_read_user(field as *const u64) }.unwrap_or(0))
+    } else {
+        Ok(base)
+    }
+}
+
+/// Counts `access` in the map's stats: a read (with the CPUs holding the line), an iteration,
+/// a delete or a clear; a write's writer and whether it raced another, a read's race.
+#[inline(always)]
+fn count_access(stats: &mut ObjectStats, access: AccessKind, now: &Write, writing: bool) {
+    match access {
+        AccessKind::Read => record_object_read(stats, now, atomic_add),
+        AccessKind::IterInit => atomic_add(&mut stats.iterations, 1),
+        AccessKind::IterNext => {}
+        AccessKind::Delete => atomic_add(&mut stats.deletes, 1),
+        AccessKind::Clear => atomic_add(&mut stats.clears, 1),
+    }
+    if access.writes() {
+        if writing {
+            atomic_add(&mut stats.concurrent_writers, 1);
+        }
+        note_writer(&mut stats.writers, now.tid, now.cpu);
+    } else if writing {
+        atomic_add(&mut stats.read_races, 1);
+    }
+}
+
+/// Sends the sample of an access that found the writer flag set, naming the writer inside
+/// (`other`) when known; the id of this thread's user stack.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sample_race(
+    ctx: &ProbeContext,
+    now: &Write,
+    cookie: &Cookie,
+    map: u64,
+    lines: [u64; 2],
+    other: Option<MapWriter>,
+    sp: u64,
+    writes: bool,
+) -> i64 {
+    let stack_id = user_stack(ctx);
+    let flags = if writes {
+        SampleFlags::CONCURRENT
+    } else {
+        SampleFlags::CONCURRENT.with(SampleFlags::READ)
+    };
+    let info = SampleInfo::of_map(cookie.kind, map, lines, flags, other);
+    send(now, &info, stack_id, return_address(sp));
+    stack_id
 }
 
 /// A delete or clear is inside the map now: a reader or writer that finds the writer flag set

@@ -14,12 +14,12 @@
 
 use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use profiler_common::{
-    Counter, Inflight, InflightKey, MapWriter, ObjectKey, SampleFlags, OBJECT_GO_MAP,
+    Cookie, Counter, Inflight, InflightKey, MapWriter, ObjectKey, SampleFlags, OBJECT_GO_MAP,
 };
 
 use crate::{
     entry::{enter, Entry},
-    fold::{current_write, write_lines, write_object, ObjectId},
+    fold::{current_write, write_lines, write_object, ObjectId, Write},
     header::{field_lines, header_u64, header_u8},
     maps::{bump, time_program, writer_inside, INFLIGHT, MAP_WRITERS},
     sample::{return_address, send, user_stack, SampleInfo},
@@ -86,24 +86,11 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
     // Every race is sampled; other writes one in `sample_every`.
     let sampled =
         writing || (config.sample_every != 0 && events.is_multiple_of(config.sample_every as u64));
-    let (mut stack_id, mut return_addr) = (-1i64, 0u64);
-    if sampled {
-        stack_id = user_stack(ctx);
-        return_addr = return_address(sp);
-        let info = SampleInfo {
-            kind: cookie.kind,
-            object: map,
-            lines,
-            flags: if writing {
-                SampleFlags::CONCURRENT
-            } else {
-                SampleFlags::NONE
-            },
-            other_tid: other.map_or(0, |o| o.tid),
-            other_stack_id: other.map_or(-1, |o| o.stack_id),
-        };
-        send(&write, &info, stack_id, return_addr);
-    }
+    let (stack_id, return_addr) = if sampled {
+        sample_assign(ctx, &write, &cookie, map, lines, other, sp, writing)
+    } else {
+        (-1, 0)
+    };
     let writer = MapWriter {
         tid: write.tid,
         _pad: 0,
@@ -129,4 +116,30 @@ fn try_go_map_assign(ctx: &ProbeContext) -> Result<(), ()> {
         bump(Counter::InflightDrops);
     }
     Ok(())
+}
+
+/// Sends the sample of an assign (a race when the writer flag was already set: `writing`,
+/// naming the writer inside, `other`, when known); its user stack's id and return address.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn sample_assign(
+    ctx: &ProbeContext,
+    write: &Write,
+    cookie: &Cookie,
+    map: u64,
+    lines: [u64; 2],
+    other: Option<MapWriter>,
+    sp: u64,
+    writing: bool,
+) -> (i64, u64) {
+    let stack_id = user_stack(ctx);
+    let return_addr = return_address(sp);
+    let flags = if writing {
+        SampleFlags::CONCURRENT
+    } else {
+        SampleFlags::NONE
+    };
+    let info = SampleInfo::of_map(cookie.kind, map, lines, flags, other);
+    send(write, &info, stack_id, return_addr);
+    (stack_id, return_addr)
 }

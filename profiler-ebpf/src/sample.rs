@@ -5,7 +5,7 @@ use aya_ebpf::{
     bindings::BPF_F_USER_STACK, helpers::bpf_probe_read_user, programs::tracing::StackIdContext,
 };
 use profiler_common::{
-    fold::Write, Counter, SampleEvent, SampleFlags, EVENTS_RING_BYTES, WRITTEN_FIELDS,
+    fold::Write, Counter, MapWriter, SampleEvent, SampleFlags, EVENTS_RING_BYTES, WRITTEN_FIELDS,
 };
 
 use crate::maps::{bump, EVENTS, STACKS};
@@ -18,6 +18,28 @@ pub struct SampleInfo {
     pub flags: SampleFlags,
     pub other_tid: u32,
     pub other_stack_id: i64,
+}
+
+impl SampleInfo {
+    /// A sample of map `map` (a write to it, or a read of it), naming the writer inside it
+    /// (`other`) when there was one.
+    #[inline(always)]
+    pub fn of_map(
+        kind: u32,
+        map: u64,
+        lines: [u64; WRITTEN_FIELDS],
+        flags: SampleFlags,
+        other: Option<MapWriter>,
+    ) -> Self {
+        SampleInfo {
+            kind,
+            object: map,
+            lines,
+            flags,
+            other_tid: other.map_or(0, |o| o.tid),
+            other_stack_id: other.map_or(-1, |o| o.stack_id),
+        }
+    }
 }
 
 /// Records the user stack of the current thread; returns its id (negative errno on failure).

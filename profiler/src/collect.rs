@@ -18,7 +18,10 @@ use crate::{
     output::{Output, WriteError},
     overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
     overhead::ledger::Ledger,
-    session::streams::{Signals, Streams},
+    session::{
+        streams::{Signals, Streams},
+        Session,
+    },
     watch::{auto::AutoWatch, WatchOutcome, Watcher},
 };
 
@@ -152,13 +155,14 @@ pub struct CollectOptions {
     pub follow: Option<Follow>,
 }
 
-/// Runs until the duration elapses, a signal arrives or every target has exited, then detaches
-/// the probes.
+/// Runs until the duration elapses, a signal arrives or every target has exited, then closes the
+/// window (the probes come off) and drains what was sampled.
 pub async fn collect(
-    probes: &mut Probes,
+    session: &mut Session,
     streams: &mut Streams,
     options: &mut CollectOptions,
 ) -> std::io::Result<Collected> {
+    let probes = &mut session.probes;
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + options.duration;
     let Streams { events, logger } = streams;
@@ -168,10 +172,8 @@ pub async fn collect(
     } = &mut options.signals;
     // The eBPF side wakes the collector only when the ring buffer fills up; this drains it.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let mut pids: Vec<u32> = probes.pids();
+    let mut lives = Lives::of(probes.pids());
     let following = options.follow.is_some();
-    let mut exited: HashMap<u32, Duration> = HashMap::new();
-    let mut execd: HashSet<u32> = HashSet::new();
     let mut samples = Samples::saving_to(options.save_samples.take());
     let progress = Progress::new(options.progress, options.duration);
     let mut duty = DutyCycler::start(probes, options.duty, &options.ledger);
@@ -181,15 +183,11 @@ pub async fn collect(
             _ = tokio::time::sleep_until(deadline) => break StopReason::Duration,
             _ = tokio::time::sleep_until(duty.next_check()) => {
                 duty.step(probes);
-                if let Some(watcher) = options.watcher.as_mut() {
-                    watcher.gate(&|pid| duty.is_attached(pid));
-                    watcher.step(probes);
-                }
+                step_watcher(&mut options.watcher, &duty, probes);
             }
             found = next_found(&mut options.follow) => match (found, options.follow.as_mut()) {
                 (Some(found), Some(follow)) => {
-                    let now = start.elapsed();
-                    on_found(found, follow, probes, &mut duty, &mut pids, &mut exited, now);
+                    lives.found(found, follow, probes, &mut duty, start.elapsed());
                 }
                 // The reader stopped: exits are still seen below.
                 _ => options.follow = None,
@@ -209,33 +207,12 @@ pub async fn collect(
             _ = tick.tick() => {
                 samples.drain(events.get_mut());
                 probes.refresh_xol();
-                arm_auto_watch(
-                    probes,
-                    &mut options.auto_watch,
-                    &mut options.watcher,
-                    start.elapsed(),
-                );
-                if let Some(watcher) = options.watcher.as_mut() {
-                    watcher.gate(&|pid| duty.is_attached(pid));
-                    watcher.step(probes);
-                }
-                for &pid in &pids {
-                    if exited.contains_key(&pid) {
-                        continue;
-                    }
-                    if !inspect::is_alive(pid) {
-                        tracing::info!(pid, "target exited");
-                        exited.insert(pid, start.elapsed());
-                    } else if probes.replaced(pid) {
-                        // Its probes stay in the program it ran, which is gone from it.
-                        tracing::info!(pid, "target exec'd another program");
-                        exited.insert(pid, start.elapsed());
-                        execd.insert(pid);
-                        duty.end(probes, pid);
-                    }
-                }
-                progress.update(probes, start.elapsed(), samples.total);
-                if !following && !pids.is_empty() && exited.len() == pids.len() {
+                let now = start.elapsed();
+                arm_auto_watch(probes, &mut options.auto_watch, &mut options.watcher, now);
+                step_watcher(&mut options.watcher, &duty, probes);
+                lives.look(probes, &mut duty, now);
+                progress.update(probes, now, samples.total);
+                if !following && lives.all_exited() {
                     break StopReason::TargetsExited;
                 }
             }
@@ -244,23 +221,7 @@ pub async fn collect(
     let elapsed = start.elapsed();
     let mut duty = duty.finish(probes, &mut options.ledger);
     let watch = options.watcher.take().map(Watcher::finish);
-    // Detach first so the last drain sees every event that will ever be sampled.
-    probes.detach_all();
-    // Entries made while attaching and detaching are folded too: what observed counts scale from.
-    for (pid, slot) in probes.targets() {
-        if let (Some(d), Ok(n), Ok(reads), Ok(all)) = (
-            duty.iter_mut().find(|d| d.pid == pid),
-            probes.folded_entries(slot),
-            probes.folded_reads(slot),
-            probes.folded_hits(slot),
-        ) {
-            d.all_hits = all;
-            d.entries = n.saturating_sub(reads);
-            if let Some(r) = d.reads.as_mut() {
-                r.entries = reads;
-            }
-        }
-    }
+    session.close_window(&mut duty);
     samples.drain(events.get_mut());
     let save_error = samples.finish_saved();
     if let Some(logger) = logger.as_mut() {
@@ -273,13 +234,21 @@ pub async fn collect(
         made: std::mem::take(&mut samples.made),
         stop,
         elapsed,
-        exited,
-        execd,
+        exited: lives.exited,
+        execd: lives.execd,
         duty,
         overflow: samples.overflow,
         save_error,
         watch,
     })
+}
+
+/// Lets the watchpoints follow the probes' duty cycle, then rotates them.
+fn step_watcher(watcher: &mut Option<Watcher>, duty: &DutyCycler, probes: &mut Probes) {
+    if let Some(watcher) = watcher.as_mut() {
+        watcher.gate(&|pid| duty.is_attached(pid));
+        watcher.step(probes);
+    }
 }
 
 /// What the follower found next; never, without one.
@@ -290,28 +259,69 @@ async fn next_found(follow: &mut Option<Follow>) -> Option<Found> {
     }
 }
 
-/// Attaches a new Go process (its account starts now), or notes a target's exit.
-fn on_found(
-    found: Found,
-    follow: &mut Follow,
-    probes: &mut Probes,
-    duty: &mut DutyCycler,
-    pids: &mut Vec<u32>,
-    exited: &mut HashMap<u32, Duration>,
-    now: Duration,
-) {
-    match found {
-        Found::Started { target, exec_ns } => {
-            if let Some(pid) = follow.join(probes, *target, exec_ns) {
-                duty.add(probes, pid);
-                pids.push(pid);
+/// The targets of one collection run: which are recorded, which exited (and when, into the run),
+/// which of those exec'd another program.
+struct Lives {
+    pids: Vec<u32>,
+    exited: HashMap<u32, Duration>,
+    execd: HashSet<u32>,
+}
+
+impl Lives {
+    fn of(pids: Vec<u32>) -> Self {
+        Lives {
+            pids,
+            exited: HashMap::new(),
+            execd: HashSet::new(),
+        }
+    }
+
+    /// Every target has exited (and there was one).
+    fn all_exited(&self) -> bool {
+        !self.pids.is_empty() && self.exited.len() == self.pids.len()
+    }
+
+    /// Notes the targets that exited or exec'd another program since the last look; an exec'd
+    /// one's account ends (its probes stay in the program it ran, which is gone from it).
+    fn look(&mut self, probes: &mut Probes, duty: &mut DutyCycler, now: Duration) {
+        for &pid in &self.pids {
+            if self.exited.contains_key(&pid) {
+                continue;
+            }
+            if !inspect::is_alive(pid) {
+                tracing::info!(pid, "target exited");
+                self.exited.insert(pid, now);
+            } else if probes.replaced(pid) {
+                tracing::info!(pid, "target exec'd another program");
+                self.exited.insert(pid, now);
+                self.execd.insert(pid);
+                duty.end(probes, pid);
             }
         }
-        Found::Exited { pid } => {
-            if pids.contains(&pid) && !exited.contains_key(&pid) {
-                tracing::info!(pid, "target exited");
-                exited.insert(pid, now);
-                follow.exited(pid);
+    }
+
+    /// Attaches a new Go process (its account starts now), or notes a target's exit.
+    fn found(
+        &mut self,
+        found: Found,
+        follow: &mut Follow,
+        probes: &mut Probes,
+        duty: &mut DutyCycler,
+        now: Duration,
+    ) {
+        match found {
+            Found::Started { target, exec_ns } => {
+                if let Some(pid) = follow.join(probes, *target, exec_ns) {
+                    duty.add(probes, pid);
+                    self.pids.push(pid);
+                }
+            }
+            Found::Exited { pid } => {
+                if self.pids.contains(&pid) && !self.exited.contains_key(&pid) {
+                    tracing::info!(pid, "target exited");
+                    self.exited.insert(pid, now);
+                    follow.exited(pid);
+                }
             }
         }
     }

@@ -45,62 +45,10 @@ pub fn run(args: &ProbesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What is known of the Go binary `b` and every map probe it gets.
 fn go_probes(out: &mut String, b: &GoBinary) {
-    let _ = writeln!(
-        out,
-        "  go version: {}",
-        b.go_version
-            .as_deref()
-            .unwrap_or("unknown (no .go.buildinfo)")
-    );
-    let l = &b.layout;
-    let _ = writeln!(
-        out,
-        "  map layout: {:?} {} ({} bytes, from {:?}); assign writes {} @{} and {} @{}",
-        l.flavor,
-        l.type_name,
-        l.header_size,
-        l.source,
-        l.written[0].name,
-        l.written[0].offset,
-        l.written[1].name,
-        l.written[1].offset,
-    );
-    let growth = l.growth.as_ref().map_or_else(
-        || "grows inside one assign (growth functions below)".to_owned(),
-        |g| format!("growing while {} @{} is non-nil", g.name, g.offset),
-    );
-    let _ = writeln!(
-        out,
-        "  writer flag: {} @{} mask {:#x}; {growth}",
-        l.writing.name, l.writing.offset, l.writing_mask
-    );
-    for f in &b.assign_funcs {
-        let _ = writeln!(
-            out,
-            "  probe {:<32} vaddr {:#x} file offset {:#x} ({} bytes), {} RET site(s)",
-            f.symbol,
-            f.vaddr,
-            f.file_offset,
-            f.size,
-            f.ret_offsets.len()
-        );
-        if f.ret_offsets.is_empty() {
-            let _ = writeln!(
-                out,
-                "    no RET sites: value slots and latency are not measured for it (disassembly failed)"
-            );
-        }
-    }
-    for kind in profiler_common::AssignKind::ALL {
-        if !b.assign_funcs.iter().any(|f| f.kind == kind) {
-            let _ = writeln!(
-                out,
-                "  not probed {}: not in the symbol table (not linked in)",
-                kind.symbol()
-            );
-        }
-    }
+    layout_rows(out, b);
+    assign_rows(out, b);
     for g in &b.growth_funcs {
         let _ = writeln!(
             out,
@@ -131,5 +79,68 @@ fn go_probes(out: &mut String, b: &GoBinary) {
         let mut names: Vec<&str> = b.map_types.values().map(String::as_str).collect();
         names.sort_unstable();
         let _ = writeln!(out, "  map types in DWARF: {}", names.join(", "));
+    }
+}
+
+/// The Go binary's version and map layout.
+fn layout_rows(out: &mut String, b: &GoBinary) {
+    let _ = writeln!(
+        out,
+        "  go version: {}",
+        b.go_version
+            .as_deref()
+            .unwrap_or("unknown (no .go.buildinfo)")
+    );
+    let l = &b.layout;
+    let _ = writeln!(
+        out,
+        "  map layout: {:?} {} ({} bytes, from {:?}); assign writes {} @{} and {} @{}",
+        l.flavor,
+        l.type_name,
+        l.header_size,
+        l.source,
+        l.written[0].name,
+        l.written[0].offset,
+        l.written[1].name,
+        l.written[1].offset,
+    );
+    let growth = l.growth.as_ref().map_or_else(
+        || "grows inside one assign (growth functions below)".to_owned(),
+        |g| format!("growing while {} @{} is non-nil", g.name, g.offset),
+    );
+    let _ = writeln!(
+        out,
+        "  writer flag: {} @{} mask {:#x}; {growth}",
+        l.writing.name, l.writing.offset, l.writing_mask
+    );
+}
+
+/// The assign functions' probes, and the assign kinds not linked in.
+fn assign_rows(out: &mut String, b: &GoBinary) {
+    for f in &b.assign_funcs {
+        let _ = writeln!(
+            out,
+            "  probe {:<32} vaddr {:#x} file offset {:#x} ({} bytes), {} RET site(s)",
+            f.symbol,
+            f.vaddr,
+            f.file_offset,
+            f.size,
+            f.ret_offsets.len()
+        );
+        if f.ret_offsets.is_empty() {
+            let _ = writeln!(
+                out,
+                "    no RET sites: value slots and latency are not measured for it (disassembly failed)"
+            );
+        }
+    }
+    for kind in profiler_common::AssignKind::ALL {
+        if !b.assign_funcs.iter().any(|f| f.kind == kind) {
+            let _ = writeln!(
+                out,
+                "  not probed {}: not in the symbol table (not linked in)",
+                kind.symbol()
+            );
+        }
     }
 }

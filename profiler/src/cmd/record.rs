@@ -1,6 +1,12 @@
 //! `clprof record`: resolve targets, attach, collect, then build and render the report.
 
-use std::{path::Path, process::ExitCode, sync::Arc, time::Duration};
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::{bail, Context as _};
 
@@ -8,10 +14,12 @@ use crate::{
     cli::RecordArgs,
     collect::{self, CollectOptions},
     discover::{follow::Follow, scan::GoScanner},
-    inspect, launch, output,
+    inspect::{self, GoBinary},
+    launch, output,
     render::{self, Format},
-    report::build,
-    session::{self, Prelude, ProbePlan, Session},
+    report::{build, Report},
+    session::{self, streams::Signals, Prelude, ProbePlan, Session},
+    symbolize::Symbolizer,
     target::{open_symbolizer, Target},
 };
 
@@ -31,19 +39,11 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     for &pid in &args.recording.pids {
         targets.push(plan.resolve(pid)?);
     }
-    let program = match args.command.first() {
-        Some(cmd) => {
-            let path = launch::resolve_program(&cmd.to_string_lossy())?;
-            let binary = plan.go_binary(inspect::inspect_binary(&path).map(Arc::new))?;
-            Some((path, binary))
-        }
-        None => None,
-    };
+    let program = Program::resolve(&args.command, &plan)?;
     // Symbol tables load before any probe is attached: that time is not charged to the targets.
     for t in &mut targets {
         t.open_symbols();
     }
-    let program_symbolizer = program.as_ref().and_then(|(path, _)| open_symbolizer(path));
     let mut session = Session::open(plan, loading, args.recording.events, args.recording.budget)?;
     // The tracepoints first: a process starting during the scan is seen by one or the other.
     let follow = match args.recording.all_go {
@@ -58,41 +58,14 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         false => Vec::new(),
     };
     let started_at = chrono::Utc::now();
-    // Beyond the kernel side's targets, a --pid is left out (the report names it), not fatal.
-    let mut given = Vec::with_capacity(targets.len());
-    for t in targets.drain(..) {
-        match session.attach(&t, args.recording.sample_every) {
-            Ok(()) => given.push(t),
-            Err(e) if session::is_full(&e) => tracing::info!(pid = t.pid, "not recorded: {e:#}"),
-            Err(e) if inspect::is_alive(t.pid) => {
-                return Err(e.context(format!("profiling pid {}", t.pid)))
-            }
-            Err(_) => bail!("pid {} exited before its probes were attached", t.pid),
+    let sample_every = args.recording.sample_every;
+    let mut targets = attach_all(&mut session, targets, scanned, sample_every)?;
+    let held = match program {
+        Some(program) => {
+            Some(program.launch(&mut session, &mut targets, &args.command[1..], sample_every)?)
         }
-    }
-    targets = given;
-    for t in scanned {
-        // Gone since, or past the target limit: recorded without it.
-        match session.attach(&t, args.recording.sample_every) {
-            Ok(()) => targets.push(t),
-            Err(e) => {
-                let _ = session.probes.remove_target(t.pid);
-                tracing::info!(pid = t.pid, "not recorded: {e:#}");
-            }
-        }
-    }
-    let mut held = None;
-    if let Some((path, binary)) = program {
-        let mut child = launch::spawn_held(&path, &args.command[1..])?;
-        let mut t = Target::launched(child.pid, &path, binary);
-        t.symbolizer = program_symbolizer;
-        session
-            .attach(&t, args.recording.sample_every)
-            .with_context(|| format!("profiling {}", path.display()))?;
-        child.release().context("starting the command")?;
-        targets.push(t);
-        held = Some(child);
-    }
+        None => None,
+    };
     let perf_events = session.start_perf()?;
     if !quiet {
         eprintln!(
@@ -110,25 +83,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     for t in &mut targets {
         t.read_bias();
     }
-    let save_samples = match &args.save_samples {
-        Some(path) => {
-            Some(output::Output::open(path, output::NoReader::Wait).context("--save-samples")?)
-        }
-        None => None,
-    };
-    let watch = session.watch(&targets, &args.recording.watch, args.duration)?;
-    let mut options = CollectOptions {
-        duration: args.duration,
-        progress: !quiet,
-        duty: session.overhead.duty,
-        ledger: Default::default(),
-        save_samples,
-        signals,
-        watcher: watch.watcher,
-        auto_watch: watch.auto,
-        follow,
-    };
-    let mut collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
+    let mut options = collect_options(&args, &session, &targets, signals, follow, !quiet)?;
+    let mut collected = collect::collect(&mut session, &mut streams, &mut options).await?;
     if let Some(follow) = &mut options.follow {
         targets.append(&mut follow.take_joined());
     }
@@ -149,7 +105,123 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
 
     let readout = session.readout(collected.watch.is_some(), collected.stack_ids())?;
     let report = build::build(readout, &mut targets, &collected, started_at);
-    let text = render::render(&report, args.format, args.top, args.weight)?;
+    write_report(&args, &report, quiet)?;
+    match save_error {
+        Some(e) => Err(anyhow::Error::new(e).context("--save-samples")),
+        None => Ok(code),
+    }
+}
+
+/// What the collection run is given: the duration, `--save-samples` opened, the watchpoints
+/// armed (or ready to arm on the top lines) in `targets`, the live countdown when `progress`.
+fn collect_options(
+    args: &RecordArgs,
+    session: &Session,
+    targets: &[Target],
+    signals: Signals,
+    follow: Option<Follow>,
+    progress: bool,
+) -> anyhow::Result<CollectOptions> {
+    let save_samples = match &args.save_samples {
+        Some(path) => {
+            Some(output::Output::open(path, output::NoReader::Wait).context("--save-samples")?)
+        }
+        None => None,
+    };
+    let watch = session.watch(targets, &args.recording.watch, args.duration)?;
+    Ok(CollectOptions {
+        duration: args.duration,
+        progress,
+        duty: session.overhead.duty,
+        ledger: Default::default(),
+        save_samples,
+        signals,
+        watcher: watch.watcher,
+        auto_watch: watch.auto,
+        follow,
+    })
+}
+
+/// The command to launch (`-- CMD ARGS`): found on `PATH` and inspected before anything is
+/// loaded.
+struct Program {
+    path: PathBuf,
+    binary: Option<Arc<GoBinary>>,
+    symbolizer: Option<Symbolizer>,
+}
+
+impl Program {
+    fn resolve(command: &[OsString], plan: &ProbePlan) -> anyhow::Result<Option<Self>> {
+        let Some(cmd) = command.first() else {
+            return Ok(None);
+        };
+        let path = launch::resolve_program(&cmd.to_string_lossy())?;
+        let binary = plan.go_binary(inspect::inspect_binary(&path).map(Arc::new))?;
+        let symbolizer = open_symbolizer(&path);
+        Ok(Some(Program {
+            path,
+            binary,
+            symbolizer,
+        }))
+    }
+
+    /// Starts the command held before its first instruction, attaches its probes, then lets it
+    /// run; it joins `targets`.
+    fn launch(
+        self,
+        session: &mut Session,
+        targets: &mut Vec<Target>,
+        args: &[OsString],
+        sample_every: u32,
+    ) -> anyhow::Result<launch::Held> {
+        let mut child = launch::spawn_held(&self.path, args)?;
+        let mut t = Target::launched(child.pid, &self.path, self.binary);
+        t.symbolizer = self.symbolizer;
+        session
+            .attach(&t, sample_every)
+            .with_context(|| format!("profiling {}", self.path.display()))?;
+        child.release().context("starting the command")?;
+        targets.push(t);
+        Ok(child)
+    }
+}
+
+/// Attaches the `--pid` targets, then those `--all-go` found: beyond the kernel side's targets a
+/// `--pid` is left out (the report names it), not fatal; a found process gone since, or past
+/// the target limit, is recorded without.
+fn attach_all(
+    session: &mut Session,
+    given: Vec<Target>,
+    scanned: Vec<Target>,
+    sample_every: u32,
+) -> anyhow::Result<Vec<Target>> {
+    let mut targets = Vec::with_capacity(given.len() + scanned.len());
+    for t in given {
+        match session.attach(&t, sample_every) {
+            Ok(()) => targets.push(t),
+            Err(e) if session::is_full(&e) => tracing::info!(pid = t.pid, "not recorded: {e:#}"),
+            Err(e) if inspect::is_alive(t.pid) => {
+                return Err(e.context(format!("profiling pid {}", t.pid)))
+            }
+            Err(_) => bail!("pid {} exited before its probes were attached", t.pid),
+        }
+    }
+    for t in scanned {
+        match session.attach(&t, sample_every) {
+            Ok(()) => targets.push(t),
+            Err(e) => {
+                let _ = session.probes.remove_target(t.pid);
+                tracing::info!(pid = t.pid, "not recorded: {e:#}");
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// Writes the rendered report (`-o`, else stdout) and `--json-out`; the notices go to stderr
+/// unless the table on stdout shows them.
+fn write_report(args: &RecordArgs, report: &Report, quiet: bool) -> anyhow::Result<()> {
+    let text = render::render(report, args.format, args.top, args.weight)?;
     match &args.output {
         Some(path) => output::write(path, &text, output::NoReader::Wait).context("-o")?,
         None => output::write(Path::new("-"), &text, output::NoReader::Wait)?,
@@ -157,7 +229,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if let Some(path) = &args.json_out {
         output::write(
             path,
-            render::json(&report).as_bytes(),
+            render::json(report).as_bytes(),
             output::NoReader::Wait,
         )
         .context("--json-out")?;
@@ -168,10 +240,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
             eprintln!("clprof: {notice}");
         }
     }
-    match save_error {
-        Some(e) => Err(anyhow::Error::new(e).context("--save-samples")),
-        None => Ok(code),
-    }
+    Ok(())
 }
 
 /// `--all-go`: the running Go processes not in `targets`, resolved.

@@ -9,7 +9,9 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::{ComparedBy, Side};
-use crate::report::{parse_hex, FrameReport, LineReport, MapReport, ObjectKind, Report, Verdict};
+use crate::report::{
+    parse_hex, FrameReport, LineReport, MapReport, ObjectKind, ObjectReport, Report, Verdict,
+};
 
 /// A line's identity: equal in two runs of one program when the same objects share the line.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -171,63 +173,21 @@ pub fn identity(
                 .map_or(t.exe.clone(), |n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "?".to_owned());
-    let map_of = |addr: Option<&str>| {
-        addr.and_then(parse_hex)
-            .and_then(|a| maps.get(&(line.pid, a)))
-    };
     let mut objects: Vec<ObjectIdentity> = Vec::new();
     let mut watched: Vec<ObjectIdentity> = Vec::new();
     for o in &line.objects {
-        let blank = ObjectIdentity {
-            kind: o.kind,
-            go_type: None,
-            made_in: None,
-            fields: o.fields.clone(),
-            probe: None,
-            watched: None,
-            written_by: None,
-        };
         match o.kind {
             ObjectKind::GoMap | ObjectKind::GoMapSlot => {
-                let header = if o.kind == ObjectKind::GoMap {
-                    Some(o.addr.as_str())
-                } else {
-                    o.owner.as_deref()
-                };
-                let map = map_of(header);
-                let id = ObjectIdentity {
-                    go_type: map.and_then(|m| m.go_type.clone()),
-                    made_in: map.and_then(|m| made_in(m)),
-                    ..blank
-                };
+                let id = map_identity(o, maps, line.pid);
                 // A line holds as many slots of one map as were written there: count them once.
                 if o.kind == ObjectKind::GoMap || !objects.contains(&id) {
                     objects.push(id);
                 }
             }
-            ObjectKind::Watched => {
-                let name = line
-                    .watch
-                    .as_ref()
-                    .and_then(|w| w.words.iter().find(|w| w.addr == o.addr))
-                    .map(|w| w.name.clone())
-                    .or_else(|| o.fields.first().cloned());
-                // A word watched by address (`--watch auto`) has a name that differs between
-                // runs: it is told by the code that wrote it.
-                let named = name.filter(|n| parse_hex(n).is_none());
-                watched.push(ObjectIdentity {
-                    fields: Vec::new(),
-                    written_by: match named {
-                        Some(_) => None,
-                        None => o.writer.as_ref().map(|f| f.function.clone()),
-                    },
-                    watched: named,
-                    ..blank
-                });
-            }
+            ObjectKind::Watched => watched.push(watched_identity(o, line)),
             _ => objects.push(ObjectIdentity {
                 probe: o.assign.clone(),
-                ..blank
+                ..ObjectIdentity::blank(o)
             }),
         }
     }
@@ -245,6 +205,61 @@ pub fn identity(
         exe,
         objects,
         label,
+    }
+}
+
+impl ObjectIdentity {
+    /// `o`'s kind and fields, nothing else known yet.
+    fn blank(o: &ObjectReport) -> Self {
+        ObjectIdentity {
+            kind: o.kind,
+            go_type: None,
+            made_in: None,
+            fields: o.fields.clone(),
+            probe: None,
+            watched: None,
+            written_by: None,
+        }
+    }
+}
+
+/// A map header or value slot of process `pid`, told by its map's type and maker.
+fn map_identity(
+    o: &ObjectReport,
+    maps: &HashMap<(u32, u64), &MapReport>,
+    pid: u32,
+) -> ObjectIdentity {
+    let header = if o.kind == ObjectKind::GoMap {
+        Some(o.addr.as_str())
+    } else {
+        o.owner.as_deref()
+    };
+    let map = header.and_then(parse_hex).and_then(|a| maps.get(&(pid, a)));
+    ObjectIdentity {
+        go_type: map.and_then(|m| m.go_type.clone()),
+        made_in: map.and_then(|m| made_in(m)),
+        ..ObjectIdentity::blank(o)
+    }
+}
+
+/// A watched word of `line`, told by its name, or by the code that wrote it when it was watched
+/// by address (`--watch auto`: a name that differs between runs).
+fn watched_identity(o: &ObjectReport, line: &LineReport) -> ObjectIdentity {
+    let name = line
+        .watch
+        .as_ref()
+        .and_then(|w| w.words.iter().find(|w| w.addr == o.addr))
+        .map(|w| w.name.clone())
+        .or_else(|| o.fields.first().cloned());
+    let named = name.filter(|n| parse_hex(n).is_none());
+    ObjectIdentity {
+        fields: Vec::new(),
+        written_by: match named {
+            Some(_) => None,
+            None => o.writer.as_ref().map(|f| f.function.clone()),
+        },
+        watched: named,
+        ..ObjectIdentity::blank(o)
     }
 }
 

@@ -5,7 +5,9 @@
 //! Everything is owned by this process (program, link and map fds); nothing is pinned, so the
 //! kernel removes every probe when clprof exits, however it exits.
 
-use std::{collections::HashMap, path::Path, time::Duration};
+mod attach;
+
+use std::{collections::HashMap, time::Duration};
 
 use aya::{
     maps::{MapData, RingBuf},
@@ -13,24 +15,21 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use profiler_common::{
-    access::ACCESS_DEREF, watch::PROGRAM_WATCH, Cookie, TargetConfig, CUSTOM_KIND, MAX_TARGETS,
-    NO_PROBE_ID, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS, PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET,
-    PROGRAM_MAP_GROW, PROGRAM_MAP_MAKE, PROGRAM_PERF_SAMPLE, TARGET_SAMPLING_READS,
-    TARGET_SAMPLING_WRITES, TARGET_SHARING,
+    watch::PROGRAM_WATCH, TargetConfig, MAX_TARGETS, PROGRAM_CUSTOM, PROGRAM_MAP_ACCESS,
+    PROGRAM_MAP_ASSIGN, PROGRAM_MAP_ASSIGN_RET, PROGRAM_MAP_GROW, PROGRAM_MAP_MAKE,
+    PROGRAM_PERF_SAMPLE, TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
 };
 
 use crate::{
     folded::XolArea,
-    inspect::{access_funcs::MapArg, GoBinary, ProbeSite},
     kernel::{
         bpf_maps::{BpfMaps, BpfMapsMut},
         counted::{CountedProbe, CountedProbes},
         error::AttachError,
-        links::{load_uprobe, AttachPoint, Links, ProbeGroup},
+        links::{load_uprobe, Links, ProbeGroup},
         uprobe_multi::MultiPrograms,
         xol::{self, XolAreas},
     },
-    probe_spec::CustomProbe,
 };
 
 /// The eBPF object built by `build.rs` (aya-build) from `profiler-ebpf`.
@@ -167,160 +166,6 @@ impl Probes {
     /// Reads the kernel side's maps.
     pub fn maps(&self) -> BpfMaps<'_> {
         BpfMaps::new(&self.ebpf)
-    }
-
-    fn new_counted(&mut self, pid: u32, binary: &str, symbol: &str) -> Result<u32, AttachError> {
-        let (binary, symbol) = (binary.to_owned(), symbol.to_owned());
-        self.counted.add(CountedProbe {
-            pid,
-            binary,
-            symbol,
-        })
-    }
-
-    /// Adds one uprobe to `pid`'s set (with the write probes), attached by
-    /// [`Probes::attach_pid`].
-    pub fn attach_at(
-        &mut self,
-        program: &'static str,
-        path: &Path,
-        pid: u32,
-        file_offset: u64,
-        cookie: Cookie,
-        symbol: &str,
-    ) {
-        self.links.add(
-            pid,
-            AttachPoint {
-                program,
-                path: path.to_owned(),
-                file_offset,
-                cookie,
-                symbol: symbol.to_owned(),
-                group: ProbeGroup::Writes,
-            },
-        );
-    }
-
-    /// Adds the Go map probes of `binary` (assign entries, RET sites, growth functions, and with
-    /// `access` the lookup, iteration, delete and clear functions) in the file `attach_path`
-    /// names now (held open from here on) to `pid`'s set; `exe` names the binary in reports.
-    pub fn attach_go(
-        &mut self,
-        pid: u32,
-        attach_path: &Path,
-        exe: &str,
-        binary: &GoBinary,
-        access: bool,
-    ) -> Result<(), AttachError> {
-        let attach_path = &self.links.pin(pid, attach_path, binary.file_id)?;
-        for func in &binary.assign_funcs {
-            let id = self.new_counted(pid, exe, &func.symbol)?;
-            let entry = Cookie::assign(func.kind, id);
-            self.attach_at(
-                PROGRAM_MAP_ASSIGN,
-                attach_path,
-                pid,
-                func.file_offset,
-                entry,
-                &func.symbol,
-            );
-            let ret = Cookie::assign(func.kind, NO_PROBE_ID);
-            for &offset in &func.ret_offsets {
-                self.attach_at(
-                    PROGRAM_MAP_ASSIGN_RET,
-                    attach_path,
-                    pid,
-                    offset,
-                    ret,
-                    &func.symbol,
-                );
-            }
-        }
-        for func in binary.access_funcs.iter().filter(|_| access) {
-            let id = self.new_counted(pid, exe, &func.symbol)?;
-            let (register, offset) = match func.map {
-                MapArg::Reg(r) => (r as u32, 0),
-                MapArg::Field(r, off) => (r as u32 | ACCESS_DEREF, off as i32),
-            };
-            let cookie = Cookie {
-                kind: func.kind.cookie_kind(),
-                probe_id: id,
-                register,
-                offset,
-            };
-            let group = if func.kind.writes() {
-                ProbeGroup::Writes
-            } else {
-                ProbeGroup::Reads
-            };
-            self.links.add(
-                pid,
-                AttachPoint {
-                    program: PROGRAM_MAP_ACCESS,
-                    path: attach_path.to_owned(),
-                    file_offset: func.file_offset,
-                    cookie,
-                    symbol: func.symbol.clone(),
-                    group,
-                },
-            );
-        }
-        for make in &binary.make_funcs {
-            let cookie = Cookie {
-                kind: profiler_common::access::MAKE_KIND,
-                probe_id: NO_PROBE_ID,
-                register: 0,
-                offset: 0,
-            };
-            for &offset in &make.ret_offsets {
-                self.attach_at(
-                    PROGRAM_MAP_MAKE,
-                    attach_path,
-                    pid,
-                    offset,
-                    cookie,
-                    &make.symbol,
-                );
-            }
-        }
-        for grow in &binary.growth_funcs {
-            let cookie = Cookie::unpack(0);
-            self.attach_at(
-                PROGRAM_MAP_GROW,
-                attach_path,
-                pid,
-                grow.file_offset,
-                cookie,
-                &grow.symbol,
-            );
-        }
-        Ok(())
-    }
-
-    /// Adds a custom probe on `site` (a function of `probe.binary`) to `pid`'s set.
-    pub fn attach_custom(
-        &mut self,
-        pid: u32,
-        probe: &CustomProbe,
-        site: &ProbeSite,
-    ) -> Result<(), AttachError> {
-        let id = self.new_counted(pid, &probe.binary.display().to_string(), &probe.symbol)?;
-        let cookie = Cookie {
-            kind: CUSTOM_KIND,
-            probe_id: id,
-            register: probe.register as u32,
-            offset: probe.offset,
-        };
-        self.attach_at(
-            PROGRAM_CUSTOM,
-            &probe.binary,
-            pid,
-            site.file_offset,
-            cookie,
-            &probe.symbol,
-        );
-        Ok(())
     }
 
     /// The loaded perf_event program, for `PERF_EVENT_IOC_SET_BPF` on clprof's own perf events.

@@ -260,7 +260,11 @@ fn prog_load(name: &str, insns: &[bpf_insn], license: &CString) -> io::Result<Ow
     }
     // SAFETY: `attr` points at `insns` and `license`, alive across the call.
     let fd = unsafe { sys_bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr) };
-    tracing::debug!(program = name, took = ?began.elapsed(), "verified");
+    let took = began.elapsed();
+    match &fd {
+        Ok(_) => tracing::debug!(program = name, ?took, "verified"),
+        Err(e) => tracing::debug!(program = name, ?took, "refused by the verifier: {e}"),
+    }
     let fd = fd?;
     // SAFETY: the kernel returned a new program fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })

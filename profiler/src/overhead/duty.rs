@@ -15,7 +15,7 @@ use crate::{
     overhead::budget::Action,
     overhead::estimate,
     overhead::ledger::{Carried, Ledger},
-    overhead::mix::{Mix, Reading},
+    overhead::mix::{Actions, Mix, Reading},
     overhead::pool,
 };
 
@@ -379,15 +379,7 @@ impl DutyCycler {
     ) {
         let fresh = Self::observe(start, watch_cost, probes, t);
         if let Some(obs) = fresh {
-            t.seen = obs;
-            if t.reads_leaving && !probes.detaching() {
-                t.reads_leaving = false;
-                t.mix.reads_gone_at(&obs);
-                if t.time_live.is_none() && t.mix.writes.sampling() {
-                    t.time_live = Some(t.time_now);
-                }
-                Self::sync_sampling(probes, t);
-            }
+            Self::seen(probes, t, obs);
         }
         if t.mix.next_check().max(t.hold_until) > now {
             return;
@@ -419,6 +411,43 @@ impl DutyCycler {
         );
         // A sample that ended at this reading stops counting before anything else is done.
         Self::sync_sampling(probes, t);
+        let Some(reads_attached) = Self::switch(probes, t, &obs, actions, now) else {
+            return;
+        };
+        if actions.writes != Action::Attach && actions.reads != Action::Attach {
+            return;
+        }
+        // The window starts once the probes are in place.
+        let Some(at) = Self::observe(start, watch_cost, probes, t) else {
+            return;
+        };
+        Self::windows_open(probes, t, at, actions, reads_attached);
+    }
+
+    /// Takes a fresh reading `obs` of `t`: once the read probes it was detaching are gone, the
+    /// read account notes it.
+    fn seen(probes: &mut Probes, t: &mut TargetDuty, obs: Reading) {
+        t.seen = obs;
+        if t.reads_leaving && !probes.detaching() {
+            t.reads_leaving = false;
+            t.mix.reads_gone_at(&obs);
+            if t.time_live.is_none() && t.mix.writes.sampling() {
+                t.time_live = Some(t.time_now);
+            }
+            Self::sync_sampling(probes, t);
+        }
+    }
+
+    /// Detaches and attaches `t`'s probes as `actions` say, at the reading `obs`; whether its
+    /// read probes were attached, or None when `t` stops being cycled (gone in between, or its
+    /// binary replaced).
+    fn switch(
+        probes: &mut Probes,
+        t: &mut TargetDuty,
+        obs: &Reading,
+        actions: Actions,
+        now: Duration,
+    ) -> Option<bool> {
         if actions.reads == Action::Detach {
             Self::detach(probes, t, ProbeGroup::Reads);
             t.reads_leaving = actions.writes == Action::Keep;
@@ -427,10 +456,9 @@ impl DutyCycler {
             Action::Keep => {}
             Action::Attach => {
                 if !Self::attach(probes, t, ProbeGroup::Writes) {
-                    // Gone in between, or its binary replaced: stop cycling it.
                     probes.detach_pid(t.pid);
                     t.ended = Some(now);
-                    return;
+                    return None;
                 }
             }
             Action::Detach => {
@@ -440,19 +468,22 @@ impl DutyCycler {
             }
         }
         if actions.reads == Action::Attach {
-            t.mix.reads_attaching(&obs);
+            t.mix.reads_attaching(obs);
             Self::sync_sampling(probes, t);
             Self::close_time(t);
         }
-        let reads_attached =
-            actions.reads == Action::Attach && Self::attach(probes, t, ProbeGroup::Reads);
-        if actions.writes != Action::Attach && actions.reads != Action::Attach {
-            return;
-        }
-        // The window starts once the probes are in place.
-        let Some(at) = Self::observe(start, watch_cost, probes, t) else {
-            return;
-        };
+        Some(actions.reads == Action::Attach && Self::attach(probes, t, ProbeGroup::Reads))
+    }
+
+    /// Opens the windows of the probes just attached, at the reading `at` taken once they are
+    /// in place.
+    fn windows_open(
+        probes: &mut Probes,
+        t: &mut TargetDuty,
+        at: Reading,
+        actions: Actions,
+        reads_attached: bool,
+    ) {
         t.seen = at;
         if reads_attached {
             t.mix.reads_attached_at(&at);

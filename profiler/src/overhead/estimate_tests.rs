@@ -431,6 +431,21 @@ fn threads_that_wait_on_each_other_while_probed_are_told() {
         .collect();
     let ratio = waits_while_probed(&waiting, 11.1e9, 6e9).expect("told");
     assert!((0.4..0.7).contains(&ratio), "{ratio}");
+    // A lock held longer while probed: 0.75 of the rate outside the windows, as measured.
+    let slowed: Vec<WindowSample> = [(15, 10), (14, 10), (13, 10), (16, 10), (15, 10), (14, 10)]
+        .into_iter()
+        .map(|(c, w)| timed(c, w))
+        .collect();
+    let ratio = waits_while_probed(&slowed, 11.58e9, 6e9).expect("told");
+    assert!((0.7..0.8).contains(&ratio), "{ratio}");
+    // Two threads that never wait, with clprof taking a little of the CPUs in the windows
+    // (0.94 of the rate outside them, as measured).
+    let independent: Vec<WindowSample> =
+        [(18, 10), (19, 10), (17, 10), (18, 10), (19, 10), (18, 10)]
+            .into_iter()
+            .map(|(c, w)| timed(c, w))
+            .collect();
+    assert_eq!(waits_while_probed(&independent, 11.58e9, 6e9), None);
     // One busy thread, in the windows and out of them: no waiting.
     let steady: Vec<WindowSample> = (0..6).map(|_| timed(6, 6)).collect();
     assert_eq!(waits_while_probed(&steady, 6e9, 6e9), None);

@@ -47,3 +47,17 @@ impl OverheadPlan {
         }
     }
 }
+
+#[cfg(test)]
+impl OverheadPlan {
+    /// Probes always on (`--budget 100`), no perf events, a probe hit costing `hit_cost`.
+    pub fn always_on(hit_cost: std::time::Duration) -> Self {
+        let calibration = Calibration {
+            hit_cost,
+            sample_cost: None,
+            watch_cost: None,
+            age: std::time::Duration::ZERO,
+        };
+        OverheadPlan::new(Budget::from_pct(100.0), calibration, &PerfSource::None)
+    }
+}

@@ -79,6 +79,29 @@ fn target_pid(t: &TargetInfo) -> String {
 /// Renders the header and the first `top` lines.
 pub fn table(report: &Report, top: usize) -> String {
     let mut s = String::new();
+    header(&mut s, report);
+    let _ = writeln!(s);
+    if report.lines.is_empty() {
+        let _ = writeln!(s, "no written cache lines recorded");
+    } else {
+        lines_section(&mut s, report, top);
+    }
+    if !report.maps.is_empty() {
+        let _ = writeln!(s);
+        maps_section(&mut s, report, top);
+    }
+    if !report.functions.is_empty() {
+        let _ = writeln!(s);
+        functions_section(&mut s, report, top);
+    }
+    for notice in &report.notices {
+        let _ = writeln!(s, "notice: {notice}");
+    }
+    s
+}
+
+/// The report's title, its targets, what was sampled and probed, and what was dropped.
+fn header(s: &mut String, report: &Report) {
     let _ = writeln!(
         s,
         "clprof cache-line contention report ({}), {:.1}s from {}",
@@ -143,53 +166,40 @@ pub fn table(report: &Report, top: usize) -> String {
         thousands(report.drops.map_full),
         thousands(report.drops.stacks)
     );
-    let _ = writeln!(s);
-    if report.lines.is_empty() {
-        let _ = writeln!(s, "no written cache lines recorded");
-    } else {
+}
+
+/// The column heads, then the first `top` lines.
+fn lines_section(s: &mut String, report: &Report, top: usize) {
+    let _ = writeln!(
+        s,
+        "{:>3}  {:<18} {:>7} {:>10} {:>8} {:<18} {:>12} {:>12} {:>6} {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
+        "#",
+        "LINE",
+        "PID",
+        "COST/s",
+        "CPU%",
+        "VERDICT",
+        "WRITES",
+        "TRANSFERS",
+        "XFER%",
+        "READS",
+        "REMOTE",
+        "THREADS",
+        "CPUS",
+        "SAMPLES",
+        "GROWING",
+        "RACING"
+    );
+    for (rank, line) in report.lines.iter().take(top).enumerate() {
+        line_rows(s, rank + 1, line);
+    }
+    if report.lines.len() > top {
         let _ = writeln!(
             s,
-            "{:>3}  {:<18} {:>7} {:>10} {:>8} {:<18} {:>12} {:>12} {:>6} {:>12} {:>10} {:>7} {:>4} {:>8} {:>8} {:>8}",
-            "#",
-            "LINE",
-            "PID",
-            "COST/s",
-            "CPU%",
-            "VERDICT",
-            "WRITES",
-            "TRANSFERS",
-            "XFER%",
-            "READS",
-            "REMOTE",
-            "THREADS",
-            "CPUS",
-            "SAMPLES",
-            "GROWING",
-            "RACING"
+            "... {} more line(s); --top N shows more",
+            report.lines.len() - top
         );
-        for (rank, line) in report.lines.iter().take(top).enumerate() {
-            line_rows(&mut s, rank + 1, line);
-        }
-        if report.lines.len() > top {
-            let _ = writeln!(
-                s,
-                "... {} more line(s); --top N shows more",
-                report.lines.len() - top
-            );
-        }
     }
-    if !report.maps.is_empty() {
-        let _ = writeln!(s);
-        maps_section(&mut s, report, top);
-    }
-    if !report.functions.is_empty() {
-        let _ = writeln!(s);
-        functions_section(&mut s, report, top);
-    }
-    for notice in &report.notices {
-        let _ = writeln!(s, "notice: {notice}");
-    }
-    s
 }
 
 fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
@@ -236,6 +246,14 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     if let Some(advice) = &line.advice {
         let _ = writeln!(s, "       advice: {advice}");
     }
+    object_rows(s, line);
+    watch_rows(s, line);
+    frame_rows(s, line);
+}
+
+/// The objects in the line: map value slots (one row per owning map), custom probes' objects,
+/// then the others (map headers and the like) with the fields they write here.
+fn object_rows(s: &mut String, line: &LineReport) {
     // Value slots: one row per owning map (a line can hold several slots of it).
     let mut slots: Vec<(&str, usize, u64, u32)> = Vec::new();
     for o in line.objects.iter().filter(|o| o.owner.is_some()) {
@@ -286,7 +304,10 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
             o.fields.join(" ")
         );
     }
-    watch_rows(s, line);
+}
+
+/// The code that wrote the line, each function with its share of the line's samples.
+fn frame_rows(s: &mut String, line: &LineReport) {
     for f in &line.top_frames {
         let share = if line.samples == 0 {
             0.0

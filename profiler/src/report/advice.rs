@@ -12,115 +12,148 @@ const WRITERS_NAMED: usize = 2;
 
 /// The advice for `line`, judged `verdict`; None for a private line.
 pub fn advice(line: &LineReport, verdict: Verdict, maps: &MapIndex<'_>) -> Option<String> {
-    let map_of = |o: &ObjectReport| {
+    let writers = writer_functions(line);
+    let subject = Subject {
+        line,
+        maps,
+        written: line.objects.iter().filter(|o| o.writes > 0).collect(),
+        in_writers: if writers.is_empty() {
+            String::new()
+        } else {
+            format!(" (in {})", writers.join(", "))
+        },
+    };
+    match verdict {
+        Verdict::Private => None,
+        Verdict::FalseSharing => Some(subject.false_sharing()),
+        Verdict::TrueSharing => Some(subject.true_sharing()),
+        Verdict::ReadWriteSharing => Some(subject.read_write_sharing()),
+        Verdict::Growth => Some(subject.growth()),
+        Verdict::Race => Some(subject.race()),
+    }
+}
+
+/// What advice about one line speaks of: its written objects and the functions that write it.
+struct Subject<'a> {
+    line: &'a LineReport,
+    maps: &'a MapIndex<'a>,
+    /// The line's objects written while recorded.
+    written: Vec<&'a ObjectReport>,
+    /// ` (in f, g)`: the line's writing functions, or nothing when none is known.
+    in_writers: String,
+}
+
+impl Subject<'_> {
+    /// The map `o` is or is a slot of, when it is known.
+    fn map_of(&self, o: &ObjectReport) -> Option<&MapReport> {
         let addr = match o.kind {
             ObjectKind::GoMap => parse_hex(&o.addr)?,
             ObjectKind::GoMapSlot => parse_hex(o.owner.as_deref()?)?,
             _ => return None,
         };
-        maps.get(&(line.pid, addr)).copied()
-    };
-    let written: Vec<&ObjectReport> = line.objects.iter().filter(|o| o.writes > 0).collect();
-    let writers = writer_functions(line);
-    let in_writers = if writers.is_empty() {
-        String::new()
-    } else {
-        format!(" (in {})", writers.join(", "))
-    };
-    match verdict {
-        Verdict::Private => None,
-        Verdict::FalseSharing => {
-            if !written.is_empty() && written.iter().all(|o| o.kind == ObjectKind::GoMapSlot) {
-                let owner = written.iter().find_map(|o| map_of(o));
-                return Some(format!(
-                    "Slots of keys written by different threads share one bucket of {}{in_writers}. \
-                     Give each writer its own map (shard by writer) and merge them when read.",
-                    owner.map_or_else(|| "a map".to_owned(), describe_map)
-                ));
-            }
-            let names: Vec<String> = written
-                .iter()
-                .map(|o| describe_object(o, map_of(o)))
-                .collect();
-            Some(format!(
-                "{} share this line and are written by different threads{in_writers}. \
-                 Allocate them apart, or pad each to a cache line of its own (64 bytes; 128 \
-                 where the adjacent-line prefetcher pairs lines).",
-                capitalize(&join_and(&names))
-            ))
-        }
-        Verdict::TrueSharing => {
-            let shared = written
-                .iter()
-                .max_by_key(|o| (o.writers, o.writes))
-                .copied();
-            let n = shared.map_or(line.threads, |o| o.writers).max(2);
-            let what = shared.map_or_else(
-                || "This line".to_owned(),
-                |o| capitalize(&describe_object(o, map_of(o))),
+        self.maps.get(&(self.line.pid, addr)).copied()
+    }
+
+    /// `o`, described with its map.
+    fn describe(&self, o: &ObjectReport) -> String {
+        describe_object(o, self.map_of(o))
+    }
+
+    /// The first written object's map, described (`The map[int]int made in …`).
+    fn the_map(&self) -> (Option<&MapReport>, String) {
+        let map = self.written.iter().find_map(|o| self.map_of(o));
+        let what = map.map_or_else(
+            || "This map".to_owned(),
+            |m| format!("The {}", describe_map(m)),
+        );
+        (map, what)
+    }
+
+    fn false_sharing(&self) -> String {
+        let in_writers = &self.in_writers;
+        let written = &self.written;
+        if !written.is_empty() && written.iter().all(|o| o.kind == ObjectKind::GoMapSlot) {
+            let owner = written.iter().find_map(|o| self.map_of(o));
+            return format!(
+                "Slots of keys written by different threads share one bucket of {}{in_writers}. \
+                 Give each writer its own map (shard by writer) and merge them when read.",
+                owner.map_or_else(|| "a map".to_owned(), describe_map)
             );
-            let fix = if shared.is_some_and(|o| o.kind == ObjectKind::Watched) {
-                format!(
-                    "Shard it {} ways, each shard on a cache line of its own (a per-CPU or \
-                     per-goroutine counter), and sum the shards when read.",
-                    shards(n)
-                )
-            } else {
-                format!(
-                    "Shard it {} ways (by key hash, a lock per shard, each shard's header on a \
-                     line of its own), or give each goroutine its own map and merge them later.",
-                    shards(n)
-                )
-            };
-            Some(format!(
-                "{what} is written by {n} threads{in_writers}. {fix}"
-            ))
         }
-        Verdict::ReadWriteSharing => {
-            let what = written.first().map_or_else(
-                || "This line".to_owned(),
-                |o| capitalize(&describe_object(o, map_of(o))),
-            );
-            let readers = line.reader_threads.unwrap_or(0);
-            Some(format!(
-                "{what} is written{in_writers} while {readers} thread(s) read it on other CPUs. \
-                 Publish read-only snapshots (copy on write behind an atomic.Pointer), or take \
-                 the read path of a sync.RWMutex."
-            ))
-        }
-        Verdict::Growth => {
-            let map = written.iter().find_map(|o| map_of(o));
-            let what = map.map_or_else(
-                || "This map".to_owned(),
-                |m| format!("The {}", describe_map(m)),
-            );
-            let size = map.and_then(|m| m.entries);
-            let make = match (map.and_then(|m| m.go_type.as_deref()), size) {
-                (Some(t), Some(n)) => format!("make({t}, {n})"),
-                (Some(t), None) => format!("make({t}, n)"),
-                (None, _) => "make(map[K]V, n)".to_owned(),
-            };
-            let held = size.map_or_else(String::new, |n| format!(" (it held {n} entries)"));
-            Some(format!(
-                "{what} keeps growing while written{in_writers}: {} of its {} writes here came \
-                 during growth. Pre-size it with {make}{held}.",
-                line.growth_writes.unwrap_or(0),
-                line.writes
-            ))
-        }
-        Verdict::Race => {
-            let map = written.iter().find_map(|o| map_of(o));
-            let what = map.map_or_else(
-                || "This map".to_owned(),
-                |m| format!("The {}", describe_map(m)),
-            );
-            Some(format!(
-                "{what} is written by one thread while another is inside a write or read of \
-                 it{in_writers}: a data race, which Go may kill the program for. It is a bug: \
-                 guard it with a sync.Mutex, or use sync.Map where keys are written once and \
-                 read often, or goroutines touch disjoint keys."
-            ))
-        }
+        let names: Vec<String> = written.iter().map(|o| self.describe(o)).collect();
+        format!(
+            "{} share this line and are written by different threads{in_writers}. \
+             Allocate them apart, or pad each to a cache line of its own (64 bytes; 128 \
+             where the adjacent-line prefetcher pairs lines).",
+            capitalize(&join_and(&names))
+        )
+    }
+
+    fn true_sharing(&self) -> String {
+        let shared = self
+            .written
+            .iter()
+            .max_by_key(|o| (o.writers, o.writes))
+            .copied();
+        let n = shared.map_or(self.line.threads, |o| o.writers).max(2);
+        let what = shared.map_or_else(|| "This line".to_owned(), |o| capitalize(&self.describe(o)));
+        let fix = if shared.is_some_and(|o| o.kind == ObjectKind::Watched) {
+            format!(
+                "Shard it {} ways, each shard on a cache line of its own (a per-CPU or \
+                 per-goroutine counter), and sum the shards when read.",
+                shards(n)
+            )
+        } else {
+            format!(
+                "Shard it {} ways (by key hash, a lock per shard, each shard's header on a \
+                 line of its own), or give each goroutine its own map and merge them later.",
+                shards(n)
+            )
+        };
+        format!("{what} is written by {n} threads{}. {fix}", self.in_writers)
+    }
+
+    fn read_write_sharing(&self) -> String {
+        let what = self
+            .written
+            .first()
+            .map_or_else(|| "This line".to_owned(), |o| capitalize(&self.describe(o)));
+        let readers = self.line.reader_threads.unwrap_or(0);
+        format!(
+            "{what} is written{} while {readers} thread(s) read it on other CPUs. \
+             Publish read-only snapshots (copy on write behind an atomic.Pointer), or take \
+             the read path of a sync.RWMutex.",
+            self.in_writers
+        )
+    }
+
+    fn growth(&self) -> String {
+        let (map, what) = self.the_map();
+        let size = map.and_then(|m| m.entries);
+        let make = match (map.and_then(|m| m.go_type.as_deref()), size) {
+            (Some(t), Some(n)) => format!("make({t}, {n})"),
+            (Some(t), None) => format!("make({t}, n)"),
+            (None, _) => "make(map[K]V, n)".to_owned(),
+        };
+        let held = size.map_or_else(String::new, |n| format!(" (it held {n} entries)"));
+        format!(
+            "{what} keeps growing while written{}: {} of its {} writes here came \
+             during growth. Pre-size it with {make}{held}.",
+            self.in_writers,
+            self.line.growth_writes.unwrap_or(0),
+            self.line.writes
+        )
+    }
+
+    fn race(&self) -> String {
+        let (_, what) = self.the_map();
+        format!(
+            "{what} is written by one thread while another is inside a write or read of \
+             it{}: a data race, which Go may kill the program for. It is a bug: \
+             guard it with a sync.Mutex, or use sync.Map where keys are written once and \
+             read often, or goroutines touch disjoint keys.",
+            self.in_writers
+        )
     }
 }
 

@@ -7,6 +7,7 @@ use profiler_common::{access::AccessKind, xol::UNKNOWN_STEP_KIND, Counter, IpKey
 use crate::{
     collect::{Collected, SampleKey, StopReason},
     folded::{self, Counters, KernelSnapshot},
+    machine::TransferCosts,
     perf::PerfSource,
     readout::{ProbeHits, Readout},
     report::judge::Judge,
@@ -17,8 +18,8 @@ use crate::{
     report::watch,
     report::{
         hex, judge, parse_hex, Drops, FrameReport, MapReport, ObjectKind, RaceKind, RaceReport,
-        Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead, UprobeSource,
-        SCHEMA,
+        RecordingOverhead, Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead,
+        UprobeSource, SCHEMA,
     },
     symbolize::Frame,
     target::Target,
@@ -43,67 +44,52 @@ pub fn build(
     collected: &Collected,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> Report {
-    let Readout {
-        snapshot,
-        counters,
-        watched,
-        perf_ips,
-        probe_steps,
-        stacks: raw_stacks,
-        xol_areas,
-        hits,
-        refused,
-        perf: source,
-        pmu_available: pmu,
-        transfer,
-        overhead: plan,
-        probes_access,
-    } = readout;
+    // The kernel's copies go as soon as every line is in the report's terms (below).
+    let snapshot = readout.snapshot;
+    let source = readout.perf;
+    let pmu = readout.pmu_available;
     let measured = Measured {
         perf: source != PerfSource::None,
         addresses: source.has_data_address(),
     };
-    let processes = processes(targets, probes_access);
-    let overhead = Overhead::of(&collected.duty, &plan);
+    let processes = processes(targets, readout.probes_access);
+    let overhead = Overhead::of(&collected.duty, &readout.overhead);
     let infos: Vec<TargetInfo> = targets
         .iter()
         .map(|t| target_info(t, collected, overhead.target(t.pid)))
         .collect();
-    let line_transfer_ns = transfer.as_ref().map(|t| round1(t.line_transfer_ns));
-    let mut stacks = Stacks::new(&raw_stacks, &xol_areas, targets);
+    let line_transfer_ns = readout
+        .transfer
+        .as_ref()
+        .map(|t| round1(t.line_transfer_ns));
+    let mut stacks = Stacks::new(&readout.stacks, &readout.xol_areas, targets);
     let samples = sampled_writes(&mut stacks, collected);
     let extras = map_extras(&mut stacks, &snapshot, collected);
     let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
     overhead.scale_maps(&mut maps);
     read_entries(&mut maps, &processes, collected);
-    let (mut lines, mut seen) = {
-        let judge = Judge::new(
-            &infos,
-            line_transfer_ns,
-            &maps,
-            collected.elapsed.as_secs_f64(),
-        );
-        let builder = LineBuilder::new(&snapshot, &processes, &samples, TOP_FRAMES, measured);
-        top_lines(
-            &snapshot,
-            &builder,
-            &overhead,
-            &judge,
-            &watched_lines(collected),
-        )
-    };
-    if let (Some(outcome), Some(watched)) = (&collected.watch, &watched) {
+    let judge = Judge::new(
+        &infos,
+        line_transfer_ns,
+        &maps,
+        collected.elapsed.as_secs_f64(),
+    );
+    let builder = LineBuilder::new(&snapshot, &processes, &samples, TOP_FRAMES, measured);
+    let watched = watched_lines(collected);
+    let (mut lines, mut seen) = top_lines(&snapshot, &builder, &overhead, &judge, &watched);
+    if let (Some(outcome), Some(watched)) = (&collected.watch, &readout.watched) {
         let before = lines.len();
         watch::join(&mut lines, outcome, watched, &snapshot, &mut stacks);
         seen += lines.len() - before;
     }
     // Every line and object is in the report's terms now: the kernel's copies (tens of
     // megabytes when the maps are full) go before the stacks are written.
-    let drops = drops(&counters, &snapshot);
+    let counters = &readout.counters;
+    let drops = drops(counters, &snapshot);
     drop(snapshot);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let (functions, trampoline) = match measured.perf {
-        true => top_functions(&mut stacks, &perf_ips, &probe_steps),
+        true => top_functions(&mut stacks, &readout.perf_ips, &readout.probe_steps),
         false => (Vec::new(), None),
     };
     let events = counters.get(Counter::Events);
@@ -112,16 +98,15 @@ pub fn build(
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_s: collected.elapsed.as_secs_f64(),
         targets: infos,
-        sources: Sources {
-            uprobes: uprobe_sources(&hits),
-            perf: source.name().to_owned(),
-            pmu_available: pmu,
-            overhead: overhead.sources,
-            perf_samples: measured.perf.then(|| counters.get(Counter::PerfSamples)),
-            probe_trampoline_samples: trampoline,
-            line_transfer_ns,
-            line_transfer: transfer.map(|t| t.classes).unwrap_or_default(),
-        },
+        sources: sources(
+            &readout.hits,
+            &source,
+            pmu,
+            overhead.sources,
+            measured.perf.then(|| counters.get(Counter::PerfSamples)),
+            trampoline,
+            readout.transfer,
+        ),
         drops: Drops {
             samples_overflow: collected.overflow,
             ..drops
@@ -134,7 +119,7 @@ pub fn build(
         stacks: write_stacks,
         notices: notices(collected, pmu, events, &source)
             .into_iter()
-            .chain(left_out(&refused))
+            .chain(left_out(&readout.refused))
             .chain(overhead.notices())
             .collect(),
     };
@@ -143,6 +128,29 @@ pub fn build(
         report.notices.push(notice);
     }
     report
+}
+
+/// What was probed (with the hits of each probe), sampled (with the samples taken, and those
+/// that fell in clprof's own trampolines) and measured (a line transfer's cost).
+fn sources(
+    hits: &[ProbeHits],
+    source: &PerfSource,
+    pmu: bool,
+    overhead: RecordingOverhead,
+    perf_samples: Option<u64>,
+    trampoline: Option<u64>,
+    transfer: Option<TransferCosts>,
+) -> Sources {
+    Sources {
+        uprobes: uprobe_sources(hits),
+        perf: source.name().to_owned(),
+        pmu_available: pmu,
+        overhead,
+        perf_samples,
+        probe_trampoline_samples: trampoline,
+        line_transfer_ns: transfer.as_ref().map(|t| round1(t.line_transfer_ns)),
+        line_transfer: transfer.map(|t| t.classes).unwrap_or_default(),
+    }
 }
 
 fn round1(x: f64) -> f64 {

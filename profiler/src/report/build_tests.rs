@@ -4,12 +4,7 @@ use profiler_common::{LineKey, LineStats};
 
 use super::*;
 use crate::report::keep::MAX_REPORT_LINES;
-use crate::{
-    folded::Counters,
-    kernel::calibrate::Calibration,
-    overhead::{budget::Budget, duty::DutyPlan, plan::OverheadPlan},
-    readout::ProbeHits,
-};
+use crate::{folded::Counters, overhead::plan::OverheadPlan, readout::ProbeHits};
 
 /// What a session could have read back: one line that two CPUs took turns writing, one that a
 /// single CPU wrote, the probes' hits, and a process left out.
@@ -60,22 +55,7 @@ fn readout() -> Readout {
         perf: PerfSource::None,
         pmu_available: false,
         transfer: None,
-        overhead: OverheadPlan {
-            budget: Budget::from_pct(100.0),
-            calibration: Calibration {
-                hit_cost: Duration::from_micros(7),
-                sample_cost: None,
-                watch_cost: None,
-                age: Duration::ZERO,
-            },
-            perf_hz: None,
-            perf_overhead: 0.0,
-            duty: DutyPlan {
-                fraction: 1.0,
-                hit_cost: Duration::from_micros(7),
-                watch_cost: Duration::ZERO,
-            },
-        },
+        overhead: OverheadPlan::always_on(Duration::from_micros(7)),
         probes_access: false,
     }
 }

@@ -49,100 +49,15 @@ impl Overhead {
                 Some((d.pid, ratio))
             })
             .collect();
-        let mut worst: Option<f64> = None;
-        let mut targets = HashMap::new();
-        for d in duty {
-            let overhead = d.overhead + plan.perf_overhead;
-            worst = Some(worst.map_or(overhead, |w: f64| w.max(overhead)));
-            let s = scales.get(&d.pid);
-            let r = read_scales.get(&d.pid);
-            let span = d.span.as_secs_f64();
-            targets.insert(
-                d.pid,
-                TargetOverhead {
-                    probe_active_fraction: Some(round4(d.active_fraction())),
-                    probe_hits: Some(d.hits.max(d.all_hits)),
-                    probe_windows: Some(d.windows),
-                    estimated_overhead_pct: Some(round4(overhead * 100.0)),
-                    pooled_budget_pct: (!d.always_on).then(|| {
-                        let own = d.own_work.as_nanos() as f64;
-                        round4(if own > 0.0 {
-                            d.pooled_ns / own * 100.0
-                        } else {
-                            0.0
-                        })
-                    }),
-                    probe_hit_cost_ns: Some(d.hit_cost_ns.round() as u64),
-                    probe_hit_cost_source: Some(if d.measured.is_some() {
-                        HitCostSource::Measured
-                    } else {
-                        HitCostSource::Calibrated
-                    }),
-                    est_scale: s.map(|s| round4(s.factor)),
-                    est_scale_rel_err: s.map(|s| round4(s.rel_err)),
-                    est_lower_bound: s.map(|_| waiting.contains_key(&d.pid)),
-                    read_probe_active_fraction: d.reads.as_ref().map(|r| {
-                        if span > 0.0 {
-                            round4((r.active.as_secs_f64() / span).min(1.0))
-                        } else {
-                            1.0
-                        }
-                    }),
-                    read_probe_windows: d.reads.as_ref().map(|r| r.windows),
-                    read_probe_hits: d.reads.as_ref().map(|r| r.hits),
-                    est_read_scale: r.map(|s| round4(s.factor)),
-                    est_read_scale_rel_err: r.map(|s| round4(s.rel_err)),
-                    recorded_s: Some(round4(span)),
-                    cpu_s: Some(round4(own_cpu_s(d))),
-                    watch_hits: plan.calibration.watch_cost.map(|_| d.watch_hits),
-                    watch_hit_cost_ns: plan.calibration.watch_cost.map(|c| {
-                        match d.watch_measured {
-                            Some(m) => m.ns.round() as u64,
-                            None => c.as_nanos() as u64,
-                        }
-                    }),
-                    watch_hit_cost_source: plan.calibration.watch_cost.map(|_| {
-                        match d.watch_measured {
-                            Some(_) => HitCostSource::Measured,
-                            None => HitCostSource::Calibrated,
-                        }
-                    }),
-                },
-            );
-        }
-        let (active, span) = duty.iter().fold((0.0, 0.0), |(a, s), d| {
-            (a + d.active.as_secs_f64(), s + d.span.as_secs_f64())
-        });
-        // Every target's probe cost over their summed own work, plus the perf share (the same
-        // fraction of each target's CPU time).
-        let (cost, own) = duty.iter().fold((0.0, 0.0), |(c, o), d| {
-            (
-                c + d.probe_cost.as_nanos() as f64,
-                o + d.own_work.as_nanos() as f64,
-            )
-        });
-        let total = (!duty.is_empty()).then(|| {
-            let probes = if own > 0.0 { cost / own } else { 0.0 };
-            round4((probes + plan.perf_overhead) * 100.0)
-        });
-        let sources = RecordingOverhead {
-            overhead_budget_pct: plan.budget.fraction * 100.0,
-            budget_scope: Some(BudgetScope::AllTargets),
-            total_overhead_pct: total,
-            probe_active_fraction: if span > 0.0 {
-                round4((active / span).min(1.0))
-            } else {
-                1.0
-            },
-            estimated_overhead_pct: worst.map(|w| round4(w * 100.0)),
-            probe_hit_cost_ns: Some(plan.calibration.hit_cost.as_nanos() as u64),
-            calibration_age_s: Some(plan.calibration.age.as_secs()),
-            perf_sample_cost_ns: plan
-                .perf_hz
-                .and(plan.calibration.sample_cost)
-                .map(|c| c.as_nanos() as u64),
-            perf_sample_hz: plan.perf_hz,
-        };
+        let targets = duty
+            .iter()
+            .map(|d| {
+                let (s, r) = (scales.get(&d.pid), read_scales.get(&d.pid));
+                let waits = waiting.contains_key(&d.pid);
+                (d.pid, target_overhead(d, plan, s, r, waits))
+            })
+            .collect();
+        let sources = recording_overhead(duty, plan);
         Overhead {
             targets,
             scales,
@@ -224,6 +139,107 @@ impl Overhead {
                 (map.est_reads, map.est_reads_rel_err) = (Some(reads), Some(round4(err)));
             }
         }
+    }
+}
+
+/// One target's figures: its probes' duty, hits and hit cost, the scales of its counts
+/// (`waits`: only lower bounds, its threads waited on one another while probed), its read
+/// probes' duty, its CPU time and its watchpoints' hits and hit cost.
+fn target_overhead(
+    d: &DutyOutcome,
+    plan: &OverheadPlan,
+    s: Option<&Scale>,
+    r: Option<&Scale>,
+    waits: bool,
+) -> TargetOverhead {
+    let overhead = d.overhead + plan.perf_overhead;
+    let span = d.span.as_secs_f64();
+    let watch_cost = plan.calibration.watch_cost;
+    TargetOverhead {
+        probe_active_fraction: Some(round4(d.active_fraction())),
+        probe_hits: Some(d.hits.max(d.all_hits)),
+        probe_windows: Some(d.windows),
+        estimated_overhead_pct: Some(round4(overhead * 100.0)),
+        pooled_budget_pct: (!d.always_on).then(|| {
+            let own = d.own_work.as_nanos() as f64;
+            round4(if own > 0.0 {
+                d.pooled_ns / own * 100.0
+            } else {
+                0.0
+            })
+        }),
+        probe_hit_cost_ns: Some(d.hit_cost_ns.round() as u64),
+        probe_hit_cost_source: Some(if d.measured.is_some() {
+            HitCostSource::Measured
+        } else {
+            HitCostSource::Calibrated
+        }),
+        est_scale: s.map(|s| round4(s.factor)),
+        est_scale_rel_err: s.map(|s| round4(s.rel_err)),
+        est_lower_bound: s.map(|_| waits),
+        read_probe_active_fraction: d.reads.as_ref().map(|r| {
+            if span > 0.0 {
+                round4((r.active.as_secs_f64() / span).min(1.0))
+            } else {
+                1.0
+            }
+        }),
+        read_probe_windows: d.reads.as_ref().map(|r| r.windows),
+        read_probe_hits: d.reads.as_ref().map(|r| r.hits),
+        est_read_scale: r.map(|s| round4(s.factor)),
+        est_read_scale_rel_err: r.map(|s| round4(s.rel_err)),
+        recorded_s: Some(round4(span)),
+        cpu_s: Some(round4(own_cpu_s(d))),
+        watch_hits: watch_cost.map(|_| d.watch_hits),
+        watch_hit_cost_ns: watch_cost.map(|c| match d.watch_measured {
+            Some(m) => m.ns.round() as u64,
+            None => c.as_nanos() as u64,
+        }),
+        watch_hit_cost_source: watch_cost.map(|_| match d.watch_measured {
+            Some(_) => HitCostSource::Measured,
+            None => HitCostSource::Calibrated,
+        }),
+    }
+}
+
+/// The whole recording's figures: the budget, every target's probe cost over their summed own
+/// work plus the perf share (the same fraction of each target's CPU time), the probes' duty over
+/// every target's span, the worst target's estimated overhead, the calibrated costs.
+fn recording_overhead(duty: &[DutyOutcome], plan: &OverheadPlan) -> RecordingOverhead {
+    let worst = duty
+        .iter()
+        .map(|d| d.overhead + plan.perf_overhead)
+        .reduce(f64::max);
+    let (active, span) = duty.iter().fold((0.0, 0.0), |(a, s), d| {
+        (a + d.active.as_secs_f64(), s + d.span.as_secs_f64())
+    });
+    let (cost, own) = duty.iter().fold((0.0, 0.0), |(c, o), d| {
+        (
+            c + d.probe_cost.as_nanos() as f64,
+            o + d.own_work.as_nanos() as f64,
+        )
+    });
+    let total = (!duty.is_empty()).then(|| {
+        let probes = if own > 0.0 { cost / own } else { 0.0 };
+        round4((probes + plan.perf_overhead) * 100.0)
+    });
+    RecordingOverhead {
+        overhead_budget_pct: plan.budget.fraction * 100.0,
+        budget_scope: Some(BudgetScope::AllTargets),
+        total_overhead_pct: total,
+        probe_active_fraction: if span > 0.0 {
+            round4((active / span).min(1.0))
+        } else {
+            1.0
+        },
+        estimated_overhead_pct: worst.map(|w| round4(w * 100.0)),
+        probe_hit_cost_ns: Some(plan.calibration.hit_cost.as_nanos() as u64),
+        calibration_age_s: Some(plan.calibration.age.as_secs()),
+        perf_sample_cost_ns: plan
+            .perf_hz
+            .and(plan.calibration.sample_cost)
+            .map(|c| c.as_nanos() as u64),
+        perf_sample_hz: plan.perf_hz,
     }
 }
 

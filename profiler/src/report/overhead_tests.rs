@@ -13,55 +13,7 @@ use crate::{
 fn scales_counts_and_reports_the_budget() {
     let mut report = sample();
     let pid = report.targets[0].pid;
-    // Two windows of 50 hits whose own work (CPU minus 27 µs a hit) is a quarter of the own
-    // work per hit of the whole recording: every count scales by 4.
-    let window = WindowSample {
-        cpu: Duration::from_nanos(26_012_500),
-        wall: Duration::ZERO,
-        hits: 50,
-        entries: 0,
-        other_entries: 0,
-        hit_ns: None,
-        watch: Duration::ZERO,
-    };
-    let duty = [DutyOutcome {
-        pid,
-        active: Duration::from_millis(250),
-        span: Duration::from_secs(1),
-        hits: 500,
-        all_hits: 0,
-        entries: 0,
-        overhead: 0.012,
-        probe_cost: Duration::from_millis(12),
-        own_work: Duration::from_secs(1),
-        pooled_ns: 2e6,
-        windows: 7,
-        cpu: Duration::from_secs(1),
-        watch: Duration::ZERO,
-        watch_hits: 0,
-        watch_measured: None,
-        samples: vec![window, window],
-        measured: None,
-        hit_cost_ns: 27_000.0,
-        always_on: false,
-        reads: None,
-    }];
-    let plan = OverheadPlan {
-        budget: Budget::from_pct(2.0),
-        calibration: Calibration {
-            hit_cost: Duration::from_micros(27),
-            sample_cost: Some(Duration::from_micros(5)),
-            watch_cost: None,
-            age: Duration::ZERO,
-        },
-        perf_hz: Some(1_000),
-        perf_overhead: 0.005,
-        duty: DutyPlan {
-            fraction: 0.015,
-            hit_cost: Duration::from_micros(27),
-            watch_cost: Duration::ZERO,
-        },
-    };
+    let (duty, plan) = two_windows_at_a_quarter(pid);
     // Of what the probes saw, what they saw in the sampled windows: what is scaled.
     report.lines[0].sampled = Sampled {
         writes: 10,
@@ -123,22 +75,7 @@ fn scales_counts_and_reports_the_budget() {
 #[test]
 fn processes_without_an_account_are_left_unscaled() {
     let mut report = sample();
-    let plan = OverheadPlan {
-        budget: Budget::from_pct(100.0),
-        calibration: Calibration {
-            hit_cost: Duration::from_micros(3),
-            sample_cost: None,
-            watch_cost: None,
-            age: Duration::ZERO,
-        },
-        perf_hz: None,
-        perf_overhead: 0.0,
-        duty: DutyPlan {
-            fraction: 1.0,
-            hit_cost: Duration::from_micros(3),
-            watch_cost: Duration::ZERO,
-        },
-    };
+    let plan = OverheadPlan::always_on(Duration::from_micros(3));
     let o = Overhead::of(&[], &plan);
     let before = (report.lines[0].est.writes, report.maps[0].est_writes);
     o.scale_lines(&mut report.lines);
@@ -156,4 +93,57 @@ fn processes_without_an_account_are_left_unscaled() {
     assert_eq!(o.sources.total_overhead_pct, None);
     assert_eq!(o.sources.perf_sample_hz, None);
     assert_eq!(o.sources.overhead_budget_pct, 100.0);
+}
+
+/// Two windows of 50 hits whose own work (CPU minus 27 µs a hit) is a quarter of the own work per
+/// hit of the whole recording, at a 2% budget: every count of `pid` scales by 4.
+fn two_windows_at_a_quarter(pid: u32) -> ([DutyOutcome; 1], OverheadPlan) {
+    let window = WindowSample {
+        cpu: Duration::from_nanos(26_012_500),
+        wall: Duration::ZERO,
+        hits: 50,
+        entries: 0,
+        other_entries: 0,
+        hit_ns: None,
+        watch: Duration::ZERO,
+    };
+    let duty = [DutyOutcome {
+        pid,
+        active: Duration::from_millis(250),
+        span: Duration::from_secs(1),
+        hits: 500,
+        all_hits: 0,
+        entries: 0,
+        overhead: 0.012,
+        probe_cost: Duration::from_millis(12),
+        own_work: Duration::from_secs(1),
+        pooled_ns: 2e6,
+        windows: 7,
+        cpu: Duration::from_secs(1),
+        watch: Duration::ZERO,
+        watch_hits: 0,
+        watch_measured: None,
+        samples: vec![window, window],
+        measured: None,
+        hit_cost_ns: 27_000.0,
+        always_on: false,
+        reads: None,
+    }];
+    let plan = OverheadPlan {
+        budget: Budget::from_pct(2.0),
+        calibration: Calibration {
+            hit_cost: Duration::from_micros(27),
+            sample_cost: Some(Duration::from_micros(5)),
+            watch_cost: None,
+            age: Duration::ZERO,
+        },
+        perf_hz: Some(1_000),
+        perf_overhead: 0.005,
+        duty: DutyPlan {
+            fraction: 0.015,
+            hit_cost: Duration::from_micros(27),
+            watch_cost: Duration::ZERO,
+        },
+    };
+    (duty, plan)
 }

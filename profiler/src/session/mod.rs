@@ -4,6 +4,7 @@
 
 pub mod preflight;
 pub mod streams;
+mod window;
 
 use std::{path::Path, sync::Arc};
 
@@ -292,29 +293,6 @@ impl Session {
     /// [`Mix::reads_start_attached`]).
     pub fn reads_start_attached(&self) -> bool {
         Mix::reads_start_attached(self.overhead.duty.fraction)
-    }
-
-    /// Opens a daemon's next window: what the kernel side folded and counted cleared, the list
-    /// of refused processes started anew, and the probes back on every live target.
-    pub fn next_window(&mut self, targets: &[Target]) {
-        self.probes.forget_refused();
-        if let Err(e) = self.probes.forget_all() {
-            tracing::warn!("clearing the window: {e}");
-        }
-        if let Err(e) = self.probes.reset_counters_and_events() {
-            tracing::warn!("clearing the counters: {e}");
-        }
-        let with_reads = self.reads_start_attached();
-        for t in targets.iter().filter(|t| inspect::is_alive(t.pid)) {
-            if let Err(e) = self.probes.attach_pid(t.pid, with_reads) {
-                // One that exited since is no news.
-                if inspect::is_alive(t.pid) {
-                    tracing::warn!(pid = t.pid, "re-attaching: {e}");
-                } else {
-                    tracing::debug!(pid = t.pid, "re-attaching: {e}");
-                }
-            }
-        }
     }
 
     /// Adds `t` to the kernel side and attaches its probes.

@@ -46,6 +46,8 @@ pub struct Accuracy {
     pub estimate: u64,
     /// The relative error the report gave (largest over the program's maps).
     pub said: f64,
+    /// What a probe hit cost the program, as the report gave it (ns).
+    pub hit_cost_ns: Option<u64>,
 }
 
 /// One efficiency run.
@@ -178,6 +180,7 @@ pub fn measure(clprof: &Path, go: &Path, out: &Path) -> Result<Results> {
             observed: sum_maps(&report, &addrs, "writes"),
             estimate: sum_maps(&report, &addrs, "est_writes"),
             said,
+            hit_cost_ns: report["targets"][0]["overhead"]["probe_hit_cost_ns"].as_u64(),
         };
         println!(
             "accuracy: {} truth {} estimate {}",
@@ -262,17 +265,27 @@ pub fn markdown(md: &mut String, r: &Results) -> Result<()> {
         "`profiler/tests/go/countwrites` counts its own map assigns; each configuration runs \
          {RUN_S} s under `clprof record` at the default budget (2%). Estimate = the maps' \
          `est_writes` summed; error = estimate / truth − 1; said = the largest \
-         `est_writes_rel_err` of its maps (one standard error).\n"
+         `est_writes_rel_err` of its maps (one standard error); off = error / said, in standard \
+         errors; hit cost = what a probe hit cost the program, as the report measured it.\n"
     )?;
     writeln!(
         md,
-        "| program | truth | observed | estimate | error | said |\n|---|---:|---:|---:|---:|---:|"
+        "| program | truth | observed | estimate | error | said | off | hit cost |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|"
     )?;
     for a in &r.accuracy {
         let err = a.estimate as f64 / a.truth.max(1) as f64 - 1.0;
+        let off = if a.said > 0.0 {
+            format!("{:.1}", err.abs() / a.said)
+        } else {
+            "-".to_owned()
+        };
+        let hit = a
+            .hit_cost_ns
+            .map_or("-".to_owned(), |ns| format!("{:.1} µs", ns as f64 / 1000.0));
         writeln!(
             md,
-            "| {} | {} | {} | {} | {:+.1}% | {:.1}% |",
+            "| {} | {} | {} | {} | {:+.1}% | {:.1}% | {off} | {hit} |",
             a.config,
             a.truth,
             a.observed,

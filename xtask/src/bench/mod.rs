@@ -24,6 +24,7 @@ use anyhow::{bail, Context as _, Result};
 mod accuracy;
 mod report;
 mod results;
+mod sections;
 mod service;
 mod stats;
 mod watch;

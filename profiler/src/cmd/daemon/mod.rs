@@ -24,7 +24,7 @@ use crate::{
     },
     inspect, output, render,
     report::{build, Report},
-    session::{Prelude, ProbePlan, Session},
+    session::{streams::Streams, Prelude, ProbePlan, Session},
     target::Target,
 };
 
@@ -164,20 +164,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         targets.push(resolve(pid, &plan)?);
     }
     let mut session = Session::open(plan, loading, args.recording.events, args.recording.budget)?;
-    let mut given = Vec::with_capacity(targets.len());
-    for mut t in targets {
-        match session.attach(&t, args.recording.sample_every) {
-            // Named in the first window's notices.
-            Err(e) if crate::session::is_full(&e) => {
-                tracing::warn!(pid = t.pid, "not recorded: {e:#}");
-                continue;
-            }
-            attached => attached.with_context(|| format!("profiling pid {}", t.pid))?,
-        }
-        t.read_bias();
-        given.push(t);
-    }
-    let mut targets = given;
+    let mut targets = attach_given(&mut session, targets, args.recording.sample_every)?;
     // The tracepoints before the first scan: a process starting in between is seen by one or
     // the other. Without them, new processes are found at window starts only.
     let follow = match args.recording.all_go {
@@ -190,17 +177,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     let perf_events = session.start_perf()?;
     let mut streams = session.streams()?;
 
-    let state = Arc::new(RwLock::new(DaemonState {
-        keep: args.keep,
-        window_s: args.window.as_secs_f64(),
-        push: pusher.as_ref().map(push::Pusher::stats),
-        targets: targets.iter().map(TargetStatus::recording).collect(),
-        ..DaemonState::default()
-    }));
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let server = tokio::spawn(http::serve(listener, state.clone()));
+    let (state, server) = serve(&args, &targets, pusher.as_ref()).await?;
     if !quiet {
         eprintln!(
             "clprof: daemon recording {} process(es) in {} windows; serving http://{}/",
@@ -219,78 +196,32 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         signals,
         watcher: None,
         auto_watch: None,
-        follow: follow.map(|f| {
-            let state = state.clone();
-            f.notifying(move |change| {
-                let mut state = state.write().unwrap_or_else(|e| e.into_inner());
-                match change {
-                    Change::Joined(t) => state.add_target(t),
-                    Change::Exited(pid) => state.exited(pid),
-                }
-            })
-        }),
+        follow: follow.map(|f| f.notifying(state_follower(state.clone()))),
     };
     let mut seq = 0;
     let stop = loop {
         if let Some(scanner) = &mut scanner {
             follow_new(scanner, &mut session, &mut targets, &args, &state);
         }
-        // Watchpoints anew each window: on what `--watch` names in the targets of the moment, or
-        // on the window's own top lines.
-        match session.watch(&targets, &args.recording.watch, args.window) {
-            Ok(watch) => (options.watcher, options.auto_watch) = (watch.watcher, watch.auto),
-            Err(e) => tracing::warn!("--watch: {e:#}; this window watches nothing"),
-        }
-        let started_at = chrono::Utc::now();
-        let collected = collect::collect(&mut session.probes, &mut streams, &mut options).await?;
-        let ended_at = chrono::Utc::now();
-        if let Some(follow) = &mut options.follow {
-            targets.append(&mut follow.take_joined());
-        }
         seq += 1;
-        let readout = session.readout(collected.watch.is_some(), collected.stack_ids())?;
-        let report = build::build(readout, &mut targets, &collected, started_at);
-        let window = Window {
-            seq,
-            report: Arc::new(report),
-            span: (started_at, ended_at),
+        let window = Windows {
+            args: &args,
+            state: &state,
+            pusher: pusher.as_ref(),
         };
-        let all_exited = update_targets(&state, &targets, &collected.exited);
-        if let Some(dir) = &args.out_dir {
-            // A window that cannot be written is still served; the daemon goes on.
-            if let Err(e) = write_window(dir, &window) {
-                tracing::warn!("window {} not saved: {e:#}", window.seq);
-            }
-        }
-        if let Some(pusher) = &pusher {
-            pusher.window(&window);
-        }
-        state
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(window);
-        match collected.stop {
+        let (stop, all_exited) = window
+            .record(seq, &mut session, &mut streams, &mut options, &mut targets)
+            .await?;
+        match stop {
             StopReason::Signal(name) => break name,
             _ if all_exited && scanner.is_none() => break "every target exited",
             _ => {}
         }
-        // Exited targets leave the kernel side, freeing their slots; so do those that exec'd
-        // another program (a rescan takes the new one up as a target of its own).
-        targets.retain(|t| {
-            let alive = inspect::is_alive(t.pid) && !session.probes.replaced(t.pid);
-            if !alive {
-                if let Err(e) = session.probes.remove_target(t.pid) {
-                    tracing::debug!(pid = t.pid, "removing an exited target: {e}");
-                }
-            }
-            alive
-        });
-        session.next_window(&targets);
+        session.open_window(&mut targets);
     };
     if let Some(events) = &perf_events {
         events.disable();
     }
-    session.probes.detach_all();
     server.abort();
     if let Some(pusher) = pusher {
         pusher.finish().await;
@@ -299,6 +230,114 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
         eprintln!("clprof: daemon stopped ({stop}) after {seq} window(s)");
     }
     Ok(())
+}
+
+/// The state the HTTP server shares with the recording loop, and the server on `--listen`.
+async fn serve(
+    args: &DaemonArgs,
+    targets: &[Target],
+    pusher: Option<&push::Pusher>,
+) -> anyhow::Result<(Arc<RwLock<DaemonState>>, tokio::task::JoinHandle<()>)> {
+    let state = Arc::new(RwLock::new(DaemonState {
+        keep: args.keep,
+        window_s: args.window.as_secs_f64(),
+        push: pusher.map(push::Pusher::stats),
+        targets: targets.iter().map(TargetStatus::recording).collect(),
+        ..DaemonState::default()
+    }));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let server = tokio::spawn(http::serve(listener, state.clone()));
+    Ok((state, server))
+}
+
+/// Keeps `/targets` up to date as the follower attaches new processes and sees them exit.
+fn state_follower(state: Arc<RwLock<DaemonState>>) -> impl Fn(Change<'_>) + Send + Sync + 'static {
+    move |change| {
+        let mut state = state.write().unwrap_or_else(|e| e.into_inner());
+        match change {
+            Change::Joined(t) => state.add_target(t),
+            Change::Exited(pid) => state.exited(pid),
+        }
+    }
+}
+
+/// Attaches the `--pid` targets; past the kernel side's targets one is left out (the first
+/// window's notices name it).
+fn attach_given(
+    session: &mut Session,
+    given: Vec<Target>,
+    sample_every: u32,
+) -> anyhow::Result<Vec<Target>> {
+    let mut targets = Vec::with_capacity(given.len());
+    for mut t in given {
+        match session.attach(&t, sample_every) {
+            Err(e) if crate::session::is_full(&e) => {
+                tracing::warn!(pid = t.pid, "not recorded: {e:#}");
+                continue;
+            }
+            attached => attached.with_context(|| format!("profiling pid {}", t.pid))?,
+        }
+        t.read_bias();
+        targets.push(t);
+    }
+    Ok(targets)
+}
+
+/// Where each window goes once recorded: the state `/` serves, `--out-dir`, the pusher.
+struct Windows<'a> {
+    args: &'a DaemonArgs,
+    state: &'a RwLock<DaemonState>,
+    pusher: Option<&'a push::Pusher>,
+}
+
+impl Windows<'_> {
+    /// Records window `seq` and hands its report on; why it stopped, and whether every target
+    /// has exited.
+    async fn record(
+        &self,
+        seq: u64,
+        session: &mut Session,
+        streams: &mut Streams,
+        options: &mut CollectOptions,
+        targets: &mut Vec<Target>,
+    ) -> anyhow::Result<(StopReason, bool)> {
+        // Watchpoints anew each window: on what `--watch` names in the targets of the moment, or
+        // on the window's own top lines.
+        match session.watch(targets, &self.args.recording.watch, self.args.window) {
+            Ok(watch) => (options.watcher, options.auto_watch) = (watch.watcher, watch.auto),
+            Err(e) => tracing::warn!("--watch: {e:#}; this window watches nothing"),
+        }
+        let started_at = chrono::Utc::now();
+        let collected = collect::collect(session, streams, options).await?;
+        let ended_at = chrono::Utc::now();
+        if let Some(follow) = &mut options.follow {
+            targets.append(&mut follow.take_joined());
+        }
+        let readout = session.readout(collected.watch.is_some(), collected.stack_ids())?;
+        let report = build::build(readout, targets, &collected, started_at);
+        let window = Window {
+            seq,
+            report: Arc::new(report),
+            span: (started_at, ended_at),
+        };
+        let all_exited = update_targets(self.state, targets, &collected.exited);
+        if let Some(dir) = &self.args.out_dir {
+            // A window that cannot be written is still served; the daemon goes on.
+            if let Err(e) = write_window(dir, &window) {
+                tracing::warn!("window {} not saved: {e:#}", window.seq);
+            }
+        }
+        if let Some(pusher) = self.pusher {
+            pusher.window(&window);
+        }
+        self.state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(window);
+        Ok((collected.stop, all_exited))
+    }
 }
 
 fn resolve(pid: u32, plan: &ProbePlan) -> anyhow::Result<Target> {
