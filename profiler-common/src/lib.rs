@@ -515,6 +515,7 @@ mod pod {
     unsafe impl aya::Pod for super::watch::WordKey {}
     unsafe impl aya::Pod for super::watch::WatchSiteKey {}
     unsafe impl aya::Pod for super::watch::WatchSite {}
+    unsafe impl aya::Pod for super::operand::DataOperand {}
 }
 
 /// The 64-byte line holding `addr`.
@@ -525,6 +526,7 @@ pub const fn line_of(addr: u64) -> u64 {
 pub mod access;
 pub mod fold;
 mod latency;
+pub mod operand;
 pub mod probe_time;
 pub mod process;
 mod sample;

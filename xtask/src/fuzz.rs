@@ -29,6 +29,7 @@ pub const TARGETS: &[&str] = &[
     "probe_spec",
     "watch_spec",
     "sysfs",
+    "operand",
 ];
 
 /// What one target's run did.

@@ -1,11 +1,12 @@
-//! Byte-level entry points into the ELF readers, for the fuzz targets in `fuzz/`: they run
-//! each reader on untrusted bytes and throw the results away. A panic here is a bug.
+//! Byte-level entry points into the ELF readers and the instruction decoder, for the fuzz
+//! targets in `fuzz/`: they run each on untrusted bytes and throw the results away. A panic here
+//! is a bug.
 
 use std::path::Path;
 
 use object::{Object, ObjectSymbol};
 
-use super::{buildinfo, dwarf, elf, layout_dwarf, map_types};
+use super::{buildinfo, dwarf, elf, layout_dwarf, map_types, operand};
 
 const SHOWN: &str = "<fuzz input>";
 
@@ -43,4 +44,18 @@ pub fn dwarf_bytes(data: &[u8]) {
     };
     let _ = layout_dwarf::scan(&obj);
     let _ = dwarf::variable(&obj, "main.counter");
+}
+
+/// The decoder of sampled data accesses on `data` as one function's code: every IP in it and just
+/// past it, the first 8 bytes (little-endian) giving where the function starts.
+pub fn operand_bytes(data: &[u8]) {
+    let Some((start, code)) = data.split_first_chunk::<8>() else {
+        return;
+    };
+    let func = u64::from_le_bytes(*start);
+    for offset in 0..=code.len() as u64 {
+        if let Ok(found) = operand::access_at(code, func, func.wrapping_add(offset)) {
+            let _ = found.operand.address(|r| r as u64);
+        }
+    }
 }

@@ -29,6 +29,7 @@ mod layout;
 mod layout_dwarf;
 mod map_types;
 mod maps;
+pub mod operand;
 mod process;
 mod procfs;
 
