@@ -1,6 +1,12 @@
 use profiler_common::operand::{AddrReg, DataAccessKind, DataOperand, Skid, NO_REG};
 
+use object::{Object as _, ObjectSection as _};
+
 use super::*;
+use crate::{
+    symbolize::{gopclntab::GoLineTable, Symbolizer},
+    test_support::{go_program, GoBuild},
+};
 
 /// Where the test functions start.
 const FUNC: u64 = 0x40_1000;
@@ -244,4 +250,70 @@ fn the_sampled_registers_give_the_address_of_a_neighbouring_counter() {
     });
     assert_eq!(address, hot_b);
     assert_eq!(found.operand.access(), Some(DataAccessKind::Locked));
+}
+
+/// The locked read-modify-writes in the runtime's functions of a Go build, each with its
+/// function's code as the symbolizer reads it: (function entry, code, address after the
+/// instruction, its memory base register).
+fn runtime_locked_rmws(build: GoBuild) -> Vec<(u64, Vec<u8>, u64, iced_x86::Register)> {
+    let path = go_program(build);
+    let symbolizer = Symbolizer::open(&path).expect("symbolizer");
+    let table = GoLineTable::open(&path).expect("Go's line table");
+    let data = std::fs::read(&path).expect("the binary");
+    let elf = object::File::parse(&*data).expect("ELF");
+    let mut found = Vec::new();
+    for func in table.functions().filter(|f| f.name.starts_with("runtime.")) {
+        let (entry, code) = symbolizer
+            .code_at(func.entry + 1)
+            .expect("the function's code");
+        assert_eq!(entry, func.entry, "{build:?} {}", func.name);
+        assert_eq!(
+            code.len() as u64,
+            func.end - func.entry,
+            "{build:?} {}",
+            func.name
+        );
+        let from_elf = elf
+            .sections()
+            .find_map(|s| s.data_range(entry, code.len() as u64).ok().flatten());
+        assert_eq!(from_elf, Some(code), "{build:?} {}: other bytes", func.name);
+        let mut decoder = iced_x86::Decoder::with_ip(64, code, entry, 0);
+        for insn in &mut decoder {
+            if insn.has_lock_prefix() && insn.memory_base() != iced_x86::Register::RSP {
+                found.push((entry, code.to_vec(), insn.next_ip(), insn.memory_base()));
+            }
+        }
+        if found.len() >= 20 {
+            break;
+        }
+    }
+    found
+}
+
+#[test]
+fn the_runtimes_locked_adds_are_decoded_from_their_binaries() {
+    for build in [GoBuild::OldDwarf, GoBuild::NewPieStripped] {
+        let rmws = runtime_locked_rmws(build);
+        assert!(
+            rmws.len() >= 5,
+            "{build:?}: only {} locked instructions",
+            rmws.len()
+        );
+        for (entry, code, after, base) in rmws {
+            let found = access_at(&code, entry, after)
+                .unwrap_or_else(|e| panic!("{build:?}: at {after:#x}: {e}"));
+            assert_eq!(
+                found.operand.access(),
+                Some(DataAccessKind::Locked),
+                "{after:#x}"
+            );
+            assert_eq!(found.operand.skid, Skid::Before as u8, "{after:#x}");
+            let expected = if base == iced_x86::Register::RIP {
+                IP
+            } else {
+                addr_reg(base).expect("a general-purpose base")
+            };
+            assert_eq!(found.operand.base, expected, "{build:?} at {after:#x}");
+        }
+    }
 }

@@ -54,20 +54,24 @@ pub struct Symbolizer {
     go: Option<GoLineTable>,
     /// DWARF, loaded the first time an address needs it (None: unreadable).
     dwarf: OnceCell<Option<addr2line::Loader>>,
-    /// Executable sections (start, end); addresses outside them are unknown by definition (the
-    /// symbol table would otherwise answer with the nearest symbol below anything).
-    text: Vec<(u64, u64)>,
+    /// Executable sections (start, end, file offset); addresses outside them are unknown by
+    /// definition (the symbol table would otherwise answer with the nearest symbol below
+    /// anything).
+    text: Vec<(u64, u64, u64)>,
     cache: HashMap<u64, Vec<Frame>>,
 }
 
-fn text_ranges(data: &[u8]) -> Vec<(u64, u64)> {
+fn text_ranges(data: &[u8]) -> Vec<(u64, u64, u64)> {
     use object::{Object as _, ObjectSection as _, SectionKind};
     let Ok(file) = object::File::parse(data) else {
         return Vec::new();
     };
     file.sections()
         .filter(|s| s.kind() == SectionKind::Text)
-        .map(|s| (s.address(), s.address() + s.size()))
+        .map(|s| {
+            let offset = s.file_range().map_or(0, |(offset, _)| offset);
+            (s.address(), s.address() + s.size(), offset)
+        })
         .collect()
 }
 
@@ -109,7 +113,7 @@ impl Symbolizer {
         cache.entry(addr).or_insert_with(|| {
             if !text
                 .iter()
-                .any(|&(start, end)| (start..end).contains(&addr))
+                .any(|&(start, end, _)| (start..end).contains(&addr))
             {
                 // Outside code, DWARF can still "match": linkers leave discarded functions at
                 // address 0.
@@ -123,6 +127,24 @@ impl Symbolizer {
                 None => vec![Frame::unknown(addr)],
             }
         })
+    }
+}
+
+impl Symbolizer {
+    /// The code of the Go function holding the file-relative address `addr`: its first
+    /// instruction's address and its bytes. None outside the functions of Go's table (code
+    /// without one, cgo's C, is not read here).
+    pub fn code_at(&self, addr: u64) -> Option<(u64, &[u8])> {
+        let go = self.go.as_ref()?;
+        let func = go.function_at(addr)?;
+        let &(start, end, offset) = self
+            .text
+            .iter()
+            .find(|&&(start, end, _)| (start..end).contains(&func.entry))?;
+        let from = usize::try_from(offset + (func.entry - start)).ok()?;
+        let len = usize::try_from(func.end.min(end) - func.entry).ok()?;
+        let code = go.file_data().get(from..from.checked_add(len)?)?;
+        Some((func.entry, code))
     }
 }
 

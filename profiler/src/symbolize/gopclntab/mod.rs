@@ -215,6 +215,23 @@ impl GoLineTable {
         locate::moduledata_word(&pointers, self.vaddr, index)
     }
 
+    /// The function containing `pc` (a file virtual address), if Go's table has one.
+    pub fn function_at(&self, pc: u64) -> Option<GoFunc<'_>> {
+        let i = self.func_index(pc)?;
+        let (entry, func) = self.func_entry(i)?;
+        let end = self.u32_at(self.pcln + 8 * (i + 1))?;
+        Some(GoFunc {
+            name: self.func_name(self.func_u32(func, 4)? as i32)?,
+            entry,
+            end: (self.text_start + u64::from(end)).max(entry),
+        })
+    }
+
+    /// The whole file the table was read from.
+    pub fn file_data(&self) -> &[u8] {
+        &self.data
+    }
+
     /// Every function in the table, in address order.
     pub fn functions(&self) -> impl Iterator<Item = GoFunc<'_>> + '_ {
         (0..self.nfunc).map_while(move |i| {
@@ -257,6 +274,11 @@ impl GoLineTable {
 
     /// The function containing `pc`: (entry pc, offset of its `_func` in the table).
     fn find_func(&self, pc: u64) -> Option<(u64, usize)> {
+        self.func_entry(self.func_index(pc)?)
+    }
+
+    /// The index in the function table of the function containing `pc`.
+    fn func_index(&self, pc: u64) -> Option<usize> {
         let rel = pc.checked_sub(self.text_start)?;
         let rel = u32::try_from(rel).ok()?;
         let entry = |i: usize| self.u32_at(self.pcln + 8 * i);
@@ -274,7 +296,12 @@ impl GoLineTable {
                 hi = mid;
             }
         }
-        let funcoff = self.u32_at(self.pcln + 8 * lo + 4)? as usize;
+        Some(lo)
+    }
+
+    /// The entry pc of function `i` of the table and the offset of its `_func`.
+    fn func_entry(&self, i: usize) -> Option<(u64, usize)> {
+        let funcoff = self.u32_at(self.pcln + 8 * i + 4)? as usize;
         let func = self.pcln + funcoff;
         let entry_off = self.u32_at(func)?;
         Some((self.text_start + u64::from(entry_off), func))
