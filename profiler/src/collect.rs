@@ -223,24 +223,11 @@ pub async fn collect(
     let watch = options.watcher.take().map(Watcher::finish);
     session.close_window(&mut duty);
     samples.drain(events.get_mut());
-    let save_error = samples.finish_saved();
     if let Some(logger) = logger.as_mut() {
         logger.get_mut().flush();
     }
     progress.finish();
-    Ok(Collected {
-        samples: std::mem::take(&mut samples.folded),
-        first: std::mem::take(&mut samples.first),
-        made: std::mem::take(&mut samples.made),
-        stop,
-        elapsed,
-        exited: lives.exited,
-        execd: lives.execd,
-        duty,
-        overflow: samples.overflow,
-        save_error,
-        watch,
-    })
+    Ok(samples.collected(stop, elapsed, lives, duty, watch))
 }
 
 /// Lets the watchpoints follow the probes' duty cycle, then rotates them.
@@ -397,6 +384,32 @@ impl Samples {
                 }
             }
             self.add(&event);
+        }
+    }
+
+    /// What the run collected: these samples (their `--save-samples` output completed), why
+    /// and when it stopped, its targets' fates, their duty outcomes and what was watched.
+    fn collected(
+        mut self,
+        stop: StopReason,
+        elapsed: Duration,
+        lives: Lives,
+        duty: Vec<DutyOutcome>,
+        watch: Option<WatchOutcome>,
+    ) -> Collected {
+        let save_error = self.finish_saved();
+        Collected {
+            samples: self.folded,
+            first: self.first,
+            made: self.made,
+            stop,
+            elapsed,
+            exited: lives.exited,
+            execd: lives.execd,
+            duty,
+            overflow: self.overflow,
+            save_error,
+            watch,
         }
     }
 

@@ -35,10 +35,9 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         loading,
     } = Prelude::start(&args.probes, verbose)?;
     let plan = plan.watching(&args.recording.watch)?;
-    let mut targets = Vec::new();
-    for &pid in &args.recording.pids {
-        targets.push(plan.resolve(pid)?);
-    }
+    let mut targets = (args.recording.pids.iter())
+        .map(|&pid| plan.resolve(pid))
+        .collect::<Result<Vec<_>, _>>()?;
     let program = Program::resolve(&args.command, &plan)?;
     // Symbol tables load before any probe is attached: that time is not charged to the targets.
     for t in &mut targets {
@@ -95,13 +94,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     for t in targets.iter_mut().filter(|t| t.bias.is_none()) {
         t.read_bias();
     }
-    // A command that ended by itself gives clprof its exit code; one clprof stopped, none.
-    let mut code = ExitCode::SUCCESS;
-    if let Some(child) = held {
-        if let Some(status) = child.finish(Duration::from_secs(2)).await {
-            code = ExitCode::from(launch::exit_code(status));
-        }
-    }
+    let code = exit_code(held).await;
 
     let readout = session.readout(collected.watch.is_some(), collected.stack_ids())?;
     let report = build::build(readout, &mut targets, &collected, started_at);
@@ -109,6 +102,18 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     match save_error {
         Some(e) => Err(anyhow::Error::new(e).context("--save-samples")),
         None => Ok(code),
+    }
+}
+
+/// A launched command that ended by itself gives clprof its exit code; one clprof stopped, or
+/// none launched, success.
+async fn exit_code(held: Option<launch::Held>) -> ExitCode {
+    let Some(child) = held else {
+        return ExitCode::SUCCESS;
+    };
+    match child.finish(Duration::from_secs(2)).await {
+        Some(status) => ExitCode::from(launch::exit_code(status)),
+        None => ExitCode::SUCCESS,
     }
 }
 

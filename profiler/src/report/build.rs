@@ -6,7 +6,7 @@ use profiler_common::{access::AccessKind, xol::UNKNOWN_STEP_KIND, Counter, IpKey
 
 use crate::{
     collect::{Collected, SampleKey, StopReason},
-    folded::{self, Counters, KernelSnapshot},
+    folded::{self, Counters, KernelSnapshot, WatchSnapshot},
     machine::TransferCosts,
     perf::PerfSource,
     readout::{ProbeHits, Readout},
@@ -17,9 +17,9 @@ use crate::{
     report::stacks::Stacks,
     report::watch,
     report::{
-        hex, judge, parse_hex, Drops, FrameReport, MapReport, ObjectKind, RaceKind, RaceReport,
-        RecordingOverhead, Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead,
-        UprobeSource, SCHEMA,
+        hex, judge, parse_hex, Drops, FrameReport, LineReport, MapReport, ObjectKind, RaceKind,
+        RaceReport, RecordingOverhead, Report, Sources, StackLocation, StackReport, TargetInfo,
+        TargetOverhead, UprobeSource, SCHEMA,
     },
     symbolize::Frame,
     target::Target,
@@ -68,20 +68,18 @@ pub fn build(
     let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
     overhead.scale_maps(&mut maps);
     read_entries(&mut maps, &processes, collected);
-    let judge = Judge::new(
-        &infos,
-        line_transfer_ns,
-        &maps,
-        collected.elapsed.as_secs_f64(),
-    );
+    let elapsed_s = collected.elapsed.as_secs_f64();
+    let judge = Judge::new(&infos, line_transfer_ns, &maps, elapsed_s);
     let builder = LineBuilder::new(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     let watched = watched_lines(collected);
     let (mut lines, mut seen) = top_lines(&snapshot, &builder, &overhead, &judge, &watched);
-    if let (Some(outcome), Some(watched)) = (&collected.watch, &readout.watched) {
-        let before = lines.len();
-        watch::join(&mut lines, outcome, watched, &snapshot, &mut stacks);
-        seen += lines.len() - before;
-    }
+    seen += join_watched(
+        &mut lines,
+        collected,
+        readout.watched.as_ref(),
+        &snapshot,
+        &mut stacks,
+    );
     // Every line and object is in the report's terms now: the kernel's copies (tens of
     // megabytes when the maps are full) go before the stacks are written.
     let counters = &readout.counters;
@@ -96,7 +94,7 @@ pub fn build(
     let mut report = Report {
         schema: SCHEMA.to_owned(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        duration_s: collected.elapsed.as_secs_f64(),
+        duration_s: elapsed_s,
         targets: infos,
         sources: sources(
             &readout.hits,
@@ -117,17 +115,50 @@ pub fn build(
         maps,
         functions,
         stacks: write_stacks,
-        notices: notices(collected, pmu, events, &source)
-            .into_iter()
-            .chain(left_out(&readout.refused))
-            .chain(overhead.notices())
-            .collect(),
+        notices: all_notices(
+            collected,
+            (pmu, events, &source),
+            &readout.refused,
+            &overhead,
+        ),
     };
     judge::judge(&mut report);
     if let Some(notice) = keep_top(&mut report, seen) {
         report.notices.push(notice);
     }
     report
+}
+
+/// Joins what the watchpoints saw (`watched`, read back with the `collected` outcome) to
+/// `lines`; the lines it added, which only watched words were in.
+fn join_watched(
+    lines: &mut Vec<LineReport>,
+    collected: &Collected,
+    watched: Option<&WatchSnapshot>,
+    snapshot: &KernelSnapshot,
+    stacks: &mut Stacks<'_, '_>,
+) -> usize {
+    let (Some(outcome), Some(watched)) = (&collected.watch, watched) else {
+        return 0;
+    };
+    let before = lines.len();
+    watch::join(lines, outcome, watched, snapshot, stacks);
+    lines.len() - before
+}
+
+/// Every notice of the report: the recording's (with whether a PMU was there, the events seen
+/// and the perf source), the processes left out for want of a slot, the overhead's.
+fn all_notices(
+    collected: &Collected,
+    (pmu, events, source): (bool, u64, &PerfSource),
+    refused: &[(u32, String)],
+    overhead: &Overhead,
+) -> Vec<String> {
+    notices(collected, pmu, events, source)
+        .into_iter()
+        .chain(left_out(refused))
+        .chain(overhead.notices())
+        .collect()
 }
 
 /// What was probed (with the hits of each probe), sampled (with the samples taken, and those

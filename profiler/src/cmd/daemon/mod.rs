@@ -159,10 +159,9 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if let Some(dir) = &args.out_dir {
         prepare_out_dir(dir)?;
     }
-    let mut targets = Vec::new();
-    for &pid in &args.recording.pids {
-        targets.push(resolve(pid, &plan)?);
-    }
+    let targets = (args.recording.pids.iter())
+        .map(|&pid| resolve(pid, &plan))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut session = Session::open(plan, loading, args.recording.events, args.recording.budget)?;
     let mut targets = attach_given(&mut session, targets, args.recording.sample_every)?;
     // The tracepoints before the first scan: a process starting in between is seen by one or

@@ -130,15 +130,18 @@ impl<'d, 'f> Pointers<'d, 'f> {
             return Some(v);
         }
         let offset = self.file_offset(vaddr)?;
-        let bytes = self.data.get(offset..offset + 8)?;
+        let bytes = self.data.get(offset..offset.checked_add(8)?)?;
         Some(u64::from_le_bytes(bytes.try_into().ok()?)).filter(|&v| v != 0)
     }
 
     fn file_offset(&self, vaddr: u64) -> Option<usize> {
         self.file.sections().find_map(|s| {
             let (offset, len) = s.file_range()?;
-            (s.address() <= vaddr && vaddr + 8 <= s.address() + len)
-                .then(|| (offset + vaddr - s.address()) as usize)
+            let into = vaddr.checked_sub(s.address())?;
+            if into.checked_add(8)? > len {
+                return None;
+            }
+            usize::try_from(offset.checked_add(into)?).ok()
         })
     }
 
@@ -160,7 +163,8 @@ impl<'d, 'f> Pointers<'d, 'f> {
                 let Some((offset, len)) = s.file_range() else {
                     continue;
                 };
-                let Some(bytes) = self.data.get(offset as usize..(offset + len) as usize) else {
+                let end = offset.saturating_add(len);
+                let Some(bytes) = self.data.get(offset as usize..end as usize) else {
                     continue;
                 };
                 let skip = (8 - s.address() % 8) as usize % 8;

@@ -93,7 +93,9 @@ impl GoLineTable {
         let (location, gofunc, text) = {
             let file = object::File::parse(&*data).ok()?;
             let plausible = |offset: usize, len: usize| {
-                data.get(offset..offset + len).is_some_and(plausible_header)
+                let end = offset.checked_add(len);
+                end.and_then(|end| data.get(offset..end))
+                    .is_some_and(plausible_header)
             };
             let location =
                 locate::table(&file, &data, plausible).filter(|l| plausible(l.offset, l.len))?;
@@ -101,8 +103,8 @@ impl GoLineTable {
                 file.sections().find_map(|sec| {
                     let (off, len) = sec.file_range()?;
                     let start = sec.address();
-                    (addr >= start && addr < start + len)
-                        .then(|| ((off + addr - start) as usize, addr))
+                    let into = addr.checked_sub(start).filter(|&into| into < len)?;
+                    Some((usize::try_from(off.checked_add(into)?).ok()?, addr))
                 })
             };
             let pointers = locate::Pointers::new(&file, &data);
