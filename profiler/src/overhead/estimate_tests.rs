@@ -461,10 +461,21 @@ fn threads_that_wait_on_each_other_while_probed_are_told() {
         .map(|(c, w)| timed(c, w))
         .collect();
     assert_eq!(waits_while_probed(&mostly_rests, 2e9, 6e9), None);
-    // One thread (under 1.2 CPUs outside the windows) whose windows all fell in its rests,
+    // One thread (under 1.05 CPUs outside the windows) whose windows all fell in its rests,
     // their rate steady: no waiting without a second thread.
     let rests: Vec<WindowSample> = (0..6).map(|_| timed(1, 10)).collect();
     assert_eq!(waits_while_probed(&rests, 2e9, 6e9), None);
+    // One steady thread with the windows a little slower (clprof takes some of the CPUs then).
+    let one: Vec<WindowSample> = (0..6).map(|_| timed(9, 10)).collect();
+    assert_eq!(waits_while_probed(&one, 5.9e9, 6e9), None);
+    // Two writers that sleep on a contended lock: 1.2 CPUs outside the windows, 0.78 inside
+    // them (300 rounds of work between assigns, as measured).
+    let sleeping: Vec<WindowSample> = [(8, 10), (7, 10), (8, 10), (9, 10), (7, 10), (8, 10)]
+        .into_iter()
+        .map(|(c, w)| timed(c, w))
+        .collect();
+    let ratio = waits_while_probed(&sleeping, 7.15e9, 6e9).expect("told");
+    assert!((0.6..0.7).contains(&ratio), "{ratio}");
     // Too few windows, or too little time outside them.
     assert_eq!(waits_while_probed(&waiting[..2], 11.1e9, 6e9), None);
     assert_eq!(waits_while_probed(&waiting, 0.1e9, 0.06e9), None);
