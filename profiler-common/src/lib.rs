@@ -91,6 +91,11 @@ pub mod map_names {
     pub const WATCH_LINES: &str = "WATCH_LINES";
     /// `LruHashMap<WatchSiteKey, WatchSite>`: the instructions that wrote each watched word.
     pub const WATCH_SITES: &str = "WATCH_SITES";
+    /// `LruHashMap<IpKey, IpOperand>`: the data access a sample at each IP stands for (see
+    /// [`super::sampled`]).
+    pub const IP_OPERANDS: &str = "IP_OPERANDS";
+    /// `LruHashMap<LineKey, SampledLine>`: samples per line, from their data addresses.
+    pub const SAMPLED_LINES: &str = "SAMPLED_LINES";
 }
 
 /// Name of the uprobe program attached to every Go map-assign function's entry.
@@ -257,10 +262,14 @@ pub enum Counter {
     WatchOtherHits = 13,
     /// Hits of the access probes (map reads, iteration, deletes, clears) in target processes.
     Accesses = 14,
+    /// Perf samples whose data address was computed from the decoded operand at their IP.
+    OperandSamples = 15,
+    /// Perf samples at an IP userspace had not decoded yet (counted by IP only).
+    UndecodedSamples = 16,
 }
 
 /// Number of [`Counter`] values.
-pub const COUNTERS: u32 = 15;
+pub const COUNTERS: u32 = 17;
 
 /// Per-target configuration written by userspace into `TARGETS`, keyed by tgid.
 #[repr(C)]
@@ -516,6 +525,8 @@ mod pod {
     unsafe impl aya::Pod for super::watch::WatchSiteKey {}
     unsafe impl aya::Pod for super::watch::WatchSite {}
     unsafe impl aya::Pod for super::operand::DataOperand {}
+    unsafe impl aya::Pod for super::sampled::IpOperand {}
+    unsafe impl aya::Pod for super::sampled::SampledLine {}
 }
 
 /// The 64-byte line holding `addr`.
@@ -530,6 +541,7 @@ pub mod operand;
 pub mod probe_time;
 pub mod process;
 mod sample;
+pub mod sampled;
 pub mod watch;
 pub mod windows;
 pub mod xol;
@@ -538,7 +550,8 @@ pub use latency::{latency_bucket, latency_bucket_upper, LatencyHist};
 pub use probe_time::{gap_bucket, ProbeTime, GAP_BUCKETS, GAP_BUCKET_NS};
 pub use sample::{SampleEvent, SampleFlags};
 pub use windows::{
-    read_hits_counter, Sampled, TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES, TARGET_SHARING,
+    read_hits_counter, Sampled, TARGET_GO, TARGET_SAMPLING_READS, TARGET_SAMPLING_WRITES,
+    TARGET_SHARING,
 };
 pub use xol::{ProbeHit, StepKey};
 #[cfg(test)]

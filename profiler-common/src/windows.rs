@@ -19,6 +19,10 @@ pub const TARGET_SHARING: u8 = 1;
 pub const TARGET_SAMPLING_WRITES: u8 = 2;
 /// [`crate::TargetConfig::flags`] bit: the read probes' window is being sampled.
 pub const TARGET_SAMPLING_READS: u8 = 4;
+/// [`crate::TargetConfig::flags`] bit: the target runs Go code, whose R14 holds the running
+/// goroutine (ABIInternal): its sampled lines tell goroutines apart, not threads (a goroutine
+/// moves between threads, and one thread runs many goroutines).
+pub const TARGET_GO: u8 = 8;
 
 /// The counts of a line or object made while their probes' window was being sampled
 /// ([`TARGET_SAMPLING_WRITES`], [`TARGET_SAMPLING_READS`]): what the estimates scale to the whole

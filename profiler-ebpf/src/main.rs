@@ -6,6 +6,7 @@
 #![allow(internal_features)]
 
 mod custom;
+mod data_address;
 mod entry;
 mod fold;
 mod header;

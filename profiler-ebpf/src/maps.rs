@@ -5,6 +5,7 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use profiler_common::{
+    sampled::{IpOperand, SampledLine, MAX_IP_OPERANDS, MAX_SAMPLED_LINES},
     watch::{WatchSite, WatchSiteKey, WordKey, MAX_WATCH_LINES, MAX_WATCH_SITES, MAX_WATCH_WORDS},
     xol::{MAX_PROBE_STEPS, MAX_PROBE_THREADS},
     Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
@@ -65,6 +66,16 @@ pub static LATENCY: LruHashMap<ObjectKey, LatencyHist> =
 #[map]
 pub static PERF_IPS: LruHashMap<IpKey, u64> = LruHashMap::with_max_entries(MAX_PERF_IPS, 0);
 
+/// The data access behind a sample at each IP, filled by userspace (see `profiler_common::sampled`).
+#[map]
+pub static IP_OPERANDS: LruHashMap<IpKey, IpOperand> =
+    LruHashMap::with_max_entries(MAX_IP_OPERANDS, 0);
+
+/// Samples per line, from their data addresses.
+#[map]
+pub static SAMPLED_LINES: LruHashMap<LineKey, SampledLine> =
+    LruHashMap::with_max_entries(MAX_SAMPLED_LINES, 0);
+
 #[map]
 pub static LAST_PROBE: LruHashMap<u32, ProbeHit> =
     LruHashMap::with_max_entries(MAX_PROBE_THREADS, 0);
@@ -99,6 +110,10 @@ pub static ZERO_LINE: PerCpuArray<LineStats> = PerCpuArray::with_max_entries(1, 
 /// Zeroed object stats, never written: what a new object starts from.
 #[map]
 pub static ZERO_OBJECT: PerCpuArray<ObjectStats> = PerCpuArray::with_max_entries(1, 0);
+
+/// Zeroed sampled-line stats, never written: what a new sampled line starts from.
+#[map]
+pub static ZERO_SAMPLED: PerCpuArray<SampledLine> = PerCpuArray::with_max_entries(1, 0);
 
 const COUNTERS_LEN: u32 = profiler_common::COUNTERS;
 

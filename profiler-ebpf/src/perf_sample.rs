@@ -5,17 +5,20 @@
 //! Each sample in a target process is counted by instruction address (userspace names the
 //! functions), except one in the target's XOL area (`[uprobes]`: a thread single-stepping a
 //! probed instruction), which is counted for the probe site the thread hit last (`PROBE_STEPS`,
-//! see `profiler_common::xol`): probe overhead, named after the probed function. With a data address (PEBS, IBS) it also lands in that address's line
-//! (`l1_miss_samples`). When the sampled goroutine is inside a map assign (its entry is in
+//! see `profiler_common::xol`): probe overhead, named after the probed function. Every other
+//! sample with a data address, the hardware's (PEBS, IBS) or one computed from its registers and
+//! the operand decoded at its IP, is folded into that address's line (`data_address`); a
+//! hardware one also lands in the probes' line there (`l1_miss_samples`). When the sampled goroutine is inside a map assign (its entry is in
 //! `INFLIGHT`), the sample is charged to that map too.
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::perf_event, programs::PerfEventContext};
 use profiler_common::{
     line_of, xol::in_xol_area, Counter, InflightKey, IpKey, LineKey, ObjectKey, SampleFlags,
-    WRITTEN_FIELDS,
+    TARGET_GO, WRITTEN_FIELDS,
 };
 
 use crate::{
+    data_address::fold_sample,
     fold::{atomic_add, current_write},
     maps::{bump, INFLIGHT, LINES, OBJECTS, PERF_IPS, TARGETS},
     sample::{send, user_stack, SampleInfo},
@@ -37,8 +40,8 @@ fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
     // SAFETY: read-only lookup, copied out at once.
-    let Some((xol_start, xol_end)) =
-        (unsafe { TARGETS.get(pid) }).map(|c| (c.xol_start, c.xol_end))
+    let Some((xol_start, xol_end, flags)) =
+        (unsafe { TARGETS.get(pid) }).map(|c| (c.xol_start, c.xol_end, c.flags))
     else {
         return Ok(());
     };
@@ -48,17 +51,22 @@ fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
         return Ok(());
     }
     bump(Counter::PerfSamples);
+    let mut lines = [0u64; WRITTEN_FIELDS];
     if in_xol_area(ip, xol_start, xol_end) {
         count_step(pid_tgid);
     } else {
         count_ip(IpKey { pid, _pad: 0, ip });
+        let go = flags & TARGET_GO != 0;
+        let data = fold_sample(ctx, (pid_tgid, go, g), ip, addr);
+        lines[0] = line_of(data);
     }
-    let mut lines = [0u64; WRITTEN_FIELDS];
     if addr != 0 {
         bump(Counter::PerfAddrSamples);
-        let line = line_of(addr);
-        lines[0] = line;
-        let key = LineKey { pid, _pad: 0, line };
+        let key = LineKey {
+            pid,
+            _pad: 0,
+            line: line_of(addr),
+        };
         // Only lines already written by a probed write are charged: the report is about those.
         if let Some(stats) = LINES.get_ptr_mut(key) {
             // SAFETY: a live map value.

@@ -18,10 +18,12 @@ use crate::{
     output::{Output, WriteError},
     overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
     overhead::ledger::Ledger,
+    perf::decode::{DecodeCounts, IpDecoder},
     session::{
         streams::{Signals, Streams},
         Session,
     },
+    target::Target,
     watch::{auto::AutoWatch, WatchOutcome, Watcher},
 };
 
@@ -118,6 +120,8 @@ pub struct Collected {
     pub save_error: Option<WriteError>,
     /// What the watchpoints watched, when `--watch` named anything.
     pub watch: Option<WatchOutcome>,
+    /// What became of the sampled IPs decoded for their data accesses.
+    pub decoded: DecodeCounts,
 }
 
 impl Collected {
@@ -156,11 +160,13 @@ pub struct CollectOptions {
 }
 
 /// Runs until the duration elapses, a signal arrives or every target has exited, then closes the
-/// window (the probes come off) and drains what was sampled.
+/// window (the probes come off) and drains what was sampled. The data accesses at the IPs the
+/// perf samples hit in `targets` (and in processes followed meanwhile) are decoded as they appear.
 pub async fn collect(
     session: &mut Session,
     streams: &mut Streams,
     options: &mut CollectOptions,
+    targets: &[Target],
 ) -> std::io::Result<Collected> {
     let probes = &mut session.probes;
     let start = Instant::now();
@@ -177,6 +183,7 @@ pub async fn collect(
     let mut samples = Samples::saving_to(options.save_samples.take());
     let progress = Progress::new(options.progress, options.duration);
     let mut duty = DutyCycler::start(probes, options.duty, &options.ledger);
+    let mut decoder = IpDecoder::default();
 
     let stop = loop {
         tokio::select! {
@@ -211,6 +218,8 @@ pub async fn collect(
                 arm_auto_watch(probes, &mut options.auto_watch, &mut options.watcher, now);
                 step_watcher(&mut options.watcher, &duty, probes);
                 lives.look(probes, &mut duty, now);
+                let joined = options.follow.as_ref().map_or(&[][..], Follow::joined);
+                decoder.step(probes, |pid| targets.iter().chain(joined).find(|t| t.pid == pid));
                 progress.update(probes, now, samples.total);
                 if !following && lives.all_exited() {
                     break StopReason::TargetsExited;
@@ -227,7 +236,9 @@ pub async fn collect(
         logger.get_mut().flush();
     }
     progress.finish();
-    Ok(samples.collected(stop, elapsed, lives, duty, watch))
+    let mut collected = samples.collected(stop, elapsed, lives, duty, watch);
+    collected.decoded = decoder.counts;
+    Ok(collected)
 }
 
 /// Lets the watchpoints follow the probes' duty cycle, then rotates them.
@@ -410,6 +421,7 @@ impl Samples {
             overflow: self.overflow,
             save_error,
             watch,
+            decoded: DecodeCounts::default(),
         }
     }
 

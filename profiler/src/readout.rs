@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use profiler_common::{IpKey, StepKey};
+use profiler_common::{sampled::SampledLine, IpKey, LineKey, StepKey};
 
 use crate::{
     folded::{Counters, KernelSnapshot, WatchSnapshot, XolArea},
@@ -25,6 +25,8 @@ pub struct Readout {
     pub watched: Option<WatchSnapshot>,
     /// Perf samples per user instruction address; empty without perf sampling.
     pub perf_ips: Vec<(IpKey, u64)>,
+    /// Samples per line, from their data addresses; empty without perf sampling.
+    pub sampled_lines: Vec<(LineKey, SampledLine)>,
     /// Perf samples of threads single-stepping a probed instruction; empty without perf
     /// sampling.
     pub probe_steps: Vec<(StepKey, u64)>,

@@ -83,7 +83,8 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         t.read_bias();
     }
     let mut options = collect_options(&args, &session, &targets, signals, follow, !quiet)?;
-    let mut collected = collect::collect(&mut session, &mut streams, &mut options).await?;
+    let mut collected =
+        collect::collect(&mut session, &mut streams, &mut options, &targets).await?;
     if let Some(follow) = &mut options.follow {
         targets.append(&mut follow.take_joined());
     }

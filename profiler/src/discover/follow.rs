@@ -114,6 +114,11 @@ impl Follow {
         Some(pid)
     }
 
+    /// The targets attached since the last [`Follow::take_joined`].
+    pub fn joined(&self) -> &[Target] {
+        &self.joined
+    }
+
     /// The targets attached since the last call.
     pub fn take_joined(&mut self) -> Vec<Target> {
         std::mem::take(&mut self.joined)

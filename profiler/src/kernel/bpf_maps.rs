@@ -9,6 +9,7 @@ use aya::{
 };
 use profiler_common::{
     map_names, read_hits_counter,
+    sampled::{IpOperand, SampledLine},
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey},
     IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime, StepKey,
     TargetConfig, COUNTERS, TARGET_SLOTS,
@@ -175,6 +176,20 @@ impl<'a> BpfMaps<'a> {
         Ok(ips.iter().filter_map(Result::ok).collect())
     }
 
+    /// The user instruction addresses sampled so far.
+    pub fn perf_ip_keys(&self) -> Result<Vec<IpKey>, AttachError> {
+        let ips: BpfHashMap<&MapData, IpKey, u64> =
+            BpfHashMap::try_from(self.map(map_names::PERF_IPS)?)?;
+        Ok(ips.keys().filter_map(Result::ok).collect())
+    }
+
+    /// Samples per line, from their data addresses.
+    pub fn sampled_lines(&self) -> Result<Vec<(LineKey, SampledLine)>, AttachError> {
+        let lines: BpfHashMap<&MapData, LineKey, SampledLine> =
+            BpfHashMap::try_from(self.map(map_names::SAMPLED_LINES)?)?;
+        Ok(lines.iter().filter_map(Result::ok).collect())
+    }
+
     /// Perf samples of threads single-stepping a probed instruction, per process and site.
     pub fn probe_steps(&self) -> Result<Vec<(StepKey, u64)>, AttachError> {
         let steps: BpfHashMap<&MapData, StepKey, u64> =
@@ -231,6 +246,16 @@ impl<'a> BpfMapsMut<'a> {
         Ok(())
     }
 
+    /// Hands the kernel side the data access behind a sample at each IP.
+    pub fn set_ip_operands(&mut self, entries: &[(IpKey, IpOperand)]) -> Result<(), AttachError> {
+        let mut map: BpfHashMap<&mut MapData, IpKey, IpOperand> =
+            BpfHashMap::try_from(self.map(map_names::IP_OPERANDS)?)?;
+        for (key, operand) in entries {
+            map.insert(key, operand, 0)?;
+        }
+        Ok(())
+    }
+
     /// Removes `pid` from the kernel side's targets: its probes, if any are left, do nothing.
     pub fn remove_target(&mut self, pid: u32) -> Result<(), AttachError> {
         let mut targets: BpfHashMap<&mut MapData, u32, TargetConfig> =
@@ -240,13 +265,16 @@ impl<'a> BpfMapsMut<'a> {
     }
 
     /// Removes what the kernel side folded for the processes `which` selects: lines, objects,
-    /// latency, writers, perf IPs, probe steps and watched writes (one pass over each map).
+    /// latency, writers, perf IPs and their decoded operands, sampled lines, probe steps and
+    /// watched writes (one pass over each map).
     pub fn purge(&mut self, which: &dyn Fn(u32) -> bool) -> Result<(), AttachError> {
         self.purge_map::<LineKey, LineStats>(map_names::LINES, which)?;
         self.purge_map::<ObjectKey, ObjectStats>(map_names::OBJECTS, which)?;
         self.purge_map::<ObjectKey, LatencyHist>(map_names::LATENCY, which)?;
         self.purge_map::<ObjectKey, MapWriter>(map_names::MAP_WRITERS, which)?;
         self.purge_map::<IpKey, u64>(map_names::PERF_IPS, which)?;
+        self.purge_map::<IpKey, IpOperand>(map_names::IP_OPERANDS, which)?;
+        self.purge_map::<LineKey, SampledLine>(map_names::SAMPLED_LINES, which)?;
         self.purge_map::<StepKey, u64>(map_names::PROBE_STEPS, which)?;
         self.purge_map::<WordKey, LineStats>(map_names::WATCH_WORDS, which)?;
         self.purge_map::<LineKey, LineStats>(map_names::WATCH_LINES, which)?;

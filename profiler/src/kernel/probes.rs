@@ -163,6 +163,14 @@ impl Probes {
         BpfMapsMut::new(&mut self.ebpf).set_target(pid, config)
     }
 
+    /// Hands the kernel side the data access behind a sample at each IP (see `perf::decode`).
+    pub fn set_ip_operands(
+        &mut self,
+        entries: &[(profiler_common::IpKey, profiler_common::sampled::IpOperand)],
+    ) -> Result<(), AttachError> {
+        BpfMapsMut::new(&mut self.ebpf).set_ip_operands(entries)
+    }
+
     /// Reads the kernel side's maps.
     pub fn maps(&self) -> BpfMaps<'_> {
         BpfMaps::new(&self.ebpf)

@@ -1,6 +1,6 @@
 //! What the kernel side is told of a target: the map header fields its probes read.
 
-use profiler_common::{TargetConfig, NO_FIELD};
+use profiler_common::{TargetConfig, NO_FIELD, TARGET_GO};
 
 use crate::inspect::MapLayout;
 
@@ -20,6 +20,7 @@ pub fn target_config(layout: Option<&MapLayout>, sample_every: u32) -> TargetCon
         config.writing_offset = layout.writing.offset as u16;
         config.writing_mask = layout.writing_mask;
         config.growth_offset = layout.growth.as_ref().map_or(NO_FIELD, |f| f.offset as u16);
+        config.flags |= TARGET_GO;
     }
     config
 }

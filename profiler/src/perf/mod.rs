@@ -11,6 +11,7 @@
 mod attr;
 pub mod breakpoint;
 mod choose;
+pub mod decode;
 mod events;
 #[doc(hidden)]
 pub mod fuzz;

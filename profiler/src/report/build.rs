@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use profiler_common::{access::AccessKind, xol::UNKNOWN_STEP_KIND, Counter, IpKey, StepKey};
+use profiler_common::{
+    access::AccessKind, sampled::SampledLine, xol::UNKNOWN_STEP_KIND, Counter, IpKey, LineKey,
+    StepKey,
+};
 
 use crate::{
     collect::{Collected, SampleKey, StopReason},
@@ -15,12 +18,12 @@ use crate::{
     report::overhead::Overhead,
     report::rank::{self, LineBuilder, MapExtras, Measured, ProcessInfo, SampledWrite},
     report::stacks::Stacks,
-    report::watch,
     report::{
-        hex, judge, parse_hex, Drops, FrameReport, LineReport, MapReport, ObjectKind, RaceKind,
-        RaceReport, RecordingOverhead, Report, Sources, StackLocation, StackReport, TargetInfo,
-        TargetOverhead, UprobeSource, SCHEMA,
+        hex, judge, parse_hex, DataAddressSources, Drops, FrameReport, LineReport, MapReport,
+        ObjectKind, RaceKind, RaceReport, RecordingOverhead, Report, SampledLineReport, Sources,
+        StackLocation, StackReport, TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
     },
+    report::{sampled, watch},
     symbolize::Frame,
     target::Target,
 };
@@ -86,9 +89,18 @@ pub fn build(
     let drops = drops(counters, &snapshot);
     drop(snapshot);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
-    let (functions, trampoline) = match measured.perf {
-        true => top_functions(&mut stacks, &readout.perf_ips, &readout.probe_steps),
-        false => (Vec::new(), None),
+    let perf = if measured.perf {
+        let (ips, steps) = (&readout.perf_ips, &readout.probe_steps);
+        perf_parts(
+            &mut stacks,
+            ips,
+            steps,
+            &readout.sampled_lines,
+            collected,
+            counters,
+        )
+    } else {
+        PerfParts::default()
     };
     let events = counters.get(Counter::Events);
     let mut report = Report {
@@ -102,7 +114,7 @@ pub fn build(
             pmu,
             overhead.sources,
             measured.perf.then(|| counters.get(Counter::PerfSamples)),
-            trampoline,
+            perf.trampoline,
             readout.transfer,
         ),
         drops: Drops {
@@ -113,7 +125,8 @@ pub fn build(
         samples: counters.get(Counter::Samples),
         lines,
         maps,
-        functions,
+        functions: perf.functions,
+        sampled_lines: perf.sampled_lines,
         stacks: write_stacks,
         notices: all_notices(
             collected,
@@ -122,11 +135,43 @@ pub fn build(
             &overhead,
         ),
     };
+    report.sources.data_addresses = perf.data_addresses;
     judge::judge(&mut report);
     if let Some(notice) = keep_top(&mut report, seen) {
         report.notices.push(notice);
     }
     report
+}
+
+/// What the perf samples gave, beside the probes' lines.
+#[derive(Default)]
+struct PerfParts {
+    /// Functions by samples.
+    functions: Vec<FrameReport>,
+    /// Samples of threads single-stepping a probed instruction.
+    trampoline: Option<u64>,
+    /// Lines by the samples' data addresses.
+    sampled_lines: Vec<SampledLineReport>,
+    data_addresses: Option<DataAddressSources>,
+}
+
+/// The functions by samples (from the samples per IP and per probe step), and the lines of
+/// the samples' data addresses.
+fn perf_parts(
+    stacks: &mut Stacks<'_, '_>,
+    ips: &[(IpKey, u64)],
+    steps: &[(StepKey, u64)],
+    lines: &[(LineKey, SampledLine)],
+    collected: &Collected,
+    counters: &Counters,
+) -> PerfParts {
+    let (functions, trampoline) = top_functions(stacks, ips, steps);
+    PerfParts {
+        functions,
+        trampoline,
+        sampled_lines: sampled::sampled_lines(lines, collected, stacks),
+        data_addresses: Some(sampled::data_address_sources(collected, counters)),
+    }
 }
 
 /// Joins what the watchpoints saw (`watched`, read back with the `collected` outcome) to
@@ -181,6 +226,7 @@ fn sources(
         probe_trampoline_samples: trampoline,
         line_transfer_ns: transfer.as_ref().map(|t| round1(t.line_transfer_ns)),
         line_transfer: transfer.map(|t| t.classes).unwrap_or_default(),
+        data_addresses: None,
     }
 }
 

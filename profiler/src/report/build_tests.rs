@@ -36,6 +36,7 @@ fn readout() -> Readout {
         counters: Counters::default(),
         watched: None,
         perf_ips: Vec::new(),
+        sampled_lines: Vec::new(),
         probe_steps: Vec::new(),
         stacks: HashMap::new(),
         xol_areas: HashMap::new(),
@@ -73,6 +74,7 @@ fn collected() -> Collected {
         overflow: 0,
         save_error: None,
         watch: None,
+        decoded: Default::default(),
     }
 }
 

@@ -10,8 +10,10 @@ pub mod judge;
 pub mod keep;
 mod model;
 mod model_overhead;
+mod model_sampled;
 pub mod overhead;
 pub mod rank;
+pub mod sampled;
 pub mod stacks;
 #[cfg(test)]
 pub(crate) mod test_report;
@@ -20,3 +22,4 @@ pub mod watch;
 
 pub use model::*;
 pub use model_overhead::*;
+pub use model_sampled::*;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model_overhead::{RecordingOverhead, TargetOverhead};
+use super::model_sampled::{DataAddressSources, SampledLineReport};
 
 /// Schema identifier; bump when a field changes meaning.
 pub const SCHEMA: &str = "clprof/1";
@@ -34,6 +35,10 @@ pub struct Report {
     /// Functions by perf samples (`sources.perf` says which event), descending; empty without
     /// perf events.
     pub functions: Vec<FrameReport>,
+    /// Lines the perf samples' data addresses fell in, by samples, descending (at most 20);
+    /// empty without perf events.
+    #[serde(default)]
+    pub sampled_lines: Vec<SampledLineReport>,
     /// Sampled write stacks, symbolized, per line they wrote: what flamegraphs are drawn from.
     #[serde(default)]
     pub stacks: Vec<StackReport>,
@@ -101,6 +106,10 @@ pub struct Sources {
     /// The cost per class of CPU pair, as measured (one pair each).
     #[serde(default)]
     pub line_transfer: Vec<crate::machine::ClassCost>,
+    /// What became of the sampled IPs decoded for their data accesses; null without perf
+    /// events.
+    #[serde(default)]
+    pub data_addresses: Option<DataAddressSources>,
 }
 
 /// Hits of one probed function.

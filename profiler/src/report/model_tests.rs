@@ -62,6 +62,7 @@ fn json_has_every_top_level_field_of_the_clprof_1_schema() {
             "lines",
             "maps",
             "notices",
+            "sampled_lines",
             "samples",
             "schema",
             "sources",
@@ -116,6 +117,7 @@ fn json_targets_and_sources_have_every_field() {
         [
             "budget_scope",
             "calibration_age_s",
+            "data_addresses",
             "estimated_overhead_pct",
             "line_transfer",
             "line_transfer_ns",
@@ -264,4 +266,43 @@ fn hex_addresses_parse_back() {
     assert_eq!(parse_hex(&hex(0xc000014140)), Some(0xc000014140));
     assert_eq!(parse_hex("c000"), None);
     assert_eq!(parse_hex("0xzz"), None);
+}
+
+/// A sampled line's fields, its threads' words and accesses, and the decoding's counts.
+#[test]
+fn json_sampled_lines_have_every_field() {
+    let v = serde_json::to_value(sample()).expect("serialize");
+    let line = &v["sampled_lines"][0];
+    assert_eq!(
+        keys(line),
+        [
+            "accesses",
+            "cpus",
+            "line",
+            "loads",
+            "locked",
+            "pid",
+            "samples",
+            "sharing",
+            "stores",
+            "threads",
+            "threads_exact",
+            "unknown_kind",
+            "updates",
+            "words"
+        ]
+    );
+    assert_eq!(keys(&line["words"][0]), ["tid", "touched", "written"]);
+    assert_eq!(keys(&line["accesses"][0]), ["frame", "samples"]);
+    assert_eq!(line["sharing"], "false-sharing");
+    assert_eq!(
+        keys(&v["sources"]["data_addresses"]),
+        [
+            "decoded_ips",
+            "ips_without_access",
+            "operand_samples",
+            "undecoded_samples",
+            "unreadable_ips"
+        ]
+    );
 }

@@ -1,6 +1,6 @@
 //! A sample report for tests: one target, line, object and map.
 
-use crate::report::*;
+use crate::{report::*, symbolize::Frame};
 
 /// A small report with one target, line, object and map.
 pub(crate) fn sample() -> Report {
@@ -16,6 +16,7 @@ pub(crate) fn sample() -> Report {
         lines: vec![line()],
         maps: vec![map()],
         functions: vec![],
+        sampled_lines: vec![sampled_line()],
         stacks: vec![],
         notices: vec![],
     }
@@ -60,6 +61,38 @@ fn target() -> TargetInfo {
 }
 
 /// Its sources: one probed assign function, no perf events.
+/// Two goroutines' locked adds to neighbouring words of one line.
+fn sampled_line() -> SampledLineReport {
+    let words = |tid, w: u8| ThreadWords {
+        tid,
+        touched: vec![w],
+        written: vec![w],
+    };
+    SampledLineReport {
+        pid: 4242,
+        line: "0x59c500".to_owned(),
+        samples: 120,
+        loads: 0,
+        stores: 0,
+        updates: 0,
+        locked: 120,
+        unknown_kind: 0,
+        threads: 2,
+        threads_exact: true,
+        cpus: 2,
+        words: vec![words(648064, 2), words(647520, 3)],
+        sharing: SampledSharing::FalseSharing,
+        accesses: vec![AccessSite {
+            frame: Frame {
+                function: "main.worker".to_owned(),
+                file: Some("/src/atomicpair/main.go".to_owned()),
+                line: Some(44),
+            },
+            samples: 120,
+        }],
+    }
+}
+
 fn sources() -> Sources {
     Sources {
         uprobes: vec![UprobeSource {
@@ -84,6 +117,13 @@ fn sources() -> Sources {
         probe_trampoline_samples: None,
         line_transfer_ns: None,
         line_transfer: Vec::new(),
+        data_addresses: Some(DataAddressSources {
+            decoded_ips: 3,
+            ips_without_access: 9,
+            unreadable_ips: 1,
+            operand_samples: 120,
+            undecoded_samples: 4,
+        }),
     }
 }
 

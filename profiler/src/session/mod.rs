@@ -265,6 +265,11 @@ impl Session {
             snapshot: maps.snapshot()?,
             counters: maps.counters()?,
             perf_ips: if perf { maps.perf_ips()? } else { Vec::new() },
+            sampled_lines: if perf {
+                maps.sampled_lines()?
+            } else {
+                Vec::new()
+            },
             probe_steps: if perf {
                 maps.probe_steps()?
             } else {

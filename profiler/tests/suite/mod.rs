@@ -20,6 +20,7 @@ mod pull;
 mod push;
 mod reads;
 mod record;
+mod sampled;
 mod scale;
 mod semantics;
 mod service;

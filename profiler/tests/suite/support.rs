@@ -245,3 +245,17 @@ pub fn wait_until_recording(
     let rest = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     (said, rest)
 }
+
+/// The source line holding `marker` in the Go test program `name`.
+pub fn marked_line(name: &str, marker: &str) -> u64 {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/go")
+        .join(name)
+        .join("main.go");
+    let text = std::fs::read_to_string(&src).expect("read the Go source");
+    let at = text
+        .lines()
+        .position(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no {marker:?} in {}", src.display()));
+    at as u64 + 1
+}

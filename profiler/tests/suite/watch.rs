@@ -1,26 +1,12 @@
 //! `--watch`: hardware write watchpoints on named globals and addresses, with real debug
 //! registers, on Go (both toolchains) and C programs.
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use super::{
     go::{c_program, program, rust_program, test_both_go_versions, Go},
     support::*,
 };
-
-/// The source line holding `marker` in the Go test program `name`.
-fn marked_line(name: &str, marker: &str) -> u64 {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/go")
-        .join(name)
-        .join("main.go");
-    let text = std::fs::read_to_string(&src).expect("read the Go source");
-    let at = text
-        .lines()
-        .position(|l| l.contains(marker))
-        .unwrap_or_else(|| panic!("no {marker:?} in {}", src.display()));
-    at as u64 + 1
-}
 
 /// The line of `report` holding the watched word at `addr`, and that word.
 fn watched_word(report: &serde_json::Value, addr: u64) -> (&serde_json::Value, &serde_json::Value) {

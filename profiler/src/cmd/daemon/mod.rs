@@ -309,7 +309,7 @@ impl Windows<'_> {
             Err(e) => tracing::warn!("--watch: {e:#}; this window watches nothing"),
         }
         let started_at = chrono::Utc::now();
-        let collected = collect::collect(session, streams, options).await?;
+        let collected = collect::collect(session, streams, options, targets).await?;
         let ended_at = chrono::Utc::now();
         if let Some(follow) = &mut options.follow {
             targets.append(&mut follow.take_joined());

@@ -1,0 +1,102 @@
+//! The sampled part of the report's model: lines found from the data addresses of perf samples
+//! (timer samples decoded at their IP, or PEBS/IBS), whatever object they belong to.
+
+use serde::{Deserialize, Serialize};
+
+use crate::symbolize::Frame;
+
+/// One line the samples' data addresses fell in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampledLineReport {
+    pub pid: u32,
+    /// The line's first byte (hex, 64-byte aligned).
+    pub line: String,
+    /// Samples whose data address fell in the line: time-weighted, an access that waits for the
+    /// line is sampled in proportion to its wait.
+    pub samples: u64,
+    /// Of them, loads.
+    pub loads: u64,
+    /// Stores.
+    pub stores: u64,
+    /// Read-modify-writes without a lock prefix.
+    pub updates: u64,
+    /// Locked read-modify-writes (`lock`-prefixed, `xchg` with memory): atomics and lock words.
+    pub locked: u64,
+    /// Hardware data addresses at IPs not decoded: kind unknown.
+    pub unknown_kind: u64,
+    /// Distinct threads sampled touching it, goroutines in a Go program (a goroutine moves
+    /// between threads): exact up to 8, then estimated as `LineReport::threads`.
+    pub threads: u32,
+    /// False when more threads touched it than are tracked exactly (8).
+    pub threads_exact: bool,
+    /// Distinct CPUs sampled touching it.
+    pub cpus: u32,
+    /// Per exactly tracked thread (goroutine in a Go program), the 8-byte words it touched and
+    /// wrote (word `w` is bytes `8w` to `8w + 7` of the line).
+    pub words: Vec<ThreadWords>,
+    /// What the words say: see [`SampledSharing`].
+    pub sharing: SampledSharing,
+    /// The instructions sampled touching it, by samples, descending (at most 5): the function
+    /// and source line holding the sampled IP.
+    pub accesses: Vec<AccessSite>,
+}
+
+/// The words of a line one thread was sampled touching.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadWords {
+    /// The thread id; in a Go program the goroutine's `g` address folded to 32 bits (an
+    /// identity, not a goroutine id).
+    pub tid: u32,
+    /// Words touched (0 to 7), ascending.
+    pub touched: Vec<u8>,
+    /// Of them, words written (a store, an update or a locked read-modify-write).
+    pub written: Vec<u8>,
+}
+
+/// What the sampled words of a line say about how its threads share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SampledSharing {
+    /// Several threads wrote it, each only words no other sampled thread touched: padding the
+    /// words apart would end the contention.
+    FalseSharing,
+    /// A word one thread wrote was touched by another: the data itself is shared.
+    TrueSharing,
+    /// Several threads only read it: its copies stay valid in every cache.
+    ReadShared,
+    /// One thread was sampled on it.
+    OneThread,
+    /// Too few samples to say ([`SampledSharing::MIN_SAMPLES`]), or threads beyond the tracked
+    /// ones.
+    Unknown,
+}
+
+impl SampledSharing {
+    /// Samples a line needs before its words are read as a verdict.
+    pub const MIN_SAMPLES: u64 = 8;
+}
+
+/// An instruction sampled touching a line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessSite {
+    /// The function and source line of the sampled IP (one instruction past the access,
+    /// usually on the same source line).
+    pub frame: Frame,
+    pub samples: u64,
+}
+
+/// What became of the user IPs the perf samples hit, decoded for their data accesses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataAddressSources {
+    /// IPs whose instruction's data access the kernel side followed.
+    pub decoded_ips: u64,
+    /// IPs whose instructions touch no memory clprof can follow (no access, LEA, the stack,
+    /// thread-local storage, an address register the instruction overwrote...).
+    pub ips_without_access: u64,
+    /// IPs in code clprof could not read (no Go function table entry: cgo's C, the vDSO).
+    pub unreadable_ips: u64,
+    /// Samples whose data address was computed from their registers.
+    pub operand_samples: u64,
+    /// Samples at IPs not decoded yet when they were taken (counted by function only).
+    pub undecoded_samples: u64,
+}

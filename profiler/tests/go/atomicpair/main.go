@@ -1,0 +1,53 @@
+// Two goroutines atomically add to neighbouring int64 fields of one global struct, as metrics
+// counters do: no map is at fault, yet the struct's line moves between the CPUs on every add
+// (false sharing). The banner gives the struct's address; the add carries a marker comment the
+// tests look for.
+package main
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"clproftest/testkit"
+)
+
+type counters struct {
+	a int64
+	b int64
+}
+
+var hot counters
+
+// sink keeps the work between adds from being optimized away.
+var sink uint64
+
+func worker(id int, stop <-chan struct{}) {
+	field := &hot.a
+	if id == 1 {
+		field = &hot.b
+	}
+	h := uint64(id + 1)
+	for n := 0; ; n++ {
+		if n%1024 == 0 {
+			select {
+			case <-stop:
+				atomic.AddUint64(&sink, h)
+				return
+			default:
+			}
+		}
+		// A little work between adds, as counters in real code have.
+		for i := 0; i < 8; i++ {
+			h = h*6364136223846793005 + 1
+		}
+		atomic.AddInt64(field, 1) // CONTENDED ADD
+	}
+}
+
+func main() {
+	d := testkit.Duration()
+	fmt.Printf("hot %#x\n", uintptr(unsafe.Pointer(&hot)))
+	testkit.RunWorkers(2, d, worker)
+	fmt.Println(atomic.LoadInt64(&hot.a), atomic.LoadInt64(&hot.b))
+}
