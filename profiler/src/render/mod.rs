@@ -3,6 +3,7 @@
 mod folded;
 mod pprof;
 mod table;
+mod table_sampled;
 
 use clap::ValueEnum;
 

@@ -86,6 +86,10 @@ pub fn table(report: &Report, top: usize) -> String {
     } else {
         lines_section(&mut s, report, top);
     }
+    if !report.sampled_lines.is_empty() {
+        let _ = writeln!(s);
+        super::table_sampled::sampled_section(&mut s, report, top);
+    }
     if !report.maps.is_empty() {
         let _ = writeln!(s);
         maps_section(&mut s, report, top);

@@ -176,3 +176,32 @@ fn each_line_shows_its_cost_verdict_and_advice() {
     assert!(text.contains("advice: "), "{text}");
     assert!(text.contains("line transfer: 40.0 ns a move"), "{text}");
 }
+
+#[test]
+fn sampled_lines_show_their_sharing_words_and_code() {
+    let mut report = crate::report::test_report::sample();
+    report.sources.perf = "cpu-clock".to_owned();
+    report.sources.perf_samples = Some(600);
+    let text = table(&report, 5);
+    assert!(
+        text.contains("LINES BY SAMPLED DATA ADDRESS (cpu-clock"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("0x59c500"))
+        .unwrap_or_else(|| panic!("no sampled line row: {text}"));
+    for cell in ["120", "20.0%", "false-sharing"] {
+        assert!(row.contains(cell), "{cell:?} missing from {row:?}");
+    }
+    assert!(
+        text.contains("words by thread: wrote 2 | wrote 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("main.worker  /src/atomicpair/main.go:44"),
+        "{text}"
+    );
+    report.sampled_lines.clear();
+    assert!(!table(&report, 5).contains("SAMPLED DATA ADDRESS"));
+}
