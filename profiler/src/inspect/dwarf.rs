@@ -218,7 +218,7 @@ fn member_offset(v: AttributeValue<R<'_>>) -> Option<u64> {
 }
 
 /// Most typedef / const hops followed to reach a sized type (Go needs one or two).
-const MAX_TYPE_HOPS: u32 = 16;
+pub(crate) const MAX_TYPE_HOPS: u32 = 16;
 
 /// Byte size of the type `t` refers to: its `DW_AT_byte_size`, the address size for pointers,
 /// following typedef/const/volatile chains.
@@ -255,7 +255,7 @@ fn type_size(
 
 /// The unit index and unit offset a type reference points at; `DW_FORM_ref_addr` references
 /// (section offsets) may land in another unit.
-fn resolve_ref(
+pub(crate) fn resolve_ref(
     units: &[UnitAbbrevs<'_>],
     idx: usize,
     t: AttributeValue<R<'_>>,

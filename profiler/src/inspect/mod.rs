@@ -20,10 +20,12 @@ pub mod container;
 mod cpu_clock;
 mod disasm;
 mod dwarf;
+mod dwarf_globals;
 mod elf;
 mod entries;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod globals;
 mod gobinary;
 mod layout;
 mod layout_dwarf;

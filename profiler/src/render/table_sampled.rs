@@ -63,6 +63,14 @@ fn line_rows(s: &mut String, rank: usize, line: &SampledLineReport, all: u64) {
         threads,
         line.cpus
     );
+    if !line.names.is_empty() {
+        let names: Vec<String> = line
+            .names
+            .iter()
+            .map(|n| format!("{} {}", n.word, n.name))
+            .collect();
+        let _ = writeln!(s, "       words hold: {}", names.join(", "));
+    }
     if !line.words.is_empty() {
         let words: Vec<String> = line.words.iter().map(words_text).collect();
         let _ = writeln!(s, "       words by thread: {}", words.join(" | "));

@@ -34,6 +34,9 @@ pub struct SampledLineReport {
     /// Per exactly tracked thread (goroutine in a Go program), the 8-byte words it touched and
     /// wrote (word `w` is bytes `8w` to `8w + 7` of the line).
     pub words: Vec<ThreadWords>,
+    /// The words touched that lie in a global variable, named by it and the member of its type
+    /// (`main.hot.b`; `main.hot+8` without DWARF), by word.
+    pub names: Vec<WordName>,
     /// What the words say: see [`SampledSharing`].
     pub sharing: SampledSharing,
     /// The instructions sampled touching it, by samples, descending (at most 5): the function
@@ -51,6 +54,14 @@ pub struct ThreadWords {
     pub touched: Vec<u8>,
     /// Of them, words written (a store, an update or a locked read-modify-write).
     pub written: Vec<u8>,
+}
+
+/// The name of one word of a line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordName {
+    /// The word (0 to 7: bytes `8w` to `8w + 7` of the line).
+    pub word: u8,
+    pub name: String,
 }
 
 /// What the sampled words of a line say about how its threads share it.

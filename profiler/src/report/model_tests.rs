@@ -281,6 +281,7 @@ fn json_sampled_lines_have_every_field() {
             "line",
             "loads",
             "locked",
+            "names",
             "pid",
             "samples",
             "sharing",
@@ -294,6 +295,7 @@ fn json_sampled_lines_have_every_field() {
     );
     assert_eq!(keys(&line["words"][0]), ["tid", "touched", "written"]);
     assert_eq!(keys(&line["accesses"][0]), ["frame", "samples"]);
+    assert_eq!(keys(&line["names"][0]), ["name", "word"]);
     assert_eq!(line["sharing"], "false-sharing");
     assert_eq!(
         keys(&v["sources"]["data_addresses"]),

@@ -13,7 +13,7 @@ use crate::{
     folded::Counters,
     report::{
         hex, stacks::Stacks, AccessSite, DataAddressSources, SampledLineReport, SampledSharing,
-        ThreadWords,
+        ThreadWords, WordName,
     },
 };
 
@@ -33,11 +33,45 @@ pub fn sampled_lines(
     top.sort_unstable_by(|a, b| b.1.samples.cmp(&a.1.samples).then(a.0.cmp(&b.0)));
     top.truncate(TOP_SAMPLED_LINES);
     let mut accesses = accesses_by_line(collected, stacks, &top);
+    let names = word_names(stacks, &top);
     top.into_iter()
         .map(|(key, stats)| {
             let mut report = line_report(key, stats);
             report.accesses = accesses.remove(&(key.pid, key.line)).unwrap_or_default();
+            report.names = (0..8u8)
+                .filter_map(|w| {
+                    let name = names.get(&(key.pid, key.line + 8 * u64::from(w)))?;
+                    Some(WordName {
+                        word: w,
+                        name: name.clone(),
+                    })
+                })
+                .collect();
             report
+        })
+        .collect()
+}
+
+/// The names of the words the samples touched in `lines`, by (pid, address): one lookup in
+/// each process's binary.
+fn word_names(
+    stacks: &Stacks<'_, '_>,
+    lines: &[&(LineKey, SampledLine)],
+) -> HashMap<(u32, u64), String> {
+    let mut by_pid: HashMap<u32, Vec<u64>> = HashMap::new();
+    for (key, stats) in lines {
+        let touched = stats.touched_words();
+        let words = (0..8u64).filter(|w| touched & (1 << w) != 0);
+        by_pid
+            .entry(key.pid)
+            .or_default()
+            .extend(words.map(|w| key.line + 8 * w));
+    }
+    by_pid
+        .into_iter()
+        .flat_map(|(pid, addrs)| {
+            let names = stacks.global_names(pid, &addrs);
+            names.into_iter().map(move |(a, n)| ((pid, a), n))
         })
         .collect()
 }
@@ -57,6 +91,7 @@ fn line_report(key: &LineKey, s: &SampledLine) -> SampledLineReport {
         threads_exact: s.threads.tids_exact(),
         cpus: s.threads.cpu_count(),
         words: thread_words(s),
+        names: Vec::new(),
         sharing: sharing(s),
         accesses: Vec::new(),
     }

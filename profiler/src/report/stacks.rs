@@ -61,6 +61,23 @@ impl<'r, 't> Stacks<'r, 't> {
             .clone()
     }
 
+    /// The names of the global variables holding the runtime addresses `addrs` of `pid`
+    /// (`main.hot.b`, see [`crate::inspect::globals`]); addresses in no global are absent.
+    pub fn global_names(&self, pid: u32, addrs: &[u64]) -> HashMap<u64, String> {
+        let Some(t) = self.targets.iter().find(|t| t.pid == pid) else {
+            return HashMap::new();
+        };
+        let bias = t.bias.unwrap_or(0);
+        let file: Vec<u64> = addrs.iter().filter_map(|a| a.checked_sub(bias)).collect();
+        match crate::inspect::globals::name_addresses(&t.attach_path, &file) {
+            Ok(names) => names.into_iter().map(|(a, n)| (a + bias, n)).collect(),
+            Err(e) => {
+                tracing::debug!(pid, "naming globals: {e}");
+                HashMap::new()
+            }
+        }
+    }
+
     /// The first address of the stack stored under `stack_id`: the sampled IP.
     pub fn top_ip(&self, stack_id: i64) -> Option<u64> {
         let id = u32::try_from(stack_id).ok()?;

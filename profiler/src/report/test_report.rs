@@ -81,6 +81,16 @@ fn sampled_line() -> SampledLineReport {
         threads_exact: true,
         cpus: 2,
         words: vec![words(648064, 2), words(647520, 3)],
+        names: vec![
+            WordName {
+                word: 2,
+                name: "main.hot.a".to_owned(),
+            },
+            WordName {
+                word: 3,
+                name: "main.hot.b".to_owned(),
+            },
+        ],
         sharing: SampledSharing::FalseSharing,
         accesses: vec![AccessSite {
             frame: Frame {

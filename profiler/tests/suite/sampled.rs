@@ -68,6 +68,15 @@ fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
         .collect();
     written.sort();
     assert_eq!(written, [vec![first], vec![first + 1]], "{top}");
+    let names: Vec<(u64, &str)> = array(top, "names")
+        .iter()
+        .map(|n| (u64_of(n, "word"), n["name"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        names,
+        [(first, "main.hot.a"), (first + 1, "main.hot.b")],
+        "the counters are named by global and field: {top}"
+    );
     let site = &array(top, "accesses")[0];
     assert_eq!(site["frame"]["function"], "main.worker", "{top}");
     assert_eq!(
