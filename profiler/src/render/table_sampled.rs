@@ -82,9 +82,13 @@ fn line_rows(s: &mut String, rank: usize, line: &SampledLineReport, all: u64) {
             (Some(file), None) => file.clone(),
             _ => "?".to_owned(),
         };
+        let object = site
+            .object
+            .as_ref()
+            .map_or(String::new(), |o| format!("  ({o})"));
         let _ = writeln!(
             s,
-            "       {:>8}  {}  {at}",
+            "       {:>8}  {}  {at}{object}",
             thousands(site.samples),
             f.function
         );

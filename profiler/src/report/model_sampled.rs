@@ -90,9 +90,15 @@ impl SampledSharing {
 /// An instruction sampled touching a line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessSite {
-    /// The function and source line of the sampled IP (one instruction past the access,
-    /// usually on the same source line).
+    /// The code that made the access: the function and source line of the sampled IP (one
+    /// instruction past the access, usually on the same source line), or of the innermost
+    /// caller outside sync and the runtime where the access was inside them.
     pub frame: Frame,
+    /// The primitive and field the access was to, told from the code that made it
+    /// (`sync.RWMutex.readerCount` inside `RLock`, `runtime.hchan.lock` inside a channel send,
+    /// `sync/atomic.Int64`); null in other code.
+    #[serde(default)]
+    pub object: Option<String>,
     pub samples: u64,
 }
 

@@ -294,7 +294,7 @@ fn json_sampled_lines_have_every_field() {
         ]
     );
     assert_eq!(keys(&line["words"][0]), ["tid", "touched", "written"]);
-    assert_eq!(keys(&line["accesses"][0]), ["frame", "samples"]);
+    assert_eq!(keys(&line["accesses"][0]), ["frame", "object", "samples"]);
     assert_eq!(keys(&line["names"][0]), ["name", "word"]);
     assert_eq!(line["sharing"], "false-sharing");
     assert_eq!(

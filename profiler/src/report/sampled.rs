@@ -11,10 +11,12 @@ use profiler_common::{
 use crate::{
     collect::Collected,
     folded::Counters,
+    report::primitives,
     report::{
         hex, stacks::Stacks, AccessSite, DataAddressSources, SampledLineReport, SampledSharing,
         ThreadWords, WordName,
     },
+    symbolize::Frame,
 };
 
 /// Sampled lines kept in a report, by samples.
@@ -145,21 +147,32 @@ fn accesses_by_line(
             *by_ip.entry((key.pid, line, ip)).or_default() += count;
         }
     }
-    let mut out: HashMap<(u32, u64), HashMap<crate::symbolize::Frame, u64>> = HashMap::new();
+    type Sites = HashMap<(Frame, Option<String>), u64>;
+    let mut out: HashMap<(u32, u64), Sites> = HashMap::new();
     for ((pid, line, ip), count) in by_ip {
         // The IP is one instruction past the access, or at it: the byte before lies in the
         // access (or on its source line).
-        let frame = stacks.frame_at(pid, ip.saturating_sub(1));
-        *out.entry((pid, line))
-            .or_default()
-            .entry(frame)
-            .or_default() += count;
+        let before = ip.saturating_sub(1);
+        let frames = stacks.frames_at(pid, before);
+        let frame = primitives::caller(&frames)
+            .cloned()
+            .unwrap_or_else(|| stacks.frame_at(pid, before));
+        // Go gives an intrinsic (an atomic add) the position of its call site, so the inline
+        // chain of the method it was called from starts at the instruction after it.
+        let object = primitives::touched(&frames)
+            .or_else(|| primitives::touched(&stacks.frames_at(pid, ip)));
+        let site = (frame, object);
+        *out.entry((pid, line)).or_default().entry(site).or_default() += count;
     }
     out.into_iter()
-        .map(|(key, frames)| {
-            let mut sites: Vec<AccessSite> = frames
+        .map(|(key, sites)| {
+            let mut sites: Vec<AccessSite> = sites
                 .into_iter()
-                .map(|(frame, samples)| AccessSite { frame, samples })
+                .map(|((frame, object), samples)| AccessSite {
+                    frame,
+                    object,
+                    samples,
+                })
                 .collect();
             sites.sort_unstable_by(|a, b| {
                 b.samples

@@ -105,6 +105,20 @@ impl<'r, 't> Stacks<'r, 't> {
         }
     }
 
+    /// The source frames at the sampled instruction `ip` of `pid`, its inline chain innermost
+    /// first; empty where it cannot be symbolized.
+    pub fn frames_at(&mut self, pid: u32, ip: u64) -> Vec<Frame> {
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
+            return Vec::new();
+        };
+        let bias = t.bias.unwrap_or(0);
+        let addr = lookup_addr(ip, bias, 0);
+        match t.symbolizer.as_mut() {
+            Some(sym) => sym.frames(addr).to_vec(),
+            None => Vec::new(),
+        }
+    }
+
     /// The function holding the instruction at `ip` of `pid` (its outermost frame: the function
     /// the code was inlined into, if any), when it can be symbolized.
     pub fn function_at(&mut self, pid: u32, ip: u64) -> Option<String> {

@@ -98,6 +98,7 @@ fn sampled_line() -> SampledLineReport {
                 file: Some("/src/atomicpair/main.go".to_owned()),
                 line: Some(44),
             },
+            object: None,
             samples: 120,
         }],
     }

@@ -2,19 +2,26 @@
 //! samples clprof takes at its defaults are decoded at their IP, their addresses computed from
 //! their registers in the kernel and folded per line (`sampled_lines`).
 
+use std::path::Path;
+
 use super::{
-    go::{program, test_both_go_versions, Go},
+    go::{program, program_with, test_both_go_versions, Go},
     support::*,
 };
 
 /// Runs the Go test program `name` with `args` under `clprof record` at its defaults: its
 /// banner's address, and the report.
 fn record_defaults(name: &str, go: Go, args: &[&str]) -> (u64, serde_json::Value) {
+    record_path(&program(name, go), args)
+}
+
+/// [`record_defaults`] for the program at `path`.
+fn record_path(path: &Path, args: &[&str]) -> (u64, serde_json::Value) {
     let out = run_ok(
         &mut Record::quiet_for("60s")
             .budget("2")
             .json()
-            .launch(&program(name, go), args)
+            .launch(path, args)
             .command(),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -89,3 +96,44 @@ fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
     assert!(u64_of(sources, "decoded_ips") >= 1, "{sources}");
 }
 test_both_go_versions!(neighbouring_atomics_are_found_as_false_sharing);
+
+/// Asserts the top sampled line of `report` is the reader count of the RWMutex at `mutex`,
+/// shared by the readers and named from the code that touches it.
+fn assert_reader_count_first(what: &str, mutex: u64, report: &serde_json::Value) {
+    let reader_count = mutex + 16;
+    let sampled = array(report, "sampled_lines");
+    let top = sampled
+        .first()
+        .unwrap_or_else(|| panic!("{what}: no sampled line: {}", report["sources"]));
+    assert_eq!(
+        top["line"],
+        format!("{:#x}", reader_count & !63).as_str(),
+        "{what}: the mutex's line is not ranked first: {sampled:?}"
+    );
+    assert_eq!(top["sharing"], "true-sharing", "{what}: {top}");
+    let word = (reader_count % 64) / 8;
+    let writers = array(top, "words")
+        .iter()
+        .filter(|t| words(t, "written").contains(&word))
+        .count();
+    assert!(
+        writers >= 2,
+        "{what}: both readers add to the reader count: {top}"
+    );
+    let site = &array(top, "accesses")[0];
+    assert_eq!(site["object"], "sync.RWMutex.readerCount", "{what}: {top}");
+    assert_eq!(site["frame"]["function"], "main.reader", "{what}: {top}");
+}
+
+fn read_locks_are_found_on_the_reader_count(go: Go) {
+    let (mutex, report) = record_defaults("rwconfig", go, &["4s"]);
+    assert_reader_count_first("read locks", mutex, &report);
+}
+test_both_go_versions!(read_locks_are_found_on_the_reader_count);
+
+#[test]
+fn a_stripped_binary_names_the_reader_count_from_its_code() {
+    let prog = program_with("rwconfig", Go::New, &["-ldflags=-s -w"]);
+    let (mutex, report) = record_path(&prog, &["4s"]);
+    assert_reader_count_first("stripped", mutex, &report);
+}

@@ -29,13 +29,9 @@ func worker(id int, stop <-chan struct{}) {
 	}
 	h := uint64(id + 1)
 	for n := 0; ; n++ {
-		if n%1024 == 0 {
-			select {
-			case <-stop:
-				atomic.AddUint64(&sink, h)
-				return
-			default:
-			}
+		if testkit.Stopped(n, stop) {
+			atomic.AddUint64(&sink, h)
+			return
 		}
 		// A little work between adds, as counters in real code have.
 		for i := 0; i < 8; i++ {
