@@ -14,11 +14,11 @@ use profiler_common::{SampleEvent, SampleFlags};
 use crate::{
     discover::follow::{Follow, Found},
     inspect,
+    ip_operands::{DecodeCounts, IpDecoder},
     kernel::probes::Probes,
     output::{Output, WriteError},
     overhead::duty::{DutyCycler, DutyOutcome, DutyPlan},
     overhead::ledger::Ledger,
-    perf::decode::{DecodeCounts, IpDecoder},
     session::{
         streams::{Signals, Streams},
         Session,

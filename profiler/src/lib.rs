@@ -13,6 +13,7 @@ pub mod diff;
 pub mod discover;
 pub mod folded;
 pub mod inspect;
+pub mod ip_operands;
 pub mod kernel;
 pub mod launch;
 pub mod machine;

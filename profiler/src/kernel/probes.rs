@@ -163,7 +163,7 @@ impl Probes {
         BpfMapsMut::new(&mut self.ebpf).set_target(pid, config)
     }
 
-    /// Hands the kernel side the data access behind a sample at each IP (see `perf::decode`).
+    /// Hands the kernel side the data access behind a sample at each IP (see `ip_operands`).
     pub fn set_ip_operands(
         &mut self,
         entries: &[(profiler_common::IpKey, profiler_common::sampled::IpOperand)],

@@ -11,7 +11,6 @@
 mod attr;
 pub mod breakpoint;
 mod choose;
-pub mod decode;
 mod events;
 #[doc(hidden)]
 pub mod fuzz;

@@ -1,6 +1,7 @@
 //! Rendering reports into bytes (writing them out is `output`'s).
 
 mod folded;
+mod numbers;
 mod pprof;
 mod table;
 mod table_sampled;

@@ -7,6 +7,8 @@ use profiler_common::TRACKED_TIDS;
 
 use crate::report::{FrameReport, LineReport, ObjectKind, RaceKind, Report, TargetInfo};
 
+use super::numbers::{duration_text, thousands};
+
 /// An object's or map's writer count: exact up to [`TRACKED_TIDS`], so a larger one is the
 /// kernel sketch's estimate and shows as `~N`.
 fn writers_text(writers: u32) -> String {
@@ -15,30 +17,6 @@ fn writers_text(writers: u32) -> String {
     } else {
         writers.to_string()
     }
-}
-
-/// A CPU time in ns as `850ns`, `12.3us` or `4.56ms`.
-pub fn duration_text(ns: f64) -> String {
-    if ns < 1_000.0 {
-        format!("{ns:.0}ns")
-    } else if ns < 1_000_000.0 {
-        format!("{:.1}us", ns / 1_000.0)
-    } else {
-        format!("{:.2}ms", ns / 1_000_000.0)
-    }
-}
-
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn perf_source(report: &Report) -> String {

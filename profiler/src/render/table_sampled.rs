@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::report::{Report, SampledLineReport, ThreadWords};
 
-use super::table::thousands;
+use super::numbers::thousands;
 
 /// Lines by the samples' data addresses, at most `top`, with each line's words per thread and
 /// the source lines that touched it.

@@ -2,14 +2,11 @@
 
 use std::collections::HashMap;
 
-use profiler_common::{
-    access::AccessKind, sampled::SampledLine, xol::UNKNOWN_STEP_KIND, Counter, IpKey, LineKey,
-    StepKey,
-};
+use profiler_common::{access::AccessKind, Counter};
 
 use crate::{
     collect::{Collected, SampleKey, StopReason},
-    folded::{self, Counters, KernelSnapshot, WatchSnapshot},
+    folded::{Counters, KernelSnapshot, WatchSnapshot},
     machine::TransferCosts,
     perf::PerfSource,
     readout::{ProbeHits, Readout},
@@ -19,11 +16,11 @@ use crate::{
     report::rank::{self, LineBuilder, MapExtras, Measured, ProcessInfo, SampledWrite},
     report::stacks::Stacks,
     report::{
-        hex, judge, parse_hex, DataAddressSources, Drops, FrameReport, LineReport, MapReport,
-        ObjectKind, RaceKind, RaceReport, RecordingOverhead, Report, SampledLineReport, Sources,
-        StackLocation, StackReport, TargetInfo, TargetOverhead, UprobeSource, SCHEMA,
+        hex, judge, parse_hex, Drops, LineReport, MapReport, ObjectKind, RaceKind, RaceReport,
+        RecordingOverhead, Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead,
+        UprobeSource, SCHEMA,
     },
-    report::{sampled, watch},
+    report::{perf, watch},
     symbolize::Frame,
     target::Target,
 };
@@ -36,20 +33,18 @@ const STACK_FRAMES: usize = 6;
 const RACES_PER_MAP: usize = 5;
 /// Frames kept per flamegraph stack.
 const MAX_STACK_DEPTH: usize = 64;
-/// Functions kept in the perf-sample ranking.
-const TOP_FUNCTIONS: usize = 20;
 
 /// The report of what was collected from `targets` and read back in `readout`, the recording
 /// having started at `started_at`.
 pub fn build(
-    readout: Readout,
+    mut readout: Readout,
     targets: &mut [Target],
     collected: &Collected,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> Report {
     // The kernel's copies go as soon as every line is in the report's terms (below).
-    let snapshot = readout.snapshot;
-    let source = readout.perf;
+    let snapshot = std::mem::take(&mut readout.snapshot);
+    let source = readout.perf.clone();
     let pmu = readout.pmu_available;
     let measured = Measured {
         perf: source != PerfSource::None,
@@ -89,19 +84,7 @@ pub fn build(
     let drops = drops(counters, &snapshot);
     drop(snapshot);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
-    let perf = if measured.perf {
-        let (ips, steps) = (&readout.perf_ips, &readout.probe_steps);
-        perf_parts(
-            &mut stacks,
-            ips,
-            steps,
-            &readout.sampled_lines,
-            collected,
-            counters,
-        )
-    } else {
-        PerfParts::default()
-    };
+    let perf = perf::PerfParts::of(measured.perf, &mut stacks, &readout, collected);
     let events = counters.get(Counter::Events);
     let mut report = Report {
         schema: SCHEMA.to_owned(),
@@ -141,37 +124,6 @@ pub fn build(
         report.notices.push(notice);
     }
     report
-}
-
-/// What the perf samples gave, beside the probes' lines.
-#[derive(Default)]
-struct PerfParts {
-    /// Functions by samples.
-    functions: Vec<FrameReport>,
-    /// Samples of threads single-stepping a probed instruction.
-    trampoline: Option<u64>,
-    /// Lines by the samples' data addresses.
-    sampled_lines: Vec<SampledLineReport>,
-    data_addresses: Option<DataAddressSources>,
-}
-
-/// The functions by samples (from the samples per IP and per probe step), and the lines of
-/// the samples' data addresses.
-fn perf_parts(
-    stacks: &mut Stacks<'_, '_>,
-    ips: &[(IpKey, u64)],
-    steps: &[(StepKey, u64)],
-    lines: &[(LineKey, SampledLine)],
-    collected: &Collected,
-    counters: &Counters,
-) -> PerfParts {
-    let (functions, trampoline) = top_functions(stacks, ips, steps);
-    PerfParts {
-        functions,
-        trampoline,
-        sampled_lines: sampled::sampled_lines(lines, collected, stacks),
-        data_addresses: Some(sampled::data_address_sources(collected, counters)),
-    }
 }
 
 /// Joins what the watchpoints saw (`watched`, read back with the `collected` outcome) to
@@ -489,69 +441,6 @@ fn write_stacks(
         })
     });
     out
-}
-
-/// Functions by perf samples: each sampled instruction address named by its innermost frame,
-/// and samples of threads single-stepping a probed instruction in the XOL area as
-/// `[clprof probe] FUNCTION` (the probed function). Also returns how many samples those were.
-fn top_functions(
-    stacks: &mut Stacks<'_, '_>,
-    ips: &[(IpKey, u64)],
-    steps: &[(StepKey, u64)],
-) -> (Vec<FrameReport>, Option<u64>) {
-    let mut by_function: HashMap<(String, Option<String>), u64> = HashMap::new();
-    let mut trampoline = 0;
-    let xol_file = Some(folded::XOL_FILE.to_owned());
-    for (key, n) in ips {
-        if stacks.in_xol_area(key.pid, key.ip) {
-            // Taken before the kernel side knew the area: the probe is not known.
-            let unknown = StepKey {
-                pid: key.pid,
-                kind: UNKNOWN_STEP_KIND,
-                site: 0,
-            };
-            let name = folded::step_name(&unknown, None);
-            *by_function.entry((name, xol_file.clone())).or_default() += n;
-            trampoline += n;
-            continue;
-        }
-        let frame = stacks.frame_at(key.pid, key.ip);
-        *by_function.entry((frame.function, frame.file)).or_default() += n;
-    }
-    for (key, n) in steps {
-        let function = if key.kind == UNKNOWN_STEP_KIND {
-            None
-        } else {
-            stacks.function_at(key.pid, key.site)
-        };
-        tracing::debug!(
-            pid = key.pid,
-            kind = key.kind,
-            site = key.site,
-            ?function,
-            n,
-            "probe step samples"
-        );
-        let name = folded::step_name(key, function);
-        *by_function.entry((name, xol_file.clone())).or_default() += n;
-        trampoline += n;
-    }
-    let mut out: Vec<FrameReport> = by_function
-        .into_iter()
-        .map(|((function, file), samples)| FrameReport {
-            function,
-            file,
-            line: None,
-            samples,
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.samples
-            .cmp(&a.samples)
-            .then_with(|| a.function.cmp(&b.function))
-    });
-    out.truncate(TOP_FUNCTIONS);
-    (out, Some(trampoline))
 }
 
 /// What the thread that found the writer flag set was doing, by its probe's cookie kind.

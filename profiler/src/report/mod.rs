@@ -12,6 +12,7 @@ mod model;
 mod model_overhead;
 mod model_sampled;
 pub mod overhead;
+pub mod perf;
 pub mod primitives;
 pub mod rank;
 pub mod sampled;

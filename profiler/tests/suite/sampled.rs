@@ -137,3 +137,27 @@ fn a_stripped_binary_names_the_reader_count_from_its_code() {
     let (mutex, report) = record_path(&prog, &["4s"]);
     assert_reader_count_first("stripped", mutex, &report);
 }
+
+fn a_counter_behind_a_contended_mutex_is_found_on_the_mutex(go: Go) {
+    let (mutex, report) = record_defaults("mutexcounter", go, &["4s"]);
+    let sampled = array(&report, "sampled_lines");
+    let top = sampled
+        .first()
+        .unwrap_or_else(|| panic!("no sampled line: {}", report["sources"]));
+    assert_eq!(
+        top["line"],
+        format!("{:#x}", mutex & !63).as_str(),
+        "the mutex's line is not ranked first: {sampled:?}"
+    );
+    assert_eq!(top["sharing"], "true-sharing", "{top}");
+    assert!(u64_of(top, "threads") >= 2, "{top}");
+    let objects: Vec<&str> = array(top, "accesses")
+        .iter()
+        .filter_map(|a| a["object"].as_str())
+        .collect();
+    assert!(
+        objects.contains(&"sync.Mutex.state"),
+        "the lock word is named from Lock/Unlock: {top}"
+    );
+}
+test_both_go_versions!(a_counter_behind_a_contended_mutex_is_found_on_the_mutex);

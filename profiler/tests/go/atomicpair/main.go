@@ -34,9 +34,7 @@ func worker(id int, stop <-chan struct{}) {
 			return
 		}
 		// A little work between adds, as counters in real code have.
-		for i := 0; i < 8; i++ {
-			h = h*6364136223846793005 + 1
-		}
+		h = testkit.Work(h, 8)
 		atomic.AddInt64(field, 1) // CONTENDED ADD
 	}
 }

@@ -124,3 +124,12 @@ func Stopped(n int, stop <-chan struct{}) bool {
 		return false
 	}
 }
+
+// Work is rounds of arithmetic on h the compiler cannot drop: the work a loop does between the
+// accesses it is about.
+func Work(h uint64, rounds int) uint64 {
+	for i := 0; i < rounds; i++ {
+		h = h*6364136223846793005 + 1
+	}
+	return h
+}
