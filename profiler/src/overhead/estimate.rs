@@ -46,7 +46,7 @@ pub const MIN_GAPS: u64 = 200;
 const MIN_WINDOW_GAPS: u64 = 50;
 /// Smallest share of the windows' CPU time taken as the target's own work: below it, the
 /// measured hit cost accounts for all of it and the estimate is a bound, flagged by its error.
-const MIN_OWN_SHARE: f64 = 0.01;
+pub const MIN_OWN_SHARE: f64 = 0.01;
 /// The unseen RET-to-entry overhead `X`, in gaps: its range `[X_LOW, X_HIGH]`, measured against
 /// programs that count their own assigns (README, "Estimates").
 const X_LOW: f64 = 0.9;

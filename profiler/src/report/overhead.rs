@@ -310,7 +310,11 @@ fn read_scale_of(d: &DutyOutcome, plan: &OverheadPlan, writes: Option<&Scale>) -
 /// cost (its watchpoint hits are not in its threads' time).
 fn own_cpu_s(d: &DutyOutcome) -> f64 {
     let probes = d.hits as f64 * d.hit_cost_ns / 1e9;
-    (d.cpu.as_secs_f64() - probes).max(0.0)
+    let cpu = d.cpu.as_secs_f64();
+    // Where the probes take nearly all of it (every assign probed, a few microseconds of work
+    // between them), the measured hit cost can account for more than there was: the target's
+    // own work is then a bound, as in the estimates.
+    (cpu - probes).max(estimate::MIN_OWN_SHARE * cpu)
 }
 
 /// Four decimals: what a reader can use, without float noise in the JSON.
