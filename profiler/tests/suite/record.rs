@@ -129,8 +129,15 @@ fn launched_command_is_profiled_from_its_start() {
     );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("report file")).expect("valid JSON");
+    // Both writers from the start; a map main.init made and wrote can share their map's header
+    // line, its writer a third thread.
     let first = &report["lines"][0];
-    assert_eq!(first["threads"], 2, "{first}");
+    assert!(
+        first["threads"]
+            .as_u64()
+            .is_some_and(|t| (2..=3).contains(&t)),
+        "{first}"
+    );
     assert!(u64_of(&report, "events") > 0);
     let target = &report["targets"][0];
     assert_eq!(target["ns_pid"], target["pid"], "{target}");
