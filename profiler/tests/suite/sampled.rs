@@ -49,18 +49,23 @@ fn words(thread: &serde_json::Value, field: &str) -> Vec<u64> {
         .collect()
 }
 
-fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
-    let (hot, report) = record_defaults("atomicpair", go, &["4s"]);
-    let line = hot & !63;
-    let sampled = array(&report, "sampled_lines");
+/// The top sampled line of `report`, asserted to be the line holding `addr` (`what` says whose).
+fn ranked_first<'a>(report: &'a serde_json::Value, addr: u64, what: &str) -> &'a serde_json::Value {
+    let sampled = array(report, "sampled_lines");
     let top = sampled
         .first()
-        .unwrap_or_else(|| panic!("no sampled line: {}", report["sources"]));
+        .unwrap_or_else(|| panic!("{what}: no sampled line: {}", report["sources"]));
     assert_eq!(
         top["line"],
-        format!("{line:#x}").as_str(),
-        "the counters' line is not ranked first: {sampled:?}"
+        format!("{:#x}", addr & !63).as_str(),
+        "{what}: its line is not ranked first: {sampled:?}"
     );
+    top
+}
+
+fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
+    let (hot, report) = record_defaults("atomicpair", go, &["4s"]);
+    let top = ranked_first(&report, hot, "the counters");
     let samples = u64_of(top, "samples");
     assert!(
         u64_of(top, "locked") * 10 >= samples * 9,
@@ -101,15 +106,7 @@ test_both_go_versions!(neighbouring_atomics_are_found_as_false_sharing);
 /// shared by the readers and named from the code that touches it.
 fn assert_reader_count_first(what: &str, mutex: u64, report: &serde_json::Value) {
     let reader_count = mutex + 16;
-    let sampled = array(report, "sampled_lines");
-    let top = sampled
-        .first()
-        .unwrap_or_else(|| panic!("{what}: no sampled line: {}", report["sources"]));
-    assert_eq!(
-        top["line"],
-        format!("{:#x}", reader_count & !63).as_str(),
-        "{what}: the mutex's line is not ranked first: {sampled:?}"
-    );
+    let top = ranked_first(report, reader_count, what);
     assert_eq!(top["sharing"], "true-sharing", "{what}: {top}");
     let word = (reader_count % 64) / 8;
     let writers = array(top, "words")
@@ -149,15 +146,7 @@ fn a_stripped_binary_names_the_reader_count_from_its_code() {
 
 fn a_counter_behind_a_contended_mutex_is_found_on_the_mutex(go: Go) {
     let (mutex, report) = record_defaults("mutexcounter", go, &["4s"]);
-    let sampled = array(&report, "sampled_lines");
-    let top = sampled
-        .first()
-        .unwrap_or_else(|| panic!("no sampled line: {}", report["sources"]));
-    assert_eq!(
-        top["line"],
-        format!("{:#x}", mutex & !63).as_str(),
-        "the mutex's line is not ranked first: {sampled:?}"
-    );
+    let top = ranked_first(&report, mutex, "the mutex");
     assert_eq!(top["sharing"], "true-sharing", "{top}");
     assert!(u64_of(top, "threads") >= 2, "{top}");
     let objects: Vec<&str> = array(top, "accesses")
