@@ -8,8 +8,9 @@
 //! see `profiler_common::xol`): probe overhead, named after the probed function. Every other
 //! sample with a data address, the hardware's (PEBS, IBS) or one computed from its registers and
 //! the operand decoded at its IP, is folded into that address's line (`data_address`); a
-//! hardware one also lands in the probes' line there (`l1_miss_samples`). When the sampled goroutine is inside a map assign (its entry is in
-//! `INFLIGHT`), the sample is charged to that map too.
+//! hardware one also lands in the probes' line there (`l1_miss_samples`). When the sampled
+//! goroutine is inside a map assign (its entry is in `INFLIGHT`), the sample is charged to that
+//! map too.
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::perf_event, programs::PerfEventContext};
 use profiler_common::{

@@ -43,10 +43,6 @@ fn line_rows(s: &mut String, rank: usize, line: &SampledLineReport, all: u64) {
     } else {
         format!("~{}", line.threads)
     };
-    let sharing = serde_json::to_value(line.sharing)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
     let _ = writeln!(
         s,
         "{:>3}  {:<18} {:>7} {:>8} {:>5.1}% {:<14} {:>8} {:>8} {:>8} {:>8} {:>7} {:>4}",
@@ -55,7 +51,7 @@ fn line_rows(s: &mut String, rank: usize, line: &SampledLineReport, all: u64) {
         line.pid,
         thousands(line.samples),
         100.0 * line.samples as f64 / all as f64,
-        sharing,
+        line.sharing.as_str(),
         thousands(line.locked),
         thousands(line.updates),
         thousands(line.stores),

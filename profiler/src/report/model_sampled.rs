@@ -85,6 +85,17 @@ pub enum SampledSharing {
 impl SampledSharing {
     /// Samples a line needs before its words are read as a verdict.
     pub const MIN_SAMPLES: u64 = 8;
+
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampledSharing::FalseSharing => "false-sharing",
+            SampledSharing::TrueSharing => "true-sharing",
+            SampledSharing::ReadShared => "read-shared",
+            SampledSharing::OneThread => "one-thread",
+            SampledSharing::Unknown => "unknown",
+        }
+    }
 }
 
 /// An instruction sampled touching a line.

@@ -297,6 +297,18 @@ fn json_sampled_lines_have_every_field() {
     assert_eq!(keys(&line["accesses"][0]), ["frame", "object", "samples"]);
     assert_eq!(keys(&line["names"][0]), ["name", "word"]);
     assert_eq!(line["sharing"], "false-sharing");
+    for sharing in [
+        crate::report::SampledSharing::FalseSharing,
+        crate::report::SampledSharing::TrueSharing,
+        crate::report::SampledSharing::ReadShared,
+        crate::report::SampledSharing::OneThread,
+        crate::report::SampledSharing::Unknown,
+    ] {
+        assert_eq!(
+            serde_json::to_value(sharing).expect("serialize"),
+            sharing.as_str()
+        );
+    }
     assert_eq!(
         keys(&v["sources"]["data_addresses"]),
         [
