@@ -67,11 +67,7 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
     };
     let perf_events = session.start_perf()?;
     if !quiet {
-        eprintln!(
-            "clprof: recording {} process(es) for {}; Ctrl-C stops early",
-            targets.len(),
-            humantime::format_duration(args.duration)
-        );
+        announce(targets.len(), args.duration);
     }
     let mut streams = session.streams()?;
     // Load biases now, while the processes are certainly mapped (PIE binaries need them); a
@@ -104,6 +100,14 @@ pub async fn run(args: RecordArgs, verbose: bool, quiet: bool) -> anyhow::Result
         Some(e) => Err(anyhow::Error::new(e).context("--save-samples")),
         None => Ok(code),
     }
+}
+
+/// Tells the user the recording of `targets` processes for `duration` has started.
+fn announce(targets: usize, duration: Duration) {
+    eprintln!(
+        "clprof: recording {targets} process(es) for {}; Ctrl-C stops early",
+        humantime::format_duration(duration)
+    );
 }
 
 /// A launched command that ended by itself gives clprof its exit code; one clprof stopped, or

@@ -223,26 +223,9 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
     let obj = elf::parse(path, &data)?;
     let is_pie = obj.kind() == ObjectKind::Dynamic;
 
-    let mut found = Functions::default();
-    for sym in obj.symbols() {
-        let Ok(name) = sym.name() else { continue };
-        if !sym.is_definition() && !name.starts_with(SWISS_SYMBOL_PREFIX) {
-            continue;
-        }
-        found.offer(&obj, name, sym.address(), sym.size(), sym.is_definition());
-    }
-    let mut symbols_source = SymbolsSource::Symtab;
     // Go's own function table, read when the symbol table lacks what is needed.
     let mut table: Option<Option<GoLineTable>> = None;
-    if found.assign_funcs.is_empty() {
-        // Stripped: the table has every function with its entry and end.
-        if let Some(t) = table.get_or_insert_with(|| GoLineTable::open(path)) {
-            symbols_source = SymbolsSource::Gopclntab;
-            for f in t.functions() {
-                found.offer(&obj, f.name, f.entry, f.end - f.entry, true);
-            }
-        }
-    }
+    let (found, symbols_source) = find_functions(path, &obj, &mut table);
     let Functions {
         mut assign_funcs,
         mut growth,
@@ -275,10 +258,7 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         .collect();
     let access_funcs =
         access_funcs::keep(access.into_iter().map(|(c, _)| c).collect(), layout.flavor);
-    let types_word = match go_version.as_deref().and_then(buildinfo::parse_go_version) {
-        Some((1, minor)) if minor < 20 => MODULEDATA_TYPES_WORD_119,
-        _ => MODULEDATA_TYPES_WORD,
-    };
+    let types_word = types_word(go_version.as_deref());
     let types_base = map_types::types_base(&obj, is_pie, || {
         table
             .get_or_insert_with(|| GoLineTable::open(path))
@@ -316,6 +296,42 @@ fn inspect_uncached(path: &Path) -> Result<GoBinary, TargetError> {
         types_base,
         map_types,
     })
+}
+
+/// The word of Go's moduledata that holds the start of the type data, for Go `version`.
+fn types_word(version: Option<&str>) -> u64 {
+    match version.and_then(buildinfo::parse_go_version) {
+        Some((1, minor)) if minor < 20 => MODULEDATA_TYPES_WORD_119,
+        _ => MODULEDATA_TYPES_WORD,
+    }
+}
+
+/// The runtime functions of `obj` (at `path`) clprof probes, from its symbol table, else from
+/// Go's function table (opened into `table`), and which of the two named them.
+fn find_functions<'a, R: object::ReadRef<'a>>(
+    path: &Path,
+    obj: &object::File<'a, R>,
+    table: &mut Option<Option<GoLineTable>>,
+) -> (Functions, SymbolsSource) {
+    let mut found = Functions::default();
+    for sym in obj.symbols() {
+        let Ok(name) = sym.name() else { continue };
+        if !sym.is_definition() && !name.starts_with(SWISS_SYMBOL_PREFIX) {
+            continue;
+        }
+        found.offer(obj, name, sym.address(), sym.size(), sym.is_definition());
+    }
+    let mut symbols_source = SymbolsSource::Symtab;
+    if found.assign_funcs.is_empty() {
+        // Stripped: the table has every function with its entry and end.
+        if let Some(t) = table.get_or_insert_with(|| GoLineTable::open(path)) {
+            symbols_source = SymbolsSource::Gopclntab;
+            for f in t.functions() {
+                found.offer(obj, f.name, f.entry, f.end - f.entry, true);
+            }
+        }
+    }
+    (found, symbols_source)
 }
 
 /// The runtime functions clprof probes, as offered from a symbol table or Go's function table.

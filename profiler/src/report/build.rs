@@ -7,7 +7,6 @@ use profiler_common::{access::AccessKind, Counter};
 use crate::{
     collect::{Collected, SampleKey, StopReason},
     folded::{Counters, KernelSnapshot, WatchSnapshot},
-    machine::TransferCosts,
     perf::PerfSource,
     readout::{ProbeHits, Readout},
     report::judge::Judge,
@@ -44,11 +43,9 @@ pub fn build(
 ) -> Report {
     // The kernel's copies go as soon as every line is in the report's terms (below).
     let snapshot = std::mem::take(&mut readout.snapshot);
-    let source = readout.perf.clone();
-    let pmu = readout.pmu_available;
     let measured = Measured {
-        perf: source != PerfSource::None,
-        addresses: source.has_data_address(),
+        perf: readout.perf != PerfSource::None,
+        addresses: readout.perf.has_data_address(),
     };
     let processes = processes(targets, readout.probes_access);
     let overhead = Overhead::of(&collected.duty, &readout.overhead);
@@ -80,45 +77,33 @@ pub fn build(
     );
     // Every line and object is in the report's terms now: the kernel's copies (tens of
     // megabytes when the maps are full) go before the stacks are written.
-    let counters = &readout.counters;
-    let drops = drops(counters, &snapshot);
+    let drops = drops(&readout.counters, &snapshot);
     drop(snapshot);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
-    let perf = perf::PerfParts::of(measured.perf, &mut stacks, &readout, collected);
-    let events = counters.get(Counter::Events);
+    let mut perf = perf::PerfParts::of(measured.perf, &mut stacks, &readout, collected);
+    let events = readout.counters.get(Counter::Events);
+    let perf_samples = measured
+        .perf
+        .then(|| readout.counters.get(Counter::PerfSamples));
     let mut report = Report {
         schema: SCHEMA.to_owned(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         duration_s: elapsed_s,
         targets: infos,
-        sources: sources(
-            &readout.hits,
-            &source,
-            pmu,
-            overhead.sources,
-            measured.perf.then(|| counters.get(Counter::PerfSamples)),
-            perf.trampoline,
-            readout.transfer,
-        ),
+        sources: sources(&readout, overhead.sources, perf_samples, &mut perf),
         drops: Drops {
             samples_overflow: collected.overflow,
             ..drops
         },
         events,
-        samples: counters.get(Counter::Samples),
+        samples: readout.counters.get(Counter::Samples),
         lines,
         maps,
         functions: perf.functions,
         sampled_lines: perf.sampled_lines,
         stacks: write_stacks,
-        notices: all_notices(
-            collected,
-            (pmu, events, &source),
-            &readout.refused,
-            &overhead,
-        ),
+        notices: all_notices(collected, events, &readout, &overhead),
     };
-    report.sources.data_addresses = perf.data_addresses;
     judge::judge(&mut report);
     if let Some(notice) = keep_top(&mut report, seen) {
         report.notices.push(notice);
@@ -147,38 +132,36 @@ fn join_watched(
 /// and the perf source), the processes left out for want of a slot, the overhead's.
 fn all_notices(
     collected: &Collected,
-    (pmu, events, source): (bool, u64, &PerfSource),
-    refused: &[(u32, String)],
+    events: u64,
+    readout: &Readout,
     overhead: &Overhead,
 ) -> Vec<String> {
-    notices(collected, pmu, events, source)
+    notices(collected, readout.pmu_available, events, &readout.perf)
         .into_iter()
-        .chain(left_out(refused))
+        .chain(left_out(&readout.refused))
         .chain(overhead.notices())
         .collect()
 }
 
-/// What was probed (with the hits of each probe), sampled (with the samples taken, and those
-/// that fell in clprof's own trampolines) and measured (a line transfer's cost).
+/// The report's sources: the probes' hits, the perf events and what their samples gave
+/// (`perf`, whose data-address summary moves here), the transfer costs.
 fn sources(
-    hits: &[ProbeHits],
-    source: &PerfSource,
-    pmu: bool,
+    readout: &Readout,
     overhead: RecordingOverhead,
     perf_samples: Option<u64>,
-    trampoline: Option<u64>,
-    transfer: Option<TransferCosts>,
+    perf: &mut perf::PerfParts,
 ) -> Sources {
+    let transfer = readout.transfer.as_ref();
     Sources {
-        uprobes: uprobe_sources(hits),
-        perf: source.name().to_owned(),
-        pmu_available: pmu,
+        uprobes: uprobe_sources(&readout.hits),
+        perf: readout.perf.name().to_owned(),
+        pmu_available: readout.pmu_available,
         overhead,
         perf_samples,
-        probe_trampoline_samples: trampoline,
-        line_transfer_ns: transfer.as_ref().map(|t| round1(t.line_transfer_ns)),
-        line_transfer: transfer.map(|t| t.classes).unwrap_or_default(),
-        data_addresses: None,
+        probe_trampoline_samples: perf.trampoline,
+        line_transfer_ns: transfer.map(|t| round1(t.line_transfer_ns)),
+        line_transfer: transfer.map(|t| t.classes.clone()).unwrap_or_default(),
+        data_addresses: perf.data_addresses.take(),
     }
 }
 

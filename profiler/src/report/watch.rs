@@ -47,25 +47,9 @@ pub fn join(
     probed: &KernelSnapshot,
     describe: &mut dyn DescribeSite,
 ) {
-    let word_stats: HashMap<(u32, u64), &LineStats> = watched
-        .words
-        .iter()
-        .map(|(k, s)| ((k.pid, k.addr), s))
-        .collect();
-    let line_stats: HashMap<(u32, u64), &LineStats> = watched
-        .lines
-        .iter()
-        .map(|(k, s)| ((k.pid, k.line), s))
-        .collect();
+    let mut seen = Seen::of(watched);
     let probed_lines: HashMap<LineKey, &LineStats> =
         probed.lines.iter().map(|(k, s)| (*k, s)).collect();
-    let mut sites: HashMap<(u32, u64), Vec<SiteWrites>> = HashMap::new();
-    for (k, s) in &watched.sites {
-        sites
-            .entry((k.pid, k.word))
-            .or_default()
-            .push((k.ip_after, s.stack_id, s.writes));
-    }
     let mut by_line: BTreeMap<(u32, u64), Vec<&WatchedWord>> = BTreeMap::new();
     for w in &outcome.words {
         by_line
@@ -78,55 +62,15 @@ pub fn join(
         let mut reports = Vec::new();
         let mut objects = Vec::new();
         for w in &words {
-            let stats = word_stats.get(&(pid, w.word.addr)).copied();
-            let mut word_sites = sites.remove(&(pid, w.word.addr)).unwrap_or_default();
-            word_sites.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-            let mut frames = Vec::new();
-            let mut unseen: Option<(u64, FrameReport)> = None;
-            let mut unseen_writes = 0;
-            for (i, &(ip_after, stack_id, writes)) in word_sites.iter().enumerate() {
-                let site = describe.site(pid, ip_after, stack_id);
-                if !site.probed {
-                    unseen_writes += writes;
-                    if unseen.is_none() {
-                        if let Some(f) = writer_frame(&site) {
-                            unseen = Some((writes, rank::frame_report(f, writes)));
-                        }
-                    }
-                }
-                if i < SITES_PER_WORD {
-                    frames.extend(site.frames.iter().map(|f| rank::frame_report(f, writes)));
-                }
-            }
-            if unseen_writes > 0 {
-                objects.push(ObjectReport {
-                    kind: ObjectKind::Watched,
-                    addr: hex(w.word.addr),
-                    fields: vec![w.name.clone()],
-                    written_fields: vec![w.name.clone()],
-                    writes: unseen_writes,
-                    writers: stats.map_or(0, |s| s.writers.estimated_threads()),
-                    assign: None,
-                    owner: None,
-                    writer: unseen.map(|(_, f)| f),
-                });
-            }
-            reports.push(WatchedWordReport {
-                addr: hex(w.word.addr),
-                len: w.word.len as u8,
-                name: w.name.clone(),
-                writes: stats.map_or(0, |s| s.writes),
-                threads: stats.map_or(0, |s| s.writers.estimated_threads()),
-                transfers: stats.map_or(0, |s| s.transfers),
-                active_s: round3(w.active.as_secs_f64()),
-                frames,
-            });
+            let (report, object) = seen.word(pid, w, describe);
+            reports.push(report);
+            objects.extend(object);
         }
         let watch = WatchReport {
             active_s: reports.iter().map(|r| r.active_s).fold(0.0, f64::max),
             words: reports,
         };
-        let seen = line_stats.get(&(pid, line)).copied();
+        let line_seen = seen.lines.get(&(pid, line)).copied();
         let key = LineKey { pid, _pad: 0, line };
         let entry = match lines
             .iter()
@@ -139,16 +83,100 @@ pub fn join(
             }
         };
         let probe_writers = probed_lines.get(&key).map(|s| s.writers);
-        if let Some(seen) = seen {
-            let writers = probe_writers.unwrap_or_default().union(&seen.writers);
+        if let Some(line_seen) = line_seen {
+            let writers = probe_writers.unwrap_or_default().union(&line_seen.writers);
             set_writers(entry, &writers);
-            entry.transfers = entry.transfers.max(seen.transfers);
+            entry.transfers = entry.transfers.max(line_seen.transfers);
             entry.contention = rank::score(entry);
         }
         entry.objects.extend(objects);
         entry.watch = Some(watch);
     }
     rank::rank(lines);
+}
+
+/// What the watchpoints saw, looked up by (pid, word), (pid, line) and, for the writing
+/// instructions, taken per (pid, word).
+struct Seen<'a> {
+    words: HashMap<(u32, u64), &'a LineStats>,
+    lines: HashMap<(u32, u64), &'a LineStats>,
+    sites: HashMap<(u32, u64), Vec<SiteWrites>>,
+}
+
+impl<'a> Seen<'a> {
+    fn of(watched: &'a WatchSnapshot) -> Seen<'a> {
+        let mut sites: HashMap<(u32, u64), Vec<SiteWrites>> = HashMap::new();
+        for (k, s) in &watched.sites {
+            sites
+                .entry((k.pid, k.word))
+                .or_default()
+                .push((k.ip_after, s.stack_id, s.writes));
+        }
+        Seen {
+            words: watched
+                .words
+                .iter()
+                .map(|(k, s)| ((k.pid, k.addr), s))
+                .collect(),
+            lines: watched
+                .lines
+                .iter()
+                .map(|(k, s)| ((k.pid, k.line), s))
+                .collect(),
+            sites,
+        }
+    }
+
+    /// The report of watched word `w` of process `pid`, and the object of its writes by code
+    /// the probes do not see (none when the probes saw every write).
+    fn word(
+        &mut self,
+        pid: u32,
+        w: &WatchedWord,
+        describe: &mut dyn DescribeSite,
+    ) -> (WatchedWordReport, Option<ObjectReport>) {
+        let stats = self.words.get(&(pid, w.word.addr)).copied();
+        let mut word_sites = self.sites.remove(&(pid, w.word.addr)).unwrap_or_default();
+        word_sites.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        let mut frames = Vec::new();
+        let mut unseen: Option<FrameReport> = None;
+        let mut unseen_writes = 0;
+        for (i, &(ip_after, stack_id, writes)) in word_sites.iter().enumerate() {
+            let site = describe.site(pid, ip_after, stack_id);
+            if !site.probed {
+                unseen_writes += writes;
+                if unseen.is_none() {
+                    unseen = writer_frame(&site).map(|f| rank::frame_report(f, writes));
+                }
+            }
+            if i < SITES_PER_WORD {
+                frames.extend(site.frames.iter().map(|f| rank::frame_report(f, writes)));
+            }
+        }
+        let writers = stats.map_or(0, |s| s.writers.estimated_threads());
+        let object = (unseen_writes > 0).then(|| ObjectReport {
+            kind: ObjectKind::Watched,
+            addr: hex(w.word.addr),
+            fields: vec![w.name.clone()],
+            written_fields: vec![w.name.clone()],
+            writes: unseen_writes,
+            writers,
+            assign: None,
+            owner: None,
+            writer: unseen,
+        });
+        let report = WatchedWordReport {
+            addr: hex(w.word.addr),
+            len: w.word.len as u8,
+            name: w.name.clone(),
+            writes: stats.map_or(0, |s| s.writes),
+            threads: writers,
+            transfers: stats.map_or(0, |s| s.transfers),
+            active_s: round3(w.active.as_secs_f64()),
+            frames,
+        };
+        (report, object)
+    }
 }
 
 /// The frame that names a writer: the innermost of the instruction's own frames outside the

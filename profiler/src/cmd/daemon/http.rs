@@ -167,103 +167,17 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
         out.push_str("clprof_windows 0\n");
         return out;
     };
-    let mut gauge = |name: &str, help: &str, rows: Vec<(String, f64)>| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in rows {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
     gauge(
-        "clprof_windows",
-        "Windows finished.",
+        &mut out,
+        ("clprof_windows", "Windows finished."),
         vec![(String::new(), seq as f64)],
     );
-    let per_target = |f: &dyn Fn(u32) -> f64| -> Vec<(String, f64)> {
-        report
-            .targets
-            .iter()
-            .map(|t| {
-                let container = t.container.as_ref().map_or(String::new(), |c| {
-                    format!(
-                        ",container_id=\"{}\",pod_uid=\"{}\"",
-                        label(&c.id),
-                        label(c.pod_uid.as_deref().unwrap_or(""))
-                    )
-                });
-                (
-                    format!("{{pid=\"{}\",exe=\"{}\"{container}}}", t.pid, label(&t.exe)),
-                    f(t.pid),
-                )
-            })
-            .collect()
-    };
-    let top = |pid: u32| report.lines.iter().find(|l| l.pid == pid);
-    let map_sum = |pid: u32, field: fn(&crate::report::MapReport) -> u64| -> f64 {
-        let maps = report.maps.iter().filter(|m| m.pid == pid);
-        maps.map(|m| field(m) as f64).sum()
-    };
-    gauge(
-        "clprof_top_line_transfers",
-        "Cache-line transfers of the target's most contended line in the latest window.",
-        per_target(&|pid| top(pid).map_or(0.0, |l| l.transfers as f64)),
-    );
-    gauge(
-        "clprof_top_line_writes",
-        "Writes to the target's most contended line in the latest window.",
-        per_target(&|pid| top(pid).map_or(0.0, |l| l.writes as f64)),
-    );
-    let cost = |pid: u32| -> f64 {
-        let costs = report.lines.iter().filter(|l| l.pid == pid);
-        costs.filter_map(|l| l.cost).map(|c| c.cpu_ns_per_s).sum()
-    };
-    gauge(
-        "clprof_line_cost_ns_per_s",
-        "CPU time the target's lines cost in moves between caches, per second (latest window; \
-         NaN where the transfer cost is unknown).",
-        per_target(&|pid| {
-            let known = report
-                .lines
-                .iter()
-                .any(|l| l.pid == pid && l.cost.is_some());
-            if known {
-                cost(pid)
-            } else {
-                f64::NAN
-            }
-        }),
-    );
-    gauge(
-        "clprof_concurrent_writers",
-        "Map assigns that found another writer inside the same map (latest window).",
-        per_target(&|pid| map_sum(pid, |m| m.concurrent_writers)),
-    );
-    gauge(
-        "clprof_growth_writes",
-        "Map assigns during or causing map growth (latest window).",
-        per_target(&|pid| map_sum(pid, |m| m.growth_writes)),
-    );
-    let target_field = |pid: u32, f: &dyn Fn(&crate::report::TargetInfo) -> Option<f64>| {
-        report
-            .targets
-            .iter()
-            .find(|t| t.pid == pid)
-            .and_then(f)
-            .unwrap_or(f64::NAN)
-    };
-    gauge(
-        "clprof_probe_active_fraction",
-        "Fraction of the latest window the target's probes were attached.",
-        per_target(&|pid| target_field(pid, &|t| t.overhead.probe_active_fraction)),
-    );
-    gauge(
-        "clprof_estimated_overhead_pct",
-        "Estimated cost of profiling to the target, percent of its own CPU time.",
-        per_target(&|pid| target_field(pid, &|t| t.overhead.estimated_overhead_pct)),
-    );
+    line_gauges(&mut out, report);
+    target_gauges(&mut out, report);
     let d = &report.drops;
     gauge(
-        "clprof_drops",
-        "Data lost in the latest window, by kind.",
+        &mut out,
+        ("clprof_drops", "Data lost in the latest window, by kind."),
         vec![
             ("{kind=\"ringbuf\"}".to_owned(), d.ringbuf as f64),
             ("{kind=\"map_full\"}".to_owned(), d.map_full as f64),
@@ -271,6 +185,125 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
         ],
     );
     out
+}
+
+/// Writes gauge `name` (with its `help`) and its rows of (labels, value) to `out`.
+fn gauge(out: &mut String, (name, help): (&str, &str), rows: Vec<(String, f64)>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in rows {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
+/// A row per target of `report`: its labels and `f` of its pid.
+fn per_target(report: &Report, f: impl Fn(u32) -> f64) -> Vec<(String, f64)> {
+    report
+        .targets
+        .iter()
+        .map(|t| {
+            let container = t.container.as_ref().map_or(String::new(), |c| {
+                format!(
+                    ",container_id=\"{}\",pod_uid=\"{}\"",
+                    label(&c.id),
+                    label(c.pod_uid.as_deref().unwrap_or(""))
+                )
+            });
+            (
+                format!("{{pid=\"{}\",exe=\"{}\"{container}}}", t.pid, label(&t.exe)),
+                f(t.pid),
+            )
+        })
+        .collect()
+}
+
+/// The gauges of each target's lines: its top line's transfers and writes, its lines' cost.
+fn line_gauges(out: &mut String, report: &Report) {
+    let top = |pid: u32| report.lines.iter().find(|l| l.pid == pid);
+    gauge(
+        out,
+        (
+            "clprof_top_line_transfers",
+            "Cache-line transfers of the target's most contended line in the latest window.",
+        ),
+        per_target(report, |pid| top(pid).map_or(0.0, |l| l.transfers as f64)),
+    );
+    gauge(
+        out,
+        (
+            "clprof_top_line_writes",
+            "Writes to the target's most contended line in the latest window.",
+        ),
+        per_target(report, |pid| top(pid).map_or(0.0, |l| l.writes as f64)),
+    );
+    let cost = |pid: u32| -> f64 {
+        let mut costs = report
+            .lines
+            .iter()
+            .filter(|l| l.pid == pid)
+            .filter_map(|l| l.cost)
+            .peekable();
+        if costs.peek().is_none() {
+            return f64::NAN;
+        }
+        costs.map(|c| c.cpu_ns_per_s).sum()
+    };
+    gauge(
+        out,
+        (
+            "clprof_line_cost_ns_per_s",
+            "CPU time the target's lines cost in moves between caches, per second (latest \
+             window; NaN where the transfer cost is unknown).",
+        ),
+        per_target(report, cost),
+    );
+}
+
+/// The gauges of each target's maps and of its profiling overhead.
+fn target_gauges(out: &mut String, report: &Report) {
+    let map_sum = |pid: u32, field: fn(&crate::report::MapReport) -> u64| -> f64 {
+        let maps = report.maps.iter().filter(|m| m.pid == pid);
+        maps.map(|m| field(m) as f64).sum()
+    };
+    gauge(
+        out,
+        (
+            "clprof_concurrent_writers",
+            "Map assigns that found another writer inside the same map (latest window).",
+        ),
+        per_target(report, |pid| map_sum(pid, |m| m.concurrent_writers)),
+    );
+    gauge(
+        out,
+        (
+            "clprof_growth_writes",
+            "Map assigns during or causing map growth (latest window).",
+        ),
+        per_target(report, |pid| map_sum(pid, |m| m.growth_writes)),
+    );
+    let target_field = |pid: u32, f: fn(&crate::report::TargetInfo) -> Option<f64>| {
+        let target = report.targets.iter().find(|t| t.pid == pid);
+        target.and_then(f).unwrap_or(f64::NAN)
+    };
+    gauge(
+        out,
+        (
+            "clprof_probe_active_fraction",
+            "Fraction of the latest window the target's probes were attached.",
+        ),
+        per_target(report, |pid| {
+            target_field(pid, |t| t.overhead.probe_active_fraction)
+        }),
+    );
+    gauge(
+        out,
+        (
+            "clprof_estimated_overhead_pct",
+            "Estimated cost of profiling to the target, percent of its own CPU time.",
+        ),
+        per_target(report, |pid| {
+            target_field(pid, |t| t.overhead.estimated_overhead_pct)
+        }),
+    );
 }
 
 #[cfg(test)]

@@ -178,12 +178,7 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
 
     let (state, server) = serve(&args, &targets, pusher.as_ref()).await?;
     if !quiet {
-        eprintln!(
-            "clprof: daemon recording {} process(es) in {} windows; serving http://{}/",
-            targets.len(),
-            humantime::format_duration(args.window),
-            args.listen
-        );
+        announce(&args, targets.len());
     }
 
     let mut options = CollectOptions {
@@ -221,14 +216,28 @@ pub async fn run(args: DaemonArgs, verbose: bool, quiet: bool) -> anyhow::Result
     if let Some(events) = &perf_events {
         events.disable();
     }
-    server.abort();
-    if let Some(pusher) = pusher {
-        pusher.finish().await;
-    }
+    stop_serving(server, pusher).await;
     if !quiet {
         eprintln!("clprof: daemon stopped ({stop}) after {seq} window(s)");
     }
     Ok(())
+}
+
+/// Stops the HTTP `server` and sends what `pusher` still holds.
+async fn stop_serving(server: tokio::task::JoinHandle<()>, pusher: Option<push::Pusher>) {
+    server.abort();
+    if let Some(pusher) = pusher {
+        pusher.finish().await;
+    }
+}
+
+/// Tells the user the daemon records `targets` processes and serves its page.
+fn announce(args: &DaemonArgs, targets: usize) {
+    eprintln!(
+        "clprof: daemon recording {targets} process(es) in {} windows; serving http://{}/",
+        humantime::format_duration(args.window),
+        args.listen
+    );
 }
 
 /// The state the HTTP server shares with the recording loop, and the server on `--listen`.

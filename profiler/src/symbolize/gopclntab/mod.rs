@@ -82,6 +82,16 @@ fn plausible_header(bytes: &[u8]) -> bool {
         && words[7].saturating_add(8 * (nfunc + 1)) <= len
 }
 
+/// Where a binary's line table and what it needs lie.
+struct Placed {
+    /// The table itself.
+    location: locate::Location,
+    /// Candidate bases of its inline trees: (file offset, address).
+    gofunc: Vec<(usize, u64)>,
+    /// The start of the text its PCs count from; None where not found.
+    text: Option<u64>,
+}
+
 impl GoLineTable {
     /// Reads `path`; None when it has no line table of a layout this reader knows.
     pub fn open(path: &Path) -> Option<Self> {
@@ -90,43 +100,11 @@ impl GoLineTable {
 
     /// The line table of the binary in `data`; None when it has none this reader knows.
     pub fn from_data(data: Vec<u8>) -> Option<Self> {
-        let (location, gofunc, text) = {
-            let file = object::File::parse(&*data).ok()?;
-            let plausible = |offset: usize, len: usize| {
-                let end = offset.checked_add(len);
-                end.and_then(|end| data.get(offset..end))
-                    .is_some_and(plausible_header)
-            };
-            let location =
-                locate::table(&file, &data, plausible).filter(|l| plausible(l.offset, l.len))?;
-            let file_offset = |addr: u64| {
-                file.sections().find_map(|sec| {
-                    let (off, len) = sec.file_range()?;
-                    let start = sec.address();
-                    let into = addr.checked_sub(start).filter(|&into| into < len)?;
-                    Some((usize::try_from(off.checked_add(into)?).ok()?, addr))
-                })
-            };
-            let pointers = locate::Pointers::new(&file, &data);
-            // The inline trees' base: the `go:func.*` symbol, else candidates from moduledata
-            // (checked against the trees once the table is read).
-            let gofunc: Vec<(usize, u64)> = match file
-                .symbols()
-                .find(|s| matches!(s.name(), Ok("go:func.*") | Ok("go.func.*")))
-            {
-                Some(sym) => file_offset(sym.address()).into_iter().collect(),
-                None => MODULEDATA_GOFUNC_WORDS
-                    .iter()
-                    .filter_map(|&w| locate::moduledata_word(&pointers, location.vaddr, w))
-                    .filter_map(file_offset)
-                    .collect(),
-            };
-            let stored = data
-                .get(location.offset + 24..location.offset + 32)
-                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))?;
-            let text = locate::text_start(&file, &pointers, &location, stored);
-            (location, gofunc, text)
-        };
+        let Placed {
+            location,
+            gofunc,
+            text,
+        } = Self::place(&data)?;
         let mut t = GoLineTable {
             data,
             tab: location.offset,
@@ -169,6 +147,50 @@ impl GoLineTable {
                 .find(|&base| t.inline_trees_read_with(base)),
         };
         Some(t)
+    }
+
+    /// Where the line table of the binary in `data` lies, with the bases of its inline trees
+    /// and the start of its text.
+    fn place(data: &[u8]) -> Option<Placed> {
+        let file = object::File::parse(data).ok()?;
+        let plausible = |offset: usize, len: usize| {
+            let end = offset.checked_add(len);
+            end.and_then(|end| data.get(offset..end))
+                .is_some_and(plausible_header)
+        };
+        let location =
+            locate::table(&file, data, plausible).filter(|l| plausible(l.offset, l.len))?;
+        let file_offset = |addr: u64| {
+            file.sections().find_map(|sec| {
+                let (off, len) = sec.file_range()?;
+                let start = sec.address();
+                let into = addr.checked_sub(start).filter(|&into| into < len)?;
+                Some((usize::try_from(off.checked_add(into)?).ok()?, addr))
+            })
+        };
+        let pointers = locate::Pointers::new(&file, data);
+        // The inline trees' base: the `go:func.*` symbol, else candidates from moduledata
+        // (checked against the trees once the table is read).
+        let gofunc: Vec<(usize, u64)> = match file
+            .symbols()
+            .find(|s| matches!(s.name(), Ok("go:func.*") | Ok("go.func.*")))
+        {
+            Some(sym) => file_offset(sym.address()).into_iter().collect(),
+            None => MODULEDATA_GOFUNC_WORDS
+                .iter()
+                .filter_map(|&w| locate::moduledata_word(&pointers, location.vaddr, w))
+                .filter_map(file_offset)
+                .collect(),
+        };
+        let stored = data
+            .get(location.offset + 24..location.offset + 32)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))?;
+        let text = locate::text_start(&file, &pointers, &location, stored);
+        Some(Placed {
+            location,
+            gofunc,
+            text,
+        })
     }
 
     /// Whether the inline trees of the first functions that have one read as trees from `base`:
