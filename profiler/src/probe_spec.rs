@@ -68,11 +68,21 @@ fn parse_offset(text: &str) -> Option<i32> {
         b'-' => (true, &text[1..]),
         _ => return None,
     };
-    let value = match digits.strip_prefix("0x") {
-        Some(hex) => i64::from_str_radix(hex, 16).ok()?,
-        None => digits.parse::<i64>().ok()?,
+    let (radix, digits) = match digits.strip_prefix("0x") {
+        Some(hex) => (16, hex),
+        None => (10, digits),
     };
-    i32::try_from(if negative { -value } else { value }).ok()
+    // One sign, before the digits (`from_str_radix` would take another).
+    if !digits.bytes().next()?.is_ascii_hexdigit() {
+        return None;
+    }
+    let value = i64::from_str_radix(digits, radix).ok()?;
+    i32::try_from(if negative {
+        value.checked_neg()?
+    } else {
+        value
+    })
+    .ok()
 }
 
 impl FromStr for ProbeSpec {

@@ -30,6 +30,27 @@ fn offsets_are_signed_decimal_or_hex() {
     assert_eq!(custom("/x:f:rdi+8").offset, 8);
     assert_eq!(custom("/x:f:rdi-16").offset, -16);
     assert_eq!(custom("/x:f:rsi+0x40").offset, 64);
+    assert_eq!(custom("/x:f:rsi-0x40").offset, -64);
+}
+
+#[test]
+fn an_offset_has_one_sign_and_fits_i32() {
+    for offset in [
+        // i64::MIN: negating it overflowed (found by the probe_spec fuzz target).
+        "--9223372036854775808",
+        "+-8",
+        "-+8",
+        "++8",
+        "+0x-8",
+        "-0x+8",
+        "+2147483648",
+        "-2147483649",
+    ] {
+        let spec = format!("/x:f:rdi{offset}");
+        assert!(spec.parse::<ProbeSpec>().is_err(), "{spec} parsed");
+    }
+    assert_eq!(custom("/x:f:rdi-2147483648").offset, i32::MIN);
+    assert_eq!(custom("/x:f:rdi+2147483647").offset, i32::MAX);
 }
 
 #[test]
