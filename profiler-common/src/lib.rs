@@ -96,6 +96,8 @@ pub mod map_names {
     pub const IP_OPERANDS: &str = "IP_OPERANDS";
     /// `LruHashMap<LineKey, SampledLine>`: samples per line, from their data addresses.
     pub const SAMPLED_LINES: &str = "SAMPLED_LINES";
+    /// `LruHashMap<LineIpKey, u64>`: samples per line and sampled instruction.
+    pub const LINE_IPS: &str = "LINE_IPS";
 }
 
 /// Name of the uprobe program attached to every Go map-assign function's entry.
@@ -527,6 +529,7 @@ mod pod {
     unsafe impl aya::Pod for super::operand::DataOperand {}
     unsafe impl aya::Pod for super::sampled::IpOperand {}
     unsafe impl aya::Pod for super::sampled::SampledLine {}
+    unsafe impl aya::Pod for super::sampled::LineIpKey {}
 }
 
 /// The 64-byte line holding `addr`.

@@ -18,7 +18,9 @@ impl SampleFlags {
     pub const SLOT: SampleFlags = SampleFlags(2);
     /// A custom probe.
     pub const CUSTOM: SampleFlags = SampleFlags(4);
-    /// A perf-event sample (L1 miss or cpu-clock); `return_addr` is 0.
+    /// A perf-event sample (L1 miss or cpu-clock); `return_addr` is 0. Perf samples are
+    /// counted in the kernel (`PERF_IPS`, `LINE_IPS`) and no longer sent; the bit stays reserved
+    /// so that samples saved with `--save-samples` by earlier versions read the same.
     pub const PERF: SampleFlags = SampleFlags(8);
     /// A lookup or iteration step (an access probe's read), not a write.
     pub const READ: SampleFlags = SampleFlags(16);

@@ -4,7 +4,7 @@
 //! The kernel side keeps `IP_OPERANDS` (filled by userspace the first time an IP shows up in
 //! `PERF_IPS`) and folds every later sample at a known IP into `SAMPLED_LINES`, per line: how many
 //! samples, of which access kind, by which threads and CPUs, and which 8-byte words each of the
-//! first [`TRACKED_TIDS`] threads touched and wrote. A sample is time-weighted: an access that
+//! first [`TRACKED_TIDS`] threads touched and wrote; and into `LINE_IPS`, per line and IP. A sample is time-weighted: an access that
 //! waits for a line another CPU holds is sampled in proportion to its wait.
 
 use core::mem::size_of;
@@ -19,6 +19,25 @@ use crate::{
 pub const MAX_SAMPLED_LINES: u32 = 16_384;
 /// Most decoded IPs `IP_OPERANDS` holds.
 pub const MAX_IP_OPERANDS: u32 = 32_768;
+/// Most (line, IP) pairs `LINE_IPS` holds (least recently sampled go first).
+pub const MAX_LINE_IPS: u32 = 32_768;
+
+/// Key of `LINE_IPS` (value: samples, a `u64`): one instruction sampled accessing one line of
+/// one process, so the report names the code that touched each line without a user stack per
+/// sample.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LineIpKey {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Explicit padding; always 0.
+    pub _pad: u32,
+    /// The line's first byte (64-byte aligned address).
+    pub line: u64,
+    /// The sampled instruction address (runtime, not bias-adjusted): one past the access.
+    pub ip: u64,
+}
+const _: () = assert!(size_of::<LineIpKey>() == 24);
 
 /// Value of `IP_OPERANDS`: what a sample at one IP of one process accessed. `operand.kind` 0
 /// marks an IP userspace decoded and found no data access at (the sample counts only by IP).

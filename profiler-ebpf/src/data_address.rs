@@ -1,6 +1,7 @@
-//! Data addresses of perf samples, folded per line into `SAMPLED_LINES` (see
-//! `profiler_common::sampled`): the hardware's (PEBS/IBS), or one computed from the interrupted
-//! user registers and the operand userspace decoded at the sample's IP (`IP_OPERANDS`).
+//! Data addresses of perf samples, folded per line into `SAMPLED_LINES` and per line and IP into
+//! `LINE_IPS` (see `profiler_common::sampled`): the hardware's (PEBS/IBS), or one computed from
+//! the interrupted user registers and the operand userspace decoded at the sample's IP
+//! (`IP_OPERANDS`).
 
 use aya_ebpf::{
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
@@ -9,13 +10,13 @@ use aya_ebpf::{
 use profiler_common::{
     line_of,
     operand::AddrReg,
-    sampled::{record_sample, who, DataSample, IpOperand},
+    sampled::{record_sample, who, DataSample, IpOperand, LineIpKey},
     Counter, IpKey, LineKey,
 };
 
 use crate::{
     fold::{atomic_add, entry},
-    maps::{bump, IP_OPERANDS, SAMPLED_LINES, ZERO_SAMPLED},
+    maps::{bump, IP_OPERANDS, LINE_IPS, SAMPLED_LINES, ZERO_SAMPLED},
 };
 
 /// Registers an address can be computed from, in perf's order with its gap (9 to 15) closed.
@@ -70,6 +71,12 @@ pub fn fold_sample(
         width: decoded.operand.width,
         kind: decoded.operand.kind,
     };
+    count_line_ip(LineIpKey {
+        pid,
+        _pad: 0,
+        line: line.line,
+        ip,
+    });
     let Some(zero) = ZERO_SAMPLED.get_ptr(0) else {
         return addr;
     };
@@ -79,6 +86,18 @@ pub fn fold_sample(
         record_sample(unsafe { &mut *stats }, &sample, atomic_add);
     }
     addr
+}
+
+/// Counts one sample of `key`'s instruction accessing its line.
+#[inline(always)]
+fn count_line_ip(key: LineIpKey) {
+    match LINE_IPS.get_ptr_mut(key) {
+        // SAFETY: a live map value.
+        Some(n) => atomic_add(unsafe { &mut *n }, 1),
+        None => {
+            let _ = LINE_IPS.insert(key, 1u64, 0);
+        }
+    }
 }
 
 /// The interrupted user registers an address can use, read at the context's constant offsets

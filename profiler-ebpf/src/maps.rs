@@ -5,7 +5,9 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf, StackTrace},
 };
 use profiler_common::{
-    sampled::{IpOperand, SampledLine, MAX_IP_OPERANDS, MAX_SAMPLED_LINES},
+    sampled::{
+        IpOperand, LineIpKey, SampledLine, MAX_IP_OPERANDS, MAX_LINE_IPS, MAX_SAMPLED_LINES,
+    },
     watch::{WatchSite, WatchSiteKey, WordKey, MAX_WATCH_LINES, MAX_WATCH_SITES, MAX_WATCH_WORDS},
     xol::{MAX_PROBE_STEPS, MAX_PROBE_THREADS},
     Counter, Inflight, InflightKey, IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey,
@@ -75,6 +77,10 @@ pub static IP_OPERANDS: LruHashMap<IpKey, IpOperand> =
 #[map]
 pub static SAMPLED_LINES: LruHashMap<LineKey, SampledLine> =
     LruHashMap::with_max_entries(MAX_SAMPLED_LINES, 0);
+
+/// Samples per line and sampled instruction, from their data addresses.
+#[map]
+pub static LINE_IPS: LruHashMap<LineIpKey, u64> = LruHashMap::with_max_entries(MAX_LINE_IPS, 0);
 
 #[map]
 pub static LAST_PROBE: LruHashMap<u32, ProbeHit> =

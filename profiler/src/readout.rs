@@ -6,7 +6,10 @@
 
 use std::collections::HashMap;
 
-use profiler_common::{sampled::SampledLine, IpKey, LineKey, StepKey};
+use profiler_common::{
+    sampled::{LineIpKey, SampledLine},
+    IpKey, LineKey, StepKey,
+};
 
 use crate::{
     folded::{Counters, KernelSnapshot, WatchSnapshot, XolArea},
@@ -27,6 +30,8 @@ pub struct Readout {
     pub perf_ips: Vec<(IpKey, u64)>,
     /// Samples per line, from their data addresses; empty without perf sampling.
     pub sampled_lines: Vec<(LineKey, SampledLine)>,
+    /// Samples per line and sampled instruction; empty without perf sampling.
+    pub line_ips: Vec<(LineIpKey, u64)>,
     /// Perf samples of threads single-stepping a probed instruction; empty without perf
     /// sampling.
     pub probe_steps: Vec<(StepKey, u64)>,

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ComparedBy, Side};
 use crate::report::{
-    parse_hex, FrameReport, LineReport, MapReport, ObjectKind, ObjectReport, Report, Verdict,
+    parse_hex, DataSamples, FrameReport, LineReport, MapReport, ObjectKind, ObjectReport, Report,
+    Verdict,
 };
 
 /// A line's identity: equal in two runs of one program when the same objects share the line.
@@ -21,6 +22,9 @@ pub struct Identity {
     /// The objects in the line, sorted (a multiset: two maps of one type made by one function
     /// are two entries; the value slots of one map count once).
     pub objects: Vec<ObjectIdentity>,
+    /// For a line no probe or watchpoint saw, what its data samples say it holds: its words'
+    /// names, else the primitive its code touched and that code's function, else the function.
+    pub sampled: Option<String>,
     /// The identity in one line of text.
     pub label: String,
 }
@@ -40,6 +44,7 @@ impl Identity {
         Identity {
             exe: self.exe.clone(),
             objects,
+            sampled: self.sampled.clone(),
             label: String::new(),
         }
     }
@@ -200,11 +205,36 @@ pub fn identity(
             .filter(|w| only_watched || w.watched.is_some()),
     );
     objects.sort();
-    let label = label(&exe, &objects);
+    let sampled = match objects.is_empty() {
+        true => line.data_samples.as_ref().map(sampled_identity),
+        false => None,
+    };
+    let label = match &sampled {
+        Some(what) => format!("{exe}: sampled {what}"),
+        None => label(&exe, &objects),
+    };
     Identity {
         exe,
         objects,
+        sampled,
         label,
+    }
+}
+
+/// What a line's data samples say it holds, without addresses: the names of its words, else
+/// the primitive its most sampled code touched (`sync.RWMutex.readerCount in main.reader`),
+/// else that code's function.
+fn sampled_identity(data: &DataSamples) -> String {
+    if !data.names.is_empty() {
+        let names: Vec<&str> = data.names.iter().map(|n| n.name.as_str()).collect();
+        return names.join(" ");
+    }
+    let Some(top) = data.accesses.first() else {
+        return "(no access named)".to_owned();
+    };
+    match &top.object {
+        Some(object) => format!("{object} in {}", top.frame.function),
+        None => top.frame.function.clone(),
     }
 }
 

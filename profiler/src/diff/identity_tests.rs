@@ -166,3 +166,31 @@ fn without_a_cost_the_rate_of_moves_stands_in() {
     // 20 s of CPU in 4 s: 5e9 ns/s.
     assert!((t.target_cpu_pct.unwrap() - 100.0 * 11_100.0 / 5e9).abs() < 1e-12);
 }
+
+#[test]
+fn lines_only_sampled_are_told_by_their_names_or_code_not_their_address() {
+    let sampled = |addr: u64| {
+        let mut report = crate::report::test_report::with_sampled_line();
+        report.lines.truncate(1);
+        report.lines[0].objects.clear();
+        report.lines[0].line = hex(addr);
+        report.lines[0].data_samples = Some(crate::report::test_report::data_samples());
+        report
+    };
+    let (a, b) = (sampled(0x59c500), sampled(0x7f0000a00040));
+    assert_eq!(identities(&a), identities(&b));
+    let id = &identities(&a)[0];
+    assert_eq!(id.sampled.as_deref(), Some("main.hot.a main.hot.b"));
+    assert_eq!(id.label, "app: sampled main.hot.a main.hot.b");
+    // No names: the primitive and the code that touched it.
+    let mut c = sampled(0x59c500);
+    let data = c.lines[0].data_samples.as_mut().expect("data samples");
+    data.names.clear();
+    data.accesses[0].object = Some("sync.RWMutex.readerCount".to_owned());
+    let id = &identities(&c)[0];
+    assert_eq!(
+        id.sampled.as_deref(),
+        Some("sync.RWMutex.readerCount in main.worker")
+    );
+    assert_ne!(identities(&a), identities(&c));
+}

@@ -62,6 +62,7 @@ pub(crate) fn line(
             cpu_ns_per_s: ns,
             target_cpu_pct: ns / 2e7,
             rel_err: 0.05,
+            basis: crate::report::CostBasis::Moves,
         }),
         objects,
         ..base

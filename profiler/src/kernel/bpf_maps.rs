@@ -9,7 +9,7 @@ use aya::{
 };
 use profiler_common::{
     map_names, read_hits_counter,
-    sampled::{IpOperand, SampledLine},
+    sampled::{IpOperand, LineIpKey, SampledLine},
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey},
     IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime, StepKey,
     TargetConfig, COUNTERS, TARGET_SLOTS,
@@ -38,6 +38,12 @@ impl PidKey for ObjectKey {
 }
 
 impl PidKey for IpKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for LineIpKey {
     fn pid(&self) -> u32 {
         self.pid
     }
@@ -190,6 +196,13 @@ impl<'a> BpfMaps<'a> {
         Ok(lines.iter().filter_map(Result::ok).collect())
     }
 
+    /// Samples per line and sampled instruction, from their data addresses.
+    pub fn line_ips(&self) -> Result<Vec<(LineIpKey, u64)>, AttachError> {
+        let ips: BpfHashMap<&MapData, LineIpKey, u64> =
+            BpfHashMap::try_from(self.map(map_names::LINE_IPS)?)?;
+        Ok(ips.iter().filter_map(Result::ok).collect())
+    }
+
     /// Perf samples of threads single-stepping a probed instruction, per process and site.
     pub fn probe_steps(&self) -> Result<Vec<(StepKey, u64)>, AttachError> {
         let steps: BpfHashMap<&MapData, StepKey, u64> =
@@ -265,7 +278,8 @@ impl<'a> BpfMapsMut<'a> {
     }
 
     /// Removes what the kernel side folded for the processes `which` selects: lines, objects,
-    /// latency, writers, perf IPs and their decoded operands, sampled lines, probe steps and
+    /// latency, writers, perf IPs and their decoded operands, sampled lines and their IPs, probe
+    /// steps and
     /// watched writes (one pass over each map).
     pub fn purge(&mut self, which: &dyn Fn(u32) -> bool) -> Result<(), AttachError> {
         self.purge_map::<LineKey, LineStats>(map_names::LINES, which)?;
@@ -275,6 +289,7 @@ impl<'a> BpfMapsMut<'a> {
         self.purge_map::<IpKey, u64>(map_names::PERF_IPS, which)?;
         self.purge_map::<IpKey, IpOperand>(map_names::IP_OPERANDS, which)?;
         self.purge_map::<LineKey, SampledLine>(map_names::SAMPLED_LINES, which)?;
+        self.purge_map::<LineIpKey, u64>(map_names::LINE_IPS, which)?;
         self.purge_map::<StepKey, u64>(map_names::PROBE_STEPS, which)?;
         self.purge_map::<WordKey, LineStats>(map_names::WATCH_WORDS, which)?;
         self.purge_map::<LineKey, LineStats>(map_names::WATCH_LINES, which)?;

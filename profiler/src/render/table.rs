@@ -64,10 +64,6 @@ pub fn table(report: &Report, top: usize) -> String {
     } else {
         lines_section(&mut s, report, top);
     }
-    if !report.sampled_lines.is_empty() {
-        let _ = writeln!(s);
-        super::table_sampled::sampled_section(&mut s, report, top);
-    }
     if !report.maps.is_empty() {
         let _ = writeln!(s);
         maps_section(&mut s, report, top);
@@ -139,6 +135,7 @@ fn header(s: &mut String, report: &Report) {
             classes.join(", ")
         );
     }
+    super::table_sampled::data_address_header(s, report);
     let _ = writeln!(
         s,
         "events: {}, sampled with stacks: {}; drops: ringbuf {}, map-full {}, stacks {}",
@@ -230,6 +227,7 @@ fn line_rows(s: &mut String, rank: usize, line: &LineReport) {
     }
     object_rows(s, line);
     watch_rows(s, line);
+    super::table_sampled::data_rows(s, line);
     frame_rows(s, line);
 }
 

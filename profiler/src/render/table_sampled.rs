@@ -1,77 +1,70 @@
-//! The table's section of lines found from the perf samples' data addresses.
+//! The table's rows of what a line's data samples saw: samples by access kind, the words each
+//! thread touched and wrote, their names, and the code that touched the line.
 
 use std::fmt::Write as _;
 
-use crate::report::{Report, SampledLineReport, ThreadWords};
+use crate::report::{LineReport, Report, ThreadWords};
 
 use super::numbers::thousands;
 
-/// Lines by the samples' data addresses, at most `top`, with each line's words per thread and
-/// the source lines that touched it.
-pub fn sampled_section(s: &mut String, report: &Report, top: usize) {
+/// The header line saying where data addresses came from and what became of them; nothing
+/// without data-address sampling.
+pub fn data_address_header(s: &mut String, report: &Report) {
+    let Some(d) = &report.sources.data_addresses else {
+        return;
+    };
     let what = match report.sources.perf.as_str() {
-        "cpu-clock" => "cpu-clock samples decoded at their instruction: where accesses waited",
+        "cpu-clock" => "cpu-clock samples decoded at their instruction",
         "pebs-l1-miss" | "ibs-op" => "hardware data addresses",
         other => other,
     };
-    let all = report.sources.perf_samples.unwrap_or(0).max(1);
-    let _ = writeln!(s, "LINES BY SAMPLED DATA ADDRESS ({what}; any object)");
     let _ = writeln!(
         s,
-        "{:>3}  {:<18} {:>7} {:>8} {:>6} {:<14} {:>8} {:>8} {:>8} {:>8} {:>7} {:>4}",
-        "#",
-        "LINE",
-        "PID",
-        "SAMPLES",
-        "SHARE",
-        "SHARING",
-        "LOCKED",
-        "UPDATES",
-        "STORES",
-        "LOADS",
-        "THREADS",
-        "CPUS"
+        "data addresses: {what}: {} sample(s) with an address; instructions decoded {}, without \
+         a followed access {}, unreadable {}",
+        thousands(d.operand_samples),
+        thousands(d.decoded_ips),
+        thousands(d.ips_without_access),
+        thousands(d.unreadable_ips)
     );
-    for (rank, line) in report.sampled_lines.iter().take(top).enumerate() {
-        line_rows(s, rank + 1, line, all);
-    }
 }
 
-fn line_rows(s: &mut String, rank: usize, line: &SampledLineReport, all: u64) {
-    let threads = if line.threads_exact {
-        line.threads.to_string()
+/// The rows of `line`'s data samples: nothing where none fell in it.
+pub fn data_rows(s: &mut String, line: &LineReport) {
+    let Some(data) = &line.data_samples else {
+        return;
+    };
+    let threads = if data.threads_exact {
+        data.threads.to_string()
     } else {
-        format!("~{}", line.threads)
+        format!("~{}", data.threads)
     };
     let _ = writeln!(
         s,
-        "{:>3}  {:<18} {:>7} {:>8} {:>5.1}% {:<14} {:>8} {:>8} {:>8} {:>8} {:>7} {:>4}",
-        rank,
-        line.line,
-        line.pid,
-        thousands(line.samples),
-        100.0 * line.samples as f64 / all as f64,
-        line.sharing.as_str(),
-        thousands(line.locked),
-        thousands(line.updates),
-        thousands(line.stores),
-        thousands(line.loads),
-        threads,
-        line.cpus
+        "       data samples: {} ({:.1}% of the target's), {}: locked {}, updates {}, stores {}, \
+         loads {}; {threads} thread(s) on {} CPU(s)",
+        thousands(data.samples),
+        100.0 * data.share,
+        data.sharing.as_str(),
+        thousands(data.locked),
+        thousands(data.updates),
+        thousands(data.stores),
+        thousands(data.loads),
+        data.cpus
     );
-    if !line.names.is_empty() {
-        let names: Vec<String> = line
+    if !data.names.is_empty() {
+        let names: Vec<String> = data
             .names
             .iter()
             .map(|n| format!("{} {}", n.word, n.name))
             .collect();
         let _ = writeln!(s, "       words hold: {}", names.join(", "));
     }
-    if !line.words.is_empty() {
-        let words: Vec<String> = line.words.iter().map(words_text).collect();
+    if !data.words.is_empty() {
+        let words: Vec<String> = data.words.iter().map(words_text).collect();
         let _ = writeln!(s, "       words by thread: {}", words.join(" | "));
     }
-    for site in &line.accesses {
+    for site in &data.accesses {
         let f = &site.frame;
         let at = match (&f.file, f.line) {
             (Some(file), Some(n)) => format!("{file}:{n}"),

@@ -178,30 +178,30 @@ fn each_line_shows_its_cost_verdict_and_advice() {
 }
 
 #[test]
-fn sampled_lines_show_their_sharing_words_and_code() {
-    let mut report = crate::report::test_report::sample();
+fn lines_show_their_data_samples_words_and_code() {
+    let mut report = crate::report::test_report::with_sampled_line();
     report.sources.perf = "cpu-clock".to_owned();
     report.sources.perf_samples = Some(600);
+    crate::report::judge::judge(&mut report);
     let text = table(&report, 5);
     assert!(
-        text.contains("LINES BY SAMPLED DATA ADDRESS (cpu-clock"),
+        text.contains("data addresses: cpu-clock samples decoded at their instruction"),
         "{text}"
     );
     let row = text
         .lines()
         .find(|l| l.contains("0x59c500"))
-        .unwrap_or_else(|| panic!("no sampled line row: {text}"));
-    for cell in ["120", "20.0%", "false-sharing"] {
-        assert!(row.contains(cell), "{cell:?} missing from {row:?}");
+        .unwrap_or_else(|| panic!("no row of the sampled line: {text}"));
+    assert!(row.contains("false-sharing"), "{row}");
+    for part in [
+        "data samples: 120 (40.0% of the target's), false-sharing: locked 120",
+        "words hold: 2 main.hot.a, 3 main.hot.b",
+        "words by thread: wrote 2 | wrote 3",
+        "main.worker  /src/atomicpair/main.go:44",
+        "advice: Threads write different words of this line (main.hot.a, main.hot.b)",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from {text}");
     }
-    assert!(
-        text.contains("words by thread: wrote 2 | wrote 3"),
-        "{text}"
-    );
-    assert!(
-        text.contains("main.worker  /src/atomicpair/main.go:44"),
-        "{text}"
-    );
-    report.sampled_lines.clear();
-    assert!(!table(&report, 5).contains("SAMPLED DATA ADDRESS"));
+    report.lines.truncate(1);
+    assert!(!table(&report, 5).contains("data samples:"));
 }

@@ -3,8 +3,8 @@
 //! the line's verdict.
 
 use crate::report::{
-    parse_hex, verdict::MapIndex, FrameReport, LineReport, MapReport, ObjectKind, ObjectReport,
-    Verdict,
+    advice_sampled, parse_hex, verdict::MapIndex, FrameReport, LineReport, MapReport, ObjectKind,
+    ObjectReport, Verdict,
 };
 
 /// Functions named as a line's writers, at most.
@@ -12,6 +12,17 @@ const WRITERS_NAMED: usize = 2;
 
 /// The advice for `line`, judged `verdict`; None for a private line.
 pub fn advice(line: &LineReport, verdict: Verdict, maps: &MapIndex<'_>) -> Option<String> {
+    if verdict == Verdict::Undecided {
+        return Some(undecided(line));
+    }
+    // A line whose writers no map or custom probe saw (at most watched words): what its data
+    // samples touched names it better (a lock, a counter of a global).
+    if let Some(data) = &line.data_samples {
+        let probed = |o: &ObjectReport| o.writes > 0 && o.kind != ObjectKind::Watched;
+        if !line.objects.iter().any(probed) {
+            return advice_sampled::advice(data, verdict);
+        }
+    }
     let writers = writer_functions(line);
     let subject = Subject {
         line,
@@ -24,7 +35,7 @@ pub fn advice(line: &LineReport, verdict: Verdict, maps: &MapIndex<'_>) -> Optio
         },
     };
     match verdict {
-        Verdict::Private => None,
+        Verdict::Private | Verdict::Undecided => None,
         Verdict::FalseSharing => Some(subject.false_sharing()),
         Verdict::TrueSharing => Some(subject.true_sharing()),
         Verdict::ReadWriteSharing => Some(subject.read_write_sharing()),
@@ -155,6 +166,21 @@ impl Subject<'_> {
             self.in_writers
         )
     }
+}
+
+/// What was seen of a line too little seen to judge, and how to see more.
+fn undecided(line: &LineReport) -> String {
+    let moves = super::verdict::moves_seen(line);
+    let samples = line.data_samples.as_ref().map_or(0, |d| d.samples);
+    let seen = match (moves, samples) {
+        (0, n) => format!("{n} data sample(s)"),
+        (m, 0) => format!("{m} move(s) between caches"),
+        (m, n) => format!("{m} move(s) between caches and {n} data sample(s)"),
+    };
+    format!(
+        "Only {seen} of this line were seen: too few to tell how it is shared. Record longer, \
+         or with a larger --budget, to judge it."
+    )
 }
 
 /// Shards for `writers`: the next power of two (for a cheap hash to shard).

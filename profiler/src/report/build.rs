@@ -19,7 +19,7 @@ use crate::{
         RecordingOverhead, Report, Sources, StackLocation, StackReport, TargetInfo, TargetOverhead,
         UprobeSource, SCHEMA,
     },
-    report::{perf, watch},
+    report::{perf, sampled, watch},
     symbolize::Frame,
     target::Target,
 };
@@ -81,6 +81,7 @@ pub fn build(
     drop(snapshot);
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let mut perf = perf::PerfParts::of(measured.perf, &mut stacks, &readout, collected);
+    seen += sampled::join(&mut lines, std::mem::take(&mut perf.sampled_lines));
     let events = readout.counters.get(Counter::Events);
     let perf_samples = measured
         .perf
@@ -100,7 +101,6 @@ pub fn build(
         lines,
         maps,
         functions: perf.functions,
-        sampled_lines: perf.sampled_lines,
         stacks: write_stacks,
         notices: all_notices(collected, events, &readout, &overhead),
     };

@@ -37,6 +37,7 @@ fn readout() -> Readout {
         watched: None,
         perf_ips: Vec::new(),
         sampled_lines: Vec::new(),
+        line_ips: Vec::new(),
         probe_steps: Vec::new(),
         stacks: HashMap::new(),
         xol_areas: HashMap::new(),

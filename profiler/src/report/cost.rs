@@ -1,15 +1,23 @@
-//! What a line's contention costs: every move of the line between caches (a transfer to a
-//! writer, a remote read) stalls the CPU that needs it for about one line transfer, as measured
-//! on this machine at start (`machine`). The cost is also the most a fix can win: a line that
-//! no longer moves costs nothing.
+//! What a line's contention costs, measured two ways, the larger kept:
+//! - **moves**: every move of the line between caches (a transfer to a writer, a remote read)
+//!   stalls the CPU that needs it for about one line transfer, as measured on this machine at
+//!   start (`machine`);
+//! - **samples**: the CPU time the timer samples found on the instructions that access the line
+//!   (their share of the target's samples times its CPU time). A sample lands one instruction
+//!   past the access that stalled, so an access waiting for the line is sampled in proportion
+//!   to its wait: this sees every access (locks, atomics, fields), where the moves see only the
+//!   probed ones, and it includes what the accesses would cost uncontended.
+//!
+//! The cost is also the most a fix can win: a line that no longer moves costs nothing.
 
-use crate::report::{verdict, Cost, LineReport};
+use crate::report::{verdict, Cost, CostBasis, LineReport};
 
 /// The cost of a line no fix can improve.
 pub const NOTHING: Cost = Cost {
     cpu_ns_per_s: 0.0,
     target_cpu_pct: 0.0,
     rel_err: 0.0,
+    basis: CostBasis::Moves,
 };
 
 /// What the target was recorded for.
@@ -33,7 +41,34 @@ pub fn cost(line: &LineReport, transfer_ns: f64, recorded: Recorded) -> Option<C
         cpu_ns_per_s: round2(cpu_ns_per_s),
         target_cpu_pct: significant4(cpu_ns_per_s / cpu_per_s * 100.0),
         rel_err: round4(rel_err(line)),
+        basis: CostBasis::Moves,
     })
+}
+
+/// The cost of `line` from its data samples: its share of the target's perf samples of the
+/// target's CPU time; None without data samples or where nothing was recorded.
+pub fn sampled(line: &LineReport, recorded: Recorded) -> Option<Cost> {
+    let data = line.data_samples.as_ref()?;
+    if recorded.seconds <= 0.0 || recorded.cpu_s <= 0.0 || data.samples == 0 || data.share <= 0.0 {
+        return None;
+    }
+    let cpu_per_s = recorded.cpu_s / recorded.seconds * 1e9;
+    let share = data.share.min(1.0);
+    Some(Cost {
+        cpu_ns_per_s: round2(share * cpu_per_s),
+        target_cpu_pct: significant4(share * 100.0),
+        rel_err: round4(((1.0 - share) / data.samples as f64).sqrt()),
+        basis: CostBasis::Samples,
+    })
+}
+
+/// The larger of two costs (the first on a tie); None where neither is known.
+pub fn larger(a: Option<Cost>, b: Option<Cost>) -> Option<Cost> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.cpu_ns_per_s > a.cpu_ns_per_s => Some(b),
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
 }
 
 /// Relative standard error of the line's moves: each part's estimate error and its counting

@@ -63,3 +63,55 @@ fn nothing_recorded_or_no_transfer_cost_gives_no_cost() {
     let quiet = line(0, 0, 0.0);
     assert_eq!(cost(&quiet, 50.0, r).map(|c| c.cpu_ns_per_s), Some(0.0));
 }
+
+#[test]
+fn the_sampled_cost_is_the_line_s_share_of_the_target_s_cpu_time() {
+    let mut l = line(0, 0, 0.0);
+    l.data_samples = Some(crate::report::DataSamples {
+        samples: 100,
+        share: 0.25,
+        ..test_report::data_samples()
+    });
+    // A quarter of 1.5 CPU-s over 3 s: 125 ms/s, 25% of the target's CPU time.
+    let c = sampled(
+        &l,
+        Recorded {
+            seconds: 3.0,
+            cpu_s: 1.5,
+        },
+    )
+    .expect("a sampled cost");
+    assert_eq!(c.cpu_ns_per_s, 125_000_000.0);
+    assert_eq!(c.target_cpu_pct, 25.0);
+    assert_eq!(c.basis, CostBasis::Samples);
+    // Binomial: √((1 − 0.25) / 100).
+    assert!((c.rel_err - 0.0866).abs() < 1e-4, "{c:?}");
+    // No data samples, or nothing recorded: no sampled cost.
+    l.data_samples = None;
+    let r = Recorded {
+        seconds: 3.0,
+        cpu_s: 1.5,
+    };
+    assert_eq!(sampled(&l, r), None);
+}
+
+#[test]
+fn the_larger_cost_is_kept() {
+    let of = |ns: f64, basis| Cost {
+        cpu_ns_per_s: ns,
+        target_cpu_pct: 0.0,
+        rel_err: 0.0,
+        basis,
+    };
+    let moves = of(10.0, CostBasis::Moves);
+    let samples = of(20.0, CostBasis::Samples);
+    assert_eq!(larger(Some(moves), Some(samples)), Some(samples));
+    assert_eq!(larger(Some(samples), Some(moves)), Some(samples));
+    assert_eq!(
+        larger(Some(moves), Some(of(10.0, CostBasis::Samples))),
+        Some(moves)
+    );
+    assert_eq!(larger(None, Some(moves)), Some(moves));
+    assert_eq!(larger(Some(moves), None), Some(moves));
+    assert_eq!(larger(None, None), None);
+}

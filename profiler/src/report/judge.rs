@@ -66,19 +66,21 @@ impl<'m> Judge<'m> {
     pub fn line(&self, line: &mut LineReport) {
         let flavor = self.flavors.get(&line.pid).copied().flatten();
         line.verdict = verdict::verdict(line, &self.maps, flavor);
-        line.cost = self
+        let recorded = self.recorded.get(&line.pid).copied();
+        let moves = self
             .line_transfer_ns
-            .zip(self.recorded.get(&line.pid))
-            .and_then(|(ns, &r)| cost::cost(line, ns, r))
-            .map(|c| {
-                // A private line's moves are one thread's migrations between CPUs, or too few
-                // to matter: no fix wins anything there.
-                if line.verdict == Verdict::Private {
-                    cost::NOTHING
-                } else {
-                    c
-                }
-            });
+            .zip(recorded)
+            .and_then(|(ns, r)| cost::cost(line, ns, r));
+        let samples = recorded.and_then(|r| cost::sampled(line, r));
+        line.cost = cost::larger(moves, samples).map(|c| {
+            // A private line's moves are one thread's migrations between CPUs, or too few
+            // to matter, and its sampled time is spent uncontended: no fix wins anything.
+            if line.verdict == Verdict::Private {
+                cost::NOTHING
+            } else {
+                c
+            }
+        });
         line.advice = advice::advice(line, line.verdict, &self.maps);
     }
 }

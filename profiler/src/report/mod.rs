@@ -4,6 +4,7 @@
 //! builds it ([`build`]).
 
 pub mod advice;
+mod advice_sampled;
 pub mod build;
 pub mod cost;
 pub mod judge;

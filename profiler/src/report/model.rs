@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model_overhead::{RecordingOverhead, TargetOverhead};
-use super::model_sampled::{DataAddressSources, SampledLineReport};
+use super::model_sampled::{DataAddressSources, DataSamples};
 
 /// Schema identifier; bump when a field changes meaning.
 pub const SCHEMA: &str = "clprof/1";
@@ -28,17 +28,14 @@ pub struct Report {
     pub events: u64,
     /// Events sampled with a user stack.
     pub samples: u64,
-    /// Contended lines, by `transfers` then `writes`, descending.
+    /// Contended lines, by `cost.cpu_ns_per_s`, `contention`, then `writes`, descending: the
+    /// probes', the watchpoints' and the sampled data addresses' lines in one ranking.
     pub lines: Vec<LineReport>,
     /// Every written Go map, by `concurrent_writers`, `growth_writes`, then `writes`, descending.
     pub maps: Vec<MapReport>,
     /// Functions by perf samples (`sources.perf` says which event), descending; empty without
     /// perf events.
     pub functions: Vec<FrameReport>,
-    /// Lines the perf samples' data addresses fell in, by samples, descending (at most 20);
-    /// empty without perf events.
-    #[serde(default)]
-    pub sampled_lines: Vec<SampledLineReport>,
     /// Sampled write stacks, symbolized, per line they wrote: what flamegraphs are drawn from.
     #[serde(default)]
     pub stacks: Vec<StackReport>,
@@ -202,6 +199,10 @@ pub struct LineReport {
     /// words was watched.
     #[serde(default)]
     pub watch: Option<WatchReport>,
+    /// What the perf samples' data addresses saw of this line, whatever object holds it; null
+    /// where none fell in it (or no perf events ran).
+    #[serde(default)]
+    pub data_samples: Option<DataSamples>,
     /// The counts made inside sampled windows: what `est_*` scale (not in the JSON).
     #[serde(skip)]
     pub sampled: profiler_common::Sampled,
@@ -224,6 +225,10 @@ pub enum Verdict {
     /// No contention: the line stays in one cache.
     #[default]
     Private,
+    /// Too little of the line was seen to tell how it is shared: fewer than
+    /// `verdict::MIN_MOVES_SEEN` moves, or fewer than `SampledSharing::MIN_SAMPLES` data
+    /// samples where only those saw it.
+    Undecided,
 }
 
 impl Verdict {
@@ -236,23 +241,43 @@ impl Verdict {
             Verdict::Growth => "growth",
             Verdict::Race => "race",
             Verdict::Private => "private",
+            Verdict::Undecided => "undecided",
         }
     }
 }
 
-/// What a line's moves between caches cost the target: also the most a fix can win.
+/// What a line's contention costs the target: also the most a fix can win.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
-    /// CPU time spent moving the line, per second recorded (ns/s): (estimated transfers +
-    /// estimated remote reads) × `sources.line_transfer_ns` / the seconds the target was
-    /// recorded.
+    /// CPU time the line costs, per second recorded (ns/s). `moves` (see `basis`): (estimated
+    /// transfers + estimated remote reads) × `sources.line_transfer_ns` / the seconds the
+    /// target was recorded; `samples`: the line's share of the target's perf samples × the
+    /// target's CPU time per second.
     pub cpu_ns_per_s: f64,
     /// `cpu_ns_per_s` over the CPU time the target used per second for its own work (percent).
     pub target_cpu_pct: f64,
-    /// Relative standard error of the counts behind it (0.05 = 5%): the estimates' errors and
-    /// the counting noise of the moves seen (√n / n). The transfer cost's own spread is left
-    /// out: it is one figure for every recording on a host.
+    /// Relative standard error of the counts behind it (0.05 = 5%). `moves`: the estimates'
+    /// errors and the counting noise of the moves seen (√n / n); the transfer cost's own spread
+    /// is left out (one figure for every recording on a host). `samples`: the sampling error
+    /// of the line's share of the samples (binomial: √((1 − p) / n) for n of them).
     pub rel_err: f64,
+    /// What it was measured from: the line's moves times the transfer cost, or the CPU time
+    /// the timer samples found on the instructions that access it, whichever is larger.
+    #[serde(default)]
+    pub basis: CostBasis,
+}
+
+/// What a line's cost was measured from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CostBasis {
+    /// (Estimated transfers + remote reads) × `sources.line_transfer_ns`.
+    #[default]
+    Moves,
+    /// The line's share of the target's perf samples (`data_samples.share`) × the target's
+    /// own CPU time: the time its accessing instructions took, waits on the line included
+    /// (and their uncontended cost with them).
+    Samples,
 }
 
 /// Writes to a line's watched words: every write while a word was watched, by any instruction.

@@ -5,15 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::symbolize::Frame;
 
-/// One line the samples' data addresses fell in.
+/// What the perf samples' data addresses saw of one line (`LineReport::data_samples`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SampledLineReport {
-    pub pid: u32,
-    /// The line's first byte (hex, 64-byte aligned).
-    pub line: String,
+pub struct DataSamples {
     /// Samples whose data address fell in the line: time-weighted, an access that waits for the
     /// line is sampled in proportion to its wait.
     pub samples: u64,
+    /// `samples` over all of the target's perf samples (0.25 = a quarter of its sampled CPU
+    /// time was spent on instructions accessing this line).
+    pub share: f64,
     /// Of them, loads.
     pub loads: u64,
     /// Stores.
@@ -64,7 +64,8 @@ pub struct WordName {
     pub name: String,
 }
 
-/// What the sampled words of a line say about how its threads share it.
+/// What the sampled words of a line say about how its threads share it (the exactly tracked
+/// threads' words, where more threads touched it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SampledSharing {
@@ -77,8 +78,7 @@ pub enum SampledSharing {
     ReadShared,
     /// One thread was sampled on it.
     OneThread,
-    /// Too few samples to say ([`SampledSharing::MIN_SAMPLES`]), or threads beyond the tracked
-    /// ones.
+    /// Too few samples to say ([`SampledSharing::MIN_SAMPLES`]).
     Unknown,
 }
 
@@ -114,7 +114,7 @@ pub struct AccessSite {
 }
 
 /// What became of the user IPs the perf samples hit, decoded for their data accesses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataAddressSources {
     /// IPs whose instruction's data access the kernel side followed.
     pub decoded_ips: u64,
@@ -127,4 +127,9 @@ pub struct DataAddressSources {
     pub operand_samples: u64,
     /// Samples at IPs not decoded yet when they were taken (counted by function only).
     pub undecoded_samples: u64,
+    /// Of the samples of the lines in the report, the share whose object was named: lines
+    /// holding a named global word, and accesses made by code that names the primitive it
+    /// touched (`sync.RWMutex.readerCount`); 0 without such samples.
+    #[serde(default)]
+    pub named_share: f64,
 }

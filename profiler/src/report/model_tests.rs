@@ -62,7 +62,6 @@ fn json_has_every_top_level_field_of_the_clprof_1_schema() {
             "lines",
             "maps",
             "notices",
-            "sampled_lines",
             "samples",
             "schema",
             "sources",
@@ -157,6 +156,7 @@ fn json_lines_have_every_field() {
             "contention",
             "cost",
             "cpus",
+            "data_samples",
             "est_invalidations",
             "est_invalidations_rel_err",
             "est_reads",
@@ -188,6 +188,10 @@ fn json_lines_have_every_field() {
     );
     assert_eq!(line["line"], "0xc000014140");
     assert!(line["watch"].is_null(), "no word of the line was watched");
+    assert!(
+        line["data_samples"].is_null(),
+        "no data sample fell in the line"
+    );
     assert!(line["growth_writes"].is_null());
     assert_eq!(
         keys(&line["objects"][0]),
@@ -268,22 +272,23 @@ fn hex_addresses_parse_back() {
     assert_eq!(parse_hex("0xzz"), None);
 }
 
-/// A sampled line's fields, its threads' words and accesses, and the decoding's counts.
+/// A line's data samples: their fields, their threads' words and accesses, and the decoding's
+/// counts.
 #[test]
-fn json_sampled_lines_have_every_field() {
-    let v = serde_json::to_value(sample()).expect("serialize");
-    let line = &v["sampled_lines"][0];
+fn json_data_samples_have_every_field() {
+    let v =
+        serde_json::to_value(crate::report::test_report::with_sampled_line()).expect("serialize");
+    let line = &v["lines"][1]["data_samples"];
     assert_eq!(
         keys(line),
         [
             "accesses",
             "cpus",
-            "line",
             "loads",
             "locked",
             "names",
-            "pid",
             "samples",
+            "share",
             "sharing",
             "stores",
             "threads",
@@ -314,9 +319,46 @@ fn json_sampled_lines_have_every_field() {
         [
             "decoded_ips",
             "ips_without_access",
+            "named_share",
             "operand_samples",
             "undecoded_samples",
             "unreadable_ips"
         ]
     );
+}
+
+/// A cost's fields, and the names of its bases and of the verdicts.
+#[test]
+fn json_costs_and_verdicts_have_their_names() {
+    let cost = crate::report::Cost {
+        cpu_ns_per_s: 1.0,
+        target_cpu_pct: 0.5,
+        rel_err: 0.1,
+        basis: crate::report::CostBasis::Samples,
+    };
+    let v = serde_json::to_value(cost).expect("serialize");
+    assert_eq!(
+        keys(&v),
+        ["basis", "cpu_ns_per_s", "rel_err", "target_cpu_pct"]
+    );
+    assert_eq!(v["basis"], "samples");
+    // A cost written before it had a basis was measured from moves.
+    let old: crate::report::Cost =
+        serde_json::from_str(r#"{"cpu_ns_per_s": 1.0, "target_cpu_pct": 0.5, "rel_err": 0.1}"#)
+            .expect("deserialize");
+    assert_eq!(old.basis, crate::report::CostBasis::Moves);
+    for verdict in [
+        Verdict::FalseSharing,
+        Verdict::TrueSharing,
+        Verdict::ReadWriteSharing,
+        Verdict::Growth,
+        Verdict::Race,
+        Verdict::Private,
+        Verdict::Undecided,
+    ] {
+        assert_eq!(
+            serde_json::to_value(verdict).expect("serialize"),
+            verdict.as_str()
+        );
+    }
 }

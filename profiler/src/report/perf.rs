@@ -9,7 +9,7 @@ use crate::{
     collect::Collected,
     folded,
     readout::Readout,
-    report::{sampled, stacks::Stacks, DataAddressSources, FrameReport, SampledLineReport},
+    report::{sampled, stacks::Stacks, DataAddressSources, FrameReport},
 };
 
 /// Functions kept in the perf-sample ranking.
@@ -23,7 +23,7 @@ pub struct PerfParts {
     /// Samples of threads single-stepping a probed instruction.
     pub trampoline: Option<u64>,
     /// Lines by the samples' data addresses.
-    pub sampled_lines: Vec<SampledLineReport>,
+    pub sampled_lines: sampled::SampledLines,
     pub data_addresses: Option<DataAddressSources>,
 }
 
@@ -41,13 +41,31 @@ impl PerfParts {
         }
         let (functions, trampoline) =
             top_functions(stacks, &readout.perf_ips, &readout.probe_steps);
+        let sampled_lines = sampled::sampled_lines(
+            (&readout.sampled_lines, &readout.line_ips),
+            &samples_by_pid(readout),
+            stacks,
+        );
+        let sources = sampled::data_address_sources(collected, &readout.counters, &sampled_lines);
         PerfParts {
             functions,
             trampoline,
-            sampled_lines: sampled::sampled_lines(&readout.sampled_lines, collected, stacks),
-            data_addresses: Some(sampled::data_address_sources(collected, &readout.counters)),
+            sampled_lines,
+            data_addresses: Some(sources),
         }
     }
+}
+
+/// Each target's perf samples: at its own instructions and at its probes' stepped ones.
+fn samples_by_pid(readout: &Readout) -> HashMap<u32, u64> {
+    let mut out: HashMap<u32, u64> = HashMap::new();
+    for (key, n) in &readout.perf_ips {
+        *out.entry(key.pid).or_default() += n;
+    }
+    for (key, n) in &readout.probe_steps {
+        *out.entry(key.pid).or_default() += n;
+    }
+    out
 }
 
 /// Functions by perf samples: each sampled instruction address named by its innermost frame,

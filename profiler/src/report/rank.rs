@@ -65,6 +65,17 @@ pub fn score(line: &LineReport) -> u64 {
     )
 }
 
+/// A line nothing but its `pid` and address (`line`) is known of yet: the watchpoints or the
+/// sampled data addresses saw it, the probes did not.
+pub fn empty_line(pid: u32, line: u64) -> LineReport {
+    LineReport {
+        line: hex(line),
+        pid,
+        threads_exact: true,
+        ..LineReport::default()
+    }
+}
+
 /// Orders lines as the schema requires: cost, contention, then writes, descending; ties by
 /// address.
 pub fn rank(lines: &mut [LineReport]) {
@@ -166,6 +177,7 @@ impl<'a> LineBuilder<'a> {
             objects: line_objects,
             top_frames,
             watch: None,
+            data_samples: None,
             sampled: stats.sampled,
         })
     }

@@ -1,11 +1,14 @@
 //! The lines the perf samples' data addresses fell in, for the report: each line's samples by
-//! access kind, its threads and the words each touched, what those say of its sharing, and the
-//! instructions sampled touching it.
+//! access kind and its share of the target's samples, its threads and the words each touched,
+//! what those say of its sharing, and the instructions sampled touching it; joined to the
+//! ranked lines.
 
 use std::collections::HashMap;
 
 use profiler_common::{
-    operand::DataAccessKind, sampled::SampledLine, Counter, LineKey, SampleFlags, TRACKED_TIDS,
+    operand::DataAccessKind,
+    sampled::{LineIpKey, SampledLine},
+    Counter, LineKey, TRACKED_TIDS,
 };
 
 use crate::{
@@ -13,32 +16,38 @@ use crate::{
     folded::Counters,
     report::primitives,
     report::{
-        hex, stacks::Stacks, AccessSite, DataAddressSources, SampledLineReport, SampledSharing,
-        ThreadWords, WordName,
+        hex, rank, stacks::Stacks, AccessSite, DataAddressSources, DataSamples, LineReport,
+        SampledSharing, ThreadWords, WordName,
     },
     symbolize::Frame,
 };
 
-/// Sampled lines kept in a report, by samples.
-pub const TOP_SAMPLED_LINES: usize = 20;
+/// Sampled lines a report takes, by samples (lines the probes or watchpoints saw join theirs).
+pub const TOP_SAMPLED_LINES: usize = 50;
 /// Accessing instructions kept per line.
 const TOP_ACCESSES: usize = 5;
 
-/// The [`TOP_SAMPLED_LINES`] lines with the most samples, descending.
+/// A line's data samples, by (pid, line address).
+pub type SampledLines = Vec<((u32, u64), DataSamples)>;
+
+/// The [`TOP_SAMPLED_LINES`] `lines` with the most samples, descending, with the instructions
+/// that touched them (from `line_ips`); each line's share is of its target's perf samples,
+/// `totals` by pid.
 pub fn sampled_lines(
-    lines: &[(LineKey, SampledLine)],
-    collected: &Collected,
+    (lines, line_ips): (&[(LineKey, SampledLine)], &[(LineIpKey, u64)]),
+    totals: &HashMap<u32, u64>,
     stacks: &mut Stacks<'_, '_>,
-) -> Vec<SampledLineReport> {
+) -> SampledLines {
     let mut top: Vec<&(LineKey, SampledLine)> =
         lines.iter().filter(|(_, s)| s.samples > 0).collect();
     top.sort_unstable_by(|a, b| b.1.samples.cmp(&a.1.samples).then(a.0.cmp(&b.0)));
     top.truncate(TOP_SAMPLED_LINES);
-    let mut accesses = accesses_by_line(collected, stacks, &top);
+    let mut accesses = accesses_by_line(line_ips, stacks, &top);
     let names = word_names(stacks, &top);
     top.into_iter()
         .map(|(key, stats)| {
-            let mut report = line_report(key, stats);
+            let total = totals.get(&key.pid).copied().unwrap_or(0);
+            let mut report = line_report(stats, total);
             report.accesses = accesses.remove(&(key.pid, key.line)).unwrap_or_default();
             report.names = (0..8u8)
                 .filter_map(|w| {
@@ -49,9 +58,29 @@ pub fn sampled_lines(
                     })
                 })
                 .collect();
-            report
+            ((key.pid, key.line), report)
         })
         .collect()
+}
+
+/// Joins the `sampled` lines to `lines`: each to the line of its address, or as a line of its
+/// own where nothing else saw it; the lines it added.
+pub fn join(lines: &mut Vec<LineReport>, sampled: SampledLines) -> usize {
+    let mut index: HashMap<(u32, String), usize> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| ((l.pid, l.line.clone()), i))
+        .collect();
+    let mut added = 0;
+    for ((pid, line), data) in sampled {
+        let i = *index.entry((pid, hex(line))).or_insert_with(|| {
+            added += 1;
+            lines.push(rank::empty_line(pid, line));
+            lines.len() - 1
+        });
+        lines[i].data_samples = Some(data);
+    }
+    added
 }
 
 /// The names of the words the samples touched in `lines`, by (pid, address): one lookup in
@@ -78,12 +107,11 @@ fn word_names(
         .collect()
 }
 
-/// One line's figures, without its accesses.
-fn line_report(key: &LineKey, s: &SampledLine) -> SampledLineReport {
-    SampledLineReport {
-        pid: key.pid,
-        line: hex(key.line),
+/// One line's figures, without its accesses and names; `total` is its target's perf samples.
+fn line_report(s: &SampledLine, total: u64) -> DataSamples {
+    DataSamples {
         samples: s.samples,
+        share: share(s.samples, total),
         loads: s.of_kind(DataAccessKind::Load),
         stores: s.of_kind(DataAccessKind::Store),
         updates: s.of_kind(DataAccessKind::Update),
@@ -99,6 +127,15 @@ fn line_report(key: &LineKey, s: &SampledLine) -> SampledLineReport {
     }
 }
 
+/// `samples` of `total`, to six digits; 0 where the total is unknown (a total below `samples`,
+/// from a full map of samples per IP, counts as `samples`).
+fn share(samples: u64, total: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    (samples as f64 / total.max(samples) as f64 * 1e6).round() / 1e6
+}
+
 /// The words each exactly tracked thread touched and wrote.
 fn thread_words(s: &SampledLine) -> Vec<ThreadWords> {
     let bits = |mask: u8| (0..8u8).filter(|w| mask & (1 << w) != 0).collect();
@@ -112,10 +149,12 @@ fn thread_words(s: &SampledLine) -> Vec<ThreadWords> {
         .collect()
 }
 
-/// What the words say of the line's sharing.
+/// What the words say of the line's sharing: of the exactly tracked threads where more were
+/// sampled.
 pub fn sharing(s: &SampledLine) -> SampledSharing {
     let threads = s.threads.tids.iter().take_while(|&&t| t != 0).count();
-    if s.samples < SampledSharing::MIN_SAMPLES || !s.threads.tids_exact() {
+    // Beyond the exactly tracked threads, the tracked ones' words stand for all.
+    if s.samples < SampledSharing::MIN_SAMPLES {
         SampledSharing::Unknown
     } else if threads < 2 {
         SampledSharing::OneThread
@@ -128,25 +167,19 @@ pub fn sharing(s: &SampledLine) -> SampledSharing {
     }
 }
 
-/// The instructions sampled touching each of `lines`, from the perf samples' stacks (their
-/// first address is the sampled IP), most sampled first.
+/// The instructions sampled touching each of `lines`, from the samples per line and IP
+/// (`line_ips`), most sampled first.
 fn accesses_by_line(
-    collected: &Collected,
+    line_ips: &[(LineIpKey, u64)],
     stacks: &mut Stacks<'_, '_>,
     lines: &[&(LineKey, SampledLine)],
 ) -> HashMap<(u32, u64), Vec<AccessSite>> {
     let wanted: std::collections::HashSet<(u32, u64)> =
         lines.iter().map(|(k, _)| (k.pid, k.line)).collect();
-    let mut by_ip: HashMap<(u32, u64, u64), u64> = HashMap::new();
-    for (key, &count) in &collected.samples {
-        let line = key.lines[0];
-        if !key.flags.contains(SampleFlags::PERF) || !wanted.contains(&(key.pid, line)) {
-            continue;
-        }
-        if let Some(ip) = stacks.top_ip(key.stack_id) {
-            *by_ip.entry((key.pid, line, ip)).or_default() += count;
-        }
-    }
+    let by_ip = line_ips
+        .iter()
+        .filter(|(k, _)| wanted.contains(&(k.pid, k.line)))
+        .map(|(k, n)| ((k.pid, k.line, k.ip), *n));
     type Sites = HashMap<(Frame, Option<String>), u64>;
     let mut out: HashMap<(u32, u64), Sites> = HashMap::new();
     for ((pid, line, ip), count) in by_ip {
@@ -185,8 +218,13 @@ fn accesses_by_line(
         .collect()
 }
 
-/// What became of the sampled IPs and their samples.
-pub fn data_address_sources(collected: &Collected, counters: &Counters) -> DataAddressSources {
+/// What became of the sampled IPs and their samples, and how much of the `lines` reported was
+/// named.
+pub fn data_address_sources(
+    collected: &Collected,
+    counters: &Counters,
+    lines: &SampledLines,
+) -> DataAddressSources {
     let d = collected.decoded;
     DataAddressSources {
         decoded_ips: d.accesses,
@@ -194,5 +232,30 @@ pub fn data_address_sources(collected: &Collected, counters: &Counters) -> DataA
         unreadable_ips: d.unreadable,
         operand_samples: counters.get(Counter::OperandSamples),
         undecoded_samples: counters.get(Counter::UndecodedSamples),
+        named_share: named_share(lines),
     }
 }
+
+/// The share of the samples of `lines` whose object was named: every sample of a line holding a
+/// named global word, and in other lines those of accesses that name their primitive. (The
+/// accesses kept per line are the most sampled ones: the rest count as unnamed.)
+pub fn named_share(lines: &SampledLines) -> f64 {
+    let (mut named, mut all) = (0u64, 0u64);
+    for (_, data) in lines {
+        all += data.samples;
+        named += if data.names.is_empty() {
+            let by_code = data.accesses.iter().filter(|a| a.object.is_some());
+            by_code.map(|a| a.samples).sum::<u64>().min(data.samples)
+        } else {
+            data.samples
+        };
+    }
+    if all == 0 {
+        return 0.0;
+    }
+    (named as f64 / all as f64 * 1e4).round() / 1e4
+}
+
+#[cfg(test)]
+#[path = "sampled_tests.rs"]
+mod tests;

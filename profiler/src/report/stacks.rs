@@ -78,12 +78,6 @@ impl<'r, 't> Stacks<'r, 't> {
         }
     }
 
-    /// The first address of the stack stored under `stack_id`: the sampled IP.
-    pub fn top_ip(&self, stack_id: i64) -> Option<u64> {
-        let id = u32::try_from(stack_id).ok()?;
-        self.raw.get(&id)?.first().copied()
-    }
-
     /// The innermost source frame at the sampled instruction `ip` of `pid`.
     pub fn frame_at(&mut self, pid: u32, ip: u64) -> Frame {
         let unknown = || Frame {

@@ -16,7 +16,6 @@ pub(crate) fn sample() -> Report {
         lines: vec![line()],
         maps: vec![map()],
         functions: vec![],
-        sampled_lines: vec![sampled_line()],
         stacks: vec![],
         notices: vec![],
     }
@@ -61,17 +60,26 @@ fn target() -> TargetInfo {
 }
 
 /// Its sources: one probed assign function, no perf events.
+/// [`sample`] with a second line that only the sampled data addresses saw.
+pub(crate) fn with_sampled_line() -> Report {
+    let mut report = sample();
+    report.lines.push(LineReport {
+        data_samples: Some(data_samples()),
+        ..crate::report::rank::empty_line(42, 0x59c500)
+    });
+    report
+}
+
 /// Two goroutines' locked adds to neighbouring words of one line.
-fn sampled_line() -> SampledLineReport {
+pub(crate) fn data_samples() -> DataSamples {
     let words = |tid, w: u8| ThreadWords {
         tid,
         touched: vec![w],
         written: vec![w],
     };
-    SampledLineReport {
-        pid: 4242,
-        line: "0x59c500".to_owned(),
+    DataSamples {
         samples: 120,
+        share: 0.4,
         loads: 0,
         stores: 0,
         updates: 0,
@@ -134,6 +142,7 @@ fn sources() -> Sources {
             unreadable_ips: 1,
             operand_samples: 120,
             undecoded_samples: 4,
+            named_share: 1.0,
         }),
     }
 }
@@ -185,6 +194,7 @@ fn line() -> LineReport {
             samples: 1,
         }],
         watch: None,
+        data_samples: None,
         sampled: Default::default(),
     }
 }

@@ -7,25 +7,34 @@
 //! 2. `private`: the line stays in one cache: its moves (transfers and remote reads) are under
 //!    [`PRIVATE_MOVE_SHARE`] of its accesses (writes and reads), or one thread wrote it and no
 //!    read came from another CPU (its moves are that thread's own migrations).
-//! 3. `growth`: writes during growth are a large share of the line's writes: at least
+//! 3. `undecided`: fewer than [`MIN_MOVES_SEEN`] moves were seen: too few to tell the kinds
+//!    below apart.
+//! 4. `growth`: writes during growth are a large share of the line's writes: at least
 //!    [`CLASSIC_GROWTH_SHARE`] of them for classic maps (an assign that starts while the map is
 //!    evacuating does evacuation work), at least [`SWISS_GROWTH_SHARE`] for swiss maps (each
 //!    counted growth rehashes a whole table). A map one thread fills is private, however it
 //!    grows: the verdicts are about contention.
-//! 4. `read-write-sharing`: remote reads move it more often than writes do.
-//! 5. `true-sharing`: an object in it was written by two threads or more (or fewer than two
+//! 5. `read-write-sharing`: remote reads move it more often than writes do.
+//! 6. `true-sharing`: an object in it was written by two threads or more (or fewer than two
 //!    written objects are known in it, so the writers share one).
-//! 6. `false-sharing`: otherwise: two objects or more, each written by one thread, and the line
+//! 7. `false-sharing`: otherwise: two objects or more, each written by one thread, and the line
 //!    moves between the threads writing them.
 //!
 //! All counts are the estimates over the whole recording (`est_*`) where the probes ran in
 //! windows, else the counts as seen.
+//!
+//! A line the probes and watchpoints did not see takes its verdict from its data samples'
+//! sharing (`data_samples.sharing`): `false-sharing` and `true-sharing` as they say,
+//! `read-shared` and `one-thread` are `private`, `unknown` (fewer than 8 samples, or threads
+//! beyond the tracked ones) is `undecided`. Where the probes saw the line but found it
+//! `private` or `undecided`, a data-sample verdict of false or true sharing takes over: the
+//! samples see accesses the probes do not (a lock or a counter beside a map's header).
 
 use std::collections::HashMap;
 
 use crate::{
     inspect::LayoutFlavor,
-    report::{parse_hex, LineReport, MapReport, ObjectKind, Verdict},
+    report::{parse_hex, LineReport, MapReport, ObjectKind, SampledSharing, Verdict},
 };
 
 /// Classic maps: share of a line's writes made during growth from which it is `growth`. A map
@@ -37,6 +46,8 @@ pub const CLASSIC_GROWTH_SHARE: f64 = 0.02;
 pub const SWISS_GROWTH_SHARE: f64 = 0.001;
 /// Moves per access under which a line is `private`.
 pub const PRIVATE_MOVE_SHARE: f64 = 0.001;
+/// Moves a line needs seen (not estimated) before its kind of sharing is told.
+pub const MIN_MOVES_SEEN: u64 = 8;
 
 /// The maps of a report by (pid, header address).
 pub type MapIndex<'a> = HashMap<(u32, u64), &'a MapReport>;
@@ -66,6 +77,41 @@ pub fn moves(line: &LineReport) -> u64 {
 
 /// The verdict on `line`, whose process's maps are `flavor` (None: custom probes only).
 pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlavor>) -> Verdict {
+    let sampled = line
+        .data_samples
+        .as_ref()
+        .map(|d| sampled_verdict(d.sharing));
+    if !probed(line) {
+        return sampled.unwrap_or(Verdict::Private);
+    }
+    let probed = probed_verdict(line, maps, flavor);
+    match sampled {
+        Some(v @ (Verdict::FalseSharing | Verdict::TrueSharing))
+            if matches!(probed, Verdict::Private | Verdict::Undecided) =>
+        {
+            v
+        }
+        _ => probed,
+    }
+}
+
+/// The probes or the watchpoints saw the line accessed.
+fn probed(line: &LineReport) -> bool {
+    line.writes > 0 || line.reads.unwrap_or(0) > 0 || line.watch.is_some()
+}
+
+/// The verdict the data samples' `sharing` gives.
+pub fn sampled_verdict(sharing: SampledSharing) -> Verdict {
+    match sharing {
+        SampledSharing::FalseSharing => Verdict::FalseSharing,
+        SampledSharing::TrueSharing => Verdict::TrueSharing,
+        SampledSharing::ReadShared | SampledSharing::OneThread => Verdict::Private,
+        SampledSharing::Unknown => Verdict::Undecided,
+    }
+}
+
+/// The verdict from what the probes and watchpoints saw.
+fn probed_verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlavor>) -> Verdict {
     if races(line, maps) {
         return Verdict::Race;
     }
@@ -79,6 +125,9 @@ pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlav
     {
         return Verdict::Private;
     }
+    if moves_seen(line) < MIN_MOVES_SEEN {
+        return Verdict::Undecided;
+    }
     if grows(line, flavor) {
         return Verdict::Growth;
     }
@@ -91,6 +140,16 @@ pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlav
     } else {
         Verdict::FalseSharing
     }
+}
+
+/// The moves counted, not estimated: transfers (the probes' or the watchpoints', whichever
+/// counted more) and remote reads.
+pub fn moves_seen(line: &LineReport) -> u64 {
+    let watched: u64 = line
+        .watch
+        .as_ref()
+        .map_or(0, |w| w.words.iter().map(|w| w.transfers).sum());
+    line.transfers.max(watched) + line.remote_reads.unwrap_or(0)
 }
 
 /// Writers inside one map at once, seen on this line or on a map whose header it holds.

@@ -124,3 +124,63 @@ fn a_race_comes_first() {
         Verdict::TrueSharing
     );
 }
+
+#[test]
+fn a_line_seen_moving_a_handful_of_times_is_undecided() {
+    // Two slots of a map written 3 times by two threads: the probes saw 3 moves.
+    let mut l = line(
+        3,
+        vec![
+            object("go-map-slot", 0x1000, 2, 1),
+            object("go-map-slot", 0x1008, 1, 1),
+        ],
+    );
+    (l.writes, l.est.writes) = (3, Some(3));
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::Undecided);
+    // Scaled up from windows, the estimate does not make the moves seen more.
+    l.est.transfers = Some(300);
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::Undecided);
+    l.transfers = MIN_MOVES_SEEN;
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::FalseSharing);
+}
+
+/// A line no probe saw, with data samples of `sharing`.
+fn sampled_line(sharing: SampledSharing) -> LineReport {
+    LineReport {
+        data_samples: Some(crate::report::DataSamples {
+            sharing,
+            ..test_report::data_samples()
+        }),
+        ..crate::report::rank::empty_line(42, 0x59c500)
+    }
+}
+
+#[test]
+fn a_line_only_the_data_samples_saw_is_judged_by_their_words() {
+    for (sharing, expected) in [
+        (SampledSharing::FalseSharing, Verdict::FalseSharing),
+        (SampledSharing::TrueSharing, Verdict::TrueSharing),
+        (SampledSharing::ReadShared, Verdict::Private),
+        (SampledSharing::OneThread, Verdict::Private),
+        (SampledSharing::Unknown, Verdict::Undecided),
+    ] {
+        let l = sampled_line(sharing);
+        assert_eq!(judge(&l, LayoutFlavor::Swiss), expected, "{sharing:?}");
+    }
+    // Nothing seen at all: private.
+    let l = crate::report::rank::empty_line(42, 0x59c500);
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::Private);
+}
+
+#[test]
+fn data_samples_of_sharing_override_a_private_probe_verdict_only() {
+    // A map header one thread writes, beside a lock word two threads take.
+    let mut l = line(0, vec![object("go-map", 0x1000, 1000, 1)]);
+    l.threads = 1;
+    l.data_samples = sampled_line(SampledSharing::TrueSharing).data_samples;
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::TrueSharing);
+    // Samples that find one thread do not make a shared map line private.
+    let mut l = line(400, vec![object("go-map", 0x1000, 1000, 2)]);
+    l.data_samples = sampled_line(SampledSharing::OneThread).data_samples;
+    assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::TrueSharing);
+}

@@ -78,7 +78,7 @@ pub fn join(
         {
             Some(i) => &mut lines[i],
             None => {
-                lines.push(empty_line(pid, line));
+                lines.push(rank::empty_line(pid, line));
                 lines.last_mut().expect("just pushed")
             }
         };
@@ -203,16 +203,6 @@ fn set_writers(line: &mut LineReport, writers: &Writers) {
     line.threads = writers.estimated_threads();
     line.threads_exact = writers.tids_exact();
     line.cpus = writers.cpu_count();
-}
-
-/// A line only the watchpoints saw written.
-fn empty_line(pid: u32, line: u64) -> LineReport {
-    LineReport {
-        line: hex(line),
-        pid,
-        threads_exact: true,
-        ..LineReport::default()
-    }
 }
 
 fn round3(x: f64) -> f64 {

@@ -6,7 +6,7 @@ use profiler_common::{
 };
 
 use super::*;
-use crate::perf::breakpoint::Word;
+use crate::{perf::breakpoint::Word, report::rank::empty_line};
 
 const PID: u32 = 7;
 const LINE: u64 = 0xc000_0100;

@@ -270,6 +270,7 @@ impl Session {
             } else {
                 Vec::new()
             },
+            line_ips: if perf { maps.line_ips()? } else { Vec::new() },
             probe_steps: if perf {
                 maps.probe_steps()?
             } else {

@@ -1,4 +1,4 @@
-use profiler_common::{LineKey, LineStats, ObjectKey, ObjectStats};
+use profiler_common::{sampled::SampledLine, LineKey, LineStats, ObjectKey, ObjectStats};
 
 use super::*;
 use crate::test_support::classic_layout;
@@ -56,7 +56,7 @@ fn the_top_lines_are_watched_written_header_words_first() {
         objects: vec![map_header(0x1010)],
         ..KernelSnapshot::default()
     };
-    let ranges = auto().ranges(&snapshot);
+    let ranges = auto().ranges(&snapshot, &[]);
     let addrs: Vec<u64> = ranges.iter().map(|(_, r)| r.addr).collect();
     assert_eq!(ranges.len(), 16, "two lines of eight words");
     assert_eq!(
@@ -78,11 +78,64 @@ fn the_top_lines_are_watched_written_header_words_first() {
 
 #[test]
 fn nothing_is_watched_before_a_line_is_written_and_arming_waits_a_quarter() {
-    assert!(auto().ranges(&KernelSnapshot::default()).is_empty());
+    assert!(auto().ranges(&KernelSnapshot::default(), &[]).is_empty());
     let a = auto();
     assert!(!a.due(Duration::from_millis(1900)));
     assert!(a.due(Duration::from_secs(2)), "at most 2 s in");
     let short = AutoWatch::new(Duration::from_secs(2), HashMap::new(), vec![0]);
     assert!(short.due(Duration::from_millis(500)));
     assert!(!short.due(Duration::from_millis(499)));
+}
+
+/// A sampled line of two threads at `line`, each writing word `w` or `w + 1`.
+fn sampled(line: u64, samples: u64, w: u8) -> (LineKey, SampledLine) {
+    let mut s = SampledLine {
+        samples,
+        ..SampledLine::default()
+    };
+    s.threads.tids[..2].copy_from_slice(&[100, 200]);
+    (s.touched[0], s.written[0]) = (1 << w, 1 << w);
+    (s.touched[1], s.written[1]) = (2 << w, 2 << w);
+    (
+        LineKey {
+            pid: PID,
+            _pad: 0,
+            line,
+        },
+        s,
+    )
+}
+
+#[test]
+fn the_top_sampled_line_takes_a_turn_with_its_written_words_first() {
+    let snapshot = KernelSnapshot {
+        lines: vec![line(0x1000, 100, 40), line(0x2000, 500, 0)],
+        objects: vec![map_header(0x1010)],
+        ..KernelSnapshot::default()
+    };
+    // Counters at words 2 and 3 of 0x5000 (the most sampled), 0 and 1 of 0x6000.
+    let lines = [sampled(0x6000, 50, 0), sampled(0x5000, 90, 2)];
+    let ranges = auto().ranges(&snapshot, &lines);
+    let addrs: Vec<u64> = ranges.iter().map(|(_, r)| r.addr).collect();
+    assert_eq!(ranges.len(), 16, "two lines of eight words: {addrs:x?}");
+    assert_eq!(
+        &addrs[..4],
+        [0x1010, 0x1018, 0x5010, 0x5018],
+        "the written words of both lines first"
+    );
+    assert!(
+        addrs.iter().all(|a| matches!(line_of(*a), 0x1000 | 0x5000)),
+        "{addrs:x?}"
+    );
+    // One thread alone, or nothing written: not shared, not watched.
+    let mut alone = sampled(0x5000, 90, 2);
+    alone.1.threads.tids[1] = 0;
+    let mut read = sampled(0x6000, 90, 2);
+    read.1.written = [0; profiler_common::TRACKED_TIDS];
+    let ranges = auto().ranges(&KernelSnapshot::default(), &[alone, read]);
+    assert!(ranges.is_empty(), "{ranges:?}");
+    // Only sampled lines: the top two of them.
+    let ranges = auto().ranges(&KernelSnapshot::default(), &lines);
+    assert_eq!(ranges.len(), 16);
+    assert_eq!(line_of(ranges[0].1.addr), 0x5000, "the most sampled first");
 }

@@ -1,6 +1,7 @@
 //! Lines from the data addresses of timer samples: no PMU and nothing named. The cpu-clock
 //! samples clprof takes at its defaults are decoded at their IP, their addresses computed from
-//! their registers in the kernel and folded per line (`sampled_lines`).
+//! their registers in the kernel and folded per line (`lines[].data_samples`), and the lines
+//! they find rank with the probes' by what they cost.
 
 use std::path::Path;
 
@@ -49,23 +50,57 @@ fn words(thread: &serde_json::Value, field: &str) -> Vec<u64> {
         .collect()
 }
 
-/// The top sampled line of `report`, asserted to be the line holding `addr` (`what` says whose).
-fn ranked_first<'a>(report: &'a serde_json::Value, addr: u64, what: &str) -> &'a serde_json::Value {
-    let sampled = array(report, "sampled_lines");
-    let top = sampled
+/// The line ranked first in `report`, asserted to be the line holding `addr` (`what` says
+/// whose), judged `verdict` at a cost from its samples with advice saying `fix`; its data
+/// samples.
+fn ranked_first<'a>(
+    report: &'a serde_json::Value,
+    addr: u64,
+    what: &str,
+    (verdict, fix): (&str, &str),
+) -> &'a serde_json::Value {
+    let lines = array(report, "lines");
+    let top = lines
         .first()
-        .unwrap_or_else(|| panic!("{what}: no sampled line: {}", report["sources"]));
+        .unwrap_or_else(|| panic!("{what}: no line: {}", report["sources"]));
+    let brief: Vec<String> = lines
+        .iter()
+        .take(5)
+        .map(|l| format!("{} {} {}", l["line"], l["verdict"], l["cost"]))
+        .collect();
     assert_eq!(
         top["line"],
         format!("{:#x}", addr & !63).as_str(),
-        "{what}: its line is not ranked first: {sampled:?}"
+        "{what}: its line is not ranked first: {brief:?}"
     );
-    top
+    assert_eq!(top["verdict"], verdict, "{what}: {top}");
+    assert_eq!(top["cost"]["basis"], "samples", "{what}: {top}");
+    let pct = top["cost"]["target_cpu_pct"].as_f64().unwrap_or(0.0);
+    assert!(
+        pct > 1.0,
+        "{what}: the line's accesses take over 1% of the CPU: {top}"
+    );
+    let advice = top["advice"].as_str().unwrap_or_default();
+    assert!(
+        advice.contains(fix),
+        "{what}: the advice names {fix:?}: {advice}"
+    );
+    let data = &top["data_samples"];
+    assert!(
+        data.is_object(),
+        "{what}: no data samples on the top line: {top}"
+    );
+    data
 }
 
 fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
     let (hot, report) = record_defaults("atomicpair", go, &["4s"]);
-    let top = ranked_first(&report, hot, "the counters");
+    let top = ranked_first(
+        &report,
+        hot,
+        "the counters",
+        ("false-sharing", "cpu.CacheLinePad"),
+    );
     let samples = u64_of(top, "samples");
     assert!(
         u64_of(top, "locked") * 10 >= samples * 9,
@@ -106,7 +141,12 @@ test_both_go_versions!(neighbouring_atomics_are_found_as_false_sharing);
 /// shared by the readers and named from the code that touches it.
 fn assert_reader_count_first(what: &str, mutex: u64, report: &serde_json::Value) {
     let reader_count = mutex + 16;
-    let top = ranked_first(report, reader_count, what);
+    let top = ranked_first(
+        report,
+        reader_count,
+        what,
+        ("true-sharing", "atomic.Pointer"),
+    );
     assert_eq!(top["sharing"], "true-sharing", "{what}: {top}");
     let word = (reader_count % 64) / 8;
     let writers = array(top, "words")
@@ -146,7 +186,7 @@ fn a_stripped_binary_names_the_reader_count_from_its_code() {
 
 fn a_counter_behind_a_contended_mutex_is_found_on_the_mutex(go: Go) {
     let (mutex, report) = record_defaults("mutexcounter", go, &["4s"]);
-    let top = ranked_first(&report, mutex, "the mutex");
+    let top = ranked_first(&report, mutex, "the mutex", ("true-sharing", "sync.Mutex"));
     assert_eq!(top["sharing"], "true-sharing", "{top}");
     assert!(u64_of(top, "threads") >= 2, "{top}");
     let objects: Vec<&str> = array(top, "accesses")
