@@ -13,8 +13,7 @@ use crate::{LineStats, ObjectStats, Writers, TID_SKETCH_BITS, TRACKED_CPUS, TRAC
 pub struct Write {
     /// Process id (tgid).
     pub pid: u32,
-    /// Thread id of the writer; for a watchpoint's trap in a Go program, its goroutine
-    /// ([`crate::sampled::who`]).
+    /// Thread id of the writer.
     pub tid: u32,
     /// CPU the write ran on.
     pub cpu: u32,

@@ -3,17 +3,14 @@
 //! and CPU, system-wide, and attaches this with PERF_EVENT_IOC_SET_BPF.
 //!
 //! The trap comes after the writing instruction retired: the IP is the next instruction's, and
-//! userspace symbolizes IP - 1. The event's `addr` is the watched word's address. In a Go
-//! program a write is charged to its goroutine (R14), not its thread: goroutines move between
-//! threads, and a counter one goroutine owns would otherwise show several writers.
+//! userspace symbolizes IP - 1. The event's `addr` is the watched word's address.
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::perf_event, programs::PerfEventContext};
 use profiler_common::{
     fold::record_line_write,
     line_of,
-    sampled::who,
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey, WATCH_STACK_EVERY},
-    Counter, InflightKey, LineKey, TARGET_GO,
+    Counter, InflightKey, LineKey,
 };
 
 use crate::{
@@ -36,7 +33,7 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let pid = (pid_tgid >> 32) as u32;
     // SAFETY: read-only lookup, copied out at once.
-    let Some((slot, flags)) = (unsafe { TARGETS.get(pid) }).map(|c| (c.slot, c.flags)) else {
+    let Some(slot) = (unsafe { TARGETS.get(pid) }).map(|c| c.slot) else {
         bump(Counter::WatchOtherHits);
         return Ok(());
     };
@@ -46,9 +43,7 @@ fn try_watch_write(ctx: &PerfEventContext) -> Result<(), ()> {
     let (ip_after, word, g) =
         unsafe { ((*ctx.ctx).regs.rip, (*ctx.ctx).addr, (*ctx.ctx).regs.r14) };
     mark_inflight(pid, g);
-    let mut write = current_write(pid_tgid, false, false, 0);
-    // A goroutine moves between threads: in a Go program its writes are its own.
-    write.tid = who(flags & TARGET_GO != 0, g, write.tid);
+    let write = current_write(pid_tgid, false, false, 0);
     let key = WordKey {
         pid,
         _pad: 0,

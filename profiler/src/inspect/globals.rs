@@ -68,9 +68,12 @@ fn holding(globals: &[Global], addr: u64) -> Option<&Global> {
 /// `global.member` for the member holding byte `offset` (with `+N` when inside it), else
 /// `global+offset` (or the bare name at offset 0).
 fn name_in(g: &Global, offset: u64, members: Option<&Vec<FieldInfo>>) -> String {
+    // A zero-sized member (Go's `_ noCopy` at the start of a sync.Mutex) holds no byte: the
+    // member after it at the same offset does. One of unknown size (0) counts as one byte.
     let member = members.and_then(|m| {
-        m.iter()
-            .find(|f| offset >= f.offset && offset < f.offset + f.size.max(1))
+        let holds = |f: &&FieldInfo, size: u64| offset >= f.offset && offset < f.offset + size;
+        let sized = m.iter().find(|f| f.size > 0 && holds(f, f.size));
+        sized.or_else(|| m.iter().find(|f| holds(f, 1)))
     });
     match (member, offset) {
         (Some(f), _) if offset == f.offset => format!("{}.{}", g.name, f.name),

@@ -47,3 +47,15 @@ fn words_are_named_by_member_or_offset() {
     assert_eq!(name_in(&hot, 8, None), "main.hot+8");
     assert_eq!(name_in(&hot, 0, None), "main.hot");
 }
+
+#[test]
+fn a_zero_sized_member_does_not_name_the_word_after_it() {
+    // Go 1.24's sync.Mutex: struct { _ noCopy; mu isync.Mutex }.
+    let mu = global(0x1000, 8, "main.mu");
+    let members = vec![field("_", 0, 0), field("mu", 0, 8)];
+    assert_eq!(name_in(&mu, 0, Some(&members)), "main.mu.mu");
+    assert_eq!(name_in(&mu, 4, Some(&members)), "main.mu.mu+4");
+    // A member whose size the DWARF did not give still names its first byte.
+    let members = vec![field("state", 0, 0)];
+    assert_eq!(name_in(&mu, 0, Some(&members)), "main.mu.state");
+}

@@ -6,11 +6,12 @@
 //!   (their share of the target's samples times its CPU time). A sample lands one instruction
 //!   past the access that stalled, so an access waiting for the line is sampled in proportion
 //!   to its wait: this sees every access (locks, atomics, fields), where the moves see only the
-//!   probed ones, and it includes what the accesses would cost uncontended.
+//!   probed ones, and it includes what the accesses would cost uncontended. Only lines whose
+//!   samples show threads sharing them (false or true sharing) are costed so.
 //!
 //! The cost is also the most a fix can win: a line that no longer moves costs nothing.
 
-use crate::report::{verdict, Cost, CostBasis, LineReport};
+use crate::report::{verdict, Cost, CostBasis, LineReport, SampledSharing};
 
 /// The cost of a line no fix can improve.
 pub const NOTHING: Cost = Cost {
@@ -46,10 +47,21 @@ pub fn cost(line: &LineReport, transfer_ns: f64, recorded: Recorded) -> Option<C
 }
 
 /// The cost of `line` from its data samples: its share of the target's perf samples of the
-/// target's CPU time; None without data samples or where nothing was recorded.
+/// target's CPU time; None without data samples that show it shared (false or true sharing:
+/// time on a line one thread keeps, or too little seen to tell, is not contention), or where
+/// nothing was recorded.
 pub fn sampled(line: &LineReport, recorded: Recorded) -> Option<Cost> {
     let data = line.data_samples.as_ref()?;
-    if recorded.seconds <= 0.0 || recorded.cpu_s <= 0.0 || data.samples == 0 || data.share <= 0.0 {
+    let shared = matches!(
+        data.sharing,
+        SampledSharing::FalseSharing | SampledSharing::TrueSharing
+    );
+    if !shared
+        || recorded.seconds <= 0.0
+        || recorded.cpu_s <= 0.0
+        || data.samples == 0
+        || data.share <= 0.0
+    {
         return None;
     }
     let cpu_per_s = recorded.cpu_s / recorded.seconds * 1e9;

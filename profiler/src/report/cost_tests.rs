@@ -86,7 +86,22 @@ fn the_sampled_cost_is_the_line_s_share_of_the_target_s_cpu_time() {
     assert_eq!(c.basis, CostBasis::Samples);
     // Binomial: √((1 − 0.25) / 100).
     assert!((c.rel_err - 0.0866).abs() < 1e-4, "{c:?}");
-    // No data samples, or nothing recorded: no sampled cost.
+    // Samples that do not show the line shared: no sampled cost.
+    for sharing in [
+        SampledSharing::OneThread,
+        SampledSharing::ReadShared,
+        SampledSharing::Unknown,
+    ] {
+        if let Some(d) = l.data_samples.as_mut() {
+            d.sharing = sharing;
+        }
+        let r = Recorded {
+            seconds: 3.0,
+            cpu_s: 1.5,
+        };
+        assert_eq!(sampled(&l, r), None, "{sharing:?}");
+    }
+    // No data samples: none either.
     l.data_samples = None;
     let r = Recorded {
         seconds: 3.0,

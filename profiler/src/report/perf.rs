@@ -42,7 +42,8 @@ impl PerfParts {
         let (functions, trampoline) =
             top_functions(stacks, &readout.perf_ips, &readout.probe_steps);
         let sampled_lines = sampled::sampled_lines(
-            (&readout.sampled_lines, &readout.line_ips),
+            &readout.sampled_lines,
+            &readout.line_ips,
             &samples_by_pid(readout),
             stacks,
         );

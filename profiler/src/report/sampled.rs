@@ -34,7 +34,8 @@ pub type SampledLines = Vec<((u32, u64), DataSamples)>;
 /// that touched them (from `line_ips`); each line's share is of its target's perf samples,
 /// `totals` by pid.
 pub fn sampled_lines(
-    (lines, line_ips): (&[(LineKey, SampledLine)], &[(LineIpKey, u64)]),
+    lines: &[(LineKey, SampledLine)],
+    line_ips: &[(LineIpKey, u64)],
     totals: &HashMap<u32, u64>,
     stacks: &mut Stacks<'_, '_>,
 ) -> SampledLines {

@@ -28,7 +28,9 @@
 //! `read-shared` and `one-thread` are `private`, `unknown` (fewer than 8 samples, or threads
 //! beyond the tracked ones) is `undecided`. Where the probes saw the line but found it
 //! `private` or `undecided`, a data-sample verdict of false or true sharing takes over: the
-//! samples see accesses the probes do not (a lock or a counter beside a map's header).
+//! samples see accesses the probes do not (a lock or a counter beside a map's header). So does
+//! it where the only writers known are watched words: watchpoints count threads, and a
+//! goroutine moves between threads, while the samples tell goroutines apart.
 
 use std::collections::HashMap;
 
@@ -85,9 +87,18 @@ pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlav
         return sampled.unwrap_or(Verdict::Private);
     }
     let probed = probed_verdict(line, maps, flavor);
+    if probed == Verdict::Race {
+        return probed;
+    }
+    // Watchpoints count writers by thread, and a goroutine moves between threads; the data
+    // samples tell goroutines apart and see which words each wrote.
+    let only_watched = !line
+        .objects
+        .iter()
+        .any(|o| o.writes > 0 && o.kind != ObjectKind::Watched);
     match sampled {
         Some(v @ (Verdict::FalseSharing | Verdict::TrueSharing))
-            if matches!(probed, Verdict::Private | Verdict::Undecided) =>
+            if only_watched || matches!(probed, Verdict::Private | Verdict::Undecided) =>
         {
             v
         }

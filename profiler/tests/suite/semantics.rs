@@ -15,7 +15,7 @@ fn map_growth_is_counted_on_its_lines(go: Go) {
     assert!(grown > 0, "no map with growth writes: {}", report["maps"]);
     let line = array(&report, "lines")
         .iter()
-        .find(|l| u64_of(l, "growth_writes") > 0)
+        .find(|l| l["growth_writes"].as_u64().unwrap_or(0) > 0)
         .unwrap_or_else(|| panic!("no line with growth writes: {report}"));
     assert!(
         array(line, "objects").iter().any(|o| o["kind"] == "go-map"),

@@ -213,6 +213,15 @@ pub fn line_with_object(report: &serde_json::Value, addr: u64) -> Option<&serde_
     })
 }
 
+/// The highest ranked line the map probes saw written: lines found only by their sampled data
+/// addresses (the lock that guards a map, say) rank among them by their CPU time.
+pub fn first_probed(report: &serde_json::Value) -> &serde_json::Value {
+    array(report, "lines")
+        .iter()
+        .find(|l| u64_of(l, "writes") > 0)
+        .unwrap_or_else(|| panic!("no line written by a probed assign: {report}"))
+}
+
 /// `v[field]` as a number, or a panic naming it.
 pub fn u64_of(v: &serde_json::Value, field: &str) -> u64 {
     v[field]

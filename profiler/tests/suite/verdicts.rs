@@ -16,7 +16,7 @@ fn record(name: &str, go: Go) -> serde_json::Value {
 fn judged<'a>(report: &'a serde_json::Value, verdict: &str) -> &'a serde_json::Value {
     array(report, "lines")
         .iter()
-        .find(|l| l["verdict"] == verdict)
+        .find(|l| l["verdict"] == verdict && l["writes"].as_u64().unwrap_or(0) > 0)
         .unwrap_or_else(|| panic!("no line judged {verdict}: {}", report["lines"]))
 }
 
