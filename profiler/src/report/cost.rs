@@ -1,4 +1,4 @@
-//! What a line's contention costs, measured two ways, the larger kept:
+//! What a line's contention costs, measured one of two ways, as its verdict was reached:
 //! - **moves**: every move of the line between caches (a transfer to a writer, a remote read)
 //!   stalls the CPU that needs it for about one line transfer, as measured on this machine at
 //!   start (`machine`);
@@ -6,8 +6,8 @@
 //!   (their share of the target's samples times its CPU time). A sample lands one instruction
 //!   past the access that stalled, so an access waiting for the line is sampled in proportion
 //!   to its wait: this sees every access (locks, atomics, fields), where the moves see only the
-//!   probed ones, and it includes what the accesses would cost uncontended. Only lines whose
-//!   samples show threads sharing them (false or true sharing) are costed so.
+//!   probed ones, and it includes what the accesses would cost uncontended. Lines whose verdict
+//!   the samples gave (false or true sharing) are costed so; the others by their moves.
 //!
 //! The cost is also the most a fix can win: a line that no longer moves costs nothing.
 
@@ -72,15 +72,6 @@ pub fn sampled(line: &LineReport, recorded: Recorded) -> Option<Cost> {
         rel_err: round4(((1.0 - share) / data.samples as f64).sqrt()),
         basis: CostBasis::Samples,
     })
-}
-
-/// The larger of two costs (the first on a tie); None where neither is known.
-pub fn larger(a: Option<Cost>, b: Option<Cost>) -> Option<Cost> {
-    match (a, b) {
-        (Some(a), Some(b)) if b.cpu_ns_per_s > a.cpu_ns_per_s => Some(b),
-        (Some(a), _) => Some(a),
-        (None, b) => b,
-    }
 }
 
 /// Relative standard error of the line's moves: each part's estimate error and its counting

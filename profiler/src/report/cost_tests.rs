@@ -109,24 +109,3 @@ fn the_sampled_cost_is_the_line_s_share_of_the_target_s_cpu_time() {
     };
     assert_eq!(sampled(&l, r), None);
 }
-
-#[test]
-fn the_larger_cost_is_kept() {
-    let of = |ns: f64, basis| Cost {
-        cpu_ns_per_s: ns,
-        target_cpu_pct: 0.0,
-        rel_err: 0.0,
-        basis,
-    };
-    let moves = of(10.0, CostBasis::Moves);
-    let samples = of(20.0, CostBasis::Samples);
-    assert_eq!(larger(Some(moves), Some(samples)), Some(samples));
-    assert_eq!(larger(Some(samples), Some(moves)), Some(samples));
-    assert_eq!(
-        larger(Some(moves), Some(of(10.0, CostBasis::Samples))),
-        Some(moves)
-    );
-    assert_eq!(larger(None, Some(moves)), Some(moves));
-    assert_eq!(larger(Some(moves), None), Some(moves));
-    assert_eq!(larger(None, None), None);
-}

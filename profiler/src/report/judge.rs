@@ -65,14 +65,20 @@ impl<'m> Judge<'m> {
     /// Fills in `line`'s verdict, cost and advice.
     pub fn line(&self, line: &mut LineReport) {
         let flavor = self.flavors.get(&line.pid).copied().flatten();
-        line.verdict = verdict::verdict(line, &self.maps, flavor);
+        let (verdict, by_samples) = verdict::judgement(line, &self.maps, flavor);
+        line.verdict = verdict;
+        // The cost rests on what the verdict rests on: the samples' time where they showed the
+        // line shared, else the moves (none counted: 0).
         let recorded = self.recorded.get(&line.pid).copied();
         let moves = self
             .line_transfer_ns
             .zip(recorded)
             .and_then(|(ns, r)| cost::cost(line, ns, r));
-        let samples = recorded.and_then(|r| cost::sampled(line, r));
-        line.cost = cost::larger(moves, samples).map(|c| {
+        let cost = match by_samples {
+            true => recorded.and_then(|r| cost::sampled(line, r)).or(moves),
+            false => moves,
+        };
+        line.cost = cost.map(|c| {
             // A private line's moves are one thread's migrations between CPUs, or too few
             // to matter, and its sampled time is spent uncontended: no fix wins anything.
             if line.verdict == Verdict::Private {

@@ -59,3 +59,31 @@ fn without_a_transfer_cost_lines_have_verdicts_but_no_cost() {
     assert_eq!(report.lines[0].cost, None);
     assert_ne!(report.lines[0].verdict, Verdict::Private);
 }
+
+#[test]
+fn a_line_costs_what_its_verdict_rests_on() {
+    let mut report = test_report::with_sampled_line();
+    report.sources.line_transfer_ns = Some(40.0);
+    report.targets[0].overhead.recorded_s = Some(5.0);
+    report.targets[0].overhead.cpu_s = Some(10.0);
+    report.maps[0].concurrent_writers = 0;
+    // The probes' line keeps its moves even with data samples in it.
+    report.lines[0].data_samples = Some(test_report::data_samples());
+    judge(&mut report);
+    let by = |line: &str| {
+        let l = report.lines.iter().find(|l| l.line == line).expect("line");
+        (l.verdict, l.cost.expect("cost").basis)
+    };
+    assert_eq!(
+        by("0xc000014140"),
+        (Verdict::TrueSharing, crate::report::CostBasis::Moves)
+    );
+    // The line only the samples saw: judged and costed by them (40% of 2 CPUs).
+    assert_eq!(
+        by("0x59c500"),
+        (Verdict::FalseSharing, crate::report::CostBasis::Samples)
+    );
+    assert_eq!(report.lines[0].line, "0x59c500", "it costs more: first");
+    let cost = report.lines[0].cost.expect("cost");
+    assert_eq!(cost.cpu_ns_per_s, 0.4 * 2e9);
+}

@@ -261,8 +261,9 @@ pub struct Cost {
     /// is left out (one figure for every recording on a host). `samples`: the sampling error
     /// of the line's share of the samples (binomial: √((1 − p) / n) for n of them).
     pub rel_err: f64,
-    /// What it was measured from: the line's moves times the transfer cost, or the CPU time
-    /// the timer samples found on the instructions that access it, whichever is larger.
+    /// What it was measured from: the CPU time the timer samples found on the instructions that
+    /// access the line where the samples gave its verdict, else its moves times the transfer
+    /// cost.
     #[serde(default)]
     pub basis: CostBasis,
 }

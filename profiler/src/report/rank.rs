@@ -76,13 +76,16 @@ pub fn empty_line(pid: u32, line: u64) -> LineReport {
     }
 }
 
-/// Orders lines as the schema requires: cost, contention, then writes, descending; ties by
-/// address.
+/// Orders lines as the schema requires: those whose sharing was told before the `undecided`
+/// (too little seen: a cost scaled from a handful of moves is mostly noise), then cost,
+/// contention, then writes, descending; ties by address.
 pub fn rank(lines: &mut [LineReport]) {
     let cost = |l: &LineReport| l.cost.map_or(0.0, |c| c.cpu_ns_per_s);
+    let told = |l: &LineReport| l.verdict != crate::report::Verdict::Undecided;
     lines.sort_by(|a, b| {
-        cost(b)
-            .total_cmp(&cost(a))
+        told(b)
+            .cmp(&told(a))
+            .then(cost(b).total_cmp(&cost(a)))
             .then(b.contention.cmp(&a.contention))
             .then(b.writes.cmp(&a.writes))
             .then(a.pid.cmp(&b.pid))

@@ -304,3 +304,25 @@ fn many_writer_threads_are_reported_as_the_sketch_estimate() {
     let maps = rank_maps(&snapshot, &processes, &HashMap::new(), Measured::default());
     assert_eq!(maps[0].writers, estimate);
 }
+
+#[test]
+fn undecided_lines_rank_after_the_judged_ones() {
+    let mut lines = crate::report::test_report::sample().lines;
+    let mut undecided = lines[0].clone();
+    undecided.line = "0xc000014180".to_owned();
+    undecided.verdict = crate::report::Verdict::Undecided;
+    lines[0].verdict = crate::report::Verdict::TrueSharing;
+    let cost = |ns| {
+        Some(crate::report::Cost {
+            cpu_ns_per_s: ns,
+            target_cpu_pct: 0.0,
+            rel_err: 0.0,
+            basis: crate::report::CostBasis::Moves,
+        })
+    };
+    (lines[0].cost, undecided.cost) = (cost(10.0), cost(1_000.0));
+    lines.insert(0, undecided);
+    rank(&mut lines);
+    assert_eq!(lines[0].line, "0xc000014140", "the judged line first");
+    assert_eq!(lines[1].verdict, crate::report::Verdict::Undecided);
+}

@@ -79,16 +79,28 @@ pub fn moves(line: &LineReport) -> u64 {
 
 /// The verdict on `line`, whose process's maps are `flavor` (None: custom probes only).
 pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlavor>) -> Verdict {
+    judgement(line, maps, flavor).0
+}
+
+/// The verdict on `line` (see [`verdict`]), and whether its data samples decided it.
+pub fn judgement(
+    line: &LineReport,
+    maps: &MapIndex<'_>,
+    flavor: Option<LayoutFlavor>,
+) -> (Verdict, bool) {
     let sampled = line
         .data_samples
         .as_ref()
         .map(|d| sampled_verdict(d.sharing));
     if !probed(line) {
-        return sampled.unwrap_or(Verdict::Private);
+        return match sampled {
+            Some(v) => (v, true),
+            None => (Verdict::Private, false),
+        };
     }
     let probed = probed_verdict(line, maps, flavor);
     if probed == Verdict::Race {
-        return probed;
+        return (probed, false);
     }
     // Watchpoints count writers by thread, and a goroutine moves between threads; the data
     // samples tell goroutines apart and see which words each wrote.
@@ -100,9 +112,9 @@ pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlav
         Some(v @ (Verdict::FalseSharing | Verdict::TrueSharing))
             if only_watched || matches!(probed, Verdict::Private | Verdict::Undecided) =>
         {
-            v
+            (v, true)
         }
-        _ => probed,
+        _ => (probed, false),
     }
 }
 
