@@ -15,7 +15,7 @@ use profiler_common::{
 };
 
 use crate::{
-    fold::{atomic_add, entry},
+    fold::{atomic_add, count_one, entry},
     maps::{bump, IP_OPERANDS, LINE_IPS, SAMPLED_LINES, ZERO_SAMPLED},
 };
 
@@ -71,12 +71,13 @@ pub fn fold_sample(
         width: decoded.operand.width,
         kind: decoded.operand.kind,
     };
-    count_line_ip(LineIpKey {
+    let at = LineIpKey {
         pid,
         _pad: 0,
         line: line.line,
         ip,
-    });
+    };
+    count_one(&LINE_IPS, &at);
     let Some(zero) = ZERO_SAMPLED.get_ptr(0) else {
         return addr;
     };
@@ -86,18 +87,6 @@ pub fn fold_sample(
         record_sample(unsafe { &mut *stats }, &sample, atomic_add);
     }
     addr
-}
-
-/// Counts one sample of `key`'s instruction accessing its line.
-#[inline(always)]
-fn count_line_ip(key: LineIpKey) {
-    match LINE_IPS.get_ptr_mut(key) {
-        // SAFETY: a live map value.
-        Some(n) => atomic_add(unsafe { &mut *n }, 1),
-        None => {
-            let _ = LINE_IPS.insert(key, 1u64, 0);
-        }
-    }
 }
 
 /// The interrupted user registers an address can use, read at the context's constant offsets

@@ -27,6 +27,18 @@ pub fn atomic_add(counter: &mut u64, n: u64) {
     unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(counter, n) };
 }
 
+/// Adds one to the count under `key` in `map`, starting it at 1 where absent.
+#[inline(always)]
+pub fn count_one<K>(map: &LruHashMap<K, u64>, key: &K) {
+    match map.get_ptr_mut(key) {
+        // SAFETY: a live map value.
+        Some(n) => atomic_add(unsafe { &mut *n }, 1),
+        None => {
+            let _ = map.insert(key, &1u64, 0);
+        }
+    }
+}
+
 /// The write the current thread is making now; `flags` are its target's
 /// (`TargetConfig::flags`).
 #[inline(always)]

@@ -20,7 +20,7 @@ use profiler_common::{
 
 use crate::{
     data_address::fold_sample,
-    fold::atomic_add,
+    fold::{atomic_add, count_one},
     maps::{bump, INFLIGHT, LINES, OBJECTS, PERF_IPS, TARGETS},
     xol::count_step,
 };
@@ -54,7 +54,7 @@ fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
     if in_xol_area(ip, xol_start, xol_end) {
         count_step(pid_tgid);
     } else {
-        count_ip(IpKey { pid, _pad: 0, ip });
+        count_one(&PERF_IPS, &IpKey { pid, _pad: 0, ip });
         let go = flags & TARGET_GO != 0;
         fold_sample(ctx, (pid_tgid, go, g), ip, addr);
     }
@@ -84,16 +84,4 @@ fn try_perf_sample(ctx: &PerfEventContext) -> Result<(), ()> {
         }
     }
     Ok(())
-}
-
-/// Counts one sample at a user instruction address.
-#[inline(always)]
-fn count_ip(key: IpKey) {
-    match PERF_IPS.get_ptr_mut(key) {
-        // SAFETY: a live map value.
-        Some(n) => atomic_add(unsafe { &mut *n }, 1),
-        None => {
-            let _ = PERF_IPS.insert(key, 1u64, 0);
-        }
-    }
 }
