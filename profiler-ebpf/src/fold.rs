@@ -34,7 +34,7 @@ pub fn count_one<K>(map: &LruHashMap<K, u64>, key: &K) {
         // SAFETY: a live map value.
         Some(n) => atomic_add(unsafe { &mut *n }, 1),
         None => {
-            let _ = map.insert(key, &1u64, 0);
+            let _ = map.insert(key, 1u64, 0);
         }
     }
 }
