@@ -1,13 +1,18 @@
 use super::*;
 use crate::report::{test_report, Verdict};
 
-#[test]
-fn lines_get_a_verdict_a_cost_and_rank_by_cost() {
-    let mut report = test_report::sample();
+/// `report` with a transfer cost (40 ns), its target's CPU time (10 s in 5 s) and no race.
+fn costed(mut report: Report) -> Report {
     report.sources.line_transfer_ns = Some(40.0);
     report.targets[0].overhead.recorded_s = Some(5.0);
     report.targets[0].overhead.cpu_s = Some(10.0);
     report.maps[0].concurrent_writers = 0;
+    report
+}
+
+#[test]
+fn lines_get_a_verdict_a_cost_and_rank_by_cost() {
+    let mut report = costed(test_report::sample());
     // A second line: fewer moves counted, but more estimated.
     let mut second = report.lines[0].clone();
     second.line = "0xc000014180".to_owned();
@@ -36,11 +41,7 @@ fn lines_get_a_verdict_a_cost_and_rank_by_cost() {
 
 #[test]
 fn a_private_line_costs_nothing_a_fix_could_win() {
-    let mut report = test_report::sample();
-    report.sources.line_transfer_ns = Some(40.0);
-    report.targets[0].overhead.recorded_s = Some(5.0);
-    report.targets[0].overhead.cpu_s = Some(10.0);
-    report.maps[0].concurrent_writers = 0;
+    let mut report = costed(test_report::sample());
     // One writer thread, no remote reads: its transfers are its own moves between CPUs.
     report.lines[0].threads = 1;
     report.lines[0].remote_reads = Some(0);
@@ -62,11 +63,7 @@ fn without_a_transfer_cost_lines_have_verdicts_but_no_cost() {
 
 #[test]
 fn a_line_costs_what_its_verdict_rests_on() {
-    let mut report = test_report::with_sampled_line();
-    report.sources.line_transfer_ns = Some(40.0);
-    report.targets[0].overhead.recorded_s = Some(5.0);
-    report.targets[0].overhead.cpu_s = Some(10.0);
-    report.maps[0].concurrent_writers = 0;
+    let mut report = costed(test_report::with_sampled_line());
     // The probes' line keeps its moves even with data samples in it.
     report.lines[0].data_samples = Some(test_report::data_samples());
     judge(&mut report);
