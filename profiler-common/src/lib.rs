@@ -98,6 +98,9 @@ pub mod map_names {
     pub const SAMPLED_LINES: &str = "SAMPLED_LINES";
     /// `LruHashMap<LineIpKey, u64>`: samples per line and sampled instruction.
     pub const LINE_IPS: &str = "LINE_IPS";
+    /// `LruHashMap<LineStackKey, u64>`: samples per line and user stack, for the samples that
+    /// took one.
+    pub const LINE_STACKS: &str = "LINE_STACKS";
 }
 
 /// Name of the uprobe program attached to every Go map-assign function's entry.
@@ -530,6 +533,7 @@ mod pod {
     unsafe impl aya::Pod for super::sampled::IpOperand {}
     unsafe impl aya::Pod for super::sampled::SampledLine {}
     unsafe impl aya::Pod for super::sampled::LineIpKey {}
+    unsafe impl aya::Pod for super::sampled::LineStackKey {}
 }
 
 /// The 64-byte line holding `addr`.

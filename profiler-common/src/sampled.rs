@@ -4,8 +4,10 @@
 //! The kernel side keeps `IP_OPERANDS` (filled by userspace the first time an IP shows up in
 //! `PERF_IPS`) and folds every later sample at a known IP into `SAMPLED_LINES`, per line: how many
 //! samples, of which access kind, by which threads and CPUs, and which 8-byte words each of the
-//! first [`TRACKED_TIDS`] threads touched and wrote; and into `LINE_IPS`, per line and IP. A sample is time-weighted: an access that
-//! waits for a line another CPU holds is sampled in proportion to its wait.
+//! first [`TRACKED_TIDS`] threads touched and wrote; into `LINE_IPS`, per line and IP; and, for
+//! the samples that take a user stack ([`wants_stack`]), into `LINE_STACKS`, per line and stack.
+//! A sample is time-weighted: an access that waits for a line another CPU holds is sampled in
+//! proportion to its wait.
 
 use core::mem::size_of;
 
@@ -38,6 +40,34 @@ pub struct LineIpKey {
     pub ip: u64,
 }
 const _: () = assert!(size_of::<LineIpKey>() == 24);
+
+/// Most (line, user stack) pairs `LINE_STACKS` holds (least recently sampled go first).
+pub const MAX_LINE_STACKS: u32 = 16_384;
+/// Past its first samples, one sample in this many at each (line, IP) also takes a user stack.
+pub const STACK_EVERY: u64 = 16;
+
+/// Key of `LINE_STACKS` (value: samples that took this stack, a `u64`): the user stacks of some
+/// of a line's samples (see [`wants_stack`]), so the code paths that reach the accesses can be
+/// drawn without a stack per sample. The stack's innermost frame is the sampled instruction.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LineStackKey {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// The stack's id in `STACKS`.
+    pub stack_id: u32,
+    /// The line's first byte (64-byte aligned address).
+    pub line: u64,
+}
+const _: () = assert!(size_of::<LineStackKey>() == 16);
+
+/// Whether the `n`th sample (counting from 1) of one instruction on one line takes a user
+/// stack: the first few (1, 2, 4, 8) so that every path is seen early, then one in
+/// [`STACK_EVERY`], so a hot instruction's paths are drawn in proportion at a sixteenth of the
+/// cost.
+pub const fn wants_stack(n: u64) -> bool {
+    n != 0 && (n.is_power_of_two() && n < STACK_EVERY || n.is_multiple_of(STACK_EVERY))
+}
 
 /// Value of `IP_OPERANDS`: what a sample at one IP of one process accessed. `operand.kind` 0
 /// marks an IP userspace decoded and found no data access at (the sample counts only by IP).

@@ -109,3 +109,16 @@ fn an_unknown_kind_is_counted_apart_and_writes_nothing() {
     );
     assert_eq!((line.touched[0], line.written[0]), (1, 0));
 }
+
+#[test]
+fn stacks_are_taken_early_then_one_in_sixteen() {
+    let mut taken = (0..=64).filter(|&n| wants_stack(n));
+    for expected in [1, 2, 4, 8, 16, 32, 48, 64] {
+        assert_eq!(taken.next(), Some(expected));
+    }
+    assert_eq!(taken.next(), None);
+    // A hot instruction's stacks stay near one sample in STACK_EVERY.
+    let over_a_million = (1..=1_000_000u64).filter(|&n| wants_stack(n)).count() as u64;
+    // The first four (1, 2, 4, 8), then every sixteenth.
+    assert_eq!(over_a_million, 4 + 1_000_000 / STACK_EVERY);
+}

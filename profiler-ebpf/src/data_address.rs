@@ -1,5 +1,6 @@
-//! Data addresses of perf samples, folded per line into `SAMPLED_LINES` and per line and IP into
-//! `LINE_IPS` (see `profiler_common::sampled`): the hardware's (PEBS/IBS), or one computed from
+//! Data addresses of perf samples, folded per line into `SAMPLED_LINES`, per line and IP into
+//! `LINE_IPS`, and for some samples per line and user stack into `LINE_STACKS` (see
+//! `profiler_common::sampled`): the hardware's (PEBS/IBS), or one computed from
 //! the interrupted user registers and the operand userspace decoded at the sample's IP
 //! (`IP_OPERANDS`).
 
@@ -10,13 +11,14 @@ use aya_ebpf::{
 use profiler_common::{
     line_of,
     operand::AddrReg,
-    sampled::{record_sample, who, DataSample, IpOperand, LineIpKey},
+    sampled::{record_sample, wants_stack, who, DataSample, IpOperand, LineIpKey, LineStackKey},
     Counter, IpKey, LineKey,
 };
 
 use crate::{
     fold::{atomic_add, count_one, entry},
-    maps::{bump, IP_OPERANDS, LINE_IPS, SAMPLED_LINES, ZERO_SAMPLED},
+    maps::{bump, IP_OPERANDS, LINE_IPS, LINE_STACKS, SAMPLED_LINES, ZERO_SAMPLED},
+    sample::user_stack,
 };
 
 /// Registers an address can be computed from, in perf's order with its gap (9 to 15) closed.
@@ -77,7 +79,16 @@ pub fn fold_sample(
         line: line.line,
         ip,
     };
-    count_one(&LINE_IPS, &at);
+    if wants_stack(count_one(&LINE_IPS, &at)) {
+        if let Ok(stack_id) = u32::try_from(user_stack(ctx)) {
+            let key = LineStackKey {
+                pid,
+                stack_id,
+                line: line.line,
+            };
+            count_one(&LINE_STACKS, &key);
+        }
+    }
     let Some(zero) = ZERO_SAMPLED.get_ptr(0) else {
         return addr;
     };

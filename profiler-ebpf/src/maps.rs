@@ -6,7 +6,8 @@ use aya_ebpf::{
 };
 use profiler_common::{
     sampled::{
-        IpOperand, LineIpKey, SampledLine, MAX_IP_OPERANDS, MAX_LINE_IPS, MAX_SAMPLED_LINES,
+        IpOperand, LineIpKey, LineStackKey, SampledLine, MAX_IP_OPERANDS, MAX_LINE_IPS,
+        MAX_LINE_STACKS, MAX_SAMPLED_LINES,
     },
     watch::{WatchSite, WatchSiteKey, WordKey, MAX_WATCH_LINES, MAX_WATCH_SITES, MAX_WATCH_WORDS},
     xol::{MAX_PROBE_STEPS, MAX_PROBE_THREADS},
@@ -81,6 +82,11 @@ pub static SAMPLED_LINES: LruHashMap<LineKey, SampledLine> =
 /// Samples per line and sampled instruction, from their data addresses.
 #[map]
 pub static LINE_IPS: LruHashMap<LineIpKey, u64> = LruHashMap::with_max_entries(MAX_LINE_IPS, 0);
+
+/// Samples per line and user stack, for the samples that took one.
+#[map]
+pub static LINE_STACKS: LruHashMap<LineStackKey, u64> =
+    LruHashMap::with_max_entries(MAX_LINE_STACKS, 0);
 
 #[map]
 pub static LAST_PROBE: LruHashMap<u32, ProbeHit> =

@@ -1,9 +1,9 @@
 //! The data access behind each user IP the perf samples hit, decoded once per IP of a target and
 //! handed to the kernel side (`IP_OPERANDS`): every later sample at that IP then computes its
 //! data address from its registers and is folded per line there (see
-//! `profiler_common::sampled`). IPs in code clprof cannot read (no Go function table entry: cgo's
-//! C, the vDSO) or whose instruction touches no memory it can follow get a marker, so that each is
-//! looked at once.
+//! `profiler_common::sampled`). IPs in code clprof cannot read (in neither Go's function table
+//! nor the symbol table: a stripped cgo binary's C, the vDSO) or whose instruction touches no
+//! memory it can follow get a marker, so that each is looked at once.
 
 use std::{
     collections::HashSet,
@@ -28,7 +28,8 @@ pub struct DecodeCounts {
     pub accesses: u64,
     /// IPs whose instruction touches no memory that can be followed (see [`NoAccess`]).
     pub no_access: u64,
-    /// IPs in code without a Go function table entry, or in a process without symbols.
+    /// IPs in code in neither Go's function table nor the symbol table's functions, or in a
+    /// process without symbols.
     pub unreadable: u64,
 }
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use profiler_common::{
-    sampled::{LineIpKey, SampledLine},
+    sampled::{LineIpKey, LineStackKey, SampledLine},
     IpKey, LineKey, StepKey,
 };
 
@@ -32,6 +32,9 @@ pub struct Readout {
     pub sampled_lines: Vec<(LineKey, SampledLine)>,
     /// Samples per line and sampled instruction; empty without perf sampling.
     pub line_ips: Vec<(LineIpKey, u64)>,
+    /// Samples per line and user stack, for the samples that took one; empty without perf
+    /// sampling.
+    pub line_stacks: Vec<(LineStackKey, u64)>,
     /// Perf samples of threads single-stepping a probed instruction; empty without perf
     /// sampling.
     pub probe_steps: Vec<(StepKey, u64)>,

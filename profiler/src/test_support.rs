@@ -13,17 +13,24 @@ use std::sync::OnceLock;
 /// Uses every `runtime.mapassign*` variant: int → fast64, int32 → fast32, string → faststr,
 /// pointer → fast64ptr, struct → generic. `m64` and `msi` are package variables so that their
 /// map types are in the DWARF: Go 1.27 writes no variable DIE for these locals (they live in
-/// registers), and an unreferenced type gets no type DIE (see map_types.rs). With `sleep`,
-/// prints "ready" and sleeps.
+/// registers), and an unreferenced type gets no type DIE (see map_types.rs). `stats.miss` adds
+/// to a field through its receiver, which the DWARF places in a register. With `sleep`, prints
+/// "ready" and sleeps.
 const MAIN_GO: &str = r#"package main
 
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
 type point struct{ x, y int }
+
+type stats struct{ hits, misses int64 }
+
+//go:noinline
+func (s *stats) miss() { atomic.AddInt64(&s.misses, 1) }
 
 var sink int
 
@@ -46,7 +53,9 @@ func main() {
 		mg[*p] = i
 		msi[fmt.Sprint(i)] = int32(i)
 	}
-	sink = len(m64) + len(m32) + len(ms) + len(mp) + len(mg) + len(msi)
+	st := new(stats)
+	st.miss()
+	sink = len(m64) + len(m32) + len(ms) + len(mp) + len(mg) + len(msi) + int(st.misses)
 	if len(os.Args) > 1 && os.Args[1] == "sleep" {
 		fmt.Println("ready")
 		time.Sleep(time.Hour)

@@ -60,11 +60,20 @@ pub(crate) fn endian_of<'a, Rd: object::ReadRef<'a>>(obj: &object::File<'a, Rd>)
 pub(crate) fn load<'a, Rd: object::ReadRef<'a>>(
     obj: &object::File<'a, Rd>,
 ) -> Result<Option<gimli::DwarfSections<Cow<'a, [u8]>>>, String> {
+    load_with(obj, needed)
+}
+
+/// The sections of `obj` that `wanted` selects, decompressed (the others empty); None without
+/// `.debug_info`.
+pub(crate) fn load_with<'a, Rd: object::ReadRef<'a>>(
+    obj: &object::File<'a, Rd>,
+    wanted: impl Fn(gimli::SectionId) -> bool,
+) -> Result<Option<gimli::DwarfSections<Cow<'a, [u8]>>>, String> {
     if obj.section_by_name(".debug_info").is_none() {
         return Ok(None);
     }
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'a, [u8]>, String> {
-        if !needed(id) {
+        if !wanted(id) {
             return Ok(Cow::Borrowed(&[]));
         }
         // section_by_name also finds ".zdebug_*" for ".debug_*" names.

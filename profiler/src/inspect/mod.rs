@@ -21,6 +21,7 @@ mod cpu_clock;
 mod disasm;
 mod dwarf;
 mod dwarf_globals;
+pub mod dwarf_vars;
 mod elf;
 mod entries;
 #[doc(hidden)]

@@ -9,7 +9,7 @@ use aya::{
 };
 use profiler_common::{
     map_names, read_hits_counter,
-    sampled::{IpOperand, LineIpKey, SampledLine},
+    sampled::{IpOperand, LineIpKey, LineStackKey, SampledLine},
     watch::{watch_hits_counter, WatchSite, WatchSiteKey, WordKey},
     IpKey, LatencyHist, LineKey, LineStats, MapWriter, ObjectKey, ObjectStats, ProbeTime, StepKey,
     TargetConfig, COUNTERS, TARGET_SLOTS,
@@ -44,6 +44,12 @@ impl PidKey for IpKey {
 }
 
 impl PidKey for LineIpKey {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl PidKey for LineStackKey {
     fn pid(&self) -> u32 {
         self.pid
     }
@@ -203,6 +209,13 @@ impl<'a> BpfMaps<'a> {
         Ok(ips.iter().filter_map(Result::ok).collect())
     }
 
+    /// Samples per line and user stack, for the samples that took one.
+    pub fn line_stacks(&self) -> Result<Vec<(LineStackKey, u64)>, AttachError> {
+        let stacks: BpfHashMap<&MapData, LineStackKey, u64> =
+            BpfHashMap::try_from(self.map(map_names::LINE_STACKS)?)?;
+        Ok(stacks.iter().filter_map(Result::ok).collect())
+    }
+
     /// Perf samples of threads single-stepping a probed instruction, per process and site.
     pub fn probe_steps(&self) -> Result<Vec<(StepKey, u64)>, AttachError> {
         let steps: BpfHashMap<&MapData, StepKey, u64> =
@@ -278,9 +291,8 @@ impl<'a> BpfMapsMut<'a> {
     }
 
     /// Removes what the kernel side folded for the processes `which` selects: lines, objects,
-    /// latency, writers, perf IPs and their decoded operands, sampled lines and their IPs, probe
-    /// steps and
-    /// watched writes (one pass over each map).
+    /// latency, writers, perf IPs and their decoded operands, sampled lines with their IPs and
+    /// stacks, probe steps and watched writes (one pass over each map).
     pub fn purge(&mut self, which: &dyn Fn(u32) -> bool) -> Result<(), AttachError> {
         self.purge_map::<LineKey, LineStats>(map_names::LINES, which)?;
         self.purge_map::<ObjectKey, ObjectStats>(map_names::OBJECTS, which)?;
@@ -290,6 +302,7 @@ impl<'a> BpfMapsMut<'a> {
         self.purge_map::<IpKey, IpOperand>(map_names::IP_OPERANDS, which)?;
         self.purge_map::<LineKey, SampledLine>(map_names::SAMPLED_LINES, which)?;
         self.purge_map::<LineIpKey, u64>(map_names::LINE_IPS, which)?;
+        self.purge_map::<LineStackKey, u64>(map_names::LINE_STACKS, which)?;
         self.purge_map::<StepKey, u64>(map_names::PROBE_STEPS, which)?;
         self.purge_map::<WordKey, LineStats>(map_names::WATCH_WORDS, which)?;
         self.purge_map::<LineKey, LineStats>(map_names::WATCH_LINES, which)?;

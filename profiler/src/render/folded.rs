@@ -5,10 +5,15 @@
 //! A line's transfers (or writes) are shared among its sampled stacks in proportion to their
 //! samples (largest remainders, so each line's total is exact); lines written but never sampled
 //! get one `[unsampled]` stack, so the folded total equals the report's total.
+//!
+//! Weighted by data samples, each line's perf samples (the CPU time spent on instructions that
+//! touched it) are shared among the user stacks some of them took, ending
+//! `…;main.worker;[sampled main.hot.a,main.hot.b];[line 0x5a1e40] 131`; where no stack was kept,
+//! among its accessing instructions.
 
 use std::collections::HashMap;
 
-use crate::report::{LineReport, Report, StackReport};
+use crate::report::{LineReport, Report, StackLocation, StackReport};
 
 /// What a stack's count measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -19,6 +24,8 @@ pub enum Weight {
     Writes,
     /// Sampled writes.
     Samples,
+    /// Perf samples whose data address fell in the line: CPU time spent accessing it.
+    DataSamples,
 }
 
 impl Weight {
@@ -27,6 +34,7 @@ impl Weight {
             Weight::Transfers => line.transfers,
             Weight::Writes => line.writes,
             Weight::Samples => line.samples,
+            Weight::DataSamples => line.data_samples.as_ref().map_or(0, |d| d.samples),
         }
     }
 
@@ -35,6 +43,7 @@ impl Weight {
             Weight::Transfers => "transfers",
             Weight::Writes => "writes",
             Weight::Samples => "samples",
+            Weight::DataSamples => "data-samples",
         }
     }
 }
@@ -74,6 +83,15 @@ fn leaf(stack_object: &str, kind: &str, fields: &[String]) -> String {
     }
 }
 
+/// `[kind names]`, or `[kind]` without names.
+fn leaf_of_kind(kind: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        format!("[{kind}]")
+    } else {
+        format!("[{kind} {}]", names.join(","))
+    }
+}
+
 /// The folded lines (without counts of zero) of the first `top` lines (all when None), sorted.
 pub fn folded_lines(report: &Report, weight: Weight, top: Option<usize>) -> Vec<String> {
     let mut by_line: HashMap<(u32, &str), Vec<&StackReport>> = HashMap::new();
@@ -83,6 +101,13 @@ pub fn folded_lines(report: &Report, weight: Weight, top: Option<usize>) -> Vec<
     let mut out = Vec::new();
     for line in report.lines.iter().take(top.unwrap_or(usize::MAX)) {
         let total = weight.of(line);
+        if total == 0 {
+            continue;
+        }
+        if weight == Weight::DataSamples {
+            sampled_stacks(line, total, &mut out);
+            continue;
+        }
         match by_line.get(&(line.pid, line.line.as_str())) {
             Some(stacks) => {
                 let parts: Vec<u64> = stacks.iter().map(|s| s.samples).collect();
@@ -90,26 +115,75 @@ pub fn folded_lines(report: &Report, weight: Weight, top: Option<usize>) -> Vec<
                     if n == 0 {
                         continue;
                     }
-                    // Root first: each location's inlined frames outermost first.
-                    let mut frames: Vec<String> = s
-                        .frames
-                        .iter()
-                        .flat_map(|loc| loc.lines.iter().rev())
-                        .map(|f| f.function.replace(';', ":"))
-                        .collect();
+                    let mut frames = root_first(&s.frames);
                     frames.push(leaf(&s.object, s.object_kind.as_str(), &s.fields));
                     frames.push(format!("[line {}]", line.line));
                     out.push(format!("{} {n}", frames.join(";")));
                 }
             }
-            None if total > 0 => {
-                out.push(format!("[unsampled];[line {}] {total}", line.line));
-            }
-            None => {}
+            None => out.push(format!("[unsampled];[line {}] {total}", line.line)),
         }
     }
-    out.sort();
-    out
+    merged(out)
+}
+
+/// `rows` with the rows of one stack (the same frames after symbolization) summed into one,
+/// sorted.
+fn merged(rows: Vec<String>) -> Vec<String> {
+    let mut by_stack: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for row in rows {
+        if let Some((stack, n)) = row.rsplit_once(' ') {
+            *by_stack.entry(stack.to_owned()).or_default() += n.parse::<u64>().unwrap_or(0);
+        }
+    }
+    by_stack
+        .into_iter()
+        .map(|(stack, n)| format!("{stack} {n}"))
+        .collect()
+}
+
+/// The function names of `locations` (root first), each location's inlined frames outermost
+/// first.
+fn root_first(locations: &[StackLocation]) -> Vec<String> {
+    locations
+        .iter()
+        .flat_map(|loc| loc.lines.iter().rev())
+        .map(|f| f.function.replace(';', ":"))
+        .collect()
+}
+
+/// Folds the `total` data samples of `line` over the stacks its samples took, or over its
+/// accessing instructions where no stack was kept.
+fn sampled_stacks(line: &LineReport, total: u64, out: &mut Vec<String>) {
+    let Some(data) = &line.data_samples else {
+        return;
+    };
+    let tail = [
+        leaf_of_kind("sampled", &data.object_names()),
+        format!("[line {}]", line.line),
+    ];
+    let paths: Vec<(Vec<String>, u64)> = if data.stacks.is_empty() {
+        data.accesses
+            .iter()
+            .map(|a| (vec![a.frame.function.replace(';', ":")], a.samples))
+            .collect()
+    } else {
+        data.stacks
+            .iter()
+            .map(|s| (root_first(&s.frames), s.samples))
+            .collect()
+    };
+    if paths.is_empty() {
+        out.push(format!("[unstacked];{} {total}", tail.join(";")));
+        return;
+    }
+    let parts: Vec<u64> = paths.iter().map(|p| p.1).collect();
+    for ((mut frames, _), n) in paths.into_iter().zip(apportion(total, &parts)) {
+        if n > 0 {
+            frames.extend(tail.iter().cloned());
+            out.push(format!("{} {n}", frames.join(";")));
+        }
+    }
 }
 
 /// Folded stacks, one per line of text.
@@ -128,8 +202,12 @@ pub fn svg(report: &Report, weight: Weight, top: Option<usize>) -> std::io::Resu
         .map(|t| format!("{} (pid {})", t.exe, t.pid))
         .collect();
     let mut options = inferno::flamegraph::Options::default();
+    let source = match weight {
+        Weight::DataSamples => "data addresses of perf samples",
+        _ => "uprobes on map assigns",
+    };
     options.title = format!(
-        "clprof: {} by cache-line {} (uprobes on map assigns; perf: {})",
+        "clprof: {} by cache-line {} ({source}; perf: {})",
         targets.join(", "),
         weight.name(),
         report.sources.perf

@@ -131,3 +131,40 @@ fn windows_merge_into_one_profile_of_their_span() {
     let total = |p: &Profile| p.sample.iter().map(|s| s.value[0]).sum::<i64>();
     assert_eq!(total(&both), 2 * total(&one));
 }
+
+#[test]
+fn data_samples_are_their_own_sample_type_on_their_stacks() {
+    let report = crate::report::test_report::with_sampled_line();
+    let p = decoded(&report);
+    let data = SAMPLE_TYPES
+        .iter()
+        .position(|&t| t == "data_samples")
+        .expect("a data_samples type");
+    // The sampled line's 120 samples, and nothing of it in the probes' types.
+    assert_eq!(totals(&p)[data], 120);
+    let s = |i: i64| p.string_table[i as usize].as_str();
+    let sampled: Vec<&Sample> = p
+        .sample
+        .iter()
+        .filter(|x| x.label.iter().any(|l| s(l.str) == "0x59c500"))
+        .collect();
+    assert_eq!(sampled.len(), 1, "one stack");
+    assert_eq!(sampled[0].value, [0, 0, 0, 120]);
+    // Leaf first: the access in main.worker, then its caller.
+    let functions: Vec<&str> = sampled[0]
+        .location_id
+        .iter()
+        .map(|&id| {
+            let loc = &p.location[id as usize - 1];
+            let f = &p.function[loc.line[0].function_id as usize - 1];
+            s(f.name)
+        })
+        .collect();
+    assert_eq!(functions, ["main.worker", "main.main.func1"]);
+    let fields = sampled[0]
+        .label
+        .iter()
+        .find(|l| s(l.key) == "fields")
+        .map(|l| s(l.str));
+    assert_eq!(fields, Some("main.hot.a,main.hot.b"));
+}

@@ -70,12 +70,13 @@ fn primitive_advice(object: &str, in_code: &str) -> Option<String> {
     Some(text)
 }
 
-/// ` (main.hot.a, main.hot.b)`: the names of the line's words, or nothing where none is known.
+/// ` (main.hot.a, main.hot.b)`: the names of the line's words (of the globals there, else the
+/// fields its accesses were named with), or nothing where none is known.
 fn word_names(data: &DataSamples) -> String {
-    if data.names.is_empty() {
+    let names = data.object_names();
+    if names.is_empty() {
         return String::new();
     }
-    let names: Vec<&str> = data.names.iter().map(|n| n.name.as_str()).collect();
     format!(" ({})", names.join(", "))
 }
 

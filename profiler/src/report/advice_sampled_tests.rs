@@ -85,3 +85,21 @@ fn lines_without_contention_get_none() {
         assert_eq!(advice(&data_samples(), verdict), None, "{verdict:?}");
     }
 }
+
+#[test]
+fn fields_named_from_the_code_name_a_heap_line() {
+    let mut data = data_samples();
+    data.names.clear();
+    data.accesses = vec![
+        access("main.(*stats).hit", Some("main.stats.hits"), 70),
+        access("main.(*stats).miss", Some("main.stats.misses"), 50),
+    ];
+    let text = advice(&data, Verdict::FalseSharing).expect("advice");
+    assert!(
+        text.starts_with(
+            "Threads write different words of this line (main.stats.hits, main.stats.misses) \
+             in main.(*stats).hit, main.(*stats).miss"
+        ),
+        "{text}"
+    );
+}

@@ -38,6 +38,7 @@ fn readout() -> Readout {
         perf_ips: Vec::new(),
         sampled_lines: Vec::new(),
         line_ips: Vec::new(),
+        line_stacks: Vec::new(),
         probe_steps: Vec::new(),
         stacks: HashMap::new(),
         xol_areas: HashMap::new(),

@@ -11,7 +11,7 @@
 //!
 //! The cost is also the most a fix can win: a line that no longer moves costs nothing.
 
-use crate::report::{verdict, Cost, CostBasis, LineReport, SampledSharing};
+use crate::report::{verdict, Cost, CostBasis, LineReport};
 
 /// The cost of a line no fix can improve.
 pub const NOTHING: Cost = Cost {
@@ -52,11 +52,7 @@ pub fn cost(line: &LineReport, transfer_ns: f64, recorded: Recorded) -> Option<C
 /// nothing was recorded.
 pub fn sampled(line: &LineReport, recorded: Recorded) -> Option<Cost> {
     let data = line.data_samples.as_ref()?;
-    let shared = matches!(
-        data.sharing,
-        SampledSharing::FalseSharing | SampledSharing::TrueSharing
-    );
-    if !shared
+    if !data.sharing.is_shared()
         || recorded.seconds <= 0.0
         || recorded.cpu_s <= 0.0
         || data.samples == 0

@@ -1,5 +1,5 @@
 use super::*;
-use crate::report::test_report;
+use crate::report::{test_report, SampledSharing};
 
 fn line(transfers: u64, est: u64, err: f64) -> LineReport {
     let mut l = test_report::sample().lines.remove(0);

@@ -17,6 +17,7 @@ pub mod perf;
 pub mod primitives;
 pub mod rank;
 pub mod sampled;
+mod sampled_stacks;
 pub mod stacks;
 #[cfg(test)]
 pub(crate) mod test_report;

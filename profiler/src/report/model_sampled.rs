@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::symbolize::Frame;
+use crate::{report::StackLocation, symbolize::Frame};
 
 /// What the perf samples' data addresses saw of one line (`LineReport::data_samples`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,37 @@ pub struct DataSamples {
     /// The instructions sampled touching it, by samples, descending (at most 5): the function
     /// and source line holding the sampled IP.
     pub accesses: Vec<AccessSite>,
+    /// The user stacks some of its samples took (the first samples of each instruction, then one
+    /// in 16), by samples, descending (at most 32): the code paths that reach the accesses.
+    #[serde(default)]
+    pub stacks: Vec<DataStack>,
+}
+
+/// A user stack some samples of a line took.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataStack {
+    /// Locations, root first, ending with the access (the sampled IP less one byte: the
+    /// instruction before it, or its source line).
+    pub frames: Vec<StackLocation>,
+    /// The line's samples that took this stack (not all of its samples: see `DataSamples::samples`).
+    pub samples: u64,
+}
+
+impl DataSamples {
+    /// What the line holds, by name: the globals' words in it (`main.hot.a`), else the fields its
+    /// accesses were named with (`main.stats.misses`, `sync.RWMutex.readerCount`), each once, in
+    /// order; empty where nothing was named.
+    pub fn object_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.names.iter().map(|n| n.name.as_str()).collect();
+        if names.is_empty() {
+            for object in self.accesses.iter().filter_map(|a| a.object.as_deref()) {
+                if !names.contains(&object) {
+                    names.push(object);
+                }
+            }
+        }
+        names
+    }
 }
 
 /// The words of a line one thread was sampled touching.
@@ -96,6 +127,15 @@ impl SampledSharing {
             SampledSharing::Unknown => "unknown",
         }
     }
+
+    /// Several threads wrote words of the line another touched or that lie beside theirs:
+    /// false or true sharing.
+    pub fn is_shared(self) -> bool {
+        matches!(
+            self,
+            SampledSharing::FalseSharing | SampledSharing::TrueSharing
+        )
+    }
 }
 
 /// An instruction sampled touching a line.
@@ -107,7 +147,8 @@ pub struct AccessSite {
     pub frame: Frame,
     /// The primitive and field the access was to, told from the code that made it
     /// (`sync.RWMutex.readerCount` inside `RLock`, `runtime.hchan.lock` inside a channel send,
-    /// `sync/atomic.Int64`); null in other code.
+    /// `sync/atomic.Int64`), else the struct field the DWARF names from the variable its base
+    /// register held (`main.stats.misses`); null where neither says.
     #[serde(default)]
     pub object: Option<String>,
     pub samples: u64,
@@ -121,7 +162,8 @@ pub struct DataAddressSources {
     /// IPs whose instructions touch no memory clprof can follow (no access, LEA, the stack,
     /// thread-local storage, an address register the instruction overwrote...).
     pub ips_without_access: u64,
-    /// IPs in code clprof could not read (no Go function table entry: cgo's C, the vDSO).
+    /// IPs in code clprof could not read (in neither Go's function table nor the symbol table's
+    /// functions: a stripped cgo binary's C, the vDSO, shared libraries).
     pub unreadable_ips: u64,
     /// Samples whose data address was computed from their registers.
     pub operand_samples: u64,

@@ -290,6 +290,7 @@ fn json_data_samples_have_every_field() {
             "samples",
             "share",
             "sharing",
+            "stacks",
             "stores",
             "threads",
             "threads_exact",
@@ -301,6 +302,8 @@ fn json_data_samples_have_every_field() {
     assert_eq!(keys(&line["words"][0]), ["tid", "touched", "written"]);
     assert_eq!(keys(&line["accesses"][0]), ["frame", "object", "samples"]);
     assert_eq!(keys(&line["names"][0]), ["name", "word"]);
+    assert_eq!(keys(&line["stacks"][0]), ["frames", "samples"]);
+    assert_eq!(keys(&line["stacks"][0]["frames"][0]), ["addr", "lines"]);
     assert_eq!(line["sharing"], "false-sharing");
     for sharing in [
         crate::report::SampledSharing::FalseSharing,

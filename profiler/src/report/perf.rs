@@ -44,6 +44,7 @@ impl PerfParts {
         let sampled_lines = sampled::sampled_lines(
             &readout.sampled_lines,
             &readout.line_ips,
+            &readout.line_stacks,
             &samples_by_pid(readout),
             stacks,
         );

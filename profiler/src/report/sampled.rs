@@ -7,18 +7,18 @@ use std::collections::HashMap;
 
 use profiler_common::{
     operand::DataAccessKind,
-    sampled::{LineIpKey, SampledLine},
+    sampled::{LineIpKey, LineStackKey, SampledLine},
     Counter, LineKey, TRACKED_TIDS,
 };
 
 use crate::{
     collect::Collected,
     folded::Counters,
-    report::primitives,
     report::{
         hex, rank, stacks::Stacks, AccessSite, DataAddressSources, DataSamples, LineReport,
         SampledSharing, ThreadWords, WordName,
     },
+    report::{primitives, sampled_stacks::stacks_by_line},
     symbolize::Frame,
 };
 
@@ -31,11 +31,12 @@ const TOP_ACCESSES: usize = 5;
 pub type SampledLines = Vec<((u32, u64), DataSamples)>;
 
 /// The [`TOP_SAMPLED_LINES`] `lines` with the most samples, descending, with the instructions
-/// that touched them (from `line_ips`); each line's share is of its target's perf samples,
-/// `totals` by pid.
+/// that touched them (from `line_ips`) and the stacks some samples took (from `line_stacks`);
+/// each line's share is of its target's perf samples, `totals` by pid.
 pub fn sampled_lines(
     lines: &[(LineKey, SampledLine)],
     line_ips: &[(LineIpKey, u64)],
+    line_stacks: &[(LineStackKey, u64)],
     totals: &HashMap<u32, u64>,
     stacks: &mut Stacks<'_, '_>,
 ) -> SampledLines {
@@ -44,12 +45,14 @@ pub fn sampled_lines(
     top.sort_unstable_by(|a, b| b.1.samples.cmp(&a.1.samples).then(a.0.cmp(&b.0)));
     top.truncate(TOP_SAMPLED_LINES);
     let mut accesses = accesses_by_line(line_ips, stacks, &top);
+    let mut by_stack = stacks_by_line(line_stacks, stacks, &top);
     let names = word_names(stacks, &top);
     top.into_iter()
         .map(|(key, stats)| {
             let total = totals.get(&key.pid).copied().unwrap_or(0);
             let mut report = line_report(stats, total);
             report.accesses = accesses.remove(&(key.pid, key.line)).unwrap_or_default();
+            report.stacks = by_stack.remove(&(key.pid, key.line)).unwrap_or_default();
             report.names = (0..8u8)
                 .filter_map(|w| {
                     let name = names.get(&(key.pid, key.line + 8 * u64::from(w)))?;
@@ -125,6 +128,7 @@ fn line_report(s: &SampledLine, total: u64) -> DataSamples {
         names: Vec::new(),
         sharing: sharing(s),
         accesses: Vec::new(),
+        stacks: Vec::new(),
     }
 }
 
@@ -177,10 +181,12 @@ fn accesses_by_line(
 ) -> HashMap<(u32, u64), Vec<AccessSite>> {
     let wanted: std::collections::HashSet<(u32, u64)> =
         lines.iter().map(|(k, _)| (k.pid, k.line)).collect();
-    let by_ip = line_ips
+    let by_ip: Vec<((u32, u64, u64), u64)> = line_ips
         .iter()
         .filter(|(k, _)| wanted.contains(&(k.pid, k.line)))
-        .map(|(k, n)| ((k.pid, k.line, k.ip), *n));
+        .map(|(k, n)| ((k.pid, k.line, k.ip), *n))
+        .collect();
+    let heap = heap_fields(stacks, &by_ip);
     type Sites = HashMap<(Frame, Option<String>), u64>;
     let mut out: HashMap<(u32, u64), Sites> = HashMap::new();
     for ((pid, line, ip), count) in by_ip {
@@ -194,7 +200,8 @@ fn accesses_by_line(
         // Go gives an intrinsic (an atomic add) the position of its call site, so the inline
         // chain of the method it was called from starts at the instruction after it.
         let object = primitives::touched(&frames)
-            .or_else(|| primitives::touched(&stacks.frames_at(pid, ip)));
+            .or_else(|| primitives::touched(&stacks.frames_at(pid, ip)))
+            .or_else(|| heap.get(&(pid, ip)).cloned());
         let site = (frame, object);
         *out.entry((pid, line)).or_default().entry(site).or_default() += count;
     }
@@ -215,6 +222,26 @@ fn accesses_by_line(
             });
             sites.truncate(TOP_ACCESSES);
             (key, sites)
+        })
+        .collect()
+}
+
+/// The struct fields the DWARF names at the sampled IPs of `by_ip`, by (pid, IP): one pass over
+/// each process's binary.
+fn heap_fields(
+    stacks: &Stacks<'_, '_>,
+    by_ip: &[((u32, u64, u64), u64)],
+) -> HashMap<(u32, u64), String> {
+    let mut ips: HashMap<u32, Vec<u64>> = HashMap::new();
+    for ((pid, _, ip), _) in by_ip {
+        ips.entry(*pid).or_default().push(*ip);
+    }
+    ips.into_iter()
+        .flat_map(|(pid, mut ips)| {
+            ips.sort_unstable();
+            ips.dedup();
+            let names = stacks.heap_fields(pid, &ips);
+            names.into_iter().map(move |(ip, name)| ((pid, ip), name))
         })
         .collect()
 }

@@ -78,6 +78,62 @@ impl<'r, 't> Stacks<'r, 't> {
         }
     }
 
+    /// The struct field each sampled instruction of `ips` (of `pid`) accessed, named from the
+    /// variable its base register held there by the DWARF (`main.stats.misses`, see
+    /// [`crate::inspect::dwarf_vars`]), by IP; IPs it does not name are absent.
+    pub fn heap_fields(&self, pid: u32, ips: &[u64]) -> HashMap<u64, String> {
+        use crate::inspect::{
+            dwarf_vars::{dwarf_reg, fields_of, VarAccess},
+            operand::access_at,
+        };
+        let Some(t) = self.targets.iter().find(|t| t.pid == pid) else {
+            return HashMap::new();
+        };
+        let (bias, Some(sym)) = (t.bias.unwrap_or(0), t.symbolizer.as_ref()) else {
+            return HashMap::new();
+        };
+        let mut by_access: Vec<(u64, VarAccess)> = Vec::new();
+        for &ip in ips {
+            let file_ip = ip.wrapping_sub(bias);
+            let Some((entry, code)) = sym.code_at(file_ip) else {
+                continue;
+            };
+            let Ok(access) = access_at(code, entry, file_ip) else {
+                continue;
+            };
+            let op = access.operand;
+            let base = profiler_common::operand::AddrReg::from_perf(op.base);
+            let Some(reg) = base.and_then(dwarf_reg) else {
+                continue;
+            };
+            if op.index == profiler_common::operand::NO_REG {
+                let pc = access.insn_vaddr;
+                by_access.push((
+                    ip,
+                    VarAccess {
+                        pc,
+                        reg,
+                        disp: op.disp,
+                    },
+                ));
+            }
+        }
+        if by_access.is_empty() {
+            return HashMap::new();
+        }
+        let accesses: Vec<VarAccess> = by_access.iter().map(|(_, a)| *a).collect();
+        match fields_of(&t.attach_path, &accesses) {
+            Ok(names) => by_access
+                .into_iter()
+                .filter_map(|(ip, a)| Some((ip, names.get(&a)?.clone())))
+                .collect(),
+            Err(e) => {
+                tracing::debug!(pid, "naming fields from DWARF variables: {e}");
+                HashMap::new()
+            }
+        }
+    }
+
     /// The innermost source frame at the sampled instruction `ip` of `pid`.
     pub fn frame_at(&mut self, pid: u32, ip: u64) -> Frame {
         let unknown = || Frame {
@@ -186,6 +242,34 @@ impl<'r, 't> Stacks<'r, 't> {
             .collect();
         out.truncate(max);
         out
+    }
+
+    /// Up to `max` locations of a stack a perf sample took, innermost first: the access (the
+    /// byte before the sampled IP, one instruction past the access, lies in it or on its source
+    /// line), then the calls (the byte before each return address). Empty when the stack was not
+    /// stored or the process cannot be symbolized.
+    pub fn access_locations(&mut self, pid: u32, stack_id: u32, max: usize) -> Vec<StackLocation> {
+        let stacks = self.raw;
+        let Some(raw) = stacks.get(&stack_id) else {
+            return Vec::new();
+        };
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
+            return Vec::new();
+        };
+        let bias = t.bias.unwrap_or(0);
+        let Some(sym) = t.symbolizer.as_mut() else {
+            return Vec::new();
+        };
+        raw.iter()
+            .take(max)
+            .map(|&ip| {
+                let addr = lookup_addr(ip, bias, 1);
+                StackLocation {
+                    addr: hex(addr),
+                    lines: sym.frames(addr).to_vec(),
+                }
+            })
+            .collect()
     }
 
     /// Up to `max` frames of the code that called the probed function, innermost first,

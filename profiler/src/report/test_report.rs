@@ -109,6 +109,24 @@ pub(crate) fn data_samples() -> DataSamples {
             object: None,
             samples: 120,
         }],
+        stacks: vec![DataStack {
+            frames: vec![
+                location(0x4a1000, "main.main.func1", 30),
+                location(0x4a1234, "main.worker", 44),
+            ],
+            samples: 9,
+        }],
+    }
+}
+
+fn location(addr: u64, function: &str, line: u32) -> StackLocation {
+    StackLocation {
+        addr: hex(addr),
+        lines: vec![Frame {
+            function: function.to_owned(),
+            file: Some("/src/atomicpair/main.go".to_owned()),
+            line: Some(line),
+        }],
     }
 }
 

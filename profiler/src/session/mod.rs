@@ -243,7 +243,7 @@ impl Session {
 
     /// Everything a report needs from the kernel side and the session, read once: with what the
     /// watchpoints folded when `watched`, and the user stacks under `stack_ids` (those the
-    /// collected samples name) and under the watched writes.
+    /// collected samples name), under the watched writes and under the sampled lines.
     pub fn readout(
         &self,
         watched: bool,
@@ -259,7 +259,18 @@ impl Session {
         let watch_stacks = watched
             .iter()
             .flat_map(|w| w.sites.iter().map(|(_, s)| s.stack_id));
-        let stacks = maps.stacks(stack_ids.into_iter().chain(watch_stacks));
+        let line_stacks = if perf {
+            maps.line_stacks()?
+        } else {
+            Vec::new()
+        };
+        let sampled_stacks = line_stacks.iter().map(|(k, _)| i64::from(k.stack_id));
+        let stacks = maps.stacks(
+            stack_ids
+                .into_iter()
+                .chain(watch_stacks)
+                .chain(sampled_stacks),
+        );
         let hits = self.probes.hits()?.into_iter();
         Ok(Readout {
             snapshot: maps.snapshot()?,
@@ -271,6 +282,7 @@ impl Session {
                 Vec::new()
             },
             line_ips: if perf { maps.line_ips()? } else { Vec::new() },
+            line_stacks,
             probe_steps: if perf {
                 maps.probe_steps()?
             } else {

@@ -58,7 +58,26 @@ pub struct Symbolizer {
     /// definition (the symbol table would otherwise answer with the nearest symbol below
     /// anything).
     text: Vec<(u64, u64, u64)>,
+    /// Functions of the symbol table (start, end), by start: the code of a Go binary that Go's
+    /// table does not cover (cgo's C).
+    symbol_funcs: Vec<(u64, u64)>,
     cache: HashMap<u64, Vec<Frame>>,
+}
+
+/// The sized function symbols of `data` (start, end), by start.
+fn symbol_functions(data: &[u8]) -> Vec<(u64, u64)> {
+    use object::{Object as _, ObjectSymbol as _, SymbolKind};
+    let Ok(file) = object::File::parse(data) else {
+        return Vec::new();
+    };
+    let mut funcs: Vec<(u64, u64)> = file
+        .symbols()
+        .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.size() > 0)
+        .map(|s| (s.address(), s.address() + s.size()))
+        .collect();
+    funcs.sort_unstable();
+    funcs.dedup_by_key(|f| f.0);
+    funcs
 }
 
 fn text_ranges(data: &[u8]) -> Vec<(u64, u64, u64)> {
@@ -84,12 +103,14 @@ impl Symbolizer {
         };
         let data = std::fs::read(path).map_err(|e| load_error(e.to_string()))?;
         let text = text_ranges(&data);
+        let symbol_funcs = symbol_functions(&data);
         let go = GoLineTable::from_data(data);
         let symbolizer = Symbolizer {
             path: path.to_owned(),
             go,
             dwarf: OnceCell::new(),
             text,
+            symbol_funcs,
             cache: HashMap::new(),
         };
         if symbolizer.go.is_none() {
@@ -109,6 +130,7 @@ impl Symbolizer {
             dwarf,
             text,
             cache,
+            ..
         } = self;
         cache.entry(addr).or_insert_with(|| {
             if !text
@@ -131,20 +153,34 @@ impl Symbolizer {
 }
 
 impl Symbolizer {
-    /// The code of the Go function holding the file-relative address `addr`: its first
-    /// instruction's address and its bytes. None outside the functions of Go's table (code
-    /// without one, cgo's C, is not read here).
+    /// The code of the function of a Go binary holding the file-relative address `addr`: its
+    /// first instruction's address and its bytes. Go's functions come from Go's table; code it
+    /// does not cover (cgo's C) from the symbol table's sized functions. None elsewhere, and in
+    /// binaries that are not Go's.
     pub fn code_at(&self, addr: u64) -> Option<(u64, &[u8])> {
         let go = self.go.as_ref()?;
-        let func = go.function_at(addr)?;
+        let (entry, func_end) = match go.function_at(addr) {
+            Some(func) => (func.entry, func.end),
+            None => self.symbol_function(addr)?,
+        };
         let &(start, end, offset) = self
             .text
             .iter()
-            .find(|&&(start, end, _)| (start..end).contains(&func.entry))?;
-        let from = usize::try_from(offset + (func.entry - start)).ok()?;
-        let len = usize::try_from(func.end.min(end) - func.entry).ok()?;
+            .find(|&&(start, end, _)| (start..end).contains(&entry))?;
+        let from = usize::try_from(offset + (entry - start)).ok()?;
+        let len = usize::try_from(func_end.min(end) - entry).ok()?;
         let code = go.file_data().get(from..from.checked_add(len)?)?;
-        Some((func.entry, code))
+        Some((entry, code))
+    }
+
+    /// The symbol table's function holding `addr` (start, end), if any. The IP of a sample
+    /// taken after a function's last instruction is its end, so the end counts as inside.
+    fn symbol_function(&self, addr: u64) -> Option<(u64, u64)> {
+        let i = self
+            .symbol_funcs
+            .partition_point(|&(start, _)| start <= addr);
+        let &(start, end) = self.symbol_funcs.get(i.checked_sub(1)?)?;
+        (addr <= end).then_some((start, end))
     }
 }
 

@@ -176,7 +176,7 @@ fn pprof_output_is_read_by_go_tool_pprof() {
     );
     assert!(top.contains("runtime.mapassign_fast32"), "{top}");
     assert!(top.contains("testkit.WriteOwn"), "{top}");
-    for index in ["writes", "samples"] {
+    for index in ["writes", "samples", "data_samples"] {
         let t = go_pprof(&["-top", &format!("-sample_index={index}")], &pb);
         assert!(t.contains(&format!("Type: {index}")), "{t}");
     }

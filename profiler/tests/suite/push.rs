@@ -336,7 +336,7 @@ fn windows_are_pushed_to_pyroscope_ingest_one_profile_per_target() {
         let names: Vec<&str> = i.parts.iter().map(|(n, _, _)| n.as_str()).collect();
         assert_eq!(names, ["profile", "sample_type_config"], "{:?}", i.parts);
         assert_eq!(&i.profile[..2], [0x1f, 0x8b], "the profile part is gzipped");
-        for kind in ["transfers", "writes", "samples"] {
+        for kind in ["transfers", "writes", "samples", "data_samples"] {
             let c = &i.sample_type_config[kind];
             assert!(
                 c["units"].is_string() && c["display-name"].is_string(),

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::{
-    go::{program, program_with, test_both_go_versions, Go},
+    go::{build, program, program_with, test_both_go_versions, Go},
     support::*,
 };
 
@@ -134,8 +134,119 @@ fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
     let sources = &report["sources"]["data_addresses"];
     assert!(u64_of(sources, "operand_samples") >= samples, "{sources}");
     assert!(u64_of(sources, "decoded_ips") >= 1, "{sources}");
+    the_paths_to_the_counters_are_drawn(&report, top);
 }
 test_both_go_versions!(neighbouring_atomics_are_found_as_false_sharing);
+
+/// The stacks the counters' samples took end at the add in `main.worker`, below the goroutine
+/// that runs it; the flamegraph weighted by data samples draws them under the counters' names,
+/// summing to the line's samples.
+fn the_paths_to_the_counters_are_drawn(report: &serde_json::Value, top: &serde_json::Value) {
+    let stacks = array(top, "stacks");
+    let first = stacks
+        .first()
+        .unwrap_or_else(|| panic!("no stack kept for the counters' samples: {top}"));
+    let frames = array(first, "frames");
+    let innermost = |loc: &serde_json::Value| loc["lines"][0]["function"].clone();
+    assert_eq!(
+        frames.last().map(innermost),
+        Some("main.worker".into()),
+        "the stack ends at the add: {first}"
+    );
+    assert!(frames.len() >= 2, "the worker's caller too: {first}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    std::fs::write(&json, report.to_string()).expect("write the report");
+    let out = run_ok(clprof().arg("report").arg(&json).args([
+        "--format",
+        "folded",
+        "--weight",
+        "data-samples",
+    ]));
+    let folded = String::from_utf8_lossy(&out.stdout);
+    let line = format!("[line {}]", top_line(report));
+    let rows: Vec<&str> = folded.lines().filter(|l| l.contains(&line)).collect();
+    assert!(
+        rows.iter()
+            .all(|r| r.contains(";[sampled main.hot.a,main.hot.b];")),
+        "the counters are named in every path to them: {rows:?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.contains(";main.worker;[sampled ")),
+        "a path ends in the worker: {rows:?}"
+    );
+    let count = |r: &&str| r.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok());
+    let drawn: u64 = rows.iter().filter_map(count).sum();
+    assert_eq!(drawn, u64_of(top, "samples"), "{folded}");
+}
+
+/// The address of the line ranked first.
+fn top_line(report: &serde_json::Value) -> String {
+    array(report, "lines")[0]["line"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn fields_of_a_heap_object_are_named_from_the_receiver(go: Go) {
+    let (stats, report) = record_defaults("heapstats", go, &["4s"]);
+    let top = ranked_first(
+        &report,
+        stats,
+        "the heap object's counters",
+        ("false-sharing", "cpu.CacheLinePad"),
+    );
+    assert_eq!(top["sharing"], "false-sharing", "{top}");
+    assert!(
+        array(top, "names").is_empty(),
+        "no global holds the object: {top}"
+    );
+    let named: Vec<(&str, &str)> = array(top, "accesses")
+        .iter()
+        .filter_map(|a| Some((a["frame"]["function"].as_str()?, a["object"].as_str()?)))
+        .collect();
+    for (function, field) in [
+        ("main.(*stats).hit", "main.stats.hits"),
+        ("main.(*stats).miss", "main.stats.misses"),
+    ] {
+        assert!(
+            named.contains(&(function, field)),
+            "{field} named at its add in {function} from the receiver's DWARF location: {top}"
+        );
+    }
+    let share = report["sources"]["data_addresses"]["named_share"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(share > 0.5, "most sampled accesses named: {share}");
+}
+test_both_go_versions!(fields_of_a_heap_object_are_named_from_the_receiver);
+
+fn neighbouring_atomics_in_cgo_code_are_found(go: Go) {
+    let prog = build("cgopair", &go.binary(), &format!("{go:?}"), &[], true);
+    let (hot, report) = record_path(&prog, &["4s"]);
+    let top = ranked_first(
+        &report,
+        hot,
+        "the C counters",
+        ("false-sharing", "cpu.CacheLinePad"),
+    );
+    let functions: Vec<&str> = array(top, "accesses")
+        .iter()
+        .filter_map(|a| a["frame"]["function"].as_str())
+        .collect();
+    assert_eq!(
+        functions.first().copied(),
+        Some("add_many"),
+        "the C function made the adds: {top}"
+    );
+    let names: Vec<&str> = array(top, "names")
+        .iter()
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    assert_eq!(names, ["hot.a", "hot.b"], "the C global's fields: {top}");
+}
+test_both_go_versions!(neighbouring_atomics_in_cgo_code_are_found);
 
 /// Asserts the top sampled line of `report` is the reader count of the RWMutex at `mutex`,
 /// shared by the readers and named from the code that touches it.

@@ -173,6 +173,7 @@ pub fn prometheus_text(latest: Option<(u64, &Report)>) -> String {
         vec![(String::new(), seq as f64)],
     );
     line_gauges(&mut out, report);
+    sampled_gauges(&mut out, report);
     target_gauges(&mut out, report);
     let d = &report.drops;
     gauge(
@@ -251,10 +252,43 @@ fn line_gauges(out: &mut String, report: &Report) {
         out,
         (
             "clprof_line_cost_ns_per_s",
-            "CPU time the target's lines cost in moves between caches, per second (latest \
-             window; NaN where the transfer cost is unknown).",
+            "CPU time the target's lines cost per second, in moves between caches or in the \
+             sampled time on shared lines (latest window; NaN where no line could be costed).",
         ),
         per_target(report, cost),
+    );
+}
+
+/// The gauges of what the perf samples' data addresses saw of each target's lines.
+fn sampled_gauges(out: &mut String, report: &Report) {
+    let sampled = |pid: u32| {
+        let lines = report.lines.iter().filter(move |l| l.pid == pid);
+        lines.filter_map(|l| l.data_samples.as_ref())
+    };
+    let top = |pid: u32| report.lines.iter().find(|l| l.pid == pid);
+    gauge(
+        out,
+        (
+            "clprof_top_line_data_samples",
+            "Perf samples whose data address fell in the target's most contended line (latest \
+             window).",
+        ),
+        per_target(report, |pid| {
+            let data = top(pid).and_then(|l| l.data_samples.as_ref());
+            data.map_or(0.0, |d| d.samples as f64)
+        }),
+    );
+    gauge(
+        out,
+        (
+            "clprof_shared_line_sample_share",
+            "Largest share of the target's perf samples spent on one line its threads share \
+             (false or true sharing), 0 to 1 (latest window).",
+        ),
+        per_target(report, |pid| {
+            let shared = sampled(pid).filter(|d| d.sharing.is_shared());
+            shared.map(|d| d.share).fold(0.0, f64::max)
+        }),
     );
 }
 

@@ -56,3 +56,27 @@ fn metrics_are_prometheus_text_per_target() {
     );
     assert!(text.contains(&want), "{text}");
 }
+
+#[test]
+fn sampled_lines_show_in_the_metrics() {
+    let report = crate::report::test_report::with_sampled_line();
+    let text = prometheus_text(Some((3, &report)));
+    // The top line is the probed one: no data samples on it.
+    assert!(
+        text.contains("clprof_top_line_data_samples{pid=\"42\",exe=\"/srv/app\"} 0\n"),
+        "{text}"
+    );
+    // The sampled line's words are falsely shared: 0.4 of the target's samples.
+    assert!(
+        text.contains("clprof_shared_line_sample_share{pid=\"42\",exe=\"/srv/app\"} 0.4\n"),
+        "{text}"
+    );
+    let mut private = report.clone();
+    let data = private.lines[1].data_samples.as_mut().unwrap();
+    data.sharing = crate::report::SampledSharing::OneThread;
+    let text = prometheus_text(Some((3, &private)));
+    assert!(
+        text.contains("clprof_shared_line_sample_share{pid=\"42\",exe=\"/srv/app\"} 0\n"),
+        "{text}"
+    );
+}
