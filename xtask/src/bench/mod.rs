@@ -7,10 +7,13 @@
 //! - fold rate: `cargo bench --bench fold` over an event stream recorded here;
 //! - symbolization: `cargo bench --bench symbolize` (clprof vs binutils addr2line);
 //! - accuracy and efficiency of the estimates (`accuracy`);
-//! - the watchpoint hit cost against what a target pays (`watch`).
+//! - the watchpoint hit cost against what a target pays (`watch`);
+//! - lines from the data addresses of timer samples: time to rank, what sampling costs, the
+//!   named share, a cross-check with perf (`sampled`).
 //!
-//! `--only watch` runs the last alone and prints its table, `--only start` clprof's start step
-//! by step; both leave BENCHMARKS.md as it is.
+//! `--only watch` runs the watchpoint part alone and prints its table, `--only start` clprof's
+//! start step by step, `--only sampled` the sampled lines' part; they leave BENCHMARKS.md as it
+//! is.
 
 use std::{
     fs,
@@ -24,6 +27,7 @@ use anyhow::{bail, Context as _, Result};
 mod accuracy;
 mod report;
 mod results;
+mod sampled;
 mod sections;
 mod service;
 mod stats;
@@ -45,6 +49,8 @@ pub enum Section {
     Watch,
     /// clprof's start, step by step, on prometheus and a small Go program.
     Start,
+    /// Lines from the data addresses of timer samples.
+    Sampled,
 }
 
 /// The three ways the workload runs.
@@ -62,6 +68,7 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
     match only {
         Some(Section::Watch) => return watch_only(),
         Some(Section::Start) => return start_only(),
+        Some(Section::Sampled) => return sampled_only(),
         None => {}
     }
     let tools = bootstrap::setup()?;
@@ -85,6 +92,7 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
         service: ServiceStart::default(),
         accuracy: accuracy::Results::default(),
         watch: watch::Results::default(),
+        sampled: sampled::Results::default(),
     };
     let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
     for round in 0..rounds {
@@ -117,6 +125,7 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
     results.service.busy_steps = service::measure_small(&clprof, &workload, &["30s"], &out)?;
     results.accuracy = accuracy::measure(&clprof, &tools.go_new, &out)?;
     results.watch = watch::measure(&clprof, &out)?;
+    results.sampled = sampled::measure(&clprof, &tools.go_new, &out)?;
 
     let path = util::repo_root().join("BENCHMARKS.md");
     fs::write(&path, report::markdown(&results, &tools)?)
@@ -135,6 +144,19 @@ fn watch_only() -> Result<()> {
     let watch = watch::measure(&clprof, &out)?;
     let mut md = String::new();
     report::watch_section(&mut md, &watch)?;
+    print!("\n{md}");
+    Ok(())
+}
+
+/// The sampled lines' part alone: prints its section.
+fn sampled_only() -> Result<()> {
+    let tools = bootstrap::setup()?;
+    let clprof = build::release_clprof()?;
+    let out = util::target_dir().join("bench");
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let results = sampled::measure(&clprof, &tools.go_new, &out)?;
+    let mut md = String::new();
+    sampled::markdown(&mut md, &results)?;
     print!("\n{md}");
     Ok(())
 }
@@ -273,17 +295,7 @@ fn detection(clprof: &Path, workload: &Path, out: &Path) -> Result<Option<u64>> 
         let addr = parse_cache(&fs::read_to_string(&err_path)?)
             .context("the workload did not name its cache")?;
         for ms in DETECTION_STEPS_MS {
-            let json = util::output(Command::new(clprof).args([
-                "record",
-                "--quiet",
-                "--pid",
-                &pid,
-                "--duration",
-                &format!("{ms}ms"),
-                "--format",
-                "json",
-            ]))?;
-            let report: serde_json::Value = serde_json::from_str(&json)?;
+            let report = record_pid(clprof, &pid, ms)?;
             if rank_of(&report, &addr) == Some(0) {
                 return Ok(Some(ms));
             }
@@ -293,6 +305,21 @@ fn detection(clprof: &Path, workload: &Path, out: &Path) -> Result<Option<u64>> 
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// `clprof record --pid PID` for `ms` milliseconds at the defaults: its JSON report.
+fn record_pid(clprof: &Path, pid: &str, ms: u64) -> Result<serde_json::Value> {
+    let json = util::output(Command::new(clprof).args([
+        "record",
+        "--quiet",
+        "--pid",
+        pid,
+        "--duration",
+        &format!("{ms}ms"),
+        "--format",
+        "json",
+    ]))?;
+    Ok(serde_json::from_str(&json)?)
 }
 
 /// Records every sampled event of a short, fully probed run (one in one sampled).

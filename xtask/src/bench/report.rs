@@ -102,6 +102,7 @@ pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
     service_section(&mut md, &r.service)?;
     super::accuracy::markdown(&mut md, &r.accuracy)?;
     watch_section(&mut md, &r.watch)?;
+    super::sampled::markdown(&mut md, &r.sampled)?;
     sections::targets_section(&mut md, r)?;
     notes_section(&mut md)?;
     Ok(md)

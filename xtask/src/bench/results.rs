@@ -49,4 +49,6 @@ pub struct Results {
     pub accuracy: accuracy::Results,
     /// Calibrated watchpoint hit cost against what a target pays.
     pub watch: watch::Results,
+    /// Lines from the data addresses of timer samples.
+    pub sampled: super::sampled::Results,
 }

@@ -43,5 +43,6 @@ func main() {
 	d := testkit.Duration()
 	fmt.Printf("hot %#x\n", uintptr(unsafe.Pointer(&hot)))
 	testkit.RunWorkers(2, d, worker)
+	fmt.Printf("cpu_ms %d\n", testkit.CPUTime().Milliseconds())
 	fmt.Println(atomic.LoadInt64(&hot.a), atomic.LoadInt64(&hot.b))
 }

@@ -133,3 +133,13 @@ func Work(h uint64, rounds int) uint64 {
 	}
 	return h
 }
+
+// CPUTime is the CPU time the process has used so far (user and system), for a program that
+// reports what each of its operations cost.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
