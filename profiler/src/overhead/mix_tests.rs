@@ -1,5 +1,5 @@
 use super::*;
-use crate::overhead::budget::Budget;
+use crate::overhead::share::Budget;
 
 /// A simulated target: `cores` threads always running; each operation does `work` of its own,
 /// `write_hits` write-probe hits while the write probes are attached and `read_hits` read-probe

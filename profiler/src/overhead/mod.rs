@@ -1,4 +1,5 @@
-//! The overhead budget: what the probes may cost each target ([`budget`]), one pool for the
+//! The overhead budget: the share perf sampling takes ([`share`]), what the probes may cost
+//! each target ([`budget`]), one pool for the
 //! accounts of all targets ([`pool`]), duty cycling them while recording ([`duty`]) with the
 //! write and read probes in accounts of their own ([`mix`]), the accounts kept from one daemon
 //! window to the next ([`ledger`]), and turning what the windows saw into estimates
@@ -12,3 +13,4 @@ pub mod mix;
 pub mod outcome;
 pub mod plan;
 pub mod pool;
+pub mod share;

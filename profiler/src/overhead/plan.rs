@@ -3,7 +3,7 @@
 
 use crate::{
     kernel::calibrate::Calibration,
-    overhead::{budget::Budget, duty::DutyPlan},
+    overhead::{duty::DutyPlan, share::Budget},
     perf::{self, PerfSource},
 };
 

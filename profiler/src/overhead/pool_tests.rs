@@ -1,7 +1,10 @@
 use std::time::Duration;
 
 use super::*;
-use crate::overhead::budget::{Action, Budget, Observation};
+use crate::overhead::{
+    budget::{Action, Observation},
+    share::Budget,
+};
 
 /// A simulated target: `cores` threads always running from `from` on; each operation does
 /// `work` of its own and, while probes are attached, `hits_per_op` probe hits of 27 µs each.

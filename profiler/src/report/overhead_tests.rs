@@ -4,8 +4,8 @@ use std::time::Duration;
 use super::*;
 use crate::{
     kernel::calibrate::Calibration,
-    overhead::budget::{Budget, WindowSample},
     overhead::duty::DutyPlan,
+    overhead::{budget::WindowSample, share::Budget},
     report::test_report::sample,
 };
 

@@ -19,7 +19,7 @@ use crate::{
         target_config::target_config,
     },
     machine,
-    overhead::{budget, budget::Budget, mix::Mix, plan::OverheadPlan},
+    overhead::{mix::Mix, plan::OverheadPlan, share, share::Budget},
     perf::{self, PerfEvents, PerfSource, Sampling},
     probe_spec::{CustomProbe, ProbeSpec},
     readout::{ProbeHits, Readout},
@@ -418,7 +418,7 @@ fn start_perf(
     if *source == PerfSource::None {
         return Ok(None);
     }
-    let hz = overhead.perf_hz.unwrap_or(budget::MAX_PERF_HZ);
+    let hz = overhead.perf_hz.unwrap_or(share::MAX_PERF_HZ);
     let events = PerfEvents::open(source, Sampling::at_hz(source, hz))?;
     events.attach_bpf(probes.perf_program_fd()?)?;
     Ok(Some(events))
