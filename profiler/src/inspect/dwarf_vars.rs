@@ -59,6 +59,26 @@ pub fn dwarf_reg(perf: profiler_common::operand::AddrReg) -> Option<u16> {
     })
 }
 
+/// Sections the walk reads: the entries and their strings, the scopes' ranges, the variables'
+/// location lists, and the line program a unit's header points to.
+fn needed(id: gimli::SectionId) -> bool {
+    use gimli::SectionId::*;
+    matches!(
+        id,
+        DebugInfo
+            | DebugAbbrev
+            | DebugStr
+            | DebugLineStr
+            | DebugLine
+            | DebugAddr
+            | DebugRanges
+            | DebugRngLists
+            | DebugLoc
+            | DebugLocLists
+            | DebugStrOffsets
+    )
+}
+
 /// The struct and field each of `accesses` touched (`main.stats.misses`), read from the DWARF of
 /// the binary at `path`; accesses the DWARF does not name are absent.
 pub fn fields_of(
@@ -67,7 +87,7 @@ pub fn fields_of(
 ) -> Result<HashMap<VarAccess, String>, String> {
     let data = open(path).map_err(|e| e.to_string())?;
     let obj = parse(path, &data).map_err(|e| e.to_string())?;
-    let Some(sections) = load_with(&obj, |_| true)? else {
+    let Some(sections) = load_with(&obj, needed)? else {
         return Ok(HashMap::new());
     };
     let dwarf = sections.borrow(|s| EndianSlice::new(s, endian_of(&obj)));
