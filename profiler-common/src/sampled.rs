@@ -43,7 +43,10 @@ const _: () = assert!(size_of::<LineIpKey>() == 24);
 
 /// Most (line, user stack) pairs `LINE_STACKS` holds (least recently sampled go first).
 pub const MAX_LINE_STACKS: u32 = 16_384;
-/// Past its first samples, one sample in this many at each (line, IP) also takes a user stack.
+/// Samples a line needs before its samples take user stacks (a line with fewer is not drawn
+/// from its stacks).
+pub const FIRST_STACK_AT: u64 = 8;
+/// From then on, one sample of the line in this many also takes a user stack.
 pub const STACK_EVERY: u64 = 16;
 
 /// Key of `LINE_STACKS` (value: samples that took this stack, a `u64`): the user stacks of some
@@ -61,12 +64,12 @@ pub struct LineStackKey {
 }
 const _: () = assert!(size_of::<LineStackKey>() == 16);
 
-/// Whether the `n`th sample (counting from 1) of one instruction on one line takes a user
-/// stack: the first few (1, 2, 4, 8) so that every path is seen early, then one in
-/// [`STACK_EVERY`], so a hot instruction's paths are drawn in proportion at a sixteenth of the
-/// cost.
+/// Whether the `n`th sample (counting from 1) of a line takes a user stack: the
+/// [`FIRST_STACK_AT`]th, then one in [`STACK_EVERY`]. The many lines sampled a few times (a big
+/// map's buckets) take none, and a hot line's paths are drawn in proportion, whichever of its
+/// instructions they reach, at a sixteenth of the cost.
 pub const fn wants_stack(n: u64) -> bool {
-    n != 0 && (n.is_power_of_two() && n < STACK_EVERY || n.is_multiple_of(STACK_EVERY))
+    n == FIRST_STACK_AT || n >= STACK_EVERY && n.is_multiple_of(STACK_EVERY)
 }
 
 /// Value of `IP_OPERANDS`: what a sample at one IP of one process accessed. `operand.kind` 0

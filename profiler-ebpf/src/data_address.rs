@@ -79,7 +79,19 @@ pub fn fold_sample(
         line: line.line,
         ip,
     };
-    if wants_stack(count_one(&LINE_IPS, &at)) {
+    count_one(&LINE_IPS, &at);
+    let Some(zero) = ZERO_SAMPLED.get_ptr(0) else {
+        return addr;
+    };
+    // SAFETY: a per-CPU template that is never written.
+    let Some((stats, _)) = entry(&SAMPLED_LINES, &line, unsafe { &*zero }, None) else {
+        return addr;
+    };
+    // SAFETY: a live map value.
+    record_sample(unsafe { &mut *stats }, &sample, atomic_add);
+    // SAFETY: as above; a plain read of an aligned u64 (another CPU's sample may show in it).
+    let samples = unsafe { core::ptr::read_volatile(&(*stats).samples) };
+    if wants_stack(samples) {
         if let Ok(stack_id) = u32::try_from(user_stack(ctx)) {
             let key = LineStackKey {
                 pid,
@@ -88,14 +100,6 @@ pub fn fold_sample(
             };
             count_one(&LINE_STACKS, &key);
         }
-    }
-    let Some(zero) = ZERO_SAMPLED.get_ptr(0) else {
-        return addr;
-    };
-    // SAFETY: a per-CPU template that is never written.
-    if let Some((stats, _)) = entry(&SAMPLED_LINES, &line, unsafe { &*zero }, None) {
-        // SAFETY: a live map value.
-        record_sample(unsafe { &mut *stats }, &sample, atomic_add);
     }
     addr
 }

@@ -27,20 +27,14 @@ pub fn atomic_add(counter: &mut u64, n: u64) {
     unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(counter, n) };
 }
 
-/// Adds one to the count under `key` in `map`, starting it at 1 where absent; returns the count
-/// read after the add (another CPU's add may show in it too).
+/// Adds one to the count under `key` in `map`, starting it at 1 where absent.
 #[inline(always)]
-pub fn count_one<K>(map: &LruHashMap<K, u64>, key: &K) -> u64 {
+pub fn count_one<K>(map: &LruHashMap<K, u64>, key: &K) {
     match map.get_ptr_mut(key) {
-        Some(n) => {
-            // SAFETY: a live map value.
-            atomic_add(unsafe { &mut *n }, 1);
-            // SAFETY: as above; a plain read of an aligned u64.
-            unsafe { core::ptr::read_volatile(n) }
-        }
+        // SAFETY: a live map value.
+        Some(n) => atomic_add(unsafe { &mut *n }, 1),
         None => {
             let _ = map.insert(key, 1u64, 0);
-            1
         }
     }
 }

@@ -10,8 +10,8 @@
 //! the operand decoded at its IP, is folded into that address's line (`data_address`); a
 //! hardware one also lands in the probes' line there (`l1_miss_samples`). When the sampled
 //! goroutine is inside a map assign (its entry is in `INFLIGHT`), the sample is charged to that
-//! map too. Everything is counted in the kernel and nothing is sent: only the first samples of
-//! each instruction on a line, then one in sixteen, take a user stack (`wants_stack`), so a
+//! map too. Everything is counted in the kernel and nothing is sent: only a line's eighth sample,
+//! then one in sixteen, take a user stack (`wants_stack`), so a
 //! sample costs its thread little more than the interrupt.
 
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::perf_event, programs::PerfEventContext};

@@ -42,8 +42,8 @@ pub struct DataSamples {
     /// The instructions sampled touching it, by samples, descending (at most 5): the function
     /// and source line holding the sampled IP.
     pub accesses: Vec<AccessSite>,
-    /// The user stacks some of its samples took (the first samples of each instruction, then one
-    /// in 16), by samples, descending (at most 32): the code paths that reach the accesses.
+    /// The user stacks some of its samples took (its eighth, then one in 16), by samples,
+    /// descending (at most 32): the code paths that reach the accesses.
     #[serde(default)]
     pub stacks: Vec<DataStack>,
 }
