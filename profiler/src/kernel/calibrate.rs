@@ -50,9 +50,14 @@ const WATCH_ROUNDS: usize = 4;
 const RUNS: usize = 5;
 /// Sampling period of the perf calibration (50 µs of CPU: 20 kHz).
 const PERF_PERIOD_NS: u64 = 50_000;
-/// Rounds of [`RUNS`] runs the perf calibration may take before its cost is given as 0
-/// (unmeasurable under the load of the moment).
+/// Rounds of [`RUNS`] runs the perf calibration may take before its cost is given as
+/// [`MIN_SAMPLE_COST`] (unmeasurable under the load of the moment).
 const SAMPLE_ATTEMPTS: usize = 4;
+/// Least a perf sample is taken to cost: the timer interrupt and the perf program cost more
+/// than this on every machine measured (5 to 25 µs on these VMs). A smaller figure comes from
+/// runs disturbed by other load; taken as is, it would set the sampling rate at the 4 kHz cap
+/// and cost a target several times its budget.
+const MIN_SAMPLE_COST: Duration = Duration::from_micros(2);
 /// Length of one spin of the perf calibration.
 const SPIN: Duration = Duration::from_millis(25);
 /// How long a calibration serves later recordings on the same host (what a trap costs drifts
@@ -333,7 +338,7 @@ fn measure_sample(probes: &mut Probes) -> Result<Duration, CalibrationError> {
             break;
         }
     }
-    Ok(sampled.saturating_sub(bare) / samples as u32)
+    Ok((sampled.saturating_sub(bare) / samples as u32).max(MIN_SAMPLE_COST))
 }
 
 /// The word clprof watches in itself to time a watchpoint hit.
