@@ -117,6 +117,17 @@ impl DataAccessKind {
     }
 }
 
+/// Where a perf source's sample IPs stand relative to the access they stand for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SampleIp {
+    /// A timer sample: usually one instruction past the access (the one the interrupt waited
+    /// for), else at the access not yet executed ([`Skid`]).
+    Skidded,
+    /// The sampled instruction is the access itself: PEBS with `precise_ip` 2, IBS op samples,
+    /// page faults. The address comes with the sample.
+    Exact,
+}
+
 /// Which instruction, relative to the sampled IP, made the access.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

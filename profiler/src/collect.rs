@@ -183,7 +183,7 @@ pub async fn collect(
     let mut samples = Samples::saving_to(options.save_samples.take());
     let progress = Progress::new(options.progress, options.duration);
     let mut duty = DutyCycler::start(probes, options.duty, &options.ledger);
-    let mut decoder = IpDecoder::default();
+    let mut decoder = IpDecoder::new(session.source.sample_ip());
 
     let stop = loop {
         tokio::select! {

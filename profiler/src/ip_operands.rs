@@ -10,10 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use profiler_common::{sampled::IpOperand, IpKey};
+use profiler_common::{operand::SampleIp, sampled::IpOperand, IpKey};
 
 use crate::{
-    inspect::operand::{access_at, NoAccess},
+    inspect::operand::{access_for, NoAccess},
     kernel::probes::Probes,
     target::Target,
 };
@@ -37,20 +37,22 @@ pub struct DecodeCounts {
 pub struct IpDecoder {
     known: HashSet<IpKey>,
     next: Instant,
+    /// Where the perf source's IPs stand relative to their access.
+    how: SampleIp,
     pub counts: DecodeCounts,
 }
 
-impl Default for IpDecoder {
-    fn default() -> Self {
+impl IpDecoder {
+    /// A decoder for the IPs of a source whose samples stand `how` to their access.
+    pub fn new(how: SampleIp) -> Self {
         IpDecoder {
             known: HashSet::new(),
             next: Instant::now(),
+            how,
             counts: DecodeCounts::default(),
         }
     }
-}
 
-impl IpDecoder {
     /// Decodes the IPs sampled since the last look (at most every [`EVERY`]) in the processes
     /// of `targets`, and writes their operands to the kernel side.
     pub fn step<'a>(&mut self, probes: &mut Probes, targets: impl Fn(u32) -> Option<&'a Target>) {
@@ -81,7 +83,7 @@ impl IpDecoder {
 
     /// The operand behind a sample at runtime address `ip` of `target`, counted.
     fn decode(&mut self, target: Option<&Target>, ip: u64) -> IpOperand {
-        match operand_at(target, ip) {
+        match operand_at(target, ip, self.how) {
             Some(Ok(operand)) => {
                 self.counts.accesses += 1;
                 operand
@@ -99,10 +101,15 @@ impl IpDecoder {
     }
 }
 
-/// The operand at runtime address `ip` of `target`; None where its code cannot be read.
-fn operand_at(target: Option<&Target>, ip: u64) -> Option<Result<IpOperand, NoAccess>> {
+/// The operand of a sample at runtime address `ip` of `target` standing `how` to its access;
+/// None where its code cannot be read.
+fn operand_at(
+    target: Option<&Target>,
+    ip: u64,
+    how: SampleIp,
+) -> Option<Result<IpOperand, NoAccess>> {
     let target = target?;
     let file_ip = ip.checked_sub(target.bias?)?;
     let (entry, code) = target.symbolizer.as_ref()?.code_at(file_ip)?;
-    Some(access_at(code, entry, file_ip).map(|a| IpOperand { operand: a.operand }))
+    Some(access_for(code, entry, file_ip, how).map(|a| IpOperand { operand: a.operand }))
 }

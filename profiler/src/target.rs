@@ -4,12 +4,13 @@
 //! clprof launched; its `/proc` entry is read once.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     sync::Arc,
 };
 
 use crate::{
-    inspect::{self, container::Container, GoBinary, Process},
+    inspect::{self, container::Container, dwarf_vars::VarAccess, GoBinary, Process},
     symbolize::Symbolizer,
 };
 
@@ -28,6 +29,9 @@ pub struct Target {
     pub binary: Option<Arc<GoBinary>>,
     pub symbolizer: Option<Symbolizer>,
     pub bias: Option<u64>,
+    /// The struct fields its DWARF named at accessing instructions, by access (None: none
+    /// named), kept so that a daemon's later windows do not read the DWARF again.
+    pub field_names: HashMap<VarAccess, Option<String>>,
 }
 
 impl Target {
@@ -42,6 +46,7 @@ impl Target {
             binary,
             symbolizer: None,
             bias: None,
+            field_names: HashMap::new(),
         }
     }
 
@@ -57,6 +62,7 @@ impl Target {
             binary,
             symbolizer: None,
             bias: None,
+            field_names: HashMap::new(),
         }
     }
 

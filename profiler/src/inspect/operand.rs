@@ -13,7 +13,7 @@ use iced_x86::{
     Code, Decoder, DecoderOptions, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
     Register,
 };
-use profiler_common::operand::{AddrReg, DataAccessKind, DataOperand, Skid, NO_REG};
+use profiler_common::operand::{AddrReg, DataAccessKind, DataOperand, SampleIp, Skid, NO_REG};
 
 /// Why a sampled IP stands for no access clprof can compute an address for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +48,25 @@ pub struct SampledAccess {
     pub operand: DataOperand,
     /// Where the accessing instruction starts.
     pub insn_vaddr: u64,
+}
+
+/// The access a sample at `ip` stands for, where `how` says the source's IPs stand: a timer
+/// sample's as [`access_at`] finds it, an exact one's (PEBS, IBS, page faults) in the
+/// instruction that starts at `ip`.
+pub fn access_for(
+    code: &[u8],
+    func_vaddr: u64,
+    ip: u64,
+    how: SampleIp,
+) -> Result<SampledAccess, NoAccess> {
+    match how {
+        SampleIp::Skidded => access_at(code, func_vaddr, ip),
+        SampleIp::Exact => {
+            let (_, at) = around(code, func_vaddr, ip)?;
+            let insn = at.ok_or(NoAccess::NotABoundary)?;
+            operand_of(&mut InstructionInfoFactory::new(), &insn, ip, Skid::At)
+        }
+    }
 }
 
 /// The access a timer sample at `ip` stands for, in the function whose bytes are `code`

@@ -1,4 +1,4 @@
-use profiler_common::operand::{AddrReg, DataAccessKind, DataOperand, Skid, NO_REG};
+use profiler_common::operand::{AddrReg, DataAccessKind, DataOperand, SampleIp, Skid, NO_REG};
 
 use object::{Object as _, ObjectSection as _};
 
@@ -193,6 +193,52 @@ fn the_access_before_wins_over_the_one_at_the_ip() {
     let found = access_at(&code, FUNC, FUNC + 5).expect("an access");
     assert_eq!(found.operand.skid, Skid::Before as u8);
     assert_eq!(found.operand.base, RAX);
+}
+
+#[test]
+fn an_exact_sample_takes_the_instruction_at_its_ip_not_the_one_before() {
+    // `lock xadd %rdx,(%rax)` then `mov -0x10(%rbx,%rsi,8),%rcx`, sampled at the second: a
+    // timer sample stands for the locked add, a PEBS/IBS/page-fault sample for the load.
+    let code = [
+        &[0xf0, 0x48, 0x0f, 0xc1, 0x10][..],
+        &[0x48, 0x8b, 0x4c, 0xf3, 0xf0],
+        RET,
+    ]
+    .concat();
+    let timer = access_for(&code, FUNC, FUNC + 5, SampleIp::Skidded).expect("an access");
+    assert_eq!(timer, access_at(&code, FUNC, FUNC + 5).unwrap());
+    assert_eq!(timer.insn_vaddr, FUNC);
+    let exact = access_for(&code, FUNC, FUNC + 5, SampleIp::Exact).expect("the load");
+    assert_eq!(exact.insn_vaddr, FUNC + 5);
+    assert_eq!(
+        exact.operand,
+        operand((RBX, RSI, 8, -0x10, DataAccessKind::Load, 8), Skid::At)
+    );
+}
+
+#[test]
+fn an_exact_sample_keeps_an_access_that_overwrites_its_own_address_register() {
+    // `mov (%rax),%rax`: its address is gone after it runs, so a timer sample past it has
+    // none; an exact sample's address came with the sample, and the load is still the access.
+    let code = [&[0x48, 0x8b, 0x00][..], ADD_REGS, RET].concat();
+    assert_eq!(access_at(&code, FUNC, FUNC + 3), Err(NoAccess::Overwritten));
+    let exact = access_for(&code, FUNC, FUNC, SampleIp::Exact).expect("the load");
+    assert_eq!(exact.operand.kind, DataAccessKind::Load as u8);
+    assert_eq!(exact.insn_vaddr, FUNC);
+    // At an instruction without memory, or inside one, there is none.
+    assert_eq!(
+        access_for(&code, FUNC, FUNC + 3, SampleIp::Exact),
+        Err(NoAccess::NoMemory)
+    );
+    assert_eq!(
+        access_for(&code, FUNC, FUNC + 1, SampleIp::Exact),
+        Err(NoAccess::NotABoundary)
+    );
+    // The function's end starts no instruction.
+    assert_eq!(
+        access_for(&code[..3], FUNC, FUNC + 3, SampleIp::Exact),
+        Err(NoAccess::NotABoundary)
+    );
 }
 
 #[test]

@@ -7,8 +7,14 @@ use super::{PerfSource, Sampling};
 /// Sample fields every source asks for. The eBPF program reads the sample through
 /// `struct bpf_perf_event_data` (regs, sample_period, addr), and these bits decide what the
 /// kernel fills into `perf_sample_data` before the program runs.
-const BASE_SAMPLE: u64 =
-    (b::PERF_SAMPLE_IP | b::PERF_SAMPLE_TID | b::PERF_SAMPLE_TIME | b::PERF_SAMPLE_CPU) as u64;
+/// ADDR is asked of every source: where an event has no address the kernel then zeroes
+/// `perf_sample_data.addr` before the program runs (`bpf_prepare_sample`); unasked, a timer
+/// sample's could be whatever its stack held, and the program would take it for a data address.
+const BASE_SAMPLE: u64 = (b::PERF_SAMPLE_IP
+    | b::PERF_SAMPLE_TID
+    | b::PERF_SAMPLE_TIME
+    | b::PERF_SAMPLE_CPU
+    | b::PERF_SAMPLE_ADDR) as u64;
 
 /// `perf_event_attr` for `source`, sampling every `period` events (cpu-clock: `period` is in ns
 /// of CPU time; IBS op: cycles, rounded down to a multiple of 16, at least 16) or `hz` times a
@@ -84,6 +90,14 @@ pub fn attr(source: &PerfSource, sampling: Sampling) -> perf_event_attr {
             attr.config = u64::from(b::PERF_COUNT_SW_CPU_CLOCK);
             // Kernel time stays in: a thread spinning in futex or page faults is where its
             // time goes, and the eBPF program still reads the user stack there.
+        }
+        PerfSource::PageFaults => {
+            attr.type_ = b::PERF_TYPE_SOFTWARE;
+            attr.config = u64::from(b::PERF_COUNT_SW_PAGE_FAULTS);
+            // The fault handler passes the faulting address with the user registers at the
+            // faulting instruction (arch/x86/mm/fault.c, perf_sw_event(PAGE_FAULTS, …,
+            // address)); faults the kernel takes on user memory carry kernel registers and are
+            // dropped by the program.
         }
         PerfSource::None => {
             // Never opened; PERF_COUNT_SW_DUMMY counts and samples nothing if it ever were.

@@ -4,8 +4,12 @@ use perf_event_open_sys::bindings::{self as b, perf_event_attr};
 
 use crate::perf::{attr, PerfSource, Sampling};
 
-const IP_TID_TIME_CPU: u64 =
-    (b::PERF_SAMPLE_IP | b::PERF_SAMPLE_TID | b::PERF_SAMPLE_TIME | b::PERF_SAMPLE_CPU) as u64;
+/// What every source samples; ADDR too, so that the kernel zeroes an address the event has not.
+const IP_TID_TIME_CPU: u64 = (b::PERF_SAMPLE_IP
+    | b::PERF_SAMPLE_TID
+    | b::PERF_SAMPLE_TIME
+    | b::PERF_SAMPLE_CPU
+    | b::PERF_SAMPLE_ADDR) as u64;
 
 fn common(a: &perf_event_attr, period: u64) {
     assert_eq!(a.size as usize, std::mem::size_of::<perf_event_attr>());
@@ -74,10 +78,7 @@ fn l1d_read_miss_is_the_generic_hw_cache_event() {
     // L1D (0) | OP_READ (0) << 8 | RESULT_MISS (1) << 16.
     assert_eq!(a.config, 0x1_0000);
     assert_eq!(a.precise_ip(), 0);
-    assert_eq!(
-        a.sample_type, IP_TID_TIME_CPU,
-        "no address without PEBS/IBS"
-    );
+    assert_eq!(a.sample_type, IP_TID_TIME_CPU);
     assert_eq!(a.exclude_kernel(), 1);
     assert_eq!(a.exclude_hv(), 1);
 }
@@ -91,6 +92,20 @@ fn cpu_clock_is_software_in_nanoseconds_with_kernel_time() {
     assert_eq!(a.precise_ip(), 0);
     assert_eq!(a.sample_type, IP_TID_TIME_CPU);
     assert_eq!(a.exclude_kernel(), 0);
+}
+
+#[test]
+fn page_faults_are_software_with_the_faulting_address() {
+    let a = attr(&PerfSource::PageFaults, Sampling::Period(1));
+    common(&a, 1);
+    assert_eq!(a.type_, b::PERF_TYPE_SOFTWARE);
+    assert_eq!(a.config, u64::from(b::PERF_COUNT_SW_PAGE_FAULTS));
+    assert_eq!(
+        a.precise_ip(),
+        0,
+        "a fault's IP is the faulting instruction"
+    );
+    assert_ne!(a.sample_type & b::PERF_SAMPLE_ADDR as u64, 0);
 }
 
 #[test]
@@ -117,11 +132,30 @@ fn source_names_and_properties() {
         (&ibs, "ibs-op", true, true, Some(11)),
         (&PerfSource::L1dReadMiss, "l1d-read-miss", false, true, None),
         (&PerfSource::CpuClock, "cpu-clock", false, false, None),
+        (&PerfSource::PageFaults, "page-faults", true, false, None),
         (&PerfSource::None, "none", false, false, None),
     ];
     for (source, name, addr, hw, pmu) in table {
         assert_eq!(source.name(), name);
         assert_eq!(source.has_data_address(), addr, "{name}");
+        assert_eq!(source.has_miss_address(), addr && hw, "{name}");
+        let exact = source.sample_ip() == profiler_common::operand::SampleIp::Exact;
+        assert_eq!(
+            exact, addr,
+            "{name}: IPs at the access where the address comes with it"
+        );
+        let meaning = source.meaning();
+        assert_eq!(meaning, crate::perf::SampleMeaning::of(name), "{name}");
+        assert_eq!(
+            meaning.is_time(),
+            !addr,
+            "{name}: only timer samples measure time"
+        );
+        assert_eq!(
+            meaning.shows_sharing(),
+            *source != PerfSource::PageFaults,
+            "{name}: a page fault is a first touch"
+        );
         assert_eq!(source.is_hardware(), hw, "{name}");
         assert_eq!(source.pmu_type(), pmu, "{name}");
     }

@@ -27,6 +27,7 @@ pub fn choose(choice: EventsChoice, pmu: &PmuInfo) -> Result<PerfSource, PerfErr
         EventsChoice::Pebs => pebs(pmu).map_err(PerfError::Unavailable),
         EventsChoice::L1d => l1d(pmu).map_err(PerfError::Unavailable),
         EventsChoice::CpuClock => Ok(PerfSource::CpuClock),
+        EventsChoice::PageFaults => Ok(PerfSource::PageFaults),
         EventsChoice::None => Ok(PerfSource::None),
     }
 }

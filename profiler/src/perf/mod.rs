@@ -14,10 +14,12 @@ mod choose;
 mod events;
 #[doc(hidden)]
 pub mod fuzz;
+mod meaning;
 mod pmu;
 pub(crate) mod sysfs;
 
 pub use attr::attr;
+use profiler_common::operand::SampleIp;
 
 /// The kernel's cap on perf sampling frequency (`/proc/sys/kernel/perf_event_max_sample_rate`,
 /// lowered by the kernel itself when samples take too long); 100000 when unreadable.
@@ -50,6 +52,7 @@ impl Sampling {
 }
 pub use choose::choose;
 pub use events::PerfEvents;
+pub use meaning::SampleMeaning;
 pub use pmu::{detect_pmu, PmuInfo, Vendor};
 pub use sysfs::parse_cpu_list;
 
@@ -74,6 +77,10 @@ pub enum EventsChoice {
     L1d,
     /// Software cpu-clock sampling (where CPU time goes; no hardware figure).
     CpuClock,
+    /// Software page-fault sampling with each fault's data address: where threads first touch
+    /// memory, not contention. The kernel hands the address to clprof's eBPF program as PEBS and
+    /// IBS do, so this checks the data-address path on machines without a PMU.
+    PageFaults,
     /// No perf events at all.
     None,
 }
@@ -90,25 +97,49 @@ pub enum PerfSource {
     L1dReadMiss,
     /// Software cpu-clock sampling: IP and stack, where time goes (not a hardware figure).
     CpuClock,
+    /// Software page-fault sampling: the faulting instruction and its data address, from the
+    /// kernel (not a hardware figure, not contention).
+    PageFaults,
     /// Nothing is sampled.
     None,
 }
 
 impl PerfSource {
-    /// Report name: "pebs-l1-miss" | "ibs-op" | "l1d-read-miss" | "cpu-clock" | "none".
+    /// Report name: "pebs-l1-miss" | "ibs-op" | "l1d-read-miss" | "cpu-clock" | "page-faults" |
+    /// "none".
     pub fn name(&self) -> &'static str {
         match self {
             Self::PebsL1Miss { .. } => "pebs-l1-miss",
             Self::IbsOp { .. } => "ibs-op",
             Self::L1dReadMiss => "l1d-read-miss",
             Self::CpuClock => "cpu-clock",
+            Self::PageFaults => "page-faults",
             Self::None => "none",
         }
     }
 
-    /// True when samples carry data addresses (PEBS, IBS).
+    /// True when samples carry data addresses (PEBS, IBS, page faults).
     pub fn has_data_address(&self) -> bool {
-        matches!(self, Self::PebsL1Miss { .. } | Self::IbsOp { .. })
+        matches!(
+            self,
+            Self::PebsL1Miss { .. } | Self::IbsOp { .. } | Self::PageFaults
+        )
+    }
+
+    /// True when samples carry data addresses of loads that missed a cache (PEBS, IBS): the
+    /// hardware figure a probed line's `l1_miss_samples` counts.
+    pub fn has_miss_address(&self) -> bool {
+        self.has_data_address() && self.is_hardware()
+    }
+
+    /// Where the samples' IPs stand relative to the access: at it for the sources that carry
+    /// its address, else (a timer) usually one instruction past it.
+    pub fn sample_ip(&self) -> SampleIp {
+        if self.has_data_address() {
+            SampleIp::Exact
+        } else {
+            SampleIp::Skidded
+        }
     }
 
     /// True for hardware sources.

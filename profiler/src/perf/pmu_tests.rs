@@ -64,6 +64,7 @@ fn skylake_server_gets_pebs_from_the_table() {
             Ok(pebs),
             Ok(PerfSource::L1dReadMiss),
             Ok(PerfSource::CpuClock),
+            Ok(PerfSource::PageFaults),
             Ok(PerfSource::None)
         ]
     );
@@ -139,7 +140,8 @@ fn amd_zen3_gets_ibs_and_refuses_pebs_pointing_at_auto() {
     assert_eq!(choices[0], Ok(PerfSource::IbsOp { pmu_type: 11 }));
     assert_eq!(choices[2], Ok(PerfSource::L1dReadMiss));
     assert_eq!(choices[3], Ok(PerfSource::CpuClock));
-    assert_eq!(choices[4], Ok(PerfSource::None));
+    assert_eq!(choices[4], Ok(PerfSource::PageFaults));
+    assert_eq!(choices[5], Ok(PerfSource::None));
     let msg = unavailable(choose(EventsChoice::Pebs, &pmu));
     assert!(msg.contains("AMD") && msg.contains("IBS"), "{msg}");
     assert!(
@@ -263,7 +265,10 @@ fn events_choice_spellings_match_the_cli() {
         .iter()
         .map(|c| c.to_possible_value().unwrap().get_name().to_string())
         .collect();
-    assert_eq!(names, ["auto", "pebs", "l1d", "cpu-clock", "none"]);
+    assert_eq!(
+        names,
+        ["auto", "pebs", "l1d", "cpu-clock", "page-faults", "none"]
+    );
 }
 
 #[test]

@@ -30,6 +30,10 @@ fn perf_source(report: &Report) -> String {
         "cpu-clock" => {
             format!("perf events: cpu-clock software sampling ({pmu}; not hardware L1 misses)")
         }
+        "page-faults" => format!(
+            "perf events: page-fault software sampling ({pmu}; first touches of memory, not \
+             contention)"
+        ),
         other => format!("perf events: {other} ({pmu})"),
     }
 }
@@ -448,6 +452,7 @@ fn functions_section(s: &mut String, report: &Report, top: usize) {
         "l1d-read-miss" => "L1D read-miss samples (hardware, instruction addresses only)",
         "pebs-l1-miss" => "L1-miss load samples (hardware PEBS)",
         "ibs-op" => "IBS op samples (hardware)",
+        "page-faults" => "page-fault samples (software: first touches of memory)",
         other => other,
     };
     let total: u64 = report.functions.iter().map(|f| f.samples).sum();

@@ -16,13 +16,14 @@ pub fn data_address_header(s: &mut String, report: &Report) {
     let what = match report.sources.perf.as_str() {
         "cpu-clock" => "cpu-clock samples decoded at their instruction",
         "pebs-l1-miss" | "ibs-op" => "hardware data addresses",
+        "page-faults" => "page-fault addresses from the kernel",
         other => other,
     };
     let _ = writeln!(
         s,
         "data addresses: {what}: {} sample(s) with an address; instructions decoded {}, without \
          a followed access {}, unreadable {}",
-        thousands(d.operand_samples),
+        thousands(d.operand_samples + d.address_samples),
         thousands(d.decoded_ips),
         thousands(d.ips_without_access),
         thousands(d.unreadable_ips)

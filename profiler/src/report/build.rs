@@ -45,7 +45,7 @@ pub fn build(
     let snapshot = std::mem::take(&mut readout.snapshot);
     let measured = Measured {
         perf: readout.perf != PerfSource::None,
-        addresses: readout.perf.has_data_address(),
+        addresses: readout.perf.has_miss_address(),
     };
     let processes = processes(targets, readout.probes_access);
     let overhead = Overhead::of(&collected.duty, &readout.overhead);
@@ -57,14 +57,16 @@ pub fn build(
         .transfer
         .as_ref()
         .map(|t| round1(t.line_transfer_ns));
-    let mut stacks = Stacks::new(&readout.stacks, &readout.xol_areas, targets);
+    let mut stacks = Stacks::new(&readout.stacks, &readout.xol_areas, targets)
+        .with_sample_ip(readout.perf.sample_ip());
     let samples = sampled_writes(&mut stacks, collected);
     let extras = map_extras(&mut stacks, &snapshot, collected);
     let mut maps = rank::rank_maps(&snapshot, &processes, &extras, measured);
     overhead.scale_maps(&mut maps);
     read_entries(&mut maps, &processes, collected);
     let elapsed_s = collected.elapsed.as_secs_f64();
-    let judge = Judge::new(&infos, line_transfer_ns, &maps, elapsed_s);
+    let meaning = readout.perf.meaning();
+    let judge = Judge::new(&infos, line_transfer_ns, &maps, elapsed_s, meaning);
     let builder = LineBuilder::new(&snapshot, &processes, &samples, TOP_FRAMES, measured);
     let watched = watched_lines(collected);
     let (mut lines, mut seen) = top_lines(&snapshot, &builder, &overhead, &judge, &watched);
@@ -307,6 +309,9 @@ fn notices(collected: &Collected, pmu: bool, events: u64, source: &PerfSource) -
     match source {
         PerfSource::CpuClock => notices.push(
             "perf source is cpu-clock: software timer samples show where CPU time goes, not hardware L1 misses".to_owned(),
+        ),
+        PerfSource::PageFaults => notices.push(
+            "perf source is page faults: samples are where threads first touch memory, not contention".to_owned(),
         ),
         PerfSource::L1dReadMiss => notices.push(
             "perf source is the generic L1D read-miss event: samples carry instruction addresses only, so no line gets l1_miss_samples".to_owned(),

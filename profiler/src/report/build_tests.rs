@@ -143,7 +143,7 @@ fn lines_cut_as_they_come_are_the_top_of_all_of_them() {
     let processes = HashMap::new();
     let plan = readout().overhead;
     let overhead = Overhead::of(&[], &plan);
-    let judge = Judge::new(&[], None, &[], 1.0);
+    let judge = Judge::new(&[], None, &[], 1.0, crate::perf::SampleMeaning::Time);
     let builder = LineBuilder::new(&snapshot, &processes, &[], TOP_FRAMES, measured);
     let watched = HashSet::from([(8, 0xc000_0000 + 64)]);
     let (kept, seen) = top_lines(&snapshot, &builder, &overhead, &judge, &watched);

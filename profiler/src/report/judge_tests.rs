@@ -84,3 +84,31 @@ fn a_line_costs_what_its_verdict_rests_on() {
     let cost = report.lines[0].cost.expect("cost");
     assert_eq!(cost.cpu_ns_per_s, 0.4 * 2e9);
 }
+
+#[test]
+fn only_timer_samples_cost_a_line_and_page_faults_judge_none() {
+    let verdict_and_basis = |perf: &str| {
+        let mut report = costed(test_report::with_sampled_line());
+        report.sources.perf = perf.to_owned();
+        judge(&mut report);
+        let l = report
+            .lines
+            .iter()
+            .find(|l| l.line == "0x59c500")
+            .expect("the sampled line");
+        (l.verdict, l.cost.map(|c| c.basis))
+    };
+    use crate::report::CostBasis::{Moves, Samples};
+    assert_eq!(
+        verdict_and_basis("cpu-clock"),
+        (Verdict::FalseSharing, Some(Samples))
+    );
+    // Misses show who touched which word, but their share is no share of the CPU time.
+    let (verdict, basis) = verdict_and_basis("pebs-l1-miss");
+    assert_eq!(verdict, Verdict::FalseSharing);
+    assert_ne!(basis, Some(Samples));
+    // A page fault is a first touch: it says nothing of sharing.
+    let (verdict, basis) = verdict_and_basis("page-faults");
+    assert_eq!(verdict, Verdict::Undecided);
+    assert!(matches!(basis, None | Some(Moves)), "{basis:?}");
+}

@@ -167,6 +167,9 @@ pub struct DataAddressSources {
     pub unreadable_ips: u64,
     /// Samples whose data address was computed from their registers.
     pub operand_samples: u64,
+    /// Samples whose data address came with the sample (PEBS, IBS, page faults).
+    #[serde(default)]
+    pub address_samples: u64,
     /// Samples at IPs not decoded yet when they were taken (counted by function only).
     pub undecoded_samples: u64,
     /// Of the samples of the lines in the report, the share whose object was named: lines

@@ -320,6 +320,7 @@ fn json_data_samples_have_every_field() {
     assert_eq!(
         keys(&v["sources"]["data_addresses"]),
         [
+            "address_samples",
             "decoded_ips",
             "ips_without_access",
             "named_share",

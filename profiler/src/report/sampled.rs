@@ -190,9 +190,7 @@ fn accesses_by_line(
     type Sites = HashMap<(Frame, Option<String>), u64>;
     let mut out: HashMap<(u32, u64), Sites> = HashMap::new();
     for ((pid, line, ip), count) in by_ip {
-        // The IP is one instruction past the access, or at it: the byte before lies in the
-        // access (or on its source line).
-        let before = ip.saturating_sub(1);
+        let before = stacks.in_access(ip);
         let frames = stacks.frames_at(pid, before);
         let frame = primitives::caller(&frames)
             .cloned()
@@ -229,21 +227,21 @@ fn accesses_by_line(
 /// The struct fields the DWARF names at the sampled IPs of `by_ip`, by (pid, IP): one pass over
 /// each process's binary.
 fn heap_fields(
-    stacks: &Stacks<'_, '_>,
+    stacks: &mut Stacks<'_, '_>,
     by_ip: &[((u32, u64, u64), u64)],
 ) -> HashMap<(u32, u64), String> {
     let mut ips: HashMap<u32, Vec<u64>> = HashMap::new();
     for ((pid, _, ip), _) in by_ip {
         ips.entry(*pid).or_default().push(*ip);
     }
-    ips.into_iter()
-        .flat_map(|(pid, mut ips)| {
-            ips.sort_unstable();
-            ips.dedup();
-            let names = stacks.heap_fields(pid, &ips);
-            names.into_iter().map(move |(ip, name)| ((pid, ip), name))
-        })
-        .collect()
+    let mut out = HashMap::new();
+    for (pid, mut ips) in ips {
+        ips.sort_unstable();
+        ips.dedup();
+        let names = stacks.heap_fields(pid, &ips);
+        out.extend(names.into_iter().map(|(ip, name)| ((pid, ip), name)));
+    }
+    out
 }
 
 /// What became of the sampled IPs and their samples, and how much of the `lines` reported was
@@ -259,6 +257,7 @@ pub fn data_address_sources(
         ips_without_access: d.no_access,
         unreadable_ips: d.unreadable,
         operand_samples: counters.get(Counter::OperandSamples),
+        address_samples: counters.get(Counter::PerfAddrSamples),
         undecoded_samples: counters.get(Counter::UndecodedSamples),
         named_share: named_share(lines),
     }

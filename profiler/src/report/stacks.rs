@@ -4,9 +4,15 @@
 
 use std::collections::HashMap;
 
+use profiler_common::operand::{AddrReg, SampleIp, NO_REG};
+
 use crate::{
     folded::XolArea,
-    inspect::GoBinary,
+    inspect::{
+        dwarf_vars::{dwarf_reg, fields_of, VarAccess},
+        operand::access_for,
+        GoBinary,
+    },
     report::{
         hex,
         watch::{DescribeSite, Site},
@@ -28,6 +34,8 @@ pub struct Stacks<'r, 't> {
     targets: &'t mut [Target],
     /// Type names by (pid, descriptor address): a name read from a descriptor opens the binary.
     types: HashMap<(u32, u64), Option<String>>,
+    /// Where the perf samples' IPs stand relative to their access.
+    sample_ip: SampleIp,
 }
 
 impl<'r, 't> Stacks<'r, 't> {
@@ -41,6 +49,23 @@ impl<'r, 't> Stacks<'r, 't> {
             xol_areas,
             targets,
             types: HashMap::new(),
+            sample_ip: SampleIp::Skidded,
+        }
+    }
+
+    /// The same, for perf samples whose IPs stand `how` to their access.
+    pub fn with_sample_ip(mut self, how: SampleIp) -> Self {
+        self.sample_ip = how;
+        self
+    }
+
+    /// An address inside the access (or on its source line) a perf sample at `ip` stands for:
+    /// the byte before a timer sample's IP, one instruction past the access (or at it); an exact
+    /// sample's IP itself.
+    pub fn in_access(&self, ip: u64) -> u64 {
+        match self.sample_ip {
+            SampleIp::Skidded => ip.saturating_sub(1),
+            SampleIp::Exact => ip,
         }
     }
 
@@ -80,58 +105,33 @@ impl<'r, 't> Stacks<'r, 't> {
 
     /// The struct field each sampled instruction of `ips` (of `pid`) accessed, named from the
     /// variable its base register held there by the DWARF (`main.stats.misses`, see
-    /// [`crate::inspect::dwarf_vars`]), by IP; IPs it does not name are absent.
-    pub fn heap_fields(&self, pid: u32, ips: &[u64]) -> HashMap<u64, String> {
-        use crate::inspect::{
-            dwarf_vars::{dwarf_reg, fields_of, VarAccess},
-            operand::access_at,
-        };
-        let Some(t) = self.targets.iter().find(|t| t.pid == pid) else {
+    /// [`crate::inspect::dwarf_vars`]), by IP; IPs it does not name are absent. The DWARF is
+    /// read only for accesses the target has not had named before.
+    pub fn heap_fields(&mut self, pid: u32, ips: &[u64]) -> HashMap<u64, String> {
+        let how = self.sample_ip;
+        let Some(t) = self.targets.iter_mut().find(|t| t.pid == pid) else {
             return HashMap::new();
         };
-        let (bias, Some(sym)) = (t.bias.unwrap_or(0), t.symbolizer.as_ref()) else {
-            return HashMap::new();
-        };
-        let mut by_access: Vec<(u64, VarAccess)> = Vec::new();
-        for &ip in ips {
-            let file_ip = ip.wrapping_sub(bias);
-            let Some((entry, code)) = sym.code_at(file_ip) else {
-                continue;
-            };
-            let Ok(access) = access_at(code, entry, file_ip) else {
-                continue;
-            };
-            let op = access.operand;
-            let base = profiler_common::operand::AddrReg::from_perf(op.base);
-            let Some(reg) = base.and_then(dwarf_reg) else {
-                continue;
-            };
-            if op.index == profiler_common::operand::NO_REG {
-                let pc = access.insn_vaddr;
-                by_access.push((
-                    ip,
-                    VarAccess {
-                        pc,
-                        reg,
-                        disp: op.disp,
-                    },
-                ));
+        let by_ip = var_accesses(t, ips, how);
+        let new: Vec<VarAccess> = by_ip
+            .iter()
+            .map(|(_, a)| *a)
+            .filter(|a| !t.field_names.contains_key(a))
+            .collect();
+        if !new.is_empty() {
+            match fields_of(&t.attach_path, &new) {
+                Ok(mut names) => {
+                    for a in new {
+                        t.field_names.insert(a, names.remove(&a));
+                    }
+                }
+                Err(e) => tracing::debug!(pid, "naming fields from DWARF variables: {e}"),
             }
         }
-        if by_access.is_empty() {
-            return HashMap::new();
-        }
-        let accesses: Vec<VarAccess> = by_access.iter().map(|(_, a)| *a).collect();
-        match fields_of(&t.attach_path, &accesses) {
-            Ok(names) => by_access
-                .into_iter()
-                .filter_map(|(ip, a)| Some((ip, names.get(&a)?.clone())))
-                .collect(),
-            Err(e) => {
-                tracing::debug!(pid, "naming fields from DWARF variables: {e}");
-                HashMap::new()
-            }
-        }
+        by_ip
+            .into_iter()
+            .filter_map(|(ip, a)| Some((ip, t.field_names.get(&a)?.clone()?)))
+            .collect()
     }
 
     /// The innermost source frame at the sampled instruction `ip` of `pid`.
@@ -244,10 +244,9 @@ impl<'r, 't> Stacks<'r, 't> {
         out
     }
 
-    /// Up to `max` locations of a stack a perf sample took, innermost first: the access (the
-    /// byte before the sampled IP, one instruction past the access, lies in it or on its source
-    /// line), then the calls (the byte before each return address). Empty when the stack was not
-    /// stored or the process cannot be symbolized.
+    /// Up to `max` locations of a stack a perf sample took, innermost first: the access (see
+    /// [`Self::in_access`]), then the calls (the byte before each return address). Empty when
+    /// the stack was not stored or the process cannot be symbolized.
     pub fn access_locations(&mut self, pid: u32, stack_id: u32, max: usize) -> Vec<StackLocation> {
         let stacks = self.raw;
         let Some(raw) = stacks.get(&stack_id) else {
@@ -260,10 +259,12 @@ impl<'r, 't> Stacks<'r, 't> {
         let Some(sym) = t.symbolizer.as_mut() else {
             return Vec::new();
         };
+        let exact = self.sample_ip == SampleIp::Exact;
         raw.iter()
             .take(max)
-            .map(|&ip| {
-                let addr = lookup_addr(ip, bias, 1);
+            .enumerate()
+            .map(|(depth, &ip)| {
+                let addr = lookup_addr(ip, bias, usize::from(!(exact && depth == 0)));
                 StackLocation {
                     addr: hex(addr),
                     lines: sym.frames(addr).to_vec(),
@@ -357,3 +358,42 @@ impl DescribeSite for Stacks<'_, '_> {
         }
     }
 }
+
+/// The variable accesses behind the sampled `ips` of `t` (standing `how` to their access), by
+/// IP: those whose address is a register plus a displacement, the register one DWARF numbers.
+fn var_accesses(t: &Target, ips: &[u64], how: SampleIp) -> Vec<(u64, VarAccess)> {
+    let (bias, Some(sym)) = (t.bias.unwrap_or(0), t.symbolizer.as_ref()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for &ip in ips {
+        let file_ip = ip.wrapping_sub(bias);
+        let Some((entry, code)) = sym.code_at(file_ip) else {
+            continue;
+        };
+        let Ok(access) = access_for(code, entry, file_ip, how) else {
+            continue;
+        };
+        let op = access.operand;
+        let base = AddrReg::from_perf(op.base);
+        let Some(reg) = base.and_then(dwarf_reg) else {
+            continue;
+        };
+        if op.index == NO_REG {
+            let pc = access.insn_vaddr;
+            out.push((
+                ip,
+                VarAccess {
+                    pc,
+                    reg,
+                    disp: op.disp,
+                },
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "stacks_tests.rs"]
+mod tests;

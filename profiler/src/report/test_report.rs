@@ -159,6 +159,7 @@ fn sources() -> Sources {
             ips_without_access: 9,
             unreadable_ips: 1,
             operand_samples: 120,
+            address_samples: 0,
             undecoded_samples: 4,
             named_share: 1.0,
         }),

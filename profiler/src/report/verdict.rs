@@ -36,6 +36,7 @@ use std::collections::HashMap;
 
 use crate::{
     inspect::LayoutFlavor,
+    perf::SampleMeaning,
     report::{parse_hex, LineReport, MapReport, ObjectKind, SampledSharing, Verdict},
 };
 
@@ -79,22 +80,27 @@ pub fn moves(line: &LineReport) -> u64 {
 
 /// The verdict on `line`, whose process's maps are `flavor` (None: custom probes only).
 pub fn verdict(line: &LineReport, maps: &MapIndex<'_>, flavor: Option<LayoutFlavor>) -> Verdict {
-    judgement(line, maps, flavor).0
+    judgement(line, maps, flavor, SampleMeaning::Time).0
 }
 
-/// The verdict on `line` (see [`verdict`]), and whether its data samples decided it.
+/// The verdict on `line` (see [`verdict`]), and whether its data samples, which stand for
+/// `samples`, decided it.
 pub fn judgement(
     line: &LineReport,
     maps: &MapIndex<'_>,
     flavor: Option<LayoutFlavor>,
+    samples: SampleMeaning,
 ) -> (Verdict, bool) {
     let sampled = line
         .data_samples
         .as_ref()
-        .map(|d| sampled_verdict(d.sharing));
+        .map(|d| match samples.shows_sharing() {
+            true => sampled_verdict(d.sharing),
+            false => Verdict::Undecided,
+        });
     if !probed(line) {
         return match sampled {
-            Some(v) => (v, true),
+            Some(v) => (v, samples.shows_sharing()),
             None => (Verdict::Private, false),
         };
     }

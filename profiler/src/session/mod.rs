@@ -359,7 +359,8 @@ impl Session {
                     .iter()
                     .filter_map(|t| Some((t.pid, t.binary.as_ref()?.layout.clone())))
                     .collect();
-                Some(AutoWatch::new(duration, layouts, perf::online_cpus()?))
+                let auto = AutoWatch::new(duration, layouts, perf::online_cpus()?);
+                Some(auto.with_sampled_lines(self.source.meaning().shows_sharing()))
             } else {
                 None
             };

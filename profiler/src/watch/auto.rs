@@ -29,6 +29,9 @@ pub struct AutoWatch {
     /// Each target's map layout, to find the written header fields.
     layouts: HashMap<u32, MapLayout>,
     cpus: Vec<u32>,
+    /// The data samples' lines are ranked too (their samples show how lines are shared: not
+    /// so for page faults).
+    sampled: bool,
 }
 
 impl AutoWatch {
@@ -38,7 +41,14 @@ impl AutoWatch {
             arm_at: (duration / 4).min(ARM_BY),
             layouts,
             cpus,
+            sampled: true,
         }
+    }
+
+    /// The same, ranking the data samples' lines too or not.
+    pub fn with_sampled_lines(mut self, sampled: bool) -> Self {
+        self.sampled = sampled;
+        self
     }
 
     /// Whether the lines are to be ranked now, `elapsed` into the recording.
@@ -50,10 +60,13 @@ impl AutoWatch {
     /// None while no line has been seen written yet.
     pub fn arm(&self, probes: &Probes) -> anyhow::Result<Option<Watcher>> {
         let maps = probes.maps();
-        let sampled = maps.sampled_lines().unwrap_or_else(|e| {
-            tracing::debug!("--watch auto: no sampled lines: {e}");
-            Vec::new()
-        });
+        let sampled = match self.sampled {
+            true => maps.sampled_lines().unwrap_or_else(|e| {
+                tracing::debug!("--watch auto: no sampled lines: {e}");
+                Vec::new()
+            }),
+            false => Vec::new(),
+        };
         let ranges = self.ranges(&maps.snapshot()?, &sampled);
         if ranges.is_empty() {
             return Ok(None);

@@ -18,10 +18,16 @@ fn record_defaults(name: &str, go: Go, args: &[&str]) -> (u64, serde_json::Value
 
 /// [`record_defaults`] for the program at `path`.
 fn record_path(path: &Path, args: &[&str]) -> (u64, serde_json::Value) {
+    record_path_with(path, &[], args)
+}
+
+/// [`record_path`] with the clprof options `options`.
+fn record_path_with(path: &Path, options: &[&str], args: &[&str]) -> (u64, serde_json::Value) {
     let out = run_ok(
         &mut Record::quiet_for("60s")
             .budget("2")
             .json()
+            .args(options)
             .launch(path, args)
             .command(),
     );
@@ -133,6 +139,11 @@ fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
     );
     let sources = &report["sources"]["data_addresses"];
     assert!(u64_of(sources, "operand_samples") >= samples, "{sources}");
+    assert_eq!(
+        u64_of(sources, "address_samples"),
+        0,
+        "a timer sample carries no address of its own: {sources}"
+    );
     assert!(u64_of(sources, "decoded_ips") >= 1, "{sources}");
     the_paths_to_the_counters_are_drawn(&report, top);
 }
@@ -310,3 +321,86 @@ fn a_counter_behind_a_contended_mutex_is_found_on_the_mutex(go: Go) {
     );
 }
 test_both_go_versions!(a_counter_behind_a_contended_mutex_is_found_on_the_mutex);
+
+/// The path of samples whose data address comes with them (PEBS, IBS), checked where no PMU is
+/// with the page-fault software event: the kernel hands the program each fault's address as it
+/// hands a PEBS record's. The stores into fresh pages are folded at the faulting addresses, each
+/// named at the store itself (an exact IP, not one past the access) with its kind; nothing is
+/// computed from registers and nothing is shown as an L1-miss figure.
+fn addresses_that_come_with_the_samples_are_folded_as_they_are(go: Go) {
+    let prog = program("pagetouch", go);
+    let (offset, report) = record_path_with(&prog, &["--events", "page-faults"], &["3s"]);
+    assert_eq!(
+        report["sources"]["perf"], "page-faults",
+        "{}",
+        report["sources"]
+    );
+    let sources = &report["sources"]["data_addresses"];
+    assert_eq!(u64_of(sources, "operand_samples"), 0, "{sources}");
+    let with_address = u64_of(sources, "address_samples");
+    let sampled: Vec<&serde_json::Value> = array(&report, "lines")
+        .iter()
+        .filter(|l| l["data_samples"].is_object())
+        .collect();
+    let at_stores: Vec<&serde_json::Value> = sampled
+        .iter()
+        .copied()
+        .filter(|l| {
+            let line = l["line"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("0x");
+            u64::from_str_radix(line, 16).is_ok_and(|a| a % 4096 == offset & !63)
+        })
+        .collect();
+    let samples = |ls: &[&serde_json::Value]| -> u64 {
+        ls.iter()
+            .map(|l| u64_of(&l["data_samples"], "samples"))
+            .sum()
+    };
+    let (stored, all) = (samples(&at_stores), samples(&sampled));
+    assert!(
+        stored > 0 && stored * 2 >= all && with_address >= stored,
+        "the stores' lines (page offset {offset:#x}) hold most sampled faults: {stored} of {all} \
+         ({with_address} with an address): {sources}"
+    );
+    let touch = marked_line("pagetouch", "TOUCH");
+    let mut stores = 0;
+    for line in &at_stores {
+        let data = &line["data_samples"];
+        assert!(
+            line["l1_miss_samples"].is_null(),
+            "no L1-miss figure: {line}"
+        );
+        assert_eq!(
+            line["verdict"], "undecided",
+            "a first touch is no sharing: {line}"
+        );
+        // A fault sampled before its IP was decoded has no kind yet.
+        stores += u64_of(data, "stores");
+        assert_eq!(
+            u64_of(data, "stores") + u64_of(data, "unknown_kind"),
+            u64_of(data, "samples"),
+            "the faults are the stores: {line}"
+        );
+        let word = (offset % 64) / 8;
+        assert!(
+            array(data, "words")
+                .iter()
+                .all(|t| words(t, "touched") == [word]),
+            "the store touched word {word}: {line}"
+        );
+        let site = &array(data, "accesses")[0];
+        assert_eq!(site["frame"]["function"], "main.touch", "{line}");
+        assert_eq!(
+            u64_of(&site["frame"], "line"),
+            touch,
+            "at the store: {line}"
+        );
+    }
+    assert!(
+        stores * 2 >= stored,
+        "most faults decoded as the store: {stores} of {stored}"
+    );
+}
+test_both_go_versions!(addresses_that_come_with_the_samples_are_folded_as_they_are);
