@@ -8,6 +8,10 @@
 //! the base register, and whose type is a pointer to a struct, names it. A parameter of an
 //! inlined call takes its name and type from its abstract origin. Only plain register locations
 //! count (`DW_OP_regN`); a variable spread over pieces or computed is not followed.
+//!
+//! An access no variable names whose base register was loaded from a global holding a pointer
+//! (see `provenance`) is named from that global's type: `var cfg = &config{…}` read as
+//! `cfg.values` is `main.config.values`.
 
 use std::{collections::HashMap, path::Path};
 
@@ -32,6 +36,8 @@ pub struct VarAccess {
     pub pc: u64,
     pub reg: u16,
     pub disp: i64,
+    /// The global variable (its address) the base register was loaded from, when it was.
+    pub from_global: Option<u64>,
 }
 
 /// The DWARF register number of a register in perf's numbering (`AddrReg`), for the registers a
@@ -119,7 +125,72 @@ fn name_accesses(
         let mut tree = unit.entries_tree(None)?;
         walk.scope(tree.root()?, &inside, 0, &mut found)?;
     }
-    Ok(found.into_iter().map(|(a, (_, name))| (a, name)).collect())
+    let mut named: HashMap<VarAccess, String> =
+        found.into_iter().map(|(a, (_, name))| (a, name)).collect();
+    let by_global: Vec<VarAccess> = accesses
+        .iter()
+        .copied()
+        .filter(|a| a.from_global.is_some() && !named.contains_key(a))
+        .collect();
+    if !by_global.is_empty() {
+        named.extend(name_by_globals(dwarf, &headers, &by_global)?);
+    }
+    Ok(named)
+}
+
+/// Names `accesses` from the pointer type of the global variable each one's base register was
+/// loaded from: one pass over the compilation units' top-level variables.
+fn name_by_globals<'d>(
+    dwarf: &gimli::Dwarf<R<'d>>,
+    headers: &[UnitAbbrevs<'d>],
+    accesses: &[VarAccess],
+) -> gimli::Result<HashMap<VarAccess, String>> {
+    let mut out = HashMap::new();
+    for (idx, header) in headers.iter().enumerate() {
+        let unit = dwarf.unit(header.header)?;
+        let walk = Walk {
+            dwarf,
+            unit: &unit,
+            units: headers,
+            idx,
+        };
+        let mut tree = unit.entries_tree(None)?;
+        let root = tree.root()?;
+        let mut children = root.children();
+        while let Some(child) = children.next()? {
+            let entry = child.entry();
+            if entry.tag() != gimli::DW_TAG_variable {
+                continue;
+            }
+            let Some(addr) = static_address(entry, unit.encoding())? else {
+                continue;
+            };
+            for a in accesses.iter().filter(|a| a.from_global == Some(addr)) {
+                if let Some(name) = walk.field_named(entry, a.disp) {
+                    out.insert(*a, name);
+                }
+            }
+        }
+        if out.len() == accesses.len() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The address of a variable whose location is one fixed address (`DW_OP_addr`).
+fn static_address(
+    entry: &gimli::DebuggingInformationEntry<'_, '_, R<'_>>,
+    encoding: gimli::Encoding,
+) -> gimli::Result<Option<u64>> {
+    let Some(AttributeValue::Exprloc(expr)) = entry.attr_value(gimli::DW_AT_location)? else {
+        return Ok(None);
+    };
+    let mut ops = expr.operations(encoding);
+    Ok(match (ops.next()?, ops.next()?) {
+        (Some(Operation::Address { address }), None) => Some(address),
+        _ => None,
+    })
 }
 
 /// Whether `pc` lies in one of the ranges (an unreadable list counts as not).

@@ -33,6 +33,7 @@ fn the_add(path: &Path) -> VarAccess {
         pc: access.insn_vaddr,
         reg: dwarf_reg(base).expect("a general-purpose base register"),
         disp: 8,
+        from_global: None,
     }
 }
 

@@ -35,6 +35,7 @@ mod maps;
 pub mod operand;
 mod process;
 mod procfs;
+pub mod provenance;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

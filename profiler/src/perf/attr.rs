@@ -44,6 +44,12 @@ pub fn attr(source: &PerfSource, sampling: Sampling) -> perf_event_attr {
     };
     attr.sample_period = period;
     attr.sample_type = BASE_SAMPLE;
+    set_event(&mut attr, source);
+    attr
+}
+
+/// The event `source` samples: its type, config and what it adds to the sample.
+fn set_event(attr: &mut perf_event_attr, source: &PerfSource) {
     match *source {
         PerfSource::PebsL1Miss { pmu_type, config } => {
             attr.type_ = pmu_type;
@@ -60,7 +66,7 @@ pub fn attr(source: &PerfSource, sampling: Sampling) -> perf_event_attr {
             // record passes through the overflow handler.
             attr.sample_type |=
                 (b::PERF_SAMPLE_ADDR | b::PERF_SAMPLE_DATA_SRC | b::PERF_SAMPLE_CALLCHAIN) as u64;
-            exclude_kernel_and_guest(&mut attr);
+            exclude_kernel_and_guest(attr);
         }
         PerfSource::IbsOp { pmu_type } => {
             attr.type_ = pmu_type;
@@ -70,7 +76,7 @@ pub fn attr(source: &PerfSource, sampling: Sampling) -> perf_event_attr {
             // IbsOpMaxCnt drops the low 4 bits; older kernels reject a period with any of
             // them set (arch/x86/events/amd/ibs.c, perf_ibs_init).
             if attr.freq() == 0 {
-                attr.sample_period = (period & !0xf).max(0x10);
+                attr.sample_period = (attr.sample_period & !0xf).max(0x10);
             }
             attr.sample_type |= (b::PERF_SAMPLE_ADDR | b::PERF_SAMPLE_DATA_SRC) as u64;
             // No exclude_* bits: the ibs_op PMU had PERF_PMU_CAP_NO_EXCLUDE (any exclude bit
@@ -83,7 +89,7 @@ pub fn attr(source: &PerfSource, sampling: Sampling) -> perf_event_attr {
             attr.config = u64::from(b::PERF_COUNT_HW_CACHE_L1D)
                 | (u64::from(b::PERF_COUNT_HW_CACHE_OP_READ) << 8)
                 | (u64::from(b::PERF_COUNT_HW_CACHE_RESULT_MISS) << 16);
-            exclude_kernel_and_guest(&mut attr);
+            exclude_kernel_and_guest(attr);
         }
         PerfSource::CpuClock => {
             attr.type_ = b::PERF_TYPE_SOFTWARE;
@@ -106,7 +112,6 @@ pub fn attr(source: &PerfSource, sampling: Sampling) -> perf_event_attr {
             attr.sample_type = 0;
         }
     }
-    attr
 }
 
 /// Hardware sources sample the targets' user code only. exclude_guest matches perf's default

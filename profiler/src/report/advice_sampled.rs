@@ -13,8 +13,14 @@ pub fn advice(data: &DataSamples, verdict: Verdict) -> Option<String> {
         return None;
     }
     let in_code = in_functions(&data.accesses);
-    let primitive = data.accesses.iter().find_map(|a| a.object.as_deref());
-    if let Some(text) = primitive.and_then(|p| primitive_advice(p, &in_code)) {
+    // The first access named after a primitive: another may name the same word by the field
+    // path of the struct holding it (`main.config.mu.readerCount`).
+    let primitive = data
+        .accesses
+        .iter()
+        .filter_map(|a| a.object.as_deref())
+        .find_map(|p| primitive_advice(p, &in_code));
+    if let Some(text) = primitive {
         return Some(text);
     }
     let names = word_names(data);

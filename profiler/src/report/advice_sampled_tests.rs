@@ -59,6 +59,17 @@ fn a_read_mostly_rwmutex_gets_the_snapshot_fix() {
 }
 
 #[test]
+fn a_primitive_named_after_a_struct_field_first_still_gets_its_fix() {
+    let mut data = data_samples();
+    data.accesses = vec![
+        access("main.reader", Some("main.config.mu.readerCount"), 90),
+        access("main.reader", Some("sync.RWMutex.readerCount"), 40),
+    ];
+    let text = advice(&data, Verdict::TrueSharing).expect("advice");
+    assert!(text.contains("atomic.Pointer"), "{text}");
+}
+
+#[test]
 fn locks_and_channels_get_their_own_fixes() {
     let mut data = data_samples();
     data.accesses = vec![access("main.add", Some("sync.Mutex.state"), 50)];

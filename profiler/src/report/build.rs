@@ -84,6 +84,9 @@ pub fn build(
     let write_stacks = write_stacks(&mut stacks, collected, &processes);
     let mut perf = perf::PerfParts::of(measured.perf, &mut stacks, &readout, collected);
     seen += sampled::join(&mut lines, std::mem::take(&mut perf.sampled_lines));
+    if let Some(d) = perf.data_addresses.as_mut() {
+        d.named_share = sampled::named_share(&lines);
+    }
     let events = readout.counters.get(Counter::Events);
     let perf_samples = measured
         .perf

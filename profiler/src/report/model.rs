@@ -259,7 +259,8 @@ pub struct Cost {
     /// Relative standard error of the counts behind it (0.05 = 5%). `moves`: the estimates'
     /// errors and the counting noise of the moves seen (√n / n); the transfer cost's own spread
     /// is left out (one figure for every recording on a host). `samples`: the sampling error
-    /// of the line's share of the samples (binomial: √((1 − p) / n) for n of them).
+    /// of the line's share of the samples (binomial: √((1 − p) / n) for n of them) and its
+    /// drift between runs of one program (0.25), in quadrature.
     pub rel_err: f64,
     /// What it was measured from: the CPU time the timer samples found on the instructions that
     /// access the line where the samples gave its verdict, else its moves times the transfer

@@ -173,8 +173,9 @@ pub struct DataAddressSources {
     /// Samples at IPs not decoded yet when they were taken (counted by function only).
     pub undecoded_samples: u64,
     /// Of the samples of the lines in the report, the share whose object was named: lines
-    /// holding a named global word, and accesses made by code that names the primitive it
-    /// touched (`sync.RWMutex.readerCount`); 0 without such samples.
+    /// holding a named global word or a Go map the probes saw, and accesses made by code that
+    /// names the primitive or field it touched (`sync.RWMutex.readerCount`,
+    /// `main.config.values`); 0 without such samples.
     #[serde(default)]
     pub named_share: f64,
 }

@@ -48,7 +48,7 @@ impl PerfParts {
             &samples_by_pid(readout),
             stacks,
         );
-        let sources = sampled::data_address_sources(collected, &readout.counters, &sampled_lines);
+        let sources = sampled::data_address_sources(collected, &readout.counters);
         PerfParts {
             functions,
             trampoline,

@@ -16,7 +16,7 @@ use crate::{
     folded::Counters,
     report::{
         hex, rank, stacks::Stacks, AccessSite, DataAddressSources, DataSamples, LineReport,
-        SampledSharing, ThreadWords, WordName,
+        ObjectKind, SampledSharing, ThreadWords, WordName,
     },
     report::{primitives, sampled_stacks::stacks_by_line},
     symbolize::Frame,
@@ -44,9 +44,9 @@ pub fn sampled_lines(
         lines.iter().filter(|(_, s)| s.samples > 0).collect();
     top.sort_unstable_by(|a, b| b.1.samples.cmp(&a.1.samples).then(a.0.cmp(&b.0)));
     top.truncate(TOP_SAMPLED_LINES);
-    let mut accesses = accesses_by_line(line_ips, stacks, &top);
-    let mut by_stack = stacks_by_line(line_stacks, stacks, &top);
     let names = word_names(stacks, &top);
+    let mut accesses = accesses_by_line(line_ips, stacks, &top, &names);
+    let mut by_stack = stacks_by_line(line_stacks, stacks, &top);
     top.into_iter()
         .map(|(key, stats)| {
             let total = totals.get(&key.pid).copied().unwrap_or(0);
@@ -173,11 +173,13 @@ pub fn sharing(s: &SampledLine) -> SampledSharing {
 }
 
 /// The instructions sampled touching each of `lines`, from the samples per line and IP
-/// (`line_ips`), most sampled first.
+/// (`line_ips`), most sampled first; `names` are the globals holding the lines' words, by (pid,
+/// word address).
 fn accesses_by_line(
     line_ips: &[(LineIpKey, u64)],
     stacks: &mut Stacks<'_, '_>,
     lines: &[&(LineKey, SampledLine)],
+    names: &HashMap<(u32, u64), String>,
 ) -> HashMap<(u32, u64), Vec<AccessSite>> {
     let wanted: std::collections::HashSet<(u32, u64)> =
         lines.iter().map(|(k, _)| (k.pid, k.line)).collect();
@@ -197,7 +199,12 @@ fn accesses_by_line(
             .unwrap_or_else(|| stacks.frame_at(pid, before));
         // Go gives an intrinsic (an atomic add) the position of its call site, so the inline
         // chain of the method it was called from starts at the instruction after it.
-        let object = primitives::touched(&frames)
+        // An access to a global is named by the global first: the code around it may be a
+        // primitive's whose receiver the global only points to.
+        let global = stacks.global_reached(pid, ip);
+        let object = global
+            .and_then(|a| names.get(&(pid, a & !7)).cloned())
+            .or_else(|| primitives::touched(&frames))
             .or_else(|| primitives::touched(&stacks.frames_at(pid, ip)))
             .or_else(|| heap.get(&(pid, ip)).cloned());
         let site = (frame, object);
@@ -244,13 +251,9 @@ fn heap_fields(
     out
 }
 
-/// What became of the sampled IPs and their samples, and how much of the `lines` reported was
-/// named.
-pub fn data_address_sources(
-    collected: &Collected,
-    counters: &Counters,
-    lines: &SampledLines,
-) -> DataAddressSources {
+/// What became of the sampled IPs and their samples (the named share is filled in once the
+/// lines are joined, see [`named_share`]).
+pub fn data_address_sources(collected: &Collected, counters: &Counters) -> DataAddressSources {
     let d = collected.decoded;
     DataAddressSources {
         decoded_ips: d.accesses,
@@ -259,22 +262,30 @@ pub fn data_address_sources(
         operand_samples: counters.get(Counter::OperandSamples),
         address_samples: counters.get(Counter::PerfAddrSamples),
         undecoded_samples: counters.get(Counter::UndecodedSamples),
-        named_share: named_share(lines),
+        named_share: 0.0,
     }
 }
 
-/// The share of the samples of `lines` whose object was named: every sample of a line holding a
-/// named global word, and in other lines those of accesses that name their primitive. (The
-/// accesses kept per line are the most sampled ones: the rest count as unnamed.)
-pub fn named_share(lines: &SampledLines) -> f64 {
+/// The share of the data samples of `lines` whose object was named: every sample of a line
+/// holding a named global word or a Go map the probes saw, and in other lines those of accesses
+/// that name what they touched (a primitive, a field). (The accesses kept per line are the most
+/// sampled ones: the rest count as unnamed.)
+pub fn named_share(lines: &[LineReport]) -> f64 {
     let (mut named, mut all) = (0u64, 0u64);
-    for (_, data) in lines {
+    for line in lines {
+        let Some(data) = &line.data_samples else {
+            continue;
+        };
         all += data.samples;
-        named += if data.names.is_empty() {
+        let in_a_map = line
+            .objects
+            .iter()
+            .any(|o| matches!(o.kind, ObjectKind::GoMap | ObjectKind::GoMapSlot));
+        named += if !data.names.is_empty() || in_a_map {
+            data.samples
+        } else {
             let by_code = data.accesses.iter().filter(|a| a.object.is_some());
             by_code.map(|a| a.samples).sum::<u64>().min(data.samples)
-        } else {
-            data.samples
         };
     }
     if all == 0 {

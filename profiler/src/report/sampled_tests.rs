@@ -36,12 +36,23 @@ fn the_named_share_counts_named_lines_whole_and_others_by_their_code() {
     by_code.samples = 80;
     by_code.accesses[0].samples = 30;
     by_code.accesses[0].object = Some("sync.Mutex.state".to_owned());
-    let lines = vec![((42, 0x1000), named), ((42, 0x2000), by_code.clone())];
-    // (120 + 30) of 200.
+    let line = |at: u64, data: DataSamples| LineReport {
+        data_samples: Some(data),
+        ..rank::empty_line(42, at)
+    };
+    let mut lines = vec![line(0x1000, named), line(0x2000, by_code.clone())];
+    // (120 + 30) of 200; a line without data samples counts for nothing.
+    lines.push(rank::empty_line(42, 0x3000));
     assert_eq!(named_share(&lines), 0.75);
     by_code.accesses[0].object = None;
-    assert_eq!(named_share(&[((42, 0x2000), by_code)].to_vec()), 0.0);
-    assert_eq!(named_share(&Vec::new()), 0.0);
+    let mut unnamed = line(0x2000, by_code);
+    assert_eq!(named_share(std::slice::from_ref(&unnamed)), 0.0);
+    // A Go map the probes saw in the line names it.
+    let mut slot = sample().lines[0].objects[0].clone();
+    slot.kind = ObjectKind::GoMapSlot;
+    unnamed.objects.push(slot);
+    assert_eq!(named_share(&[unnamed]), 1.0);
+    assert_eq!(named_share(&[]), 0.0);
 }
 
 #[test]

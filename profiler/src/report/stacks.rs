@@ -11,6 +11,7 @@ use crate::{
     inspect::{
         dwarf_vars::{dwarf_reg, fields_of, VarAccess},
         operand::access_for,
+        provenance::loaded_from_global,
         GoBinary,
     },
     report::{
@@ -132,6 +133,20 @@ impl<'r, 't> Stacks<'r, 't> {
             .into_iter()
             .filter_map(|(ip, a)| Some((ip, t.field_names.get(&a)?.clone()?)))
             .collect()
+    }
+
+    /// The runtime address the access a sample at `ip` of `pid` stands for reaches relative to
+    /// the instruction pointer (a global variable); None for any other access.
+    pub fn global_reached(&self, pid: u32, ip: u64) -> Option<u64> {
+        let t = self.targets.iter().find(|t| t.pid == pid)?;
+        let bias = t.bias.unwrap_or(0);
+        let file_ip = ip.wrapping_sub(bias);
+        let (entry, code) = t.symbolizer.as_ref()?.code_at(file_ip)?;
+        let op = access_for(code, entry, file_ip, self.sample_ip)
+            .ok()?
+            .operand;
+        // An IP-relative displacement counts from the sampled IP.
+        (op.base == AddrReg::Ip as u8).then(|| ip.wrapping_add(op.disp as u64))
     }
 
     /// The innermost source frame at the sampled instruction `ip` of `pid`.
@@ -381,14 +396,14 @@ fn var_accesses(t: &Target, ips: &[u64], how: SampleIp) -> Vec<(u64, VarAccess)>
         };
         if op.index == NO_REG {
             let pc = access.insn_vaddr;
-            out.push((
-                ip,
-                VarAccess {
-                    pc,
-                    reg,
-                    disp: op.disp,
-                },
-            ));
+            let from_global = base.and_then(|b| loaded_from_global(code, entry, pc, b));
+            let access = VarAccess {
+                pc,
+                reg,
+                disp: op.disp,
+                from_global,
+            };
+            out.push((ip, access));
         }
     }
     out

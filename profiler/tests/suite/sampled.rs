@@ -296,6 +296,16 @@ fn assert_reader_count_first(what: &str, mutex: u64, report: &serde_json::Value)
 fn read_locks_are_found_on_the_reader_count(go: Go) {
     let (mutex, report) = record_defaults("rwconfig", go, &["4s"]);
     assert_reader_count_first("read locks", mutex, &report);
+    // The map pointer beside the mutex is read through the global `cfg` points to the struct:
+    // named from the global's type.
+    let top = &array(&report, "lines")[0]["data_samples"];
+    let lookup = marked_line("rwconfig", "LOOKUP");
+    assert!(
+        array(top, "accesses").iter().any(|a| {
+            a["frame"]["line"].as_u64() == Some(lookup) && a["object"] == "main.config.values"
+        }),
+        "the lookup's load of cfg.values is named: {top}"
+    );
 }
 test_both_go_versions!(read_locks_are_found_on_the_reader_count);
 

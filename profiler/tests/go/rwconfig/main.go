@@ -31,7 +31,7 @@ func reader(id int, stop <-chan struct{}) {
 			return
 		}
 		cfg.mu.RLock() // READ LOCK
-		h += uint64(cfg.values["limit"])
+		h += uint64(cfg.values["limit"]) // LOOKUP
 		cfg.mu.RUnlock()
 	}
 }
