@@ -9,11 +9,13 @@
 //! - accuracy and efficiency of the estimates (`accuracy`);
 //! - the watchpoint hit cost against what a target pays (`watch`);
 //! - lines from the data addresses of timer samples: time to rank, what sampling costs, the
-//!   named share, a cross-check with perf (`sampled`).
+//!   named share, a cross-check with perf (`sampled`);
+//! - predicted against won: what clprof says fixing a line wins, against the fix measured
+//!   alone before and after (`won`).
 //!
 //! `--only watch` runs the watchpoint part alone and prints its table, `--only start` clprof's
-//! start step by step, `--only sampled` the sampled lines' part; they leave BENCHMARKS.md as it
-//! is.
+//! start step by step, `--only sampled` the sampled lines' part, `--only won` the predicted
+//! against won part; they leave BENCHMARKS.md as it is.
 
 use std::{
     fs,
@@ -32,6 +34,7 @@ mod sections;
 mod service;
 mod stats;
 mod watch;
+mod won;
 
 use crate::{bootstrap, build, demo, util};
 use results::{Results, Run, DETECTION_STEPS_MS};
@@ -51,6 +54,8 @@ pub enum Section {
     Start,
     /// Lines from the data addresses of timer samples.
     Sampled,
+    /// What clprof predicts a fix wins, against the fix measured.
+    Won,
 }
 
 /// The three ways the workload runs.
@@ -69,6 +74,7 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
         Some(Section::Watch) => return watch_only(),
         Some(Section::Start) => return start_only(),
         Some(Section::Sampled) => return sampled_only(),
+        Some(Section::Won) => return won_only(),
         None => {}
     }
     let tools = bootstrap::setup()?;
@@ -93,6 +99,7 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
         accuracy: accuracy::Results::default(),
         watch: watch::Results::default(),
         sampled: sampled::Results::default(),
+        won: Vec::new(),
     };
     let modes = [Mode::Alone, Mode::DefaultBudget, Mode::FullBudget];
     for round in 0..rounds {
@@ -126,6 +133,7 @@ pub fn bench(rounds: usize, only: Option<Section>) -> Result<()> {
     results.accuracy = accuracy::measure(&clprof, &tools.go_new, &out)?;
     results.watch = watch::measure(&clprof, &out)?;
     results.sampled = sampled::measure(&clprof, &tools.go_new, &out)?;
+    results.won = won::measure(&clprof, &tools.go_new, &out)?;
 
     let path = util::repo_root().join("BENCHMARKS.md");
     fs::write(&path, report::markdown(&results, &tools)?)
@@ -150,13 +158,23 @@ fn watch_only() -> Result<()> {
 
 /// The sampled lines' part alone: prints its section.
 fn sampled_only() -> Result<()> {
+    part_only(|clprof, go, out, md| sampled::markdown(md, &sampled::measure(clprof, go, out)?))
+}
+
+/// The predicted against won part alone: prints its section.
+fn won_only() -> Result<()> {
+    part_only(|clprof, go, out, md| won::markdown(md, &won::measure(clprof, go, out)?))
+}
+
+/// One part alone: `part` measures with the release clprof and Go 1.27 in the bench directory
+/// and writes its section, which is printed.
+fn part_only(part: impl FnOnce(&Path, &Path, &Path, &mut String) -> Result<()>) -> Result<()> {
     let tools = bootstrap::setup()?;
     let clprof = build::release_clprof()?;
     let out = util::target_dir().join("bench");
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let results = sampled::measure(&clprof, &tools.go_new, &out)?;
     let mut md = String::new();
-    sampled::markdown(&mut md, &results)?;
+    part(&clprof, &tools.go_new, &out, &mut md)?;
     print!("\n{md}");
     Ok(())
 }

@@ -103,6 +103,7 @@ pub fn markdown(r: &Results, tools: &Tools) -> Result<String> {
     super::accuracy::markdown(&mut md, &r.accuracy)?;
     watch_section(&mut md, &r.watch)?;
     super::sampled::markdown(&mut md, &r.sampled)?;
+    super::won::markdown(&mut md, &r.won)?;
     sections::targets_section(&mut md, r)?;
     notes_section(&mut md)?;
     Ok(md)

@@ -51,4 +51,6 @@ pub struct Results {
     pub watch: watch::Results,
     /// Lines from the data addresses of timer samples.
     pub sampled: super::sampled::Results,
+    /// What clprof predicted a fix wins against what it won.
+    pub won: Vec<super::won::Measured>,
 }

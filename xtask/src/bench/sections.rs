@@ -283,7 +283,33 @@ pub fn targets_section(md: &mut String, r: &Results) -> Result<()> {
     fold_target(md, r)?;
     symbolization_target(md, r)?;
     service_target(md, r)?;
-    start_target(md, r)
+    start_target(md, r)?;
+    won_target(md, r)
+}
+
+/// Every program's predicted share within ±20% of what its fix won.
+fn won_target(md: &mut String, r: &Results) -> Result<()> {
+    let ratios: Vec<(String, Option<f64>)> =
+        r.won.iter().map(|m| (m.label.clone(), m.ratio())).collect();
+    let within = |x: &Option<f64>| x.is_some_and(|x| (0.8..=1.2).contains(&x));
+    let held = ratios.iter().filter(|(_, x)| within(x)).count();
+    let missed: Vec<String> = ratios
+        .iter()
+        .filter(|(_, x)| !within(x))
+        .map(|(label, x)| {
+            format!(
+                "{label} ({})",
+                x.map_or("-".to_owned(), |x| format!("{x:.2}"))
+            )
+        })
+        .collect();
+    verdict(
+        md,
+        "predicted within ±20% of what the fix won, every program",
+        format!("{held} of {}", ratios.len()),
+        !ratios.is_empty() && missed.is_empty(),
+        missed.join(", "),
+    )
 }
 
 /// The slowdown at the default budget against 1.02x.

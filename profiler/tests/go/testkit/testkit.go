@@ -80,14 +80,14 @@ func Arg(n int) string {
 }
 
 // WriteOwn writes m from the calling goroutine, locked to its OS thread and pinned to cpu,
-// until stop is closed.
-func WriteOwn(m map[int32]int, cpu int, stop <-chan struct{}) {
+// until stop is closed; returns the writes it made.
+func WriteOwn(m map[int32]int, cpu int, stop <-chan struct{}) int {
 	runtime.LockOSThread()
 	PinToCPU(cpu)
 	for i := int32(0); ; i++ {
 		select {
 		case <-stop:
-			return
+			return int(i)
 		default:
 		}
 		m[i%1024] = int(i)
