@@ -31,7 +31,10 @@ use crate::{
         links::thread_cpu,
         probes::{self, Probes},
     },
-    machine::cache::{Cache, HostKey},
+    machine::{
+        busy::{self, CpuTimes},
+        cache::{Cache, HostKey},
+    },
     perf::{
         self,
         breakpoint::{Breakpoints, Word},
@@ -147,8 +150,20 @@ pub fn calibrate(
             return Ok(calibration);
         }
     }
+    let before = CpuTimes::now();
     let calibration = calibrate_now(probes, perf, watch)?;
-    cache.store(key, &Kept::of(&calibration, object, watch));
+    let others = before
+        .zip(CpuTimes::now())
+        .and_then(|(b, a)| b.others_share_since(&a, busy::tick()));
+    match others {
+        // Measured beside other work: too high for later recordings, which would meter their
+        // budget with it for an hour.
+        Some(share) if share > busy::QUIET_SHARE => tracing::info!(
+            others_pct = (share * 100.0).round(),
+            "calibration measured while other work used the CPUs: not kept for later recordings"
+        ),
+        _ => cache.store(key, &Kept::of(&calibration, object, watch)),
+    }
     Ok(calibration)
 }
 

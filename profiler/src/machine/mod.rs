@@ -5,6 +5,7 @@
 //! pair of the CPUs clprof may run on, each class at its measured cost: what a transfer costs
 //! between two threads the scheduler placed anywhere.
 
+pub mod busy;
 pub mod cache;
 pub mod topology;
 pub mod transfer;
