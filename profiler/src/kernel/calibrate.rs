@@ -156,8 +156,8 @@ pub fn calibrate(
         .zip(CpuTimes::now())
         .and_then(|(b, a)| b.others_share_since(&a, busy::tick()));
     match others {
-        // Measured beside other work: too high for later recordings, which would meter their
-        // budget with it for an hour.
+        // Measured beside other work: disturbed (a kept sample cost of 853 ns once set the
+        // rate at its cap), and later recordings would meter their budget with it for an hour.
         Some(share) if share > busy::QUIET_SHARE => tracing::info!(
             others_pct = (share * 100.0).round(),
             "calibration measured while other work used the CPUs: not kept for later recordings"

@@ -1,6 +1,6 @@
 //! How much of the machine's CPU time other work took over a span: the busy time `/proc/stat`
 //! counts on every CPU, less this process's own. A figure measured on clprof itself (what a
-//! probe hit costs) while other work ran is too high, and is not kept for later recordings.
+//! probe hit costs) while other work ran is disturbed, and is not kept for later recordings.
 
 use std::time::Duration;
 

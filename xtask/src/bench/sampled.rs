@@ -24,7 +24,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use super::won::Run;
+use super::{stats::median, won::Run};
 use crate::{build, demo, util};
 
 /// Recording lengths tried for the time to rank, shortest first (ms).
@@ -329,16 +329,7 @@ fn sampling_cost(clprof: &Path, binary: &Path) -> Result<Cost> {
 
 /// What the program printed: its adds (`ops N`) and its CPU time (`cpu_ms M`).
 fn adds(cmd: &mut Command) -> Result<Run> {
-    let o = cmd
-        .args([COST_RUN, COST_WORK])
-        .stdin(Stdio::null())
-        .output()
-        .context("running atomicpair")?;
-    if !o.status.success() {
-        bail!("atomicpair failed: {}", String::from_utf8_lossy(&o.stderr));
-    }
-    super::won::ops_line(&String::from_utf8_lossy(&o.stdout))
-        .context("atomicpair printed no `ops N cpu_ms M` line")
+    super::won::ops_of(cmd.args([COST_RUN, COST_WORK]))
 }
 
 /// The adds under `clprof record` with `extra` options, and the perf rate its report gave.
@@ -354,12 +345,6 @@ fn adds_under(clprof: &Path, binary: &Path, extra: &[&str]) -> Result<(Run, Opti
     let ops = adds(&mut cmd)?;
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&report)?)?;
     Ok((ops, json["sources"]["perf_sample_hz"].as_u64()))
-}
-
-fn median(v: &[f64]) -> Option<f64> {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    (!v.is_empty()).then(|| v[v.len() / 2])
 }
 
 fn range(v: &[f64], unit: &str) -> String {
@@ -428,7 +413,7 @@ pub fn markdown(md: &mut String, r: &Results) -> Result<()> {
 fn ratio_of(c: &Cost, runs: &[Run], of: fn(Run) -> f64) -> Option<f64> {
     let alone: Vec<f64> = c.alone.iter().map(|&a| of(a)).collect();
     let these: Vec<f64> = runs.iter().map(|&a| of(a)).collect();
-    match (median(&these), median(&alone)) {
+    match (median(these), median(alone)) {
         (Some(x), Some(a)) if a > 0.0 => Some(x / a),
         _ => None,
     }
@@ -457,7 +442,7 @@ fn cost_markdown(md: &mut String, c: &Cost) -> Result<()> {
          that two busy threads fill, the adds also lose what clprof's own threads take; the \
          adds per CPU ms do not. Runs: alone {}; `--watch off` {}; defaults {}.\n",
         c.alone.len(),
-        median(&hz).map_or("-".to_owned(), |hz| format!("{hz:.0}")),
+        median(hz.to_vec()).map_or("-".to_owned(), |hz| format!("{hz:.0}")),
         ratio(&c.sampling, Run::count),
         ratio(&c.sampling, Run::per_cpu_ms),
         ratio(&c.defaults, Run::count),
@@ -475,9 +460,9 @@ fn fast_markdown(md: &mut String, c: &Cost, hz: &[f64]) -> Result<()> {
     let alone: Vec<f64> = c.alone.iter().map(|&a| a.per_cpu_ms()).collect();
     let (Some(fast), Some(f_hz), Some(d_hz), Some(mid)) = (
         ratio_of(c, &c.fast, Run::per_cpu_ms),
-        median(&fast_hz),
-        median(hz),
-        median(&alone),
+        median(fast_hz),
+        median(hz.to_vec()),
+        median(alone.clone()),
     ) else {
         return Ok(());
     };

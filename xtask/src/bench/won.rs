@@ -15,6 +15,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
+use super::stats::median;
 use crate::{demo, util};
 
 /// Rounds of each program alone, before and after, alternating which goes first.
@@ -127,7 +128,7 @@ pub struct Measured {
 impl Measured {
     /// The median prediction, a recording without the lines counting as 0.
     pub fn predicted_pct(&self) -> Option<f64> {
-        median(self.predicted.iter().map(|p| p.unwrap_or(0.0)))
+        median(self.predicted.iter().map(|p| p.unwrap_or(0.0)).collect())
     }
 
     /// Predicted over won.
@@ -140,8 +141,8 @@ impl Measured {
 
     /// The share of its CPU per operation the fix gave back (%), from the medians.
     pub fn won_pct(&self) -> Option<f64> {
-        let before = median(self.before.iter().map(|r| r.cpu_per_op_ns()))?;
-        let after = median(self.after.iter().map(|r| r.cpu_per_op_ns()))?;
+        let before = median(self.before.iter().map(|r| r.cpu_per_op_ns()).collect())?;
+        let after = median(self.after.iter().map(|r| r.cpu_per_op_ns()).collect())?;
         (before > 0.0).then(|| (1.0 - after / before) * 100.0)
     }
 }
@@ -203,24 +204,28 @@ fn with_duration(args: &[&str], duration: &str) -> Vec<String> {
 
 /// One run of `binary` alone.
 fn run_alone(binary: &Path, args: &[&str]) -> Result<Run> {
-    let o = Command::new(binary)
-        .args(with_duration(args, RUN))
+    ops_of(Command::new(binary).args(with_duration(args, RUN)))
+}
+
+/// Runs `cmd`, a program that prints `ops N cpu_ms M`, to its end: what it printed there.
+pub fn ops_of(cmd: &mut Command) -> Result<Run> {
+    let o = cmd
         .stdin(Stdio::null())
         .output()
-        .with_context(|| format!("running {}", binary.display()))?;
+        .with_context(|| format!("running {}", util::describe(cmd)))?;
     if !o.status.success() {
         bail!(
             "{} failed: {}",
-            binary.display(),
+            util::describe(cmd),
             String::from_utf8_lossy(&o.stderr)
         );
     }
     ops_line(&String::from_utf8_lossy(&o.stdout))
-        .with_context(|| format!("{} printed no `ops N cpu_ms M` line", binary.display()))
+        .with_context(|| format!("{} printed no `ops N cpu_ms M` line", util::describe(cmd)))
 }
 
 /// The `ops N cpu_ms M` line of a program's output.
-pub fn ops_line(stdout: &str) -> Option<Run> {
+fn ops_line(stdout: &str) -> Option<Run> {
     stdout.lines().find_map(|l| {
         let w: Vec<&str> = l.split_whitespace().collect();
         match w.as_slice() {
@@ -310,12 +315,6 @@ fn each(predicted: &[Option<f64>]) -> String {
         .map(|p| p.map_or("none".to_owned(), |p| format!("{p:.1}")))
         .collect();
     v.join(", ")
-}
-
-fn median(v: impl Iterator<Item = f64>) -> Option<f64> {
-    let mut v: Vec<f64> = v.collect();
-    v.sort_by(f64::total_cmp);
-    (!v.is_empty()).then(|| v[v.len() / 2])
 }
 
 /// The section, for BENCHMARKS.md and `bench --only won`.
