@@ -8,6 +8,7 @@ mod fuzz;
 mod lint;
 mod soak;
 mod test;
+mod test_digest;
 mod util;
 
 use std::process::ExitCode;
