@@ -5,8 +5,11 @@
 //! milliseconds, and another process's per-thread clocks cannot be read. A counting `task-clock`
 //! perf event per thread is exact when read (the kernel brings a running thread's count up to
 //! date first), and keeps its count after the thread exits. Threads are listed at every reading:
-//! one started since is counted from then on, and what it ran before is missing from the
-//! difference of two readings that straddle its discovery ([`CpuReader::threads`] tells).
+//! one started since the last reading is counted from then on, and brings what it ran before
+//! from its scheduler statistics (`/proc/PID/task/TID/schedstat`, booked at its last tick or
+//! switch, so up to a tick short for a running thread): the process's total holds what its late
+//! threads ran, though an interval that saw a thread start cannot be metered to the
+//! millisecond, nor the one after it ([`CpuReader::fresh`]).
 
 use std::{
     collections::HashMap,
@@ -23,7 +26,17 @@ use perf_event_open_sys::{bindings as b, perf_event_open};
 pub struct CpuReader {
     pid: u32,
     /// One counting task-clock event per thread found so far.
-    events: HashMap<u32, File>,
+    events: HashMap<u32, Counted>,
+    /// Events opened by the last reading.
+    opened_last: usize,
+}
+
+/// One thread's CPU time: what it ran before it was found, and its counter from then on.
+#[derive(Debug)]
+struct Counted {
+    event: File,
+    /// CPU time before the counter was opened (ns).
+    before_ns: u64,
 }
 
 impl CpuReader {
@@ -31,7 +44,16 @@ impl CpuReader {
         CpuReader {
             pid,
             events: HashMap::new(),
+            opened_last: 0,
         }
+    }
+
+    /// Whether the last reading found threads and opened their counters: until the next one,
+    /// the time they count may fall short (a thread counted by a task-clock event opened while
+    /// it took uprobe traps booked 1.2 ms of the 4 ms its 228 hits alone cost, then counted
+    /// right), so an interval that starts at such a reading cannot be metered either.
+    pub fn fresh(&self) -> bool {
+        self.opened_last > 0
     }
 
     /// Threads counted so far (each from its discovery on): two readings with the same count
@@ -40,15 +62,19 @@ impl CpuReader {
         self.events.len()
     }
 
-    /// CPU time of the process's threads since they were first seen by this reader (exact);
-    /// the coarser process clock when no event can be opened; None once the process is gone.
+    /// CPU time of the process's threads found so far, from their start (exact from when this
+    /// reader found them); the coarser process clock when no event can be opened; None once the
+    /// process is gone.
     pub fn read(&mut self) -> Option<Duration> {
         let tasks = format!("/proc/{}/task", self.pid);
+        self.opened_last = 0;
         for (tid, _) in super::numbered_entries(std::path::Path::new(&tasks))? {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.events.entry(tid) {
+                let before_ns = ran_before(self.pid, tid);
                 match open_task_clock(tid) {
-                    Some(f) => {
-                        slot.insert(f);
+                    Some(event) => {
+                        slot.insert(Counted { event, before_ns });
+                        self.opened_last += 1;
                     }
                     // Gone in between, or out of descriptors: its CPU goes uncounted.
                     None => tracing::debug!(
@@ -63,14 +89,29 @@ impl CpuReader {
             return super::cpu_time(self.pid);
         }
         let mut total = 0u64;
-        for f in self.events.values_mut() {
+        for c in self.events.values_mut() {
             let mut buf = [0u8; 8];
-            if f.read_exact(&mut buf).is_ok() {
+            total += c.before_ns;
+            if c.event.read_exact(&mut buf).is_ok() {
                 total += u64::from_ne_bytes(buf);
             }
         }
         Some(Duration::from_nanos(total))
     }
+}
+
+/// CPU time thread `tid` of `pid` ran so far (ns), as its scheduler statistics book it; 0 where
+/// they cannot be read (gone, or a kernel without them).
+fn ran_before(pid: u32, tid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat"))
+        .ok()
+        .and_then(|s| parse_schedstat(&s))
+        .unwrap_or(0)
+}
+
+/// The first field of a `schedstat` line: time spent on the CPU (ns).
+fn parse_schedstat(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// A counting task-clock event on thread `tid` (any CPU), not inherited: every thread gets its

@@ -193,7 +193,9 @@ impl DutyCycler {
     }
 
     /// Reads the target's CPU time, hits and probe time. A thread found since the last reading
-    /// ran uncounted until now: the live windows, if any, cannot be measured.
+    /// was counted from its scheduler statistics, which lag, and the counters opened at the
+    /// last reading may have counted short (see `CpuReader::fresh`): either way the live
+    /// windows, if any, cannot be measured.
     fn observe(
         start: Instant,
         watch_cost: Duration,
@@ -201,13 +203,14 @@ impl DutyCycler {
         t: &mut TargetDuty,
     ) -> Option<Reading> {
         let threads = t.reader.threads();
+        let fresh = t.reader.fresh();
         let cpu = t.reader.read()?;
         let maps = probes.maps();
         let hits = maps.target_hits(t.slot).ok()?;
         let reads = maps.target_read_hits(t.slot).ok()?;
         let entries = maps.target_entries(t.slot).ok()?;
         let watch_hits = maps.target_watch_hits(t.slot).ok()?;
-        if t.reader.threads() != threads {
+        if fresh || t.reader.threads() != threads {
             t.mix.spoil_windows();
         }
         t.time_now = Self::probe_time(probes, t);
