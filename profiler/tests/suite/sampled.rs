@@ -23,6 +23,22 @@ fn record_path(path: &Path, args: &[&str]) -> (u64, serde_json::Value) {
 
 /// [`record_path`] with the clprof options `options`.
 fn record_path_with(path: &Path, options: &[&str], args: &[&str]) -> (u64, serde_json::Value) {
+    let (own, report) = record_banner(path, options, args);
+    (banner_addr(&own, 0), report)
+}
+
+/// The address on line `n` of a program's banner (`NAME ADDR`).
+fn banner_addr(own: &str, n: usize) -> u64 {
+    own.lines()
+        .nth(n)
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| panic!("no address on line {n} of the banner: {own}"))
+}
+
+/// Runs the program at `path` with `args` under `clprof record` with `options`: what the
+/// program printed before the report, and the report.
+fn record_banner(path: &Path, options: &[&str], args: &[&str]) -> (String, serde_json::Value) {
     let out = run_ok(
         &mut Record::quiet_for("60s")
             .budget("2")
@@ -37,15 +53,9 @@ fn record_path_with(path: &Path, options: &[&str], args: &[&str]) -> (u64, serde
         .find("\n{")
         .unwrap_or_else(|| panic!("no report after the program's output: {stdout}"));
     let (own, json) = stdout.split_at(json_at + 1);
-    let addr = own
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
-        .unwrap_or_else(|| panic!("no address in the banner: {own}"));
     let report = serde_json::from_str(json)
         .unwrap_or_else(|e| panic!("clprof printed invalid JSON ({e}): {json}"));
-    (addr, report)
+    (own.to_owned(), report)
 }
 
 /// The words (0 to 7) listed under `field` of one thread's entry.
@@ -148,6 +158,46 @@ fn neighbouring_atomics_are_found_as_false_sharing(go: Go) {
     the_paths_to_the_counters_are_drawn(&report, top);
 }
 test_both_go_versions!(neighbouring_atomics_are_found_as_false_sharing);
+
+fn a_busy_line_one_goroutine_keeps_costs_next_to_nothing(go: Go) {
+    // A third goroutine adds to a counter of its own, with no work between its adds: its line
+    // takes a large share of the samples, and fixing it would win nothing.
+    let path = program("atomicpair", go);
+    let (own, report) = record_banner(&path, &[], &["4s", "8", "busy"]);
+    let (hot, busy) = (banner_addr(&own, 0), banner_addr(&own, 1));
+    let top = ranked_first(
+        &report,
+        hot,
+        "the counters beside a busy one",
+        ("false-sharing", "cpu.CacheLinePad"),
+    );
+    let lines = array(&report, "lines");
+    let shared_pct = lines[0]["cost"]["target_cpu_pct"].as_f64().unwrap_or(0.0);
+    let want = format!("{:#x}", busy & !63);
+    let (rank, line) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l["line"] == want.as_str())
+        .unwrap_or_else(|| panic!("the busy counter's line {want} is not reported: {lines:#?}"));
+    let data = &line["data_samples"];
+    assert_eq!(data["sharing"], "one-thread", "the busy line: {line}");
+    // Its adds take a large share of the CPU (a third here, against half for the pair's), so
+    // time on a line alone would rank it near the top.
+    let busy_share = data["share"].as_f64().unwrap_or(0.0);
+    assert!(
+        busy_share >= 0.1,
+        "the busy line took a tenth of the samples or more: {line}\npair: {top}"
+    );
+    assert!(rank > 0, "the busy line ranks below the pair's: {lines:#?}");
+    let pct = line["cost"]["target_cpu_pct"].as_f64().unwrap_or(0.0);
+    assert!(
+        pct <= shared_pct / 20.0 && pct < 0.5,
+        "the busy line costs next to nothing ({pct}% against the pair's {shared_pct}%): {line}"
+    );
+    assert_ne!(line["verdict"], "false-sharing", "{line}");
+    assert_ne!(line["verdict"], "true-sharing", "{line}");
+}
+test_both_go_versions!(a_busy_line_one_goroutine_keeps_costs_next_to_nothing);
 
 /// The stacks the counters' samples took end at the add in `main.worker`, below the goroutine
 /// that runs it; the flamegraph weighted by data samples draws them under the counters' names,

@@ -3,9 +3,12 @@
 // (false sharing). The banner gives the struct's address; the add carries a marker comment the
 // tests look for. A second argument sets the rounds of work between adds (default 8): the more,
 // the less the line costs. With `padded` as the third, the fix: the counters 128 bytes apart.
-// Prints `ops N cpu_ms M` (the adds, the CPU time used), then the two counts.
+// With `busy` as the third, a third goroutine adds to a counter on a line of its own, with no
+// work between its adds: a line touched far more often than the pair's, and never contended
+// (its address on a second banner line, `busy ADDR`).
+// Prints `ops N cpu_ms M` (the pair's adds, the CPU time used), then the two counts.
 //
-// Usage: atomicpair [DURATION] [ROUNDS] [padded]
+// Usage: atomicpair [DURATION] [ROUNDS] [padded|busy]
 package main
 
 import (
@@ -32,6 +35,12 @@ type padded struct {
 var (
 	hot   counters
 	apart padded
+	// own.n is the busy goroutine's counter, alone on its line whatever lies around.
+	own struct {
+		_ [128]byte
+		n int64
+		_ [120]byte
+	}
 )
 
 // sink keeps the work between adds from being optimized away.
@@ -57,6 +66,16 @@ func worker(id int, stop <-chan struct{}) {
 	}
 }
 
+// busy adds to its own counter until stopped.
+func busy(stop <-chan struct{}) {
+	for n := 0; ; n++ {
+		if testkit.Stopped(n, stop) {
+			return
+		}
+		atomic.AddInt64(&own.n, 1) // UNCONTENDED ADD
+	}
+}
+
 func main() {
 	d := testkit.Duration()
 	if n, err := strconv.Atoi(testkit.Arg(2)); err == nil && n > 0 {
@@ -68,7 +87,18 @@ func main() {
 		banner = unsafe.Pointer(&apart)
 	}
 	fmt.Printf("hot %#x\n", uintptr(banner))
-	testkit.RunWorkers(2, d, worker)
+	workers := 2
+	if testkit.Arg(3) == "busy" {
+		fmt.Printf("busy %#x\n", uintptr(unsafe.Pointer(&own.n)))
+		workers = 3
+	}
+	testkit.RunWorkers(workers, d, func(id int, stop <-chan struct{}) {
+		if id == 2 {
+			busy(stop)
+			return
+		}
+		worker(id, stop)
+	})
 	a, b := atomic.LoadInt64(fields[0]), atomic.LoadInt64(fields[1])
 	fmt.Printf("ops %d cpu_ms %d\n", a+b, testkit.CPUTime().Milliseconds())
 	fmt.Println(a, b)
