@@ -143,8 +143,14 @@ impl DutyCycler {
                 mix.set_hit_cost(cost.hit_ns);
             }
         }
+        // The counters just opened may count short until the next reading (`CpuReader::fresh`):
+        // the window open now is no sample, and what it sees is not flagged as sampled (a
+        // launched program's start stands as observed).
+        if reader.fresh() {
+            mix.spoil_windows();
+        }
         // The write probes are attached: the first window is live, unless the read probes
-        // are in it.
+        // are in it or it was spoiled.
         let time_live = mix.writes.sampling().then(ProbeTime::default);
         let mut t = TargetDuty {
             pid,

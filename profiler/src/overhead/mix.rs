@@ -69,7 +69,7 @@ impl Mix {
     /// The accounts of a target whose write probes were just attached, under `fraction` of its
     /// CPU time. Its read probes (if `has_reads`) are attached with them only when the budget is
     /// unlimited; else they join a later window, so that the first one (a launched program's
-    /// start, its package initializers' map writes among it) is a sample of the writes.
+    /// start, its package initializers' map writes among it) carries the write probes alone.
     pub fn new(fraction: f64, hit_cost: Duration, start: Reading, has_reads: bool) -> Self {
         let mut mix = Mix {
             writes: Duty::new(fraction, hit_cost, Self::writes_seen(None, &start)),

@@ -184,3 +184,23 @@ fn data_samples_of_sharing_override_a_private_probe_verdict_only() {
     l.data_samples = sampled_line(SampledSharing::OneThread).data_samples;
     assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::TrueSharing);
 }
+
+#[test]
+fn sampled_false_sharing_overrides_growth_and_true_sharing_does_not() {
+    // Two maps' headers, each written by its own thread, 6% of the writes seen during growth
+    // (their start-up fill).
+    let mut l = line(
+        300,
+        vec![
+            object("go-map", 0x1000, 500, 1),
+            object("go-map", 0x1030, 500, 1),
+        ],
+    );
+    l.growth_writes = Some(60);
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
+    l.data_samples = sampled_line(SampledSharing::FalseSharing).data_samples;
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::FalseSharing);
+    // Two threads in one growing map: its growth stands.
+    l.data_samples = sampled_line(SampledSharing::TrueSharing).data_samples;
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
+}
