@@ -175,6 +175,9 @@ pub fn record_line_write(stats: &mut LineStats, write: &Write, add: impl Fn(&mut
     }
     if write.growth != 0 {
         add(&mut stats.growth_writes, 1);
+        if write.samples_writes() {
+            add(&mut stats.sampled.growth_writes, 1);
+        }
     }
     if write.concurrent != 0 {
         add(&mut stats.concurrent_writers, 1);
@@ -231,6 +234,9 @@ pub fn record_object_write(
     }
     if write.growth != 0 {
         add(&mut stats.growth_writes, 1);
+        if write.samples_writes() {
+            add(&mut stats.sampled.growth_writes, 1);
+        }
     }
     if write.concurrent != 0 {
         add(&mut stats.concurrent_writers, 1);

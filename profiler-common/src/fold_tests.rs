@@ -153,6 +153,7 @@ fn only_counts_inside_sampled_windows_are_sampled() {
             reads: 1,
             remote_reads: 1,
             invalidations: 1,
+            growth_writes: 0,
         }
     );
     assert_eq!((obj.writes, obj.reads), (1, 1));
@@ -252,6 +253,19 @@ fn growth_and_concurrent_writes_are_counted_with_the_write() {
         (obj.writes, obj.growth_writes, obj.concurrent_writers),
         (3, 1, 1)
     );
+    // Outside a sampled window none of them is a sampled one.
+    assert_eq!(
+        (stats.sampled.growth_writes, obj.sampled.growth_writes),
+        (0, 0)
+    );
+    let sampled = Write {
+        sampling: crate::TARGET_SAMPLING_WRITES as u32,
+        ..growing
+    };
+    record_line_write(&mut stats, &sampled, plain_add);
+    record_object_write(&mut obj, &sampled, 0, plain_add);
+    assert_eq!((stats.sampled.writes, stats.sampled.growth_writes), (1, 1));
+    assert_eq!((obj.sampled.writes, obj.sampled.growth_writes), (1, 1));
 }
 
 /// Writes from `n` distinct threads with consecutive ids from `first` (as a process's threads

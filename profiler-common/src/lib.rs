@@ -384,7 +384,7 @@ pub struct LineStats {
     /// The counts above made inside sampled windows.
     pub sampled: Sampled,
 }
-const _: () = assert!(size_of::<LineStats>() == 376);
+const _: () = assert!(size_of::<LineStats>() == 384);
 
 /// Key of `OBJECTS`: one written object (a Go map header) in one process.
 #[repr(C)]
@@ -441,7 +441,7 @@ pub struct ObjectStats {
     /// The writes and lookups above made inside sampled windows.
     pub sampled: Sampled,
 }
-const _: () = assert!(size_of::<ObjectStats>() == 240);
+const _: () = assert!(size_of::<ObjectStats>() == 248);
 
 /// Key of `PERF_IPS`: one user instruction address in one process.
 #[repr(C)]

@@ -41,5 +41,9 @@ pub struct Sampled {
     pub remote_reads: u64,
     /// Invalidations (count; lines only).
     pub invalidations: u64,
+    /// Writes made while their map was growing (count; Go maps only): their share of `writes`
+    /// is the steady share, where the writes seen outside the windows (a launched program's
+    /// start-up fill) can hold every growth the map ever makes.
+    pub growth_writes: u64,
 }
-const _: () = assert!(size_of::<Sampled>() == 40);
+const _: () = assert!(size_of::<Sampled>() == 48);

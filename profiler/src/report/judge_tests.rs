@@ -1,5 +1,5 @@
 use super::*;
-use crate::report::{test_report, Verdict};
+use crate::report::{test_report, DataSamples, SampledSharing, Verdict};
 
 /// `report` with a transfer cost (40 ns), its target's CPU time (10 s in 5 s) and no race.
 fn costed(mut report: Report) -> Report {
@@ -63,9 +63,26 @@ fn without_a_transfer_cost_lines_have_verdicts_but_no_cost() {
 
 #[test]
 fn a_line_costs_what_its_verdict_rests_on() {
+    // The probes' line with data samples of one thread: its moves cost it.
     let mut report = costed(test_report::with_sampled_line());
-    // The probes' line keeps its moves even with data samples in it.
-    report.lines[0].data_samples = Some(test_report::data_samples());
+    report.lines[0].data_samples = Some(DataSamples {
+        sharing: SampledSharing::OneThread,
+        ..test_report::data_samples()
+    });
+    judge(&mut report);
+    let l = &report.lines.iter().find(|l| l.line == "0xc000014140");
+    let l = l.expect("the probes' line");
+    assert_eq!(
+        (l.verdict, l.cost.expect("cost").basis),
+        (Verdict::TrueSharing, crate::report::CostBasis::Moves)
+    );
+    // With data samples that find it shared too (a tenth of the CPU): the probes' verdict, the
+    // samples' cost.
+    let mut report = costed(test_report::with_sampled_line());
+    report.lines[0].data_samples = Some(DataSamples {
+        share: 0.1,
+        ..test_report::data_samples()
+    });
     judge(&mut report);
     let by = |line: &str| {
         let l = report.lines.iter().find(|l| l.line == line).expect("line");
@@ -73,7 +90,7 @@ fn a_line_costs_what_its_verdict_rests_on() {
     };
     assert_eq!(
         by("0xc000014140"),
-        (Verdict::TrueSharing, crate::report::CostBasis::Moves)
+        (Verdict::TrueSharing, crate::report::CostBasis::Samples)
     );
     // The line only the samples saw: judged and costed by them (40% of 2 CPUs).
     assert_eq!(

@@ -9,7 +9,9 @@
 //!    read came from another CPU (its moves are that thread's own migrations).
 //! 3. `undecided`: fewer than [`MIN_MOVES_SEEN`] moves were seen: too few to tell the kinds
 //!    below apart.
-//! 4. `growth`: writes during growth are a large share of the line's writes: at least
+//! 4. `growth`: writes during growth are a large share of the line's writes (of those made in
+//!    the sampled windows, where the probes ran in windows: a launched program's start-up fill,
+//!    seen whole outside them, is no steady growth): at least
 //!    [`CLASSIC_GROWTH_SHARE`] of them for classic maps (an assign that starts while the map is
 //!    evacuating does evacuation work), at least [`SWISS_GROWTH_SHARE`] for swiss maps (each
 //!    counted growth rehashes a whole table). A map one thread fills is private, however it
@@ -32,7 +34,8 @@
 //! it where the only writers known are watched words: watchpoints count threads, and a
 //! goroutine moves between threads, while the samples tell goroutines apart. A data-sample
 //! verdict of false sharing also takes over from `growth`: threads writing words of their own
-//! are not one map growing.
+//! are not one map growing. Where both find the line falsely or truly shared, the probes'
+//! verdict stands and the samples' time costs it.
 
 use std::collections::HashMap;
 
@@ -127,6 +130,13 @@ pub fn judgement(
         // program's maps: 6% of the writes seen, none after), while the samples weigh the
         // whole recording alike.
         Some(Verdict::FalseSharing) if probed == Verdict::Growth => (Verdict::FalseSharing, true),
+        // Both see the line shared: the probes' verdict names its objects, the samples'
+        // time costs it (every access, where the moves count only the probed ones).
+        Some(Verdict::FalseSharing | Verdict::TrueSharing)
+            if matches!(probed, Verdict::FalseSharing | Verdict::TrueSharing) =>
+        {
+            (probed, true)
+        }
         _ => (probed, false),
     }
 }
@@ -200,19 +210,24 @@ fn races(line: &LineReport, maps: &MapIndex<'_>) -> bool {
         .any(|m| m.concurrent_writers > 0 || m.read_races.unwrap_or(0) > 0)
 }
 
-/// Writes during growth are a large share of the line's writes.
+/// Writes during growth are a large share of the line's writes: of those made in the sampled
+/// windows where there were any (the steady share), else of all seen.
 fn grows(line: &LineReport, flavor: Option<LayoutFlavor>) -> bool {
     let (Some(growth), Some(flavor)) = (line.growth_writes, flavor) else {
         return false;
     };
-    if growth == 0 || line.writes == 0 {
+    let (growth, writes) = match line.sampled.writes {
+        0 => (growth, line.writes),
+        sampled => (line.sampled.growth_writes, sampled),
+    };
+    if growth == 0 || writes == 0 {
         return false;
     }
     let share = match flavor {
         LayoutFlavor::Classic => CLASSIC_GROWTH_SHARE,
         LayoutFlavor::Swiss => SWISS_GROWTH_SHARE,
     };
-    growth as f64 >= share * line.writes as f64
+    growth as f64 >= share * writes as f64
 }
 
 #[cfg(test)]

@@ -204,3 +204,23 @@ fn sampled_false_sharing_overrides_growth_and_true_sharing_does_not() {
     l.data_samples = sampled_line(SampledSharing::TrueSharing).data_samples;
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
 }
+
+#[test]
+fn growth_is_the_share_of_the_sampled_writes_where_windows_sampled_them() {
+    // 6% of the writes seen came during growth, all of them outside the sampled windows (a
+    // launched program's start-up fill): no steady growth.
+    let mut l = line(
+        300,
+        vec![
+            object("go-map", 0x1000, 500, 2),
+            object("go-map", 0x1030, 500, 2),
+        ],
+    );
+    l.growth_writes = Some(60);
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
+    l.sampled.writes = 700;
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::TrueSharing);
+    // 3% of the sampled writes during growth: it keeps growing.
+    l.sampled.growth_writes = 21;
+    assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
+}
