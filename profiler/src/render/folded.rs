@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use crate::report::{LineReport, Report, StackLocation, StackReport};
+use crate::report::{CostBasis, LineReport, Report, StackLocation, StackReport};
 
 /// What a stack's count measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -26,15 +26,19 @@ pub enum Weight {
     Samples,
     /// Perf samples whose data address fell in the line: CPU time spent accessing it.
     DataSamples,
+    /// What the line cost over the recording (ns of CPU time): on the stacks of its data
+    /// samples where they cost it, else on the probes'.
+    Cost,
 }
 
 impl Weight {
-    fn of(self, line: &LineReport) -> u64 {
+    fn of(self, report: &Report, line: &LineReport) -> u64 {
         match self {
             Weight::Transfers => line.transfers,
             Weight::Writes => line.writes,
             Weight::Samples => line.samples,
             Weight::DataSamples => line.data_samples.as_ref().map_or(0, |d| d.samples),
+            Weight::Cost => cost_ns(report, line),
         }
     }
 
@@ -44,8 +48,40 @@ impl Weight {
             Weight::Writes => "writes",
             Weight::Samples => "samples",
             Weight::DataSamples => "data-samples",
+            Weight::Cost => "cost",
         }
     }
+
+    /// What the counts are, for the flamegraph.
+    fn count_name(self) -> &'static str {
+        match self {
+            Weight::Cost => "ns",
+            other => other.name(),
+        }
+    }
+
+    /// Whether `line`'s count goes on the stacks of its data samples.
+    fn on_data_samples(self, line: &LineReport) -> bool {
+        match self {
+            Weight::DataSamples => true,
+            Weight::Cost => line.cost.is_some_and(|c| c.basis == CostBasis::Samples),
+            _ => false,
+        }
+    }
+}
+
+/// The CPU time `line` cost over its target's recording (ns): 0 without a cost.
+pub(super) fn cost_ns(report: &Report, line: &LineReport) -> u64 {
+    let seconds = report
+        .targets
+        .iter()
+        .find(|t| t.pid == line.pid)
+        .and_then(|t| t.overhead.recorded_s)
+        .unwrap_or(report.duration_s);
+    line.cost
+        .map_or(0.0, |c| c.cpu_ns_per_s * seconds)
+        .max(0.0)
+        .round() as u64
 }
 
 /// Splits `total` over `parts` in proportion, exactly (largest remainders).
@@ -100,11 +136,11 @@ pub fn folded_lines(report: &Report, weight: Weight, top: Option<usize>) -> Vec<
     }
     let mut out = Vec::new();
     for line in report.lines.iter().take(top.unwrap_or(usize::MAX)) {
-        let total = weight.of(line);
+        let total = weight.of(report, line);
         if total == 0 {
             continue;
         }
-        if weight == Weight::DataSamples {
+        if weight.on_data_samples(line) {
             sampled_stacks(line, total, &mut out);
             continue;
         }
@@ -204,6 +240,7 @@ pub fn svg(report: &Report, weight: Weight, top: Option<usize>) -> std::io::Resu
     let mut options = inferno::flamegraph::Options::default();
     let source = match weight {
         Weight::DataSamples => "data addresses of perf samples",
+        Weight::Cost => "CPU time the lines cost, from samples or moves",
         _ => "uprobes on map assigns",
     };
     options.title = format!(
@@ -212,7 +249,7 @@ pub fn svg(report: &Report, weight: Weight, top: Option<usize>) -> std::io::Resu
         weight.name(),
         report.sources.perf
     );
-    options.count_name = weight.name().to_owned();
+    options.count_name = weight.count_name().to_owned();
     let mut out = Vec::new();
     if lines.is_empty() {
         // inferno refuses empty input; an empty profile still renders as a titled picture.

@@ -77,3 +77,42 @@ fn a_heap_line_is_named_by_its_accesses_fields() {
         ["main.main.func1;main.worker;[sampled main.stats.misses];[line 0x59c500] 120"]
     );
 }
+
+#[test]
+fn cost_folds_as_cpu_time_on_the_stacks_it_rests_on() {
+    let mut report = crate::report::test_report::with_sampled_line();
+    assert!(
+        folded_lines(&report, Weight::Cost, None).is_empty(),
+        "no cost judged, nothing drawn"
+    );
+    report.sources.line_transfer_ns = Some(40.0);
+    report.targets[0].overhead.recorded_s = Some(5.0);
+    report.targets[0].overhead.cpu_s = Some(10.0);
+    report.maps[0].concurrent_writers = 0;
+    crate::report::judge::judge(&mut report);
+    let folded = folded_lines(&report, Weight::Cost, None);
+    let total = |line: &str| -> u64 {
+        folded
+            .iter()
+            .filter(|r| r.contains(&format!("[line {line}]")))
+            .filter_map(|r| r.rsplit_once(' ')?.1.parse::<u64>().ok())
+            .sum()
+    };
+    // The sampled line: 40% of 2 CPUs for 5 s, on its data samples' stack.
+    assert_eq!(total("0x59c500"), 4_000_000_000, "{folded:?}");
+    assert!(
+        folded
+            .iter()
+            .any(|r| r.ends_with("[sampled main.hot.a,main.hot.b];[line 0x59c500] 4000000000")),
+        "{folded:?}"
+    );
+    // The probes' line: its moves at 40 ns each over 5 s, on the probes' stacks.
+    let probed = report
+        .lines
+        .iter()
+        .find(|l| l.line == "0xc000014140")
+        .expect("the probes' line");
+    let want = (probed.cost.expect("cost").cpu_ns_per_s * 5.0).round() as u64;
+    assert!(want > 0);
+    assert_eq!(total("0xc000014140"), want, "{folded:?}");
+}

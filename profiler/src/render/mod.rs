@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use crate::report::Report;
 
 pub use folded::{folded, folded_lines, svg, Weight};
-pub use pprof::{merged as pprof_merged, pprof, pprof_of_target, SAMPLE_TYPES, SAMPLE_UNIT};
+pub use pprof::{merged as pprof_merged, pprof, pprof_of_target, SampleUnit, SAMPLE_TYPES};
 pub use table::table;
 
 /// Output formats.

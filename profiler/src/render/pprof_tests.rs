@@ -104,7 +104,8 @@ fn one_targets_profile_holds_its_lines_and_mapping_alone() {
             .iter()
             .map(|t| one.string_table[t.r#type as usize].as_str())
             .collect();
-        assert_eq!(types, SAMPLE_TYPES);
+        let want: Vec<&str> = SAMPLE_TYPES.iter().map(|t| t.name).collect();
+        assert_eq!(types, want);
     }
     let nobody = decode(pprof_of_target(&report, 7).expect("pprof"));
     assert!(nobody.sample.is_empty() && nobody.mapping.is_empty());
@@ -138,7 +139,7 @@ fn data_samples_are_their_own_sample_type_on_their_stacks() {
     let p = decoded(&report);
     let data = SAMPLE_TYPES
         .iter()
-        .position(|&t| t == "data_samples")
+        .position(|t| t.name == "data_samples")
         .expect("a data_samples type");
     // The sampled line's 120 samples, and nothing of it in the probes' types.
     assert_eq!(totals(&p)[data], 120);
@@ -149,7 +150,7 @@ fn data_samples_are_their_own_sample_type_on_their_stacks() {
         .filter(|x| x.label.iter().any(|l| s(l.str) == "0x59c500"))
         .collect();
     assert_eq!(sampled.len(), 1, "one stack");
-    assert_eq!(sampled[0].value, [0, 0, 0, 120]);
+    assert_eq!(sampled[0].value, [0, 0, 0, 120, 0], "no cost judged yet");
     // Leaf first: the access in main.worker, then its caller.
     let functions: Vec<&str> = sampled[0]
         .location_id
@@ -167,4 +168,49 @@ fn data_samples_are_their_own_sample_type_on_their_stacks() {
         .find(|l| s(l.key) == "fields")
         .map(|l| s(l.str));
     assert_eq!(fields, Some("main.hot.a,main.hot.b"));
+}
+
+#[test]
+fn cost_is_cpu_time_on_the_stacks_the_cost_rests_on() {
+    let mut report = crate::report::test_report::with_sampled_line();
+    report.sources.line_transfer_ns = Some(40.0);
+    report.targets[0].overhead.recorded_s = Some(5.0);
+    report.targets[0].overhead.cpu_s = Some(10.0);
+    report.maps[0].concurrent_writers = 0;
+    crate::report::judge::judge(&mut report);
+    let p = decoded(&report);
+    let cost = SAMPLE_TYPES
+        .iter()
+        .position(|t| t.name == "cost")
+        .expect("a cost type");
+    let unit = p.sample_type[cost].unit;
+    assert_eq!(p.string_table[unit as usize], "nanoseconds");
+    let s = |i: i64| p.string_table[i as usize].as_str();
+    let of_line = |line: &str| -> Vec<&Sample> {
+        p.sample
+            .iter()
+            .filter(|x| {
+                x.label
+                    .iter()
+                    .any(|l| s(l.key) == "line" && s(l.str) == line)
+            })
+            .collect()
+    };
+    for l in &report.lines {
+        let c = l.cost.expect("judged");
+        let want = (c.cpu_ns_per_s * 5.0).round() as i64;
+        let rows = of_line(&l.line);
+        let total: i64 = rows.iter().map(|x| x.value[cost]).sum();
+        assert_eq!(total, want, "{}: {c:?}", l.line);
+        // On the data samples' rows where the samples cost it, else on the probes' rows.
+        let sampled = |x: &&&Sample| x.label.iter().any(|l| s(l.str) == "sampled");
+        let on_sampled: i64 = rows.iter().filter(sampled).map(|x| x.value[cost]).sum();
+        match c.basis {
+            crate::report::CostBasis::Samples => assert_eq!(on_sampled, want, "{}", l.line),
+            crate::report::CostBasis::Moves => assert_eq!(on_sampled, 0, "{}", l.line),
+        }
+    }
+    // The sampled line: 40% of 2 CPUs for 5 s.
+    let sampled: i64 = of_line("0x59c500").iter().map(|x| x.value[cost]).sum();
+    assert_eq!(sampled, 4_000_000_000);
 }

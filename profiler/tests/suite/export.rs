@@ -176,10 +176,26 @@ fn pprof_output_is_read_by_go_tool_pprof() {
     );
     assert!(top.contains("runtime.mapassign_fast32"), "{top}");
     assert!(top.contains("testkit.WriteOwn"), "{top}");
-    for index in ["writes", "samples", "data_samples"] {
+    for index in ["writes", "samples", "data_samples", "cost"] {
         let t = go_pprof(&["-top", &format!("-sample_index={index}")], &pb);
         assert!(t.contains(&format!("Type: {index}")), "{t}");
     }
+    // The cost is CPU time: pprof shows its total as a duration.
+    let cost = go_pprof(&["-top", "-sample_index=cost"], &pb);
+    let total = cost
+        .lines()
+        .find_map(|l| {
+            l.split_once(" total")?
+                .0
+                .rsplit_once(" of ")
+                .map(|p| p.1.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no total: {cost}"));
+    assert!(
+        total.ends_with("ns") || total.ends_with("us") || total.ends_with('s'),
+        "the cost's total is a duration: {total:?} in {cost}"
+    );
+    assert_ne!(total, "0", "the lines cost something: {cost}");
     let traces = go_pprof(&["-traces"], &pb);
     assert!(traces.contains("object_kind:  go-map"), "{traces}");
     assert!(traces.contains("fields:"), "{traces}");

@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::{
-    render::{SAMPLE_TYPES, SAMPLE_UNIT},
+    render::{SampleUnit, SAMPLE_TYPES},
     report::TargetInfo,
 };
 
@@ -247,20 +247,23 @@ pub fn ingest_url(ingest: &Url, name: &str, from: i64, until: i64) -> Url {
 pub fn sample_type_config() -> String {
     let config: serde_json::Map<String, serde_json::Value> = SAMPLE_TYPES
         .iter()
-        .map(|&kind| {
+        .map(|t| {
+            // Pyroscope draws `lock_nanoseconds` (its unit for Go's mutex delay) as time.
+            let units = match t.unit {
+                SampleUnit::Count => "objects",
+                SampleUnit::Nanoseconds => "lock_nanoseconds",
+            };
             (
-                kind.to_owned(),
+                t.name.to_owned(),
                 serde_json::json!({
-                    "units": "objects",
+                    "units": units,
                     "aggregation": "sum",
-                    "display-name": format!("cacheline_{kind}"),
+                    "display-name": format!("cacheline_{}", t.name),
                     "sampled": false,
                 }),
             )
         })
         .collect();
-    // The pprof itself names the unit: keep the two in step.
-    debug_assert_eq!(SAMPLE_UNIT, "count");
     serde_json::Value::Object(config).to_string()
 }
 

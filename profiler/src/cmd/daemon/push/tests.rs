@@ -180,9 +180,14 @@ fn the_sample_type_config_names_every_pprof_sample_type() {
     let config: serde_json::Value = serde_json::from_str(&sample_type_config()).unwrap();
     let map = config.as_object().expect("an object");
     assert_eq!(map.len(), crate::render::SAMPLE_TYPES.len());
-    for kind in crate::render::SAMPLE_TYPES {
+    for t in crate::render::SAMPLE_TYPES {
+        let kind = t.name;
         let c = &map[kind];
-        assert_eq!(c["units"], "objects", "{kind}");
+        let units = match kind {
+            "cost" => "lock_nanoseconds",
+            _ => "objects",
+        };
+        assert_eq!(c["units"], units, "{kind}");
         assert_eq!(c["aggregation"], "sum", "{kind}");
         assert_eq!(c["display-name"], format!("cacheline_{kind}"), "{kind}");
         assert_eq!(c["sampled"], false, "{kind}");
