@@ -382,6 +382,44 @@ fn a_counter_behind_a_contended_mutex_is_found_on_the_mutex(go: Go) {
 }
 test_both_go_versions!(a_counter_behind_a_contended_mutex_is_found_on_the_mutex);
 
+/// A function of a contended `sync.Mutex`'s slow path: spinning, sleeping and waking.
+fn in_slow_path(function: &str) -> bool {
+    let f = function.to_ascii_lowercase();
+    f.ends_with("(*mutex).lockslow")
+        || f.ends_with("(*mutex).unlockslow")
+        || f.contains("semacquire")
+        || f.contains("semrelease")
+        || f.contains("procyield")
+}
+
+fn four_goroutines_fighting_over_a_mutex_wait_on_its_line(go: Go) {
+    // Four goroutines on two CPUs: some spin for the lock, some sleep on its semaphore.
+    let (mutex, report) = record_defaults("mutexcounter", go, &["4s", "shared", "4"]);
+    let top = ranked_first(
+        &report,
+        mutex,
+        "the mutex four goroutines take",
+        ("true-sharing", "sync.Mutex"),
+    );
+    let waiting: u64 = array(&report, "functions")
+        .iter()
+        .filter(|f| in_slow_path(f["function"].as_str().unwrap_or("")))
+        .map(|f| u64_of(f, "samples"))
+        .sum();
+    let on_line: u64 = array(top, "accesses")
+        .iter()
+        .filter(|a| in_slow_path(a["frame"]["function"].as_str().unwrap_or("")))
+        .map(|a| u64_of(a, "samples"))
+        .sum();
+    assert!(
+        waiting > 0 && on_line * 2 > waiting,
+        "the lock's line carries most of the slow path's {waiting} samples, not {on_line}: \
+         {top}\nfunctions: {}",
+        report["functions"]
+    );
+}
+test_both_go_versions!(four_goroutines_fighting_over_a_mutex_wait_on_its_line);
+
 /// The path of samples whose data address comes with them (PEBS, IBS), checked where no PMU is
 /// with the page-fault software event: the kernel hands the program each fault's address as it
 /// hands a PEBS record's. The stores into fresh pages are folded at the faulting addresses, each

@@ -2,13 +2,16 @@
 // mutex's state word and the counter beside it move between the CPUs on every increment. The
 // banner gives the mutex's address; the increment carries a marker comment the tests look for.
 // With `pergoroutine` as the second argument, the fix: each goroutine counts on a line of its
-// own, summed when read. Prints `ops N cpu_ms M` (the increments, the CPU time used).
+// own, summed when read. A third argument sets how many goroutines increment (default 2, at most
+// 8): more than there are CPUs, and some of them wait for the lock asleep. Prints
+// `ops N cpu_ms M` (the increments, the CPU time used).
 //
-// Usage: mutexcounter [DURATION] [pergoroutine]
+// Usage: mutexcounter [DURATION] [pergoroutine|shared] [GOROUTINES]
 package main
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -29,7 +32,7 @@ type own struct {
 
 var (
 	counters = &stats{}
-	perG     [2]own
+	perG     [8]own
 	split    bool
 )
 
@@ -56,8 +59,15 @@ func worker(id int, stop <-chan struct{}) {
 func main() {
 	d := testkit.Duration()
 	split = testkit.Arg(2) == "pergoroutine"
+	workers := 2
+	if n, err := strconv.Atoi(testkit.Arg(3)); err == nil && n >= 1 && n <= len(perG) {
+		workers = n
+	}
 	fmt.Printf("mutex %#x\n", uintptr(unsafe.Pointer(&counters.mu)))
-	testkit.RunWorkers(2, d, worker)
-	ops := counters.requests + perG[0].requests + perG[1].requests
+	testkit.RunWorkers(workers, d, worker)
+	ops := counters.requests
+	for _, c := range perG {
+		ops += c.requests
+	}
 	fmt.Printf("ops %d cpu_ms %d\n", ops, testkit.CPUTime().Milliseconds())
 }
