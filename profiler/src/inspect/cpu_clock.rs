@@ -56,8 +56,8 @@ impl CpuReader {
         self.opened_last > 0
     }
 
-    /// Threads counted so far (each from its discovery on): two readings with the same count
-    /// differ by exactly the CPU time the process used in between.
+    /// Threads counted so far: two readings with the same count, the first not
+    /// [`CpuReader::fresh`], differ by exactly the CPU time the process used in between.
     pub fn threads(&self) -> usize {
         self.events.len()
     }

@@ -65,7 +65,10 @@ fn seconds_gives_the_windows_of_the_next_seconds_merged() {
         .iter()
         .map(|t| first.string_table[t.r#type as usize].as_str())
         .collect();
-    assert_eq!(types, ["transfers", "writes", "samples", "data_samples"]);
+    assert_eq!(
+        types,
+        ["transfers", "writes", "samples", "data_samples", "cost"]
+    );
     let writes: i64 = first.sample.iter().map(|s| s.value[1]).sum();
     assert!(writes > 0, "no writes in {:?}", first.sample);
     // The windows that ended in the two seconds after the request: at least one whole window
