@@ -185,18 +185,25 @@ fn data_samples_of_sharing_override_a_private_probe_verdict_only() {
     assert_eq!(judge(&l, LayoutFlavor::Swiss), Verdict::TrueSharing);
 }
 
+/// Two maps' headers on one line, each written 500 times by `writers` threads, 60 of the writes
+/// seen during growth (6%).
+fn growing_maps(writers: u32) -> LineReport {
+    let mut l = line(
+        300,
+        vec![
+            object("go-map", 0x1000, 500, writers),
+            object("go-map", 0x1030, 500, writers),
+        ],
+    );
+    l.growth_writes = Some(60);
+    l
+}
+
 #[test]
 fn sampled_false_sharing_overrides_growth_and_true_sharing_does_not() {
     // Two maps' headers, each written by its own thread, 6% of the writes seen during growth
     // (their start-up fill).
-    let mut l = line(
-        300,
-        vec![
-            object("go-map", 0x1000, 500, 1),
-            object("go-map", 0x1030, 500, 1),
-        ],
-    );
-    l.growth_writes = Some(60);
+    let mut l = growing_maps(1);
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
     l.data_samples = sampled_line(SampledSharing::FalseSharing).data_samples;
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::FalseSharing);
@@ -209,14 +216,7 @@ fn sampled_false_sharing_overrides_growth_and_true_sharing_does_not() {
 fn growth_is_the_share_of_the_sampled_writes_where_windows_sampled_them() {
     // 6% of the writes seen came during growth, all of them outside the sampled windows (a
     // launched program's start-up fill): no steady growth.
-    let mut l = line(
-        300,
-        vec![
-            object("go-map", 0x1000, 500, 2),
-            object("go-map", 0x1030, 500, 2),
-        ],
-    );
-    l.growth_writes = Some(60);
+    let mut l = growing_maps(2);
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::Growth);
     l.sampled.writes = 700;
     assert_eq!(judge(&l, LayoutFlavor::Classic), Verdict::TrueSharing);
